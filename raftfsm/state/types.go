@@ -1,0 +1,274 @@
+// Package state holds planetary's replicated records: shards, nodes, jobs, the
+// ledger, owner policy, ACL tokens, the mission clock and the event chain head.
+//
+// Everything here is plain data. Amounts of money are int64 micro-credits
+// (1 credit = 1_000_000) so that arithmetic is exact and deterministic.
+// Times are int64 Unix nanoseconds stamped by the leader, never read from a
+// clock inside Apply.
+package state
+
+// Micro is the number of micro-credits in one credit.
+const Micro = 1_000_000
+
+// JobState is the lifecycle state of a job (see docs/architecture.md).
+// Values are persisted: only ever append.
+type JobState uint8
+
+const (
+	JobUnknown   JobState = 0
+	JobQueued    JobState = 1
+	JobAssigned  JobState = 2
+	JobRunning   JobState = 3
+	JobCompleted JobState = 4
+	JobFailed    JobState = 5
+	JobCancelled JobState = 6
+	JobParked    JobState = 7
+)
+
+// NumJobStates bounds arrays indexed by JobState.
+const NumJobStates = 8
+
+var jobStateNames = [...]string{"unknown", "queued", "assigned", "running", "completed", "failed", "cancelled", "parked"}
+
+func (s JobState) String() string {
+	if int(s) < len(jobStateNames) {
+		return jobStateNames[s]
+	}
+	return "invalid"
+}
+
+// ParseJobState is the inverse of String.
+func ParseJobState(s string) (JobState, bool) {
+	for i, n := range jobStateNames {
+		if n == s && i != 0 {
+			return JobState(i), true
+		}
+	}
+	return JobUnknown, false
+}
+
+// Terminal reports whether no further transition is possible.
+func (s JobState) Terminal() bool {
+	return s == JobCompleted || s == JobFailed || s == JobCancelled
+}
+
+// NodeStatus is the health of a node as recorded in the FSM.
+type NodeStatus uint8
+
+const (
+	NodeUnknown NodeStatus = 0
+	NodeUp      NodeStatus = 1
+	NodeDown    NodeStatus = 2
+	NodeRetired NodeStatus = 3 // draining or gone: takes no new work
+)
+
+var nodeStatusNames = [...]string{"unknown", "up", "down", "retired"}
+
+func (s NodeStatus) String() string {
+	if int(s) < len(nodeStatusNames) {
+		return nodeStatusNames[s]
+	}
+	return "invalid"
+}
+
+// SpilloverPolicy moves work from a shard to a sister shard.
+type SpilloverPolicy struct {
+	Target string
+	// Threshold: when the queue is deeper than this, up to MaxDrain jobs a
+	// round are drained to Target. 0 means "only jobs nothing here can take".
+	Threshold            int64
+	MaxDrain             int64
+	RequiredCapabilities []string
+	Weight               int64
+}
+
+// Shard is a regional job registry with its router's policy.
+type Shard struct {
+	Name                string
+	DisplayName         string
+	Region              string
+	LatencyBudgetMs     int64
+	MaxQueue            int64
+	QueueAlertThreshold int64
+	SpilloverTargets    []string
+	Policies            []SpilloverPolicy
+	Paused              bool
+	CreatedAt           int64
+}
+
+// Resources are what a node's deployment offers.
+type Resources struct {
+	CPUCores  float64
+	MemoryGB  float64
+	GPUClass  string
+	GPUs      int64
+	StorageGB float64
+}
+
+// Deployment is a node's container DNA.
+type Deployment struct {
+	Orchestration string
+	Image         string
+	Runtime       string
+	Entrypoint    string
+	Version       string
+	Resources     Resources
+	Zones         []string
+}
+
+// PriceRate is a per-unit rate: Unit names a capability, a resource
+// ("gpu_second", "token", "second") or a job attribute.
+type PriceRate struct {
+	Unit      string
+	PerUnitMu int64
+}
+
+// PriceSchedule prices a job on a node without calling the plugin:
+// quote = BaseMu + sum(rate * units(job)) [+ CEL Expr result in micro-credits].
+type PriceSchedule struct {
+	Currency string
+	Unit     string // "job" in the example fabric
+	BaseMu   int64
+	Rates    []PriceRate
+	Expr     string // optional CEL over job attributes, evaluated by the scheduler
+}
+
+// Attestations are a node's compliance envelope.
+type Attestations struct {
+	Certifications []string
+	Jurisdiction   string
+	DataResidency  []string
+	Tags           []string
+}
+
+// Node is an agent node in the marketplace.
+type Node struct {
+	ID                 string
+	Shard              string
+	Client             string // hosting client id; empty until claimed
+	PluginKind         string
+	Capabilities       []string
+	Capacity           int64 // concurrent jobs it can hold (assigned+running)
+	MaxConcurrency     int64
+	Quota              int64 // max jobs it may complete in total; 0 = unlimited
+	LatencyMs          int64
+	HeartbeatSec       int64
+	Endpoint           string
+	Deployment         Deployment
+	Price              PriceSchedule
+	Attestations       Attestations
+	Status             NodeStatus
+	StatusReason       string
+	RegisteredAt       int64
+	LastStatusAt       int64
+	MeasuredLatencyMs  int64
+	Labels             []string
+}
+
+// Job is one unit of work. Records are treated as immutable by readers:
+// Apply replaces a *Job with an updated copy, so a snapshot may hold the old
+// pointer while Apply continues.
+type Job struct {
+	Seq          uint64 // submit order, 1-based, assigned by the FSM
+	ID           string
+	Key          string // client idempotency key
+	Home         string // shard it was submitted to
+	Shard        string // shard it is queued in / ran in
+	Capabilities []string
+	Priority     int64
+	ValueMu      int64
+	MaxPriceMu   int64 // 0 = no limit
+	Kind         string // payload kind for the executing agent (sim, exec, ...)
+	Payload      []byte // opaque to the FSM; JSON for built-in agents
+	State        JobState
+	Node         string
+	Attempt      uint32
+	Hops         uint32
+	QuoteMu      int64
+	ParkedReason string
+	Output       string // bounded result text
+	ExitCode     int64
+	Error        string
+	SubmittedAt  int64
+	AssignedAt   int64
+	FinishedAt   int64
+	Submitter    string
+}
+
+// Counts are per-state job counts and values.
+type Counts struct {
+	N       [NumJobStates]int64
+	ValueMu [NumJobStates]int64
+}
+
+// Flow is a spillover flow between shards.
+type Flow struct {
+	From, To string
+	Jobs     int64
+	ValueMu  int64
+}
+
+// ScheduleEntry is one owner schedule entry of the applied mission.
+type ScheduleEntry struct {
+	ID string
+	// AtMs: fire at this mission-clock offset (milliseconds since mission start);
+	// AfterCompleted: or when this many jobs have completed. One of them is set.
+	AtMs           int64
+	AfterCompleted int64
+	Note           string
+	Action         string // e.g. "shard.pause"; see raftfsm/command
+	Args           []byte // msgpack-encoded owner command body
+}
+
+// Policy is the owner's live policy.
+type Policy struct {
+	CheckpointIntervalMs int64
+	CheckpointPath       string
+	ReportingDir         string
+	ReportingLabel       string
+	SystemPaused         bool
+	CompliancePolicy     string // CEL over node attestations and job attributes
+	MissionDigest        string
+	MissionName          string
+	MissionSeed          uint64
+	MissionStart         int64
+	Fired                []string // schedule entry ids fired, sorted
+	Schedule             []ScheduleEntry
+	Skipped              []string
+	OwnerCommands        int64
+	Pauses               int64
+}
+
+// TokenType is an ACL token's power.
+type TokenType uint8
+
+const (
+	TokenNone       TokenType = 0
+	TokenRead       TokenType = 1
+	TokenSubmit     TokenType = 2
+	TokenManagement TokenType = 3
+)
+
+var tokenTypeNames = [...]string{"none", "read", "submit", "management"}
+
+func (t TokenType) String() string {
+	if int(t) < len(tokenTypeNames) {
+		return tokenTypeNames[t]
+	}
+	return "invalid"
+}
+
+// Token is an ACL token; only the SHA-256 of its secret is stored.
+type Token struct {
+	AccessorID string
+	SecretHash string // hex sha256 of the secret
+	Type       TokenType
+	Name       string
+	CreatedAt  int64
+}
+
+// ChainHead is the head of the event hash chain.
+type ChainHead struct {
+	Seq  uint64
+	Hash [32]byte
+}
