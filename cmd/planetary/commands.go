@@ -1,0 +1,42 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/hashicorp/cli"
+)
+
+// Run runs the CLI with args and returns the exit code.
+func Run(args []string) int {
+	ui := &cli.BasicUi{Reader: os.Stdin, Writer: os.Stdout, ErrorWriter: os.Stderr}
+	return RunWithUi(args, ui)
+}
+
+// RunWithUi runs the CLI against ui (tests pass a cli.MockUi).
+func RunWithUi(args []string, ui cli.Ui) int {
+	c := &cli.CLI{
+		Name:                       "planetary",
+		Version:                    Version,
+		Args:                       args,
+		Commands:                   Commands(ui),
+		Autocomplete:               true,
+		AutocompleteNoDefaultFlags: true,
+		HelpWriter:                 os.Stdout,
+		ErrorWriter:                os.Stderr,
+	}
+	code, err := c.Run()
+	if err != nil {
+		ui.Error(fmt.Sprintf("Error: %v", err))
+		return 1
+	}
+	return code
+}
+
+// Commands is the command factory map. Nested commands are keys with spaces.
+func Commands(ui cli.Ui) map[string]cli.CommandFactory {
+	m := Meta{Ui: ui}
+	return map[string]cli.CommandFactory{
+		"version": func() (cli.Command, error) { return &VersionCommand{Meta: m}, nil },
+	}
+}
