@@ -1,0 +1,517 @@
+package api
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DefaultAddress is the API address used when neither the config nor
+// PLANETARY_ADDR names one.
+const DefaultAddress = "http://127.0.0.1:4646"
+
+// Environment variables read by DefaultClientConfig.
+const (
+	EnvAddress = "PLANETARY_ADDR"
+	EnvToken   = "PLANETARY_TOKEN"
+)
+
+// TokenHeader carries the ACL secret.
+const TokenHeader = "X-Planetary-Token"
+
+// Error is a non-2xx answer of the API.
+type Error struct {
+	Status  int
+	Message string
+	Field   string
+	Path    string
+	// Leader is the leader's address on a 503 from a non-leader, when known.
+	Leader      string
+	Diagnostics []Diagnostic
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "api: %d: %s", e.Status, e.Message)
+	if e.Field != "" {
+		fmt.Fprintf(&b, " (field %s)", e.Field)
+	}
+	if e.Leader != "" {
+		fmt.Fprintf(&b, " (leader %s)", e.Leader)
+	}
+	for _, d := range e.Diagnostics {
+		fmt.Fprintf(&b, "\n%s:%d,%d: %s", d.File, d.Line, d.Col, d.Summary)
+		if d.Detail != "" {
+			fmt.Fprintf(&b, "; %s", d.Detail)
+		}
+	}
+	return b.String()
+}
+
+// ClientConfig configures a Client.
+type ClientConfig struct {
+	// Address is the base URL of an agent's HTTP API, e.g. http://127.0.0.1:4646.
+	Address string
+	// Token is the ACL secret sent with every request.
+	Token string
+	// HTTPClient defaults to a client without an overall timeout (event
+	// waits and assignment streams are long).
+	HTTPClient *http.Client
+}
+
+// DefaultClientConfig reads PLANETARY_ADDR and PLANETARY_TOKEN.
+func DefaultClientConfig() ClientConfig {
+	cfg := ClientConfig{Address: os.Getenv(EnvAddress), Token: os.Getenv(EnvToken)}
+	if cfg.Address == "" {
+		cfg.Address = DefaultAddress
+	}
+	return cfg
+}
+
+// Client is a typed client of the /v1 API.
+type Client struct {
+	base  string
+	token string
+	hc    *http.Client
+}
+
+// NewClient returns a client. Empty Address and Token fall back to the
+// environment (PLANETARY_ADDR, PLANETARY_TOKEN) and then DefaultAddress.
+func NewClient(cfg ClientConfig) (*Client, error) {
+	def := DefaultClientConfig()
+	if cfg.Address == "" {
+		cfg.Address = def.Address
+	}
+	if cfg.Token == "" {
+		cfg.Token = def.Token
+	}
+	if !strings.Contains(cfg.Address, "://") {
+		cfg.Address = "http://" + cfg.Address
+	}
+	u, err := url.Parse(cfg.Address)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("api: bad address %q: %w", cfg.Address, ErrBadAddress)
+	}
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = &http.Client{}
+	}
+	return &Client{base: strings.TrimRight(cfg.Address, "/"), token: cfg.Token, hc: hc}, nil
+}
+
+// Address returns the base URL the client talks to.
+func (c *Client) Address() string { return c.base }
+
+// SetToken changes the ACL secret used for later requests.
+func (c *Client) SetToken(token string) { c.token = token }
+
+func (c *Client) newRequest(ctx context.Context, method, path string, q url.Values, body io.Reader) (*http.Request, error) {
+	u := c.base + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return nil, fmt.Errorf("api: %s %s: %w", method, path, err)
+	}
+	if c.token != "" {
+		req.Header.Set(TokenHeader, c.token)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return req, nil
+}
+
+// do sends a request and returns the response when it is 2xx; otherwise it
+// decodes the error body into *Error.
+func (c *Client) do(req *http.Request) (*http.Response, error) {
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("api: %s %s: %w", req.Method, req.URL.Path, err)
+	}
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return resp, nil
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	var eb ErrorBody
+	apiErr := &Error{Status: resp.StatusCode}
+	if json.Unmarshal(raw, &eb) == nil && eb.Error != "" {
+		apiErr.Message, apiErr.Field, apiErr.Path, apiErr.Leader, apiErr.Diagnostics =
+			eb.Error, eb.Field, eb.Path, eb.Leader, eb.Diagnostics
+	} else {
+		apiErr.Message = strings.TrimSpace(string(raw))
+		if apiErr.Message == "" {
+			apiErr.Message = http.StatusText(resp.StatusCode)
+		}
+	}
+	return nil, apiErr
+}
+
+// call sends in (JSON, when not nil) and decodes the answer into out (when
+// not nil).
+func (c *Client) call(ctx context.Context, method, path string, q url.Values, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("api: encode %s: %w", path, err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := c.newRequest(ctx, method, path, q, body)
+	if err != nil {
+		return err
+	}
+	resp, err := c.do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if out == nil {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("api: decode %s: %w", path, err)
+	}
+	return nil
+}
+
+func esc(s string) string { return url.PathEscape(s) }
+
+// Health returns the serving agent's health.
+func (c *Client) Health(ctx context.Context) (Health, error) {
+	var out Health
+	return out, c.call(ctx, http.MethodGet, "/v1/health", nil, nil, &out)
+}
+
+// Leader returns the raft leader's address and id.
+func (c *Client) Leader(ctx context.Context) (LeaderInfo, error) {
+	var out LeaderInfo
+	return out, c.call(ctx, http.MethodGet, "/v1/status/leader", nil, nil, &out)
+}
+
+// Peers returns the raft peers' addresses.
+func (c *Client) Peers(ctx context.Context) ([]string, error) {
+	var out []string
+	return out, c.call(ctx, http.MethodGet, "/v1/status/peers", nil, nil, &out)
+}
+
+// Metrics returns the Prometheus text exposition.
+func (c *Client) Metrics(ctx context.Context) (string, error) {
+	req, err := c.newRequest(ctx, http.MethodGet, "/v1/metrics", nil, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := c.do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", fmt.Errorf("api: read metrics: %w", err)
+	}
+	return string(b), nil
+}
+
+// ACLBootstrap creates the first management token and returns its secret.
+func (c *Client) ACLBootstrap(ctx context.Context) (Token, error) {
+	var out Token
+	return out, c.call(ctx, http.MethodPost, "/v1/acl/bootstrap", nil, struct{}{}, &out)
+}
+
+// CreateToken creates a read, submit or management token.
+func (c *Client) CreateToken(ctx context.Context, name, typ string) (Token, error) {
+	var out Token
+	return out, c.call(ctx, http.MethodPost, "/v1/acl/tokens", nil, TokenRequest{Name: name, Type: typ}, &out)
+}
+
+// Tokens lists tokens (without secrets).
+func (c *Client) Tokens(ctx context.Context) ([]Token, error) {
+	var out []Token
+	return out, c.call(ctx, http.MethodGet, "/v1/acl/tokens", nil, nil, &out)
+}
+
+// Mission returns the applied mission's policy.
+func (c *Client) Mission(ctx context.Context) (Mission, error) {
+	var out Mission
+	return out, c.call(ctx, http.MethodGet, "/v1/mission", nil, nil, &out)
+}
+
+// ApplyMission parses and applies a mission file's text.
+func (c *Client) ApplyMission(ctx context.Context, filename string, hcl []byte, reason string) (MissionApplied, error) {
+	var out MissionApplied
+	in := MissionApply{Filename: filename, HCL: string(hcl), Reason: reason}
+	return out, c.call(ctx, http.MethodPut, "/v1/mission", nil, in, &out)
+}
+
+// SubmitJobs submits a batch; results are in input order.
+func (c *Client) SubmitJobs(ctx context.Context, jobs []JobSubmit) ([]SubmitResult, error) {
+	var out []SubmitResult
+	return out, c.call(ctx, http.MethodPost, "/v1/jobs", nil, jobs, &out)
+}
+
+// Jobs lists jobs in submit order.
+func (c *Client) Jobs(ctx context.Context, q JobQuery) (JobList, error) {
+	v := url.Values{}
+	if q.State != "" {
+		v.Set("state", q.State)
+	}
+	if q.Shard != "" {
+		v.Set("shard", q.Shard)
+	}
+	if q.Node != "" {
+		v.Set("node", q.Node)
+	}
+	if q.After > 0 {
+		v.Set("after", strconv.FormatUint(q.After, 10))
+	}
+	if q.Limit > 0 {
+		v.Set("limit", strconv.Itoa(q.Limit))
+	}
+	var out JobList
+	return out, c.call(ctx, http.MethodGet, "/v1/jobs", v, nil, &out)
+}
+
+// Job returns one job.
+func (c *Client) Job(ctx context.Context, id string) (Job, error) {
+	var out Job
+	return out, c.call(ctx, http.MethodGet, "/v1/job/"+esc(id), nil, nil, &out)
+}
+
+// CancelJob cancels one job.
+func (c *Client) CancelJob(ctx context.Context, id, reason string) (WriteResult, error) {
+	var out WriteResult
+	return out, c.call(ctx, http.MethodPost, "/v1/job/"+esc(id)+"/cancel", nil, OwnerRequest{Reason: reason}, &out)
+}
+
+// RerouteJob moves one job to another shard.
+func (c *Client) RerouteJob(ctx context.Context, id, shard, reason string) (WriteResult, error) {
+	var out WriteResult
+	return out, c.call(ctx, http.MethodPost, "/v1/job/"+esc(id)+"/reroute", nil, RerouteRequest{Shard: shard, Reason: reason}, &out)
+}
+
+// CancelLocator cancels the jobs a locator selects.
+func (c *Client) CancelLocator(ctx context.Context, loc Locator) (WriteResult, error) {
+	var out WriteResult
+	return out, c.call(ctx, http.MethodPost, "/v1/jobs/cancel", nil, loc, &out)
+}
+
+// RerouteLocator moves the jobs a locator selects to loc.Target.
+func (c *Client) RerouteLocator(ctx context.Context, loc Locator) (WriteResult, error) {
+	var out WriteResult
+	return out, c.call(ctx, http.MethodPost, "/v1/jobs/reroute", nil, loc, &out)
+}
+
+// Shards lists shards.
+func (c *Client) Shards(ctx context.Context) ([]Shard, error) {
+	var out []Shard
+	return out, c.call(ctx, http.MethodGet, "/v1/shards", nil, nil, &out)
+}
+
+// Shard returns one shard.
+func (c *Client) Shard(ctx context.Context, name string) (Shard, error) {
+	var out Shard
+	return out, c.call(ctx, http.MethodGet, "/v1/shard/"+esc(name), nil, nil, &out)
+}
+
+// RegisterShard adds a shard.
+func (c *Client) RegisterShard(ctx context.Context, s Shard) (WriteResult, error) {
+	var out WriteResult
+	return out, c.call(ctx, http.MethodPost, "/v1/shards", nil, s, &out)
+}
+
+// UpdateShard retunes a shard.
+func (c *Client) UpdateShard(ctx context.Context, name string, u ShardUpdate) (WriteResult, error) {
+	var out WriteResult
+	return out, c.call(ctx, http.MethodPost, "/v1/shard/"+esc(name)+"/update", nil, u, &out)
+}
+
+// DeregisterShard removes a shard.
+func (c *Client) DeregisterShard(ctx context.Context, name string, d ShardDeregister) (WriteResult, error) {
+	var out WriteResult
+	return out, c.call(ctx, http.MethodPost, "/v1/shard/"+esc(name)+"/deregister", nil, d, &out)
+}
+
+// Nodes lists nodes.
+func (c *Client) Nodes(ctx context.Context) ([]Node, error) {
+	var out []Node
+	return out, c.call(ctx, http.MethodGet, "/v1/nodes", nil, nil, &out)
+}
+
+// Node returns one node.
+func (c *Client) Node(ctx context.Context, id string) (Node, error) {
+	var out Node
+	return out, c.call(ctx, http.MethodGet, "/v1/node/"+esc(id), nil, nil, &out)
+}
+
+// RegisterNode adds a node.
+func (c *Client) RegisterNode(ctx context.Context, n Node) (WriteResult, error) {
+	var out WriteResult
+	return out, c.call(ctx, http.MethodPost, "/v1/nodes", nil, n, &out)
+}
+
+// UpdateNode changes a node.
+func (c *Client) UpdateNode(ctx context.Context, id string, u NodeUpdate) (WriteResult, error) {
+	var out WriteResult
+	return out, c.call(ctx, http.MethodPost, "/v1/node/"+esc(id)+"/update", nil, u, &out)
+}
+
+// RetireNode drains a node.
+func (c *Client) RetireNode(ctx context.Context, id string, r NodeRetire) (WriteResult, error) {
+	var out WriteResult
+	return out, c.call(ctx, http.MethodPost, "/v1/node/"+esc(id)+"/retire", nil, r, &out)
+}
+
+// Pause pauses dispatching for the system (shard "") or one shard.
+func (c *Client) Pause(ctx context.Context, shard, reason string) (WriteResult, error) {
+	var out WriteResult
+	return out, c.call(ctx, http.MethodPost, "/v1/operator/pause", nil, PauseRequest{Shard: shard, Reason: reason}, &out)
+}
+
+// Resume resumes dispatching for the system (shard "") or one shard.
+func (c *Client) Resume(ctx context.Context, shard, reason string) (WriteResult, error) {
+	var out WriteResult
+	return out, c.call(ctx, http.MethodPost, "/v1/operator/resume", nil, PauseRequest{Shard: shard, Reason: reason}, &out)
+}
+
+// ConfigureCheckpoint retargets checkpoint cadence and path.
+func (c *Client) ConfigureCheckpoint(ctx context.Context, cfg CheckpointConfig) (WriteResult, error) {
+	var out WriteResult
+	return out, c.call(ctx, http.MethodPost, "/v1/operator/checkpoint", nil, cfg, &out)
+}
+
+// SaveCheckpoint takes a checkpoint now.
+func (c *Client) SaveCheckpoint(ctx context.Context) (Snapshot, error) {
+	var out Snapshot
+	return out, c.call(ctx, http.MethodPost, "/v1/operator/checkpoint/save", nil, struct{}{}, &out)
+}
+
+// ConfigureReporting retargets report output.
+func (c *Client) ConfigureReporting(ctx context.Context, cfg ReportingConfig) (WriteResult, error) {
+	var out WriteResult
+	return out, c.call(ctx, http.MethodPost, "/v1/operator/reporting", nil, cfg, &out)
+}
+
+// SnapshotSave downloads a snapshot archive into w.
+func (c *Client) SnapshotSave(ctx context.Context, w io.Writer) (int64, error) {
+	req, err := c.newRequest(ctx, http.MethodGet, "/v1/operator/snapshot", nil, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := c.do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	n, err := io.Copy(w, resp.Body)
+	if err != nil {
+		return n, fmt.Errorf("api: snapshot download: %w", err)
+	}
+	return n, nil
+}
+
+// SnapshotRestore uploads an archive and restores the fabric from it.
+func (c *Client) SnapshotRestore(ctx context.Context, r io.Reader) error {
+	req, err := c.newRequest(ctx, http.MethodPut, "/v1/operator/snapshot", nil, r)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/octet-stream")
+	resp, err := c.do(req)
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.Body.Close()
+}
+
+// Ledger returns the ledger and invariant checks.
+func (c *Client) Ledger(ctx context.Context) (Ledger, error) {
+	var out Ledger
+	return out, c.call(ctx, http.MethodGet, "/v1/ledger", nil, nil, &out)
+}
+
+// Events returns events with seq > index, waiting up to wait for one to
+// appear; typ filters by event type when set; limit 0 is the server default.
+func (c *Client) Events(ctx context.Context, index uint64, wait time.Duration, typ string, limit int) (Events, error) {
+	v := url.Values{}
+	v.Set("index", strconv.FormatUint(index, 10))
+	if wait > 0 {
+		v.Set("wait", wait.String())
+	}
+	if typ != "" {
+		v.Set("type", typ)
+	}
+	if limit > 0 {
+		v.Set("limit", strconv.Itoa(limit))
+	}
+	var out Events
+	return out, c.call(ctx, http.MethodGet, "/v1/events", v, nil, &out)
+}
+
+// ClientRegister registers a client's nodes and claims them.
+func (c *Client) ClientRegister(ctx context.Context, r ClientRegister) (ClientRegistered, error) {
+	var out ClientRegistered
+	return out, c.call(ctx, http.MethodPost, "/v1/client/register", nil, r, &out)
+}
+
+// ClientHeartbeat reports node health.
+func (c *Client) ClientHeartbeat(ctx context.Context, h ClientHeartbeat) error {
+	return c.call(ctx, http.MethodPost, "/v1/client/heartbeat", nil, h, nil)
+}
+
+// ClientResults sends started attempts and results.
+func (c *Client) ClientResults(ctx context.Context, r ClientResults) error {
+	return c.call(ctx, http.MethodPost, "/v1/client/results", nil, r, nil)
+}
+
+// ClientAssignments opens the assignment stream of a client (NDJSON, one
+// assignment a line, blank lines are keep-alives) and calls fn with each
+// assignment until ctx ends, the stream ends or fn returns an error.
+func (c *Client) ClientAssignments(ctx context.Context, client string, fn func(Assignment) error) error {
+	req, err := c.newRequest(ctx, http.MethodGet, "/v1/client/assignments", url.Values{"client": {client}}, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for sc.Scan() {
+		line := sc.Bytes()
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue // keep-alive
+		}
+		var a Assignment
+		if err := json.Unmarshal(line, &a); err != nil {
+			return fmt.Errorf("api: assignment stream: %w", err)
+		}
+		if err := fn(a); err != nil {
+			return err
+		}
+	}
+	if err := sc.Err(); err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("api: assignment stream: %w", err)
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return fmt.Errorf("api: assignment stream: %w", io.ErrUnexpectedEOF)
+}

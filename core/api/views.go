@@ -1,0 +1,495 @@
+package api
+
+import (
+	"encoding/json"
+	"math"
+
+	"github.com/planetary/planetary/raftfsm/state"
+)
+
+// The JSON views below are the wire types of the /v1 API. Field names are
+// snake_case; money is decimal credits (1 credit = 1,000,000 micro-credits);
+// times are Unix nanoseconds as stamped by the leader.
+
+// ErrorBody is the JSON body of every non-2xx response.
+type ErrorBody struct {
+	Error  string `json:"error"`
+	Field  string `json:"field,omitempty"`
+	Path   string `json:"path,omitempty"`
+	Leader string `json:"leader,omitempty"`
+	// Diagnostics are set when a mission did not parse.
+	Diagnostics []Diagnostic `json:"diagnostics,omitempty"`
+}
+
+// Diagnostic is one HCL diagnostic of a mission that did not parse.
+type Diagnostic struct {
+	Severity string `json:"severity"`
+	File     string `json:"file,omitempty"`
+	Line     int    `json:"line,omitempty"`
+	Col      int    `json:"col,omitempty"`
+	Summary  string `json:"summary"`
+	Detail   string `json:"detail,omitempty"`
+}
+
+// Health is the body of GET /v1/health.
+type Health struct {
+	Status       string `json:"status"`
+	Leader       bool   `json:"leader"`
+	LeaderAddr   string `json:"leader_addr,omitempty"`
+	AppliedIndex uint64 `json:"applied_index"`
+}
+
+// LeaderInfo is the body of GET /v1/status/leader.
+type LeaderInfo struct {
+	Address string `json:"address"`
+	ID      string `json:"id"`
+}
+
+// Credits converts micro-credits to decimal credits.
+func Credits(mu int64) float64 { return float64(mu) / state.Micro }
+
+// Micro converts decimal credits to micro-credits, rounding half away from zero.
+func Micro(credits float64) int64 { return int64(math.Round(credits * state.Micro)) }
+
+// JobSubmit is one job of POST /v1/jobs.
+type JobSubmit struct {
+	ID           string          `json:"id,omitempty"`
+	Key          string          `json:"key,omitempty"`
+	Shard        string          `json:"shard"`
+	Capabilities []string        `json:"capabilities,omitempty"`
+	Priority     int64           `json:"priority,omitempty"`
+	Value        float64         `json:"value,omitempty"`
+	MaxPrice     float64         `json:"max_price,omitempty"`
+	Kind         string          `json:"kind,omitempty"`
+	Payload      json.RawMessage `json:"payload,omitempty"`
+}
+
+// Submit statuses.
+const (
+	StatusAccepted  = "accepted"
+	StatusDuplicate = "duplicate"
+	StatusRejected  = "rejected"
+)
+
+// SubmitResult is the per-job answer of POST /v1/jobs, in input order.
+type SubmitResult struct {
+	ID     string `json:"id"`
+	Status string `json:"status"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// Job is the view of one job.
+type Job struct {
+	Seq          uint64          `json:"seq"`
+	ID           string          `json:"id"`
+	Key          string          `json:"key,omitempty"`
+	Home         string          `json:"home"`
+	Shard        string          `json:"shard"`
+	Capabilities []string        `json:"capabilities,omitempty"`
+	Priority     int64           `json:"priority"`
+	Value        float64         `json:"value"`
+	MaxPrice     float64         `json:"max_price,omitempty"`
+	Kind         string          `json:"kind,omitempty"`
+	Payload      json.RawMessage `json:"payload,omitempty"`
+	State        string          `json:"state"`
+	Node         string          `json:"node,omitempty"`
+	Attempt      uint32          `json:"attempt"`
+	Hops         uint32          `json:"hops"`
+	Quote        float64         `json:"quote,omitempty"`
+	ParkedReason string          `json:"parked_reason,omitempty"`
+	Output       string          `json:"output,omitempty"`
+	ExitCode     int64           `json:"exit_code,omitempty"`
+	Error        string          `json:"error,omitempty"`
+	SubmittedAt  int64           `json:"submitted_at"`
+	AssignedAt   int64           `json:"assigned_at,omitempty"`
+	FinishedAt   int64           `json:"finished_at,omitempty"`
+	Submitter    string          `json:"submitter,omitempty"`
+}
+
+// JobList is the body of GET /v1/jobs. Next is the cursor for the following
+// page (pass it as after=); 0 when there is none.
+type JobList struct {
+	Jobs []Job  `json:"jobs"`
+	Next uint64 `json:"next,omitempty"`
+}
+
+// JobQuery filters GET /v1/jobs.
+type JobQuery struct {
+	State string
+	Shard string
+	Node  string
+	After uint64
+	Limit int
+}
+
+// Locator selects jobs from the tail of a shard queue for the bulk cancel and
+// reroute routes.
+type Locator struct {
+	Shard    string `json:"shard"`
+	Tail     int64  `json:"tail"`
+	Offset   int64  `json:"offset,omitempty"`
+	InFlight bool   `json:"in_flight,omitempty"`
+	Target   string `json:"target,omitempty"`
+	Reason   string `json:"reason,omitempty"`
+}
+
+// OwnerRequest is the body of owner routes that take only a reason.
+type OwnerRequest struct {
+	Reason string `json:"reason,omitempty"`
+}
+
+// RerouteRequest is the body of POST /v1/job/{id}/reroute.
+type RerouteRequest struct {
+	Shard  string `json:"shard"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// WriteResult answers an owner command: the raft index it committed at.
+type WriteResult struct {
+	Index uint64 `json:"index"`
+}
+
+// SpilloverPolicy is a shard's spillover rule.
+type SpilloverPolicy struct {
+	Target               string   `json:"target"`
+	Threshold            int64    `json:"threshold,omitempty"`
+	MaxDrain             int64    `json:"max_drain,omitempty"`
+	RequiredCapabilities []string `json:"required_capabilities,omitempty"`
+	Weight               int64    `json:"weight,omitempty"`
+}
+
+// Shard is the view of a shard, and the body of POST /v1/shards.
+type Shard struct {
+	Name                string            `json:"name"`
+	DisplayName         string            `json:"display_name,omitempty"`
+	Region              string            `json:"region,omitempty"`
+	LatencyBudgetMs     int64             `json:"latency_budget_ms,omitempty"`
+	MaxQueue            int64             `json:"max_queue,omitempty"`
+	QueueAlertThreshold int64             `json:"queue_alert_threshold,omitempty"`
+	SpilloverTargets    []string          `json:"spillover_targets,omitempty"`
+	Policies            []SpilloverPolicy `json:"policies,omitempty"`
+	Paused              bool              `json:"paused,omitempty"`
+	CreatedAt           int64             `json:"created_at,omitempty"`
+	QueueDepth          int64             `json:"queue_depth"`
+	Counts              Counts            `json:"counts,omitempty"`
+	Reason              string            `json:"reason,omitempty"` // request only
+}
+
+// ShardUpdate is the body of POST /v1/shard/{name}/update; only non-nil
+// fields are changed.
+type ShardUpdate struct {
+	DisplayName         *string            `json:"display_name,omitempty"`
+	LatencyBudgetMs     *int64             `json:"latency_budget_ms,omitempty"`
+	MaxQueue            *int64             `json:"max_queue,omitempty"`
+	QueueAlertThreshold *int64             `json:"queue_alert_threshold,omitempty"`
+	SpilloverTargets    *[]string          `json:"spillover_targets,omitempty"`
+	Policies            *[]SpilloverPolicy `json:"policies,omitempty"`
+	Reason              string             `json:"reason,omitempty"`
+}
+
+// ShardDeregister is the body of POST /v1/shard/{name}/deregister: either
+// SpillTo names the shard that takes its jobs, or Cancel cancels them.
+type ShardDeregister struct {
+	SpillTo string `json:"spill_to,omitempty"`
+	Cancel  bool   `json:"cancel,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+}
+
+// Resources are what a node's deployment offers.
+type Resources struct {
+	CPUCores  float64 `json:"cpu_cores,omitempty"`
+	MemoryGB  float64 `json:"memory_gb,omitempty"`
+	GPUClass  string  `json:"gpu_class,omitempty"`
+	GPUs      int64   `json:"gpus,omitempty"`
+	StorageGB float64 `json:"storage_gb,omitempty"`
+}
+
+// Deployment is a node's container DNA.
+type Deployment struct {
+	Orchestration string    `json:"orchestration,omitempty"`
+	Image         string    `json:"image,omitempty"`
+	Runtime       string    `json:"runtime,omitempty"`
+	Entrypoint    string    `json:"entrypoint,omitempty"`
+	Version       string    `json:"version,omitempty"`
+	Resources     Resources `json:"resources"`
+	Zones         []string  `json:"zones,omitempty"`
+}
+
+// PriceRate is a per-unit rate in credits.
+type PriceRate struct {
+	Unit    string  `json:"unit"`
+	PerUnit float64 `json:"per_unit"`
+}
+
+// Price is a node's price schedule in credits.
+type Price struct {
+	Currency string      `json:"currency,omitempty"`
+	Unit     string      `json:"unit,omitempty"`
+	Base     float64     `json:"base"`
+	Rates    []PriceRate `json:"rates,omitempty"`
+	Expr     string      `json:"expr,omitempty"`
+}
+
+// Attestations are a node's compliance envelope.
+type Attestations struct {
+	Certifications []string `json:"certifications,omitempty"`
+	Jurisdiction   string   `json:"jurisdiction,omitempty"`
+	DataResidency  []string `json:"data_residency,omitempty"`
+	Tags           []string `json:"tags,omitempty"`
+}
+
+// Node is the view of a node, and the body of POST /v1/nodes.
+type Node struct {
+	ID                string       `json:"id"`
+	Shard             string       `json:"shard"`
+	Client            string       `json:"client,omitempty"`
+	Plugin            string       `json:"plugin,omitempty"`
+	Capabilities      []string     `json:"capabilities,omitempty"`
+	Capacity          int64        `json:"capacity"`
+	MaxConcurrency    int64        `json:"max_concurrency,omitempty"`
+	Quota             int64        `json:"quota,omitempty"`
+	LatencyMs         int64        `json:"latency_ms,omitempty"`
+	HeartbeatSec      int64        `json:"heartbeat_sec,omitempty"`
+	Endpoint          string       `json:"endpoint,omitempty"`
+	Deployment        Deployment   `json:"deployment"`
+	Price             Price        `json:"price"`
+	Attestations      Attestations `json:"attestations"`
+	Labels            []string     `json:"labels,omitempty"`
+	Status            string       `json:"status,omitempty"`
+	StatusReason      string       `json:"status_reason,omitempty"`
+	RegisteredAt      int64        `json:"registered_at,omitempty"`
+	LastStatusAt      int64        `json:"last_status_at,omitempty"`
+	MeasuredLatencyMs int64        `json:"measured_latency_ms,omitempty"`
+	Active            int64        `json:"active"`
+	Completed         int64        `json:"completed"`
+	// HeartbeatAgeMs is the time since the last heartbeat the serving node
+	// saw; -1 when it has none (a follower, or no heartbeat yet).
+	HeartbeatAgeMs int64  `json:"heartbeat_age_ms"`
+	Counts         Counts `json:"counts,omitempty"`
+	Reason         string `json:"reason,omitempty"` // request only
+}
+
+// NodeUpdate is the body of POST /v1/node/{id}/update; only non-nil fields
+// are changed.
+type NodeUpdate struct {
+	Capacity       *int64        `json:"capacity,omitempty"`
+	MaxConcurrency *int64        `json:"max_concurrency,omitempty"`
+	Quota          *int64        `json:"quota,omitempty"`
+	LatencyMs      *int64        `json:"latency_ms,omitempty"`
+	Capabilities   *[]string     `json:"capabilities,omitempty"`
+	Price          *Price        `json:"price,omitempty"`
+	Deployment     *Deployment   `json:"deployment,omitempty"`
+	Attestations   *Attestations `json:"attestations,omitempty"`
+	Reason         string        `json:"reason,omitempty"`
+}
+
+// NodeRetire is the body of POST /v1/node/{id}/retire.
+type NodeRetire struct {
+	Requeue bool   `json:"requeue,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+}
+
+// StateCount is the number and value of jobs in one state.
+type StateCount struct {
+	Jobs  int64   `json:"jobs"`
+	Value float64 `json:"value"`
+}
+
+// Counts are job counts by state name.
+type Counts map[string]StateCount
+
+// Flow is a spillover flow between shards.
+type Flow struct {
+	From  string  `json:"from"`
+	To    string  `json:"to"`
+	Jobs  int64   `json:"jobs"`
+	Value float64 `json:"value"`
+}
+
+// Invariant is one ledger invariant check.
+type Invariant struct {
+	ID      string `json:"id"`
+	OK      bool   `json:"ok"`
+	Message string `json:"message,omitempty"`
+}
+
+// ChainHead is the head of the event hash chain.
+type ChainHead struct {
+	Seq  uint64 `json:"seq"`
+	Hash string `json:"hash"`
+}
+
+// Ledger is the body of GET /v1/ledger.
+type Ledger struct {
+	Global       Counts             `json:"global"`
+	Shards       map[string]Counts  `json:"shards"`
+	Nodes        map[string]Counts  `json:"nodes"`
+	Flows        []Flow             `json:"flows"`
+	Payments     map[string]float64 `json:"payments"`
+	Invariants   []Invariant        `json:"invariants"`
+	Chain        ChainHead          `json:"chain"`
+	AppliedIndex uint64             `json:"applied_index"`
+}
+
+// Events is the body of GET /v1/events. Index is the seq to pass as index=
+// next time.
+type Events struct {
+	Events []state.Event `json:"events"`
+	Index  uint64        `json:"index"`
+}
+
+// PauseRequest is the body of POST /v1/operator/pause and /resume.
+type PauseRequest struct {
+	Shard  string `json:"shard,omitempty"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// CheckpointConfig is the body of POST /v1/operator/checkpoint.
+type CheckpointConfig struct {
+	IntervalMs int64  `json:"interval_ms,omitempty"`
+	Path       string `json:"path,omitempty"`
+	Reason     string `json:"reason,omitempty"`
+}
+
+// ReportingConfig is the body of POST /v1/operator/reporting.
+type ReportingConfig struct {
+	Dir    string `json:"dir,omitempty"`
+	Label  string `json:"label,omitempty"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// Snapshot describes an exported archive (checkpoint or snapshot download).
+type Snapshot struct {
+	Index  uint64 `json:"index"`
+	Term   uint64 `json:"term,omitempty"`
+	Path   string `json:"path,omitempty"`
+	SHA256 string `json:"sha256,omitempty"`
+	Size   int64  `json:"size,omitempty"`
+}
+
+// ScheduleEntry is one owner schedule entry of the applied mission.
+type ScheduleEntry struct {
+	ID             string `json:"id"`
+	AtMs           int64  `json:"at_ms,omitempty"`
+	AfterCompleted int64  `json:"after_completed,omitempty"`
+	Note           string `json:"note,omitempty"`
+	Action         string `json:"action"`
+	Fired          bool   `json:"fired"`
+}
+
+// Mission is the body of GET /v1/mission: the applied mission's policy.
+type Mission struct {
+	Name                 string          `json:"name"`
+	Digest               string          `json:"digest"`
+	Seed                 uint64          `json:"seed"`
+	Start                int64           `json:"start"`
+	Clock                int64           `json:"clock"`
+	CheckpointIntervalMs int64           `json:"checkpoint_interval_ms,omitempty"`
+	CheckpointPath       string          `json:"checkpoint_path,omitempty"`
+	ReportingDir         string          `json:"reporting_dir,omitempty"`
+	ReportingLabel       string          `json:"reporting_label,omitempty"`
+	CompliancePolicy     string          `json:"compliance_policy,omitempty"`
+	SystemPaused         bool            `json:"system_paused"`
+	OwnerCommands        int64           `json:"owner_commands"`
+	Pauses               int64           `json:"pauses"`
+	Schedule             []ScheduleEntry `json:"schedule,omitempty"`
+	Skipped              []string        `json:"skipped,omitempty"`
+}
+
+// MissionApply is the body of PUT /v1/mission.
+type MissionApply struct {
+	Filename string `json:"filename"`
+	HCL      string `json:"hcl"`
+	Reason   string `json:"reason,omitempty"`
+}
+
+// MissionApplied answers PUT /v1/mission.
+type MissionApplied struct {
+	Changed bool     `json:"changed"`
+	Digest  string   `json:"digest"`
+	Diff    []string `json:"diff"`
+	Index   uint64   `json:"index,omitempty"`
+}
+
+// Token types as written in the API.
+const (
+	TokenTypeRead       = "read"
+	TokenTypeSubmit     = "submit"
+	TokenTypeManagement = "management"
+)
+
+// Token is an ACL token. SecretID is set only in the answer that creates it.
+type Token struct {
+	AccessorID string `json:"accessor_id"`
+	SecretID   string `json:"secret_id,omitempty"`
+	Name       string `json:"name"`
+	Type       string `json:"type"`
+	CreatedAt  int64  `json:"created_at,omitempty"`
+}
+
+// TokenRequest is the body of POST /v1/acl/tokens.
+type TokenRequest struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+}
+
+// ClientRegister is the body of POST /v1/client/register.
+type ClientRegister struct {
+	Client string   `json:"client"`
+	Nodes  []Node   `json:"nodes"`
+	Kinds  []string `json:"kinds"`
+}
+
+// ClientRegistered answers POST /v1/client/register.
+type ClientRegistered struct {
+	Claimed []string `json:"claimed"`
+}
+
+// NodeBeat is one node's heartbeat.
+type NodeBeat struct {
+	ID        string `json:"id"`
+	Healthy   bool   `json:"healthy"`
+	LatencyMs int64  `json:"latency_ms,omitempty"`
+}
+
+// ClientHeartbeat is the body of POST /v1/client/heartbeat.
+type ClientHeartbeat struct {
+	Client string     `json:"client"`
+	Nodes  []NodeBeat `json:"nodes"`
+}
+
+// Assignment is one line of the GET /v1/client/assignments NDJSON stream.
+type Assignment struct {
+	JobID        string   `json:"job"`
+	Attempt      uint32   `json:"attempt"`
+	Node         string   `json:"node"`
+	Kind         string   `json:"kind,omitempty"`
+	Payload      []byte   `json:"payload,omitempty"` // exact bytes, base64 in JSON
+	Capabilities []string `json:"capabilities,omitempty"`
+	Seed         uint64   `json:"seed"`
+	Quote        float64  `json:"quote,omitempty"`
+}
+
+// JobAttempt names one attempt of a job.
+type JobAttempt struct {
+	JobID   string `json:"job"`
+	Attempt uint32 `json:"attempt"`
+}
+
+// Result is the outcome of one attempt.
+type Result struct {
+	JobID     string `json:"job"`
+	Attempt   uint32 `json:"attempt"`
+	OK        bool   `json:"ok"`
+	Retryable bool   `json:"retryable,omitempty"`
+	ExitCode  int64  `json:"exit_code,omitempty"`
+	Output    string `json:"output,omitempty"`
+	Error     string `json:"error,omitempty"`
+}
+
+// ClientResults is the body of POST /v1/client/results.
+type ClientResults struct {
+	Client  string       `json:"client"`
+	Started []JobAttempt `json:"started,omitempty"`
+	Results []Result     `json:"results,omitempty"`
+}
