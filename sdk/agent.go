@@ -47,3 +47,41 @@ type Attester interface {
 type Executor interface {
 	Execute(ctx context.Context, task Task) (Result, error)
 }
+
+// HealthChecker reports whether the agent can take work. Health is called
+// often (it is the host's heartbeat probe) with a short deadline; it must be
+// cheap. Agents without it are healthy while their process serves.
+type HealthChecker interface {
+	Health(ctx context.Context) error
+}
+
+// Names of the optional interfaces, as listed in Info.Implements and asked
+// about by the host.
+const (
+	CapFingerprint   = "fingerprint"
+	CapPriceSchedule = "price_schedule"
+	CapAttest        = "attest"
+	CapExecute       = "execute"
+	CapHealth        = "health"
+)
+
+// Implements lists the optional interfaces a implements, in a fixed order.
+func Implements(a Agent) []string {
+	var out []string
+	if _, ok := a.(Fingerprinter); ok {
+		out = append(out, CapFingerprint)
+	}
+	if _, ok := a.(PriceScheduler); ok {
+		out = append(out, CapPriceSchedule)
+	}
+	if _, ok := a.(Attester); ok {
+		out = append(out, CapAttest)
+	}
+	if _, ok := a.(Executor); ok {
+		out = append(out, CapExecute)
+	}
+	if _, ok := a.(HealthChecker); ok {
+		out = append(out, CapHealth)
+	}
+	return out
+}

@@ -8,6 +8,9 @@ type Info struct {
 	// APIVersions lists the sdk API versions the agent supports; the host
 	// picks the highest one it also supports.
 	APIVersions []string
+	// Implements lists the optional interfaces the agent implements
+	// (CapFingerprint, ...). The SDK fills it; authors leave it empty.
+	Implements []string
 }
 
 // AttributeType is the type of a config attribute.
