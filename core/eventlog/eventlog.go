@@ -1,0 +1,800 @@
+// Package eventlog is planetary's on-disk event log: the derived, hash-chained
+// record of every state change, written outside Apply.
+//
+// The FSM hands each applied entry's events to Append, which only buffers
+// them. A writer goroutine appends them as NDJSON lines to segment files named
+// by the first sequence number they hold (events-<seq>.ndjson), flushes after
+// every batch and fsyncs when a caller asks through Sync (the FSM does before
+// every snapshot, so raft log compaction never outruns the writer) or at least
+// every FsyncInterval.
+//
+// After a crash the unflushed tail is lost; raft replays its log through the
+// FSM, which regenerates the same events, and Append skips every sequence
+// number already on disk. When a follower installs a snapshot the next event
+// it sees may jump ahead; the log then writes an anchor record {seq-1, prev
+// hash} so chain verification can restart from it.
+//
+// Readers use Read (paging by sequence number), Wait (block for new events),
+// Head and Anchors. A bounded in-memory tail serves streaming readers without
+// touching the disk.
+package eventlog
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/planetary/planetary/raftfsm/state"
+)
+
+// Errors returned by the log.
+var (
+	// ErrClosed is returned by calls on a closed log.
+	ErrClosed = errors.New("eventlog: closed")
+	// ErrCorrupt is returned when a segment holds a line that cannot be parsed
+	// anywhere but at the very end of the newest segment.
+	ErrCorrupt = errors.New("eventlog: corrupt segment")
+)
+
+const (
+	segPrefix = "events-"
+	segSuffix = ".ndjson"
+	// indexEvery is the spacing of the sparse (seq -> byte offset) index kept
+	// per segment.
+	indexEvery = 1024
+)
+
+// Config configures a Log.
+type Config struct {
+	// Dir holds the segment files; it is created if missing.
+	Dir    string
+	Logger hclog.Logger
+	// SegmentBytes rotates to a new segment file once the current one is
+	// larger than this.
+	SegmentBytes int64
+	// TailEvents bounds the in-memory tail used by streaming readers.
+	TailEvents int
+	// FsyncInterval bounds how long written events stay un-fsynced when no
+	// caller asks for durability.
+	FsyncInterval time.Duration
+}
+
+// DefaultConfig returns the defaults for a log in dir.
+func DefaultConfig(dir string) Config {
+	return Config{
+		Dir:           dir,
+		SegmentBytes:  64 << 20,
+		TailEvents:    1 << 16,
+		FsyncInterval: 500 * time.Millisecond,
+	}
+}
+
+// Validate checks the config.
+func (c Config) Validate() error {
+	switch {
+	case c.Dir == "":
+		return errors.New("eventlog: Dir is required")
+	case c.SegmentBytes <= 0:
+		return errors.New("eventlog: SegmentBytes must be positive")
+	case c.TailEvents <= 0:
+		return errors.New("eventlog: TailEvents must be positive")
+	case c.FsyncInterval <= 0:
+		return errors.New("eventlog: FsyncInterval must be positive")
+	}
+	return nil
+}
+
+// Anchor is a point where chain verification (re)starts: the next event in the
+// log has Seq+1 and Prev == Hash.
+type Anchor struct {
+	Seq  uint64 `json:"seq"`
+	Hash string `json:"hash"` // hex
+}
+
+// record is one NDJSON line: an event, or an anchor when Anchor is set (then
+// only Seq and Hash are meaningful).
+type record struct {
+	Anchor bool `json:"anchor,omitempty"`
+	state.Event
+}
+
+type indexPoint struct {
+	seq uint64
+	off int64
+}
+
+type segment struct {
+	first uint64 // from the file name: the first seq the segment may hold
+	path  string
+	// index is a sparse seq->offset index, every indexEvery events.
+	index []indexPoint
+}
+
+// Log is the on-disk event log. It implements raftfsm.EventSink.
+type Log struct {
+	cfg    Config
+	logger hclog.Logger
+
+	mu sync.Mutex
+	// changed is closed and replaced whenever appended/written/durable moves.
+	changed chan struct{}
+	closed  bool
+
+	// Append side.
+	appended     uint64 // highest seq accepted by Append
+	appendedHash string
+	pending      []pendingItem
+	tail         []state.Event // contiguous, newest last, at most TailEvents
+	anchors      []Anchor      // every anchor in the log, oldest first
+	firstSeq     uint64        // first event seq in the log (0 = empty)
+
+	// Writer side (guarded by mu for readers).
+	written  uint64 // highest seq flushed to the OS
+	durable  uint64 // highest seq fsynced
+	syncWant uint64 // highest seq some Sync caller waits for
+	writeErr error
+	segs     []*segment
+
+	wake chan struct{}
+	done chan struct{}
+
+	// Owned by the writer goroutine.
+	f       *os.File
+	bw      *bufio.Writer
+	size    int64
+	sinceIx int
+	dirty   bool
+}
+
+type pendingItem struct {
+	anchor *Anchor
+	ev     state.Event
+}
+
+// Open opens (or creates) the event log in dir with default settings.
+func Open(dir string, logger hclog.Logger) (*Log, error) {
+	cfg := DefaultConfig(dir)
+	cfg.Logger = logger
+	return New(cfg)
+}
+
+// New opens (or creates) the event log described by cfg. It scans the newest
+// segment to find the last sequence number and hash written, truncating a torn
+// last line left by a crash.
+func New(cfg Config) (*Log, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.NewNullLogger()
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("eventlog: create dir: %w", err)
+	}
+	l := &Log{
+		cfg:     cfg,
+		logger:  cfg.Logger.Named("eventlog"),
+		changed: make(chan struct{}),
+		wake:    make(chan struct{}, 1),
+		done:    make(chan struct{}),
+	}
+	if err := l.load(); err != nil {
+		return nil, err
+	}
+	go l.writer()
+	return l, nil
+}
+
+func segName(first uint64) string {
+	return fmt.Sprintf("%s%020d%s", segPrefix, first, segSuffix)
+}
+
+func (l *Log) load() error {
+	ents, err := os.ReadDir(l.cfg.Dir)
+	if err != nil {
+		return fmt.Errorf("eventlog: read dir: %w", err)
+	}
+	for _, e := range ents {
+		n := e.Name()
+		if e.IsDir() || !strings.HasPrefix(n, segPrefix) || !strings.HasSuffix(n, segSuffix) {
+			continue
+		}
+		first, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimPrefix(n, segPrefix), segSuffix), 10, 64)
+		if err != nil {
+			continue
+		}
+		l.segs = append(l.segs, &segment{first: first, path: filepath.Join(l.cfg.Dir, n)})
+	}
+	sort.Slice(l.segs, func(i, j int) bool { return l.segs[i].first < l.segs[j].first })
+
+	// Every segment is scanned once: it yields the sparse index, the anchors
+	// and, from the newest, the head.
+	for i, sg := range l.segs {
+		last := i == len(l.segs)-1
+		res, err := scanSegment(sg, last)
+		if err != nil {
+			return err
+		}
+		if l.firstSeq == 0 && res.firstEvent != 0 {
+			l.firstSeq = res.firstEvent
+			if !res.anchorFirst {
+				// The log starts with an event: its predecessor is the
+				// implicit first anchor ({0, zero hash} at genesis).
+				l.anchors = append(l.anchors, Anchor{Seq: res.firstEvent - 1, Hash: res.firstPrev})
+			}
+		}
+		l.anchors = append(l.anchors, res.anchors...)
+		if res.lastSeq != 0 {
+			l.appended, l.appendedHash = res.lastSeq, res.lastHash
+		}
+		if last {
+			if res.torn {
+				l.logger.Warn("truncating torn tail of event log", "segment", sg.path, "offset", res.goodSize)
+				if err := os.Truncate(sg.path, res.goodSize); err != nil {
+					return fmt.Errorf("eventlog: truncate torn tail: %w", err)
+				}
+			}
+			l.size = res.goodSize
+			l.sinceIx = res.sinceIndex
+		}
+	}
+	l.written, l.durable = l.appended, l.appended
+	if len(l.segs) > 0 {
+		sg := l.segs[len(l.segs)-1]
+		f, err := os.OpenFile(sg.path, os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return fmt.Errorf("eventlog: open segment: %w", err)
+		}
+		l.f, l.bw = f, bufio.NewWriterSize(f, 256<<10)
+	}
+	if l.appended > 0 {
+		l.logger.Debug("event log opened", "last_seq", l.appended, "segments", len(l.segs))
+	}
+	return nil
+}
+
+type scanResult struct {
+	anchors     []Anchor
+	firstEvent  uint64
+	firstPrev   string
+	anchorFirst bool // an anchor record precedes the first event
+	lastSeq     uint64
+	lastHash    string
+	goodSize    int64
+	torn        bool
+	sinceIndex  int
+}
+
+// scanSegment reads a whole segment, building its sparse index. A bad line is
+// tolerated only at the end of the newest segment (a torn write).
+func scanSegment(sg *segment, newest bool) (scanResult, error) {
+	var res scanResult
+	f, err := os.Open(sg.path)
+	if err != nil {
+		return res, fmt.Errorf("eventlog: open segment: %w", err)
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 256<<10)
+	var off int64
+	sg.index = sg.index[:0]
+	n := 0
+	for {
+		line, err := br.ReadBytes('\n')
+		if len(line) > 0 && (err != nil || line[len(line)-1] != '\n') {
+			// No newline: a torn last write.
+			if !newest {
+				return res, fmt.Errorf("%w: %s: unterminated line at offset %d", ErrCorrupt, sg.path, off)
+			}
+			res.torn = true
+			break
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return res, fmt.Errorf("eventlog: read segment: %w", err)
+		}
+		var r record
+		if jerr := json.Unmarshal(line, &r); jerr != nil {
+			// A garbled line is only acceptable as the last one written.
+			if newest {
+				if _, perr := br.Peek(1); perr == io.EOF {
+					res.torn = true
+					break
+				}
+			}
+			return res, fmt.Errorf("%w: %s: offset %d: %v", ErrCorrupt, sg.path, off, jerr)
+		}
+		if r.Anchor {
+			res.anchors = append(res.anchors, Anchor{Seq: r.Seq, Hash: r.Hash})
+			if res.firstEvent == 0 {
+				res.anchorFirst = true
+			}
+		} else {
+			if res.firstEvent == 0 {
+				res.firstEvent, res.firstPrev = r.Seq, r.Prev
+			}
+			if n%indexEvery == 0 {
+				sg.index = append(sg.index, indexPoint{seq: r.Seq, off: off})
+			}
+			n++
+		}
+		res.lastSeq, res.lastHash = r.Seq, r.Hash
+		off += int64(len(line))
+		res.goodSize = off
+	}
+	res.goodSize = off
+	res.sinceIndex = n % indexEvery
+	return res, nil
+}
+
+// Append buffers events for the writer. It never blocks on I/O. Events with a
+// seq at or below the last one accepted are skipped (a replay regenerating what
+// is already on disk); a jump ahead records an anchor first.
+func (l *Log) Append(evs []state.Event) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return
+	}
+	added := false
+	for i := range evs {
+		ev := evs[i]
+		if ev.Seq <= l.appended {
+			continue
+		}
+		a := Anchor{Seq: ev.Seq - 1, Hash: ev.Prev}
+		switch {
+		case ev.Seq != l.appended+1:
+			// A jump (a follower installed a snapshot, or the log starts
+			// mid-chain): record where verification restarts.
+			l.logger.Info("event chain jumps ahead; writing anchor", "after", l.appended, "anchor_seq", a.Seq)
+			l.tail = l.tail[:0]
+			l.pending = append(l.pending, pendingItem{anchor: &a})
+			l.anchors = append(l.anchors, a)
+		case l.firstSeq == 0:
+			// Genesis: the implicit anchor {0, zero hash}.
+			l.anchors = append(l.anchors, a)
+		}
+		if l.firstSeq == 0 {
+			l.firstSeq = ev.Seq
+		}
+		l.pending = append(l.pending, pendingItem{ev: ev})
+		l.appended, l.appendedHash = ev.Seq, ev.Hash
+		if len(l.tail) >= l.cfg.TailEvents {
+			// Drop the oldest quarter at once so trimming is amortized.
+			drop := len(l.tail) / 4
+			if drop == 0 {
+				drop = 1
+			}
+			l.tail = append(l.tail[:0], l.tail[drop:]...)
+		}
+		l.tail = append(l.tail, ev)
+		added = true
+	}
+	if added {
+		l.broadcastLocked()
+		select {
+		case l.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (l *Log) broadcastLocked() {
+	close(l.changed)
+	l.changed = make(chan struct{})
+}
+
+// Sync blocks until every event with a seq <= seq that was appended is
+// fsynced. It returns at once for a seq never appended beyond the head.
+func (l *Log) Sync(seq uint64) error {
+	l.mu.Lock()
+	if seq > l.appended {
+		seq = l.appended
+	}
+	if seq > l.syncWant {
+		l.syncWant = seq
+		select {
+		case l.wake <- struct{}{}:
+		default:
+		}
+	}
+	for {
+		if l.writeErr != nil {
+			err := l.writeErr
+			l.mu.Unlock()
+			return err
+		}
+		if l.durable >= seq {
+			l.mu.Unlock()
+			return nil
+		}
+		if l.closed {
+			l.mu.Unlock()
+			return ErrClosed
+		}
+		ch := l.changed
+		l.mu.Unlock()
+		<-ch
+		l.mu.Lock()
+	}
+}
+
+// Head returns the last sequence number accepted and its hash (hex).
+func (l *Log) Head() (uint64, string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.appended, l.appendedHash
+}
+
+// Durable returns the highest fsynced sequence number.
+func (l *Log) Durable() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.durable
+}
+
+// Anchors returns every verification anchor in the log, oldest first. The
+// first is where verification of the log starts ({0, zero hash} for a log that
+// begins at genesis).
+func (l *Log) Anchors() []Anchor {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]Anchor(nil), l.anchors...)
+}
+
+// Anchor returns the first anchor; ok is false for an empty log.
+func (l *Log) Anchor() (a Anchor, ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.anchors) == 0 {
+		return Anchor{}, false
+	}
+	return l.anchors[0], true
+}
+
+// Wait blocks until an event with a seq greater than after exists, or ctx
+// ends.
+func (l *Log) Wait(ctx context.Context, after uint64) error {
+	for {
+		l.mu.Lock()
+		if l.appended > after {
+			l.mu.Unlock()
+			return nil
+		}
+		if l.closed {
+			l.mu.Unlock()
+			return ErrClosed
+		}
+		ch := l.changed
+		l.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Read returns up to max events with seq > after in order. Events before the
+// first one the log holds are skipped (a log that starts at an anchor). An
+// empty result means no event after after exists yet.
+func (l *Log) Read(after uint64, max int) ([]state.Event, error) {
+	if max <= 0 {
+		return nil, nil
+	}
+	l.mu.Lock()
+	if l.appended <= after {
+		l.mu.Unlock()
+		return nil, nil
+	}
+	if n := len(l.tail); n > 0 && after+1 >= l.tail[0].Seq {
+		i := int(after + 1 - l.tail[0].Seq)
+		end := min(i+max, n)
+		out := append([]state.Event(nil), l.tail[i:end]...)
+		l.mu.Unlock()
+		return out, nil
+	}
+	// Older than the tail: serve from disk, once the writer has flushed
+	// past after (it is at most one batch behind).
+	for l.written <= after && l.writeErr == nil && !l.closed {
+		ch := l.changed
+		l.mu.Unlock()
+		<-ch
+		l.mu.Lock()
+	}
+	written := l.written
+	segs := make([]segment, len(l.segs))
+	for i, sg := range l.segs {
+		segs[i] = *sg
+	}
+	l.mu.Unlock()
+	return l.readDisk(after, max, written, segs)
+}
+
+func (l *Log) readDisk(after uint64, max int, written uint64, segs []segment) ([]state.Event, error) {
+	// Start at the last segment whose first seq is <= after+1.
+	start := 0
+	for i := range segs {
+		if segs[i].first <= after+1 {
+			start = i
+		}
+	}
+	var out []state.Event
+	for i := start; i < len(segs) && len(out) < max; i++ {
+		sg := &segs[i]
+		var off int64
+		for _, p := range sg.index {
+			if p.seq <= after+1 {
+				off = p.off
+			}
+		}
+		evs, done, err := readSegment(sg.path, off, after, max-len(out), written)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, evs...)
+		if len(out) > 0 {
+			after = out[len(out)-1].Seq
+		}
+		if done {
+			break
+		}
+	}
+	return out, nil
+}
+
+// readSegment reads events with seq > after from path starting at off, up to
+// max events and never past written. done reports that reading should stop
+// (written reached).
+func readSegment(path string, off int64, after uint64, max int, written uint64) ([]state.Event, bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, false, fmt.Errorf("eventlog: open segment: %w", err)
+	}
+	defer f.Close()
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		return nil, false, fmt.Errorf("eventlog: seek: %w", err)
+	}
+	br := bufio.NewReaderSize(f, 64<<10)
+	var out []state.Event
+	for len(out) < max {
+		line, err := br.ReadBytes('\n')
+		if err == io.EOF {
+			return out, false, nil
+		}
+		if err != nil {
+			return out, false, fmt.Errorf("eventlog: read segment: %w", err)
+		}
+		var r record
+		if err := json.Unmarshal(line, &r); err != nil {
+			return out, false, fmt.Errorf("%w: %s: %v", ErrCorrupt, path, err)
+		}
+		if r.Anchor || r.Seq <= after {
+			continue
+		}
+		if r.Seq > written {
+			return out, true, nil
+		}
+		out = append(out, r.Event)
+	}
+	return out, true, nil
+}
+
+// Close writes and fsyncs everything appended, then stops the writer.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.closed = true
+	l.broadcastLocked()
+	l.mu.Unlock()
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+	<-l.done
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.writeErr
+}
+
+// writer is the single goroutine that touches segment files for writing.
+func (l *Log) writer() {
+	defer close(l.done)
+	tick := time.NewTicker(l.cfg.FsyncInterval)
+	defer tick.Stop()
+	for {
+		timed := false
+		select {
+		case <-l.wake:
+		case <-tick.C:
+			timed = true
+		}
+		l.mu.Lock()
+		batch := l.pending
+		l.pending = nil
+		closed := l.closed
+		want := l.syncWant
+		l.mu.Unlock()
+
+		err := l.writeBatch(batch)
+		var last uint64
+		for i := len(batch) - 1; i >= 0; i-- {
+			if batch[i].anchor == nil {
+				last = batch[i].ev.Seq
+				break
+			}
+		}
+		l.mu.Lock()
+		if last > l.written {
+			l.written = last
+		}
+		written := l.written
+		needSync := closed || timed || want > l.durable
+		l.mu.Unlock()
+
+		if err == nil && needSync && l.dirty {
+			err = l.fsync()
+		}
+		l.mu.Lock()
+		if err != nil && l.writeErr == nil {
+			l.logger.Error("event log write failed", "error", err)
+			l.writeErr = err
+		}
+		synced := false
+		if err == nil && needSync && l.durable < written {
+			l.durable, synced = written, true
+		}
+		if len(batch) > 0 || synced || err != nil {
+			l.broadcastLocked()
+		}
+		more := len(l.pending) > 0
+		l.mu.Unlock()
+		if closed && !more {
+			if l.f != nil {
+				if cerr := l.f.Close(); cerr != nil && err == nil {
+					l.mu.Lock()
+					if l.writeErr == nil {
+						l.writeErr = cerr
+					}
+					l.mu.Unlock()
+				}
+				l.f = nil
+			}
+			return
+		}
+		if more {
+			select {
+			case l.wake <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+func (l *Log) fsync() error {
+	if l.f == nil {
+		return nil
+	}
+	if err := l.f.Sync(); err != nil {
+		return fmt.Errorf("eventlog: fsync: %w", err)
+	}
+	l.dirty = false
+	return nil
+}
+
+func (l *Log) writeBatch(batch []pendingItem) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	l.mu.Lock()
+	failed := l.writeErr
+	l.mu.Unlock()
+	if failed != nil {
+		return failed
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	for _, it := range batch {
+		first := it.ev.Seq
+		if it.anchor != nil {
+			first = it.anchor.Seq + 1
+		}
+		if l.f == nil || l.size >= l.cfg.SegmentBytes {
+			if err := l.rotate(first); err != nil {
+				return err
+			}
+		}
+		buf.Reset()
+		r := record{Event: it.ev}
+		if it.anchor != nil {
+			r = record{Anchor: true, Event: state.Event{Seq: it.anchor.Seq, Hash: it.anchor.Hash}}
+		}
+		if err := enc.Encode(&r); err != nil {
+			return fmt.Errorf("eventlog: encode event %d: %w", first, err)
+		}
+		if it.anchor == nil {
+			if l.sinceIx == 0 {
+				l.mu.Lock()
+				sg := l.segs[len(l.segs)-1]
+				sg.index = append(sg.index, indexPoint{seq: it.ev.Seq, off: l.size})
+				l.mu.Unlock()
+			}
+			l.sinceIx = (l.sinceIx + 1) % indexEvery
+		}
+		if _, err := l.bw.Write(buf.Bytes()); err != nil {
+			return fmt.Errorf("eventlog: write: %w", err)
+		}
+		l.size += int64(buf.Len())
+	}
+	if err := l.bw.Flush(); err != nil {
+		return fmt.Errorf("eventlog: flush: %w", err)
+	}
+	l.dirty = true
+	return nil
+}
+
+// rotate closes the current segment (fsynced) and starts a new one whose name
+// carries first.
+func (l *Log) rotate(first uint64) error {
+	if l.f != nil {
+		if err := l.bw.Flush(); err != nil {
+			return fmt.Errorf("eventlog: flush: %w", err)
+		}
+		if err := l.f.Sync(); err != nil {
+			return fmt.Errorf("eventlog: fsync: %w", err)
+		}
+		if err := l.f.Close(); err != nil {
+			return fmt.Errorf("eventlog: close segment: %w", err)
+		}
+	}
+	path := filepath.Join(l.cfg.Dir, segName(first))
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("eventlog: create segment: %w", err)
+	}
+	if err := syncDir(l.cfg.Dir); err != nil {
+		f.Close()
+		return err
+	}
+	l.f, l.size, l.sinceIx = f, 0, 0
+	if l.bw == nil {
+		l.bw = bufio.NewWriterSize(f, 256<<10)
+	} else {
+		l.bw.Reset(f)
+	}
+	l.mu.Lock()
+	l.segs = append(l.segs, &segment{first: first, path: path})
+	l.mu.Unlock()
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("eventlog: open dir: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("eventlog: fsync dir: %w", err)
+	}
+	return nil
+}
