@@ -143,26 +143,26 @@ type Attestations struct {
 
 // Node is an agent node in the marketplace.
 type Node struct {
-	ID                 string
-	Shard              string
-	Client             string // hosting client id; empty until claimed
-	PluginKind         string
-	Capabilities       []string
-	Capacity           int64 // concurrent jobs it can hold (assigned+running)
-	MaxConcurrency     int64
-	Quota              int64 // max jobs it may complete in total; 0 = unlimited
-	LatencyMs          int64
-	HeartbeatSec       int64
-	Endpoint           string
-	Deployment         Deployment
-	Price              PriceSchedule
-	Attestations       Attestations
-	Status             NodeStatus
-	StatusReason       string
-	RegisteredAt       int64
-	LastStatusAt       int64
-	MeasuredLatencyMs  int64
-	Labels             []string
+	ID                string
+	Shard             string
+	Client            string // hosting client id; empty until claimed
+	PluginKind        string
+	Capabilities      []string
+	Capacity          int64 // concurrent jobs it can hold (assigned+running)
+	MaxConcurrency    int64
+	Quota             int64 // max jobs it may complete in total; 0 = unlimited
+	LatencyMs         int64
+	HeartbeatSec      int64
+	Endpoint          string
+	Deployment        Deployment
+	Price             PriceSchedule
+	Attestations      Attestations
+	Status            NodeStatus
+	StatusReason      string
+	RegisteredAt      int64
+	LastStatusAt      int64
+	MeasuredLatencyMs int64
+	Labels            []string
 }
 
 // Job is one unit of work. Records are treated as immutable by readers:
@@ -177,7 +177,7 @@ type Job struct {
 	Capabilities []string
 	Priority     int64
 	ValueMu      int64
-	MaxPriceMu   int64 // 0 = no limit
+	MaxPriceMu   int64  // 0 = no limit
 	Kind         string // payload kind for the executing agent (sim, exec, ...)
 	Payload      []byte // opaque to the FSM; JSON for built-in agents
 	State        JobState
@@ -237,6 +237,12 @@ type Policy struct {
 	Skipped              []string
 	OwnerCommands        int64
 	Pauses               int64
+	// The last checkpoint recorded by CheckpointSaved.
+	LastCheckpointIndex  uint64
+	LastCheckpointTerm   uint64
+	LastCheckpointPath   string
+	LastCheckpointSHA256 string
+	LastCheckpointAt     int64
 }
 
 // TokenType is an ACL token's power.

@@ -1,0 +1,146 @@
+package command
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/tinylib/msgp/msgp"
+)
+
+var (
+	// ErrEmpty is returned by Decode for an empty entry.
+	ErrEmpty = errors.New("command: empty entry")
+	// ErrUnknownType is returned for a MessageType this build does not know.
+	// Entries with IgnoreUnknownFlag set may be skipped (see Ignorable).
+	ErrUnknownType = errors.New("command: unknown message type")
+	// ErrDecode is returned when a body does not decode as its type.
+	ErrDecode = errors.New("command: undecodable body")
+)
+
+// Encode returns the raft log entry for msg: the type byte then msgpack.
+func Encode(t MessageType, msg msgp.Marshaler) ([]byte, error) {
+	size := 64
+	if sz, ok := msg.(msgp.Sizer); ok {
+		size = sz.Msgsize()
+	}
+	buf := make([]byte, 1, 1+size)
+	buf[0] = byte(t)
+	out, err := msg.MarshalMsg(buf)
+	if err != nil {
+		return nil, fmt.Errorf("command: encode type %d: %w", t, err)
+	}
+	return out, nil
+}
+
+// EncodeBody returns the msgpack body alone (for ScheduleFire.Body).
+func EncodeBody(msg msgp.Marshaler) ([]byte, error) {
+	out, err := msg.MarshalMsg(nil)
+	if err != nil {
+		return nil, fmt.Errorf("command: encode body: %w", err)
+	}
+	return out, nil
+}
+
+// Ignorable reports whether an entry of type t may be skipped when unknown.
+func Ignorable(t MessageType) bool { return t&IgnoreUnknownFlag != 0 }
+
+// New returns a zero command struct for t, or nil if t is unknown. The
+// IgnoreUnknownFlag bit is part of the type: a flagged type is a distinct
+// command.
+func New(t MessageType) msgp.Unmarshaler {
+	switch t {
+	case MissionApplyType:
+		return &MissionApply{}
+	case SubmitBatchType:
+		return &SubmitBatch{}
+	case AssignBatchType:
+		return &AssignBatch{}
+	case StartBatchType:
+		return &StartBatch{}
+	case CompleteBatchType:
+		return &CompleteBatch{}
+	case RequeueBatchType:
+		return &RequeueBatch{}
+	case SpillBatchType:
+		return &SpillBatch{}
+	case ParkBatchType:
+		return &ParkBatch{}
+	case NodeRegisterType:
+		return &NodeRegister{}
+	case NodeUpdateType:
+		return &NodeUpdate{}
+	case NodeStatusType:
+		return &NodeStatusChange{}
+	case NodeRetireType:
+		return &NodeRetire{}
+	case ShardRegisterType:
+		return &ShardRegister{}
+	case ShardUpdateType:
+		return &ShardUpdate{}
+	case ShardDeregisterType:
+		return &ShardDeregister{}
+	case PauseType:
+		return &Pause{}
+	case JobCancelType:
+		return &JobCancel{}
+	case JobRerouteType:
+		return &JobReroute{}
+	case CheckpointConfigureType:
+		return &CheckpointConfigure{}
+	case ReportingConfigureType:
+		return &ReportingConfigure{}
+	case ClockAdvanceType:
+		return &ClockAdvance{}
+	case ScheduleFireType:
+		return &ScheduleFire{}
+	case ACLBootstrapType:
+		return &ACLBootstrap{}
+	case ACLTokenCreateType:
+		return &ACLTokenCreate{}
+	case CheckpointSavedType:
+		return &CheckpointSaved{}
+	case NodeClaimType:
+		return &NodeClaim{}
+	}
+	return nil
+}
+
+// DecodeBody decodes a msgpack body of type t into a pointer to its struct
+// (e.g. *SubmitBatch).
+func DecodeBody(t MessageType, body []byte) (any, error) {
+	m := New(t)
+	if m == nil {
+		return nil, fmt.Errorf("%w: %d", ErrUnknownType, t)
+	}
+	rest, err := m.UnmarshalMsg(body)
+	if err != nil {
+		return nil, fmt.Errorf("%w: type %d: %w", ErrDecode, t, err)
+	}
+	if len(rest) != 0 {
+		return nil, fmt.Errorf("%w: type %d: %d trailing bytes", ErrDecode, t, len(rest))
+	}
+	return m, nil
+}
+
+// Decode splits a raft log entry into its type and decoded command.
+func Decode(buf []byte) (MessageType, any, error) {
+	if len(buf) == 0 {
+		return 0, nil, ErrEmpty
+	}
+	t := MessageType(buf[0])
+	m, err := DecodeBody(t, buf[1:])
+	return t, m, err
+}
+
+// String names a message type for logs.
+func (t MessageType) String() string {
+	names := [...]string{"", "mission-apply", "submit-batch", "assign-batch", "start-batch", "complete-batch",
+		"requeue-batch", "spill-batch", "park-batch", "node-register", "node-update", "node-status",
+		"node-retire", "shard-register", "shard-update", "shard-deregister", "pause", "job-cancel",
+		"job-reroute", "checkpoint-configure", "reporting-configure", "clock-advance", "schedule-fire",
+		"acl-bootstrap", "acl-token-create", "checkpoint-saved", "node-claim"}
+	if int(t) < len(names) && t != 0 {
+		return names[t]
+	}
+	return fmt.Sprintf("type-%d", uint8(t))
+}

@@ -1,0 +1,3 @@
+package state
+
+//go:generate msgp -file types.go -o zz_generated_msgp.go -tests=false
