@@ -1,0 +1,431 @@
+// Package snapshot is the codec of planetary's FSM snapshot stream.
+//
+// Layout (all integers big-endian):
+//
+//	header  "PLNTSNAP" | version uint16
+//	record  tag uint8 | length uint32 | msgpack body   (repeated)
+//	trailer tagTrailer | offset uint64 | crc32c uint32
+//
+// Records come in a fixed order: shards (sorted by name), nodes (sorted by
+// id), jobs (by seq), global counts, shard counts, node counts (sorted),
+// flows (sorted by from, to), payments (sorted), policy, tokens (sorted) and
+// the store meta (chain head, events, clock, applied index). The trailer's
+// offset is its own position in the stream and the CRC-32C covers every byte
+// before the trailer. Readers reject unknown tags; a new record type or a
+// change to an existing one bumps Version and keeps a reader for the old one.
+package snapshot
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+
+	"github.com/planetary/planetary/raftfsm/state"
+	"github.com/tinylib/msgp/msgp"
+)
+
+// Magic opens every snapshot stream.
+const Magic = "PLNTSNAP"
+
+// Version is the format version written by this build.
+//
+//	1: initial format.
+const Version uint16 = 1
+
+var (
+	// ErrBadMagic: the stream does not start with Magic.
+	ErrBadMagic = errors.New("snapshot: bad magic, not a planetary snapshot")
+	// ErrUnsupportedVersion: the format version is unknown to this build.
+	ErrUnsupportedVersion = errors.New("snapshot: unsupported format version")
+	// ErrTruncated: the stream ended before its trailer.
+	ErrTruncated = errors.New("snapshot: truncated stream")
+	// ErrChecksum: the trailer checksum does not match the content.
+	ErrChecksum = errors.New("snapshot: checksum mismatch")
+	// ErrCorrupt: the checksum matched but a record could not be decoded or
+	// the image is inconsistent (a bug in the writer).
+	ErrCorrupt = errors.New("snapshot: corrupt record")
+)
+
+const (
+	tagShard       = 1
+	tagNode        = 2
+	tagJob         = 3
+	tagGlobal      = 4
+	tagShardCounts = 5
+	tagNodeCounts  = 6
+	tagFlow        = 7
+	tagPayment     = 8
+	tagPolicy      = 9
+	tagToken       = 10
+	tagMeta        = 11
+	tagTrailer     = 0xFF
+
+	headerLen  = len(Magic) + 2
+	trailerLen = 1 + 8 + 4
+	maxRecord  = 1 << 30
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+type writer struct {
+	w   *bufio.Writer
+	crc uint32
+	n   uint64
+	buf []byte
+	err error
+}
+
+func (w *writer) raw(p []byte) {
+	if w.err != nil {
+		return
+	}
+	w.crc = crc32.Update(w.crc, castagnoli, p)
+	w.n += uint64(len(p))
+	_, w.err = w.w.Write(p)
+}
+
+func (w *writer) record(tag byte, m msgp.Marshaler) {
+	if w.err != nil {
+		return
+	}
+	// Reserve the 5-byte record header, marshal after it, then fill it in.
+	b := append(w.buf[:0], tag, 0, 0, 0, 0)
+	b, err := m.MarshalMsg(b)
+	if err != nil {
+		w.err = fmt.Errorf("snapshot: encode record %d: %w", tag, err)
+		return
+	}
+	binary.BigEndian.PutUint32(b[1:5], uint32(len(b)-5))
+	w.buf = b
+	w.raw(b)
+}
+
+// Write encodes img to out. It buffers internally and flushes before
+// returning.
+func Write(out io.Writer, img *state.Image) error {
+	w := &writer{w: bufio.NewWriterSize(out, 1<<20), buf: make([]byte, 0, 4096)}
+	var hdr [headerLen]byte
+	copy(hdr[:], Magic)
+	binary.BigEndian.PutUint16(hdr[len(Magic):], Version)
+	w.raw(hdr[:])
+	for _, s := range img.Shards {
+		w.record(tagShard, s)
+	}
+	for _, n := range img.Nodes {
+		w.record(tagNode, n)
+	}
+	for _, j := range img.Jobs {
+		w.record(tagJob, j)
+	}
+	w.record(tagGlobal, &img.Global)
+	for i := range img.ShardCounts {
+		w.record(tagShardCounts, &img.ShardCounts[i])
+	}
+	for i := range img.NodeCounts {
+		w.record(tagNodeCounts, &img.NodeCounts[i])
+	}
+	for i := range img.Flows {
+		w.record(tagFlow, &img.Flows[i])
+	}
+	for i := range img.Payments {
+		w.record(tagPayment, &img.Payments[i])
+	}
+	w.record(tagPolicy, &img.Policy)
+	for i := range img.Tokens {
+		w.record(tagToken, &img.Tokens[i])
+	}
+	w.record(tagMeta, &img.Meta)
+	if w.err != nil {
+		return w.err
+	}
+	var tr [trailerLen]byte
+	tr[0] = tagTrailer
+	binary.BigEndian.PutUint64(tr[1:9], w.n)
+	binary.BigEndian.PutUint32(tr[9:], w.crc)
+	if _, err := w.w.Write(tr[:]); err != nil {
+		return fmt.Errorf("snapshot: write trailer: %w", err)
+	}
+	if err := w.w.Flush(); err != nil {
+		return fmt.Errorf("snapshot: flush: %w", err)
+	}
+	return nil
+}
+
+// reader hands out byte slices from a large buffer and computes the CRC of
+// consumed bytes lazily, always leaving the last trailerLen consumed bytes
+// unhashed so that a failed read can still be checked against the trailer.
+type reader struct {
+	r      io.Reader
+	buf    []byte
+	start  int // first unhashed byte
+	pos    int // read position
+	end    int // end of valid data
+	base   uint64
+	crc    uint32
+	eof    bool
+	rerr   error
+	offset uint64 // stream offset of buf[0]
+}
+
+func newReader(r io.Reader) *reader { return &reader{r: r, buf: make([]byte, 1<<20)} }
+
+func (r *reader) hashUpTo(p int) {
+	if p > r.start {
+		r.crc = crc32.Update(r.crc, castagnoli, r.buf[r.start:p])
+		r.start = p
+	}
+}
+
+// fill makes at least need bytes available at pos.
+func (r *reader) fill(need int) error {
+	for r.end-r.pos < need {
+		if r.eof {
+			return io.ErrUnexpectedEOF
+		}
+		r.hashUpTo(r.pos - trailerLen)
+		if r.start > 0 {
+			n := copy(r.buf, r.buf[r.start:r.end])
+			r.offset += uint64(r.start)
+			r.pos -= r.start
+			r.end = n
+			r.start = 0
+		}
+		if want := r.pos + need; want > len(r.buf) {
+			nb := make([]byte, want*2)
+			copy(nb, r.buf[:r.end])
+			r.buf = nb
+		}
+		n, err := r.r.Read(r.buf[r.end:])
+		r.end += n
+		if err == io.EOF {
+			r.eof = true
+		} else if err != nil {
+			r.rerr = err
+			return fmt.Errorf("snapshot: read: %w", err)
+		}
+	}
+	return nil
+}
+
+func (r *reader) next(n int) ([]byte, error) {
+	if err := r.fill(n); err != nil {
+		return nil, err
+	}
+	b := r.buf[r.pos : r.pos+n]
+	r.pos += n
+	return b, nil
+}
+
+func (r *reader) streamPos() uint64 { return r.offset + uint64(r.pos) }
+
+// diagnose classifies a failure in the middle of the stream: if the stream
+// ends in a well-formed trailer, the failure is a checksum mismatch (or, if
+// the checksum matches, a corrupt record); otherwise the stream is truncated.
+func (r *reader) diagnose(cause error) error {
+	if r.rerr != nil {
+		return cause
+	}
+	rest, err := io.ReadAll(r.r)
+	if err != nil {
+		return fmt.Errorf("snapshot: read: %w", err)
+	}
+	all := append(append([]byte(nil), r.buf[r.start:r.end]...), rest...)
+	if len(all) >= trailerLen {
+		tr := all[len(all)-trailerLen:]
+		body := all[:len(all)-trailerLen]
+		at := r.offset + uint64(r.start) + uint64(len(body))
+		if tr[0] == tagTrailer && binary.BigEndian.Uint64(tr[1:9]) == at {
+			if crc32.Update(r.crc, castagnoli, body) != binary.BigEndian.Uint32(tr[9:]) {
+				return fmt.Errorf("%w (at byte %d: %v)", ErrChecksum, r.streamPos(), cause)
+			}
+			return fmt.Errorf("%w at byte %d: %w", ErrCorrupt, r.streamPos(), cause)
+		}
+	}
+	return fmt.Errorf("%w after %d bytes: %v", ErrTruncated, r.offset+uint64(r.end)+uint64(len(rest)), cause)
+}
+
+// visitor receives decoded records.
+type visitor func(tag byte, body []byte) error
+
+func scan(in io.Reader, visit visitor) (uint16, error) {
+	r := newReader(in)
+	hdr, err := r.next(headerLen)
+	if err != nil {
+		if string(r.buf[:min(r.end, len(Magic))]) != Magic[:min(r.end, len(Magic))] {
+			return 0, ErrBadMagic
+		}
+		return 0, fmt.Errorf("%w: no header", ErrTruncated)
+	}
+	if string(hdr[:len(Magic)]) != Magic {
+		return 0, ErrBadMagic
+	}
+	ver := binary.BigEndian.Uint16(hdr[len(Magic):])
+	if ver != Version {
+		return ver, fmt.Errorf("%w: %d (this build reads %d)", ErrUnsupportedVersion, ver, Version)
+	}
+	for {
+		at := r.streamPos()
+		h, err := r.next(1)
+		if err != nil {
+			return ver, r.diagnose(err)
+		}
+		tag := h[0]
+		if tag == tagTrailer {
+			r.hashUpTo(r.pos - 1)
+			tr, err := r.next(trailerLen - 1)
+			if err != nil {
+				return ver, r.diagnose(err)
+			}
+			if binary.BigEndian.Uint64(tr[:8]) != at || binary.BigEndian.Uint32(tr[8:]) != r.crc {
+				return ver, fmt.Errorf("%w: trailer at byte %d", ErrChecksum, at)
+			}
+			if _, err := r.next(1); err == nil {
+				return ver, fmt.Errorf("%w: data after trailer", ErrCorrupt)
+			} else if r.rerr != nil {
+				return ver, err
+			}
+			return ver, nil
+		}
+		lb, err := r.next(4)
+		if err != nil {
+			return ver, r.diagnose(err)
+		}
+		n := binary.BigEndian.Uint32(lb)
+		if n > maxRecord {
+			return ver, r.diagnose(fmt.Errorf("record length %d", n))
+		}
+		body, err := r.next(int(n))
+		if err != nil {
+			return ver, r.diagnose(err)
+		}
+		if err := visit(tag, body); err != nil {
+			return ver, r.diagnose(fmt.Errorf("record %d at byte %d: %w", tag, at, err))
+		}
+	}
+}
+
+func unmarshal(body []byte, m msgp.Unmarshaler) error {
+	rest, err := m.UnmarshalMsg(body)
+	if err != nil {
+		return err
+	}
+	if len(rest) != 0 {
+		return fmt.Errorf("%d trailing bytes", len(rest))
+	}
+	return nil
+}
+
+// Read decodes a snapshot stream into an image.
+func Read(in io.Reader) (*state.Image, error) {
+	img := &state.Image{}
+	var sawMeta, sawPolicy bool
+	_, err := scan(in, func(tag byte, body []byte) error {
+		switch tag {
+		case tagShard:
+			s := &state.Shard{}
+			img.Shards = append(img.Shards, s)
+			return unmarshal(body, s)
+		case tagNode:
+			n := &state.Node{}
+			img.Nodes = append(img.Nodes, n)
+			return unmarshal(body, n)
+		case tagJob:
+			j := &state.Job{}
+			img.Jobs = append(img.Jobs, j)
+			return unmarshal(body, j)
+		case tagGlobal:
+			return unmarshal(body, &img.Global)
+		case tagShardCounts:
+			img.ShardCounts = append(img.ShardCounts, state.NamedCounts{})
+			return unmarshal(body, &img.ShardCounts[len(img.ShardCounts)-1])
+		case tagNodeCounts:
+			img.NodeCounts = append(img.NodeCounts, state.NamedCounts{})
+			return unmarshal(body, &img.NodeCounts[len(img.NodeCounts)-1])
+		case tagFlow:
+			img.Flows = append(img.Flows, state.Flow{})
+			return unmarshal(body, &img.Flows[len(img.Flows)-1])
+		case tagPayment:
+			img.Payments = append(img.Payments, state.Payment{})
+			return unmarshal(body, &img.Payments[len(img.Payments)-1])
+		case tagPolicy:
+			sawPolicy = true
+			return unmarshal(body, &img.Policy)
+		case tagToken:
+			img.Tokens = append(img.Tokens, state.Token{})
+			return unmarshal(body, &img.Tokens[len(img.Tokens)-1])
+		case tagMeta:
+			sawMeta = true
+			return unmarshal(body, &img.Meta)
+		}
+		return fmt.Errorf("unknown record tag %d", tag)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !sawMeta || !sawPolicy {
+		return nil, fmt.Errorf("%w: missing policy or meta record", ErrCorrupt)
+	}
+	return img, nil
+}
+
+// Info summarises a snapshot stream without building state.
+type Info struct {
+	Version  uint16
+	Bytes    uint64
+	Shards   int
+	Nodes    int
+	Jobs     int
+	Flows    int
+	Payments int
+	Tokens   int
+	Global   state.Counts
+	Meta     state.StoreMeta // chain head, events, clock, applied index
+}
+
+type countingReader struct {
+	r io.Reader
+	n uint64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += uint64(n)
+	return n, err
+}
+
+// Inspect reads and verifies a whole stream (checksum included) and reports
+// what it holds. It decodes only the small records.
+func Inspect(in io.Reader) (Info, error) {
+	var info Info
+	cr := &countingReader{r: in}
+	ver, err := scan(cr, func(tag byte, body []byte) error {
+		switch tag {
+		case tagShard:
+			info.Shards++
+		case tagNode:
+			info.Nodes++
+		case tagJob:
+			info.Jobs++
+		case tagFlow:
+			info.Flows++
+		case tagPayment:
+			info.Payments++
+		case tagToken:
+			info.Tokens++
+		case tagGlobal:
+			return unmarshal(body, &info.Global)
+		case tagMeta:
+			return unmarshal(body, &info.Meta)
+		case tagShardCounts, tagNodeCounts, tagPolicy:
+		default:
+			return fmt.Errorf("unknown record tag %d", tag)
+		}
+		return nil
+	})
+	info.Version = ver
+	info.Bytes = cr.n
+	return info, err
+}
