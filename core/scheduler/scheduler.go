@@ -1,0 +1,676 @@
+// Package scheduler is planetary's placement: a pure function from a
+// read-only view of the FSM and a seed to one round of decisions
+// (assignments, spills, parks) that the leader commits as raft commands.
+//
+// Plan never reads a clock, a random source or does I/O, and it iterates
+// shards, queues and nodes in a fixed order, so the same view contents and
+// seed always give identical Decisions. The rules are total orders ending
+// in the node id, so no tie is left for the seed to break: the seed is part
+// of the signature so that a future rule can break ties with a hash of
+// (seed, job id, node id) after the rules below, and today it does not
+// change any decision.
+//
+// One round, per shard in name order (skipped entirely while the system is
+// paused; a paused shard is skipped and its jobs wait), per queued job in
+// queue order (priority desc, then submit order):
+//
+//  1. Candidates are the shard's nodes that are Up; have every capability
+//     the job requires (exact names: a node's "general" satisfies only
+//     "general"); have capacity (min(Capacity, MaxConcurrency when > 0) > 0)
+//     and a quota not yet used up by completions; have latency
+//     (MeasuredLatencyMs if > 0, else LatencyMs) within the shard's
+//     LatencyBudgetMs (0 = no limit); pass the owner's compliance policy
+//     (CEL, see below); and quote within the job's MaxPriceMu (0 = no limit).
+//     Such a node "fits" the job; it can take it now when it also has a free
+//     slot (slots minus ActiveCount minus slots taken earlier this round) and
+//     quota room (CompletedOn + ActiveCount + taken < Quota when Quota > 0).
+//  2. The winner among nodes that can take it now: lowest quote, then lowest
+//     load (active+taken)/Capacity, then node id. Assignment.Attempt is the
+//     job's Attempt + 1 and QuoteMu the quote.
+//  3. A job some node fits but none can take now waits. A job no node of its
+//     shard fits goes to core/router: spilled to a shard that fits it, or
+//     parked with a precise reason.
+//  4. Then core/router relieves queue pressure (policy thresholds and
+//     MaxQueue) from the tail of what still waits.
+//
+// At most Config.MaxPerRound decisions are made per round.
+//
+// Pricing. A node's quote for a job is Price.BaseMu, plus PerUnitMu for each
+// rate whose Unit is one of the job's capabilities (one unit each; other
+// units count zero here), plus the Price.Expr result when set. Expr is CEL
+// over `node` and `job`; a double result is credits (rounded half away from
+// zero to micro-credits) and an int or uint result is micro-credits. A
+// negative quote or an evaluation error makes the node unable to quote.
+//
+// CEL variables (both are maps):
+//
+//	node: id, shard, plugin_kind, capabilities, labels, latency_ms,
+//	      attestations {certifications, jurisdiction, data_residency, tags},
+//	      deployment {orchestration, image, runtime, entrypoint, version, zones,
+//	                  resources {cpu_cores, memory_gb, gpu_class, gpus, storage_gb}}
+//	job:  id, shard, home, capabilities, priority, value (credits, double),
+//	      max_price (credits, double; 0 = none), kind, hops, attempt
+//
+// Expressions are compiled once per source text and cached. A compliance
+// policy that does not compile lets no node pass: every job that reaches the
+// router is parked with the compile error as its reason, and the error is in
+// Stats.PolicyError. An expression that does not mention `job` is evaluated
+// once per node per round.
+package scheduler
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/google/cel-go/common/types/ref"
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/planetary/planetary/core/router"
+	"github.com/planetary/planetary/raftfsm/command"
+	"github.com/planetary/planetary/raftfsm/state"
+)
+
+// View is the read-only FSM state placement needs. raftfsm's *state.Store
+// satisfies it. Implementations must return the same answers for the whole
+// of a Plan call.
+type View interface {
+	Shards() []*state.Shard // sorted by name
+	Shard(name string) *state.Shard
+	Nodes() []*state.Node // sorted by id
+	NodesOfShard(shard string) []*state.Node
+	// Queue calls fn for the shard's queued jobs in priority desc, then Seq
+	// asc order, until fn returns false.
+	Queue(shard string, fn func(*state.Job) bool)
+	QueueLen(shard string) int
+	Parked(fn func(*state.Job) bool)
+	ActiveCount(node string) int // assigned + running
+	CompletedOn(node string) int64
+	Policy() *state.Policy
+}
+
+var _ router.View = View(nil)
+
+// DefaultMaxPerRound is the default bound on decisions per round.
+const DefaultMaxPerRound = 4096
+
+// Config configures a Scheduler.
+type Config struct {
+	Logger hclog.Logger
+	// MaxPerRound bounds the decisions (assign + spill + park) of one round.
+	// 0 means DefaultMaxPerRound.
+	MaxPerRound int
+	// MaxHops bounds spillover per job; 0 means the number of shards.
+	MaxHops int
+}
+
+// DefaultConfig returns the default Config.
+func DefaultConfig() Config {
+	return Config{Logger: hclog.NewNullLogger(), MaxPerRound: DefaultMaxPerRound}
+}
+
+// Scheduler plans placement rounds. It keeps only a cache of compiled CEL
+// expressions between rounds and is safe for concurrent use.
+type Scheduler struct {
+	cfg    Config
+	logger hclog.Logger
+	router *router.Router
+
+	envs   celEnvs
+	envErr error
+
+	mu    sync.Mutex
+	exprs map[exprKey]*expr
+}
+
+// New returns a Scheduler; zero fields of cfg take their defaults.
+func New(cfg Config) *Scheduler {
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.NewNullLogger()
+	}
+	if cfg.MaxPerRound <= 0 {
+		cfg.MaxPerRound = DefaultMaxPerRound
+	}
+	if cfg.MaxHops < 0 {
+		cfg.MaxHops = 0
+	}
+	s := &Scheduler{
+		cfg:    cfg,
+		logger: cfg.Logger.Named("scheduler"),
+		exprs:  make(map[exprKey]*expr),
+	}
+	s.router = router.New(router.Config{Logger: s.logger, MaxHops: cfg.MaxHops})
+	s.envs, s.envErr = newCELEnvs()
+	if s.envErr != nil {
+		s.logger.Error("cel environment unavailable", "error", s.envErr)
+	}
+	return s
+}
+
+// Decisions is one round's outcome, each list in decision order.
+type Decisions struct {
+	Assign []command.Assignment
+	Spill  []command.Spill
+	Park   []command.Park
+	Stats  Stats
+}
+
+// Empty reports whether the round decided nothing.
+func (d *Decisions) Empty() bool {
+	return len(d.Assign) == 0 && len(d.Spill) == 0 && len(d.Park) == 0
+}
+
+// Stats describes a round.
+type Stats struct {
+	SystemPaused bool
+	PausedShards []string // skipped, sorted
+	Shards       int      // shards planned
+	Scanned      int      // queued jobs examined in queue order
+	Assigned     int
+	Spilled      int // Rerouted + Drained + Overflowed
+	Rerouted     int // no node of their shard fits them
+	Drained      int // queue pressure, per policy threshold
+	Overflowed   int // above MaxQueue
+	Parked       int
+	Waiting      int // examined, fit somewhere here, no free slot now
+	Truncated    bool
+	// PolicyError is the compliance policy's compile error, if any.
+	PolicyError string
+	// ExprErrors counts CEL evaluation failures (compliance or price).
+	ExprErrors int
+	// Revivable counts parked jobs (at most MaxPerRound examined) that some
+	// unpaused shard now fits.
+	Revivable int
+}
+
+// Plan computes one placement round over v. See the package doc for the
+// rules. The seed does not change any decision today (see package doc).
+func (s *Scheduler) Plan(v View, seed uint64) Decisions {
+	_ = seed
+	var d Decisions
+	pol := v.Policy()
+	if pol == nil {
+		pol = &state.Policy{}
+	}
+	if pol.SystemPaused {
+		d.Stats.SystemPaused = true
+		return d
+	}
+	rd := s.newRound(v, pol)
+	rd.rt = s.router.Begin(v, rd)
+	if rd.compErr != nil {
+		d.Stats.PolicyError = rd.compErr.Error()
+	}
+	budget := s.cfg.MaxPerRound
+	var queue []*state.Job
+	var done []bool
+	for _, sh := range v.Shards() {
+		if budget <= 0 {
+			d.Stats.Truncated = true
+			break
+		}
+		if sh.Paused {
+			d.Stats.PausedShards = append(d.Stats.PausedShards, sh.Name)
+			continue
+		}
+		d.Stats.Shards++
+		queue = queue[:0]
+		v.Queue(sh.Name, func(j *state.Job) bool {
+			queue = append(queue, j)
+			return true
+		})
+		done = append(done[:0], make([]bool, len(queue))...)
+		nodes := rd.nodesOf(sh.Name)
+		for i, j := range queue {
+			if budget <= 0 {
+				d.Stats.Truncated = true
+				break
+			}
+			d.Stats.Scanned++
+			ji := &jobInfo{j: j}
+			best, fits := rd.pick(ji, sh, nodes)
+			switch {
+			case best != nil:
+				best.taken++
+				d.Assign = append(d.Assign, command.Assignment{
+					JobID: j.ID, Attempt: j.Attempt + 1, Node: best.n.ID, QuoteMu: best.quote,
+				})
+				done[i] = true
+				budget--
+				continue
+			case fits:
+				d.Stats.Waiting++
+				continue
+			}
+			r := rd.rt.Reroute(j)
+			switch r.Action {
+			case router.Spill:
+				d.Spill = append(d.Spill, command.Spill{JobID: j.ID, From: sh.Name, To: r.To})
+				done[i] = true
+				budget--
+			case router.Park:
+				d.Park = append(d.Park, command.Park{JobID: j.ID, Reason: r.Reason})
+				done[i] = true
+				budget--
+			default:
+				d.Stats.Waiting++
+			}
+		}
+		if budget <= 0 {
+			continue
+		}
+		pending := queue[:0:0]
+		var pdone []bool
+		for i, j := range queue {
+			if !done[i] {
+				pending = append(pending, j)
+				pdone = append(pdone, false)
+			}
+		}
+		spills := rd.rt.Relieve(sh, pending, pdone, budget)
+		budget -= len(spills)
+		d.Spill = append(d.Spill, spills...)
+	}
+	if budget <= 0 {
+		d.Stats.Truncated = true
+	}
+	rs := rd.rt.Stats()
+	d.Stats.Rerouted, d.Stats.Drained, d.Stats.Overflowed = rs.Rerouted, rs.Drained, rs.Overflowed
+	d.Stats.Assigned, d.Stats.Spilled, d.Stats.Parked = len(d.Assign), len(d.Spill), len(d.Park)
+	d.Stats.Waiting -= rs.Drained + rs.Overflowed
+	d.Stats.Revivable = rd.revivable(s.cfg.MaxPerRound)
+	d.Stats.ExprErrors = rd.exprErrors
+	return d
+}
+
+// round is the per-Plan working state.
+type round struct {
+	s          *Scheduler
+	v          View
+	rt         *router.Round
+	compliance *expr
+	compErr    error
+	nodes      map[string][]*nodeInfo // by shard, sorted by id
+	exprErrors int
+}
+
+type nodeInfo struct {
+	n         *state.Node
+	slots     int64
+	active    int64
+	completed int64
+	taken     int64
+	val       ref.Val
+	// cached node-only results: 0 unknown, 1 pass, 2 fail
+	comp      uint8
+	priceExpr *expr
+	quote     int64 // scratch: the quote for the job being placed
+}
+
+type jobInfo struct {
+	j   *state.Job
+	val ref.Val
+}
+
+func (s *Scheduler) newRound(v View, pol *state.Policy) *round {
+	rd := &round{s: s, v: v, nodes: make(map[string][]*nodeInfo)}
+	if src := strings.TrimSpace(pol.CompliancePolicy); src != "" {
+		rd.compliance = s.compile(exprCompliance, src)
+		rd.compErr = rd.compliance.err
+	}
+	return rd
+}
+
+func (rd *round) nodesOf(shard string) []*nodeInfo {
+	if ns, ok := rd.nodes[shard]; ok {
+		return ns
+	}
+	src := rd.v.NodesOfShard(shard)
+	ns := make([]*nodeInfo, 0, len(src))
+	for _, n := range src {
+		slots := n.Capacity
+		if n.MaxConcurrency > 0 && n.MaxConcurrency < slots {
+			slots = n.MaxConcurrency
+		}
+		ni := &nodeInfo{
+			n:         n,
+			slots:     slots,
+			active:    int64(rd.v.ActiveCount(n.ID)),
+			completed: rd.v.CompletedOn(n.ID),
+		}
+		if src := strings.TrimSpace(n.Price.Expr); src != "" {
+			ni.priceExpr = rd.s.compile(exprPrice, src)
+		}
+		ns = append(ns, ni)
+	}
+	sort.Slice(ns, func(i, j int) bool { return ns[i].n.ID < ns[j].n.ID })
+	rd.nodes[shard] = ns
+	return ns
+}
+
+func effectiveLatency(n *state.Node) int64 {
+	if n.MeasuredLatencyMs > 0 {
+		return n.MeasuredLatencyMs
+	}
+	return n.LatencyMs
+}
+
+// stage is how far a node got through the filters for a job; a higher stage
+// is closer to fitting. Explanations report the furthest stage any node got.
+type stage uint8
+
+const (
+	stageDown       stage = iota // not up
+	stageCaps                    // up, lacks a capability
+	stageCapacity                // has the capabilities, zero slots
+	stageQuota                   // quota used up by completions
+	stageLatency                 // over the shard's latency budget
+	stageCompliance              // blocked by the compliance policy
+	stagePrice                   // cannot quote, or over the job's max price
+	stageFits
+)
+
+type verdict struct {
+	stage stage
+	quote int64
+	err   error
+}
+
+func hasAll(have, want []string) bool {
+	for _, w := range want {
+		ok := false
+		for _, h := range have {
+			if h == w {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func (rd *round) jobVal(ji *jobInfo) ref.Val {
+	if ji.val == nil {
+		ji.val = rd.s.jobValue(ji.j)
+	}
+	return ji.val
+}
+
+func (rd *round) nodeVal(ni *nodeInfo) ref.Val {
+	if ni.val == nil {
+		ni.val = rd.s.nodeValue(ni.n)
+	}
+	return ni.val
+}
+
+// judge runs the static filters of node ni for job ji in shard sh.
+func (rd *round) judge(ji *jobInfo, ni *nodeInfo, sh *state.Shard) verdict {
+	n, j := ni.n, ji.j
+	if n.Status != state.NodeUp {
+		return verdict{stage: stageDown}
+	}
+	if !hasAll(n.Capabilities, j.Capabilities) {
+		return verdict{stage: stageCaps}
+	}
+	if ni.slots <= 0 {
+		return verdict{stage: stageCapacity}
+	}
+	if n.Quota > 0 && ni.completed >= n.Quota {
+		return verdict{stage: stageQuota}
+	}
+	if sh.LatencyBudgetMs > 0 && effectiveLatency(n) > sh.LatencyBudgetMs {
+		return verdict{stage: stageLatency}
+	}
+	if !rd.compliant(ji, ni) {
+		return verdict{stage: stageCompliance}
+	}
+	q, err := rd.quote(ji, ni)
+	if err != nil {
+		return verdict{stage: stagePrice, err: err}
+	}
+	if j.MaxPriceMu > 0 && q > j.MaxPriceMu {
+		return verdict{stage: stagePrice, quote: q}
+	}
+	return verdict{stage: stageFits, quote: q}
+}
+
+func (rd *round) compliant(ji *jobInfo, ni *nodeInfo) bool {
+	if rd.compErr != nil {
+		return false
+	}
+	c := rd.compliance
+	if c == nil {
+		return true
+	}
+	if c.nodeOnly {
+		if ni.comp == 0 {
+			ni.comp = 2
+			if rd.evalCompliance(ni, nil) {
+				ni.comp = 1
+			}
+		}
+		return ni.comp == 1
+	}
+	return rd.evalCompliance(ni, ji)
+}
+
+func (rd *round) evalCompliance(ni *nodeInfo, ji *jobInfo) bool {
+	var jv ref.Val
+	if ji != nil {
+		jv = rd.jobVal(ji)
+	}
+	ok, err := rd.compliance.evalBool(rd.nodeVal(ni), jv)
+	if err != nil {
+		rd.exprErrors++
+		return false
+	}
+	return ok
+}
+
+// quote prices job ji on node ni from the node's replicated price schedule.
+func (rd *round) quote(ji *jobInfo, ni *nodeInfo) (int64, error) {
+	p := &ni.n.Price
+	q := p.BaseMu
+	for _, r := range p.Rates {
+		for _, c := range ji.j.Capabilities {
+			if r.Unit == c {
+				q += r.PerUnitMu
+				break
+			}
+		}
+	}
+	if ni.priceExpr != nil {
+		if ni.priceExpr.err != nil {
+			rd.exprErrors++
+			return 0, fmt.Errorf("node %s price: %w", ni.n.ID, ni.priceExpr.err)
+		}
+		var jv ref.Val
+		if !ni.priceExpr.nodeOnly {
+			jv = rd.jobVal(ji)
+		}
+		x, err := ni.priceExpr.evalMicro(rd.nodeVal(ni), jv)
+		if err != nil {
+			rd.exprErrors++
+			return 0, fmt.Errorf("node %s price: %w", ni.n.ID, err)
+		}
+		q += x
+	}
+	if q < 0 {
+		return 0, fmt.Errorf("node %s price: %w (%d)", ni.n.ID, ErrNegativeQuote, q)
+	}
+	return q, nil
+}
+
+// free reports whether ni has a slot and quota room now.
+func (ni *nodeInfo) free() bool {
+	used := ni.active + ni.taken
+	if used >= ni.slots {
+		return false
+	}
+	return ni.n.Quota <= 0 || ni.completed+used < ni.n.Quota
+}
+
+// better reports whether a beats b: lower quote, lower load, lower id.
+func better(a, b *nodeInfo) bool {
+	if a.quote != b.quote {
+		return a.quote < b.quote
+	}
+	la, lb := (a.active+a.taken)*b.n.Capacity, (b.active+b.taken)*a.n.Capacity
+	if la != lb {
+		return la < lb
+	}
+	return a.n.ID < b.n.ID
+}
+
+// pick returns the winning node that can take ji now (nil if none), and
+// whether any node of the shard fits ji at all.
+func (rd *round) pick(ji *jobInfo, sh *state.Shard, nodes []*nodeInfo) (*nodeInfo, bool) {
+	var best *nodeInfo
+	fits := false
+	for _, ni := range nodes {
+		vd := rd.judge(ji, ni, sh)
+		if vd.stage != stageFits {
+			continue
+		}
+		fits = true
+		if !ni.free() {
+			continue
+		}
+		ni.quote = vd.quote
+		if best == nil || better(ni, best) {
+			best = ni
+		}
+	}
+	return best, fits
+}
+
+// Fits implements router.Fitter.
+func (rd *round) Fits(job *state.Job, shard string) bool {
+	sh := rd.v.Shard(shard)
+	if sh == nil {
+		return false
+	}
+	ji := &jobInfo{j: job}
+	for _, ni := range rd.nodesOf(shard) {
+		if rd.judge(ji, ni, sh).stage == stageFits {
+			return true
+		}
+	}
+	return false
+}
+
+// credits formats micro-credits as decimal credits.
+func credits(mu int64) string {
+	return strconv.FormatFloat(float64(mu)/state.Micro, 'f', -1, 64)
+}
+
+// Explain implements router.Fitter: it reports the furthest filter stage any
+// node of shards reached for job.
+func (rd *round) Explain(job *state.Job, shards []string) string {
+	var scope string
+	switch {
+	case shards == nil:
+		scope = "in any shard"
+		for _, s := range rd.v.Shards() {
+			shards = append(shards, s.Name)
+		}
+	case len(shards) == 1:
+		scope = "in " + shards[0]
+	default:
+		scope = "in any of " + strings.Join(shards, ", ")
+	}
+	ji := &jobInfo{j: job}
+	top := stageDown
+	var cheapest *nodeInfo
+	var cheapestQ int64
+	var priceErr error
+	budgets := map[int64][]string{}
+	for _, name := range shards {
+		sh := rd.v.Shard(name)
+		if sh == nil {
+			continue
+		}
+		for _, ni := range rd.nodesOf(name) {
+			vd := rd.judge(ji, ni, sh)
+			if vd.stage > top {
+				top = vd.stage
+			}
+			switch vd.stage {
+			case stageLatency:
+				b := budgets[sh.LatencyBudgetMs]
+				if len(b) == 0 || b[len(b)-1] != name {
+					budgets[sh.LatencyBudgetMs] = append(b, name)
+				}
+			case stagePrice:
+				if vd.err != nil {
+					if priceErr == nil {
+						priceErr = vd.err
+					}
+				} else if cheapest == nil || vd.quote < cheapestQ {
+					cheapest, cheapestQ = ni, vd.quote
+				}
+			}
+		}
+	}
+	switch top {
+	case stageDown, stageCaps:
+		if len(job.Capabilities) == 0 {
+			return "no up node " + scope
+		}
+		return fmt.Sprintf("no up node %s has capabilities %v", scope, job.Capabilities)
+	case stageCapacity:
+		return fmt.Sprintf("every capable node %s has zero capacity", scope)
+	case stageQuota:
+		return fmt.Sprintf("every capable node %s has used up its quota", scope)
+	case stageLatency:
+		if len(budgets) == 1 {
+			for b := range budgets {
+				return fmt.Sprintf("latency budget %dms exceeded by every capable node", b)
+			}
+		}
+		keys := make([]int64, 0, len(budgets))
+		for b := range budgets {
+			keys = append(keys, b)
+		}
+		sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
+		parts := make([]string, 0, len(keys))
+		for _, b := range keys {
+			parts = append(parts, fmt.Sprintf("%s %dms", strings.Join(budgets[b], ","), b))
+		}
+		return fmt.Sprintf("latency budgets exceeded by every capable node (%s)", strings.Join(parts, "; "))
+	case stageCompliance:
+		if rd.compErr != nil {
+			return fmt.Sprintf("compliance policy does not compile: %v", rd.compErr)
+		}
+		return "blocked by compliance policy"
+	case stagePrice:
+		if cheapest != nil {
+			return fmt.Sprintf("no node within max price %s (cheapest quote %s on %s)",
+				credits(job.MaxPriceMu), credits(cheapestQ), cheapest.n.ID)
+		}
+		return fmt.Sprintf("no node could quote: %v", priceErr)
+	}
+	return "no node " + scope + " can take it"
+}
+
+// revivable counts parked jobs (at most limit) that some unpaused shard fits.
+func (rd *round) revivable(limit int) int {
+	n, seen := 0, 0
+	shards := rd.v.Shards()
+	rd.v.Parked(func(j *state.Job) bool {
+		seen++
+		for _, sh := range shards {
+			if !sh.Paused && rd.Fits(j, sh.Name) {
+				n++
+				break
+			}
+		}
+		return seen < limit
+	})
+	return n
+}
