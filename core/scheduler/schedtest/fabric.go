@@ -26,11 +26,18 @@ type Fabric struct {
 	parked []*state.Job
 }
 
-// New returns an indexed Fabric. Jobs with Seq 0 get Seq in slice order;
-// jobs with State JobUnknown become queued; empty Home is set to Shard.
+// New returns an indexed Fabric (see Reindex).
 func New(shards []*state.Shard, nodes []*state.Node, jobs []*state.Job, pol state.Policy) *Fabric {
 	f := &Fabric{ShardList: shards, NodeList: nodes, Jobs: jobs, Pol: pol, Completed: map[string]int64{}}
-	for i, j := range jobs {
+	f.Reindex()
+	return f
+}
+
+// Reindex rebuilds the indexes from the exported fields. Jobs with Seq 0
+// get their slice position (1-based), JobUnknown becomes JobQueued and an
+// empty Home is set to Shard.
+func (f *Fabric) Reindex() {
+	for i, j := range f.Jobs {
 		if j.Seq == 0 {
 			j.Seq = uint64(i + 1)
 		}
@@ -41,12 +48,6 @@ func New(shards []*state.Shard, nodes []*state.Node, jobs []*state.Job, pol stat
 			j.Home = j.Shard
 		}
 	}
-	f.Reindex()
-	return f
-}
-
-// Reindex rebuilds the indexes from the exported fields.
-func (f *Fabric) Reindex() {
 	sort.Slice(f.ShardList, func(i, j int) bool { return f.ShardList[i].Name < f.ShardList[j].Name })
 	sort.Slice(f.NodeList, func(i, j int) bool { return f.NodeList[i].ID < f.NodeList[j].ID })
 	f.shards = make(map[string]*state.Shard, len(f.ShardList))
