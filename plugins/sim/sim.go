@@ -1,0 +1,238 @@
+// Package sim is the simulated agent: it executes nothing, waits the
+// requested time and succeeds or fails by a deterministic draw, so missions
+// can be rehearsed at scale. Its failures derive from hash(seed, job id,
+// attempt): replaying a mission reproduces them exactly.
+package sim
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/planetary/planetary/sdk"
+)
+
+// Version of the sim agent.
+const Version = "0.1.0"
+
+// ErrBadPayload is a payload that is not the sim's JSON.
+var ErrBadPayload = errors.New("sim: bad payload")
+
+// ErrBadRate is a rates entry that is not "unit=credits".
+var ErrBadRate = errors.New("sim: rate must be unit=credits")
+
+// Payload is the JSON a sim task carries; unset fields take the agent's
+// configured defaults.
+type Payload struct {
+	DurationMS *float64 `json:"duration_ms,omitempty"`
+	FailRate   *float64 `json:"fail_rate,omitempty"`
+}
+
+// Agent is the simulated agent.
+type Agent struct {
+	mu   sync.RWMutex
+	node sdk.NodeInfo
+	cfg  settings
+}
+
+type settings struct {
+	failRate     float64
+	duration     time.Duration
+	baseMu       int64
+	rates        []sdk.PriceRate
+	capabilities []string
+	cpuCores     float64
+	memoryGB     float64
+	attest       sdk.Attestations
+}
+
+// New returns an unconfigured sim agent.
+func New() sdk.Agent { return &Agent{cfg: defaults()} }
+
+func defaults() settings {
+	return settings{capabilities: []string{"sim"}, cpuCores: 4, memoryGB: 8}
+}
+
+// Info implements sdk.Agent.
+func (a *Agent) Info(context.Context) (sdk.Info, error) {
+	return sdk.Info{
+		Name:        "sim",
+		Version:     Version,
+		Description: "simulated execution: waits duration_ms and fails deterministically at fail_rate",
+		APIVersions: []string{sdk.APIVersion1},
+	}, nil
+}
+
+// Schema implements sdk.Agent.
+func (a *Agent) Schema(context.Context) (sdk.Schema, error) {
+	return sdk.Schema{Attributes: []sdk.Attribute{
+		{Name: "fail_rate", Type: sdk.TypeNumber, Default: 0.0, Description: "default probability in [0,1] that a task fails"},
+		{Name: "duration_ms", Type: sdk.TypeNumber, Default: 0.0, Description: "default simulated run time in milliseconds"},
+		{Name: "price", Type: sdk.TypeNumber, Default: 0.0, Description: "base price per job in credits"},
+		{Name: "rates", Type: sdk.TypeStringList, Description: `per-unit rates in credits, "unit=credits", e.g. "second=0.01"`},
+		{Name: "capabilities", Type: sdk.TypeStringList, Default: []string{"sim"}, Description: "capabilities the node advertises"},
+		{Name: "cpu_cores", Type: sdk.TypeNumber, Default: 4.0},
+		{Name: "memory_gb", Type: sdk.TypeNumber, Default: 8.0},
+		{Name: "jurisdiction", Type: sdk.TypeString, Description: "attested jurisdiction, e.g. EU"},
+		{Name: "certifications", Type: sdk.TypeStringList},
+		{Name: "data_residency", Type: sdk.TypeStringList},
+		{Name: "tags", Type: sdk.TypeStringList},
+	}}, nil
+}
+
+// Configure implements sdk.Agent.
+func (a *Agent) Configure(_ context.Context, cfg sdk.Config) error {
+	s := defaults()
+	v := cfg.Values
+	if f, ok := v["fail_rate"].(float64); ok {
+		if f < 0 || f > 1 {
+			return fmt.Errorf("sim: fail_rate %v is outside [0,1]", f)
+		}
+		s.failRate = f
+	}
+	if f, ok := v["duration_ms"].(float64); ok {
+		if f < 0 {
+			return fmt.Errorf("sim: duration_ms %v is negative", f)
+		}
+		s.duration = time.Duration(f * float64(time.Millisecond))
+	}
+	if f, ok := v["price"].(float64); ok {
+		s.baseMu = credits(f)
+	}
+	if l, ok := v["rates"].([]string); ok {
+		for _, e := range l {
+			unit, amount, found := strings.Cut(e, "=")
+			f, err := strconv.ParseFloat(strings.TrimSpace(amount), 64)
+			if !found || strings.TrimSpace(unit) == "" || err != nil || f < 0 {
+				return fmt.Errorf("%w: %q", ErrBadRate, e)
+			}
+			s.rates = append(s.rates, sdk.PriceRate{Unit: strings.TrimSpace(unit), PerUnitMu: credits(f)})
+		}
+	}
+	if l, ok := v["capabilities"].([]string); ok {
+		s.capabilities = l
+	}
+	if f, ok := v["cpu_cores"].(float64); ok {
+		s.cpuCores = f
+	}
+	if f, ok := v["memory_gb"].(float64); ok {
+		s.memoryGB = f
+	}
+	s.attest.Jurisdiction, _ = v["jurisdiction"].(string)
+	s.attest.Certifications, _ = v["certifications"].([]string)
+	s.attest.DataResidency, _ = v["data_residency"].([]string)
+	s.attest.Tags, _ = v["tags"].([]string)
+	a.mu.Lock()
+	a.node, a.cfg = cfg.Node, s
+	a.mu.Unlock()
+	return nil
+}
+
+// credits converts decimal credits to micro-credits, rounding half away
+// from zero.
+func credits(f float64) int64 { return int64(math.Round(f * 1_000_000)) }
+
+func (a *Agent) settings() (sdk.NodeInfo, settings) {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.node, a.cfg
+}
+
+// Fingerprint implements sdk.Fingerprinter: one fingerprint, then quiet
+// until ctx ends.
+func (a *Agent) Fingerprint(ctx context.Context) (<-chan sdk.Fingerprint, error) {
+	_, s := a.settings()
+	ch := make(chan sdk.Fingerprint, 1)
+	ch <- sdk.Fingerprint{
+		Capabilities: s.capabilities,
+		Resources:    sdk.Resources{CPUCores: s.cpuCores, MemoryGB: s.memoryGB},
+		Runtime:      "sim " + Version,
+		Healthy:      true,
+	}
+	go func() {
+		<-ctx.Done()
+		close(ch)
+	}()
+	return ch, nil
+}
+
+// PriceSchedule implements sdk.PriceScheduler.
+func (a *Agent) PriceSchedule(context.Context) (sdk.PriceSchedule, error) {
+	_, s := a.settings()
+	return sdk.PriceSchedule{Currency: "credit", BaseMu: s.baseMu, Rates: s.rates}, nil
+}
+
+// Attest implements sdk.Attester with the configured envelope.
+func (a *Agent) Attest(context.Context) (sdk.Attestations, error) {
+	_, s := a.settings()
+	return s.attest, nil
+}
+
+// Execute implements sdk.Executor.
+func (a *Agent) Execute(ctx context.Context, task sdk.Task) (sdk.Result, error) {
+	node, s := a.settings()
+	failRate, duration := s.failRate, s.duration
+	if len(task.Payload) > 0 {
+		var p Payload
+		if err := json.Unmarshal(task.Payload, &p); err != nil {
+			return sdk.Result{OK: false, Error: fmt.Sprintf("%v: %v", ErrBadPayload, err)}, nil
+		}
+		if p.FailRate != nil {
+			failRate = *p.FailRate
+		}
+		if p.DurationMS != nil {
+			duration = time.Duration(*p.DurationMS * float64(time.Millisecond))
+		}
+	}
+	if duration > 0 {
+		timer := time.NewTimer(duration)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return sdk.Result{}, ctx.Err()
+		case <-timer.C:
+		}
+	}
+	seed := task.Seed
+	if seed == 0 {
+		seed = node.Seed
+	}
+	usage := map[string]float64{"second": duration.Seconds()}
+	if Draw(seed, task.JobID, task.Attempt) < failRate {
+		return sdk.Result{OK: false, Retryable: true, ExitCode: 1, Error: "simulated failure", Usage: usage}, nil
+	}
+	return sdk.Result{OK: true, Output: "simulated", Usage: usage}, nil
+}
+
+// Draw is the deterministic uniform draw in [0,1) for one attempt of a job.
+func Draw(seed uint64, jobID string, attempt uint32) float64 {
+	h := fnv.New64a()
+	var b [12]byte
+	binary.BigEndian.PutUint64(b[:8], seed)
+	binary.BigEndian.PutUint32(b[8:], attempt)
+	_, _ = h.Write(b[:8])
+	_, _ = h.Write([]byte(jobID))
+	_, _ = h.Write(b[8:])
+	// Mix, then keep 53 bits for an exact float in [0,1).
+	x := h.Sum64()
+	x ^= x >> 33
+	x *= 0xff51afd7ed558ccd
+	x ^= x >> 33
+	return float64(x>>11) / (1 << 53)
+}
+
+var (
+	_ sdk.Agent          = (*Agent)(nil)
+	_ sdk.Fingerprinter  = (*Agent)(nil)
+	_ sdk.PriceScheduler = (*Agent)(nil)
+	_ sdk.Attester       = (*Agent)(nil)
+	_ sdk.Executor       = (*Agent)(nil)
+)
