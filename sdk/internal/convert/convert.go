@@ -116,7 +116,7 @@ func Number(v any) (float64, bool) {
 // order so the first bad value reported is stable.
 func ConfigToProto(cfg sdk.Config) (*agentpb.ConfigureRequest, error) {
 	out := &agentpb.ConfigureRequest{
-		Node: &agentpb.NodeInfo{Id: cfg.Node.ID, Shard: cfg.Node.Shard, DataDir: cfg.Node.DataDir, Seed: cfg.Node.Seed},
+		Node:   &agentpb.NodeInfo{Id: cfg.Node.ID, Shard: cfg.Node.Shard, DataDir: cfg.Node.DataDir, Seed: cfg.Node.Seed},
 		Values: make(map[string]*agentpb.Value, len(cfg.Values)),
 	}
 	keys := make([]string, 0, len(cfg.Values))
