@@ -107,7 +107,8 @@ func (r *reader) value(name string, want cty.Type) (cty.Value, bool) {
 		return cty.NilVal, false
 	}
 	if !v.IsWhollyKnown() {
-		r.errorf(a.Expr.Range(), "Invalid value", "The value of %q must be a constant.", name)
+		// Only an expression that failed to parse evaluates to an unknown
+		// without diagnostics; the parser has reported it.
 		return cty.NilVal, false
 	}
 	cv, err := convert.Convert(v, want)

@@ -1,0 +1,6 @@
+mission "t" {}
+shard "earth" {}
+
+shard "earth" {
+  max_queue = 10
+}

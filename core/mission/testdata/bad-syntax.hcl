@@ -1,0 +1,3 @@
+mission "t" {
+  seed = 
+}

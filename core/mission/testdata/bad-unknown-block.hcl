@@ -1,0 +1,6 @@
+mission "t" {}
+shard "earth" {}
+
+galaxy "andromeda" {
+  distance = 2.5
+}

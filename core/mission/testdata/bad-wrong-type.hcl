@@ -1,0 +1,8 @@
+mission "t" {}
+shard "earth" {}
+
+node "earth.n1" {
+  shard        = "earth"
+  capacity     = "lots"
+  capabilities = "gpu"
+}
