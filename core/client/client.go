@@ -1,0 +1,494 @@
+// Package client is planetary's client role: it registers the nodes this
+// host serves, heartbeats them with their plugins' health, receives
+// assignments as a stream, runs each one on its node's plugin over the
+// plugin's long-lived execute stream, and sends starts and results back in
+// batches. Unacknowledged results are kept and resent (the FSM ignores
+// duplicates by job and attempt), and the client fails over between servers.
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/planetary/planetary/core/api"
+	"github.com/planetary/planetary/raftfsm/state"
+	"github.com/planetary/planetary/sdk/host"
+)
+
+// Executor is what the client needs from a running plugin. *host.Plugin
+// satisfies it.
+type Executor interface {
+	Health(ctx context.Context) error
+	Exec(ctx context.Context) (*host.ExecStream, error)
+}
+
+// Catalog gives the client the plugin serving a node. It is asked again
+// after a plugin's execute stream ends (the catalog may have restarted it).
+type Catalog interface {
+	Executor(ctx context.Context, node state.Node) (Executor, error)
+}
+
+// CatalogFunc adapts a function to Catalog.
+type CatalogFunc func(ctx context.Context, node state.Node) (Executor, error)
+
+// Executor implements Catalog.
+func (f CatalogFunc) Executor(ctx context.Context, node state.Node) (Executor, error) {
+	return f(ctx, node)
+}
+
+// Sentinel errors.
+var (
+	// ErrInvalidConfig wraps every Config.Validate failure.
+	ErrInvalidConfig = errors.New("client: invalid config")
+	// ErrUnknownNode is reported for an assignment to a node this client
+	// does not serve.
+	ErrUnknownNode = errors.New("client: node not served here")
+)
+
+// Config configures the client role.
+type Config struct {
+	// Name identifies this client to the servers.
+	Name string
+	// Servers are API addresses; the client fails over between them.
+	Servers []string
+	// Token is the ACL secret (management, or a client token later).
+	Token  string
+	Logger hclog.Logger
+	// Catalog resolves each node's plugin.
+	Catalog Catalog
+	// Nodes are the mission nodes this host serves.
+	Nodes []state.Node
+	// HeartbeatInterval is the time between heartbeats.
+	HeartbeatInterval time.Duration
+	// HealthTimeout bounds each plugin health probe (default: half the
+	// heartbeat interval).
+	HealthTimeout time.Duration
+	// FlushInterval is the most a start or result waits before it is sent.
+	FlushInterval time.Duration
+	// MaxBatch is the most results sent in one request.
+	MaxBatch int
+	// RetryInterval is the pause after a failed call before the next server
+	// is tried.
+	RetryInterval time.Duration
+	// SeenTTL is how long a finished (job, attempt) is remembered to drop a
+	// resent assignment.
+	SeenTTL time.Duration
+}
+
+// DefaultConfig returns the defaults; set Name, Servers, Catalog and Nodes.
+func DefaultConfig() Config {
+	return Config{
+		HeartbeatInterval: time.Second,
+		FlushInterval:     15 * time.Millisecond,
+		MaxBatch:          512,
+		RetryInterval:     250 * time.Millisecond,
+		SeenTTL:           time.Minute,
+	}
+}
+
+// Validate checks the config.
+func (c *Config) Validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
+	}
+	switch {
+	case c.Name == "":
+		return bad("name is required")
+	case len(c.Servers) == 0:
+		return bad("no servers")
+	case c.Catalog == nil:
+		return bad("no catalog")
+	case c.HeartbeatInterval <= 0 || c.FlushInterval <= 0 || c.MaxBatch <= 0 || c.RetryInterval <= 0 || c.SeenTTL <= 0:
+		return bad("intervals and batch size must be positive")
+	}
+	ids := map[string]bool{}
+	for _, n := range c.Nodes {
+		if n.ID == "" || ids[n.ID] {
+			return bad("node ids must be set and unique (%q)", n.ID)
+		}
+		ids[n.ID] = true
+	}
+	return nil
+}
+
+// Client is the running client role.
+type Client struct {
+	cfg     Config
+	log     hclog.Logger
+	apis    []*api.Client
+	nodes   map[string]*nodeRunner
+	results *outbox
+
+	mu      sync.Mutex
+	current int // index into apis of the server in use
+	// seen de-duplicates assignments: (job, attempt) -> running or finished.
+	seen    map[attemptKey]*task
+	oldSeen map[attemptKey]*task
+	rotated time.Time
+}
+
+type attemptKey struct {
+	job     string
+	attempt uint32
+}
+
+// task is one attempt dispatched to a plugin.
+type task struct {
+	key  attemptKey
+	node string
+	done bool
+}
+
+// New builds a client. Missing durations take their defaults.
+func New(cfg Config) (*Client, error) {
+	def := DefaultConfig()
+	if cfg.HeartbeatInterval == 0 {
+		cfg.HeartbeatInterval = def.HeartbeatInterval
+	}
+	if cfg.FlushInterval == 0 {
+		cfg.FlushInterval = def.FlushInterval
+	}
+	if cfg.MaxBatch == 0 {
+		cfg.MaxBatch = def.MaxBatch
+	}
+	if cfg.RetryInterval == 0 {
+		cfg.RetryInterval = def.RetryInterval
+	}
+	if cfg.SeenTTL == 0 {
+		cfg.SeenTTL = def.SeenTTL
+	}
+	if cfg.HealthTimeout == 0 {
+		cfg.HealthTimeout = cfg.HeartbeatInterval / 2
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.NewNullLogger()
+	}
+	c := &Client{
+		cfg:     cfg,
+		log:     cfg.Logger.Named("client"),
+		nodes:   map[string]*nodeRunner{},
+		seen:    map[attemptKey]*task{},
+		oldSeen: map[attemptKey]*task{},
+		rotated: time.Now(),
+	}
+	for _, addr := range cfg.Servers {
+		ac, err := api.NewClient(api.ClientConfig{Address: addr, Token: cfg.Token})
+		if err != nil {
+			return nil, fmt.Errorf("client: server %q: %w", addr, err)
+		}
+		c.apis = append(c.apis, ac)
+	}
+	c.results = newOutbox(cfg.MaxBatch)
+	for _, n := range cfg.Nodes {
+		c.nodes[n.ID] = newNodeRunner(c, n)
+	}
+	return c, nil
+}
+
+// server returns the API client in use.
+func (c *Client) server() *api.Client {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.apis[c.current]
+}
+
+// failover moves to the next server after a failed call on from, and
+// prefers the leader an error names when it is one of ours.
+func (c *Client) failover(from *api.Client, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.apis[c.current] != from {
+		return // someone already moved on
+	}
+	var ae *api.Error
+	if errors.As(err, &ae) && ae.Leader != "" {
+		for i, a := range c.apis {
+			if sameHost(a.Address(), ae.Leader) {
+				c.current = i
+				return
+			}
+		}
+	}
+	c.current = (c.current + 1) % len(c.apis)
+	c.log.Warn("server call failed, trying next server", "from", from.Address(),
+		"to", c.apis[c.current].Address(), "error", err)
+}
+
+func sameHost(addr, leader string) bool {
+	return addr == leader || addr == "http://"+leader || addr == "https://"+leader
+}
+
+// Run registers, then heartbeats, streams assignments and sends results
+// until ctx ends. It returns nil when ctx ends.
+func (c *Client) Run(ctx context.Context) error {
+	if err := c.register(ctx); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	run := func(fn func(context.Context)) {
+		wg.Add(1)
+		go func() { defer wg.Done(); fn(ctx) }()
+	}
+	for _, id := range c.nodeIDs() {
+		run(c.nodes[id].run)
+	}
+	run(c.heartbeatLoop)
+	run(c.assignmentLoop)
+	run(c.resultLoop)
+	run(c.cancelLoop)
+	<-ctx.Done()
+	wg.Wait()
+	// A last attempt to hand over what finished; the servers take the rest
+	// from the next run's resend or requeue the attempts.
+	flushCtx, fcancel := context.WithTimeout(context.Background(), c.cfg.RetryInterval*4)
+	defer fcancel()
+	c.flush(flushCtx)
+	return nil
+}
+
+func (c *Client) nodeIDs() []string {
+	ids := make([]string, 0, len(c.nodes))
+	for id := range c.nodes {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// retry calls fn against the current server until it succeeds or ctx ends.
+func (c *Client) retry(ctx context.Context, what string, fn func(*api.Client) error) error {
+	for {
+		s := c.server()
+		err := fn(s)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var ae *api.Error
+		if errors.As(err, &ae) && ae.Status >= 400 && ae.Status < 500 {
+			return fmt.Errorf("client: %s: %w", what, err)
+		}
+		c.failover(s, err)
+		if !sleep(ctx, c.cfg.RetryInterval) {
+			return ctx.Err()
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+func (c *Client) register(ctx context.Context) error {
+	req := api.ClientRegister{Client: c.cfg.Name, Nodes: []api.Node{}}
+	kinds := map[string]bool{}
+	for _, n := range c.cfg.Nodes {
+		req.Nodes = append(req.Nodes, api.NodeView(&n))
+		if n.PluginKind != "" && !kinds[n.PluginKind] {
+			kinds[n.PluginKind] = true
+			req.Kinds = append(req.Kinds, n.PluginKind)
+		}
+	}
+	sort.Strings(req.Kinds)
+	return c.retry(ctx, "register", func(s *api.Client) error {
+		out, err := s.ClientRegister(ctx, req)
+		if err == nil {
+			c.log.Info("registered", "server", s.Address(), "claimed", out.Claimed)
+		}
+		return err
+	})
+}
+
+// heartbeatLoop probes every node's plugin and reports the result. A plugin
+// that does not answer in time (e.g. stopped) makes its node unhealthy; a
+// node whose beats stop reaching the leader expires there.
+func (c *Client) heartbeatLoop(ctx context.Context) {
+	t := time.NewTicker(c.cfg.HeartbeatInterval)
+	defer t.Stop()
+	for {
+		beats := c.probe(ctx)
+		s := c.server()
+		if err := s.ClientHeartbeat(ctx, api.ClientHeartbeat{Client: c.cfg.Name, Nodes: beats}); err != nil && ctx.Err() == nil {
+			c.failover(s, err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// probe health-checks every node's plugin concurrently.
+func (c *Client) probe(ctx context.Context) []api.NodeBeat {
+	ids := c.nodeIDs()
+	beats := make([]api.NodeBeat, len(ids))
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			beats[i] = c.nodes[id].probe(ctx)
+		}()
+	}
+	wg.Wait()
+	return beats
+}
+
+// assignmentLoop keeps an assignment stream open, failing over on errors.
+func (c *Client) assignmentLoop(ctx context.Context) {
+	for ctx.Err() == nil {
+		s := c.server()
+		err := s.ClientAssignments(ctx, c.cfg.Name, func(a api.Assignment) error {
+			c.dispatch(ctx, a)
+			return nil
+		})
+		if ctx.Err() != nil {
+			return
+		}
+		c.failover(s, err)
+		if !sleep(ctx, c.cfg.RetryInterval) {
+			return
+		}
+	}
+}
+
+// dispatch hands an assignment to its node, once per (job, attempt).
+func (c *Client) dispatch(ctx context.Context, a api.Assignment) {
+	k := attemptKey{a.JobID, a.Attempt}
+	c.mu.Lock()
+	c.rotateSeen()
+	if _, dup := c.seen[k]; dup {
+		c.mu.Unlock()
+		return
+	}
+	if t, dup := c.oldSeen[k]; dup {
+		c.seen[k] = t
+		c.mu.Unlock()
+		return
+	}
+	t := &task{key: k, node: a.Node}
+	c.seen[k] = t
+	c.mu.Unlock()
+
+	nr, ok := c.nodes[a.Node]
+	if !ok {
+		c.log.Warn("assignment for a node not served here", "job", a.JobID, "node", a.Node)
+		c.finish(k, api.Result{JobID: a.JobID, Attempt: a.Attempt, Retryable: true,
+			Error: fmt.Sprintf("%v: %s", ErrUnknownNode, a.Node)})
+		return
+	}
+	nr.submit(ctx, a)
+}
+
+// rotateSeen forgets finished attempts older than SeenTTL. Caller holds mu.
+func (c *Client) rotateSeen() {
+	if time.Since(c.rotated) < c.cfg.SeenTTL {
+		return
+	}
+	next := make(map[attemptKey]*task, len(c.seen))
+	for k, t := range c.oldSeen {
+		if !t.done {
+			next[k] = t
+		}
+	}
+	for k, t := range c.seen {
+		if !t.done {
+			next[k] = t
+		}
+	}
+	c.oldSeen, c.seen, c.rotated = c.seen, next, time.Now()
+	for k := range next {
+		delete(c.oldSeen, k)
+	}
+}
+
+// started queues a start notice.
+func (c *Client) started(k attemptKey) {
+	c.results.addStarted(api.JobAttempt{JobID: k.job, Attempt: k.attempt})
+}
+
+// finish queues a result and marks the attempt done.
+func (c *Client) finish(k attemptKey, r api.Result) {
+	c.mu.Lock()
+	if t, ok := c.seen[k]; ok {
+		t.done = true
+	} else if t, ok := c.oldSeen[k]; ok {
+		t.done = true
+	}
+	c.mu.Unlock()
+	c.results.addResult(r)
+}
+
+// running returns the attempts still running on plugins.
+func (c *Client) running() map[string][]attemptKey {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[string][]attemptKey{}
+	for _, m := range []map[attemptKey]*task{c.oldSeen, c.seen} {
+		for k, t := range m {
+			if !t.done {
+				out[k.job] = append(out[k.job], k)
+			}
+		}
+	}
+	return out
+}
+
+// resultLoop sends starts and results every FlushInterval, or at once
+// when MaxBatch results are waiting.
+func (c *Client) resultLoop(ctx context.Context) {
+	t := time.NewTicker(c.cfg.FlushInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-c.results.full:
+		}
+		if !c.flush(ctx) {
+			sleep(ctx, c.cfg.RetryInterval)
+		}
+	}
+}
+
+// flush sends everything waiting; false after a failed send (the batch is
+// kept and resent).
+func (c *Client) flush(ctx context.Context) bool {
+	for {
+		b := c.results.take()
+		if b.empty() {
+			return true
+		}
+		s := c.server()
+		err := s.ClientResults(ctx, api.ClientResults{Client: c.cfg.Name, Started: b.started, Results: b.results})
+		if err != nil {
+			c.results.putBack(b)
+			if ctx.Err() == nil {
+				c.failover(s, err)
+			}
+			return false
+		}
+	}
+}

@@ -1,0 +1,252 @@
+package client
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/planetary/planetary/core/api"
+	"github.com/planetary/planetary/raftfsm/state"
+	"github.com/planetary/planetary/sdk"
+	"github.com/planetary/planetary/sdk/host"
+)
+
+// outbox holds starts and results until a server acknowledges them.
+type outbox struct {
+	max  int
+	full chan struct{}
+
+	mu      sync.Mutex
+	started []api.JobAttempt
+	results []api.Result
+}
+
+type batch struct {
+	started []api.JobAttempt
+	results []api.Result
+}
+
+func (b batch) empty() bool { return len(b.started) == 0 && len(b.results) == 0 }
+
+func newOutbox(max int) *outbox { return &outbox{max: max, full: make(chan struct{}, 1)} }
+
+func (o *outbox) addStarted(a api.JobAttempt) {
+	o.mu.Lock()
+	o.started = append(o.started, a)
+	o.mu.Unlock()
+}
+
+func (o *outbox) addResult(r api.Result) {
+	o.mu.Lock()
+	o.results = append(o.results, r)
+	n := len(o.results)
+	o.mu.Unlock()
+	if n >= o.max {
+		select {
+		case o.full <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// take removes up to max results (and all starts) for one request.
+func (o *outbox) take() batch {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	b := batch{started: o.started}
+	o.started = nil
+	n := min(len(o.results), o.max)
+	b.results = o.results[:n:n]
+	o.results = o.results[n:]
+	return b
+}
+
+// putBack returns an unacknowledged batch to the front.
+func (o *outbox) putBack(b batch) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.started = append(b.started, o.started...)
+	o.results = append(b.results, o.results...)
+}
+
+// nodeRunner runs one node's tasks on its plugin's execute stream.
+type nodeRunner struct {
+	c    *Client
+	node state.Node
+	log  hclog.Logger
+	in   chan api.Assignment
+
+	mu     sync.Mutex
+	exec   Executor
+	stream *host.ExecStream
+}
+
+func newNodeRunner(c *Client, n state.Node) *nodeRunner {
+	return &nodeRunner{c: c, node: n, log: c.log.With("node", n.ID), in: make(chan api.Assignment, 1024)}
+}
+
+func (nr *nodeRunner) submit(ctx context.Context, a api.Assignment) {
+	select {
+	case nr.in <- a:
+	case <-ctx.Done():
+	}
+}
+
+// executor returns the node's plugin, asking the catalog when unknown.
+func (nr *nodeRunner) executor(ctx context.Context) (Executor, error) {
+	nr.mu.Lock()
+	e := nr.exec
+	nr.mu.Unlock()
+	if e != nil {
+		return e, nil
+	}
+	e, err := nr.c.cfg.Catalog.Executor(ctx, nr.node)
+	if err != nil {
+		return nil, err
+	}
+	nr.mu.Lock()
+	nr.exec = e
+	nr.mu.Unlock()
+	return e, nil
+}
+
+// probe health-checks the node's plugin within HealthTimeout.
+func (nr *nodeRunner) probe(ctx context.Context) api.NodeBeat {
+	beat := api.NodeBeat{ID: nr.node.ID}
+	pctx, cancel := context.WithTimeout(ctx, nr.c.cfg.HealthTimeout)
+	defer cancel()
+	start := time.Now()
+	e, err := nr.executor(pctx)
+	if err == nil {
+		err = e.Health(pctx)
+	}
+	beat.LatencyMs = time.Since(start).Milliseconds()
+	beat.Healthy = err == nil
+	if err != nil && ctx.Err() == nil {
+		nr.log.Debug("health probe failed", "error", err)
+	}
+	return beat
+}
+
+// cancel cancels a running attempt on the plugin.
+func (nr *nodeRunner) cancel(k attemptKey) {
+	nr.mu.Lock()
+	s := nr.stream
+	nr.mu.Unlock()
+	if s != nil {
+		if err := s.Cancel(k.job, k.attempt); err != nil {
+			nr.log.Debug("cancel failed", "job", k.job, "attempt", k.attempt, "error", err)
+		}
+	}
+}
+
+// run opens the node's execute stream, feeds it assignments and collects
+// results; when the stream ends it asks the catalog again and reopens it.
+func (nr *nodeRunner) run(ctx context.Context) {
+	for ctx.Err() == nil {
+		if err := nr.session(ctx); err != nil && ctx.Err() == nil {
+			nr.log.Warn("execute stream ended", "error", err)
+			nr.mu.Lock()
+			nr.exec, nr.stream = nil, nil
+			nr.mu.Unlock()
+			sleep(ctx, nr.c.cfg.RetryInterval)
+		}
+	}
+}
+
+// session runs one execute stream until it ends.
+func (nr *nodeRunner) session(ctx context.Context) error {
+	var pending *api.Assignment
+	select {
+	case a := <-nr.in: // open the stream on first use
+		pending = &a
+	case <-ctx.Done():
+		return nil
+	}
+	e, err := nr.executor(ctx)
+	if err != nil {
+		nr.fail(*pending, err)
+		return err
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s, err := e.Exec(sctx)
+	if err != nil {
+		nr.fail(*pending, err)
+		return err
+	}
+	nr.mu.Lock()
+	nr.stream = s
+	nr.mu.Unlock()
+	defer func() {
+		nr.mu.Lock()
+		nr.stream = nil
+		nr.mu.Unlock()
+	}()
+
+	inflight := map[attemptKey]bool{}
+	send := func(a api.Assignment) error {
+		k := attemptKey{a.JobID, a.Attempt}
+		err := s.Send(sdk.Task{JobID: a.JobID, Attempt: a.Attempt, Node: a.Node, Kind: a.Kind,
+			Payload: a.Payload, Capabilities: a.Capabilities, Seed: a.Seed})
+		if err != nil {
+			nr.fail(a, err)
+			return err
+		}
+		inflight[k] = true
+		nr.c.started(k)
+		return nil
+	}
+	if err := send(*pending); err != nil {
+		return err
+	}
+	results := s.Results()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case a := <-nr.in:
+			if err := send(a); err != nil {
+				return nr.drain(inflight, err)
+			}
+		case tr, ok := <-results:
+			if !ok {
+				return nr.drain(inflight, host.ErrStreamClosed)
+			}
+			k := attemptKey{tr.JobID, tr.Attempt}
+			delete(inflight, k)
+			nr.c.finish(k, toResult(tr))
+		}
+	}
+}
+
+// drain reports every attempt still in flight on a dead stream as a
+// retryable failure, so the server requeues it.
+func (nr *nodeRunner) drain(inflight map[attemptKey]bool, cause error) error {
+	for k := range inflight {
+		nr.c.finish(k, api.Result{JobID: k.job, Attempt: k.attempt, Retryable: true, Error: cause.Error()})
+	}
+	return cause
+}
+
+func (nr *nodeRunner) fail(a api.Assignment, err error) {
+	nr.c.finish(attemptKey{a.JobID, a.Attempt}, api.Result{JobID: a.JobID, Attempt: a.Attempt, Retryable: true,
+		Error: "node " + a.Node + ": " + err.Error()})
+}
+
+func toResult(tr host.TaskResult) api.Result {
+	r := api.Result{JobID: tr.JobID, Attempt: tr.Attempt}
+	if tr.Err != nil {
+		// No result: the agent errored, the stream ended (both retryable), or
+		// the task was cancelled because its job was cancelled or requeued,
+		// which the server ignores as a stale attempt.
+		r.Retryable = true
+		r.Error = tr.Err.Error()
+		return r
+	}
+	r.OK, r.Retryable, r.ExitCode, r.Output, r.Error =
+		tr.Result.OK, tr.Result.Retryable, tr.Result.ExitCode, tr.Result.Output, tr.Result.Error
+	return r
+}
