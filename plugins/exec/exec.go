@@ -1,0 +1,287 @@
+// Package exec is the command agent: it runs an allowlisted command per task
+// in a working directory under the node's data dir. It is off unless the
+// agent config sets enabled = true, and it runs only commands named in
+// allow: a submit token must never mean arbitrary code on every host.
+package exec
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	osexec "os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/planetary/planetary/sdk"
+)
+
+// Version of the exec agent.
+const Version = "0.1.0"
+
+// MaxOutput bounds the combined stdout and stderr kept per task.
+const MaxOutput = 64 << 10
+
+var (
+	// ErrDisabled is reported for every task while enabled is not true.
+	ErrDisabled = errors.New("exec agent is disabled (set enabled = true and an allow list in the agent config)")
+	// ErrNotAllowed is reported for a command outside the allow list.
+	ErrNotAllowed = errors.New("command is not in the exec agent's allow list")
+	// ErrBadPayload is a payload that is not the exec agent's JSON.
+	ErrBadPayload = errors.New("exec: bad payload")
+	// ErrBadDir is a dir that leaves the task's working area.
+	ErrBadDir = errors.New("exec: dir must be a relative path inside the working directory")
+	// ErrNoDataDir is a configuration without a node data dir.
+	ErrNoDataDir = errors.New("exec: node data dir is not set")
+)
+
+// Payload is the JSON an exec task carries.
+type Payload struct {
+	Command   string            `json:"command"`
+	Args      []string          `json:"args,omitempty"`
+	Env       map[string]string `json:"env,omitempty"`
+	TimeoutMS int64             `json:"timeout_ms,omitempty"`
+	// Dir is relative to the task's working directory.
+	Dir string `json:"dir,omitempty"`
+}
+
+// Agent is the exec agent.
+type Agent struct {
+	mu       sync.RWMutex
+	enabled  bool
+	allow    []string
+	timeout  time.Duration
+	workRoot string
+}
+
+// New returns an unconfigured (disabled) exec agent.
+func New() sdk.Agent { return &Agent{timeout: time.Minute} }
+
+// Info implements sdk.Agent.
+func (a *Agent) Info(context.Context) (sdk.Info, error) {
+	return sdk.Info{Name: "exec", Version: Version,
+		Description: "runs allowlisted commands; off unless enabled",
+		APIVersions: []string{sdk.APIVersion1}}, nil
+}
+
+// Schema implements sdk.Agent.
+func (a *Agent) Schema(context.Context) (sdk.Schema, error) {
+	return sdk.Schema{Attributes: []sdk.Attribute{
+		{Name: "enabled", Type: sdk.TypeBool, Default: false, Description: "run commands at all"},
+		{Name: "allow", Type: sdk.TypeStringList, Description: "command base names (found on PATH) or absolute paths that may run"},
+		{Name: "timeout_ms", Type: sdk.TypeNumber, Default: 60000.0, Description: "default per-task timeout"},
+	}}, nil
+}
+
+// Configure implements sdk.Agent.
+func (a *Agent) Configure(_ context.Context, cfg sdk.Config) error {
+	enabled, _ := cfg.Values["enabled"].(bool)
+	allow, _ := cfg.Values["allow"].([]string)
+	timeout := time.Minute
+	if f, ok := cfg.Values["timeout_ms"].(float64); ok && f > 0 {
+		timeout = time.Duration(f) * time.Millisecond
+	}
+	var root string
+	if enabled {
+		if cfg.Node.DataDir == "" {
+			return ErrNoDataDir
+		}
+		root = filepath.Join(cfg.Node.DataDir, "exec")
+		if err := os.MkdirAll(root, 0o750); err != nil {
+			return fmt.Errorf("exec: create work root: %w", err)
+		}
+	}
+	a.mu.Lock()
+	a.enabled, a.allow, a.timeout, a.workRoot = enabled, slices.Clone(allow), timeout, root
+	a.mu.Unlock()
+	return nil
+}
+
+// Fingerprint implements sdk.Fingerprinter.
+func (a *Agent) Fingerprint(ctx context.Context) (<-chan sdk.Fingerprint, error) {
+	a.mu.RLock()
+	fp := sdk.Fingerprint{Healthy: true, Runtime: "exec " + Version}
+	if a.enabled {
+		fp.Capabilities = []string{"exec"}
+	} else {
+		fp.Message = "exec agent is disabled"
+	}
+	a.mu.RUnlock()
+	ch := make(chan sdk.Fingerprint, 1)
+	ch <- fp
+	go func() {
+		<-ctx.Done()
+		close(ch)
+	}()
+	return ch, nil
+}
+
+// resolve checks cmd against the allow list and returns what to run. A bare
+// name must be listed by name and is looked up on PATH; a path must be
+// listed exactly.
+func resolve(allow []string, cmd string) (string, error) {
+	if cmd == "" {
+		return "", fmt.Errorf("%w: command is empty", ErrBadPayload)
+	}
+	if strings.ContainsRune(cmd, filepath.Separator) {
+		clean := filepath.Clean(cmd)
+		if !filepath.IsAbs(clean) || !slices.Contains(allow, clean) {
+			return "", fmt.Errorf("%q: %w", cmd, ErrNotAllowed)
+		}
+		return clean, nil
+	}
+	if !slices.Contains(allow, cmd) {
+		return "", fmt.Errorf("%q: %w", cmd, ErrNotAllowed)
+	}
+	path, err := osexec.LookPath(cmd)
+	if err != nil {
+		return "", fmt.Errorf("exec: %q: %w", cmd, err)
+	}
+	return path, nil
+}
+
+func refuse(err error) sdk.Result {
+	return sdk.Result{OK: false, Retryable: false, ExitCode: -1, Error: err.Error()}
+}
+
+// Execute implements sdk.Executor.
+func (a *Agent) Execute(ctx context.Context, task sdk.Task) (sdk.Result, error) {
+	a.mu.RLock()
+	enabled, allow, timeout, root := a.enabled, a.allow, a.timeout, a.workRoot
+	a.mu.RUnlock()
+	if !enabled {
+		return refuse(ErrDisabled), nil
+	}
+	var p Payload
+	if err := json.Unmarshal(task.Payload, &p); err != nil {
+		return refuse(fmt.Errorf("%w: %w", ErrBadPayload, err)), nil
+	}
+	path, err := resolve(allow, p.Command)
+	if err != nil {
+		return refuse(err), nil
+	}
+	work := filepath.Join(root, safeName(task.JobID)+"-"+strconv.FormatUint(uint64(task.Attempt), 10))
+	dir := work
+	if p.Dir != "" {
+		if filepath.IsAbs(p.Dir) || !filepath.IsLocal(p.Dir) {
+			return refuse(fmt.Errorf("%w: %q", ErrBadDir, p.Dir)), nil
+		}
+		dir = filepath.Join(work, p.Dir)
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return sdk.Result{}, fmt.Errorf("exec: working dir: %w", err)
+	}
+	if p.TimeoutMS > 0 {
+		timeout = time.Duration(p.TimeoutMS) * time.Millisecond
+	}
+	runCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	cmd := osexec.CommandContext(runCtx, path, p.Args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), envList(p.Env)...)
+	out := &boundedBuffer{max: MaxOutput}
+	cmd.Stdout, cmd.Stderr = out, out
+	setProcessGroup(cmd)
+	cmd.WaitDelay = 2 * time.Second
+
+	start := time.Now()
+	err = cmd.Run()
+	elapsed := time.Since(start)
+	res := sdk.Result{Output: out.String(), Usage: map[string]float64{"second": elapsed.Seconds()}}
+	switch {
+	case ctx.Err() != nil:
+		// The job was cancelled or its stream ended.
+		return sdk.Result{}, ctx.Err()
+	case runCtx.Err() != nil:
+		res.ExitCode = -1
+		res.Error = fmt.Sprintf("timed out after %s", timeout)
+		return res, nil
+	case err == nil:
+		res.OK = true
+		return res, nil
+	}
+	var exitErr *osexec.ExitError
+	if errors.As(err, &exitErr) {
+		res.ExitCode = int64(exitErr.ExitCode())
+		res.Error = fmt.Sprintf("exit status %d", exitErr.ExitCode())
+		return res, nil
+	}
+	res.ExitCode = -1
+	res.Error = err.Error()
+	return res, nil
+}
+
+func envList(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]string, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, k+"="+m[k])
+	}
+	return out
+}
+
+// safeName keeps a job id usable as one path element.
+func safeName(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		ok := c == '-' || c == '_' || c == '.' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+		if !ok {
+			b[i] = '_'
+		}
+	}
+	if len(b) == 0 || string(b) == "." || string(b) == ".." {
+		return "job"
+	}
+	return string(b)
+}
+
+// boundedBuffer keeps the first max bytes written and counts the rest.
+type boundedBuffer struct {
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	max     int
+	dropped int64
+}
+
+func (b *boundedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if room := b.max - b.buf.Len(); room > 0 {
+		if len(p) <= room {
+			b.buf.Write(p)
+		} else {
+			b.buf.Write(p[:room])
+			b.dropped += int64(len(p) - room)
+		}
+	} else {
+		b.dropped += int64(len(p))
+	}
+	return len(p), nil
+}
+
+func (b *boundedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.dropped > 0 {
+		return b.buf.String() + fmt.Sprintf("\n[output truncated: %d more bytes]", b.dropped)
+	}
+	return b.buf.String()
+}
+
+var (
+	_ sdk.Agent         = (*Agent)(nil)
+	_ sdk.Fingerprinter = (*Agent)(nil)
+	_ sdk.Executor      = (*Agent)(nil)
+)
