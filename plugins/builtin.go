@@ -4,7 +4,6 @@
 package plugins
 
 import (
-	"github.com/planetary/planetary/plugins/container"
 	"github.com/planetary/planetary/plugins/exec"
 	"github.com/planetary/planetary/plugins/gpu"
 	"github.com/planetary/planetary/plugins/inference"
@@ -12,10 +11,10 @@ import (
 	"github.com/planetary/planetary/sdk"
 )
 
-// Builtins maps each built-in agent's name to its constructor.
+// Builtins maps each built-in agent's name to its constructor. The
+// compliance and container agents join once their packages land.
 func Builtins() map[string]func() sdk.Agent {
 	return map[string]func() sdk.Agent{
-		"container": container.New,
 		"exec":      exec.New,
 		"gpu":       gpu.New,
 		"inference": inference.New,
