@@ -1,0 +1,201 @@
+// Rendering shared by the live console (/ui) and the offline dashboard.
+// It reads a model {mission, shards, nodes, ledger, events, series, svg} whose
+// parts come either from the /v1 API or from a report bundle, and draws into
+// elements with stable ids. No network access happens here.
+(function (global) {
+  "use strict";
+  var STATES = ["queued", "assigned", "running", "completed", "failed", "cancelled", "parked"];
+
+  function el(tag, attrs, children) {
+    var e = document.createElement(tag);
+    attrs = attrs || {};
+    Object.keys(attrs).forEach(function (k) {
+      if (k === "text") e.textContent = attrs[k];
+      else if (k === "cls") e.className = attrs[k];
+      else e.setAttribute(k, attrs[k]);
+    });
+    (children || []).forEach(function (c) { if (c) e.appendChild(c); });
+    return e;
+  }
+  function td(text, cls) { return el("td", { text: String(text), cls: cls || "" }); }
+  function num(n) { return (n || 0).toLocaleString("en-US"); }
+  function credits(v) { return (Math.round((v || 0) * 1e6) / 1e6).toString(); }
+  // count reads a per-state count that is either a number or {jobs, value}.
+  function count(c, st) {
+    if (!c) return 0;
+    var v = c[st];
+    if (v == null) return 0;
+    return typeof v === "number" ? v : (v.jobs || 0);
+  }
+  function value(c, st) {
+    if (!c || c[st] == null || typeof c[st] === "number") return 0;
+    return c[st].value != null ? c[st].value : (c[st].value_mu || 0) / 1e6;
+  }
+  function priceBase(p) {
+    if (!p) return 0;
+    return p.base != null ? p.base : (p.base_mu || 0) / 1e6;
+  }
+  function table(id, head, rows) {
+    var t = document.getElementById(id);
+    if (!t) return;
+    t.innerHTML = "";
+    t.appendChild(el("thead", {}, [el("tr", {}, head.map(function (h) {
+      return el("th", { text: h.replace(/^#/, ""), cls: h[0] === "#" ? "num" : "" });
+    }))]));
+    var body = el("tbody");
+    rows.forEach(function (r) { body.appendChild(r); });
+    t.appendChild(body);
+  }
+
+  function renderShards(shards) {
+    table("shards", ["Shard", "Region", "Health", "#Queue", "#In flight", "#Completed", "#Failed", "#Parked", "#Budget ms"],
+      (shards || []).map(function (s) {
+        var c = s.counts || {};
+        var health = s.health || (s.paused ? "paused" : "ok");
+        return el("tr", { "data-shard": s.name, "data-paused": String(!!s.paused), "data-health": health }, [
+          td(s.display_name ? s.display_name + " (" + s.name + ")" : s.name),
+          td(s.region || ""),
+          td(health, health === "ok" ? "ok" : (health === "alert" || health === "paused" ? "warn" : "bad")),
+          td(num(s.queue_depth != null ? s.queue_depth : count(c, "queued")), "num"),
+          td(num(count(c, "assigned") + count(c, "running")), "num"),
+          td(num(count(c, "completed")), "num"),
+          td(num(count(c, "failed")), "num"),
+          td(num(count(c, "parked")), "num"),
+          td(s.latency_budget_ms || "", "num")
+        ]);
+      }));
+  }
+
+  function renderNodes(nodes) {
+    table("nodes", ["Node", "Shard", "Status", "#Active", "#Capacity", "#Completed", "#Price", "#Earned", "#Heartbeat age", "Attestations"],
+      (nodes || []).map(function (n) {
+        var a = n.attestations || {};
+        var att = (a.certifications || []).concat(a.jurisdiction ? [a.jurisdiction] : []).join(", ");
+        var hb = n.heartbeat_age_ms == null || n.heartbeat_age_ms < 0 ? "—" : (n.heartbeat_age_ms / 1000).toFixed(1) + " s";
+        var earned = n.earned != null ? n.earned : (n.earned_mu || 0) / 1e6;
+        var status = n.status || "unknown";
+        return el("tr", { "data-node": n.id, "data-status": status }, [
+          td(n.id), td(n.shard || ""), td(status, status === "up" ? "ok" : (status === "down" ? "bad" : "warn")),
+          td(num(n.active), "num"), td(num(n.capacity), "num"), td(num(n.completed), "num"),
+          td(credits(priceBase(n.price)) + " " + ((n.price && n.price.currency) || "credits"), "num"),
+          td(credits(earned), "num"), td(hb, "num"), td(att)
+        ]);
+      }));
+  }
+
+  function renderLedger(l) {
+    l = l || {};
+    var g = l.global || {};
+    table("ledger", ["State", "#Jobs", "#Value"], STATES.map(function (st) {
+      return el("tr", { "data-state": st }, [td(st), td(num(count(g, st)), "num"), td(credits(value(g, st)), "num")]);
+    }));
+    var pay = l.payments || {};
+    table("payments", ["Node", "#Paid"], Object.keys(pay).sort().map(function (k) {
+      return el("tr", { "data-node": k }, [td(k), td(credits(pay[k]), "num")]);
+    }));
+    var inv = document.getElementById("invariants");
+    if (inv) {
+      inv.innerHTML = "";
+      (l.invariants || []).forEach(function (i) {
+        inv.appendChild(el("li", { "data-invariant": i.id, "data-ok": String(!!i.ok), cls: i.ok ? "ok" : "bad",
+          text: (i.ok ? "✔ " : "✘ ") + i.id + (i.message ? ": " + i.message : "") }));
+      });
+    }
+    var head = document.getElementById("chain-head");
+    if (head && l.chain) {
+      head.textContent = "chain head seq " + l.chain.seq + " · " + String(l.chain.hash || "").slice(0, 16);
+      head.setAttribute("data-seq", String(l.chain.seq));
+    }
+  }
+
+  function renderEvents(events) {
+    var ul = document.getElementById("events");
+    if (!ul) return;
+    ul.innerHTML = "";
+    (events || []).slice(-300).reverse().forEach(function (e) {
+      var parts = [e.type, e.job, e.shard, e.node, e.from && e.to ? e.from + "→" + e.to : "", e.reason].filter(Boolean);
+      ul.appendChild(el("li", { "data-seq": String(e.seq), "data-type": e.type, text: "#" + e.seq + " " + parts.join(" · ") }));
+    });
+  }
+
+  function renderTopology(svg) {
+    var t = document.getElementById("topology-view");
+    if (t && svg) t.innerHTML = svg;
+  }
+
+  var NS = "http://www.w3.org/2000/svg";
+  var PALETTE = ["#64a9ff", "#1dd1a1", "#f6b93b", "#ff6bcb", "#b784ff", "#ff6b6b", "#54c0ff", "#c8d3f5"];
+  function svgEl(tag, attrs) {
+    var e = document.createElementNS(NS, tag);
+    Object.keys(attrs || {}).forEach(function (k) { e.setAttribute(k, attrs[k]); });
+    return e;
+  }
+  // lineChart draws one polyline per shard of series[i].per_shard[shard][field].
+  function lineChart(id, series, field) {
+    var host = document.getElementById(id);
+    if (!host) return;
+    host.innerHTML = "";
+    var W = 600, H = 180, P = 28;
+    var svg = svgEl("svg", { viewBox: "0 0 " + W + " " + H, "class": "chart", "data-chart": field, "data-points": String((series || []).length) });
+    host.appendChild(svg);
+    series = series || [];
+    var shards = {};
+    series.forEach(function (p) { Object.keys(p.per_shard || {}).forEach(function (s) { shards[s] = true; }); });
+    var names = Object.keys(shards).sort();
+    var t0 = series.length ? series[0].time_ms : 0, t1 = series.length ? series[series.length - 1].time_ms : 1;
+    var max = 1;
+    series.forEach(function (p) { names.forEach(function (s) { var v = ((p.per_shard || {})[s] || {})[field] || 0; if (v > max) max = v; }); });
+    svg.appendChild(svgEl("line", { x1: P, y1: H - P, x2: W - 8, y2: H - P, stroke: "#2b3d73" }));
+    var top = svgEl("text", { x: 2, y: 12 }); top.textContent = String(max); svg.appendChild(top);
+    names.forEach(function (s, i) {
+      var pts = series.map(function (p) {
+        var v = ((p.per_shard || {})[s] || {})[field] || 0;
+        var x = P + (t1 > t0 ? (p.time_ms - t0) / (t1 - t0) : 0) * (W - P - 8);
+        var y = H - P - v / max * (H - P - 16);
+        return x.toFixed(1) + "," + y.toFixed(1);
+      }).join(" ");
+      var color = PALETTE[i % PALETTE.length];
+      svg.appendChild(svgEl("polyline", { points: pts, fill: "none", stroke: color, "stroke-width": 2, "data-shard": s }));
+      var lab = svgEl("text", { x: P + 4 + i * 90, y: H - 8, fill: color }); lab.textContent = s; svg.appendChild(lab);
+    });
+  }
+  function flowChart(id, flows) {
+    var host = document.getElementById(id);
+    if (!host) return;
+    host.innerHTML = "";
+    flows = (flows || []).filter(function (f) { return f.jobs > 0; });
+    var W = 600, row = 22, H = Math.max(40, flows.length * row + 10);
+    var svg = svgEl("svg", { viewBox: "0 0 " + W + " " + H, "class": "chart", "data-chart": "flows", style: "height:" + H + "px" });
+    host.appendChild(svg);
+    var max = 1;
+    flows.forEach(function (f) { if (f.jobs > max) max = f.jobs; });
+    if (!flows.length) { var t = svgEl("text", { x: 4, y: 20 }); t.textContent = "no spillover flows"; svg.appendChild(t); }
+    flows.forEach(function (f, i) {
+      var y = 6 + i * row;
+      var lab = svgEl("text", { x: 4, y: y + 13 }); lab.textContent = f.from + " → " + f.to; svg.appendChild(lab);
+      svg.appendChild(svgEl("rect", { x: 140, y: y, height: 16, width: Math.max(2, f.jobs / max * (W - 220)), fill: "#f6b93b", "data-from": f.from, "data-to": f.to }));
+      var v = svgEl("text", { x: 146 + f.jobs / max * (W - 220), y: y + 13 }); v.textContent = num(f.jobs) + " jobs"; svg.appendChild(v);
+    });
+  }
+
+  function renderAll(m) {
+    m = m || {};
+    var title = document.getElementById("mission-name");
+    if (title && m.mission) title.textContent = m.mission;
+    renderShards(m.shards);
+    renderNodes(m.nodes);
+    renderLedger(m.ledger);
+    renderEvents(m.events);
+    renderTopology(m.svg);
+    lineChart("chart-queue", m.series, "queue_depth");
+    lineChart("chart-completed", m.series, "completed");
+    flowChart("chart-flows", (m.ledger || {}).flows);
+    document.body.setAttribute("data-rendered", "true");
+  }
+
+  global.Planetary = {
+    STATES: STATES, count: count, renderAll: renderAll, renderShards: renderShards, renderNodes: renderNodes,
+    renderLedger: renderLedger, renderEvents: renderEvents, renderTopology: renderTopology,
+    lineChart: lineChart, flowChart: flowChart
+  };
+})(window);

@@ -1,0 +1,255 @@
+// Package report turns the state of a mission into a self-contained bundle of
+// files: machine-readable summaries, the event log with its hash chain, an
+// offline-verifiable ledger, a topology atlas (Mermaid and SVG), a plain
+// language chronicle and a dashboard that works from file:// with no network.
+//
+// The package defines its own Input so it depends on nothing but the event
+// records of raftfsm/state; callers adapt their views into it.
+package report
+
+import (
+	"time"
+
+	"github.com/planetary/planetary/raftfsm/state"
+)
+
+// Input is everything a report bundle is built from. Money is int64
+// micro-credits (state.Micro per credit). Counts are keyed by job state names
+// (state.JobState.String(): "queued", "assigned", ...).
+type Input struct {
+	Mission     Mission     `json:"mission"`
+	GeneratedAt time.Time   `json:"generated_at"`
+	Run         Run         `json:"run"`
+	Shards      []ShardView `json:"shards"`
+	Nodes       []NodeView  `json:"nodes"`
+	Ledger      Ledger      `json:"ledger"`
+	// Events are the chained events after Anchor, in seq order.
+	Events []state.Event `json:"-"`
+	// Anchor is the chain position the events start after: Events[0].Prev
+	// must equal Anchor.Hash and Events[0].Seq Anchor.Seq+1. The zero anchor
+	// (seq 0, 64 zero hex digits or empty) is the genesis of the chain.
+	Anchor        Anchor         `json:"anchor"`
+	Checkpoint    Checkpoint     `json:"checkpoint"`
+	Schedule      Schedule       `json:"schedule"`
+	OwnerCommands []OwnerCommand `json:"owner_commands"`
+	Series        []Sample       `json:"series"`
+}
+
+// Mission identifies the run.
+type Mission struct {
+	Name  string `json:"name"`
+	Seed  uint64 `json:"seed"`
+	Owner string `json:"owner,omitempty"`
+	Label string `json:"label,omitempty"`
+	Dir   string `json:"dir,omitempty"`
+}
+
+// Run describes how the run went.
+type Run struct {
+	Status             string  `json:"status"`
+	StoppedEarly       bool    `json:"stopped_early"`
+	StopReason         string  `json:"stop_reason,omitempty"`
+	CheckpointRestored bool    `json:"checkpoint_restored"`
+	Stages             []Stage `json:"stages,omitempty"`
+	// Timings are named durations in milliseconds (submit, drain, ...).
+	Timings map[string]float64 `json:"timings_ms,omitempty"`
+}
+
+// Stage is one phase of the run.
+type Stage struct {
+	Name  string    `json:"name"`
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+	Jobs  int64     `json:"jobs"`
+}
+
+// Health values of shards and nodes used for colouring.
+const (
+	HealthOK     = "ok"
+	HealthAlert  = "alert"  // queue above its alert threshold
+	HealthPaused = "paused" // shard or system paused
+	HealthDown   = "down"
+)
+
+// SpilloverPolicy is a shard's spillover rule.
+type SpilloverPolicy struct {
+	Target               string   `json:"target"`
+	Threshold            int64    `json:"threshold,omitempty"`
+	MaxDrain             int64    `json:"max_drain,omitempty"`
+	RequiredCapabilities []string `json:"required_capabilities,omitempty"`
+	Weight               int64    `json:"weight,omitempty"`
+}
+
+// ShardView is one shard at report time.
+type ShardView struct {
+	Name                string            `json:"name"`
+	DisplayName         string            `json:"display_name,omitempty"`
+	Region              string            `json:"region,omitempty"`
+	LatencyBudgetMs     int64             `json:"latency_budget_ms,omitempty"`
+	MaxQueue            int64             `json:"max_queue,omitempty"`
+	QueueAlertThreshold int64             `json:"queue_alert_threshold,omitempty"`
+	SpilloverTargets    []string          `json:"spillover_targets,omitempty"`
+	Policies            []SpilloverPolicy `json:"policies,omitempty"`
+	Paused              bool              `json:"paused"`
+	Health              string            `json:"health"`
+	QueueDepth          int64             `json:"queue_depth"`
+	// Counts and ValueMu are jobs (and their value) currently in this shard
+	// by state name.
+	Counts  map[string]int64 `json:"counts"`
+	ValueMu map[string]int64 `json:"value_mu"`
+}
+
+// Resources are what a node's deployment offers.
+type Resources struct {
+	CPUCores  float64 `json:"cpu_cores,omitempty"`
+	MemoryGB  float64 `json:"memory_gb,omitempty"`
+	GPUClass  string  `json:"gpu_class,omitempty"`
+	GPUs      int64   `json:"gpus,omitempty"`
+	StorageGB float64 `json:"storage_gb,omitempty"`
+}
+
+// Deployment is a node's container DNA.
+type Deployment struct {
+	Orchestration string    `json:"orchestration,omitempty"`
+	Image         string    `json:"image,omitempty"`
+	Runtime       string    `json:"runtime,omitempty"`
+	Version       string    `json:"version,omitempty"`
+	Resources     Resources `json:"resources"`
+	Zones         []string  `json:"zones,omitempty"`
+}
+
+// PriceRate is a per-unit rate in micro-credits.
+type PriceRate struct {
+	Unit      string `json:"unit"`
+	PerUnitMu int64  `json:"per_unit_mu"`
+}
+
+// Price is a node's price schedule.
+type Price struct {
+	Currency string      `json:"currency,omitempty"`
+	Unit     string      `json:"unit,omitempty"`
+	BaseMu   int64       `json:"base_mu"`
+	Rates    []PriceRate `json:"rates,omitempty"`
+	Expr     string      `json:"expr,omitempty"`
+}
+
+// Attestations are a node's compliance envelope.
+type Attestations struct {
+	Certifications []string `json:"certifications,omitempty"`
+	Jurisdiction   string   `json:"jurisdiction,omitempty"`
+	DataResidency  []string `json:"data_residency,omitempty"`
+	Tags           []string `json:"tags,omitempty"`
+}
+
+// NodeView is one node at report time.
+type NodeView struct {
+	ID           string   `json:"id"`
+	Shard        string   `json:"shard"`
+	PluginKind   string   `json:"plugin_kind,omitempty"`
+	Status       string   `json:"status"` // state.NodeStatus names: up, down, retired
+	Capabilities []string `json:"capabilities,omitempty"`
+	Capacity     int64    `json:"capacity"`
+	// Active is assigned+running jobs on the node.
+	Active         int64        `json:"active"`
+	Quota          int64        `json:"quota,omitempty"`
+	LatencyMs      int64        `json:"latency_ms,omitempty"`
+	HeartbeatAgeMs int64        `json:"heartbeat_age_ms"`
+	Deployment     Deployment   `json:"deployment"`
+	Price          Price        `json:"price"`
+	Attestations   Attestations `json:"attestations"`
+	Completed      int64        `json:"completed"`
+	EarnedMu       int64        `json:"earned_mu"`
+}
+
+// Counts are job counts and values by state name.
+type Counts struct {
+	Jobs    map[string]int64 `json:"jobs"`
+	ValueMu map[string]int64 `json:"value_mu"`
+}
+
+// Flow is a spillover (or reroute) flow between shards.
+type Flow struct {
+	From    string `json:"from"`
+	To      string `json:"to"`
+	Jobs    int64  `json:"jobs"`
+	ValueMu int64  `json:"value_mu"`
+}
+
+// Invariant is one ledger invariant check.
+type Invariant struct {
+	ID      string `json:"id"`
+	OK      bool   `json:"ok"`
+	Message string `json:"message,omitempty"`
+}
+
+// Ledger is the FSM's ledger at report time.
+type Ledger struct {
+	Global Counts `json:"global"`
+	Flows  []Flow `json:"flows"`
+	// Payments are micro-credits paid per node.
+	Payments   map[string]int64 `json:"payments_mu"`
+	Invariants []Invariant      `json:"invariants"`
+	// Head is the chain head anchored in the FSM.
+	Head Anchor `json:"head"`
+}
+
+// Anchor is a position in the event hash chain.
+type Anchor struct {
+	Seq  uint64 `json:"seq"`
+	Hash string `json:"hash"` // hex
+}
+
+// Checkpoint describes the latest exported checkpoint.
+type Checkpoint struct {
+	Index  uint64 `json:"index"`
+	Term   uint64 `json:"term,omitempty"`
+	Path   string `json:"path,omitempty"`
+	SHA256 string `json:"sha256,omitempty"`
+}
+
+// Schedule is the owner schedule's progress.
+type Schedule struct {
+	Executed []Entry `json:"executed"`
+	Skipped  []Entry `json:"skipped"`
+	Pending  []Entry `json:"pending"`
+}
+
+// Entry is one owner schedule entry.
+type Entry struct {
+	ID             string    `json:"id"`
+	AtMs           int64     `json:"at_ms,omitempty"`
+	AfterCompleted int64     `json:"after_completed,omitempty"`
+	Action         string    `json:"action"`
+	Note           string    `json:"note,omitempty"`
+	Reason         string    `json:"reason,omitempty"`
+	FiredAt        time.Time `json:"fired_at,omitzero"`
+}
+
+// OwnerCommand is one owner action, replayable from the CLI or the API.
+type OwnerCommand struct {
+	Time   time.Time  `json:"time"`
+	Actor  string     `json:"actor,omitempty"`
+	Action string     `json:"action"`
+	Reason string     `json:"reason,omitempty"`
+	CLI    string     `json:"cli"`
+	API    APIRequest `json:"api"`
+}
+
+// APIRequest is a replayable HTTP request.
+type APIRequest struct {
+	Method string `json:"method"`
+	Path   string `json:"path"`
+	Body   any    `json:"body,omitempty"`
+}
+
+// Sample is one telemetry sample.
+type Sample struct {
+	TimeMs   int64                  `json:"time_ms"`
+	PerShard map[string]ShardSample `json:"per_shard"`
+}
+
+// ShardSample is one shard's telemetry at a sample time.
+type ShardSample struct {
+	QueueDepth int64 `json:"queue_depth"`
+	Completed  int64 `json:"completed"`
+}

@@ -1,0 +1,408 @@
+package report
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/planetary/planetary/raftfsm/state"
+)
+
+// States lists the job state names a ledger reports, in lifecycle order.
+func States() []string {
+	out := make([]string, 0, state.NumJobStates-1)
+	for s := state.JobState(1); s < state.NumJobStates; s++ {
+		out = append(out, s.String())
+	}
+	return out
+}
+
+// CountValue is the number and value of jobs in one state.
+type CountValue struct {
+	Jobs    int64   `json:"jobs"`
+	ValueMu int64   `json:"value_mu"`
+	Value   float64 `json:"value"`
+}
+
+// NodeLedger is one node's line in ledger.json.
+type NodeLedger struct {
+	Shard     string  `json:"shard,omitempty"`
+	Active    int64   `json:"active"`
+	Completed int64   `json:"completed"`
+	EarnedMu  int64   `json:"earned_mu"`
+	Earned    float64 `json:"earned"`
+}
+
+// FlowLedger is one flow line in ledger.json.
+type FlowLedger struct {
+	From    string  `json:"from"`
+	To      string  `json:"to"`
+	Jobs    int64   `json:"jobs"`
+	ValueMu int64   `json:"value_mu"`
+	Value   float64 `json:"value"`
+}
+
+// Totals are the headline ledger figures.
+type Totals struct {
+	Submitted        int64   `json:"submitted"`
+	Outstanding      int64   `json:"outstanding"`
+	Completed        int64   `json:"completed"`
+	Failed           int64   `json:"failed"`
+	Cancelled        int64   `json:"cancelled"`
+	Parked           int64   `json:"parked"`
+	Spillovers       int64   `json:"spillovers"`
+	PaidMu           int64   `json:"paid_mu"`
+	ValueSubmittedMu int64   `json:"value_submitted_mu"`
+	ValueCompletedMu int64   `json:"value_completed_mu"`
+	ValueSubmitted   float64 `json:"value_submitted"`
+	ValueCompleted   float64 `json:"value_completed"`
+	Paid             float64 `json:"paid"`
+}
+
+// LedgerDoc is the content of ledger.json. Value fields come in exact
+// micro-credits (value_mu) and decimal credits (value) for people.
+type LedgerDoc struct {
+	Mission     string                           `json:"mission"`
+	GeneratedAt time.Time                        `json:"generated_at"`
+	Totals      Totals                           `json:"totals"`
+	Global      map[string]CountValue            `json:"global"`
+	Shards      map[string]map[string]CountValue `json:"shards"`
+	Nodes       map[string]NodeLedger            `json:"nodes"`
+	Flows       []FlowLedger                     `json:"flows"`
+	PaymentsMu  map[string]int64                 `json:"payments_mu"`
+	Payments    map[string]float64               `json:"payments"`
+	Invariants  []Invariant                      `json:"invariants"`
+	// Anchor is where events.ndjson starts; Chain is the head anchored in
+	// the FSM, which the last event of events.ndjson must equal.
+	Anchor Anchor `json:"anchor"`
+	Chain  Anchor `json:"chain"`
+	Events int    `json:"events"`
+	// Marks are chain positions sampled from the log when the bundle was
+	// written (every event for small logs, at most MaxMarks in all), so
+	// verification can name where a re-hashed log departs from the record.
+	Marks []Anchor `json:"marks,omitempty"`
+}
+
+// MaxMarks bounds the number of chain marks in ledger.json.
+const MaxMarks = 1024
+
+func marksOf(evs []state.Event) []Anchor {
+	if len(evs) == 0 {
+		return nil
+	}
+	step := (len(evs) + MaxMarks - 1) / MaxMarks
+	out := make([]Anchor, 0, len(evs)/step+1)
+	for i := step - 1; i < len(evs); i += step {
+		out = append(out, Anchor{Seq: evs[i].Seq, Hash: evs[i].Hash})
+	}
+	if last := evs[len(evs)-1]; out[len(out)-1].Seq != last.Seq {
+		out = append(out, Anchor{Seq: last.Seq, Hash: last.Hash})
+	}
+	return out
+}
+
+func credits(mu int64) float64 { return float64(mu) / state.Micro }
+
+func countsDoc(jobs, val map[string]int64) map[string]CountValue {
+	out := make(map[string]CountValue, state.NumJobStates)
+	for _, s := range States() {
+		out[s] = CountValue{Jobs: jobs[s], ValueMu: val[s], Value: credits(val[s])}
+	}
+	return out
+}
+
+func flowsDoc(fs []Flow) []FlowLedger {
+	out := make([]FlowLedger, 0, len(fs))
+	for _, f := range fs {
+		out = append(out, FlowLedger{From: f.From, To: f.To, Jobs: f.Jobs, ValueMu: f.ValueMu, Value: credits(f.ValueMu)})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].From != out[j].From {
+			return out[i].From < out[j].From
+		}
+		return out[i].To < out[j].To
+	})
+	return out
+}
+
+// BuildLedger derives the ledger.json document from in.
+func BuildLedger(in Input) LedgerDoc {
+	d := LedgerDoc{
+		Mission:     in.Mission.Name,
+		GeneratedAt: in.GeneratedAt.UTC(),
+		Global:      countsDoc(in.Ledger.Global.Jobs, in.Ledger.Global.ValueMu),
+		Shards:      make(map[string]map[string]CountValue, len(in.Shards)),
+		Nodes:       make(map[string]NodeLedger, len(in.Nodes)),
+		Flows:       flowsDoc(in.Ledger.Flows),
+		PaymentsMu:  make(map[string]int64, len(in.Ledger.Payments)),
+		Payments:    make(map[string]float64, len(in.Ledger.Payments)),
+		Invariants:  append([]Invariant{}, in.Ledger.Invariants...),
+		Anchor:      normAnchor(in.Anchor),
+		Chain:       normAnchor(in.Ledger.Head),
+		Events:      len(in.Events),
+		Marks:       marksOf(in.Events),
+	}
+	for _, s := range in.Shards {
+		d.Shards[s.Name] = countsDoc(s.Counts, s.ValueMu)
+	}
+	for _, n := range in.Nodes {
+		d.Nodes[n.ID] = NodeLedger{Shard: n.Shard, Active: n.Active, Completed: n.Completed, EarnedMu: n.EarnedMu, Earned: credits(n.EarnedMu)}
+	}
+	for k, v := range in.Ledger.Payments {
+		d.PaymentsMu[k] = v
+		d.Payments[k] = credits(v)
+	}
+	d.Totals = totalsOf(d.Global, d.Flows, d.PaymentsMu)
+	return d
+}
+
+func totalsOf(g map[string]CountValue, flows []FlowLedger, pay map[string]int64) Totals {
+	var t Totals
+	for _, cv := range g {
+		t.Submitted += cv.Jobs
+		t.ValueSubmittedMu += cv.ValueMu
+	}
+	t.Completed = g[state.JobCompleted.String()].Jobs
+	t.Failed = g[state.JobFailed.String()].Jobs
+	t.Cancelled = g[state.JobCancelled.String()].Jobs
+	t.Parked = g[state.JobParked.String()].Jobs
+	t.Outstanding = t.Submitted - t.Completed - t.Failed - t.Cancelled
+	t.ValueCompletedMu = g[state.JobCompleted.String()].ValueMu
+	for _, f := range flows {
+		t.Spillovers += f.Jobs
+	}
+	for _, v := range pay {
+		t.PaidMu += v
+	}
+	t.ValueSubmitted = credits(t.ValueSubmittedMu)
+	t.ValueCompleted = credits(t.ValueCompletedMu)
+	t.Paid = credits(t.PaidMu)
+	return t
+}
+
+const zeroHash = "0000000000000000000000000000000000000000000000000000000000000000"
+
+func normAnchor(a Anchor) Anchor {
+	if a.Hash == "" {
+		a.Hash = zeroHash
+	}
+	return a
+}
+
+// replayJob is a job as seen by replaying its events.
+type replayJob struct {
+	state   state.JobState
+	shard   string
+	node    string
+	valueMu int64
+	hops    int64
+}
+
+// replay rebuilds the ledger from job, node and shard events alone.
+type replay struct {
+	jobs     map[string]*replayJob
+	order    []string
+	nodes    map[string]string // id -> shard
+	shards   map[string]bool
+	flows    map[[2]string]*Flow
+	payments map[string]int64
+	requeues int64
+	pauses   int64
+}
+
+func newReplay() *replay {
+	return &replay{
+		jobs:     make(map[string]*replayJob),
+		nodes:    make(map[string]string),
+		shards:   make(map[string]bool),
+		flows:    make(map[[2]string]*Flow),
+		payments: make(map[string]int64),
+	}
+}
+
+// apply records one event; an error names an impossible transition.
+func (r *replay) apply(e *state.Event) error {
+	switch e.Type {
+	case state.EvNodeRegistered, state.EvNodeUpdated, state.EvNodeUp, state.EvNodeDown, state.EvNodeRetired:
+		if e.Node == "" {
+			return fmt.Errorf("%s without a node", e.Type)
+		}
+		if e.Shard != "" || r.nodes[e.Node] == "" {
+			r.nodes[e.Node] = e.Shard
+		}
+		return nil
+	case state.EvShardRegistered, state.EvShardUpdated:
+		r.shards[e.Shard] = true
+		return nil
+	case state.EvShardPaused, state.EvSystemPaused:
+		r.pauses++
+		return nil
+	}
+	if len(e.Type) < 4 || e.Type[:4] != "job." {
+		return nil
+	}
+	if e.Job == "" {
+		return fmt.Errorf("%s without a job id", e.Type)
+	}
+	j := r.jobs[e.Job]
+	if e.Type == state.EvJobSubmitted {
+		if j != nil {
+			return fmt.Errorf("job %s submitted twice", e.Job)
+		}
+		if e.Shard == "" {
+			return fmt.Errorf("job %s submitted without a shard", e.Job)
+		}
+		r.jobs[e.Job] = &replayJob{state: state.JobQueued, shard: e.Shard, valueMu: e.ValueMu}
+		r.order = append(r.order, e.Job)
+		r.shards[e.Shard] = true
+		return nil
+	}
+	if j == nil {
+		return fmt.Errorf("%s for job %s that was never submitted", e.Type, e.Job)
+	}
+	if j.state.Terminal() {
+		return fmt.Errorf("%s for job %s that is already %s", e.Type, e.Job, j.state)
+	}
+	need := func(from ...state.JobState) error {
+		for _, f := range from {
+			if j.state == f {
+				return nil
+			}
+		}
+		return fmt.Errorf("%s for job %s in state %s", e.Type, e.Job, j.state)
+	}
+	switch e.Type {
+	case state.EvJobAssigned:
+		if err := need(state.JobQueued); err != nil {
+			return err
+		}
+		if e.Node == "" {
+			return fmt.Errorf("job %s assigned without a node", e.Job)
+		}
+		j.state, j.node = state.JobAssigned, e.Node
+	case state.EvJobStarted:
+		if err := need(state.JobAssigned); err != nil {
+			return err
+		}
+		j.state = state.JobRunning
+	case state.EvJobCompleted:
+		if err := need(state.JobAssigned, state.JobRunning); err != nil {
+			return err
+		}
+		if e.Node != "" {
+			j.node = e.Node
+		}
+		j.state = state.JobCompleted
+		r.payments[j.node] += e.AmountMu
+	case state.EvJobFailed:
+		j.state = state.JobFailed
+	case state.EvJobRequeued:
+		r.requeues++
+		j.state, j.node = state.JobQueued, ""
+		if e.Shard != "" {
+			j.shard = e.Shard
+		}
+	case state.EvJobSpilled, state.EvJobRerouted:
+		from, to := e.From, e.To
+		if from == "" {
+			from = j.shard
+		}
+		if to == "" {
+			return fmt.Errorf("%s for job %s without a target shard", e.Type, e.Job)
+		}
+		if from != j.shard {
+			return fmt.Errorf("%s for job %s from %s but it is in %s", e.Type, e.Job, from, j.shard)
+		}
+		f := r.flows[[2]string{from, to}]
+		if f == nil {
+			f = &Flow{From: from, To: to}
+			r.flows[[2]string{from, to}] = f
+		}
+		f.Jobs++
+		f.ValueMu += j.valueMu
+		j.hops++
+		j.state, j.node, j.shard = state.JobQueued, "", to
+		r.shards[to] = true
+	case state.EvJobParked:
+		j.state, j.node = state.JobParked, ""
+	case state.EvJobUnparked:
+		if err := need(state.JobParked); err != nil {
+			return err
+		}
+		j.state = state.JobQueued
+	case state.EvJobCancelled:
+		j.state = state.JobCancelled
+	default:
+		return fmt.Errorf("unknown job event type %q", e.Type)
+	}
+	return nil
+}
+
+// doc renders the replayed ledger in the shape of ledger.json.
+func (r *replay) doc() LedgerDoc {
+	gj, gv := map[string]int64{}, map[string]int64{}
+	sj, sv := map[string]map[string]int64{}, map[string]map[string]int64{}
+	for s := range r.shards {
+		sj[s], sv[s] = map[string]int64{}, map[string]int64{}
+	}
+	nodes := map[string]NodeLedger{}
+	for id, sh := range r.nodes {
+		nodes[id] = NodeLedger{Shard: sh}
+	}
+	for _, id := range r.order {
+		j := r.jobs[id]
+		st := j.state.String()
+		gj[st]++
+		gv[st] += j.valueMu
+		if sj[j.shard] == nil {
+			sj[j.shard], sv[j.shard] = map[string]int64{}, map[string]int64{}
+		}
+		sj[j.shard][st]++
+		sv[j.shard][st] += j.valueMu
+		if j.node != "" && (j.state == state.JobAssigned || j.state == state.JobRunning || j.state == state.JobCompleted) {
+			n := nodes[j.node]
+			if j.state == state.JobCompleted {
+				n.Completed++
+			} else {
+				n.Active++
+			}
+			nodes[j.node] = n
+		}
+	}
+	for id, amt := range r.payments {
+		n := nodes[id]
+		n.EarnedMu = amt
+		n.Earned = credits(amt)
+		nodes[id] = n
+	}
+	d := LedgerDoc{
+		Global:     countsDoc(gj, gv),
+		Shards:     map[string]map[string]CountValue{},
+		Nodes:      nodes,
+		PaymentsMu: map[string]int64{},
+	}
+	for s := range sj {
+		d.Shards[s] = countsDoc(sj[s], sv[s])
+	}
+	fs := make([]Flow, 0, len(r.flows))
+	for _, f := range r.flows {
+		fs = append(fs, *f)
+	}
+	d.Flows = flowsDoc(fs)
+	for k, v := range r.payments {
+		if v != 0 {
+			d.PaymentsMu[k] = v
+		}
+	}
+	d.Totals = totalsOf(d.Global, d.Flows, d.PaymentsMu)
+	return d
+}
+
+// hops is the sum of hops over all jobs (the "flows" invariant).
+func (r *replay) hops() int64 {
+	var n int64
+	for _, j := range r.jobs {
+		n += j.hops
+	}
+	return n
+}

@@ -1,0 +1,154 @@
+package report
+
+import (
+	"sort"
+	"time"
+
+	"github.com/planetary/planetary/raftfsm/state"
+)
+
+// Metrics are the headline figures of a run. Value twins are decimal credits.
+type Metrics struct {
+	Submitted          int64   `json:"submitted"`
+	Completed          int64   `json:"completed"`
+	Failed             int64   `json:"failed"`
+	Cancelled          int64   `json:"cancelled"`
+	Parked             int64   `json:"parked"`
+	Outstanding        int64   `json:"outstanding"`
+	Spillovers         int64   `json:"spillovers"`
+	Reassigned         int64   `json:"reassigned"`
+	OwnerInterventions int64   `json:"owner_interventions"`
+	Pauses             int64   `json:"pauses"`
+	ValueSubmitted     float64 `json:"value_submitted"`
+	ValueCompleted     float64 `json:"value_completed"`
+	ValueFailed        float64 `json:"value_failed"`
+	ValueCancelled     float64 `json:"value_cancelled"`
+	ValueParked        float64 `json:"value_parked"`
+	ValueOutstanding   float64 `json:"value_outstanding"`
+	ValueSpillovers    float64 `json:"value_spillovers"`
+	Paid               float64 `json:"paid"`
+}
+
+// Rates are fractions of submitted jobs in [0, 1].
+type Rates struct {
+	Completion float64 `json:"completion_rate"`
+	Failure    float64 `json:"failure_rate"`
+	Drop       float64 `json:"drop_rate"` // neither completed, failed nor cancelled
+	Spillover  float64 `json:"spillover_rate"`
+}
+
+// ShardSummary is a shard's line in summary.json.
+type ShardSummary struct {
+	ShardView
+	InFlight   int64 `json:"in_flight"`
+	Completed  int64 `json:"completed"`
+	Failed     int64 `json:"failed"`
+	SpilledOut int64 `json:"spilled_out"`
+	SpilledIn  int64 `json:"spilled_in"`
+}
+
+// NodeSummary is a node's line in summary.json.
+type NodeSummary struct {
+	NodeView
+	Earned      float64 `json:"earned"`
+	PriceBase   float64 `json:"price_base"`
+	Utilisation float64 `json:"utilisation"` // active / capacity
+}
+
+// OwnerCounts counts owner commands.
+type OwnerCounts struct {
+	Total    int64            `json:"total"`
+	ByAction map[string]int64 `json:"by_action"`
+	Executed int64            `json:"schedule_executed"`
+	Skipped  int64            `json:"schedule_skipped"`
+	Pending  int64            `json:"schedule_pending"`
+}
+
+// Summary is the content of summary.json.
+type Summary struct {
+	Mission       Mission        `json:"mission"`
+	GeneratedAt   time.Time      `json:"generated_at"`
+	Run           Run            `json:"run"`
+	Metrics       Metrics        `json:"metrics"`
+	Rates         Rates          `json:"rates"`
+	Shards        []ShardSummary `json:"shards"`
+	Nodes         []NodeSummary  `json:"nodes"`
+	OwnerCommands OwnerCounts    `json:"owner_commands"`
+	Checkpoint    Checkpoint     `json:"checkpoint"`
+	Anchor        Anchor         `json:"anchor"`
+	Head          Anchor         `json:"head"`
+	Events        int            `json:"events"`
+	Invariants    []Invariant    `json:"invariants"`
+}
+
+// BuildSummary derives summary.json from in and its ledger document.
+func BuildSummary(in Input, led LedgerDoc) Summary {
+	g := led.Global
+	t := led.Totals
+	m := Metrics{
+		Submitted: t.Submitted, Completed: t.Completed, Failed: t.Failed, Cancelled: t.Cancelled,
+		Parked: t.Parked, Outstanding: t.Outstanding, Spillovers: t.Spillovers,
+		OwnerInterventions: int64(len(in.OwnerCommands)),
+		ValueSubmitted:     t.ValueSubmitted, ValueCompleted: t.ValueCompleted,
+		ValueFailed:    g[state.JobFailed.String()].Value,
+		ValueCancelled: g[state.JobCancelled.String()].Value,
+		ValueParked:    g[state.JobParked.String()].Value,
+		Paid:           t.Paid,
+	}
+	m.ValueOutstanding = credits(t.ValueSubmittedMu - g["completed"].ValueMu - g["failed"].ValueMu - g["cancelled"].ValueMu)
+	for _, f := range led.Flows {
+		m.ValueSpillovers += f.Value
+	}
+	for i := range in.Events {
+		switch in.Events[i].Type {
+		case state.EvJobRequeued:
+			m.Reassigned++
+		case state.EvSystemPaused, state.EvShardPaused:
+			m.Pauses++
+		}
+	}
+	var r Rates
+	if t.Submitted > 0 {
+		n := float64(t.Submitted)
+		r = Rates{
+			Completion: float64(t.Completed) / n, Failure: float64(t.Failed) / n,
+			Drop: float64(t.Outstanding) / n, Spillover: float64(t.Spillovers) / n,
+		}
+	}
+	s := Summary{
+		Mission: in.Mission, GeneratedAt: in.GeneratedAt.UTC(), Run: in.Run, Metrics: m, Rates: r,
+		Shards: []ShardSummary{}, Nodes: []NodeSummary{},
+		OwnerCommands: OwnerCounts{
+			Total: int64(len(in.OwnerCommands)), ByAction: map[string]int64{},
+			Executed: int64(len(in.Schedule.Executed)), Skipped: int64(len(in.Schedule.Skipped)),
+			Pending: int64(len(in.Schedule.Pending)),
+		},
+		Checkpoint: in.Checkpoint, Anchor: in.Anchor, Head: in.Ledger.Head, Events: len(in.Events),
+		Invariants: led.Invariants,
+	}
+	for _, c := range in.OwnerCommands {
+		s.OwnerCommands.ByAction[c.Action]++
+	}
+	for _, sh := range in.Shards {
+		ss := ShardSummary{ShardView: sh, InFlight: sh.Counts["assigned"] + sh.Counts["running"],
+			Completed: sh.Counts["completed"], Failed: sh.Counts["failed"]}
+		for _, f := range led.Flows {
+			if f.From == sh.Name {
+				ss.SpilledOut += f.Jobs
+			}
+			if f.To == sh.Name {
+				ss.SpilledIn += f.Jobs
+			}
+		}
+		s.Shards = append(s.Shards, ss)
+	}
+	for _, n := range in.Nodes {
+		ns := NodeSummary{NodeView: n, Earned: credits(n.EarnedMu), PriceBase: credits(n.Price.BaseMu)}
+		if n.Capacity > 0 {
+			ns.Utilisation = float64(n.Active) / float64(n.Capacity)
+		}
+		s.Nodes = append(s.Nodes, ns)
+	}
+	sort.SliceStable(s.Nodes, func(i, j int) bool { return s.Nodes[i].ID < s.Nodes[j].ID })
+	return s
+}

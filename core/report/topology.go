@@ -1,0 +1,202 @@
+package report
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// topo is the shared model behind the Mermaid and SVG renderings.
+type topo struct {
+	shards []topoShard
+	flows  []Flow
+}
+
+type topoShard struct {
+	ShardView
+	id     string // identifier-safe, unique
+	router string
+	nodes  []topoNode
+}
+
+type topoNode struct {
+	NodeView
+	id string
+}
+
+// ident maps a name onto [A-Za-z0-9_]; used keeps the results unique.
+func ident(prefix, name string, used map[string]bool) string {
+	var b strings.Builder
+	b.WriteString(prefix)
+	for _, r := range name {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	id := b.String()
+	for i := 2; used[id]; i++ {
+		id = fmt.Sprintf("%s_%d", b.String(), i)
+	}
+	used[id] = true
+	return id
+}
+
+func buildTopo(in Input) topo {
+	used := map[string]bool{}
+	var t topo
+	idx := map[string]int{}
+	for _, s := range in.Shards {
+		idx[s.Name] = len(t.shards)
+		t.shards = append(t.shards, topoShard{ShardView: s, id: ident("shard_", s.Name, used), router: ident("router_", s.Name, used)})
+	}
+	nodes := append([]NodeView(nil), in.Nodes...)
+	sort.SliceStable(nodes, func(i, j int) bool { return nodes[i].ID < nodes[j].ID })
+	for _, n := range nodes {
+		i, ok := idx[n.Shard]
+		if !ok {
+			idx[n.Shard] = len(t.shards)
+			i = len(t.shards)
+			t.shards = append(t.shards, topoShard{ShardView: ShardView{Name: n.Shard, Health: HealthOK},
+				id: ident("shard_", n.Shard, used), router: ident("router_", n.Shard, used)})
+		}
+		t.shards[i].nodes = append(t.shards[i].nodes, topoNode{NodeView: n, id: ident("node_", n.ID, used)})
+	}
+	// Spillover edges: every configured target, labelled with its flow.
+	seen := map[[2]string]int{}
+	for _, f := range in.Ledger.Flows {
+		if _, a := idx[f.From]; !a {
+			continue
+		}
+		if _, b := idx[f.To]; !b {
+			continue
+		}
+		seen[[2]string{f.From, f.To}] = len(t.flows)
+		t.flows = append(t.flows, f)
+	}
+	for _, s := range in.Shards {
+		targets := append([]string(nil), s.SpilloverTargets...)
+		for _, p := range s.Policies {
+			targets = append(targets, p.Target)
+		}
+		for _, to := range targets {
+			if _, ok := idx[to]; !ok || to == s.Name {
+				continue
+			}
+			if _, ok := seen[[2]string{s.Name, to}]; !ok {
+				seen[[2]string{s.Name, to}] = len(t.flows)
+				t.flows = append(t.flows, Flow{From: s.Name, To: to})
+			}
+		}
+	}
+	sort.SliceStable(t.flows, func(i, j int) bool {
+		if t.flows[i].From != t.flows[j].From {
+			return t.flows[i].From < t.flows[j].From
+		}
+		return t.flows[i].To < t.flows[j].To
+	})
+	return t
+}
+
+func (t topo) shardByName(name string) *topoShard {
+	for i := range t.shards {
+		if t.shards[i].Name == name {
+			return &t.shards[i]
+		}
+	}
+	return nil
+}
+
+func nodeClass(status string) string {
+	switch status {
+	case "up":
+		return "nodeUp"
+	case "down":
+		return "nodeDown"
+	case "retired":
+		return "nodeRetired"
+	}
+	return "nodeUnknown"
+}
+
+func shardClass(s ShardView) string {
+	switch {
+	case s.Paused || s.Health == HealthPaused:
+		return "shardPaused"
+	case s.Health == HealthAlert:
+		return "shardAlert"
+	case s.Health == HealthDown:
+		return "shardDown"
+	}
+	return "shardOK"
+}
+
+// mlabel makes s safe inside a quoted Mermaid label.
+func mlabel(s string) string {
+	r := strings.NewReplacer(`"`, "#quot;", "\n", " ", "\r", " ", "|", "#124;", "`", "'")
+	return r.Replace(s)
+}
+
+func displayName(s ShardView) string {
+	if s.DisplayName != "" && s.DisplayName != s.Name {
+		return s.DisplayName + " (" + s.Name + ")"
+	}
+	return s.Name
+}
+
+// Mermaid renders the topology as a Mermaid flowchart: one subgraph per
+// shard holding its router and nodes, router->node edges labelled with the
+// shard's latency budget, and dashed router->router spillover edges labelled
+// with flow counts.
+func Mermaid(in Input) string {
+	t := buildTopo(in)
+	var b strings.Builder
+	fmt.Fprintf(&b, "%%%% planetary mission topology: %s\n", mlabel(in.Mission.Name))
+	b.WriteString("flowchart LR\n")
+	for _, c := range [][2]string{
+		{"shardOK", "fill:#0d1b4c,stroke:#64a9ff,color:#f5f7ff"},
+		{"shardAlert", "fill:#3a2308,stroke:#f6b93b,color:#fff"},
+		{"shardPaused", "fill:#2f143a,stroke:#ff6bcb,color:#fff"},
+		{"shardDown", "fill:#3d0d0d,stroke:#ff6b6b,color:#fff"},
+		{"router", "fill:#0b1733,stroke:#64a9ff,stroke-dasharray:4 2,color:#f5f7ff"},
+		{"nodeUp", "fill:#053b2a,stroke:#1dd1a1,color:#f5f7ff"},
+		{"nodeDown", "fill:#3d0d0d,stroke:#ff6b6b,color:#fff"},
+		{"nodeRetired", "fill:#2b2b2b,stroke:#999,color:#ddd"},
+		{"nodeUnknown", "fill:#2b2b2b,stroke:#f6b93b,color:#ddd"},
+	} {
+		fmt.Fprintf(&b, "  classDef %s %s;\n", c[0], c[1])
+	}
+	for _, s := range t.shards {
+		fmt.Fprintf(&b, "  subgraph %s[\"%s\"]\n", s.id, mlabel(displayName(s.ShardView)))
+		b.WriteString("    direction TB\n")
+		state := "open"
+		if s.Paused {
+			state = "paused"
+		}
+		fmt.Fprintf(&b, "    %s{{\"router %s · queue %d · %s\"}}\n", s.router, mlabel(s.Name), s.QueueDepth, state)
+		for _, n := range s.nodes {
+			fmt.Fprintf(&b, "    %s[\"%s · %s · %d/%d active\"]\n", n.id, mlabel(n.ID), mlabel(n.Status), n.Active, n.Capacity)
+		}
+		for _, n := range s.nodes {
+			if s.LatencyBudgetMs > 0 {
+				fmt.Fprintf(&b, "    %s -->|\"<= %dms\"| %s\n", s.router, s.LatencyBudgetMs, n.id)
+			} else {
+				fmt.Fprintf(&b, "    %s --> %s\n", s.router, n.id)
+			}
+		}
+		b.WriteString("  end\n")
+	}
+	for _, f := range t.flows {
+		from, to := t.shardByName(f.From), t.shardByName(f.To)
+		fmt.Fprintf(&b, "  %s -.->|\"%d jobs\"| %s\n", from.router, f.Jobs, to.router)
+	}
+	for _, s := range t.shards {
+		fmt.Fprintf(&b, "  class %s %s\n", s.id, shardClass(s.ShardView))
+		fmt.Fprintf(&b, "  class %s router\n", s.router)
+		for _, n := range s.nodes {
+			fmt.Fprintf(&b, "  class %s %s\n", n.id, nodeClass(n.Status))
+		}
+	}
+	return b.String()
+}
