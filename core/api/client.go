@@ -203,9 +203,9 @@ func (c *Client) Leader(ctx context.Context) (LeaderInfo, error) {
 	return out, c.call(ctx, http.MethodGet, "/v1/status/leader", nil, nil, &out)
 }
 
-// Peers returns the raft peers' addresses.
-func (c *Client) Peers(ctx context.Context) ([]string, error) {
-	var out []string
+// Peers returns the raft configuration.
+func (c *Client) Peers(ctx context.Context) ([]Peer, error) {
+	var out []Peer
 	return out, c.call(ctx, http.MethodGet, "/v1/status/peers", nil, nil, &out)
 }
 

@@ -8,4 +8,6 @@ var (
 	ErrBadAddress = errors.New("bad API address")
 	// ErrNoBackend is returned by New when Config.Backend is nil.
 	ErrNoBackend = errors.New("api: no backend")
+	// ErrBadConfig is returned by New for an invalid Config.
+	ErrBadConfig = errors.New("invalid API config")
 )

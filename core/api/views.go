@@ -45,6 +45,14 @@ type LeaderInfo struct {
 	ID      string `json:"id"`
 }
 
+// Peer is one raft server of the cluster.
+type Peer struct {
+	ID       string `json:"id"`
+	Address  string `json:"address"`
+	Suffrage string `json:"suffrage"`
+	Leader   bool   `json:"leader"`
+}
+
 // Credits converts micro-credits to decimal credits.
 func Credits(mu int64) float64 { return float64(mu) / state.Micro }
 
@@ -332,10 +340,11 @@ type Ledger struct {
 }
 
 // Events is the body of GET /v1/events. Index is the seq to pass as index=
-// next time.
+// next time; Head is the newest seq the serving node holds.
 type Events struct {
 	Events []state.Event `json:"events"`
 	Index  uint64        `json:"index"`
+	Head   uint64        `json:"head"`
 }
 
 // PauseRequest is the body of POST /v1/operator/pause and /resume.

@@ -1,0 +1,360 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/tinylib/msgp/msgp"
+
+	"github.com/planetary/planetary/core/server"
+	"github.com/planetary/planetary/raftfsm/command"
+	"github.com/planetary/planetary/raftfsm/state"
+)
+
+// Config configures the HTTP API.
+type Config struct {
+	Backend Backend
+	Logger  hclog.Logger
+	// AllowAnonymousRead lets requests without a token use read routes.
+	AllowAnonymousRead bool
+	// DisableACL treats every request as management (agent config
+	// `acl { enabled = false }`).
+	DisableACL bool
+	// MaxBodyBytes bounds JSON request bodies (413 beyond).
+	MaxBodyBytes int64
+	// MaxSnapshotBytes bounds a snapshot restore upload.
+	MaxSnapshotBytes int64
+	// MaxEventWait bounds ?wait= of GET /v1/events.
+	MaxEventWait time.Duration
+	// StreamKeepAlive is how often an idle assignment stream sends a blank line.
+	StreamKeepAlive time.Duration
+	// Registry receives the API's metrics; New makes one when nil.
+	Registry *prometheus.Registry
+}
+
+// DefaultConfig returns the defaults; set Backend.
+func DefaultConfig() Config {
+	return Config{
+		MaxBodyBytes:     8 << 20,
+		MaxSnapshotBytes: 8 << 30,
+		MaxEventWait:     5 * time.Minute,
+		StreamKeepAlive:  15 * time.Second,
+	}
+}
+
+// Validate checks the config.
+func (c Config) Validate() error {
+	if c.Backend == nil {
+		return ErrNoBackend
+	}
+	if c.MaxBodyBytes <= 0 || c.MaxSnapshotBytes <= 0 || c.MaxEventWait <= 0 || c.StreamKeepAlive <= 0 {
+		return fmt.Errorf("api: limits must be positive: %w", ErrBadConfig)
+	}
+	return nil
+}
+
+// HTTP serves the /v1 API.
+type HTTP struct {
+	cfg     Config
+	b       Backend
+	log     hclog.Logger
+	mux     *http.ServeMux
+	metrics *metrics
+}
+
+// New builds the API handler.
+func New(cfg Config) (*HTTP, error) {
+	def := DefaultConfig()
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = def.MaxBodyBytes
+	}
+	if cfg.MaxSnapshotBytes == 0 {
+		cfg.MaxSnapshotBytes = def.MaxSnapshotBytes
+	}
+	if cfg.MaxEventWait == 0 {
+		cfg.MaxEventWait = def.MaxEventWait
+	}
+	if cfg.StreamKeepAlive == 0 {
+		cfg.StreamKeepAlive = def.StreamKeepAlive
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.NewNullLogger()
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	h := &HTTP{cfg: cfg, b: cfg.Backend, log: cfg.Logger.Named("http"), mux: http.NewServeMux()}
+	m, err := newMetrics(cfg.Registry, cfg.Backend)
+	if err != nil {
+		return nil, err
+	}
+	h.metrics = m
+	h.routes()
+	return h, nil
+}
+
+// Handler returns the http.Handler serving /v1.
+func (h *HTTP) Handler() http.Handler { return h }
+
+// ServeHTTP implements http.Handler.
+func (h *HTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+	h.mux.ServeHTTP(sw, r)
+	h.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", sw.status,
+		"duration", time.Since(start))
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) { s.status = code; s.ResponseWriter.WriteHeader(code) }
+func (s *statusWriter) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// access is what a route requires.
+type access uint8
+
+const (
+	accessOpen access = iota // no token needed
+	accessRead
+	accessSubmit
+	accessManagement
+	accessWrite = accessManagement // alias used for owner routes
+)
+
+// identity is the resolved caller of a request.
+type identity struct {
+	Type     state.TokenType
+	Name     string
+	Accessor string
+}
+
+func (id identity) actor() string {
+	switch {
+	case id.Name != "" && id.Accessor != "":
+		return id.Name + "/" + id.Accessor
+	case id.Accessor != "":
+		return id.Accessor
+	case id.Name != "":
+		return id.Name
+	}
+	return "anonymous"
+}
+
+type ctxKey struct{}
+
+func caller(r *http.Request) identity {
+	id, _ := r.Context().Value(ctxKey{}).(identity)
+	return id
+}
+
+// secretOf returns the token secret of a request.
+func secretOf(r *http.Request) string {
+	if s := r.Header.Get(TokenHeader); s != "" {
+		return s
+	}
+	if a := r.Header.Get("Authorization"); len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
+		return strings.TrimSpace(a[7:])
+	}
+	return ""
+}
+
+// HashSecret returns the hex sha256 of a secret, as stored in raft.
+func HashSecret(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}
+
+// authorize resolves the caller and checks it against need. It reads only
+// local state: a refused call never proposes anything.
+func (h *HTTP) authorize(r *http.Request, need access) (identity, *apiError) {
+	if h.cfg.DisableACL {
+		return identity{Type: state.TokenManagement, Name: "anonymous"}, nil
+	}
+	secret := secretOf(r)
+	id := identity{Type: state.TokenNone}
+	if secret != "" {
+		hash := HashSecret(secret)
+		var tok *state.Token
+		h.b.Read(func(s *state.Store) {
+			if t, ok := s.TokenByHash(hash); ok {
+				tok = &t
+			}
+		})
+		if tok == nil {
+			return id, &apiError{status: http.StatusUnauthorized, msg: "ACL token not found"}
+		}
+		id = identity{Type: tok.Type, Name: tok.Name, Accessor: tok.AccessorID}
+	}
+	if need == accessOpen {
+		return id, nil
+	}
+	if id.Type == state.TokenNone {
+		if need == accessRead && h.cfg.AllowAnonymousRead {
+			return identity{Type: state.TokenRead, Name: "anonymous"}, nil
+		}
+		return id, &apiError{status: http.StatusUnauthorized, msg: "ACL token required"}
+	}
+	var want state.TokenType
+	switch need {
+	case accessRead:
+		want = state.TokenRead
+	case accessSubmit:
+		want = state.TokenSubmit
+	default:
+		want = state.TokenManagement
+	}
+	if id.Type < want {
+		return id, &apiError{status: http.StatusForbidden,
+			msg: fmt.Sprintf("permission denied: %s token, route needs %s", id.Type, want)}
+	}
+	return id, nil
+}
+
+// apiError is an error answer.
+type apiError struct {
+	status int
+	msg    string
+	field  string
+	path   string
+	leader string
+	diags  []Diagnostic
+}
+
+func (e *apiError) Error() string { return e.msg }
+
+func badRequest(field, format string, args ...any) *apiError {
+	return &apiError{status: http.StatusBadRequest, field: field, msg: fmt.Sprintf(format, args...)}
+}
+
+func notFound(format string, args ...any) *apiError {
+	return &apiError{status: http.StatusNotFound, msg: fmt.Sprintf(format, args...)}
+}
+
+// handlerFunc is a route body; it returns the value to encode as JSON (nil
+// when it wrote the response itself) or an error.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) (any, error)
+
+// handle registers a route with its access level. Mutating routes
+// (write=true) refuse on a follower before doing anything.
+func (h *HTTP) handle(pattern string, need access, write bool, fn handlerFunc) {
+	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		id, aerr := h.authorize(r, need)
+		if aerr != nil {
+			h.writeError(w, aerr)
+			return
+		}
+		if write && !h.b.IsLeader() {
+			h.writeError(w, h.noLeader())
+			return
+		}
+		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, id))
+		out, err := fn(w, r)
+		if err != nil {
+			h.writeError(w, err)
+			return
+		}
+		if out != nil {
+			writeJSON(w, http.StatusOK, out)
+		}
+	})
+}
+
+func (h *HTTP) noLeader() *apiError {
+	addr, _ := h.b.Leader()
+	msg := "not the leader"
+	if addr == "" {
+		msg = "no leader"
+	}
+	return &apiError{status: http.StatusServiceUnavailable, msg: msg, leader: addr}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	_ = enc.Encode(v)
+}
+
+// writeError translates errors to status codes at the edge.
+func (h *HTTP) writeError(w http.ResponseWriter, err error) {
+	var ae *apiError
+	switch {
+	case errors.As(err, &ae):
+	case errors.Is(err, server.ErrNotLeader):
+		ae = h.noLeader()
+	case errors.Is(err, server.ErrPathNotAllowed):
+		ae = &apiError{status: http.StatusForbidden, msg: err.Error()}
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		ae = &apiError{status: http.StatusServiceUnavailable, msg: err.Error()}
+	default:
+		ae = &apiError{status: http.StatusConflict, msg: err.Error()}
+	}
+	if ae.status >= 500 {
+		h.log.Warn("request failed", "status", ae.status, "error", ae.msg)
+	}
+	writeJSON(w, ae.status, ErrorBody{Error: ae.msg, Field: ae.field, Path: ae.path, Leader: ae.leader, Diagnostics: ae.diags})
+}
+
+// decode reads a JSON body bounded by MaxBodyBytes into v. Unknown fields
+// are refused, naming the field.
+func (h *HTTP) decode(w http.ResponseWriter, r *http.Request, v any) error {
+	r.Body = http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes)
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		var ute *json.UnmarshalTypeError
+		var se *json.SyntaxError
+		switch {
+		case errors.As(err, &mbe):
+			return &apiError{status: http.StatusRequestEntityTooLarge,
+				msg: fmt.Sprintf("request body larger than %d bytes", mbe.Limit)}
+		case errors.Is(err, io.EOF):
+			return badRequest("", "empty request body")
+		case errors.As(err, &ute):
+			return badRequest(ute.Field, "field %s: cannot use JSON %s as %s", ute.Field, ute.Value, ute.Type)
+		case errors.As(err, &se):
+			return badRequest("", "malformed JSON at offset %d: %v", se.Offset, err)
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+			return badRequest(f, "unknown field %q", f)
+		}
+		return badRequest("", "bad request body: %v", err)
+	}
+	return nil
+}
+
+// meta stamps an owner command.
+func (h *HTTP) meta(r *http.Request, reason string) command.Meta {
+	return command.Meta{Time: h.b.Now(), Actor: caller(r).actor(), Reason: reason}
+}
+
+// apply proposes one owner command.
+func (h *HTTP) apply(r *http.Request, t command.MessageType, msg msgp.Marshaler) (WriteResult, error) {
+	resp, err := h.b.Apply(r.Context(), t, msg)
+	if err != nil {
+		return WriteResult{}, err
+	}
+	return WriteResult{Index: resp.Index}, nil
+}

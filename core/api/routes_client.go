@@ -1,0 +1,239 @@
+package api
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/planetary/planetary/core/server"
+	"github.com/planetary/planetary/raftfsm"
+	"github.com/planetary/planetary/raftfsm/command"
+	"github.com/planetary/planetary/raftfsm/state"
+)
+
+// ---- ledger and events
+
+func (h *HTTP) ledger(w http.ResponseWriter, r *http.Request) (any, error) {
+	out := Ledger{Shards: map[string]Counts{}, Nodes: map[string]Counts{}, Payments: map[string]float64{}, Flows: []Flow{}}
+	h.b.Read(func(s *state.Store) {
+		out.Global = CountsView(s.Global())
+		for _, sh := range s.Shards() {
+			out.Shards[sh.Name] = CountsView(s.ShardCounts(sh.Name))
+		}
+		for _, n := range s.Nodes() {
+			out.Nodes[n.ID] = CountsView(s.NodeCounts(n.ID))
+		}
+		for _, f := range s.Flows() {
+			out.Flows = append(out.Flows, Flow{From: f.From, To: f.To, Jobs: f.Jobs, Value: Credits(f.ValueMu)})
+		}
+		for _, p := range s.Payments() {
+			out.Payments[p.Node] = Credits(p.AmountMu)
+		}
+		for _, inv := range raftfsm.CheckInvariants(s) {
+			out.Invariants = append(out.Invariants, Invariant{ID: inv.ID, OK: inv.OK, Message: inv.Message})
+		}
+		hd := s.Head()
+		out.Chain = ChainHead{Seq: hd.Seq, Hash: hex.EncodeToString(hd.Hash[:])}
+	})
+	out.AppliedIndex = h.b.AppliedIndex()
+	return out, nil
+}
+
+const (
+	defaultEventLimit = 1000
+	maxEventLimit     = 10000
+)
+
+func (h *HTTP) events(w http.ResponseWriter, r *http.Request) (any, error) {
+	q := r.URL.Query()
+	index, err := uintParam(q.Get("index"), "index")
+	if err != nil {
+		return nil, err
+	}
+	var wait time.Duration
+	if s := q.Get("wait"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < 0 {
+			return nil, badRequest("wait", "wait must be a duration such as 30s")
+		}
+		wait = min(d, h.cfg.MaxEventWait)
+	}
+	limit := defaultEventLimit
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 {
+			return nil, badRequest("limit", "limit must be a positive integer")
+		}
+		limit = min(n, maxEventLimit)
+	}
+	typ := q.Get("type")
+	log := h.b.Events()
+	ctx := r.Context()
+	if wait > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, wait)
+		defer cancel()
+	}
+	out := Events{Events: []state.Event{}, Index: index}
+	for {
+		evs, err := log.Read(out.Index, limit)
+		if err != nil {
+			return nil, fmt.Errorf("api: read events: %w", err)
+		}
+		for _, e := range evs {
+			out.Index = e.Seq
+			if typ == "" || e.Type == typ {
+				out.Events = append(out.Events, e)
+			}
+		}
+		if len(out.Events) > 0 || wait == 0 || len(evs) == limit {
+			out.Head, _ = log.Head()
+			return out, nil
+		}
+		if err := log.Wait(ctx, out.Index); err != nil {
+			if r.Context().Err() != nil {
+				return nil, r.Context().Err()
+			}
+			out.Head, _ = log.Head()
+			return out, nil // the wait ran out: an empty answer
+		}
+	}
+}
+
+// ---- client protocol
+
+func (h *HTTP) clientRegister(w http.ResponseWriter, r *http.Request) (any, error) {
+	var req ClientRegister
+	if err := h.decode(w, r, &req); err != nil {
+		return nil, err
+	}
+	if req.Client == "" {
+		return nil, badRequest("client", "client is required")
+	}
+	nodes := make([]state.Node, len(req.Nodes))
+	for i, n := range req.Nodes {
+		if err := validateNode(n, fmt.Sprintf("nodes[%d].", i)); err != nil {
+			return nil, err
+		}
+		nodes[i] = NodeRecord(n)
+		nodes[i].Client = req.Client
+	}
+	claimed, err := h.b.RegisterClient(r.Context(), req.Client, nodes, req.Kinds)
+	if err != nil {
+		return nil, err
+	}
+	if claimed == nil {
+		claimed = []string{}
+	}
+	return ClientRegistered{Claimed: claimed}, nil
+}
+
+func (h *HTTP) clientHeartbeat(w http.ResponseWriter, r *http.Request) (any, error) {
+	var req ClientHeartbeat
+	if err := h.decode(w, r, &req); err != nil {
+		return nil, err
+	}
+	if req.Client == "" {
+		return nil, badRequest("client", "client is required")
+	}
+	beats := make([]server.NodeBeat, len(req.Nodes))
+	for i, b := range req.Nodes {
+		if b.ID == "" {
+			return nil, badRequest(fmt.Sprintf("nodes[%d].id", i), "node id is required")
+		}
+		beats[i] = server.NodeBeat{ID: b.ID, Healthy: b.Healthy, LatencyMs: b.LatencyMs}
+	}
+	if err := h.b.Heartbeat(req.Client, beats); err != nil {
+		return nil, err
+	}
+	return struct{}{}, nil
+}
+
+func (h *HTTP) clientResults(w http.ResponseWriter, r *http.Request) (any, error) {
+	var req ClientResults
+	if err := h.decode(w, r, &req); err != nil {
+		return nil, err
+	}
+	if req.Client == "" {
+		return nil, badRequest("client", "client is required")
+	}
+	started := make([]command.JobAttempt, len(req.Started))
+	for i, s := range req.Started {
+		started[i] = command.JobAttempt{JobID: s.JobID, Attempt: s.Attempt}
+	}
+	results := make([]command.Result, len(req.Results))
+	for i, x := range req.Results {
+		results[i] = command.Result{JobID: x.JobID, Attempt: x.Attempt, OK: x.OK, Retryable: x.Retryable,
+			ExitCode: x.ExitCode, Output: x.Output, Error: x.Error}
+	}
+	if err := h.b.Results(r.Context(), req.Client, started, results); err != nil {
+		return nil, err
+	}
+	return struct{}{}, nil
+}
+
+// clientAssignments streams NDJSON, one assignment a line, flushed after
+// each batch; an idle stream gets a blank line every StreamKeepAlive.
+func (h *HTTP) clientAssignments(w http.ResponseWriter, r *http.Request) (any, error) {
+	client := r.URL.Query().Get("client")
+	if client == "" {
+		return nil, badRequest("client", "client is required")
+	}
+	fl, _ := w.(http.Flusher)
+	flush := func() {
+		if fl != nil {
+			fl.Flush()
+		}
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusOK)
+	flush()
+
+	var mu sync.Mutex // serialises writes of batches and keep-alives
+	enc := json.NewEncoder(w)
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	go func() {
+		t := time.NewTicker(h.cfg.StreamKeepAlive)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				mu.Lock()
+				_, err := w.Write([]byte("\n"))
+				if err == nil {
+					flush()
+				}
+				mu.Unlock()
+				if err != nil {
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	err := h.b.Assignments(ctx, client, func(batch []server.Assignment) error {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, a := range batch {
+			v := Assignment{JobID: a.JobID, Attempt: a.Attempt, Node: a.Node, Kind: a.Kind, Payload: a.Payload,
+				Capabilities: a.Capabilities, Seed: a.Seed, Quote: Credits(a.QuoteMu)}
+			if err := enc.Encode(&v); err != nil {
+				return fmt.Errorf("api: assignment stream: %w", err)
+			}
+		}
+		flush()
+		return nil
+	})
+	if err != nil && ctx.Err() == nil {
+		h.log.Warn("assignment stream ended", "client", client, "error", err)
+	}
+	return nil, nil
+}
