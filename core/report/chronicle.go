@@ -106,7 +106,7 @@ func Chronicle(in Input) string {
 	p("| Shard | Region | Health | Waiting | In progress | Completed | Failed | Moved out | Moved in |\n| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, s := range sum.Shards {
 		health := s.Health
-		if s.Paused {
+		if s.Paused && health != HealthPaused {
 			health += " (paused)"
 		}
 		p("| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", mdCell(displayName(s.ShardView)), mdCell(s.Region), mdCell(health),
