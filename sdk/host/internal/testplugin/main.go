@@ -1,0 +1,44 @@
+// Command testplugin is a minimal agent used by sdk/host's tests: it
+// executes tasks instantly, or sleeps for the payload's number of
+// milliseconds, and exits the process for the payload "crash".
+package main
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/planetary/planetary/sdk"
+)
+
+type agent struct{}
+
+func (agent) Info(context.Context) (sdk.Info, error) {
+	return sdk.Info{Name: "testplugin", Version: "1", APIVersions: []string{sdk.APIVersion1}}, nil
+}
+
+func (agent) Schema(context.Context) (sdk.Schema, error) { return sdk.Schema{}, nil }
+
+func (agent) Configure(context.Context, sdk.Config) error { return nil }
+
+func (agent) Execute(ctx context.Context, t sdk.Task) (sdk.Result, error) {
+	switch p := string(t.Payload); p {
+	case "":
+		return sdk.Result{OK: true}, nil
+	case "crash":
+		os.Exit(7)
+	default:
+		ms, _ := strconv.Atoi(p)
+		select {
+		case <-time.After(time.Duration(ms) * time.Millisecond):
+		case <-ctx.Done():
+			return sdk.Result{}, ctx.Err()
+		}
+	}
+	return sdk.Result{OK: true}, nil
+}
+
+var _ sdk.Executor = agent{}
+
+func main() { sdk.Serve(func() sdk.Agent { return agent{} }) }
