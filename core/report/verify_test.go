@@ -13,6 +13,8 @@ import (
 	"github.com/planetary/planetary/raftfsm/state"
 )
 
+func fixture() Input { return Example() }
+
 func writeFixture(t *testing.T) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "bundle")

@@ -7,9 +7,11 @@ import (
 	"github.com/planetary/planetary/raftfsm/state"
 )
 
-// fixture builds a valid mission: a sealed event chain and an Input whose
-// ledger agrees with it. Shard and node names include dots and dashes.
-func fixture() Input {
+// Example returns a small deterministic mission for tests and examples: a
+// sealed event chain of 41 events and an Input whose ledger agrees with it.
+// Shard and node names include dots and dashes; one shard is paused, one
+// node is down, two jobs spilled, one was requeued after a node loss.
+func Example() Input {
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	var evs []state.Event
 	var head state.ChainHead
