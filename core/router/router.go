@@ -34,7 +34,7 @@ type View interface {
 	Shards() []*state.Shard // sorted by name
 	Shard(name string) *state.Shard
 	QueueLen(shard string) int
-	Policy() *state.Policy
+	Policy() state.Policy
 }
 
 // Fitter answers placement questions for the router. core/scheduler provides
@@ -82,8 +82,7 @@ func Health(v View, shard string) string {
 }
 
 func systemPaused(v View) bool {
-	p := v.Policy()
-	return p != nil && p.SystemPaused
+	return v.Policy().SystemPaused
 }
 
 // Config configures a Router.
@@ -165,6 +164,7 @@ type Round struct {
 	v        View
 	fit      Fitter
 	maxHops  int
+	sysPause bool
 	all      []string            // every shard name, sorted
 	incoming map[string]int      // spilled to a shard this round
 	policies map[string][]policy // sorted policies per source shard
@@ -192,6 +192,7 @@ func (r *Router) Begin(v View, fit Fitter) *Round {
 		v:        v,
 		fit:      fit,
 		maxHops:  maxHops,
+		sysPause: systemPaused(v),
 		all:      all,
 		incoming: make(map[string]int),
 		policies: make(map[string][]policy),
@@ -276,7 +277,7 @@ func (rd *Round) Targets(from string, job *state.Job) []string {
 
 func (rd *Round) paused(shard string) bool {
 	s := rd.v.Shard(shard)
-	return s == nil || s.Paused || systemPaused(rd.v)
+	return s == nil || s.Paused || rd.sysPause
 }
 
 // saturated reports whether shard's queue, counting the jobs sent to it

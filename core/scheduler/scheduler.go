@@ -88,7 +88,9 @@ type View interface {
 	Parked(fn func(*state.Job) bool)
 	ActiveCount(node string) int // assigned + running
 	CompletedOn(node string) int64
-	Policy() *state.Policy
+	// Policy is the owner policy (a copy: the same signature as
+	// *state.Store's, so the Store satisfies View).
+	Policy() state.Policy
 }
 
 var _ router.View = View(nil)
@@ -191,14 +193,11 @@ func (s *Scheduler) Plan(v View, seed uint64) Decisions {
 	_ = seed
 	var d Decisions
 	pol := v.Policy()
-	if pol == nil {
-		pol = &state.Policy{}
-	}
 	if pol.SystemPaused {
 		d.Stats.SystemPaused = true
 		return d
 	}
-	rd := s.newRound(v, pol)
+	rd := s.newRound(v, &pol)
 	rd.rt = s.router.Begin(v, rd)
 	if rd.compErr != nil {
 		d.Stats.PolicyError = rd.compErr.Error()

@@ -122,7 +122,7 @@ func (f *Fabric) ActiveCount(node string) int { return f.active[node] }
 func (f *Fabric) CompletedOn(node string) int64 { return f.Completed[node] }
 
 // Policy returns the owner policy.
-func (f *Fabric) Policy() *state.Policy { return &f.Pol }
+func (f *Fabric) Policy() state.Policy { return f.Pol }
 
 // Job returns a job by id, or nil.
 func (f *Fabric) Job(id string) *state.Job {

@@ -1,0 +1,83 @@
+package scheduler_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/planetary/planetary/core/scheduler"
+	"github.com/planetary/planetary/core/scheduler/schedtest"
+	"github.com/planetary/planetary/raftfsm/state"
+)
+
+// benchFabric is the example fabric (4 shards, 6 nodes) with room for every
+// job, and n queued jobs spread over the shards, each requiring one of the
+// capabilities its shard offers; every 20th job needs a capability only
+// another shard has (it spills).
+func benchFabric(n int, policy string) *schedtest.Fabric {
+	f := schedtest.Example()
+	for _, nd := range f.NodeList {
+		nd.Capacity, nd.MaxConcurrency = int64(n), 0
+	}
+	for _, s := range f.ShardList {
+		s.MaxQueue, s.QueueAlertThreshold = 0, 0
+		for i := range s.Policies {
+			s.Policies[i].Threshold = 0
+		}
+	}
+	capsOf := map[string][]string{}
+	for _, nd := range f.NodeList {
+		capsOf[nd.Shard] = append(capsOf[nd.Shard], nd.Capabilities...)
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	shards := []string{"earth", "luna", "mars", "helios"}
+	for i := 0; i < n; i++ {
+		home := shards[r.IntN(len(shards))]
+		caps := capsOf[home]
+		if i%20 == 19 {
+			caps = capsOf[shards[(indexOf(shards, home)+1)%len(shards)]]
+		}
+		f.Jobs = append(f.Jobs, &state.Job{ID: fmt.Sprintf("job-%05d", i), Shard: home,
+			Capabilities: []string{caps[r.IntN(len(caps))]}, Priority: int64(r.IntN(3)),
+			ValueMu: int64(r.IntN(5)) * 100_000, Kind: "sim"})
+	}
+	f.Pol.CompliancePolicy = policy
+	f.Reindex()
+	return f
+}
+
+func indexOf(xs []string, x string) int {
+	for i, y := range xs {
+		if y == x {
+			return i
+		}
+	}
+	return -1
+}
+
+// BenchmarkPlan10k: one round placing 10,000 queued jobs over the example
+// fabric. jobs/s counts the decisions (assign + spill + park) per second.
+func BenchmarkPlan10k(b *testing.B) {
+	cases := []struct{ name, policy string }{
+		{"no-policy", ""},
+		{"node-policy", `!("GDPR" in node.attestations.certifications) || node.shard == "earth"`},
+		{"job-policy", `job.value < 0.3 || "SOC2-Type-II" in node.attestations.certifications || node.shard != "mars"`},
+	}
+	for _, tc := range cases {
+		b.Run(tc.name, func(b *testing.B) {
+			f := benchFabric(10_000, tc.policy)
+			s := scheduler.New(scheduler.Config{MaxPerRound: 20_000})
+			d := s.Plan(f, 1)
+			if d.Stats.Assigned+d.Stats.Spilled < 9_000 {
+				b.Fatalf("fabric places too little: %+v", d.Stats)
+			}
+			decided := len(d.Assign) + len(d.Spill) + len(d.Park)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				s.Plan(f, 1)
+			}
+			b.ReportMetric(float64(decided)*float64(b.N)/b.Elapsed().Seconds(), "jobs/s")
+		})
+	}
+}
