@@ -63,6 +63,7 @@ workload "echo" {
   kind         = "exec"
   value        = 1
   payload = {
-    argv = ["echo", "hello from planetary"]
+    command = "echo"
+    args    = ["hello from planetary"]
   }
 }

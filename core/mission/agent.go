@@ -79,7 +79,8 @@ func decodeAgent(by map[string]hcl.Blocks, diags *hcl.Diagnostics) *AgentConfig 
 	for _, b := range by["plugin"] {
 		name := checkName(b, "plugin", diags)
 		pr, pb := content(pd, b.Body, b.DefRange, diags)
-		ps := PluginSpec{Name: name, Path: pr.String("path"), SHA256: pr.String("sha256"), Config: map[string]any{}}
+		ps := PluginSpec{Name: name, Path: pr.String("path"), SHA256: pr.String("sha256"), Config: map[string]any{},
+			ConfigSource: ConfigSource{Block: b.DefRange, Attrs: map[string]hcl.Range{}}}
 		ps.Builtin = ps.Path == ""
 		switch {
 		case ps.Builtin && ps.SHA256 != "":
@@ -92,7 +93,7 @@ func decodeAgent(by map[string]hcl.Blocks, diags *hcl.Diagnostics) *AgentConfig 
 			}
 		}
 		if cb := pb["config"]; len(cb) > 0 {
-			ps.Config = configValues(cb[0].Body, diags)
+			ps.Config, ps.ConfigSource = configValues(cb[0], diags)
 		}
 		if prev, dup := seen[name]; dup {
 			pr.errorf(labelRange(b), "Duplicate plugin", "The plugin %q is already declared at %s.", name, prev)

@@ -373,10 +373,11 @@ func numberToGo(bf *big.Float) any {
 
 // configValues reads a free-form config block: each attribute must be a
 // string, number, bool or list of strings.
-func configValues(body hcl.Body, diags *hcl.Diagnostics) map[string]any {
-	attrs, d := body.JustAttributes()
+func configValues(b *hcl.Block, diags *hcl.Diagnostics) (map[string]any, ConfigSource) {
+	attrs, d := b.Body.JustAttributes()
 	*diags = append(*diags, d...)
 	out := map[string]any{}
+	src := ConfigSource{Block: b.DefRange, Attrs: map[string]hcl.Range{}}
 	names := make([]string, 0, len(attrs))
 	for n := range attrs {
 		names = append(names, n)
@@ -384,6 +385,7 @@ func configValues(body hcl.Body, diags *hcl.Diagnostics) map[string]any {
 	sort.Strings(names)
 	for _, n := range names {
 		a := attrs[n]
+		src.Attrs[n] = a.Expr.Range()
 		v, d := a.Expr.Value(nil)
 		*diags = append(*diags, d...)
 		if d.HasErrors() || v.IsNull() {
@@ -425,7 +427,7 @@ func configValues(body hcl.Body, diags *hcl.Diagnostics) map[string]any {
 			bad()
 		}
 	}
-	return out
+	return out, src
 }
 
 // maxCredits keeps micro-credit amounts well inside int64.

@@ -2,12 +2,14 @@ package mission
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
 
 	"github.com/planetary/planetary/raftfsm/command"
 	"github.com/planetary/planetary/raftfsm/state"
+	"github.com/planetary/planetary/sdk"
 )
 
 func TestCredits(t *testing.T) {
@@ -375,9 +377,9 @@ func TestParseAgent(t *testing.T) {
 		{"defaults", "agent {}", func(a *AgentConfig) any { return a }, DefaultAgentConfig()},
 		{"default servers", "agent {\n http_addr = \"10.0.0.1:4646\"\n}", func(a *AgentConfig) any { return a.Client.Servers }, []string{"10.0.0.1:4646"}},
 		{"heartbeat", "agent {\n client {\n heartbeat_interval = \"250ms\"\n }\n}", func(a *AgentConfig) any { return a.Client.HeartbeatIntervalMs }, int64(250)},
-		{"builtin", "agent {}\nplugin \"sim\" {}", func(a *AgentConfig) any { return a.Plugins }, []PluginSpec{{Name: "sim", Builtin: true, Config: map[string]any{}}}},
+		{"builtin", "agent {}\nplugin \"sim\" {}", func(a *AgentConfig) any { return noSource(a.Plugins[0]) }, PluginSpec{Name: "sim", Builtin: true, Config: map[string]any{}}},
 		{"external", "agent {}\nplugin \"geo\" {\n path = \"./geo\"\n sha256 = \"" + strings.Repeat("ab", 32) + "\"\n config {\n zone = \"z\"\n }\n}",
-			func(a *AgentConfig) any { return a.Plugins[0] },
+			func(a *AgentConfig) any { return noSource(a.Plugins[0]) },
 			PluginSpec{Name: "geo", Path: "./geo", SHA256: strings.Repeat("ab", 32), Config: map[string]any{"zone": "z"}}},
 	}
 	for _, c := range cases {
@@ -459,5 +461,51 @@ func TestReference(t *testing.T) {
 	}
 	if n := len(ActionReference()); n != 15 {
 		t.Fatalf("%d actions documented, want 15", n)
+	}
+}
+
+func noSource(p PluginSpec) PluginSpec {
+	p.ConfigSource = ConfigSource{}
+	return p
+}
+
+func TestCheckPluginConfig(t *testing.T) {
+	schema := sdk.Schema{Attributes: []sdk.Attribute{
+		{Name: "enabled", Type: sdk.TypeBool, Default: false, Description: "on"},
+		{Name: "allow", Type: sdk.TypeStringList, Description: "commands"},
+		{Name: "timeout", Type: sdk.TypeNumber, Default: 30.0, Description: "seconds"},
+		{Name: "token", Type: sdk.TypeString, Required: true, Description: "secret"},
+	}}
+	cases := []struct {
+		name     string
+		config   string
+		want     map[string]any
+		problems []string // "line:summary"
+	}{
+		{"defaults filled", `token = "t"`, map[string]any{"enabled": false, "timeout": 30.0, "token": "t"}, nil},
+		{"all set", "token = \"t\"\n enabled = true\n allow = [\"echo\"]\n timeout = 5", map[string]any{"enabled": true, "allow": []string{"echo"}, "timeout": 5.0, "token": "t"}, nil},
+		{"problems", "enabled = \"yes\"\n colour = 1", map[string]any{"timeout": 30.0},
+			[]string{"6:Unsupported plugin setting", "4:Incorrect plugin setting type", "3:Missing plugin setting"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			src := "agent {}\nplugin \"exec\" {\n config {\n " + c.config + "\n }\n}\n"
+			src = strings.Replace(src, "\n colour", "\n\n colour", 1)
+			a, diags := ParseAgent([]byte(src), "agent.hcl")
+			if diags.HasErrors() {
+				t.Fatal(diags.Error())
+			}
+			got, diags := a.Plugins[0].CheckConfig(schema)
+			var problems []string
+			for _, d := range diags {
+				problems = append(problems, fmt.Sprintf("%d:%s", d.Subject.Start.Line, d.Summary))
+			}
+			if !equal(problems, c.problems) {
+				t.Fatalf("problems %q, want %q", problems, c.problems)
+			}
+			if !equal(got, c.want) {
+				t.Fatalf("values %#v, want %#v", got, c.want)
+			}
+		})
 	}
 }

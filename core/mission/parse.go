@@ -360,8 +360,9 @@ func (p *parser) decodeNode(doc *BlockDoc, b *hcl.Block, entry int) Node {
 	n.Price = p.decodePrice(doc.block("price"), blocks["price"])
 	n.Attestations = p.decodeAttestations(doc.block("attestations"), blocks["attestations"])
 	n.Config = map[string]any{}
+	n.ConfigSource = ConfigSource{Block: b.DefRange, Attrs: map[string]hcl.Range{}}
 	if cb := blocks["config"]; len(cb) > 0 {
-		n.Config = configValues(cb[0].Body, &p.diags)
+		n.Config, n.ConfigSource = configValues(cb[0], &p.diags)
 	}
 	return n
 }

@@ -373,7 +373,7 @@ func jobFileDocs() []BlockDoc {
 			{Name: "value", Type: TypeCredits, Default: float64(0), Description: "Value in credits."},
 			{Name: "max_price", Type: TypeCredits, Default: float64(0), Description: "Most it may pay (0: no limit)."},
 			{Name: "kind", Type: TypeString, Default: "sim", Description: "Payload kind for the executing plugin."},
-			{Name: "payload", Type: TypeObject, Description: "Object sent to the plugin as JSON.", Example: `{ argv = ["echo", "hi"] }`},
+			{Name: "payload", Type: TypeObject, Description: "Object sent to the plugin as JSON.", Example: `{ command = "echo", args = ["hi"] }`},
 			{Name: "key", Type: TypeString, Default: "", Description: "Idempotency key (empty: none)."},
 		},
 	}}

@@ -72,6 +72,7 @@ type Node struct {
 	Price          Price          `json:"price"`
 	Attestations   Attestations   `json:"attestations"`
 	Config         map[string]any `json:"config"` // plugin config: string, float64, bool or []string
+	ConfigSource   ConfigSource   `json:"-"`
 }
 
 // Deployment is a node's container description.
@@ -240,4 +241,13 @@ type PluginSpec struct {
 	SHA256  string
 	Builtin bool
 	Config  map[string]any // string, float64, bool or []string
+	// ConfigSource locates the config block for CheckConfig diagnostics.
+	ConfigSource ConfigSource
+}
+
+// ConfigSource records where a plugin config block and its attributes are
+// written, so that checking it against a plugin's schema yields ranges.
+type ConfigSource struct {
+	Block hcl.Range
+	Attrs map[string]hcl.Range
 }

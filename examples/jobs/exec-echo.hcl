@@ -9,6 +9,7 @@ job "exec-echo-1" {
   value        = 1
   key          = "exec-echo/1"
   payload = {
-    argv = ["echo", "hello from planetary"]
+    command = "echo"
+    args    = ["hello from planetary"]
   }
 }
