@@ -1,16 +1,15 @@
-# Agent config fragment: one node served by the echo-reverse plugin.
-# Build it with `go build -o /opt/planetary/plugins/echo-reverse .` and pin the
-# binary: `sha256sum /opt/planetary/plugins/echo-reverse`.
-node "edge-1" {
-  shard = "eu-west"
+# Agent config fragment that loads the echo-reverse plugin.
+#
+#   go build -o ./bin/echo-reverse ./examples/agent-plugin
+#   sha256sum ./bin/echo-reverse
+#
+# A node in the mission then names the plugin (plugin = "echo-reverse").
+plugin "echo-reverse" {
+  path   = "./bin/echo-reverse"
+  sha256 = "0000000000000000000000000000000000000000000000000000000000000000" # replace with sha256sum's output
 
-  plugin "echo-reverse" {
-    path   = "/opt/planetary/plugins/echo-reverse"
-    sha256 = "replace-with-the-output-of-sha256sum"
-
-    config {
-      uppercase = true
-      price_mu  = 2500
-    }
+  config {
+    uppercase = true
+    price_mu  = 2500
   }
 }
