@@ -4,6 +4,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"path"
+	"path/filepath"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 )
@@ -103,6 +105,27 @@ func decodeAgent(by map[string]hcl.Blocks, diags *hcl.Diagnostics) *AgentConfig 
 		a.Plugins = append(a.Plugins, ps)
 	}
 	return a
+}
+
+// Allows reports whether p (a checkpoint path or report directory) lies
+// within one of the allowed roots. The check is lexical: both sides are
+// cleaned, relative paths are taken from the agent's working directory, and
+// ".." cannot climb out of a root. Symlinks are the host's business.
+func (a *AgentConfig) Allows(p string) bool {
+	abs := func(s string) string {
+		if filepath.IsAbs(s) {
+			return filepath.Clean(s)
+		}
+		return filepath.Join(string(filepath.Separator)+"cwd", s)
+	}
+	target := abs(p)
+	for _, root := range a.AllowedRoots {
+		r := abs(root)
+		if rel, err := filepath.Rel(r, target); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return true
+		}
+	}
+	return false
 }
 
 func contains(l []string, s string) bool {

@@ -509,3 +509,29 @@ func TestCheckPluginConfig(t *testing.T) {
 		})
 	}
 }
+
+func TestAllows(t *testing.T) {
+	a := &AgentConfig{AllowedRoots: []string{"reports", "checkpoints", "/var/lib/planetary"}}
+	cases := []struct {
+		path string
+		want bool
+	}{
+		{"reports", true},
+		{"reports/governance-archive", true},
+		{"./checkpoints/a.snap", true},
+		{"/var/lib/planetary/x/y.snap", true},
+		{"checkpoints/../reports/x", true},
+		{"checkpoints/../../etc/passwd", false},
+		{"../reports", false},
+		{"reportsx/a", false},
+		{"/etc/passwd", false},
+		{"other/a.snap", false},
+	}
+	for _, c := range cases {
+		t.Run(c.path, func(t *testing.T) {
+			if got := a.Allows(c.path); got != c.want {
+				t.Fatalf("Allows(%q) = %v, want %v", c.path, got, c.want)
+			}
+		})
+	}
+}

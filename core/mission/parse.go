@@ -44,6 +44,9 @@ func Parse(src []byte, filename string) (*File, hcl.Diagnostics) {
 	}
 	ps := &parser{diags: diags}
 	out.Mission = ps.decodeMission(by, f.Body.MissingItemRange())
+	if out.Agent != nil && out.Mission != nil {
+		ps.checkRoots(out.Agent)
+	}
 	return out, ps.diags
 }
 
@@ -137,6 +140,23 @@ type parser struct {
 	schedule  []ScheduleEntry
 	nodeCaps  map[string][]Node // shard -> nodes (declared and registered)
 	workloads []wlCheck
+	paths     []pathRef // checkpoint and report paths, checked against allowed roots
+}
+
+type pathRef struct {
+	path, what string
+	rng        hcl.Range
+}
+
+// checkRoots reports mission paths outside the agent's allowed roots when
+// both are in one file.
+func (p *parser) checkRoots(a *AgentConfig) {
+	for _, pr := range p.paths {
+		if pr.path != "" && !a.Allows(pr.path) {
+			p.errorf(pr.rng, "Path outside allowed roots",
+				"The %s %q is not under any of the agent's allowed_roots (%s).", pr.what, pr.path, strings.Join(a.AllowedRoots, ", "))
+		}
+	}
 }
 
 type wlCheck struct {
@@ -221,6 +241,7 @@ func (p *parser) decodeMission(by map[string]hcl.Blocks, fileRange hcl.Range) *M
 			p.errorf(r.Range("interval"), "Invalid duration", "The checkpoint interval must be positive.")
 		}
 		m.Checkpoint.Path = r.NonEmpty("path")
+		p.paths = append(p.paths, pathRef{m.Checkpoint.Path, "checkpoint path", r.Range("path")})
 	}
 	{
 		var r *reader
@@ -230,6 +251,7 @@ func (p *parser) decodeMission(by map[string]hcl.Blocks, fileRange hcl.Range) *M
 			r = newReader(doc("reporting").Attributes, nil, fileRange, &p.diags)
 		}
 		m.Reporting.Dir = r.NonEmpty("directory")
+		p.paths = append(p.paths, pathRef{m.Reporting.Dir, "report directory", r.Range("directory")})
 		m.Reporting.Label = r.String("label")
 		if m.Reporting.Label == "" {
 			m.Reporting.Label = m.Name

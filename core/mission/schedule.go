@@ -237,12 +237,15 @@ func (p *parser) decodeAction(doc *BlockDoc, r *reader, blocks map[string]hcl.Bl
 		return &CheckpointSaveAction{}
 	case ActCheckpointConfigure:
 		a := &CheckpointConfigureAction{IntervalMs: max(r.Duration("interval"), 0), Path: r.NonEmpty("path")}
+		p.paths = append(p.paths, pathRef{a.Path, "checkpoint path", r.Range("path")})
 		if r.Has("interval") && a.IntervalMs == 0 {
 			p.errorf(r.Range("interval"), "Invalid duration", "The checkpoint interval must be positive.")
 		}
 		return a
 	case ActReportingConfigure:
-		return &ReportingConfigureAction{Dir: r.NonEmpty("directory"), Label: r.NonEmpty("label")}
+		a := &ReportingConfigureAction{Dir: r.NonEmpty("directory"), Label: r.NonEmpty("label")}
+		p.paths = append(p.paths, pathRef{a.Dir, "report directory", r.Range("directory")})
+		return a
 	}
 	panic(fmt.Sprintf("mission: action %q is declared but not decoded", e.Action))
 }
