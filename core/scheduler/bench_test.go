@@ -58,14 +58,21 @@ func indexOf(xs []string, x string) int {
 // BenchmarkPlan10k: one round placing 10,000 queued jobs over the example
 // fabric. jobs/s counts the decisions (assign + spill + park) per second.
 func BenchmarkPlan10k(b *testing.B) {
-	cases := []struct{ name, policy string }{
-		{"no-policy", ""},
-		{"node-policy", `!("GDPR" in node.attestations.certifications) || node.shard == "earth"`},
-		{"job-policy", `job.value < 0.3 || "SOC2-Type-II" in node.attestations.certifications || node.shard != "mars"`},
+	cases := []struct {
+		name, policy string
+		store        bool
+	}{
+		{"no-policy", "", false},
+		{"node-policy", `!("GDPR" in node.attestations.certifications) || node.shard == "earth"`, false},
+		{"job-policy", `job.value < 0.3 || "SOC2-Type-II" in node.attestations.certifications || node.shard != "mars"`, false},
+		{"no-policy-on-store", "", true},
 	}
 	for _, tc := range cases {
 		b.Run(tc.name, func(b *testing.B) {
-			f := benchFabric(10_000, tc.policy)
+			var f scheduler.View = benchFabric(10_000, tc.policy)
+			if tc.store {
+				f = storeOf(f.(*schedtest.Fabric))
+			}
 			s := scheduler.New(scheduler.Config{MaxPerRound: 20_000})
 			d := s.Plan(f, 1)
 			if d.Stats.Assigned+d.Stats.Spilled < 9_000 {
