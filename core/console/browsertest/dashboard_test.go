@@ -1,0 +1,61 @@
+package browsertest_test
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/planetary/planetary/core/console/browsertest"
+	"github.com/planetary/planetary/core/report"
+)
+
+func TestDashboardOffline(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "bundle")
+	if _, err := report.Write(dir, report.Example()); err != nil {
+		t.Fatal(err)
+	}
+	b := browsertest.New(t, browsertest.Config{})
+	b.Do(
+		chromedp.Navigate("file://"+filepath.Join(dir, report.FileDashboard)),
+		chromedp.WaitVisible(chromedp.CSS(`body[data-rendered=true]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#topology-view svg#topology`)),
+		chromedp.WaitReady(chromedp.CSS(`#shards tr[data-shard=earth][data-paused=true]`)),
+		chromedp.WaitReady(chromedp.CSS(`#nodes tr[data-node="earth.edge"][data-status=down]`)),
+		chromedp.WaitReady(chromedp.CSS(`#chart-flows rect[data-from=earth]`)),
+	)
+	svgNodes := browsertest.Eval[float64](b, `document.querySelectorAll('#topology-view g.node').length`)
+	completed := browsertest.Eval[string](b, `document.querySelector('#ledger tr[data-state=completed] td:nth-child(2)').textContent`)
+	invariants := browsertest.Eval[float64](b, `document.querySelectorAll('#invariants li[data-ok=true]').length`)
+	title := browsertest.Eval[string](b, `document.getElementById('mission-name').textContent`)
+	b.Screenshot("dashboard")
+	if svgNodes != 3 || strings.TrimSpace(completed) != "8" || invariants != 3 || title != "fixture-mission" {
+		t.Fatalf("svg nodes %v, completed %q, invariants %v, title %q", svgNodes, completed, invariants, title)
+	}
+	b.RequireNoBlocked()
+	for _, u := range b.Requests() {
+		if !strings.HasPrefix(u, "file://") && !strings.HasPrefix(u, "data:") {
+			t.Errorf("unexpected request %s", u)
+		}
+	}
+}
+
+func TestBlocksOutsideRequests(t *testing.T) {
+	page := filepath.Join(t.TempDir(), "leaky.html")
+	if err := os.WriteFile(page, []byte(`<!DOCTYPE html><html><body><img src="http://203.0.113.9/pixel.png"><p id="done">x</p></body></html>`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b := browsertest.New(t, browsertest.Config{})
+	b.Do(chromedp.Navigate("file://"+page), chromedp.WaitReady(chromedp.CSS(`#done`)))
+	deadline := time.Now().Add(10 * time.Second)
+	for len(b.Blocked()) == 0 && time.Now().Before(deadline) {
+		runtime.Gosched()
+		_ = browsertest.Eval[bool](b, `true`)
+	}
+	if bl := b.Blocked(); len(bl) != 1 || !strings.Contains(bl[0], "203.0.113.9") {
+		t.Fatalf("blocked = %v", bl)
+	}
+}
