@@ -1,0 +1,330 @@
+// Package raftfsm is planetary's replicated state machine: it applies the
+// commands of package command to a state.Store, emits hash-chained events and
+// takes and restores snapshots (package snapshot). Apply is deterministic: it
+// never reads a clock or a random source, does no I/O and iterates no map
+// without sorting.
+package raftfsm
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	"github.com/planetary/planetary/raftfsm/command"
+	"github.com/planetary/planetary/raftfsm/snapshot"
+	"github.com/planetary/planetary/raftfsm/state"
+)
+
+// Business errors returned in Response.Err. The command was applied as a
+// no-op (nothing changed) when Err is set.
+var (
+	ErrUnknownShard    = errors.New("unknown shard")
+	ErrUnknownNode     = errors.New("unknown node")
+	ErrShardExists     = errors.New("shard already registered")
+	ErrShardNotEmpty   = errors.New("shard has jobs: give a spill target or cancel")
+	ErrUnknownField    = errors.New("unknown field")
+	ErrNodeRetired     = errors.New("node is retired")
+	ErrACLBootstrapped = errors.New("ACL already bootstrapped")
+	ErrTokenExists     = errors.New("ACL token already exists")
+	ErrInvalid         = errors.New("invalid command")
+)
+
+// EventSink receives the events emitted by Apply, in log order.
+type EventSink interface {
+	// Append is called after each Apply/ApplyBatch; it must buffer, not block.
+	Append(evs []state.Event)
+	// Sync blocks until events <= seq are durable; Persist calls it first.
+	Sync(seq uint64) error
+}
+
+// Config configures an FSM.
+type Config struct {
+	Logger hclog.Logger
+	Events EventSink // may be nil
+}
+
+// DefaultConfig returns a Config with a null logger and no event sink.
+func DefaultConfig() Config { return Config{Logger: hclog.NewNullLogger()} }
+
+// OutcomeStatus is the fate of one item of a batch command.
+type OutcomeStatus uint8
+
+const (
+	// Applied: the item changed state.
+	Applied OutcomeStatus = 1
+	// Duplicate: the item was already applied (same key, job and attempt);
+	// nothing changed. For submits, ID is the existing job's id.
+	Duplicate OutcomeStatus = 2
+	// Rejected: the item is stale or invalid (see Reason); nothing changed.
+	Rejected OutcomeStatus = 3
+)
+
+func (s OutcomeStatus) String() string {
+	switch s {
+	case Applied:
+		return "applied"
+	case Duplicate:
+		return "duplicate"
+	case Rejected:
+		return "rejected"
+	}
+	return "invalid"
+}
+
+// Outcome is the result of one item of a batch, in input order.
+type Outcome struct {
+	ID     string
+	Status OutcomeStatus
+	Reason string
+}
+
+// Response is what Apply returns for a command entry.
+type Response struct {
+	Index    uint64
+	Err      error
+	Outcomes []Outcome
+}
+
+type handler func(c *txn, body []byte) *Response
+
+// FSM implements raft.FSM and raft.BatchingFSM.
+type FSM struct {
+	cfg      Config
+	logger   hclog.Logger
+	handlers [256]handler
+
+	mu      sync.RWMutex
+	store   *state.Store
+	pending []state.Event
+	applied chan struct{} // closed and replaced after each apply
+}
+
+// New returns an FSM with an empty store.
+func New(cfg Config) *FSM {
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.NewNullLogger()
+	}
+	f := &FSM{cfg: cfg, logger: cfg.Logger.Named("fsm"), store: state.NewStore(), applied: make(chan struct{})}
+	h := &f.handlers
+	h[command.MissionApplyType] = applyMission
+	h[command.SubmitBatchType] = applySubmitBatch
+	h[command.AssignBatchType] = applyAssignBatch
+	h[command.StartBatchType] = applyStartBatch
+	h[command.CompleteBatchType] = applyCompleteBatch
+	h[command.RequeueBatchType] = applyRequeueBatch
+	h[command.SpillBatchType] = applySpillBatch
+	h[command.ParkBatchType] = applyParkBatch
+	h[command.NodeRegisterType] = applyNodeRegister
+	h[command.NodeUpdateType] = applyNodeUpdate
+	h[command.NodeStatusType] = applyNodeStatus
+	h[command.NodeRetireType] = applyNodeRetire
+	h[command.NodeClaimType] = applyNodeClaim
+	h[command.ShardRegisterType] = applyShardRegister
+	h[command.ShardUpdateType] = applyShardUpdate
+	h[command.ShardDeregisterType] = applyShardDeregister
+	h[command.PauseType] = applyPause
+	h[command.JobCancelType] = applyJobCancel
+	h[command.JobRerouteType] = applyJobReroute
+	h[command.CheckpointConfigureType] = applyCheckpointConfigure
+	h[command.CheckpointSavedType] = applyCheckpointSaved
+	h[command.ReportingConfigureType] = applyReportingConfigure
+	h[command.ClockAdvanceType] = applyClockAdvance
+	h[command.ScheduleFireType] = applyScheduleFire
+	h[command.ACLBootstrapType] = applyACLBootstrap
+	h[command.ACLTokenCreateType] = applyACLTokenCreate
+	return f
+}
+
+// Read runs fn under the read lock. fn must not retain s or call its write
+// methods.
+func (f *FSM) Read(fn func(s *state.Store)) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	fn(f.store)
+}
+
+// AppliedIndex is the raft index of the last applied entry.
+func (f *FSM) AppliedIndex() uint64 {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.store.AppliedIndex()
+}
+
+// WaitIndex returns when AppliedIndex() >= idx or ctx is done.
+func (f *FSM) WaitIndex(ctx context.Context, idx uint64) error {
+	for {
+		f.mu.RLock()
+		done, ch := f.store.AppliedIndex() >= idx, f.applied
+		f.mu.RUnlock()
+		if done {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("raftfsm: waiting for index %d: %w", idx, ctx.Err())
+		}
+	}
+}
+
+// Digest is the SHA-256 of the snapshot stream of the current state; equal
+// digests mean equal replicas.
+func (f *FSM) Digest() [32]byte {
+	f.mu.RLock()
+	img := f.store.Image()
+	f.mu.RUnlock()
+	h := sha256.New()
+	if err := snapshot.Write(h, img); err != nil {
+		panic(fmt.Sprintf("raftfsm: digest: %v", err)) // hashing never fails
+	}
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}
+
+// Apply applies one raft log entry.
+func (f *FSM) Apply(l *raft.Log) any {
+	f.mu.Lock()
+	r := f.applyLocked(l)
+	evs := f.finishLocked()
+	f.mu.Unlock()
+	f.deliver(evs)
+	if r == nil {
+		return nil
+	}
+	return r
+}
+
+// ApplyBatch applies consecutive raft log entries.
+func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
+	out := make([]any, len(logs))
+	f.mu.Lock()
+	for i, l := range logs {
+		if r := f.applyLocked(l); r != nil {
+			out[i] = r
+		}
+	}
+	evs := f.finishLocked()
+	f.mu.Unlock()
+	f.deliver(evs)
+	return out
+}
+
+func (f *FSM) finishLocked() []state.Event {
+	evs := f.pending
+	f.pending = nil
+	close(f.applied)
+	f.applied = make(chan struct{})
+	return evs
+}
+
+func (f *FSM) deliver(evs []state.Event) {
+	if f.cfg.Events != nil && len(evs) > 0 {
+		f.cfg.Events.Append(evs)
+	}
+}
+
+func (f *FSM) applyLocked(l *raft.Log) *Response {
+	defer func() {
+		m := f.store.Meta()
+		if l.Index > m.Index {
+			m.Index = l.Index
+			f.store.SetMeta(m)
+		}
+	}()
+	if l.Type != raft.LogCommand {
+		return nil
+	}
+	if len(l.Data) == 0 {
+		panic(fmt.Sprintf("raftfsm: empty command at index %d", l.Index))
+	}
+	t := command.MessageType(l.Data[0])
+	h := f.handlers[t]
+	if h == nil {
+		if command.Ignorable(t) {
+			f.logger.Warn("skipping unknown optional command", "type", uint8(t), "index", l.Index)
+			return &Response{Index: l.Index}
+		}
+		panic(fmt.Sprintf("raftfsm: unknown command type %d at index %d", t, l.Index))
+	}
+	c := &txn{f: f, s: f.store, index: l.Index}
+	r := h(c, l.Data[1:])
+	if r == nil {
+		r = &Response{}
+	}
+	r.Index = l.Index
+	if r.Err != nil {
+		f.logger.Debug("command rejected", "type", t.String(), "index", l.Index, "error", r.Err)
+	}
+	return r
+}
+
+// Snapshot captures an immutable view; Persist encodes it.
+func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
+	f.mu.RLock()
+	img := f.store.Image()
+	f.mu.RUnlock()
+	return &fsmSnapshot{img: img, events: f.cfg.Events, logger: f.logger}, nil
+}
+
+// Restore replaces all state with the snapshot read from rc.
+func (f *FSM) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	img, err := snapshot.Read(rc)
+	if err != nil {
+		return fmt.Errorf("raftfsm: restore: %w", err)
+	}
+	st, err := state.FromImage(img)
+	if err != nil {
+		return fmt.Errorf("raftfsm: restore: %w", err)
+	}
+	f.mu.Lock()
+	f.store = st
+	f.pending = nil
+	close(f.applied)
+	f.applied = make(chan struct{})
+	f.mu.Unlock()
+	f.logger.Info("restored snapshot", "jobs", st.NumJobs(), "index", st.AppliedIndex(), "events", st.Head().Seq)
+	return nil
+}
+
+type fsmSnapshot struct {
+	img    *state.Image
+	events EventSink
+	logger hclog.Logger
+}
+
+// Persist writes the snapshot stream to sink, cancelling it on any error.
+func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	if s.img == nil {
+		sink.Cancel()
+		return errors.New("raftfsm: persist after release")
+	}
+	if s.events != nil {
+		if err := s.events.Sync(s.img.Meta.Head.Seq); err != nil {
+			sink.Cancel()
+			return fmt.Errorf("raftfsm: sync events before snapshot: %w", err)
+		}
+	}
+	if err := snapshot.Write(sink, s.img); err != nil {
+		sink.Cancel()
+		return fmt.Errorf("raftfsm: persist: %w", err)
+	}
+	if err := sink.Close(); err != nil {
+		return fmt.Errorf("raftfsm: persist: close sink: %w", err)
+	}
+	return nil
+}
+
+// Release drops the captured view.
+func (s *fsmSnapshot) Release() { s.img = nil }
+
+var (
+	_ raft.FSM         = (*FSM)(nil)
+	_ raft.BatchingFSM = (*FSM)(nil)
+)

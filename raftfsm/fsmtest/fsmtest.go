@@ -1,0 +1,272 @@
+// Package fsmtest builds FSM states for tests: a seeded generator of random,
+// mostly valid command logs (with stale and invalid decisions mixed in) and
+// helpers to apply them. Other packages use it to get a realistic
+// state.Store without a cluster.
+package fsmtest
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/hashicorp/raft"
+	"github.com/planetary/planetary/raftfsm"
+	"github.com/planetary/planetary/raftfsm/command"
+	"github.com/planetary/planetary/raftfsm/state"
+	"github.com/tinylib/msgp/msgp"
+)
+
+// shardNames are the shards of the generated mission.
+func shardNames() []string { return []string{"ap", "eu", "us"} }
+
+// Gen generates command entries that fit the state they are applied to.
+type Gen struct {
+	rng    *rand.Rand
+	now    int64
+	jobs   int
+	tokens int
+	extra  int
+}
+
+// NewGen returns a generator; the same seed yields the same log when applied
+// to the same starting state.
+func NewGen(seed uint64) *Gen {
+	return &Gen{rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), now: 1_700_000_000_000_000_000}
+}
+
+func enc(t command.MessageType, m msgp.Marshaler) []byte {
+	b, err := command.Encode(t, m)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+func (g *Gen) meta() command.Meta {
+	return command.Meta{Time: g.now, Actor: "owner", Reason: "test"}
+}
+
+// Mission returns the initial mission entry: three shards, two nodes each,
+// and two schedule entries.
+func (g *Gen) Mission() []byte {
+	m := &command.MissionApply{Meta: g.meta(), Name: "test", Digest: "d1", Seed: 7,
+		CheckpointMs: 1000, CheckpointPath: "/tmp/ckpt", ReportingDir: "/tmp/rep"}
+	for _, s := range shardNames() {
+		m.Shards = append(m.Shards, state.Shard{Name: s, Region: s, LatencyBudgetMs: 100, SpilloverTargets: []string{"eu"}})
+		for i := 0; i < 2; i++ {
+			m.Nodes = append(m.Nodes, state.Node{ID: fmt.Sprintf("%s-n%d", s, i), Shard: s, Capacity: 3,
+				Capabilities: []string{"cpu"}, Quota: int64(i * 40), Price: state.PriceSchedule{BaseMu: 1000 * int64(i+1)}})
+		}
+	}
+	pause, _ := command.EncodeBody(&command.Pause{Meta: g.meta(), Shard: "ap", Paused: true})
+	m.Schedule = []state.ScheduleEntry{{ID: "s1", AtMs: 10, Action: "shard.pause", Args: pause}, {ID: "s2", AfterCompleted: 5}}
+	return enc(command.MissionApplyType, m)
+}
+
+func pick[T any](r *rand.Rand, xs []T) T { return xs[r.IntN(len(xs))] }
+
+// Next returns an entry for the current state s.
+func (g *Gen) Next(s *state.Store) []byte {
+	g.now += int64(g.rng.IntN(5)+1) * 1_000_000
+	r := g.rng
+	nodes := s.Nodes()
+	var queued, active []*state.Job
+	for _, sh := range shardNames() {
+		s.Queue(sh, func(j *state.Job) bool { queued = append(queued, j); return len(queued) < 200 })
+	}
+	for _, n := range nodes {
+		s.Active(n.ID, func(j *state.Job) bool { active = append(active, j); return true })
+	}
+	switch k := r.IntN(100); {
+	case k < 20:
+		b := &command.SubmitBatch{Time: g.now}
+		for i := r.IntN(8) + 1; i > 0; i-- {
+			g.jobs++
+			js := command.JobSubmit{ID: fmt.Sprintf("job-%05d", g.jobs), Shard: pick(r, shardNames()),
+				Priority: int64(r.IntN(3)), ValueMu: int64(r.IntN(100)+1) * 1000, Kind: "sim", Submitter: "tok",
+				Capabilities: []string{"cpu"}}
+			if r.IntN(3) == 0 {
+				js.Key = fmt.Sprintf("key-%d", r.IntN(g.jobs+1)) // sometimes a duplicate key
+			}
+			if r.IntN(20) == 0 {
+				js.Shard = "nowhere"
+			}
+			if r.IntN(30) == 0 && g.jobs > 1 {
+				js.ID = fmt.Sprintf("job-%05d", r.IntN(g.jobs-1)+1) // duplicate id
+			}
+			b.Jobs = append(b.Jobs, js)
+		}
+		return enc(command.SubmitBatchType, b)
+	case k < 40 && len(queued) > 0:
+		b := &command.AssignBatch{Time: g.now}
+		for i := r.IntN(6) + 1; i > 0; i-- {
+			j := pick(r, queued)
+			var cands []string
+			for _, n := range nodes {
+				if n.Shard == j.Shard || r.IntN(10) == 0 {
+					cands = append(cands, n.ID)
+				}
+			}
+			if len(cands) == 0 {
+				continue
+			}
+			att := j.Attempt + 1
+			if r.IntN(10) == 0 {
+				att = j.Attempt // stale
+			}
+			b.Assignments = append(b.Assignments, command.Assignment{JobID: j.ID, Attempt: att, Node: pick(r, cands), QuoteMu: int64(r.IntN(50)+1) * 100})
+		}
+		return enc(command.AssignBatchType, b)
+	case k < 50 && len(active) > 0:
+		b := &command.StartBatch{Time: g.now}
+		for i := r.IntN(4) + 1; i > 0; i-- {
+			j := pick(r, active)
+			b.Jobs = append(b.Jobs, command.JobAttempt{JobID: j.ID, Attempt: j.Attempt})
+		}
+		return enc(command.StartBatchType, b)
+	case k < 65 && len(active) > 0:
+		b := &command.CompleteBatch{Time: g.now, MaxAttempts: 3}
+		for i := r.IntN(4) + 1; i > 0; i-- {
+			j := pick(r, active)
+			att := j.Attempt
+			if r.IntN(10) == 0 {
+				att--
+			}
+			res := command.Result{JobID: j.ID, Attempt: att, OK: r.IntN(4) != 0, Output: "out"}
+			if !res.OK {
+				res.Error, res.Retryable, res.ExitCode = "boom", r.IntN(2) == 0, 1
+			}
+			b.Results = append(b.Results, res)
+		}
+		return enc(command.CompleteBatchType, b)
+	case k < 68 && len(active) > 0:
+		j := pick(r, active)
+		return enc(command.RequeueBatchType, &command.RequeueBatch{Time: g.now, Jobs: []command.Requeue{{JobID: j.ID, Attempt: j.Attempt, Reason: "lost"}}})
+	case k < 72 && len(queued) > 0:
+		j := pick(r, queued)
+		return enc(command.SpillBatchType, &command.SpillBatch{Time: g.now, Spills: []command.Spill{{JobID: j.ID, From: j.Shard, To: pick(r, shardNames())}}})
+	case k < 75 && len(queued) > 0:
+		j := pick(r, queued)
+		return enc(command.ParkBatchType, &command.ParkBatch{Time: g.now, Parks: []command.Park{{JobID: j.ID, Reason: "no capacity"}}})
+	case k < 80 && len(nodes) > 0:
+		ids := []string{pick(r, nodes).ID, pick(r, nodes).ID, "ghost"}
+		return enc(command.NodeClaimType, &command.NodeClaim{Meta: g.meta(), Client: fmt.Sprintf("c%d", r.IntN(2)), Nodes: ids})
+	case k < 84 && len(nodes) > 0:
+		st := state.NodeUp
+		if r.IntN(2) == 0 {
+			st = state.NodeDown
+		}
+		return enc(command.NodeStatusType, &command.NodeStatusChange{Meta: g.meta(), ID: pick(r, nodes).ID, Status: st, MeasuredLatencyMs: int64(r.IntN(50))})
+	case k < 86 && len(nodes) > 0:
+		n := pick(r, nodes)
+		return enc(command.NodeUpdateType, &command.NodeUpdate{Meta: g.meta(), ID: n.ID, Fields: []string{"capacity"}, Node: state.Node{Capacity: int64(r.IntN(4))}})
+	case k < 87 && len(nodes) > 0:
+		return enc(command.NodeRetireType, &command.NodeRetire{Meta: g.meta(), ID: pick(r, nodes).ID, Requeue: r.IntN(2) == 0})
+	case k < 88:
+		g.extra++
+		name := fmt.Sprintf("x%d", g.extra)
+		if r.IntN(2) == 0 {
+			return enc(command.ShardRegisterType, &command.ShardRegister{Meta: g.meta(), Shard: state.Shard{Name: name, Region: "x"}})
+		}
+		sh := pick(r, shardNames())
+		return enc(command.NodeRegisterType, &command.NodeRegister{Meta: g.meta(), Node: state.Node{ID: sh + "-" + name, Shard: sh, Capacity: 2, Client: "c9"}})
+	case k < 89:
+		all := s.Shards()
+		if len(all) > 3 {
+			victim := all[r.IntN(len(all))].Name
+			if victim != "eu" {
+				return enc(command.ShardDeregisterType, &command.ShardDeregister{Meta: g.meta(), Name: victim, SpillTo: "eu", Cancel: r.IntN(3) == 0})
+			}
+		}
+		return enc(command.ShardUpdateType, &command.ShardUpdate{Meta: g.meta(), Name: pick(r, shardNames()), Fields: []string{"max_queue"}, Shard: state.Shard{MaxQueue: int64(r.IntN(100))}})
+	case k < 91:
+		sh := ""
+		if r.IntN(2) == 0 {
+			sh = pick(r, shardNames())
+		}
+		return enc(command.PauseType, &command.Pause{Meta: g.meta(), Shard: sh, Paused: r.IntN(3) == 0})
+	case k < 93:
+		m := &command.JobCancel{Meta: g.meta()}
+		if r.IntN(2) == 0 && g.jobs > 0 {
+			m.IDs = []string{fmt.Sprintf("job-%05d", r.IntN(g.jobs)+1)}
+		} else {
+			m.Locator = &command.Locator{Shard: pick(r, shardNames()), Tail: int64(r.IntN(3) + 1), Offset: int64(r.IntN(2)), InFlight: r.IntN(2) == 0}
+		}
+		return enc(command.JobCancelType, m)
+	case k < 95:
+		m := &command.JobReroute{Meta: g.meta(), Target: pick(r, shardNames())}
+		if r.IntN(2) == 0 && g.jobs > 0 {
+			m.IDs = []string{fmt.Sprintf("job-%05d", r.IntN(g.jobs)+1)}
+		} else {
+			m.Locator = &command.Locator{Shard: pick(r, shardNames()), Tail: 2, InFlight: r.IntN(2) == 0}
+		}
+		return enc(command.JobRerouteType, m)
+	case k < 96:
+		id := pick(r, []string{"s1", "s2", "s1"})
+		f := &command.ScheduleFire{Meta: g.meta(), EntryID: id, Skipped: id == "s2" && r.IntN(2) == 0}
+		if id == "s1" {
+			f.Action = command.PauseType
+			f.Body, _ = command.EncodeBody(&command.Pause{Meta: g.meta(), Shard: "ap", Paused: true})
+		}
+		return enc(command.ScheduleFireType, f)
+	case k < 97:
+		g.tokens++
+		tok := state.Token{AccessorID: fmt.Sprintf("acc-%d", g.tokens), SecretHash: fmt.Sprintf("%064x", g.tokens), Type: state.TokenSubmit, CreatedAt: g.now}
+		if r.IntN(2) == 0 {
+			return enc(command.ACLBootstrapType, &command.ACLBootstrap{Time: g.now, Token: tok})
+		}
+		return enc(command.ACLTokenCreateType, &command.ACLTokenCreate{Meta: g.meta(), Token: tok})
+	case k < 98:
+		if r.IntN(2) == 0 {
+			return enc(command.CheckpointConfigureType, &command.CheckpointConfigure{Meta: g.meta(), IntervalMs: int64(r.IntN(5000))})
+		}
+		return enc(command.CheckpointSavedType, &command.CheckpointSaved{Meta: g.meta(), Index: uint64(g.jobs), Term: 1, Path: "/tmp/ckpt/x", SHA256: "abc"})
+	case k < 99:
+		return enc(command.ReportingConfigureType, &command.ReportingConfigure{Meta: g.meta(), Label: fmt.Sprintf("l%d", r.IntN(9))})
+	}
+	return enc(command.ClockAdvanceType, &command.ClockAdvance{Time: g.now})
+}
+
+// Applier feeds entries to an FSM with consecutive raft indexes.
+type Applier struct {
+	FSM   *raftfsm.FSM
+	index uint64
+}
+
+// Apply applies one entry and returns the FSM's response (nil for none).
+func (a *Applier) Apply(entry []byte) *raftfsm.Response {
+	a.index++
+	r, _ := a.FSM.Apply(&raft.Log{Index: a.index, Term: 1, Type: raft.LogCommand, Data: entry}).(*raftfsm.Response)
+	return r
+}
+
+// Log generates n entries (the mission first) by driving a fresh FSM, and
+// returns the entries and that FSM. each, when not nil, runs after every
+// entry (e.g. to check invariants).
+func Log(seed uint64, n int, each func(i int, entry []byte, f *raftfsm.FSM)) ([][]byte, *raftfsm.FSM) {
+	g := NewGen(seed)
+	a := &Applier{FSM: raftfsm.New(raftfsm.DefaultConfig())}
+	entries := make([][]byte, 0, n)
+	for i := 0; i < n; i++ {
+		var e []byte
+		if i == 0 {
+			e = g.Mission()
+		} else {
+			a.FSM.Read(func(s *state.Store) { e = g.Next(s) })
+		}
+		a.Apply(e)
+		entries = append(entries, e)
+		if each != nil {
+			each(i, e, a.FSM)
+		}
+	}
+	return entries, a.FSM
+}
+
+// Replay applies entries to a fresh FSM built from cfg.
+func Replay(cfg raftfsm.Config, entries [][]byte) *raftfsm.FSM {
+	a := &Applier{FSM: raftfsm.New(cfg)}
+	for _, e := range entries {
+		a.Apply(e)
+	}
+	return a.FSM
+}

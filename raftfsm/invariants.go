@@ -1,0 +1,210 @@
+package raftfsm
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/planetary/planetary/raftfsm/state"
+)
+
+// Invariant IDs (docs/architecture.md).
+const (
+	InvJobsConserved = "jobs-conserved"
+	InvShardTotals   = "shard-totals"
+	InvNodeActive    = "node-active"
+	InvTerminalOnce  = "terminal-once"
+	InvPayments      = "payments"
+	InvFlows         = "flows"
+	InvChain         = "chain"
+)
+
+// Invariant is the result of one check.
+type Invariant struct {
+	ID      string
+	OK      bool
+	Message string
+}
+
+// CheckInvariants recomputes the ledger from the jobs and compares it with
+// the store's tables. It is pure and reads s only.
+func CheckInvariants(s *state.Store) []Invariant {
+	var (
+		byState  state.Counts
+		byShard  = map[string]*state.Counts{}
+		byNode   = map[string]*state.Counts{}
+		active   = map[string]int{}
+		terminal int64
+		paid     int64
+		hops     int64
+		badState string
+	)
+	add := func(m map[string]*state.Counts, k string, j *state.Job) {
+		c := m[k]
+		if c == nil {
+			c = &state.Counts{}
+			m[k] = c
+		}
+		c.N[j.State]++
+		c.ValueMu[j.State] += j.ValueMu
+	}
+	s.JobsIter(func(j *state.Job) bool {
+		if j.State == state.JobUnknown || int(j.State) >= state.NumJobStates {
+			badState = fmt.Sprintf("job %s in state %d", j.ID, j.State)
+		}
+		byState.N[j.State]++
+		byState.ValueMu[j.State] += j.ValueMu
+		add(byShard, j.Shard, j)
+		if j.Node != "" {
+			add(byNode, j.Node, j)
+		}
+		if j.State == state.JobAssigned || j.State == state.JobRunning {
+			active[j.Node]++
+		}
+		if j.State.Terminal() {
+			terminal += j.ValueMu
+		}
+		if j.State == state.JobCompleted {
+			paid += j.QuoteMu
+		}
+		hops += int64(j.Hops)
+		return true
+	})
+	g := s.Global()
+	var out []Invariant
+	check := func(id string, ok bool, format string, args ...any) {
+		inv := Invariant{ID: id, OK: ok}
+		if !ok {
+			inv.Message = fmt.Sprintf(format, args...)
+		}
+		out = append(out, inv)
+	}
+
+	// jobs-conserved: every job in exactly one state, the global counts
+	// match, and each state's table holds exactly its jobs.
+	var sum int64
+	for _, n := range g.N {
+		sum += n
+	}
+	queued := 0
+	for _, sh := range s.AllShardCounts() {
+		queued += s.QueueLen(sh.Name)
+	}
+	inActive := 0
+	for _, n := range s.AllNodeCounts() {
+		inActive += s.ActiveCount(n.Name)
+	}
+	switch {
+	case badState != "":
+		check(InvJobsConserved, false, "%s", badState)
+	case sum != int64(s.NumJobs()):
+		check(InvJobsConserved, false, "global counts sum to %d, %d jobs", sum, s.NumJobs())
+	case g.N != byState.N:
+		check(InvJobsConserved, false, "global counts %v, jobs by state %v", g.N, byState.N)
+	case int64(queued) != byState.N[state.JobQueued]:
+		check(InvJobsConserved, false, "queues hold %d jobs, %d queued", queued, byState.N[state.JobQueued])
+	case int64(s.ParkedLen()) != byState.N[state.JobParked]:
+		check(InvJobsConserved, false, "parked set holds %d jobs, %d parked", s.ParkedLen(), byState.N[state.JobParked])
+	case int64(inActive) != byState.N[state.JobAssigned]+byState.N[state.JobRunning]:
+		check(InvJobsConserved, false, "active sets hold %d jobs, %d assigned or running", inActive, byState.N[state.JobAssigned]+byState.N[state.JobRunning])
+	default:
+		check(InvJobsConserved, true, "")
+	}
+
+	// shard-totals: per-shard counts sum to the global counts and match the
+	// jobs of each shard.
+	var shardSum state.Counts
+	msg := ""
+	for _, sc := range s.AllShardCounts() {
+		for i := range sc.Counts.N {
+			shardSum.N[i] += sc.Counts.N[i]
+			shardSum.ValueMu[i] += sc.Counts.ValueMu[i]
+		}
+		want := state.Counts{}
+		if c := byShard[sc.Name]; c != nil {
+			want = *c
+		}
+		if sc.Counts != want && msg == "" {
+			msg = fmt.Sprintf("shard %s counts %v, jobs say %v", sc.Name, sc.Counts.N, want.N)
+		}
+	}
+	if shardSum != g && msg == "" {
+		msg = fmt.Sprintf("shard counts sum to %v, global %v", shardSum.N, g.N)
+	}
+	check(InvShardTotals, msg == "", "%s", msg)
+
+	// node-active: each node's active set and counts match the jobs naming it.
+	msg = ""
+	for _, nc := range s.AllNodeCounts() {
+		want := state.Counts{}
+		if c := byNode[nc.Name]; c != nil {
+			want = *c
+		}
+		if nc.Counts != want {
+			msg = fmt.Sprintf("node %s counts %v, jobs say %v", nc.Name, nc.Counts.N, want.N)
+			break
+		}
+	}
+	if msg == "" {
+		names := sortedKeys(active)
+		for _, nc := range s.AllNodeCounts() {
+			if _, ok := active[nc.Name]; !ok {
+				names = append(names, nc.Name)
+			}
+		}
+		for _, node := range names {
+			n := active[node]
+			ok := s.ActiveCount(node) == n
+			s.Active(node, func(j *state.Job) bool {
+				if j.Node != node || (j.State != state.JobAssigned && j.State != state.JobRunning) {
+					ok = false
+				}
+				return ok
+			})
+			if !ok {
+				msg = fmt.Sprintf("node %s active set has %d jobs, %d name it", node, s.ActiveCount(node), n)
+				break
+			}
+		}
+	}
+	if msg == "" {
+		for _, node := range sortedKeys(byNode) {
+			if s.NodeCounts(node) != *byNode[node] {
+				msg = fmt.Sprintf("node %s has no counts for its %v jobs", node, byNode[node].N)
+				break
+			}
+		}
+	}
+	check(InvNodeActive, msg == "", "%s", msg)
+
+	// terminal-once.
+	tv := g.ValueMu[state.JobCompleted] + g.ValueMu[state.JobFailed] + g.ValueMu[state.JobCancelled]
+	check(InvTerminalOnce, tv == terminal, "terminal values %d, terminal jobs %d", tv, terminal)
+
+	// payments.
+	var pay int64
+	for _, p := range s.Payments() {
+		pay += p.AmountMu
+	}
+	check(InvPayments, pay == paid, "payments %d, completed quotes %d", pay, paid)
+
+	// flows.
+	var fl int64
+	for _, f := range s.Flows() {
+		fl += f.Jobs
+	}
+	check(InvFlows, fl == hops, "flows move %d jobs, jobs hopped %d times", fl, hops)
+
+	// chain.
+	m := s.Meta()
+	check(InvChain, m.Head.Seq == m.Events, "chain head %d, %d events emitted", m.Head.Seq, m.Events)
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
