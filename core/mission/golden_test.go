@@ -65,3 +65,26 @@ func TestBadFilesGolden(t *testing.T) {
 		})
 	}
 }
+
+// TestReferenceDoc keeps docs/mission-reference.md in step with the schema
+// tables.
+func TestReferenceDoc(t *testing.T) {
+	var got bytes.Buffer
+	if err := WriteReference(&got); err != nil {
+		t.Fatal(err)
+	}
+	const path = "../../docs/mission-reference.md"
+	if *update {
+		if err := os.WriteFile(path, got.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./core/mission -update)", err)
+	}
+	if !bytes.Equal(got.Bytes(), want) {
+		t.Fatalf("%s is stale: run go test ./core/mission -update", path)
+	}
+}

@@ -340,8 +340,8 @@ func missionFileDocs() []BlockDoc {
 			Name: "schedule", Labels: []string{"id"}, Repeatable: true, File: "mission",
 			Description: "An owner command fired once on the mission clock (at) or after a number of completed jobs.",
 			Attributes: []AttrDoc{
-				{Name: "at", Type: TypeDuration, Description: "Mission-clock offset.", Example: `"900ms"`},
-				{Name: "after_completed", Type: TypeInt, Description: "Fire once this many jobs completed."},
+				{Name: "at", Type: TypeDuration, DefaultText: "one of at, after_completed", Description: "Mission-clock offset.", Example: `"900ms"`},
+				{Name: "after_completed", Type: TypeInt, DefaultText: "one of at, after_completed", Description: "Fire once this many jobs completed."},
 				{Name: "note", Type: TypeString, Default: "", Description: "Free text."},
 				{Name: "reason", Type: TypeString, Default: "", Description: "Recorded with the command."},
 				{Name: "action", Type: TypeString, Required: true, Description: "Owner command; its arguments follow as attributes or one block.", Example: `"shard.pause"`},
