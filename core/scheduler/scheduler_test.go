@@ -3,7 +3,6 @@ package scheduler_test
 import (
 	"fmt"
 	"reflect"
-	"sort"
 	"strings"
 	"testing"
 
@@ -388,9 +387,31 @@ func TestQueueOrder(t *testing.T) {
 	}
 }
 
-// sortedIDs is a helper for comparing sets of job ids.
-func sortedIDs(xs []string) []string {
-	out := append([]string(nil), xs...)
-	sort.Strings(out)
-	return out
+
+func TestRevivable(t *testing.T) {
+	cases := []struct {
+		name   string
+		status state.NodeStatus
+		paused bool
+		want   int
+	}{
+		{"capable node up", state.NodeUp, false, 1},
+		{"capable node down", state.NodeDown, false, 0},
+		{"capable shard paused", state.NodeUp, true, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			n := nd("g", "s", 1, "gpu")
+			n.Status = tc.status
+			s := sh("s")
+			s.Paused = tc.paused
+			f := schedtest.New([]*state.Shard{s}, []*state.Node{n},
+				[]*state.Job{{ID: "p", Shard: "s", Capabilities: []string{"gpu"}, State: state.JobParked},
+					{ID: "q", Shard: "s", Capabilities: []string{"quantum"}, State: state.JobParked}}, state.Policy{})
+			d := scheduler.New(scheduler.DefaultConfig()).Plan(f, 0)
+			if d.Stats.Revivable != tc.want || !d.Empty() {
+				t.Fatalf("got %+v, want Revivable %d", d, tc.want)
+			}
+		})
+	}
 }
