@@ -387,7 +387,6 @@ func TestQueueOrder(t *testing.T) {
 	}
 }
 
-
 func TestRevivable(t *testing.T) {
 	cases := []struct {
 		name   string
