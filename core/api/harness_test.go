@@ -26,7 +26,7 @@ type agent struct {
 }
 
 func testLogger(t *testing.T) hclog.Logger {
-	return hclog.New(&hclog.LoggerOptions{Name: t.Name(), Level: hclog.Warn, Output: hclog.DefaultOutput})
+	return hclog.New(&hclog.LoggerOptions{Name: t.Name(), Level: hclog.Error, Output: hclog.DefaultOutput})
 }
 
 func newAgent(t *testing.T, mutate func(*api.Config)) *agent {
