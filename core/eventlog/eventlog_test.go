@@ -310,7 +310,7 @@ func TestWait(t *testing.T) {
 }
 
 func TestConcurrentAppendRead(t *testing.T) {
-	l := openTest(t, t.TempDir(), func(c *Config) { c.SegmentBytes, c.TailEvents = 16 << 10, 64 })
+	l := openTest(t, t.TempDir(), func(c *Config) { c.SegmentBytes, c.TailEvents = 16<<10, 64 })
 	defer l.Close()
 	const n = 5000
 	evs, _ := chain(state.ChainHead{}, n)

@@ -1,0 +1,348 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/planetary/planetary/core/scheduler"
+	"github.com/planetary/planetary/raftfsm"
+	"github.com/planetary/planetary/raftfsm/command"
+	"github.com/planetary/planetary/raftfsm/state"
+)
+
+// monitorLeadership starts the leader loops when raft reports leadership and
+// stops them when it is lost.
+func (s *Server) monitorLeadership(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case isLeader := <-s.notifyCh:
+			if isLeader {
+				s.startLeader()
+			} else {
+				s.stopLeader()
+			}
+		}
+	}
+}
+
+func (s *Server) startLeader() {
+	s.leaderMu.Lock()
+	defer s.leaderMu.Unlock()
+	if s.leaderCancel != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(s.shutdownCtx)
+	done := make(chan struct{})
+	s.leaderCancel, s.leaderDone = cancel, done
+	go func() {
+		defer close(done)
+		s.leaderLoop(ctx)
+	}()
+}
+
+func (s *Server) stopLeader() {
+	s.leaderMu.Lock()
+	cancel, done := s.leaderCancel, s.leaderDone
+	s.leaderCancel, s.leaderDone = nil, nil
+	s.leaderMu.Unlock()
+	if cancel == nil {
+		return
+	}
+	cancel()
+	<-done
+}
+
+// leaderLoop issues a barrier (so the FSM holds every entry of earlier
+// terms), establishes leadership and runs the loops until ctx ends.
+func (s *Server) leaderLoop(ctx context.Context) {
+	for {
+		f := s.raft.Barrier(s.cfg.ApplyTimeout)
+		err := waitFuture(ctx, f)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		s.logger.Warn("leader barrier failed; retrying", "error", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	s.logger.Info("leadership established", "index", s.fsm.AppliedIndex())
+	s.leading.Store(true)
+	defer s.leading.Store(false)
+
+	// Never stamp a time behind what is already committed.
+	s.fsm.Read(func(st *state.Store) { s.floorNow(st.Clock()) })
+
+	s.hb.start(ctx)
+	defer s.hb.stop()
+
+	var wg sync.WaitGroup
+	for _, loop := range []func(context.Context){s.schedulerLoop, s.heartbeatLoop, s.clockLoop, s.checkpointLoop} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			loop(ctx)
+		}()
+	}
+	wg.Wait()
+	s.logger.Info("leadership lost; leader loops stopped")
+}
+
+var _ scheduler.View = (*state.Store)(nil)
+
+// schedulerLoop runs placement rounds: woken by every applied entry and a
+// slow ticker; each round's entries are committed before the next round.
+func (s *Server) schedulerLoop(ctx context.Context) {
+	tick := time.NewTicker(s.cfg.SchedulerTick)
+	defer tick.Stop()
+	for {
+		ch := s.changes()
+		var d scheduler.Decisions
+		s.fsm.Read(func(st *state.Store) {
+			d = s.sched.Plan(st, st.Policy().MissionSeed)
+		})
+		s.stats.schedRounds.Add(1)
+		progressed := false
+		if !d.Empty() {
+			progressed = s.commitRound(ctx, d)
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if progressed {
+			continue // more may be waiting; our own entries also bumped ch
+		}
+		// Nothing placed (or every decision was stale): wait for a change,
+		// but not for our own rejected entries alone; the ticker bounds it.
+		select {
+		case <-ctx.Done():
+			return
+		case <-ch:
+			if !d.Empty() {
+				// A round that decided something but committed nothing would
+				// spin on its own entries; wait for the ticker instead.
+				select {
+				case <-ctx.Done():
+					return
+				case <-tick.C:
+				}
+			}
+		case <-tick.C:
+		}
+	}
+}
+
+// commitRound commits one round (AssignBatch, SpillBatch, ParkBatch, each
+// only when non-empty) and reports whether any decision was applied.
+func (s *Server) commitRound(ctx context.Context, d scheduler.Decisions) bool {
+	applied := 0
+	commit := func(t command.MessageType, msg marshaler, n int) {
+		resp, err := s.Apply(ctx, t, msg)
+		if err != nil {
+			if ctx.Err() == nil && !errors.Is(err, ErrNotLeader) {
+				s.logger.Error("commit scheduler decisions", "type", t, "error", err)
+			}
+			return
+		}
+		ok := n
+		if resp != nil && len(resp.Outcomes) > 0 {
+			ok = 0
+			for _, o := range resp.Outcomes {
+				if o.Status == raftfsm.Rejected {
+					continue
+				}
+				ok++
+			}
+		}
+		s.stats.rejected.Add(uint64(n - ok))
+		applied += ok
+		switch t {
+		case command.AssignBatchType:
+			s.stats.assigned.Add(uint64(ok))
+		case command.SpillBatchType:
+			s.stats.spilled.Add(uint64(ok))
+		case command.ParkBatchType:
+			s.stats.parked.Add(uint64(ok))
+		}
+	}
+	if len(d.Assign) > 0 {
+		commit(command.AssignBatchType, &command.AssignBatch{Time: s.Now(), Assignments: d.Assign}, len(d.Assign))
+	}
+	if len(d.Spill) > 0 && ctx.Err() == nil {
+		commit(command.SpillBatchType, &command.SpillBatch{Time: s.Now(), Spills: d.Spill}, len(d.Spill))
+	}
+	if len(d.Park) > 0 && ctx.Err() == nil {
+		commit(command.ParkBatchType, &command.ParkBatch{Time: s.Now(), Parks: d.Park}, len(d.Park))
+	}
+	return applied > 0
+}
+
+// heartbeatLoop arms TTL timers for Up nodes that have none, on every
+// change (timers themselves run in the heartbeats type).
+func (s *Server) heartbeatLoop(ctx context.Context) {
+	tick := time.NewTicker(max(s.cfg.HeartbeatTTL/2, 10*time.Millisecond))
+	defer tick.Stop()
+	for {
+		ch := s.changes()
+		s.hb.sweep()
+		select {
+		case <-ctx.Done():
+			return
+		case <-ch:
+		case <-tick.C:
+		}
+	}
+}
+
+// clockLoop advances the mission clock every ClockTick while a mission is
+// applied, and fires due owner schedule entries.
+func (s *Server) clockLoop(ctx context.Context) {
+	tick := time.NewTicker(s.cfg.ClockTick)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		var (
+			applied bool
+			pol     state.Policy
+			clock   int64
+			done    int64
+		)
+		s.fsm.Read(func(st *state.Store) {
+			pol = st.Policy()
+			applied = pol.MissionDigest != ""
+			clock = st.Clock()
+			done = st.Global().N[state.JobCompleted]
+		})
+		if !applied {
+			continue
+		}
+		now := s.Now()
+		if now > clock {
+			if _, err := s.Apply(ctx, command.ClockAdvanceType, &command.ClockAdvance{Time: now}); err != nil {
+				if ctx.Err() == nil {
+					s.logger.Error("advance mission clock", "error", err)
+				}
+				continue
+			}
+			s.stats.clockAdvances.Add(1)
+			clock = now
+		}
+		s.fireDue(ctx, pol, clock, done)
+	}
+}
+
+// dueEntries returns the schedule entries due at clock with done jobs
+// completed, not yet fired or skipped, in schedule order.
+func dueEntries(pol state.Policy, clock, done int64) []state.ScheduleEntry {
+	var out []state.ScheduleEntry
+	elapsedMs := (clock - pol.MissionStart) / int64(time.Millisecond)
+	for _, e := range pol.Schedule {
+		if slices.Contains(pol.Fired, e.ID) || slices.Contains(pol.Skipped, e.ID) {
+			continue
+		}
+		due := false
+		switch {
+		case e.AfterCompleted > 0:
+			due = done >= e.AfterCompleted
+		default:
+			due = pol.MissionStart > 0 && elapsedMs >= e.AtMs
+		}
+		if due {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// fireDue commits one ScheduleFire per due entry. checkpoint.save takes and
+// records the checkpoint first (CheckpointSaved), then marks the entry fired.
+// An entry the FSM refuses outright is recorded as skipped, so it is not
+// retried every tick.
+func (s *Server) fireDue(ctx context.Context, pol state.Policy, clock, done int64) {
+	for _, e := range dueEntries(pol, clock, done) {
+		fire := &command.ScheduleFire{Meta: s.systemMeta("schedule:"+e.ID, e.Note), EntryID: e.ID}
+		t, ok := ActionType(e.Action)
+		switch {
+		case !ok:
+			fire.Skipped = true
+			fire.Meta.Reason = "unknown action " + e.Action
+		case t == command.CheckpointSavedType:
+			if _, err := s.Checkpoint(ctx); err != nil {
+				if ctx.Err() != nil || errors.Is(err, ErrNotLeader) {
+					return
+				}
+				s.logger.Error("scheduled checkpoint", "entry", e.ID, "error", err)
+				fire.Skipped = true
+				fire.Meta.Reason = "checkpoint failed: " + err.Error()
+			}
+		default:
+			fire.Action, fire.Body = t, e.Args
+		}
+		resp, err := s.Apply(ctx, command.ScheduleFireType, fire)
+		if err != nil && resp != nil && !fire.Skipped && !firedIn(resp, e.ID) {
+			// Refused as a whole (e.g. an invalid action): record the skip.
+			s.logger.Warn("schedule entry refused; skipping it", "entry", e.ID, "error", err)
+			skip := &command.ScheduleFire{Meta: s.systemMeta("schedule:"+e.ID, "refused: "+err.Error()), EntryID: e.ID, Skipped: true}
+			_, err = s.Apply(ctx, command.ScheduleFireType, skip)
+		}
+		if err != nil && resp == nil {
+			if ctx.Err() == nil {
+				s.logger.Error("fire schedule entry", "entry", e.ID, "error", err)
+			}
+			return
+		}
+		s.stats.scheduleFires.Add(1)
+		s.logger.Info("schedule entry fired", "entry", e.ID, "action", e.Action, "skipped", fire.Skipped)
+	}
+}
+
+// firedIn reports whether the FSM recorded the entry (its action may still
+// have been refused, which the response error carries).
+func firedIn(resp *raftfsm.Response, id string) bool {
+	for _, o := range resp.Outcomes {
+		if o.ID == id && o.Status != raftfsm.Rejected {
+			return true
+		}
+	}
+	return false
+}
+
+// checkpointLoop exports a checkpoint every Policy.CheckpointIntervalMs.
+func (s *Server) checkpointLoop(ctx context.Context) {
+	var last time.Time = time.Now()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		var pol state.Policy
+		s.fsm.Read(func(st *state.Store) { pol = st.Policy() })
+		if pol.CheckpointIntervalMs <= 0 || pol.CheckpointPath == "" {
+			continue
+		}
+		if time.Since(last) < time.Duration(pol.CheckpointIntervalMs)*time.Millisecond {
+			continue
+		}
+		last = time.Now()
+		if _, err := s.Checkpoint(ctx); err != nil && ctx.Err() == nil {
+			s.logger.Error("periodic checkpoint", "error", err)
+		}
+	}
+}
