@@ -164,7 +164,7 @@ func (b *Browser) Do(steps ...chromedp.Action[chromedp.Void]) {
 // Screenshot saves a full-page PNG into the artifacts dir and returns its path.
 func (b *Browser) Screenshot(name string) string {
 	b.t.Helper()
-	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		b.t.Logf("browsertest: screenshot %s: %v", name, err)
 		return ""
