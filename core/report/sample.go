@@ -127,7 +127,7 @@ func Example() Input {
 		in.Nodes = append(in.Nodes, NodeView{
 			ID: n.id, Shard: n.shard, PluginKind: "sim", Status: status[n.id], Capabilities: []string{"general"},
 			Capacity: 4, Active: nl.Active, LatencyMs: 30, HeartbeatAgeMs: 800,
-			Deployment: Deployment{Orchestration: "kubernetes", Image: "registry.example/" + n.id + ":1.0", Runtime: "go", Resources: Resources{CPUCores: 8, MemoryGB: 32}, Zones: []string{n.shard + "-a"}},
+			Deployment:   Deployment{Orchestration: "kubernetes", Image: "registry.example/" + n.id + ":1.0", Runtime: "go", Resources: Resources{CPUCores: 8, MemoryGB: 32}, Zones: []string{n.shard + "-a"}},
 			Price:        Price{Currency: "credits", Unit: "job", BaseMu: 700_000, Rates: []PriceRate{{Unit: "second", PerUnitMu: 10}}},
 			Attestations: Attestations{Certifications: []string{"SOC2"}, Jurisdiction: "EU"},
 			Completed:    nl.Completed, EarnedMu: nl.EarnedMu,
