@@ -126,7 +126,7 @@ func (a *Agent) Info(ctx context.Context) (sdk.Info, error) {
 		Name:        "compliance",
 		Version:     Version,
 		Description: "attests a compliance envelope and screens payloads against built-in checks and CEL rules",
-		APIVersions: []string{"1"},
+		APIVersions: []string{sdk.APIVersion1},
 	}, nil
 }
 

@@ -179,7 +179,7 @@ func (a *Agent) Info(ctx context.Context) (sdk.Info, error) {
 		Name:        "container",
 		Version:     Version,
 		Description: "runs OCI images with podman or docker (CLI or Engine API)",
-		APIVersions: []string{"1"},
+		APIVersions: []string{sdk.APIVersion1},
 	}, nil
 }
 

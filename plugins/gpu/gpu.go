@@ -108,7 +108,7 @@ func (a *Agent) Info(ctx context.Context) (sdk.Info, error) {
 		Name:        "gpu",
 		Version:     Version,
 		Description: "runs commands on allotted NVIDIA GPUs (CUDA_VISIBLE_DEVICES)",
-		APIVersions: []string{"1"},
+		APIVersions: []string{sdk.APIVersion1},
 	}, nil
 }
 

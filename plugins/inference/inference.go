@@ -91,7 +91,7 @@ func (a *Agent) Info(ctx context.Context) (sdk.Info, error) {
 		Name:        "inference",
 		Version:     Version,
 		Description: "answers prompts through an OpenAI-compatible chat-completions endpoint",
-		APIVersions: []string{"1"},
+		APIVersions: []string{sdk.APIVersion1},
 	}, nil
 }
 
