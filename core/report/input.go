@@ -185,7 +185,11 @@ type Invariant struct {
 // Ledger is the FSM's ledger at report time.
 type Ledger struct {
 	Global Counts `json:"global"`
-	Flows  []Flow `json:"flows"`
+	// Shards are per-shard counts including shards deregistered since
+	// (whose finished jobs stay counted). When nil, the counts of the
+	// ShardViews are used.
+	Shards map[string]Counts `json:"shards,omitempty"`
+	Flows  []Flow            `json:"flows"`
 	// Payments are micro-credits paid per node.
 	Payments   map[string]int64 `json:"payments_mu"`
 	Invariants []Invariant      `json:"invariants"`

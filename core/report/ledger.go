@@ -142,8 +142,14 @@ func BuildLedger(in Input) LedgerDoc {
 		Events:      len(in.Events),
 		Marks:       marksOf(in.Events),
 	}
-	for _, s := range in.Shards {
-		d.Shards[s.Name] = countsDoc(s.Counts, s.ValueMu)
+	if in.Ledger.Shards != nil {
+		for name, c := range in.Ledger.Shards {
+			d.Shards[name] = countsDoc(c.Jobs, c.ValueMu)
+		}
+	} else {
+		for _, s := range in.Shards {
+			d.Shards[s.Name] = countsDoc(s.Counts, s.ValueMu)
+		}
 	}
 	for _, n := range in.Nodes {
 		d.Nodes[n.ID] = NodeLedger{Shard: n.Shard, Active: n.Active, Completed: n.Completed, EarnedMu: n.EarnedMu, Earned: credits(n.EarnedMu)}
