@@ -52,7 +52,7 @@ func Example() Input {
 	}
 	add(state.Event{Type: state.EvJobAssigned, Job: "job-09", Shard: "earth", Node: "earth.edge", Attempt: 1})
 	add(state.Event{Type: state.EvNodeDown, Node: "earth.edge", Reason: "heartbeat missed"})
-	add(state.Event{Type: state.EvJobRequeued, Job: "job-09", Shard: "earth", Reason: "node lost"})
+	add(state.Event{Type: state.EvJobRequeued, Job: "job-09", Shard: "earth", Node: "earth.edge", Reason: "node down"})
 	add(state.Event{Type: state.EvJobAssigned, Job: "job-09", Shard: "earth", Node: "earth.core-alpha", Attempt: 2})
 	add(state.Event{Type: state.EvJobStarted, Job: "job-09", Node: "earth.core-alpha", Attempt: 2})
 	add(state.Event{Type: state.EvJobAssigned, Job: "job-10", Shard: "earth", Node: "earth.core-alpha", Attempt: 1})

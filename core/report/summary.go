@@ -16,7 +16,8 @@ type Metrics struct {
 	Parked             int64   `json:"parked"`
 	Outstanding        int64   `json:"outstanding"`
 	Spillovers         int64   `json:"spillovers"`
-	Reassigned         int64   `json:"reassigned"`
+	Requeued           int64   `json:"requeued"`
+	Reassigned         int64   `json:"reassigned"` // requeues of jobs whose node went down or retired
 	OwnerInterventions int64   `json:"owner_interventions"`
 	Pauses             int64   `json:"pauses"`
 	ValueSubmitted     float64 `json:"value_submitted"`
@@ -99,10 +100,19 @@ func BuildSummary(in Input, led LedgerDoc) Summary {
 	for _, f := range led.Flows {
 		m.ValueSpillovers += f.Value
 	}
+	lost := map[string]bool{}
 	for i := range in.Events {
-		switch in.Events[i].Type {
+		e := &in.Events[i]
+		switch e.Type {
+		case state.EvNodeDown, state.EvNodeRetired:
+			lost[e.Node] = true
+		case state.EvNodeUp, state.EvNodeRegistered:
+			delete(lost, e.Node)
 		case state.EvJobRequeued:
-			m.Reassigned++
+			m.Requeued++
+			if e.Node != "" && lost[e.Node] {
+				m.Reassigned++
+			}
 		case state.EvSystemPaused, state.EvShardPaused:
 			m.Pauses++
 		}

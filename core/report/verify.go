@@ -94,6 +94,7 @@ func Verify(dir string) (VerifyResult, error) {
 		marks[m.Seq] = m.Hash
 	}
 	var lastMark uint64 = led.Anchor.Seq
+	genesis := led.Anchor.Seq == 0
 	seq := led.Anchor.Seq
 	line := 0
 	for {
@@ -138,8 +139,10 @@ func Verify(dir string) (VerifyResult, error) {
 			}
 			lastMark = e.Seq
 		}
-		if err := rp.apply(&e); err != nil {
-			return res, fail(&res, ErrLedger, e.Seq, line, err.Error())
+		if genesis {
+			if err := rp.apply(&e); err != nil {
+				return res, fail(&res, ErrLedger, e.Seq, line, err.Error())
+			}
 		}
 		prevHash, seq = h, e.Seq
 		res.Events++
@@ -157,7 +160,7 @@ func Verify(dir string) (VerifyResult, error) {
 	res.ChainOK = true
 
 	res.Problems = append(res.Problems, checkDoc(led)...)
-	if led.Anchor.Seq == 0 {
+	if genesis {
 		res.LedgerChecked = true
 		res.Problems = append(res.Problems, compareLedger(led, rp.doc())...)
 		var hops, flowJobs int64 = rp.hops(), 0
