@@ -66,8 +66,8 @@ type Config struct {
 	Nodes []state.Node
 	// HeartbeatInterval is the time between heartbeats.
 	HeartbeatInterval time.Duration
-	// HealthTimeout bounds each plugin health probe (default: half the
-	// heartbeat interval).
+	// HealthTimeout bounds each plugin health probe (default: the
+	// heartbeat interval, at least one second).
 	HealthTimeout time.Duration
 	// FlushInterval is the most a start or result waits before it is sent.
 	FlushInterval time.Duration
@@ -164,7 +164,7 @@ func New(cfg Config) (*Client, error) {
 		cfg.SeenTTL = def.SeenTTL
 	}
 	if cfg.HealthTimeout == 0 {
-		cfg.HealthTimeout = cfg.HeartbeatInterval / 2
+		cfg.HealthTimeout = max(cfg.HeartbeatInterval, time.Second)
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -230,6 +230,7 @@ func sameHost(addr, leader string) bool {
 // Run registers, then heartbeats, streams assignments and sends results
 // until ctx ends. It returns nil when ctx ends.
 func (c *Client) Run(ctx context.Context) error {
+	c.startPlugins(ctx)
 	if err := c.register(ctx); err != nil {
 		return err
 	}
@@ -337,6 +338,23 @@ func (c *Client) heartbeatLoop(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// startPlugins readies every node's plugin before the nodes are claimed,
+// so a plugin still starting is not reported unhealthy. A plugin that does
+// not start is retried by its node's heartbeats and tasks.
+func (c *Client) startPlugins(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, id := range c.nodeIDs() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := c.nodes[id].executor(ctx); err != nil && ctx.Err() == nil {
+				c.log.Error("plugin did not start", "node", id, "error", err)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // probe health-checks every node's plugin concurrently.

@@ -1,0 +1,418 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/planetary/planetary/core/api"
+	"github.com/planetary/planetary/core/server"
+	"github.com/planetary/planetary/raftfsm/state"
+	"github.com/planetary/planetary/sdk"
+	"github.com/planetary/planetary/sdk/host"
+)
+
+const e2eMission = `
+mission "client-e2e" {
+  seed = 11
+}
+
+checkpoint {
+  interval = "1h"
+  path     = "ROOT/checkpoints/f.snap"
+}
+
+reporting {
+  directory = "ROOT/reports"
+}
+
+shard "earth" {
+  latency_budget_ms = 1000
+}
+
+node "earth.n1" {
+  shard        = "earth"
+  plugin       = "sim"
+  capabilities = ["sim"]
+  capacity     = 8
+  heartbeat_sec = 1
+  price {
+    base = 0.5
+  }
+}
+
+node "earth.n2" {
+  shard        = "earth"
+  plugin       = "sim"
+  capabilities = ["sim"]
+  capacity     = 8
+  heartbeat_sec = 1
+  price {
+    base = 0.75
+  }
+}
+`
+
+// buildPlugin builds the sim test plugin once per test binary run.
+var buildPlugin = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "planetary-simplugin")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "simplugin")
+	out, err := exec.Command("go", "build", "-o", bin, "./testdata/simplugin").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("build sim plugin: %v: %s", err, out)
+	}
+	return bin, nil
+})
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if bin, err := buildPlugin(); err == nil {
+		_ = os.RemoveAll(filepath.Dir(bin))
+	}
+	os.Exit(code)
+}
+
+type fixture struct {
+	srv     *server.Server
+	http    *httptest.Server
+	mgmt    *api.Client
+	token   string
+	nodes   []state.Node
+	catalog *testCatalog
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	bin, err := buildPlugin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger := hclog.New(&hclog.LoggerOptions{Name: t.Name(), Level: hclog.Error})
+	root := t.TempDir()
+	cfg := server.DefaultConfig()
+	cfg.NodeID, cfg.DataDir, cfg.InMemory, cfg.Bootstrap = "s1", t.TempDir(), true, true
+	cfg.Logger, cfg.AllowedRoots = logger, []string{root}
+	cfg.HeartbeatTTL = 2 * time.Second
+	cfg.SchedulerTick = 50 * time.Millisecond
+	srv, err := server.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Shutdown() })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.WaitLeader(ctx); err != nil {
+		t.Fatal(err)
+	}
+	acfg := api.DefaultConfig()
+	acfg.Backend, acfg.Logger = srv, logger
+	h, err := api.New(acfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(h)
+	t.Cleanup(hs.Close)
+	anon, _ := api.NewClient(api.ClientConfig{Address: hs.URL})
+	anon.SetToken("")
+	tok, err := anon.ACLBootstrap(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mgmt, _ := api.NewClient(api.ClientConfig{Address: hs.URL, Token: tok.SecretID})
+	src := []byte(replaceRoot(e2eMission, root))
+	if _, err := mgmt.ApplyMission(ctx, "e2e.hcl", src, "test"); err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{srv: srv, http: hs, mgmt: mgmt, token: tok.SecretID,
+		catalog: &testCatalog{bin: bin, log: logger, plugins: map[string]*host.Plugin{}}}
+	srv.Read(func(s *state.Store) {
+		for _, n := range s.Nodes() {
+			f.nodes = append(f.nodes, *n)
+		}
+	})
+	t.Cleanup(f.catalog.close)
+	return f
+}
+
+func replaceRoot(s, root string) string {
+	out := []byte{}
+	for i := 0; i < len(s); i++ {
+		if i+4 <= len(s) && s[i:i+4] == "ROOT" {
+			out = append(out, root...)
+			i += 3
+			continue
+		}
+		out = append(out, s[i])
+	}
+	return string(out)
+}
+
+// testCatalog launches one sim plugin process per node.
+type testCatalog struct {
+	bin string
+	log hclog.Logger
+
+	mu      sync.Mutex
+	plugins map[string]*host.Plugin
+}
+
+func (c *testCatalog) Executor(ctx context.Context, n state.Node) (Executor, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p, ok := c.plugins[n.ID]; ok && !p.Exited() {
+		return p, nil
+	}
+	hc := host.DefaultConfig()
+	hc.Name, hc.Path, hc.Logger = n.ID, c.bin, c.log
+	lctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	p, err := host.Launch(lctx, hc)
+	if err != nil {
+		return nil, err
+	}
+	schema, err := p.Schema(lctx)
+	if err != nil {
+		p.Kill()
+		return nil, err
+	}
+	values := map[string]any{}
+	if errs := host.ValidateConfig(schema, values); len(errs) > 0 {
+		p.Kill()
+		return nil, errors.Join(errs...)
+	}
+	if err := p.Configure(lctx, sdk.Config{Node: sdk.NodeInfo{ID: n.ID, Shard: n.Shard}, Values: values}); err != nil {
+		p.Kill()
+		return nil, err
+	}
+	c.plugins[n.ID] = p
+	return p, nil
+}
+
+func (c *testCatalog) plugin(id string) *host.Plugin {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.plugins[id]
+}
+
+func (c *testCatalog) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, p := range c.plugins {
+		p.Kill()
+	}
+}
+
+func (f *fixture) startClient(t *testing.T, mutate func(*Config)) *Client {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Name = "c1"
+	cfg.Servers = []string{f.http.URL}
+	cfg.Token = f.token
+	cfg.Catalog = f.catalog
+	cfg.Nodes = f.nodes
+	cfg.HeartbeatInterval = 200 * time.Millisecond
+	cfg.Logger = hclog.New(&hclog.LoggerOptions{Name: t.Name(), Level: hclog.Error})
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Errorf("Run did not return after cancel")
+		}
+	})
+	return c
+}
+
+func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (f *fixture) nodeStatus(id string) state.NodeStatus {
+	var st state.NodeStatus
+	f.srv.Read(func(s *state.Store) {
+		if n := s.Node(id); n != nil {
+			st = n.Status
+		}
+	})
+	return st
+}
+
+func (f *fixture) counts() state.Counts {
+	var c state.Counts
+	f.srv.Read(func(s *state.Store) { c = s.Global() })
+	return c
+}
+
+func submit(t *testing.T, c *api.Client, n int, prefix, payload string) {
+	t.Helper()
+	var jobs []api.JobSubmit
+	for i := range n {
+		jobs = append(jobs, api.JobSubmit{ID: fmt.Sprintf("%s-%04d", prefix, i), Shard: "earth", Capabilities: []string{"sim"},
+			Value: 1, Kind: "sim", Payload: []byte(payload)})
+	}
+	res, err := c.SubmitJobs(context.Background(), jobs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		if r.Status != api.StatusAccepted {
+			t.Fatalf("submit %s: %s %s", r.ID, r.Status, r.Reason)
+		}
+	}
+}
+
+func TestEndToEnd(t *testing.T) {
+	f := newFixture(t)
+	f.startClient(t, nil)
+	eventually(t, 20*time.Second, "nodes up", func() bool {
+		return f.nodeStatus("earth.n1") == state.NodeUp && f.nodeStatus("earth.n2") == state.NodeUp
+	})
+	const n = 500
+	submit(t, f.mgmt, n, "ok", `{"duration_ms":0}`)
+	eventually(t, 30*time.Second, "all jobs completed", func() bool {
+		return f.counts().N[state.JobCompleted] == n
+	})
+	l, err := f.mgmt.Ledger(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, inv := range l.Invariants {
+		if !inv.OK {
+			t.Errorf("invariant %s: %s", inv.ID, inv.Message)
+		}
+	}
+	if l.Payments["earth.n1"]+l.Payments["earth.n2"] == 0 {
+		t.Errorf("no payments: %+v", l.Payments)
+	}
+	// Every job completed exactly once at attempt 1 (no duplicate runs).
+	f.srv.Read(func(s *state.Store) {
+		s.JobsIter(func(j *state.Job) bool {
+			if j.Attempt != 1 {
+				t.Errorf("job %s attempt %d", j.ID, j.Attempt)
+			}
+			return true
+		})
+	})
+}
+
+func TestFailuresRetry(t *testing.T) {
+	f := newFixture(t)
+	f.startClient(t, nil)
+	eventually(t, 20*time.Second, "nodes up", func() bool { return f.nodeStatus("earth.n1") == state.NodeUp })
+	submit(t, f.mgmt, 20, "fail", `{"duration_ms":0,"fail_rate":1}`)
+	eventually(t, 30*time.Second, "all jobs failed", func() bool { return f.counts().N[state.JobFailed] == 20 })
+}
+
+func TestCancelRunningTask(t *testing.T) {
+	f := newFixture(t)
+	c := f.startClient(t, nil)
+	eventually(t, 20*time.Second, "nodes up", func() bool { return f.nodeStatus("earth.n1") == state.NodeUp })
+	submit(t, f.mgmt, 1, "long", `{"duration_ms":600000}`)
+	eventually(t, 20*time.Second, "job running", func() bool { return f.counts().N[state.JobRunning] == 1 })
+	if len(c.running()) != 1 {
+		t.Fatalf("client runs %d tasks, want 1", len(c.running()))
+	}
+	if _, err := f.mgmt.CancelJob(context.Background(), "long-0000", "test"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "task cancelled on the plugin", func() bool { return len(c.running()) == 0 })
+	if got := f.counts().N[state.JobCancelled]; got != 1 {
+		t.Fatalf("cancelled %d", got)
+	}
+}
+
+// TestStoppedPluginGoesDown stops a plugin process (SIGSTOP): its health
+// probe times out, its node's heartbeats turn unhealthy and the server marks
+// it down; SIGCONT brings it back up.
+func TestStoppedPluginGoesDown(t *testing.T) {
+	f := newFixture(t)
+	f.startClient(t, nil)
+	eventually(t, 20*time.Second, "nodes up", func() bool {
+		return f.nodeStatus("earth.n1") == state.NodeUp && f.catalog.plugin("earth.n1") != nil
+	})
+	pid := f.catalog.plugin("earth.n1").Pid()
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGCONT) })
+	eventually(t, 20*time.Second, "stopped node down", func() bool { return f.nodeStatus("earth.n1") == state.NodeDown })
+	if f.nodeStatus("earth.n2") != state.NodeUp {
+		t.Fatalf("the other node went down too")
+	}
+	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "node up again", func() bool { return f.nodeStatus("earth.n1") == state.NodeUp })
+}
+
+// TestFailover gives the client a dead server first: it must move on to
+// the live one and do the work.
+func TestFailover(t *testing.T) {
+	f := newFixture(t)
+	dead := httptest.NewServer(nil)
+	deadURL := dead.URL
+	dead.Close()
+	f.startClient(t, func(c *Config) { c.Servers = []string{deadURL, f.http.URL} })
+	eventually(t, 20*time.Second, "nodes up", func() bool { return f.nodeStatus("earth.n1") == state.NodeUp })
+	submit(t, f.mgmt, 50, "fo", `{"duration_ms":0}`)
+	eventually(t, 30*time.Second, "all jobs completed", func() bool { return f.counts().N[state.JobCompleted] == 50 })
+}
+
+func TestOutboxKeepsUnacknowledged(t *testing.T) {
+	o := newOutbox(3)
+	for i := range 5 {
+		o.addResult(api.Result{JobID: fmt.Sprint(i), Attempt: 1})
+	}
+	o.addStarted(api.JobAttempt{JobID: "s", Attempt: 1})
+	b := o.take()
+	if len(b.results) != 3 || len(b.started) != 1 {
+		t.Fatalf("first batch %+v", b)
+	}
+	o.putBack(b) // the send failed
+	var got []string
+	for {
+		b := o.take()
+		if b.empty() {
+			break
+		}
+		for _, r := range b.results {
+			got = append(got, r.JobID)
+		}
+	}
+	if fmt.Sprint(got) != "[0 1 2 3 4]" {
+		t.Fatalf("resent order %v", got)
+	}
+}
