@@ -37,6 +37,8 @@ func RunWithUi(args []string, ui cli.Ui) int {
 func Commands(ui cli.Ui) map[string]cli.CommandFactory {
 	m := Meta{Ui: ui}
 	return map[string]cli.CommandFactory{
-		"version": func() (cli.Command, error) { return &VersionCommand{Meta: m}, nil },
+		"version":      func() (cli.Command, error) { return &VersionCommand{Meta: m}, nil },
+		"agent":        func() (cli.Command, error) { return &AgentCommand{Meta: m}, nil },
+		"plugin serve": func() (cli.Command, error) { return &PluginServeCommand{Meta: m}, nil },
 	}
 }

@@ -1,0 +1,230 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/hashicorp/cli"
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/planetary/planetary/core/agent"
+	"github.com/planetary/planetary/core/mission"
+	"github.com/planetary/planetary/examples"
+)
+
+// AgentCommand runs the planetary agent.
+type AgentCommand struct{ Meta }
+
+func (c *AgentCommand) Help() string {
+	return strings.TrimSpace(`
+Usage: planetary agent [options]
+
+  Runs a planetary agent. The server role holds a raft member, the replicated
+  fabric state and the HTTP API; the client role runs agent plugins for its
+  nodes. -dev runs both in one process with the example mission built in.
+
+Options:
+
+  -dev
+    Server and client in one process, ACL bootstrapped automatically, data in
+    a temp dir unless -data-dir is set, API on 127.0.0.1:4646. Without
+    -config the embedded examples/agent.hcl and examples/mission.hcl are used.
+
+  -config=<file>
+    An HCL file holding an agent block, plugin blocks, a mission, or both.
+
+  -server / -client
+    Enable only the server or only the client role (overrides the file).
+
+  -servers=<addr,...>
+    API addresses of the servers a client talks to.
+
+  -data-dir=<dir>
+    Where raft, snapshots, the event log and plugin work dirs live.
+
+  -http-addr=<host:port>
+    The HTTP API address. Default 127.0.0.1:4646.
+
+  -bind=<host:port>
+    The raft address of the server role. Default 127.0.0.1:4647.
+
+  -token=<secret>
+    The ACL token the client role uses (or PLANETARY_TOKEN).
+
+  -log-level=<level>
+    trace, debug, info, warn or error. Default info.
+
+  -log-json
+    Log as JSON lines.`)
+}
+
+func (c *AgentCommand) Synopsis() string { return "Run a planetary agent" }
+
+func (c *AgentCommand) Run(args []string) int {
+	fs := c.FlagSet("agent", false)
+	var (
+		dev, srv, cli_, logJSON                       bool
+		config, servers, dataDir, httpAddr, bind, tok string
+		logLevel                                      string
+	)
+	fs.BoolVar(&dev, "dev", false, "")
+	fs.BoolVar(&srv, "server", false, "")
+	fs.BoolVar(&cli_, "client", false, "")
+	fs.StringVar(&config, "config", "", "")
+	fs.StringVar(&servers, "servers", "", "")
+	fs.StringVar(&dataDir, "data-dir", "", "")
+	fs.StringVar(&httpAddr, "http-addr", "", "")
+	fs.StringVar(&bind, "bind", "", "")
+	fs.StringVar(&tok, "token", "", "")
+	fs.StringVar(&logLevel, "log-level", "", "")
+	fs.BoolVar(&logJSON, "log-json", false, "")
+	if !c.parse(fs, args) {
+		return 1
+	}
+	if fs.NArg() != 0 {
+		return c.fail("agent takes no arguments, got %q", fs.Args())
+	}
+	if !dev && config == "" {
+		return c.fail("Error: -config <file> is required unless -dev is set")
+	}
+
+	file, diags := loadAgentFiles(dev, config)
+	if diags.HasErrors() {
+		_ = mission.FormatDiagnostics(os.Stderr, file.Sources, diags)
+		return 1
+	}
+	ac := file.Agent
+	if ac == nil {
+		if !dev {
+			return c.fail("Error: %s has no agent block", config)
+		}
+		ac = devAgentConfig()
+	}
+	if dev {
+		ac.Server.Enabled, ac.Client.Enabled = true, true
+		ac.DataDir = ""
+		ac.ACL.Enabled = true
+	}
+	if srv || cli_ {
+		ac.Server.Enabled, ac.Client.Enabled = srv, cli_
+	}
+	if servers != "" {
+		ac.Client.Servers = strings.Split(servers, ",")
+	}
+	if dataDir != "" {
+		ac.DataDir = dataDir
+	}
+	if httpAddr != "" {
+		ac.HTTPAddr = httpAddr
+	}
+	if bind != "" {
+		ac.Server.Bind = bind
+	}
+	if logLevel != "" {
+		ac.LogLevel = logLevel
+	}
+	if logJSON {
+		ac.LogJSON = true
+	}
+	if tok == "" {
+		tok = os.Getenv("PLANETARY_TOKEN")
+	}
+	level := hclog.LevelFromString(ac.LogLevel)
+	if level == hclog.NoLevel {
+		level = hclog.Info
+	}
+	logger := hclog.New(&hclog.LoggerOptions{Name: "planetary", Level: level, JSONFormat: ac.LogJSON, Output: os.Stderr})
+
+	self, err := os.Executable()
+	if err != nil {
+		return c.fail("Error: cannot find the planetary binary: %v", err)
+	}
+	cfg := agent.Config{Logger: logger, Agent: ac, Mission: file.Mission, Dev: dev, SelfPath: self, Token: tok}
+	if file.Mission != nil {
+		cfg.MissionSource, cfg.MissionFile = file.missionSrc, file.missionName
+	}
+	a, err := agent.New(cfg)
+	if err != nil {
+		return c.fail("Error: %v", err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := a.Start(ctx); err != nil {
+		_ = a.Shutdown()
+		return c.fail("Error: %v", err)
+	}
+	c.Ui.Output(banner(a, ac, file, dev))
+	<-ctx.Done()
+	c.Ui.Output("planetary agent: shutting down")
+	if err := a.Shutdown(); err != nil {
+		return c.fail("Error during shutdown: %v", err)
+	}
+	return 0
+}
+
+func banner(a *agent.Agent, ac *mission.AgentConfig, f *agentFiles, dev bool) string {
+	role := "server"
+	switch {
+	case ac.Server.Enabled && ac.Client.Enabled:
+		role = "server+client"
+	case ac.Client.Enabled:
+		role = "client"
+	}
+	name := ""
+	if f.Mission != nil {
+		name = " mission " + f.Mission.Name
+	}
+	addr := a.HTTPAddr()
+	if addr == "" && len(ac.Client.Servers) > 0 {
+		addr = ac.Client.Servers[0]
+	}
+	line := fmt.Sprintf("planetary agent (%s)%s: api %s  ui %s/ui/  data %s", role, name, addr, addr, a.DataDir())
+	if dev && a.Token() != "" {
+		line += fmt.Sprintf("\n  export PLANETARY_ADDR=%s PLANETARY_TOKEN=%s", addr, a.Token())
+	}
+	return line
+}
+
+// agentFiles is the parsed agent input plus the mission's source text.
+type agentFiles struct {
+	*mission.File
+	missionSrc  []byte
+	missionName string
+}
+
+// loadAgentFiles parses -config, or the embedded dev defaults.
+func loadAgentFiles(dev bool, path string) (*agentFiles, hcl.Diagnostics) {
+	if path != "" {
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return &agentFiles{File: &mission.File{}}, hcl.Diagnostics{{
+				Severity: hcl.DiagError, Summary: "Cannot read config file", Detail: err.Error(),
+			}}
+		}
+		f, diags := mission.Parse(src, path)
+		out := &agentFiles{File: f, missionSrc: src, missionName: path}
+		if dev && f.Agent == nil && !diags.HasErrors() {
+			ag, d := mission.ParseAgent(examples.AgentHCL, examples.AgentFile)
+			diags = append(diags, d...)
+			f.Agent = ag
+		}
+		return out, diags
+	}
+	f, diags := mission.Parse(examples.MissionHCL, examples.MissionFile)
+	ag, d := mission.ParseAgent(examples.AgentHCL, examples.AgentFile)
+	diags = append(diags, d...)
+	f.Agent = ag
+	return &agentFiles{File: f, missionSrc: examples.MissionHCL, missionName: examples.MissionFile}, diags
+}
+
+func devAgentConfig() *mission.AgentConfig {
+	ag, _ := mission.ParseAgent(examples.AgentHCL, examples.AgentFile)
+	return ag
+}
+
+var _ cli.Command = (*AgentCommand)(nil)

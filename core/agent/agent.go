@@ -1,0 +1,475 @@
+// Package agent is the `planetary agent` runtime: it turns an agent config
+// (and optionally a mission) into a running server role, HTTP API and console,
+// and client role with its plugin catalog.
+//
+// The dev agent runs both roles in one process; the client still talks to the
+// server through the HTTP client protocol on loopback, exactly as a remote
+// client would.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/planetary/planetary/core/api"
+	"github.com/planetary/planetary/core/catalog"
+	"github.com/planetary/planetary/core/client"
+	"github.com/planetary/planetary/core/console"
+	"github.com/planetary/planetary/core/mission"
+	"github.com/planetary/planetary/core/server"
+	"github.com/planetary/planetary/raftfsm/state"
+	"github.com/planetary/planetary/sdk"
+)
+
+// Errors.
+var (
+	// ErrNoRole is returned when neither the server nor the client role is on.
+	ErrNoRole = errors.New("agent: neither the server nor the client role is enabled")
+	// ErrNoToken is returned when ACLs are on and a client has no token.
+	ErrNoToken = errors.New("agent: ACLs are enabled and no token is set (use -token or PLANETARY_TOKEN)")
+)
+
+// TokenFile is the name of the file in the data dir that holds the
+// management secret a dev agent bootstraps for itself.
+const TokenFile = "management.token"
+
+// Config configures an Agent.
+type Config struct {
+	Logger hclog.Logger
+	// Agent is the per-host config (required).
+	Agent *mission.AgentConfig
+	// Mission, when set, is applied through raft once this server leads
+	// (idempotent by digest), and its nodes are the ones this client may serve.
+	Mission *mission.Mission
+	// MissionSource and MissionFile are the HCL text sent to the API.
+	MissionSource []byte
+	MissionFile   string
+	// Dev bootstraps ACLs itself, allows anonymous reads and uses a temp
+	// data dir when none is set.
+	Dev bool
+	// SelfPath is the planetary binary that serves built-in plugins.
+	SelfPath string
+	// Token is the ACL secret the client role uses (and the dev agent
+	// bootstraps with, when set).
+	Token string
+	// Server tunes the server role (zero values keep server.DefaultConfig).
+	Server server.Config
+}
+
+// Agent is a running planetary agent.
+type Agent struct {
+	cfg     Config
+	log     hclog.Logger
+	dataDir string
+	tmpDir  bool
+
+	srv     *server.Server
+	httpSrv *http.Server
+	ln      net.Listener
+	cat     *catalog.Catalog
+	cli     *client.Client
+	token   string
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	done   bool
+}
+
+// New validates the config; Start runs the agent.
+func New(cfg Config) (*Agent, error) {
+	if cfg.Agent == nil {
+		return nil, errors.New("agent: no agent config")
+	}
+	if !cfg.Agent.Server.Enabled && !cfg.Agent.Client.Enabled {
+		return nil, ErrNoRole
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.NewNullLogger()
+	}
+	return &Agent{cfg: cfg, log: cfg.Logger.Named("agent"), token: cfg.Token}, nil
+}
+
+// Start brings up the roles in order: server, HTTP API, ACL (dev), mission,
+// client. On error everything started so far is shut down.
+func (a *Agent) Start(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			_ = a.Shutdown()
+		}
+	}()
+	ac := a.cfg.Agent
+	life, cancel := context.WithCancel(context.Background())
+	a.cancel = cancel
+
+	if err := a.prepareDataDir(); err != nil {
+		return err
+	}
+	if ac.Server.Enabled {
+		if err := a.startServer(); err != nil {
+			return err
+		}
+		if err := a.startHTTP(); err != nil {
+			return err
+		}
+		if err := a.srv.WaitLeader(ctx); err != nil {
+			return fmt.Errorf("agent: waiting for a raft leader: %w", err)
+		}
+		if ac.ACL.Enabled {
+			if err := a.ensureToken(ctx); err != nil {
+				return err
+			}
+		}
+		if a.cfg.Mission != nil {
+			if err := a.applyMission(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	if ac.Client.Enabled {
+		if err := a.startClient(ctx, life); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *Agent) prepareDataDir() error {
+	dir := a.cfg.Agent.DataDir
+	if a.cfg.Dev && dir == "" {
+		d, err := os.MkdirTemp("", "planetary-dev-")
+		if err != nil {
+			return fmt.Errorf("agent: temp data dir: %w", err)
+		}
+		dir, a.tmpDir = d, true
+	}
+	if dir == "" {
+		return errors.New("agent: no data_dir set (agent { data_dir = ... } or -data-dir)")
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return fmt.Errorf("agent: data dir %s: %w", dir, err)
+	}
+	if err := os.MkdirAll(abs, 0o755); err != nil {
+		return fmt.Errorf("agent: data dir: %w", err)
+	}
+	a.dataDir = abs
+	return nil
+}
+
+func (a *Agent) startServer() error {
+	ac := a.cfg.Agent
+	sc := a.cfg.Server
+	def := server.DefaultConfig()
+	if sc.HeartbeatTTL == 0 {
+		sc.HeartbeatTTL = def.HeartbeatTTL
+	}
+	if sc.MaxAttempts == 0 {
+		sc.MaxAttempts = def.MaxAttempts
+	}
+	if sc.ClockTick == 0 {
+		sc.ClockTick = def.ClockTick
+	}
+	if sc.SchedulerTick == 0 {
+		sc.SchedulerTick = def.SchedulerTick
+	}
+	if sc.SnapshotThreshold == 0 {
+		sc.SnapshotThreshold = def.SnapshotThreshold
+	}
+	if sc.TrailingLogs == 0 {
+		sc.TrailingLogs = def.TrailingLogs
+	}
+	if sc.SnapshotInterval == 0 {
+		sc.SnapshotInterval = def.SnapshotInterval
+	}
+	if sc.MaxEntryJobs == 0 {
+		sc.MaxEntryJobs = def.MaxEntryJobs
+	}
+	if sc.MaxEntryBytes == 0 {
+		sc.MaxEntryBytes = def.MaxEntryBytes
+	}
+	if sc.ApplyTimeout == 0 {
+		sc.ApplyTimeout = def.ApplyTimeout
+	}
+	sc.NodeID = ac.Name
+	sc.DataDir = filepath.Join(a.dataDir, "server")
+	sc.BindAddr = ac.Server.Bind
+	if sc.BindAddr == "" {
+		sc.BindAddr = def.BindAddr
+	}
+	sc.Bootstrap = ac.Server.BootstrapExpect <= 1
+	sc.Logger = a.cfg.Logger
+	for _, r := range ac.AllowedRoots {
+		abs, err := filepath.Abs(r)
+		if err != nil {
+			return fmt.Errorf("agent: allowed root %s: %w", r, err)
+		}
+		sc.AllowedRoots = append(sc.AllowedRoots, abs)
+	}
+	srv, err := server.New(sc)
+	if err != nil {
+		return fmt.Errorf("agent: server: %w", err)
+	}
+	a.srv = srv
+	return nil
+}
+
+func (a *Agent) startHTTP() error {
+	ac := a.cfg.Agent
+	h, err := api.New(api.Config{
+		Backend:            a.srv,
+		Logger:             a.cfg.Logger,
+		AllowAnonymousRead: a.cfg.Dev,
+		DisableACL:         !ac.ACL.Enabled,
+	})
+	if err != nil {
+		return fmt.Errorf("agent: api: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/v1/", h.Handler())
+	mux.Handle("/ui/", http.StripPrefix("/ui", console.Handler()))
+	mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/ui/", http.StatusFound)
+	})
+	addr := ac.HTTPAddr
+	if addr == "" {
+		addr = "127.0.0.1:4646"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("agent: HTTP listener on %s: %w", addr, err)
+	}
+	a.ln = ln
+	a.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		if err := a.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error("HTTP server stopped", "error", err)
+		}
+	}()
+	return nil
+}
+
+// ensureToken finds the management secret: the configured one, the one a
+// previous dev run wrote to the data dir, or (dev only) a fresh bootstrap.
+func (a *Agent) ensureToken(ctx context.Context) error {
+	file := filepath.Join(a.dataDir, TokenFile)
+	if a.token == "" {
+		if b, err := os.ReadFile(file); err == nil {
+			a.token = strings.TrimSpace(string(b))
+		}
+	}
+	if !a.cfg.Dev || a.token != "" {
+		return nil
+	}
+	c, err := a.apiClient()
+	if err != nil {
+		return err
+	}
+	tok, err := c.ACLBootstrap(ctx)
+	if err != nil {
+		return fmt.Errorf("agent: ACL bootstrap: %w", err)
+	}
+	a.token = tok.SecretID
+	if err := os.WriteFile(file, []byte(a.token+"\n"), 0o600); err != nil {
+		return fmt.Errorf("agent: write %s: %w", file, err)
+	}
+	return nil
+}
+
+func (a *Agent) applyMission(ctx context.Context) error {
+	c, err := a.apiClient()
+	if err != nil {
+		return err
+	}
+	res, err := c.ApplyMission(ctx, a.cfg.MissionFile, a.cfg.MissionSource, "agent start")
+	if err != nil {
+		return fmt.Errorf("agent: apply mission %s: %w", a.cfg.MissionFile, err)
+	}
+	a.log.Info("mission applied", "file", a.cfg.MissionFile, "changed", res.Changed)
+	return nil
+}
+
+func (a *Agent) apiClient() (*api.Client, error) {
+	cc := api.DefaultClientConfig()
+	cc.Address = a.HTTPAddr()
+	cc.Token = a.token
+	return api.NewClient(cc)
+}
+
+// servedNodes are the mission nodes this host serves: matching the client's
+// node patterns, with a plugin of their kind configured here.
+func (a *Agent) servedNodes() ([]state.Node, map[string]mission.Node) {
+	ac := a.cfg.Agent
+	if a.cfg.Mission == nil {
+		return nil, nil
+	}
+	kinds := map[string]bool{}
+	for _, p := range ac.Plugins {
+		kinds[p.Name] = true
+	}
+	patterns := ac.Client.Nodes
+	if len(patterns) == 0 {
+		patterns = []string{"*"}
+	}
+	byID := map[string]mission.Node{}
+	for _, n := range a.cfg.Mission.Nodes {
+		byID[n.ID] = n
+	}
+	var out []state.Node
+	for _, rec := range a.cfg.Mission.NodeRecords() {
+		if !kinds[rec.PluginKind] || !matchAny(patterns, rec.ID) {
+			continue
+		}
+		out = append(out, rec)
+	}
+	return out, byID
+}
+
+func matchAny(patterns []string, id string) bool {
+	for _, p := range patterns {
+		if ok, _ := path.Match(p, id); ok {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *Agent) startClient(ctx, life context.Context) error {
+	ac := a.cfg.Agent
+	if ac.ACL.Enabled && a.token == "" {
+		return ErrNoToken
+	}
+	nodes, byID := a.servedNodes()
+	plugins := map[string]mission.PluginSpec{}
+	for _, p := range ac.Plugins {
+		plugins[p.Name] = p
+	}
+	var seed uint64
+	if a.cfg.Mission != nil {
+		seed = a.cfg.Mission.Seed
+	}
+	var specs []catalog.Spec
+	for _, n := range nodes {
+		p := plugins[n.PluginKind]
+		cfg := map[string]any{}
+		for k, v := range p.Config {
+			cfg[k] = v
+		}
+		for k, v := range byID[n.ID].Config {
+			cfg[k] = v
+		}
+		dir := filepath.Join(a.dataDir, "nodes", n.ID)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("agent: node dir: %w", err)
+		}
+		specs = append(specs, catalog.Spec{
+			Name: n.ID, Kind: n.PluginKind, Builtin: p.Builtin || p.Path == "", Path: p.Path, SHA256: p.SHA256,
+			Config: cfg, Node: sdk.NodeInfo{ID: n.ID, Shard: n.Shard, DataDir: dir, Seed: seed},
+		})
+	}
+	cc := catalog.DefaultConfig()
+	cc.Logger = a.cfg.Logger
+	cc.SelfPath = a.cfg.SelfPath
+	cc.Plugins = specs
+	cat, err := catalog.New(cc)
+	if err != nil {
+		return fmt.Errorf("agent: catalog: %w", err)
+	}
+	a.cat = cat
+	if err := cat.Start(life); err != nil {
+		return fmt.Errorf("agent: plugins: %w", err)
+	}
+	servers := ac.Client.Servers
+	if ac.Server.Enabled {
+		servers = []string{a.HTTPAddr()}
+	}
+	clc := client.DefaultConfig()
+	clc.Name = ac.Name
+	clc.Servers = servers
+	clc.Token = a.token
+	clc.Logger = a.cfg.Logger
+	clc.Nodes = nodes
+	if ac.Client.HeartbeatIntervalMs > 0 {
+		clc.HeartbeatInterval = time.Duration(ac.Client.HeartbeatIntervalMs) * time.Millisecond
+	}
+	clc.Catalog = client.CatalogFunc(func(ctx context.Context, n state.Node) (client.Executor, error) {
+		return cat.Get(n.ID)
+	})
+	cl, err := client.New(clc)
+	if err != nil {
+		return fmt.Errorf("agent: client: %w", err)
+	}
+	a.cli = cl
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		if err := cl.Run(life); err != nil && !errors.Is(err, context.Canceled) {
+			a.log.Error("client role stopped", "error", err)
+		}
+	}()
+	return nil
+}
+
+// HTTPAddr is the API base URL.
+func (a *Agent) HTTPAddr() string {
+	if a.ln != nil {
+		return "http://" + a.ln.Addr().String()
+	}
+	return ""
+}
+
+// Token is the management secret known to this agent ("" when none).
+func (a *Agent) Token() string { return a.token }
+
+// DataDir is the agent's data directory.
+func (a *Agent) DataDir() string { return a.dataDir }
+
+// Server is the server role, nil on a client-only agent.
+func (a *Agent) Server() *server.Server { return a.srv }
+
+// Catalog is the client's plugin catalog, nil on a server-only agent.
+func (a *Agent) Catalog() *catalog.Catalog { return a.cat }
+
+// Shutdown stops the client (and its plugins), the API and the server.
+func (a *Agent) Shutdown() error {
+	a.mu.Lock()
+	if a.done {
+		a.mu.Unlock()
+		return nil
+	}
+	a.done = true
+	a.mu.Unlock()
+	if a.cancel != nil {
+		a.cancel()
+	}
+	if a.cat != nil {
+		a.cat.Close()
+	}
+	if a.httpSrv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = a.httpSrv.Shutdown(ctx)
+		cancel()
+	}
+	var err error
+	if a.srv != nil {
+		err = a.srv.Shutdown()
+	}
+	a.wg.Wait()
+	if a.tmpDir {
+		_ = os.RemoveAll(a.dataDir)
+	}
+	return err
+}
