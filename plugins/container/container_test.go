@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -13,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -500,4 +502,24 @@ func BenchmarkEcho(b *testing.B) {
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "jobs/s")
 		})
 	}
+}
+
+// BenchmarkEchoParallel runs short echo jobs 4 at a time on 2 cores (CLI mode).
+func BenchmarkEchoParallel(b *testing.B) {
+	needPodman(b)
+	a := configured(b, nil)
+	var seq atomic.Int64
+	b.SetParallelism(2)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			job := fmt.Sprintf("bench-par-%d", seq.Add(1))
+			r, err := a.Execute(context.Background(), task(b, job, Payload{Image: testImage, Command: []string{"echo", "hi"}}))
+			if err != nil || !r.OK {
+				b.Errorf("result = %+v, %v", r, err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "jobs/s")
 }
