@@ -64,7 +64,7 @@ func apiStatus(t *testing.T, err error) int {
 	return ae.Status
 }
 
-func applyMission(t *testing.T, a *agent, src string) api.MissionApplied {
+func applyMission(t testing.TB, a *agent, src string) api.MissionApplied {
 	t.Helper()
 	src = strings.ReplaceAll(src, "ROOT", a.root)
 	out, err := a.mgmt.ApplyMission(context.Background(), "test.hcl", []byte(src), "test")
@@ -415,5 +415,28 @@ func TestEventsWait(t *testing.T) {
 	evs, err := c.Events(ctx, 1<<40, 50*time.Millisecond, "", 0)
 	if err != nil || len(evs.Events) != 0 || time.Since(start) < 50*time.Millisecond {
 		t.Fatalf("empty wait: %+v %v after %v", evs, err, time.Since(start))
+	}
+}
+
+// BenchmarkSubmitHTTP measures jobs committed per second through POST
+// /v1/jobs (JSON decode, ACL, coalesced raft commit on in-memory raft).
+func BenchmarkSubmitHTTP(b *testing.B) {
+	for _, batch := range []int{1, 1000} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+			a := newAgent(b, nil)
+			applyMission(b, a, testMission)
+			ctx := context.Background()
+			jobs := make([]api.JobSubmit, batch)
+			b.ResetTimer()
+			for i := range b.N {
+				for k := range jobs {
+					jobs[k] = api.JobSubmit{ID: fmt.Sprintf("b-%d-%d", i, k), Shard: "earth", Value: 1, Kind: "sim"}
+				}
+				if _, err := a.mgmt.SubmitJobs(ctx, jobs); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "jobs/s")
+		})
 	}
 }

@@ -25,11 +25,11 @@ type agent struct {
 	token api.Token // the management token
 }
 
-func testLogger(t *testing.T) hclog.Logger {
+func testLogger(t testing.TB) hclog.Logger {
 	return hclog.New(&hclog.LoggerOptions{Name: t.Name(), Level: hclog.Error, Output: hclog.DefaultOutput})
 }
 
-func newAgent(t *testing.T, mutate func(*api.Config)) *agent {
+func newAgent(t testing.TB, mutate func(*api.Config)) *agent {
 	t.Helper()
 	root := t.TempDir()
 	cfg := server.DefaultConfig()
@@ -75,7 +75,7 @@ func newAgent(t *testing.T, mutate func(*api.Config)) *agent {
 	return a
 }
 
-func (a *agent) client(t *testing.T, token string) *api.Client {
+func (a *agent) client(t testing.TB, token string) *api.Client {
 	t.Helper()
 	c, err := api.NewClient(api.ClientConfig{Address: a.http.URL, Token: token})
 	if err != nil {

@@ -303,6 +303,8 @@ func (h *HTTP) writeError(w http.ResponseWriter, err error) {
 	case errors.As(err, &ae):
 	case errors.Is(err, server.ErrNotLeader):
 		ae = h.noLeader()
+	case errors.Is(err, server.ErrShutdown):
+		ae = &apiError{status: http.StatusServiceUnavailable, msg: err.Error()}
 	case errors.Is(err, server.ErrPathNotAllowed):
 		ae = &apiError{status: http.StatusForbidden, msg: err.Error()}
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

@@ -403,8 +403,11 @@ func (h *HTTP) snapshotRestore(w http.ResponseWriter, r *http.Request) (any, err
 	body := http.MaxBytesReader(w, r.Body, h.cfg.MaxSnapshotBytes)
 	if err := h.b.SnapshotRestore(r.Context(), body); err != nil {
 		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+		switch {
+		case errors.As(err, &mbe):
 			return nil, &apiError{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("snapshot larger than %d bytes", mbe.Limit)}
+		case errors.Is(err, server.ErrNotLeader), errors.Is(err, server.ErrShutdown):
+			return nil, err
 		}
 		return nil, &apiError{status: http.StatusBadRequest, msg: fmt.Sprintf("snapshot restore: %v", err)}
 	}
