@@ -125,16 +125,20 @@ func randomID() string {
 	return idEncoding.EncodeToString(b[:])
 }
 
+// coalesceInFlight is how many entries of one coalescer may be in flight.
+const coalesceInFlight = 1
+
 // coalescer packs many callers' items into few entries. One goroutine
 // gathers pending requests while the previous entry is in flight; at most
-// two entries are outstanding.
+// coalesceInFlight entries are outstanding.
 type coalescer[T any] struct {
-	s       *Server
-	name    string
-	max     int
-	build   func([]T) (command.MessageType, marshaler)
-	entries *atomic.Uint64
-	reqs    chan *creq[T]
+	s        *Server
+	name     string
+	max      int
+	build    func([]T) (command.MessageType, marshaler)
+	entries  *atomic.Uint64
+	reqs     chan *creq[T]
+	inflight int
 }
 
 type creq[T any] struct {
@@ -153,7 +157,7 @@ type inflight[T any] struct {
 }
 
 func newCoalescer[T any](s *Server, name string, max int, build func([]T) (command.MessageType, marshaler), entries *atomic.Uint64) *coalescer[T] {
-	return &coalescer[T]{s: s, name: name, max: max, build: build, entries: entries, reqs: make(chan *creq[T], 1024)}
+	return &coalescer[T]{s: s, name: name, max: max, build: build, entries: entries, reqs: make(chan *creq[T], 1024), inflight: coalesceInFlight}
 }
 
 // do submits items (split into chunks of at most max) and waits for all.
@@ -190,12 +194,17 @@ func (c *coalescer[T]) do(ctx context.Context, items []T) ([]raftfsm.Outcome, er
 }
 
 func (c *coalescer[T]) run(ctx context.Context) {
-	flight := make(chan inflight[T], 1)
+	// slots bounds the entries in flight. A slot is taken after the first
+	// request arrives and before the rest are gathered, so requests pile up
+	// while earlier entries commit and the next entry takes them all.
+	slots := make(chan struct{}, c.inflight)
+	flight := make(chan inflight[T], c.inflight)
 	responderDone := make(chan struct{})
 	go func() {
 		defer close(responderDone)
 		for b := range flight {
 			c.finish(b)
+			<-slots
 		}
 	}()
 	defer func() {
@@ -214,6 +223,14 @@ func (c *coalescer[T]) run(ctx context.Context) {
 				c.failPending(ErrShutdown)
 				return
 			}
+		}
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			first.err = ErrShutdown
+			close(first.done)
+			c.failPending(ErrShutdown)
+			return
 		}
 		batch := []*creq[T]{first}
 		n := len(first.items)
@@ -244,6 +261,7 @@ func (c *coalescer[T]) run(ctx context.Context) {
 			n += len(r.items)
 		}
 		if len(live) == 0 {
+			<-slots
 			continue
 		}
 		items := make([]T, 0, n)
@@ -257,17 +275,12 @@ func (c *coalescer[T]) run(ctx context.Context) {
 				r.err = err
 				close(r.done)
 			}
+			<-slots
 			continue
 		}
 		c.entries.Add(1)
-		select {
-		case flight <- inflight[T]{t: t, f: f, reqs: live, count: n}:
-		case <-ctx.Done():
-			// Raft is shutting down too; its futures resolve with an error.
-			c.finish(inflight[T]{t: t, f: f, reqs: live, count: n})
-			c.failPending(ErrShutdown)
-			return
-		}
+		// Never blocks: flight has as much room as there are slots.
+		flight <- inflight[T]{t: t, f: f, reqs: live, count: n}
 	}
 }
 
