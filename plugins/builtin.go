@@ -4,6 +4,8 @@
 package plugins
 
 import (
+	"github.com/planetary/planetary/plugins/compliance"
+	"github.com/planetary/planetary/plugins/container"
 	"github.com/planetary/planetary/plugins/exec"
 	"github.com/planetary/planetary/plugins/gpu"
 	"github.com/planetary/planetary/plugins/inference"
@@ -11,13 +13,14 @@ import (
 	"github.com/planetary/planetary/sdk"
 )
 
-// Builtins maps each built-in agent's name to its constructor. The
-// compliance and container agents join once their packages land.
+// Builtins maps each built-in agent's name to its constructor.
 func Builtins() map[string]func() sdk.Agent {
 	return map[string]func() sdk.Agent{
-		"exec":      exec.New,
-		"gpu":       gpu.New,
-		"inference": inference.New,
-		"sim":       sim.New,
+		"compliance": compliance.New,
+		"container":  container.New,
+		"exec":       exec.New,
+		"gpu":        gpu.New,
+		"inference":  inference.New,
+		"sim":        sim.New,
 	}
 }
