@@ -144,7 +144,7 @@ func BenchmarkWriteVerify(b *testing.B) {
 }
 
 func BenchmarkVerify(b *testing.B) {
-	in := synthetic(250_000)
+	in := synthetic(25_000)
 	dir := b.TempDir()
 	if _, err := Write(dir, in); err != nil {
 		b.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 
+	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/planetary/planetary/raftfsm/state"
 )
 
@@ -111,9 +112,9 @@ func Verify(dir string) (VerifyResult, error) {
 			return res, fail(&res, ErrChain, seq+1, line, "empty line")
 		}
 		var e state.Event
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&e); err != nil {
+		// Strict decoding: exact member names, no unknown or duplicate
+		// members, so an edit outside the hashed fields is caught too.
+		if err := jsonv2.Unmarshal(raw, &e, jsonv2.RejectUnknownMembers(true)); err != nil {
 			return res, fail(&res, ErrChain, seq+1, line, fmt.Sprintf("unreadable event: %v", err))
 		}
 		if e.Seq != seq+1 {
