@@ -7,6 +7,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/hashicorp/cli"
 	"github.com/hashicorp/go-hclog"
@@ -56,6 +57,10 @@ Options:
   -token=<secret>
     The ACL token the client role uses (or PLANETARY_TOKEN).
 
+  -heartbeat-ttl=<duration>
+    How long the leader waits for a node's heartbeat before it marks the
+    node down and requeues its jobs. Default 15s.
+
   -log-level=<level>
     trace, debug, info, warn or error. Default info.
 
@@ -83,6 +88,8 @@ func (c *AgentCommand) Run(args []string) int {
 	fs.StringVar(&tok, "token", "", "")
 	fs.StringVar(&logLevel, "log-level", "", "")
 	fs.BoolVar(&logJSON, "log-json", false, "")
+	var ttl time.Duration
+	fs.DurationVar(&ttl, "heartbeat-ttl", 0, "")
 	if !c.parse(fs, args) {
 		return 1
 	}
@@ -145,6 +152,7 @@ func (c *AgentCommand) Run(args []string) int {
 		return c.fail("Error: cannot find the planetary binary: %v", err)
 	}
 	cfg := agent.Config{Logger: logger, Agent: ac, Mission: file.Mission, Dev: dev, SelfPath: self, Token: tok}
+	cfg.Server.HeartbeatTTL = ttl
 	if file.Mission != nil {
 		cfg.MissionSource, cfg.MissionFile = file.missionSrc, file.missionName
 	}

@@ -390,7 +390,8 @@ func (a *Agent) startClient(ctx, life context.Context) error {
 	}
 	a.cat = cat
 	if err := cat.Start(life); err != nil {
-		return fmt.Errorf("agent: plugins: %w", err)
+		// A plugin that cannot start leaves its node down; the others serve.
+		a.log.Error("some plugins did not start; their nodes stay down", "error", err)
 	}
 	servers := ac.Client.Servers
 	if ac.Server.Enabled {
