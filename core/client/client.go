@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"sort"
 	"sync"
 	"time"
@@ -501,6 +502,14 @@ func (c *Client) flush(ctx context.Context) bool {
 		}
 		s := c.server()
 		err := s.ClientResults(ctx, api.ClientResults{Client: c.cfg.Name, Started: b.started, Results: b.results})
+		var ae *api.Error
+		if errors.As(err, &ae) && ae.Status == http.StatusBadRequest {
+			// The server will never take this batch; resending it would
+			// block every later result.
+			c.log.Error("server refused a result batch; dropping it", "results", len(b.results),
+				"started", len(b.started), "error", err)
+			continue
+		}
 		if err != nil {
 			c.results.putBack(b)
 			if ctx.Err() == nil {
