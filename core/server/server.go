@@ -476,3 +476,28 @@ func mapRaftErr(err error) error {
 	}
 	return err
 }
+
+// AddVoter adds a server to the raft configuration (leader only).
+func (s *Server) AddVoter(ctx context.Context, id, addr string) error {
+	if !s.IsLeader() {
+		return ErrNotLeader
+	}
+	if err := waitFuture(ctx, s.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(addr), 0, s.cfg.ApplyTimeout)); err != nil {
+		return fmt.Errorf("server: add voter %s: %w", id, mapRaftErr(err))
+	}
+	return nil
+}
+
+// RemoveServer removes a server from the raft configuration (leader only).
+func (s *Server) RemoveServer(ctx context.Context, id string) error {
+	if !s.IsLeader() {
+		return ErrNotLeader
+	}
+	if err := waitFuture(ctx, s.raft.RemoveServer(raft.ServerID(id), 0, s.cfg.ApplyTimeout)); err != nil {
+		return fmt.Errorf("server: remove server %s: %w", id, mapRaftErr(err))
+	}
+	return nil
+}
+
+// LocalAddr is this server's raft address.
+func (s *Server) LocalAddr() string { return string(s.trans.LocalAddr()) }
