@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,6 +27,9 @@ const Version = "0.1.0"
 
 // ErrBadPayload is a payload that is not the sim's JSON.
 var ErrBadPayload = errors.New("sim: bad payload")
+
+// ErrBadExecLog is an exec_log that cannot be opened in the node's data dir.
+var ErrBadExecLog = errors.New("sim: bad exec_log")
 
 // ErrBadRate is a rates entry that is not "unit=credits".
 var ErrBadRate = errors.New("sim: rate must be unit=credits")
@@ -41,6 +46,9 @@ type Agent struct {
 	mu   sync.RWMutex
 	node sdk.NodeInfo
 	cfg  settings
+	// execLog, when configured, gets one "<job> <attempt>" line per
+	// execution, written with O_APPEND in a single write.
+	execLog *os.File
 }
 
 type settings struct {
@@ -52,6 +60,7 @@ type settings struct {
 	cpuCores     float64
 	memoryGB     float64
 	attest       sdk.Attestations
+	execLog      string
 }
 
 // New returns an unconfigured sim agent.
@@ -85,6 +94,7 @@ func (a *Agent) Schema(context.Context) (sdk.Schema, error) {
 		{Name: "certifications", Type: sdk.TypeStringList},
 		{Name: "data_residency", Type: sdk.TypeStringList},
 		{Name: "tags", Type: sdk.TypeStringList},
+		{Name: "exec_log", Type: sdk.TypeString, Description: `file in the node's data dir that gets "<job> <attempt>" per execution (off when empty)`},
 	}}, nil
 }
 
@@ -130,9 +140,25 @@ func (a *Agent) Configure(_ context.Context, cfg sdk.Config) error {
 	s.attest.Certifications, _ = v["certifications"].([]string)
 	s.attest.DataResidency, _ = v["data_residency"].([]string)
 	s.attest.Tags, _ = v["tags"].([]string)
+	s.execLog, _ = v["exec_log"].(string)
+	var logFile *os.File
+	if s.execLog != "" {
+		if filepath.Base(s.execLog) != s.execLog || cfg.Node.DataDir == "" {
+			return fmt.Errorf("%w: %q must be a file name and the node needs a data dir", ErrBadExecLog, s.execLog)
+		}
+		f, err := os.OpenFile(filepath.Join(cfg.Node.DataDir, s.execLog), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrBadExecLog, err)
+		}
+		logFile = f
+	}
 	a.mu.Lock()
-	a.node, a.cfg = cfg.Node, s
+	old := a.execLog
+	a.node, a.cfg, a.execLog = cfg.Node, s, logFile
 	a.mu.Unlock()
+	if old != nil {
+		_ = old.Close()
+	}
 	return nil
 }
 
@@ -144,6 +170,18 @@ func (a *Agent) settings() (sdk.NodeInfo, settings) {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
 	return a.node, a.cfg
+}
+
+// logExecution appends "<job> <attempt>\n" to the exec log, if any.
+func (a *Agent) logExecution(task sdk.Task) error {
+	a.mu.RLock()
+	f := a.execLog
+	a.mu.RUnlock()
+	if f == nil {
+		return nil
+	}
+	_, err := f.WriteString(task.JobID + " " + strconv.FormatUint(uint64(task.Attempt), 10) + "\n")
+	return err
 }
 
 // Fingerprint implements sdk.Fingerprinter: one fingerprint, then quiet
@@ -179,6 +217,9 @@ func (a *Agent) Attest(context.Context) (sdk.Attestations, error) {
 // Execute implements sdk.Executor.
 func (a *Agent) Execute(ctx context.Context, task sdk.Task) (sdk.Result, error) {
 	node, s := a.settings()
+	if err := a.logExecution(task); err != nil {
+		return sdk.Result{}, fmt.Errorf("sim: exec log: %w", err)
+	}
 	failRate, duration := s.failRate, s.duration
 	if len(task.Payload) > 0 {
 		var p Payload

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"math"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/planetary/planetary/sdk"
@@ -91,5 +93,57 @@ func TestConfigureRejectedOverGRPC(t *testing.T) {
 	err := p.Configure(context.Background(), sdk.Config{Values: map[string]any{"fail_rate": 5.0}})
 	if !errors.Is(err, host.ErrConfigRejected) {
 		t.Fatalf("err = %v, want ErrConfigRejected", err)
+	}
+}
+
+func TestExecLog(t *testing.T) {
+	tests := []struct {
+		name    string
+		execLog string
+		dataDir bool
+		tasks   []sdk.Task
+		want    string
+		wantErr bool
+	}{
+		{"off", "", true, []sdk.Task{{JobID: "a", Attempt: 1}}, "", false},
+		{"one line per execution", "exec.log", true,
+			[]sdk.Task{{JobID: "a", Attempt: 1}, {JobID: "b", Attempt: 1}, {JobID: "a", Attempt: 2}}, "a 1\nb 1\na 2\n", false},
+		{"path outside the data dir", "../exec.log", true, nil, "", true},
+		{"no data dir", "exec.log", false, nil, "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			node := sdk.NodeInfo{ID: "n1"}
+			if tt.dataDir {
+				node.DataDir = dir
+			}
+			a := New().(*Agent)
+			err := a.Configure(context.Background(), sdk.Config{Node: node, Values: map[string]any{"exec_log": tt.execLog}})
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("Configure err = %v, want error %v", err, tt.wantErr)
+			}
+			if err != nil {
+				if !errors.Is(err, ErrBadExecLog) {
+					t.Fatalf("err = %v, want ErrBadExecLog", err)
+				}
+				return
+			}
+			for _, task := range tt.tasks {
+				if _, err := a.Execute(context.Background(), task); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tt.execLog == "" {
+				return
+			}
+			b, err := os.ReadFile(filepath.Join(dir, tt.execLog))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(b) != tt.want {
+				t.Fatalf("exec log = %q, want %q", b, tt.want)
+			}
+		})
 	}
 }
