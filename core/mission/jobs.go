@@ -3,6 +3,7 @@ package mission
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
@@ -74,26 +75,41 @@ func (j JobSpec) Command(submitter string) command.JobSubmit {
 // (n-1)*value_step. The payload is the workload payload with duration_ms
 // added when set. seed is the mission seed; jobs are a pure function of the
 // workload and the seed (today they do not depend on it: per-job randomness
-// is derived by agents from the seed and the job id).
+// is derived by agents from the seed and the job id). The jobs of one
+// workload share their Capabilities and Payload slices: treat them as
+// read-only.
 func (w *Workload) Jobs(seed uint64, limit int) []JobSpec {
 	_ = seed
-	return w.jobs(w.Count, limit)
+	return w.appendJobs(nil, w.Count, limit)
 }
 
-func (w *Workload) jobs(count int64, limit int) []JobSpec {
+// appendJobs appends the first limit (<= 0: all) of count jobs to out.
+func (w *Workload) appendJobs(out []JobSpec, count int64, limit int) []JobSpec {
 	n := count
 	if limit > 0 && int64(limit) < n {
 		n = int64(limit)
 	}
-	width := max(len(fmt.Sprint(count)), 4)
+	width := max(len(strconv.FormatInt(count, 10)), 4)
 	payload := w.payload()
-	out := make([]JobSpec, 0, n)
+	idPrefix := w.IDPrefix + "-"
+	keyPrefix := w.Mission + "/" + w.Name + "/"
+	if out == nil {
+		out = make([]JobSpec, 0, n)
+	}
+	buf := make([]byte, 0, 64)
 	for i := int64(1); i <= n; i++ {
+		num := strconv.AppendInt(buf[:0], i, 10)
+		id := make([]byte, 0, len(idPrefix)+width)
+		id = append(id, idPrefix...)
+		for pad := width - len(num); pad > 0; pad-- {
+			id = append(id, '0')
+		}
+		id = append(id, num...)
 		out = append(out, JobSpec{
-			ID:           fmt.Sprintf("%s-%0*d", w.IDPrefix, width, i),
-			Key:          fmt.Sprintf("%s/%s/%d", w.Mission, w.Name, i),
+			ID:           string(id),
+			Key:          keyPrefix + string(num),
 			Shard:        w.Shard,
-			Capabilities: append([]string(nil), w.Capabilities...),
+			Capabilities: w.Capabilities,
 			Priority:     w.Priority,
 			ValueMu:      w.ValueMu + (i-1)*w.ValueStepMu,
 			MaxPriceMu:   w.MaxPriceMu,
@@ -165,9 +181,13 @@ func ScaleCounts(ws []Workload, total int) []int64 {
 // The same mission and total always give the same jobs.
 func GenerateJobs(m *Mission, total int) []JobSpec {
 	counts := ScaleCounts(m.Workloads, total)
-	var out []JobSpec
+	var sum int64
+	for _, c := range counts {
+		sum += c
+	}
+	out := make([]JobSpec, 0, sum)
 	for i := range m.Workloads {
-		out = append(out, m.Workloads[i].jobs(counts[i], 0)...)
+		out = m.Workloads[i].appendJobs(out, counts[i], 0)
 	}
 	return out
 }
