@@ -320,7 +320,8 @@ func unmarshal(body []byte, m msgp.Unmarshaler) error {
 
 // Read decodes a snapshot stream into an image.
 func Read(in io.Reader) (*state.Image, error) {
-	img := &state.Image{}
+	intern := state.NewInterner()
+	img := &state.Image{Interner: intern}
 	var sawMeta, sawPolicy bool
 	_, err := scan(in, func(tag byte, body []byte) error {
 		switch tag {
@@ -335,7 +336,11 @@ func Read(in io.Reader) (*state.Image, error) {
 		case tagJob:
 			j := &state.Job{}
 			img.Jobs = append(img.Jobs, j)
-			return unmarshal(body, j)
+			rest, err := intern.UnmarshalJob(body, j)
+			if err == nil && len(rest) != 0 {
+				err = fmt.Errorf("%d trailing bytes", len(rest))
+			}
+			return err
 		case tagGlobal:
 			return unmarshal(body, &img.Global)
 		case tagShardCounts:

@@ -3,10 +3,13 @@ package state
 import "sort"
 
 // strIndex maps a string held by a job (its ID or its Key) to the job's seq.
-// It is an open-addressing table of uint32 seqs; the string itself lives only
-// in the Job, so an entry costs 4-8 bytes instead of a map entry's ~50.
+// It is an open-addressing table (linear probing, load <= 1/2) of uint32
+// seqs with a parallel byte of hash tag per slot, so a probe only touches the
+// job when the tag matches. The string itself lives only in the Job: an entry
+// costs 5-10 bytes instead of a Go map entry's ~50.
 type strIndex struct {
 	slots []uint32 // 0 = empty; len is a power of two
+	tags  []uint8  // 0 = empty, else 0x80 | 7 hash bits
 	n     int
 }
 
@@ -17,63 +20,74 @@ func hashString(s string) uint64 {
 		h ^= uint64(s[i])
 		h *= 1099511628211
 	}
+	// FNV's low bits are weak and the table masks them: finish with the
+	// murmur3 64-bit mixer.
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
 	return h
 }
+
+func tagOf(h uint64) uint8 { return 0x80 | uint8(h>>57) }
 
 // find returns the seq stored for key, or 0.
 func (x *strIndex) find(key string, keyOf func(seq uint32) string) uint64 {
 	if len(x.slots) == 0 {
 		return 0
 	}
-	mask := uint64(len(x.slots) - 1)
-	for i := hashString(key) & mask; ; i = (i + 1) & mask {
-		seq := x.slots[i]
-		if seq == 0 {
+	h := hashString(key)
+	tag, mask := tagOf(h), uint64(len(x.slots)-1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		switch x.tags[i] {
+		case 0:
 			return 0
-		}
-		if keyOf(seq) == key {
-			return uint64(seq)
+		case tag:
+			if seq := x.slots[i]; keyOf(seq) == key {
+				return uint64(seq)
+			}
 		}
 	}
 }
 
 // add stores seq under key; the caller guarantees key is not present.
 func (x *strIndex) add(key string, seq uint32, keyOf func(seq uint32) string) {
-	if (x.n+1)*4 > len(x.slots)*3 {
-		x.grow(keyOf)
+	if (x.n+1)*2 > len(x.slots) {
+		x.resize(len(x.slots)*2, keyOf)
 	}
+	x.put(hashString(key), seq)
+}
+
+func (x *strIndex) put(h uint64, seq uint32) {
 	mask := uint64(len(x.slots) - 1)
-	i := hashString(key) & mask
-	for x.slots[i] != 0 {
+	i := h & mask
+	for x.tags[i] != 0 {
 		i = (i + 1) & mask
 	}
-	x.slots[i] = seq
+	x.slots[i], x.tags[i] = seq, tagOf(h)
 	x.n++
 }
 
-func (x *strIndex) grow(keyOf func(seq uint32) string) {
-	size := 1024
-	if len(x.slots) > 0 {
-		size = len(x.slots) * 2
-	}
-	old := x.slots
-	x.slots = make([]uint32, size)
-	x.n = 0
-	for _, seq := range old {
-		if seq != 0 {
-			x.add(keyOf(seq), seq, keyOf)
+func (x *strIndex) resize(size int, keyOf func(seq uint32) string) {
+	size = max(size, 1024)
+	oldSlots, oldTags := x.slots, x.tags
+	x.slots, x.tags, x.n = make([]uint32, size), make([]uint8, size), 0
+	for i, t := range oldTags {
+		if t != 0 {
+			x.put(hashString(keyOf(oldSlots[i])), oldSlots[i])
 		}
 	}
 }
 
 // reserve sizes the table for n entries at once (used by restore).
-func (x *strIndex) reserve(n int) {
+func (x *strIndex) reserve(n int, keyOf func(seq uint32) string) {
 	size := 1024
-	for size*3 < n*4 {
+	for size < n*2 {
 		size *= 2
 	}
-	if size > len(x.slots) && x.n == 0 {
-		x.slots = make([]uint32, size)
+	if size > len(x.slots) {
+		x.resize(size, keyOf)
 	}
 }
 

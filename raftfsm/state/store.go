@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
+	"sync"
 )
 
 // ErrBadImage is returned by FromImage when an image is inconsistent (seqs
@@ -40,8 +40,7 @@ type Store struct {
 	tokenByHash map[string]string
 	meta        StoreMeta
 
-	strs map[string]string   // interned shard, node, kind, submitter names
-	caps map[string][]string // interned capability lists
+	in *Interner
 }
 
 // NewStore returns an empty Store.
@@ -58,46 +57,15 @@ func NewStore() *Store {
 		payments:    make(map[string]int64),
 		tokens:      make(map[string]*Token),
 		tokenByHash: make(map[string]string),
-		strs:        make(map[string]string),
-		caps:        make(map[string][]string),
+		in:          NewInterner(),
 	}
 }
 
 func (s *Store) idOf(seq uint32) string  { return s.jobs[seq-1].ID }
 func (s *Store) keyOf(seq uint32) string { return s.jobs[seq-1].Key }
 
-// Intern returns the canonical copy of a low-cardinality string (shard, node,
-// kind, submitter names), so a million jobs share one copy.
-func (s *Store) Intern(v string) string {
-	if v == "" {
-		return ""
-	}
-	if c, ok := s.strs[v]; ok {
-		return c
-	}
-	s.strs[v] = v
-	return v
-}
-
-// InternCaps returns a shared, read-only copy of a capability list.
-func (s *Store) InternCaps(c []string) []string {
-	if len(c) == 0 {
-		return nil
-	}
-	k := c[0]
-	if len(c) > 1 {
-		k = strings.Join(c, "\x00")
-	}
-	if v, ok := s.caps[k]; ok {
-		return v
-	}
-	v := make([]string, len(c))
-	for i, x := range c {
-		v[i] = s.Intern(x)
-	}
-	s.caps[k] = v
-	return v
-}
+// Intern returns the canonical copy of a low-cardinality string.
+func (s *Store) Intern(v string) string { return s.in.Str(v) }
 
 func (s *Store) internJob(j *Job) {
 	j.Home = s.Intern(j.Home)
@@ -105,7 +73,7 @@ func (s *Store) internJob(j *Job) {
 	j.Node = s.Intern(j.Node)
 	j.Kind = s.Intern(j.Kind)
 	j.Submitter = s.Intern(j.Submitter)
-	j.Capabilities = s.InternCaps(j.Capabilities)
+	j.Capabilities = s.in.Caps(j.Capabilities)
 	if len(j.Payload) == 0 {
 		j.Payload = nil
 	}
@@ -507,6 +475,9 @@ type Image struct {
 	Policy      Policy
 	Tokens      []Token
 	Meta        StoreMeta
+	// Interner, when set, holds the strings the jobs were decoded with
+	// (restore); it becomes the new store's interner.
+	Interner *Interner
 }
 
 // Image captures the store cheaply: it copies the job pointer slice and the
@@ -532,31 +503,65 @@ func (s *Store) Image() *Image {
 // detect an inconsistent image.
 func FromImage(img *Image) (*Store, error) {
 	s := NewStore()
+	if img.Interner != nil {
+		s.in = img.Interner
+	}
 	for _, sh := range img.Shards {
 		s.PutShard(sh)
 	}
 	for _, n := range img.Nodes {
 		s.PutNode(n)
 	}
-	s.jobs = make([]*Job, 0, len(img.Jobs))
-	s.ids.reserve(len(img.Jobs))
+	s.jobs = make([]*Job, len(img.Jobs))
+	nkeys := 0
 	for i, j := range img.Jobs {
 		if j == nil || j.Seq != uint64(i)+1 {
 			return nil, fmt.Errorf("%w: job at position %d has seq %d", ErrBadImage, i+1, jobSeq(j))
 		}
-		if s.ids.find(j.ID, s.idOf) != 0 {
-			return nil, fmt.Errorf("%w: duplicate job id %q", ErrBadImage, j.ID)
-		}
-		if j.Key != "" && s.keys.find(j.Key, s.keyOf) != 0 {
-			return nil, fmt.Errorf("%w: duplicate job key %q", ErrBadImage, j.Key)
-		}
-		s.internJob(j)
-		s.jobs = append(s.jobs, j)
-		s.ids.add(j.ID, uint32(j.Seq), s.idOf)
+		s.jobs[i] = j
 		if j.Key != "" {
+			nkeys++
+		}
+	}
+	// The two indexes read only ID and Key; linking writes other fields and
+	// tables. Build all three at once.
+	var wg sync.WaitGroup
+	var idErr, keyErr error
+	wg.Go(func() {
+		s.ids.reserve(len(s.jobs), s.idOf)
+		for _, j := range s.jobs {
+			if s.ids.find(j.ID, s.idOf) != 0 {
+				idErr = fmt.Errorf("%w: duplicate job id %q", ErrBadImage, j.ID)
+				return
+			}
+			s.ids.add(j.ID, uint32(j.Seq), s.idOf)
+		}
+	})
+	wg.Go(func() {
+		s.keys.reserve(nkeys, s.keyOf)
+		for _, j := range s.jobs {
+			if j.Key == "" {
+				continue
+			}
+			if s.keys.find(j.Key, s.keyOf) != 0 {
+				keyErr = fmt.Errorf("%w: duplicate job key %q", ErrBadImage, j.Key)
+				return
+			}
 			s.keys.add(j.Key, uint32(j.Seq), s.keyOf)
 		}
+	})
+	for _, j := range s.jobs {
+		if img.Interner == nil {
+			s.internJob(j)
+		}
 		s.link(j, false)
+	}
+	wg.Wait()
+	if idErr != nil {
+		return nil, idErr
+	}
+	if keyErr != nil {
+		return nil, keyErr
 	}
 	s.global = img.Global
 	for _, c := range img.ShardCounts {
