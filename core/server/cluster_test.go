@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -57,23 +58,32 @@ func TestClusterFailover(t *testing.T) {
 	if err := s0.Shutdown(); err != nil {
 		t.Fatal(err)
 	}
-	var leader *Server
-	waitFor(t, 10*time.Second, "new leader", func() bool {
-		for _, s := range servers[1:] {
-			if s.IsLeader() && s.leading.Load() {
-				leader = s
-				return true
+	findLeader := func() *Server {
+		var leader *Server
+		waitFor(t, 10*time.Second, "new leader", func() bool {
+			for _, s := range servers[1:] {
+				if s.IsLeader() && s.leading.Load() {
+					leader = s
+					return true
+				}
 			}
-		}
-		return false
-	})
-	// The client keeps heartbeating, now to the new leader: within the
+			return false
+		})
+		return leader
+	}
+	leader := findLeader()
+	// The client keeps heartbeating whichever server leads: within the
 	// grace period and after it the node stays up.
 	beat := time.NewTicker(100 * time.Millisecond) // the client's heartbeat period
 	defer beat.Stop()
 	deadline := time.Now().Add(3 * time.Second)
 	for time.Now().Before(deadline) {
-		if err := leader.Heartbeat("c1", []NodeBeat{{ID: "n1", Healthy: true}}); err != nil {
+		err := leader.Heartbeat("c1", []NodeBeat{{ID: "n1", Healthy: true}})
+		if errors.Is(err, ErrNotLeader) {
+			leader = findLeader() // leadership moved again; the client follows
+			continue
+		}
+		if err != nil {
 			t.Fatal(err)
 		}
 		var st state.NodeStatus
@@ -83,12 +93,21 @@ func TestClusterFailover(t *testing.T) {
 		}
 		<-beat.C
 	}
+	leader = findLeader()
 	if j := job(t, leader, "j1"); j.State != state.JobAssigned || j.Attempt != 1 {
 		t.Fatalf("job after failover %v attempt %d", j.State, j.Attempt)
 	}
 	// The new leader commits; both replicas converge.
-	if _, err := leader.Submit(ctxT(t), []command.JobSubmit{{ID: "j2", Shard: "eu"}}, "me"); err != nil {
-		t.Fatal(err)
+	for {
+		_, err := leader.Submit(ctxT(t), []command.JobSubmit{{ID: "j2", Shard: "eu"}}, "me")
+		if errors.Is(err, ErrNotLeader) {
+			leader = findLeader()
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		break
 	}
 	other := servers[1]
 	if other == leader {
