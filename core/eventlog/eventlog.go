@@ -137,7 +137,8 @@ type Log struct {
 	appended     uint64 // highest seq accepted by Append
 	appendedHash string
 	pending      []pendingItem
-	tail         []state.Event // contiguous, newest last, at most TailEvents
+	tail         []state.Event // ring of contiguous seqs, at most TailEvents
+	tailStart    int           // index of the oldest event in tail
 	anchors      []Anchor      // every anchor in the log, oldest first
 	firstSeq     uint64        // first event seq in the log (0 = empty)
 
@@ -362,7 +363,7 @@ func (l *Log) Append(evs []state.Event) {
 			// A jump (a follower installed a snapshot, or the log starts
 			// mid-chain): record where verification restarts.
 			l.logger.Info("event chain jumps ahead; writing anchor", "after", l.appended, "anchor_seq", a.Seq)
-			l.tail = l.tail[:0]
+			l.tail, l.tailStart = l.tail[:0], 0
 			l.pending = append(l.pending, pendingItem{anchor: &a})
 			l.anchors = append(l.anchors, a)
 		case l.firstSeq == 0:
@@ -374,15 +375,12 @@ func (l *Log) Append(evs []state.Event) {
 		}
 		l.pending = append(l.pending, pendingItem{ev: ev})
 		l.appended, l.appendedHash = ev.Seq, ev.Hash
-		if len(l.tail) >= l.cfg.TailEvents {
-			// Drop the oldest quarter at once so trimming is amortized.
-			drop := len(l.tail) / 4
-			if drop == 0 {
-				drop = 1
-			}
-			l.tail = append(l.tail[:0], l.tail[drop:]...)
+		if len(l.tail) < l.cfg.TailEvents {
+			l.tail = append(l.tail, ev)
+		} else {
+			l.tail[l.tailStart] = ev
+			l.tailStart = (l.tailStart + 1) % len(l.tail)
 		}
-		l.tail = append(l.tail, ev)
 		added = true
 	}
 	if added {
@@ -502,10 +500,13 @@ func (l *Log) Read(after uint64, max int) ([]state.Event, error) {
 		l.mu.Unlock()
 		return nil, nil
 	}
-	if n := len(l.tail); n > 0 && after+1 >= l.tail[0].Seq {
-		i := int(after + 1 - l.tail[0].Seq)
-		end := min(i+max, n)
-		out := append([]state.Event(nil), l.tail[i:end]...)
+	if n := len(l.tail); n > 0 && after+1 >= l.tail[l.tailStart].Seq {
+		i := int(after + 1 - l.tail[l.tailStart].Seq)
+		cnt := min(max, n-i)
+		out := make([]state.Event, cnt)
+		for k := range out {
+			out[k] = l.tail[(l.tailStart+i+k)%n]
+		}
 		l.mu.Unlock()
 		return out, nil
 	}
