@@ -1,0 +1,271 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/planetary/planetary/core/api"
+	"github.com/planetary/planetary/core/mission"
+	"github.com/planetary/planetary/core/report"
+	"github.com/planetary/planetary/raftfsm/state"
+)
+
+// CollectOptions tunes Collect. Every field is optional.
+type CollectOptions struct {
+	// Mission is the parsed mission the fabric runs; its schedule gives the
+	// owner commands fired by the schedule their full, replayable arguments.
+	Mission *mission.Mission
+	// Run is copied into the bundle (status, stages, timings).
+	Run report.Run
+	// Series are telemetry samples taken during the run.
+	Series []report.Sample
+	// Label and Dir override the live reporting policy in Input.Mission.
+	Label string
+	Dir   string
+	// EventWait bounds how long Collect waits for the event log to reach
+	// the ledger's chain head (default 10s).
+	EventWait time.Duration
+	// Now stamps GeneratedAt (default time.Now).
+	Now func() time.Time
+}
+
+// Collect gathers everything a report bundle needs from a live fabric: the
+// mission policy and schedule progress, shards with health and queue depth,
+// nodes, the ledger with its invariants and chain head, every event from
+// genesis up to that head (paged through /v1/events), the latest checkpoint
+// and the owner commands derived from the owner events.
+//
+// The ledger is read first and events are cut at its chain head, so the
+// bundle verifies even while the fabric keeps working.
+func Collect(ctx context.Context, c *api.Client, opts CollectOptions) (report.Input, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.EventWait <= 0 {
+		opts.EventWait = 10 * time.Second
+	}
+	var in report.Input
+	led, err := c.Ledger(ctx)
+	if err != nil {
+		return in, fmt.Errorf("runner: read ledger: %w", err)
+	}
+	pol, err := c.Mission(ctx)
+	if err != nil {
+		return in, fmt.Errorf("runner: read mission: %w", err)
+	}
+	shards, err := c.Shards(ctx)
+	if err != nil {
+		return in, fmt.Errorf("runner: read shards: %w", err)
+	}
+	nodes, err := c.Nodes(ctx)
+	if err != nil {
+		return in, fmt.Errorf("runner: read nodes: %w", err)
+	}
+	evs, err := ReadEvents(ctx, c, 0, led.Chain.Seq, opts.EventWait)
+	if err != nil {
+		return in, err
+	}
+
+	in.GeneratedAt = opts.Now().UTC()
+	in.Mission = report.Mission{Name: pol.Name, Seed: pol.Seed, Label: pol.ReportingLabel, Dir: pol.ReportingDir}
+	if opts.Mission != nil {
+		in.Mission.Owner = opts.Mission.Owner
+	}
+	if opts.Label != "" {
+		in.Mission.Label = opts.Label
+	}
+	if opts.Dir != "" {
+		in.Mission.Dir = opts.Dir
+	}
+	in.Run = opts.Run
+	in.Series = opts.Series
+	in.Shards = shardViews(shards, pol.SystemPaused)
+	in.Nodes = nodeViews(nodes)
+	in.Ledger = ledgerOf(led)
+	for i := range in.Nodes {
+		in.Nodes[i].EarnedMu = in.Ledger.Payments[in.Nodes[i].ID]
+	}
+	in.Events = evs
+	in.Anchor = report.Anchor{Seq: 0}
+	in.Checkpoint = checkpointOf(evs)
+	in.Schedule = scheduleOf(pol, opts.Mission, evs)
+	in.OwnerCommands = OwnerCommands(evs, opts.Mission)
+	return in, nil
+}
+
+// ReadEvents pages through /v1/events from after (exclusive) up to head
+// (inclusive), waiting up to wait for the event log to catch up with head.
+func ReadEvents(ctx context.Context, c *api.Client, after, head uint64, wait time.Duration) ([]state.Event, error) {
+	out := make([]state.Event, 0, head-min(after, head))
+	deadline := time.Now().Add(wait)
+	idx := after
+	for idx < head {
+		page, err := c.Events(ctx, idx, 500*time.Millisecond, "", 10000)
+		if err != nil {
+			return nil, fmt.Errorf("runner: read events after %d: %w", idx, err)
+		}
+		for _, e := range page.Events {
+			if e.Seq > head {
+				break
+			}
+			out = append(out, e)
+		}
+		if page.Index > idx {
+			idx = page.Index
+			continue
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("runner: event log stops at seq %d, ledger head is %d: %w", idx, head, ErrEventsBehind)
+		}
+	}
+	return out, nil
+}
+
+func mu(v float64) int64 { return api.Micro(v) }
+
+func countsOf(c api.Counts) (map[string]int64, map[string]int64) {
+	jobs, val := map[string]int64{}, map[string]int64{}
+	for _, st := range report.States() {
+		jobs[st], val[st] = 0, 0
+	}
+	for k, v := range c {
+		jobs[k], val[k] = v.Jobs, mu(v.Value)
+	}
+	return jobs, val
+}
+
+func shardViews(shards []api.Shard, systemPaused bool) []report.ShardView {
+	out := make([]report.ShardView, 0, len(shards))
+	for _, s := range shards {
+		jobs, val := countsOf(s.Counts)
+		v := report.ShardView{
+			Name: s.Name, DisplayName: s.DisplayName, Region: s.Region, LatencyBudgetMs: s.LatencyBudgetMs,
+			MaxQueue: s.MaxQueue, QueueAlertThreshold: s.QueueAlertThreshold,
+			SpilloverTargets: append([]string(nil), s.SpilloverTargets...),
+			Paused:           s.Paused || systemPaused, QueueDepth: s.QueueDepth,
+			Counts: jobs, ValueMu: val, Health: report.HealthOK,
+		}
+		for _, p := range s.Policies {
+			v.Policies = append(v.Policies, report.SpilloverPolicy{Target: p.Target, Threshold: p.Threshold,
+				MaxDrain: p.MaxDrain, RequiredCapabilities: append([]string(nil), p.RequiredCapabilities...), Weight: p.Weight})
+		}
+		switch {
+		case v.Paused:
+			v.Health = report.HealthPaused
+		case s.QueueAlertThreshold > 0 && s.QueueDepth > s.QueueAlertThreshold:
+			v.Health = report.HealthAlert
+		}
+		out = append(out, v)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func nodeViews(nodes []api.Node) []report.NodeView {
+	out := make([]report.NodeView, 0, len(nodes))
+	for _, n := range nodes {
+		d := n.Deployment
+		v := report.NodeView{
+			ID: n.ID, Shard: n.Shard, PluginKind: n.Plugin, Status: n.Status,
+			Capabilities: append([]string(nil), n.Capabilities...), Capacity: n.Capacity, Active: n.Active,
+			Quota: n.Quota, LatencyMs: n.LatencyMs, HeartbeatAgeMs: n.HeartbeatAgeMs,
+			Deployment: report.Deployment{
+				Orchestration: d.Orchestration, Image: d.Image, Runtime: d.Runtime, Version: d.Version,
+				Zones: append([]string(nil), d.Zones...),
+				Resources: report.Resources{CPUCores: d.Resources.CPUCores, MemoryGB: d.Resources.MemoryGB,
+					GPUClass: d.Resources.GPUClass, GPUs: d.Resources.GPUs, StorageGB: d.Resources.StorageGB},
+			},
+			Price: report.Price{Currency: n.Price.Currency, Unit: n.Price.Unit, BaseMu: mu(n.Price.Base), Expr: n.Price.Expr},
+			Attestations: report.Attestations{
+				Certifications: append([]string(nil), n.Attestations.Certifications...),
+				Jurisdiction:   n.Attestations.Jurisdiction,
+				DataResidency:  append([]string(nil), n.Attestations.DataResidency...),
+				Tags:           append([]string(nil), n.Attestations.Tags...),
+			},
+			Completed: n.Completed,
+		}
+		for _, r := range n.Price.Rates {
+			v.Price.Rates = append(v.Price.Rates, report.PriceRate{Unit: r.Unit, PerUnitMu: mu(r.PerUnit)})
+		}
+		out = append(out, v)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+func ledgerOf(l api.Ledger) report.Ledger {
+	jobs, val := countsOf(l.Global)
+	out := report.Ledger{
+		Global:   report.Counts{Jobs: jobs, ValueMu: val},
+		Shards:   map[string]report.Counts{},
+		Flows:    []report.Flow{},
+		Payments: map[string]int64{},
+		Head:     report.Anchor{Seq: l.Chain.Seq, Hash: l.Chain.Hash},
+	}
+	for name, c := range l.Shards {
+		j, v := countsOf(c)
+		out.Shards[name] = report.Counts{Jobs: j, ValueMu: v}
+	}
+	for _, f := range l.Flows {
+		out.Flows = append(out.Flows, report.Flow{From: f.From, To: f.To, Jobs: f.Jobs, ValueMu: mu(f.Value)})
+	}
+	for node, p := range l.Payments {
+		out.Payments[node] = mu(p)
+	}
+	for _, inv := range l.Invariants {
+		out.Invariants = append(out.Invariants, report.Invariant{ID: inv.ID, OK: inv.OK, Message: inv.Message})
+	}
+	return out
+}
+
+// checkpointOf finds the latest checkpoint.saved event ("<path> sha256:<hex>").
+func checkpointOf(evs []state.Event) report.Checkpoint {
+	var cp report.Checkpoint
+	for i := range evs {
+		e := &evs[i]
+		if e.Type != state.EvCheckpointSaved {
+			continue
+		}
+		path, sum, _ := strings.Cut(e.Detail, " sha256:")
+		cp = report.Checkpoint{Index: e.Index, Path: path, SHA256: sum}
+	}
+	return cp
+}
+
+func scheduleOf(pol api.Mission, m *mission.Mission, evs []state.Event) report.Schedule {
+	firedAt := map[string]time.Time{}
+	for i := range evs {
+		e := &evs[i]
+		if e.Type == state.EvScheduleFired || e.Type == state.EvScheduleSkipped {
+			firedAt[e.Detail] = time.Unix(0, e.Time).UTC()
+		}
+	}
+	reasons := map[string]string{}
+	if m != nil {
+		for _, e := range m.Schedule {
+			reasons[e.ID] = e.Reason
+		}
+	}
+	skipped := map[string]bool{}
+	for _, id := range pol.Skipped {
+		skipped[id] = true
+	}
+	s := report.Schedule{Executed: []report.Entry{}, Skipped: []report.Entry{}, Pending: []report.Entry{}}
+	for _, e := range pol.Schedule {
+		en := report.Entry{ID: e.ID, AtMs: e.AtMs, AfterCompleted: e.AfterCompleted, Action: e.Action, Note: e.Note,
+			Reason: reasons[e.ID], FiredAt: firedAt[e.ID]}
+		switch {
+		case skipped[e.ID]:
+			s.Skipped = append(s.Skipped, en)
+		case e.Fired:
+			s.Executed = append(s.Executed, en)
+		default:
+			en.FiredAt = time.Time{}
+			s.Pending = append(s.Pending, en)
+		}
+	}
+	return s
+}

@@ -1,0 +1,459 @@
+// Package runner drives a mission run against a live fabric: it applies the
+// mission, submits the workload with deterministic ids and idempotency keys,
+// injects the planned outage, follows the run to its end while sampling
+// per-shard telemetry, and writes the report bundle to the reporting
+// directory of the live policy. Collect builds a bundle's input from the API
+// alone, so `planetary report` and the drills share it.
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/planetary/planetary/core/api"
+	"github.com/planetary/planetary/core/mission"
+	"github.com/planetary/planetary/core/report"
+	"github.com/planetary/planetary/raftfsm/state"
+)
+
+// Errors.
+var (
+	// ErrNoClient is returned when Options has no API client.
+	ErrNoClient = errors.New("runner: no API client")
+	// ErrNoMission is returned when a run has no mission to take jobs from.
+	ErrNoMission = errors.New("runner: no mission")
+	// ErrEventsBehind means the event log did not reach the ledger's chain
+	// head in time.
+	ErrEventsBehind = errors.New("event log behind the ledger")
+	// ErrRejected means the fabric rejected submitted jobs.
+	ErrRejected = errors.New("runner: jobs rejected")
+)
+
+// Stop reasons recorded in report.Run.StopReason.
+const (
+	StopDone      = "done"
+	StopDeadline  = "deadline"
+	StopAfter     = "stop-after"
+	StopCancelled = "cancelled"
+)
+
+// Options configure Run.
+type Options struct {
+	// Client talks to the fabric (required).
+	Client *api.Client
+	// Mission is the parsed mission (required); MissionSource and
+	// MissionFile, when set, are applied first (idempotent by digest).
+	Mission       *mission.Mission
+	MissionSource []byte
+	MissionFile   string
+	// Jobs is the number of workload jobs (0: the blueprint's counts).
+	Jobs int
+	// OutageNode is taken down OutageAt after the submission starts by
+	// calling Outage (when both are set).
+	OutageNode string
+	OutageAt   time.Duration
+	Outage     func(node string) error
+	// Deadline bounds the wait for the jobs (0: no bound).
+	Deadline time.Duration
+	// StopAfter / StopAfterPercent end the run early: after a duration, or
+	// when that share (0-100) of the submitted jobs completed.
+	StopAfter        time.Duration
+	StopAfterPercent float64
+	// Label overrides the bundle label unless the live policy retargets
+	// reporting during the run; ReportDir overrides the live directory.
+	Label     string
+	ReportDir string
+	// Progress receives a live bar (Terminal), periodic lines or, with
+	// JSON, one JSON object per line. nil is quiet.
+	Progress io.Writer
+	Terminal bool
+	JSON     bool
+	// SampleInterval is the telemetry cadence (default 100ms).
+	SampleInterval time.Duration
+	// BatchSize jobs per submit request (default 1000), InFlight requests
+	// at once (default 4).
+	BatchSize int
+	InFlight  int
+	// NoBundle skips writing and verifying the bundle.
+	NoBundle bool
+	Logger   hclog.Logger
+}
+
+// SubmitStats counts the answers to a submission.
+type SubmitStats struct {
+	Total     int `json:"total"`
+	Accepted  int `json:"accepted"`
+	Duplicate int `json:"duplicate"`
+	Rejected  int `json:"rejected"`
+	// FirstReject is the first rejection's "id: reason".
+	FirstReject string `json:"first_reject,omitempty"`
+}
+
+// Result is the outcome of Run.
+type Result struct {
+	Submit     SubmitStats         `json:"submit"`
+	StopReason string              `json:"stop_reason"`
+	Wall       time.Duration       `json:"wall_ns"`
+	Timings    map[string]float64  `json:"timings_ms"`
+	OutageAt   time.Duration       `json:"outage_at_ns,omitempty"`
+	OutageErr  string              `json:"outage_error,omitempty"`
+	Summary    report.Summary      `json:"summary"`
+	Dir        string              `json:"dir,omitempty"`
+	Files      []string            `json:"-"`
+	Verify     report.VerifyResult `json:"verify"`
+	VerifyErr  string              `json:"verify_error,omitempty"`
+	Input      report.Input        `json:"-"`
+	Dashboard  string              `json:"dashboard,omitempty"`
+	JobsPerSec float64             `json:"jobs_per_sec"`
+}
+
+// Run performs one mission run; see the package doc. It returns the result
+// even when the run ended at its deadline; an error means the run could not
+// be carried out or its bundle not written.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	if o.Client == nil {
+		return nil, ErrNoClient
+	}
+	if o.Mission == nil {
+		return nil, ErrNoMission
+	}
+	if o.Logger == nil {
+		o.Logger = hclog.NewNullLogger()
+	}
+	log := o.Logger.Named("runner")
+	c := o.Client
+	res := &Result{Timings: map[string]float64{}}
+	start := time.Now()
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+	if len(o.MissionSource) > 0 {
+		if _, err := c.ApplyMission(ctx, o.MissionFile, o.MissionSource, "planetary run"); err != nil {
+			return nil, fmt.Errorf("runner: apply mission: %w", err)
+		}
+	}
+	pol0, err := c.Mission(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("runner: read mission: %w", err)
+	}
+	jobs := mission.GenerateJobs(o.Mission, o.Jobs)
+	res.Timings["apply"] = ms(time.Since(start))
+
+	runStart := time.Now()
+	var outageWG sync.WaitGroup
+	outCtx, stopOutage := context.WithCancel(ctx)
+	defer stopOutage()
+	if o.OutageNode != "" && o.Outage != nil {
+		outageWG.Add(1)
+		go func() {
+			defer outageWG.Done()
+			t := time.NewTimer(o.OutageAt)
+			defer t.Stop()
+			select {
+			case <-outCtx.Done():
+				return
+			case <-t.C:
+			}
+			res.OutageAt = time.Since(runStart)
+			if err := o.Outage(o.OutageNode); err != nil {
+				res.OutageErr = err.Error()
+				log.Warn("outage injection failed", "node", o.OutageNode, "error", err)
+				return
+			}
+			log.Info("outage injected", "node", o.OutageNode, "after", res.OutageAt)
+		}()
+	}
+
+	prog := newProgress(o.Progress, o.Terminal, o.JSON, len(jobs))
+	sampler := &Sampler{Client: c, Interval: o.SampleInterval}
+	samplerCtx, stopSampler := context.WithCancel(ctx)
+	sampled := make(chan error, 1)
+	go func() { sampled <- sampler.Run(samplerCtx, runStart, prog.update) }()
+
+	stats, err := Submit(ctx, c, jobs, o.BatchSize, o.InFlight)
+	res.Submit = stats
+	res.Timings["submit"] = ms(time.Since(runStart))
+	if err != nil {
+		stopSampler()
+		<-sampled
+		prog.close()
+		return nil, err
+	}
+	if stats.Rejected > 0 {
+		log.Warn("jobs rejected", "count", stats.Rejected, "first", stats.FirstReject)
+	}
+
+	res.StopReason = Wait(ctx, c, WaitOptions{
+		Start: runStart, Deadline: o.Deadline, StopAfter: o.StopAfter, StopAfterPercent: o.StopAfterPercent,
+		Total: int64(len(jobs)), Interval: o.SampleInterval,
+	})
+	stopOutage()
+	outageWG.Wait()
+	// One last sample so the series ends at the final state.
+	_ = sampler.SampleOnce(ctx, runStart, prog.update)
+	stopSampler()
+	<-sampled
+	prog.close()
+	drain := time.Since(runStart)
+	res.Timings["drain"] = ms(drain)
+
+	if o.NoBundle {
+		res.Wall = time.Since(start)
+		return res, nil
+	}
+	pol, err := c.Mission(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("runner: read mission: %w", err)
+	}
+	label := pickLabel(o.Label, pol0.ReportingLabel, pol.ReportingLabel)
+	dir := o.ReportDir
+	if dir == "" {
+		dir = pol.ReportingDir
+	}
+	if dir == "" {
+		dir = "reports"
+	}
+	run := report.Run{
+		Status: "completed", StoppedEarly: res.StopReason != StopDone, Timings: res.Timings,
+		Stages: []report.Stage{{Name: "run", Start: runStart.UTC(), End: runStart.Add(drain).UTC(), Jobs: int64(len(jobs))}},
+	}
+	if run.StoppedEarly {
+		run.Status, run.StopReason = "stopped", res.StopReason
+	}
+	collectStart := time.Now()
+	in, err := Collect(ctx, c, CollectOptions{Mission: o.Mission, Run: run, Series: sampler.Series(), Label: label, Dir: dir})
+	if err != nil {
+		return nil, err
+	}
+	res.Timings["collect"] = ms(time.Since(collectStart))
+	if err := WriteBundle(res, in, filepath.Join(dir, label)); err != nil {
+		return nil, err
+	}
+	res.Timings["write"] = ms(time.Since(collectStart)) - res.Timings["collect"]
+	res.Wall = time.Since(start)
+	if s := drain.Seconds(); s > 0 {
+		res.JobsPerSec = float64(res.Summary.Metrics.Completed) / s
+	}
+	return res, nil
+}
+
+// pickLabel is the live label when reporting was retargeted during the run,
+// else the requested label, else the live one.
+func pickLabel(requested, before, after string) string {
+	switch {
+	case after != "" && after != before:
+		return after
+	case requested != "":
+		return requested
+	case after != "":
+		return after
+	}
+	return "latest"
+}
+
+// WriteBundle writes in to dir, verifies it offline and fills res.
+func WriteBundle(res *Result, in report.Input, dir string) error {
+	files, err := report.Write(dir, in)
+	if err != nil {
+		return fmt.Errorf("runner: write bundle: %w", err)
+	}
+	abs, _ := filepath.Abs(dir)
+	res.Dir, res.Files, res.Input = abs, files, in
+	res.Dashboard = filepath.Join(abs, report.FileDashboard)
+	res.Summary = report.BuildSummary(in, report.BuildLedger(in))
+	v, verr := report.Verify(dir)
+	res.Verify = v
+	if verr != nil {
+		res.VerifyErr = verr.Error()
+	}
+	return nil
+}
+
+// Submit sends jobs in batches of batch (default 1000) with up to inFlight
+// (default 4) requests at once. Duplicates (same id and key) are counted,
+// not errors, so a run can be repeated safely.
+func Submit(ctx context.Context, c *api.Client, jobs []mission.JobSpec, batch, inFlight int) (SubmitStats, error) {
+	if batch <= 0 {
+		batch = 1000
+	}
+	if inFlight <= 0 {
+		inFlight = 4
+	}
+	st := SubmitStats{Total: len(jobs)}
+	var (
+		mu       sync.Mutex
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	sem := make(chan struct{}, inFlight)
+	for lo := 0; lo < len(jobs); lo += batch {
+		hi := min(lo+batch, len(jobs))
+		req := make([]api.JobSubmit, 0, hi-lo)
+		for _, j := range jobs[lo:hi] {
+			req = append(req, api.JobSubmit{
+				ID: j.ID, Key: j.Key, Shard: j.Shard, Capabilities: j.Capabilities, Priority: j.Priority,
+				Value: api.Credits(j.ValueMu), MaxPrice: api.Credits(j.MaxPriceMu), Kind: j.Kind, Payload: j.Payload,
+			})
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			wg.Wait()
+			return st, fmt.Errorf("runner: submit: %w", ctx.Err())
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			out, err := c.SubmitJobs(ctx, req)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if firstErr == nil {
+					firstErr = fmt.Errorf("runner: submit jobs %s..%s: %w", req[0].ID, req[len(req)-1].ID, err)
+				}
+				return
+			}
+			for _, r := range out {
+				switch r.Status {
+				case api.StatusAccepted:
+					st.Accepted++
+				case api.StatusDuplicate:
+					st.Duplicate++
+				default:
+					st.Rejected++
+					if st.FirstReject == "" {
+						st.FirstReject = r.ID + ": " + r.Reason
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return st, firstErr
+}
+
+// WaitOptions configure Wait.
+type WaitOptions struct {
+	Start            time.Time
+	Deadline         time.Duration
+	StopAfter        time.Duration
+	StopAfterPercent float64
+	// StopAtIndex stops once the raft applied index reaches it.
+	StopAtIndex uint64
+	// Total is the number of jobs submitted (for StopAfterPercent).
+	Total    int64
+	Interval time.Duration
+	// Check, when set, is called with each ledger read; a non-empty answer
+	// stops the wait with that reason.
+	Check func(l api.Ledger) string
+}
+
+// Wait polls the ledger until no job is queued, assigned or running, or a
+// stop condition holds, and returns the stop reason.
+func Wait(ctx context.Context, c *api.Client, o WaitOptions) string {
+	if o.Interval <= 0 {
+		o.Interval = 100 * time.Millisecond
+	}
+	if o.Start.IsZero() {
+		o.Start = time.Now()
+	}
+	t := time.NewTicker(o.Interval)
+	defer t.Stop()
+	for {
+		if o.Deadline > 0 && time.Since(o.Start) >= o.Deadline {
+			return StopDeadline
+		}
+		if o.StopAfter > 0 && time.Since(o.Start) >= o.StopAfter {
+			return StopAfter
+		}
+		if l, err := c.Ledger(ctx); err == nil {
+			if o.Check != nil {
+				if r := o.Check(l); r != "" {
+					return r
+				}
+			}
+			if o.StopAtIndex > 0 && l.AppliedIndex >= o.StopAtIndex {
+				return StopAfter
+			}
+			if o.StopAfterPercent > 0 && o.Total > 0 &&
+				float64(l.Global[state.JobCompleted.String()].Jobs)*100 >= o.StopAfterPercent*float64(o.Total) {
+				return StopAfter
+			}
+			if Active(l.Global) == 0 {
+				return StopDone
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return StopCancelled
+		case <-t.C:
+		}
+	}
+}
+
+// Active is the number of jobs queued, assigned or running.
+func Active(c api.Counts) int64 {
+	return c[state.JobQueued.String()].Jobs + c[state.JobAssigned.String()].Jobs + c[state.JobRunning.String()].Jobs
+}
+
+// Sampler records per-shard queue depth and completions.
+type Sampler struct {
+	Client   *api.Client
+	Interval time.Duration
+
+	mu     sync.Mutex
+	series []report.Sample
+}
+
+// Run samples every Interval until ctx ends, calling fn with each sample.
+func (s *Sampler) Run(ctx context.Context, start time.Time, fn func(report.Sample, []api.Shard)) error {
+	iv := s.Interval
+	if iv <= 0 {
+		iv = 100 * time.Millisecond
+	}
+	t := time.NewTicker(iv)
+	defer t.Stop()
+	for {
+		_ = s.SampleOnce(ctx, start, fn)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// SampleOnce takes one sample.
+func (s *Sampler) SampleOnce(ctx context.Context, start time.Time, fn func(report.Sample, []api.Shard)) error {
+	shards, err := s.Client.Shards(ctx)
+	if err != nil {
+		return err
+	}
+	smp := report.Sample{TimeMs: time.Since(start).Milliseconds(), PerShard: map[string]report.ShardSample{}}
+	for _, sh := range shards {
+		smp.PerShard[sh.Name] = report.ShardSample{QueueDepth: sh.QueueDepth, Completed: sh.Counts[state.JobCompleted.String()].Jobs}
+	}
+	s.mu.Lock()
+	s.series = append(s.series, smp)
+	s.mu.Unlock()
+	if fn != nil {
+		sort.Slice(shards, func(i, j int) bool { return shards[i].Name < shards[j].Name })
+		fn(smp, shards)
+	}
+	return nil
+}
+
+// Series returns the samples taken so far.
+func (s *Sampler) Series() []report.Sample {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]report.Sample(nil), s.series...)
+}
