@@ -38,10 +38,10 @@ type progress struct {
 	json     bool
 	total    int64
 
-	mu     sync.Mutex
-	p      *mpb.Progress
-	all    *mpb.Bar
-	bars   map[string]*mpb.Bar
+	mu      sync.Mutex
+	p       *mpb.Progress
+	all     *mpb.Bar
+	bars    map[string]*mpb.Bar
 	last    time.Time
 	closed  bool
 	printed bool
