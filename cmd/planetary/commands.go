@@ -36,9 +36,13 @@ func RunWithUi(args []string, ui cli.Ui) int {
 // Commands is the command factory map. Nested commands are keys with spaces.
 func Commands(ui cli.Ui) map[string]cli.CommandFactory {
 	m := Meta{Ui: ui}
-	return map[string]cli.CommandFactory{
+	cmds := map[string]cli.CommandFactory{
 		"version":      func() (cli.Command, error) { return &VersionCommand{Meta: m}, nil },
 		"agent":        func() (cli.Command, error) { return &AgentCommand{Meta: m}, nil },
 		"plugin serve": func() (cli.Command, error) { return &PluginServeCommand{Meta: m}, nil },
 	}
+	for k, f := range apiCommands(m) {
+		cmds[k] = f
+	}
+	return cmds
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/hashicorp/cli"
+
+	"github.com/planetary/planetary/core/api"
 )
 
 // Meta holds what every command shares: the Ui and the API flags.
@@ -48,6 +50,15 @@ func (m *Meta) Token() string {
 		return m.token
 	}
 	return os.Getenv("PLANETARY_TOKEN")
+}
+
+// client returns an API client for Address() and Token().
+func (m *Meta) client() (*api.Client, error) {
+	c, err := api.NewClient(api.ClientConfig{Address: m.Address(), Token: m.Token()})
+	if err != nil {
+		return nil, fmt.Errorf("create API client: %w", err)
+	}
+	return c, nil
 }
 
 // printJSON writes v as indented JSON.

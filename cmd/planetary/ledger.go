@@ -1,0 +1,163 @@
+package main
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/cli"
+	"github.com/posener/complete"
+
+	"github.com/planetary/planetary/core/api"
+)
+
+// LedgerCommand shows the ledger.
+type LedgerCommand struct{ Meta }
+
+func (c *LedgerCommand) Help() string {
+	return strings.TrimSpace(`
+Usage: planetary ledger [options]
+
+  Shows the ledger: job counts and values in credits by state, globally and
+  per shard; spillover flows between shards; payments per node; every
+  invariant with OK or FAIL; and the head of the event hash chain. Exits 1
+  when an invariant fails.
+` + apiOptionsHelp)
+}
+
+func (c *LedgerCommand) Synopsis() string { return "Show the ledger and its invariants" }
+
+func (c *LedgerCommand) Run(args []string) int {
+	fs := c.FlagSet("ledger", true)
+	pos, ok := c.parseAll(fs, args)
+	if !ok || len(pos) != 0 {
+		return cli.RunResultHelp
+	}
+	client, err := c.client()
+	if err != nil {
+		return c.fail("Error: %v", err)
+	}
+	ctx, cancel := c.context()
+	defer cancel()
+	l, err := client.Ledger(ctx)
+	if err != nil {
+		return c.apiFail("reading ledger", err)
+	}
+	failed := 0
+	for _, inv := range l.Invariants {
+		if !inv.OK {
+			failed++
+		}
+	}
+	if c.json {
+		if c.printJSON(l) != 0 || failed > 0 {
+			return 1
+		}
+		return 0
+	}
+	c.Ui.Output(renderLedger(l))
+	if failed > 0 {
+		return c.fail("Error: %d ledger invariant(s) failed", failed)
+	}
+	return 0
+}
+
+// ledgerStates orders state columns the way jobs flow.
+var ledgerStates = []string{"queued", "assigned", "running", "parked", "completed", "failed", "cancelled"}
+
+func renderLedger(l api.Ledger) string {
+	var b strings.Builder
+	states := append([]string(nil), ledgerStates...)
+	seen := map[string]bool{}
+	for _, s := range states {
+		seen[s] = true
+	}
+	extra := func(cs api.Counts) {
+		for s := range cs {
+			if !seen[s] {
+				seen[s] = true
+				states = append(states, s)
+			}
+		}
+	}
+	extra(l.Global)
+	shards := make([]string, 0, len(l.Shards))
+	for name, cs := range l.Shards {
+		shards = append(shards, name)
+		extra(cs)
+	}
+	sort.Strings(shards)
+	header := []string{"Scope"}
+	for _, s := range states {
+		header = append(header, strings.ToUpper(s[:1])+s[1:])
+	}
+	header = append(header, "Total")
+	row := func(scope string, cs api.Counts) []string {
+		r := []string{scope}
+		var n int64
+		var v float64
+		for _, s := range states {
+			sc := cs[s]
+			n, v = n+sc.Jobs, v+sc.Value
+			r = append(r, fmt.Sprintf("%d (%s)", sc.Jobs, credits(sc.Value)))
+		}
+		return append(r, fmt.Sprintf("%d (%s)", n, credits(v)))
+	}
+	rows := [][]string{row("global", l.Global)}
+	for _, s := range shards {
+		rows = append(rows, row("shard "+s, l.Shards[s]))
+	}
+	b.WriteString("Jobs (value in credits)\n")
+	b.WriteString(table(header, rows))
+
+	b.WriteString("\n\nFlows\n")
+	if len(l.Flows) == 0 {
+		b.WriteString("none")
+	} else {
+		fr := make([][]string, len(l.Flows))
+		for i, f := range l.Flows {
+			fr[i] = []string{f.From, f.To, fmt.Sprint(f.Jobs), credits(f.Value)}
+		}
+		b.WriteString(table([]string{"From", "To", "Jobs", "Value"}, fr))
+	}
+
+	b.WriteString("\n\nPayments\n")
+	if len(l.Payments) == 0 {
+		b.WriteString("none")
+	} else {
+		nodes := make([]string, 0, len(l.Payments))
+		var total float64
+		for n, v := range l.Payments {
+			nodes = append(nodes, n)
+			total += v
+		}
+		sort.Strings(nodes)
+		pr := make([][]string, 0, len(nodes)+1)
+		for _, n := range nodes {
+			pr = append(pr, []string{n, credits(l.Payments[n])})
+		}
+		pr = append(pr, []string{"total", credits(total)})
+		b.WriteString(table([]string{"Node", "Paid"}, pr))
+	}
+
+	b.WriteString("\n\nInvariants\n")
+	ir := make([][]string, len(l.Invariants))
+	for i, inv := range l.Invariants {
+		st := "OK"
+		if !inv.OK {
+			st = "FAIL"
+		}
+		ir[i] = []string{st, inv.ID, inv.Message}
+	}
+	b.WriteString(table([]string{"Status", "Invariant", "Message"}, ir))
+	fmt.Fprintf(&b, "\n\nChain head: seq %d hash %s (applied index %d)", l.Chain.Seq, orDash(l.Chain.Hash), l.AppliedIndex)
+	return b.String()
+}
+
+func (c *LedgerCommand) AutocompleteArgs() complete.Predictor { return complete.PredictNothing }
+func (c *LedgerCommand) AutocompleteFlags() complete.Flags    { return apiFlags(nil) }
+
+var (
+	_ cli.Command             = (*LedgerCommand)(nil)
+	_ cli.CommandAutocomplete = (*LedgerCommand)(nil)
+)

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/hashicorp/cli"
+	"github.com/posener/complete"
+
+	"github.com/planetary/planetary/core/api"
+)
+
+// NodeStatusCommand shows one node.
+type NodeStatusCommand struct{ Meta }
+
+func (c *NodeStatusCommand) Help() string {
+	return strings.TrimSpace(`
+Usage: planetary node status [options] <id>
+
+  Shows one node: shard, plugin, status, capacity and limits, price
+  schedule, attestations, deployment, job counts by state and the jobs it is
+  running now.
+` + apiOptionsHelp)
+}
+
+func (c *NodeStatusCommand) Synopsis() string { return "Show one node" }
+
+// nodeStatus is the -json form of node status.
+type nodeStatus struct {
+	Node api.Node  `json:"node"`
+	Jobs []api.Job `json:"jobs"`
+}
+
+func (c *NodeStatusCommand) Run(args []string) int {
+	fs := c.FlagSet("node status", true)
+	pos, ok := c.parseAll(fs, args)
+	if !ok || len(pos) != 1 {
+		return cli.RunResultHelp
+	}
+	client, err := c.client()
+	if err != nil {
+		return c.fail("Error: %v", err)
+	}
+	ctx, cancel := c.context()
+	defer cancel()
+	n, err := client.Node(ctx, pos[0])
+	if err != nil {
+		return c.apiFail("reading node", err)
+	}
+	out := nodeStatus{Node: n, Jobs: []api.Job{}}
+	for _, st := range []string{"assigned", "running"} {
+		list, err := client.Jobs(ctx, api.JobQuery{Node: n.ID, State: st, Limit: 1000})
+		if err != nil {
+			return c.apiFail("listing the node's jobs", err)
+		}
+		out.Jobs = append(out.Jobs, list.Jobs...)
+	}
+	if c.json {
+		return c.printJSON(out)
+	}
+	status := n.Status
+	if n.StatusReason != "" {
+		status += " (" + n.StatusReason + ")"
+	}
+	latency := ""
+	if n.LatencyMs > 0 || n.MeasuredLatencyMs > 0 {
+		latency = fmt.Sprintf("%dms declared, %dms measured", n.LatencyMs, n.MeasuredLatencyMs)
+	}
+	c.Ui.Output(kv(
+		"ID", n.ID,
+		"Shard", n.Shard,
+		"Client", n.Client,
+		"Plugin", n.Plugin,
+		"Status", status,
+		"Capabilities", strings.Join(n.Capabilities, ", "),
+		"Labels", strings.Join(n.Labels, ", "),
+		"Active", fmt.Sprintf("%d/%d", n.Active, n.Capacity),
+		"Max concurrency", fmt.Sprint(n.MaxConcurrency),
+		"Quota", fmt.Sprint(n.Quota),
+		"Completed", fmt.Sprint(n.Completed),
+		"Latency", latency,
+		"Heartbeat every", secs(n.HeartbeatSec),
+		"Heartbeat age", ageMs(n.HeartbeatAgeMs),
+		"Endpoint", n.Endpoint,
+		"Registered", stamp(n.RegisteredAt),
+		"Last status", stamp(n.LastStatusAt),
+		"Jobs", countsLine(n.Counts),
+	))
+	p := n.Price
+	c.Ui.Output("\nPrice")
+	c.Ui.Output(kv("Currency", p.Currency, "Unit", p.Unit, "Base", credits(p.Base), "Expression", p.Expr))
+	for _, r := range p.Rates {
+		c.Ui.Output(fmt.Sprintf("  per %s: %s", r.Unit, credits(r.PerUnit)))
+	}
+	a := n.Attestations
+	if a.Jurisdiction != "" || len(a.Certifications)+len(a.DataResidency)+len(a.Tags) > 0 {
+		c.Ui.Output("\nAttestations")
+		c.Ui.Output(kv("Certifications", strings.Join(a.Certifications, ", "), "Jurisdiction", a.Jurisdiction,
+			"Data residency", strings.Join(a.DataResidency, ", "), "Tags", strings.Join(a.Tags, ", ")))
+	}
+	d := n.Deployment
+	if d.Image != "" || d.Orchestration != "" || d.Runtime != "" {
+		r := d.Resources
+		res := fmt.Sprintf("%g cpu, %g GB memory, %g GB storage", r.CPUCores, r.MemoryGB, r.StorageGB)
+		if r.GPUs > 0 || r.GPUClass != "" {
+			res += fmt.Sprintf(", %d x %s GPU", r.GPUs, orDash(r.GPUClass))
+		}
+		c.Ui.Output("\nDeployment")
+		c.Ui.Output(kv("Orchestration", d.Orchestration, "Image", d.Image, "Runtime", d.Runtime,
+			"Entrypoint", d.Entrypoint, "Version", d.Version, "Zones", strings.Join(d.Zones, ", "), "Resources", res))
+	}
+	if len(out.Jobs) > 0 {
+		rows := make([][]string, len(out.Jobs))
+		for i, j := range out.Jobs {
+			rows[i] = []string{j.ID, j.State, fmt.Sprint(j.Attempt), credits(j.Quote), stamp(j.AssignedAt)}
+		}
+		c.Ui.Output("\nRunning jobs")
+		c.Ui.Output(table([]string{"ID", "State", "Attempt", "Quote", "Assigned"}, rows))
+	}
+	return 0
+}
+
+func secs(s int64) string {
+	if s <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("%ds", s)
+}
+
+func (c *NodeStatusCommand) AutocompleteArgs() complete.Predictor { return complete.PredictAnything }
+func (c *NodeStatusCommand) AutocompleteFlags() complete.Flags    { return apiFlags(nil) }
+
+var (
+	_ cli.Command             = (*NodeStatusCommand)(nil)
+	_ cli.CommandAutocomplete = (*NodeStatusCommand)(nil)
+)
