@@ -89,7 +89,9 @@ const dashboardBoot = `
       (function settle(n) { Promise.all(pending).then(function () { if (pending.length > n) settle(pending.length); else readAll(files); }); })(0);
     } else readAll(e.dataTransfer.files);
   });
-  document.getElementById("bundle-input").addEventListener("change", function (e) { readAll(e.target.files); });
+  ["bundle-input", "bundle-files"].forEach(function (id) {
+    document.getElementById(id).addEventListener("change", function (e) { readAll(e.target.files); });
+  });
 })();
 `
 
@@ -136,7 +138,7 @@ func writeDashboard(w io.Writer, in Input, sum Summary, led LedgerDoc, svg strin
 	b.WriteString(`<body data-mode="bundle">` + "\n")
 	fmt.Fprintf(&b, `<header><h1>planetary · <span id="mission-name">%s</span></h1><span class="meta">report generated %s</span>`,
 		esc(in.Mission.Name), esc(d.GeneratedAt))
-	b.WriteString(`<label id="dropzone">Drop a bundle folder here, or choose files: <input id="bundle-input" type="file" multiple webkitdirectory></label> <span id="bundle-status" class="dim"></span></header>` + "\n<main>\n")
+	b.WriteString(`<label id="dropzone">Drop a bundle folder here, or choose a folder <input id="bundle-input" type="file" multiple webkitdirectory> or its files <input id="bundle-files" type="file" multiple accept=".json,.ndjson,.html"></label> <span id="bundle-status" class="dim"></span></header>` + "\n<main>\n")
 	b.Write(panels)
 	b.WriteString("</main>\n<div id=\"bundle-svg\" hidden>\n")
 	b.WriteString(svg)

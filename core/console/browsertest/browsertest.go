@@ -17,6 +17,7 @@ import (
 
 	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/network"
+	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
 
@@ -49,6 +50,7 @@ type Browser struct {
 	mu      sync.Mutex
 	blocked []string
 	seen    []string
+	console []string
 }
 
 // New starts chromium for t, or skips t when chromium is not installed. The
@@ -115,6 +117,26 @@ func (b *Browser) listen(ev any) {
 		b.mu.Lock()
 		b.seen = append(b.seen, e.Request.URL)
 		b.mu.Unlock()
+	case *cdpruntime.EventExceptionThrown:
+		msg := e.ExceptionDetails.Text
+		if e.ExceptionDetails.Exception != nil && e.ExceptionDetails.Exception.Description != "" {
+			msg += ": " + e.ExceptionDetails.Exception.Description
+		}
+		b.mu.Lock()
+		b.console = append(b.console, "exception: "+msg)
+		b.mu.Unlock()
+	case *cdpruntime.EventConsoleAPICalled:
+		var parts []string
+		for _, a := range e.Args {
+			if a.Value != nil {
+				parts = append(parts, string(a.Value))
+			} else {
+				parts = append(parts, a.Description)
+			}
+		}
+		b.mu.Lock()
+		b.console = append(b.console, string(e.Type)+": "+strings.Join(parts, " "))
+		b.mu.Unlock()
 	case *fetch.EventRequestPaused:
 		id, u := e.RequestID, e.Request.URL
 		go func() {
@@ -157,7 +179,7 @@ func (b *Browser) Do(steps ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
 	if err := chromedp.Do(b.ctx, steps...); err != nil {
 		b.Screenshot("failure")
-		b.t.Fatalf("browsertest: %v (requests: %v)", err, b.Requests())
+		b.t.Fatalf("browsertest: %v (requests: %v; console: %v)", err, b.Requests(), b.Console())
 	}
 }
 
@@ -200,6 +222,13 @@ func (b *Browser) Requests() []string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return append([]string(nil), b.seen...)
+}
+
+// Console returns console messages and uncaught exceptions of the page.
+func (b *Browser) Console() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]string(nil), b.console...)
 }
 
 // Blocked returns the requests that were refused.

@@ -59,3 +59,38 @@ func TestBlocksOutsideRequests(t *testing.T) {
 		t.Fatalf("blocked = %v", bl)
 	}
 }
+
+// TestDashboardLoadsDroppedBundle loads another bundle's files through the
+// page's file input (the File API path a dropped folder takes).
+func TestDashboardLoadsDroppedBundle(t *testing.T) {
+	root := t.TempDir()
+	first, second := filepath.Join(root, "first"), filepath.Join(root, "second")
+	if _, err := report.Write(first, report.Example()); err != nil {
+		t.Fatal(err)
+	}
+	other := report.Example()
+	other.Mission.Name = "second-mission"
+	other.Shards = append(other.Shards, report.ShardView{Name: "venus", Health: report.HealthAlert})
+	files, err := report.Write(second, other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := browsertest.New(t, browsertest.Config{})
+	b.Do(
+		chromedp.Navigate("file://"+filepath.Join(first, report.FileDashboard)),
+		chromedp.WaitReady(chromedp.CSS(`body[data-rendered=true]`)),
+		chromedp.SetUploadFiles(chromedp.CSS(`#bundle-files`), files),
+		chromedp.WaitReady(chromedp.CSS(`#bundle-status[data-loaded=true]`)),
+		chromedp.WaitReady(chromedp.CSS(`#shards tr[data-shard=venus][data-health=alert]`)),
+		chromedp.WaitReady(chromedp.CSS(`#topology-view svg#topology g[data-shard=venus]`)),
+		chromedp.WaitReady(chromedp.CSS(`#chart-queue polyline[data-shard=earth]`)),
+	)
+	if title := browsertest.Eval[string](b, `document.getElementById('mission-name').textContent`); title != "second-mission" {
+		t.Fatalf("title %q", title)
+	}
+	if n := browsertest.Eval[float64](b, `document.querySelectorAll('#events li').length`); n != float64(len(other.Events)) {
+		t.Fatalf("%v events shown, want %d", n, len(other.Events))
+	}
+	b.Screenshot("dropped")
+	b.RequireNoBlocked()
+}
