@@ -393,7 +393,7 @@ func TestEventsWait(t *testing.T) {
 	}
 	done := make(chan api.Events, 1)
 	go func() {
-		evs, err := c.Events(ctx, first.Head, 10*time.Second, "job.submitted", 0)
+		evs, err := c.Events(ctx, first.Head, 10*time.Second, "job.cancelled,job.submitted", 0)
 		if err != nil {
 			t.Errorf("waiting Events: %v", err)
 		}

@@ -446,7 +446,8 @@ func (c *Client) Ledger(ctx context.Context) (Ledger, error) {
 }
 
 // Events returns events with seq > index, waiting up to wait for one to
-// appear; typ filters by event type when set; limit 0 is the server default.
+// appear; typ filters by event type when set (several types separated by
+// commas); limit 0 is the server default.
 func (c *Client) Events(ctx context.Context, index uint64, wait time.Duration, typ string, limit int) (Events, error) {
 	v := url.Values{}
 	v.Set("index", strconv.FormatUint(index, 10))

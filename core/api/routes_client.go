@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -71,7 +72,14 @@ func (h *HTTP) events(w http.ResponseWriter, r *http.Request) (any, error) {
 		}
 		limit = min(n, maxEventLimit)
 	}
-	typ := q.Get("type")
+	// type= may list several types separated by commas.
+	var types map[string]bool
+	if t := q.Get("type"); t != "" {
+		types = map[string]bool{}
+		for _, x := range strings.Split(t, ",") {
+			types[strings.TrimSpace(x)] = true
+		}
+	}
 	log := h.b.Events()
 	ctx := r.Context()
 	if wait > 0 {
@@ -87,7 +95,7 @@ func (h *HTTP) events(w http.ResponseWriter, r *http.Request) (any, error) {
 		}
 		for _, e := range evs {
 			out.Index = e.Seq
-			if typ == "" || e.Type == typ {
+			if types == nil || types[e.Type] {
 				out.Events = append(out.Events, e)
 			}
 		}

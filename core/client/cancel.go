@@ -7,6 +7,9 @@ import (
 	"github.com/planetary/planetary/raftfsm/state"
 )
 
+// cancelTypes asks the server for the events cancelEvent accepts.
+const cancelTypes = state.EvJobCancelled + "," + state.EvJobRequeued + "," + state.EvJobRerouted + "," + state.EvJobSpilled
+
 // cancelEvent reports whether, after an event of this type, a running
 // attempt of the job is no longer current.
 func cancelEvent(typ string) bool {
@@ -36,7 +39,7 @@ func (c *Client) cancelLoop(ctx context.Context) {
 			}
 			index, started = evs.Head, true
 		}
-		evs, err := s.Events(ctx, index, wait, "", 0)
+		evs, err := s.Events(ctx, index, wait, cancelTypes, 0)
 		if err != nil {
 			if ctx.Err() == nil {
 				c.failover(s, err)

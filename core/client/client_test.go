@@ -94,7 +94,7 @@ type fixture struct {
 	catalog *testCatalog
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	bin, err := buildPlugin()
 	if err != nil {
@@ -215,7 +215,7 @@ func (c *testCatalog) close() {
 	}
 }
 
-func (f *fixture) startClient(t *testing.T, mutate func(*Config)) *Client {
+func (f *fixture) startClient(t testing.TB, mutate func(*Config)) *Client {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.Name = "c1"
@@ -249,7 +249,7 @@ func (f *fixture) startClient(t *testing.T, mutate func(*Config)) *Client {
 	return c
 }
 
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
+func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {
@@ -276,7 +276,7 @@ func (f *fixture) counts() state.Counts {
 	return c
 }
 
-func submit(t *testing.T, c *api.Client, n int, prefix, payload string) {
+func submit(t testing.TB, c *api.Client, n int, prefix, payload string) {
 	t.Helper()
 	var jobs []api.JobSubmit
 	for i := range n {
@@ -415,4 +415,29 @@ func TestOutboxKeepsUnacknowledged(t *testing.T) {
 	if fmt.Sprint(got) != "[0 1 2 3 4]" {
 		t.Fatalf("resent order %v", got)
 	}
+}
+
+// BenchmarkEndToEnd measures jobs per second from submit to completion
+// through the real server, API, client role and two sim plugin processes
+// (zero-duration tasks, capacity 512 per node).
+func BenchmarkEndToEnd(b *testing.B) {
+	f := newFixture(b)
+	f.startClient(b, nil)
+	eventually(b, 20*time.Second, "nodes up", func() bool {
+		return f.nodeStatus("earth.n1") == state.NodeUp && f.nodeStatus("earth.n2") == state.NodeUp
+	})
+	capacity := int64(512)
+	for _, id := range []string{"earth.n1", "earth.n2"} {
+		if _, err := f.mgmt.UpdateNode(context.Background(), id, api.NodeUpdate{Capacity: &capacity, MaxConcurrency: &capacity}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	const batch = 1000
+	b.ResetTimer()
+	for i := range b.N {
+		submit(b, f.mgmt, batch, fmt.Sprintf("b%d", i), `{"duration_ms":0}`)
+		want := int64((i + 1) * batch)
+		eventually(b, 60*time.Second, "batch completed", func() bool { return f.counts().N[state.JobCompleted] == want })
+	}
+	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "jobs/s")
 }
