@@ -57,7 +57,7 @@ Options:
   -label=<name>         Bundle label (default: the plan's; a reporting
                         retarget during the run wins).
   -data-dir=<dir>       Data dir of the in-process agent (default: temp).
-  -log-level=<level>    Log level of the in-process agent (default warn).
+  -log-level=<level>    Log level of the in-process agent (default error).
 ` + apiOptionsHelp)
 }
 
@@ -87,7 +87,7 @@ func (c *RunCommand) Run(args []string) int {
 	fs.StringVar(&f.stopAfter, "stop-after", "", "")
 	fs.StringVar(&f.label, "label", "", "")
 	fs.StringVar(&f.dataDir, "data-dir", "", "")
-	fs.StringVar(&f.logLevel, "log-level", "warn", "")
+	fs.StringVar(&f.logLevel, "log-level", "error", "")
 	if !c.parse(fs, args) {
 		return 1
 	}
@@ -387,6 +387,8 @@ var _ cli.Command = (*RunCommand)(nil)
 // runCommands are the mission run, report, verification and drill commands.
 func runCommands(m Meta) map[string]cli.CommandFactory {
 	return map[string]cli.CommandFactory{
-		"run": func() (cli.Command, error) { return &RunCommand{Meta: m}, nil },
+		"run":           func() (cli.Command, error) { return &RunCommand{Meta: m}, nil },
+		"report":        func() (cli.Command, error) { return &ReportCommand{Meta: m}, nil },
+		"ledger verify": func() (cli.Command, error) { return &LedgerVerifyCommand{Meta: m}, nil },
 	}
 }
