@@ -151,6 +151,12 @@ type Log struct {
 
 	wake chan struct{}
 	done chan struct{}
+	// resetReq asks the writer to set the current segments aside (a rewound
+	// chain); the reply is the result.
+	resetReq chan chan error
+	// dupChecked is set once the first re-delivered event of a run of
+	// duplicates was compared with the log (see forked).
+	dupChecked bool
 
 	// Owned by the writer goroutine.
 	f       *os.File
@@ -186,11 +192,12 @@ func New(cfg Config) (*Log, error) {
 		return nil, fmt.Errorf("eventlog: create dir: %w", err)
 	}
 	l := &Log{
-		cfg:     cfg,
-		logger:  cfg.Logger.Named("eventlog"),
-		changed: make(chan struct{}),
-		wake:    make(chan struct{}, 1),
-		done:    make(chan struct{}),
+		cfg:      cfg,
+		logger:   cfg.Logger.Named("eventlog"),
+		changed:  make(chan struct{}),
+		wake:     make(chan struct{}, 1),
+		resetReq: make(chan chan error),
+		done:     make(chan struct{}),
 	}
 	if err := l.load(); err != nil {
 		return nil, err
@@ -342,10 +349,25 @@ func scanSegment(sg *segment, newest bool) (scanResult, error) {
 	return res, nil
 }
 
-// Append buffers events for the writer. It never blocks on I/O. Events with a
-// seq at or below the last one accepted are skipped (a replay regenerating what
-// is already on disk); a jump ahead records an anchor first.
+// Append buffers events for the writer. It does not block on I/O, except
+// once after a snapshot restore rewound the chain (see below).
+//
+// Events with a seq at or below the last one accepted are skipped: a replay
+// regenerating what is already on disk. A jump ahead, or a next event whose
+// Prev is not the head's hash, records an anchor first. When the first
+// re-delivered event differs from the one the log holds at that seq, the
+// chain was rewound to a different history (an operator restored an older
+// snapshot): the current segments are moved to forked-<head>/ and the log
+// starts over from an anchor.
 func (l *Log) Append(evs []state.Event) {
+	if len(evs) == 0 {
+		return
+	}
+	if l.forked(evs[0]) {
+		if err := l.startOver(); err != nil {
+			l.logger.Error("set aside rewound event log", "error", err)
+		}
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
@@ -357,12 +379,14 @@ func (l *Log) Append(evs []state.Event) {
 		if ev.Seq <= l.appended {
 			continue
 		}
+		l.dupChecked = false
 		a := Anchor{Seq: ev.Seq - 1, Hash: ev.Prev}
 		switch {
-		case ev.Seq != l.appended+1:
-			// A jump (a follower installed a snapshot, or the log starts
-			// mid-chain): record where verification restarts.
-			l.logger.Info("event chain jumps ahead; writing anchor", "after", l.appended, "anchor_seq", a.Seq)
+		case ev.Seq != l.appended+1 || (l.appended > 0 && ev.Prev != l.appendedHash):
+			// A jump (a follower installed a snapshot, the log starts
+			// mid-chain, or a restore continued from another history):
+			// record where verification restarts.
+			l.logger.Info("event chain discontinuity; writing anchor", "after", l.appended, "anchor_seq", a.Seq)
 			l.tail, l.tailStart = l.tail[:0], 0
 			l.pending = append(l.pending, pendingItem{anchor: &a})
 			l.anchors = append(l.anchors, a)
@@ -390,6 +414,89 @@ func (l *Log) Append(evs []state.Event) {
 		default:
 		}
 	}
+}
+
+// forked reports whether ev, re-delivered at or below the head, differs
+// from the event the log holds at its seq. Only the first event of a run of
+// duplicates is compared, so a crash replay costs one lookup.
+func (l *Log) forked(ev state.Event) bool {
+	l.mu.Lock()
+	if l.closed || ev.Seq > l.appended || l.dupChecked || ev.Seq == 0 {
+		l.mu.Unlock()
+		return false
+	}
+	l.dupChecked = true
+	l.mu.Unlock()
+	got, err := l.Read(ev.Seq-1, 1)
+	if err != nil || len(got) == 0 || got[0].Seq != ev.Seq {
+		return false // before the log's start: cannot tell, keep the log
+	}
+	return got[0].Hash != ev.Hash
+}
+
+// startOver has the writer flush and set aside every segment, then resets
+// the head so the next event starts from an anchor.
+func (l *Log) startOver() error {
+	reply := make(chan error, 1)
+	select {
+	case l.resetReq <- reply:
+	case <-l.done:
+		return ErrClosed
+	}
+	err := <-reply
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.logger.Warn("event chain rewound by a restore; old log set aside", "old_head", l.appended)
+	l.appended, l.appendedHash, l.firstSeq = 0, "", 0
+	l.anchors = nil
+	l.tail, l.tailStart = l.tail[:0], 0
+	l.dupChecked = false
+	l.broadcastLocked()
+	return err
+}
+
+// setAside runs on the writer: it writes what is pending, closes the
+// segment and moves every segment into forked-<head>/.
+func (l *Log) setAside() error {
+	l.mu.Lock()
+	batch := l.pending
+	l.pending = nil
+	head := l.appended
+	l.mu.Unlock()
+	if err := l.writeBatch(batch); err != nil {
+		return err
+	}
+	if l.f != nil {
+		if err := l.fsync(); err != nil {
+			return err
+		}
+		if err := l.f.Close(); err != nil {
+			return fmt.Errorf("eventlog: close segment: %w", err)
+		}
+		l.f = nil
+	}
+	dst := filepath.Join(l.cfg.Dir, fmt.Sprintf("forked-%020d", head))
+	for i := 1; ; i++ {
+		if _, err := os.Stat(dst); os.IsNotExist(err) {
+			break
+		}
+		dst = filepath.Join(l.cfg.Dir, fmt.Sprintf("forked-%020d.%d", head, i))
+	}
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return fmt.Errorf("eventlog: set aside: %w", err)
+	}
+	l.mu.Lock()
+	segs := l.segs
+	l.segs = nil
+	l.written, l.durable = 0, 0
+	l.mu.Unlock()
+	for _, sg := range segs {
+		if err := os.Rename(sg.path, filepath.Join(dst, filepath.Base(sg.path))); err != nil {
+			return fmt.Errorf("eventlog: set aside: %w", err)
+		}
+	}
+	l.size, l.sinceIx, l.dirty = 0, 0, false
+	return syncDir(l.cfg.Dir)
 }
 
 func (l *Log) broadcastLocked() {
@@ -627,6 +734,17 @@ func (l *Log) writer() {
 		case <-l.wake:
 		case <-tick.C:
 			timed = true
+		case reply := <-l.resetReq:
+			err := l.setAside()
+			if err != nil {
+				l.mu.Lock()
+				if l.writeErr == nil {
+					l.writeErr = err
+				}
+				l.mu.Unlock()
+			}
+			reply <- err
+			continue
 		}
 		l.mu.Lock()
 		batch := l.pending

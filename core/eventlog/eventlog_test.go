@@ -26,8 +26,15 @@ func chain(head state.ChainHead, n int) ([]state.Event, state.ChainHead) {
 	return out, head
 }
 
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
 func testLogger(t *testing.T) hclog.Logger {
-	return hclog.New(&hclog.LoggerOptions{Name: t.Name(), Output: hclog.DefaultOutput, Level: hclog.Warn})
+	return hclog.New(&hclog.LoggerOptions{Name: t.Name(), Output: testWriter{t}, Level: hclog.Warn})
 }
 
 func openTest(t *testing.T, dir string, mut func(*Config)) *Log {
@@ -68,10 +75,10 @@ func verify(t *testing.T, l *Log) []state.Event {
 			break
 		}
 		for _, ev := range evs {
-			if ev.Seq != prevSeq+1 {
+			if ev.Seq != prevSeq+1 || ev.Prev != prevHash {
 				h, ok := anchors[ev.Seq-1]
 				if !ok {
-					t.Fatalf("gap before seq %d without anchor (prev %d)", ev.Seq, prevSeq)
+					t.Fatalf("discontinuity before seq %d without anchor (prev %d)", ev.Seq, prevSeq)
 				}
 				prevHash = h
 			}
@@ -340,4 +347,88 @@ func TestConcurrentAppendRead(t *testing.T) {
 		}
 	}
 	<-done
+}
+
+// TestRewoundChain covers a restore of an older snapshot: the chain
+// continues from seq 50 with a different history. The old log is set aside
+// and the new one starts from an anchor at 50.
+func TestRewoundChain(t *testing.T) {
+	cases := []struct {
+		name  string
+		close bool // reopen between the two histories
+	}{
+		{"live", false},
+		{"after reopen", true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			l := openTest(t, dir, nil)
+			old, _ := chain(state.ChainHead{}, 100)
+			l.Append(old)
+			if err := l.Sync(100); err != nil {
+				t.Fatal(err)
+			}
+			if tc.close {
+				if err := l.Close(); err != nil {
+					t.Fatal(err)
+				}
+				l = openTest(t, dir, nil)
+			}
+			defer l.Close()
+			// The restored state's head is old[49]; new events differ.
+			var h [32]byte
+			b, _ := hex.DecodeString(old[49].Hash)
+			copy(h[:], b)
+			fresh, _ := chain(state.ChainHead{Seq: 50, Hash: h}, 30)
+			for i := range fresh {
+				fresh[i].Detail = "after restore"
+			}
+			// Re-seal with the changed detail.
+			head := state.ChainHead{Seq: 50, Hash: h}
+			for i := range fresh {
+				head = fresh[i].Seal(head)
+			}
+			l.Append(fresh)
+			if err := l.Sync(80); err != nil {
+				t.Fatal(err)
+			}
+			if seq, hash := l.Head(); seq != 80 || hash != fresh[29].Hash {
+				t.Fatalf("head %d", seq)
+			}
+			if a, _ := l.Anchor(); a.Seq != 50 || a.Hash != old[49].Hash {
+				t.Fatalf("anchor %+v", a)
+			}
+			evs := verify(t, l)
+			if len(evs) != 30 || evs[0].Detail != "after restore" {
+				t.Fatalf("got %d events", len(evs))
+			}
+			forks, _ := filepath.Glob(filepath.Join(dir, "forked-*", segPrefix+"*"))
+			if len(forks) == 0 {
+				t.Fatal("old log not set aside")
+			}
+		})
+	}
+}
+
+// TestNextEventFromOtherHistory: a restore whose head equals the log's head
+// seq but not its hash continues with an anchor, no files moved.
+func TestNextEventFromOtherHistory(t *testing.T) {
+	l := openTest(t, t.TempDir(), nil)
+	defer l.Close()
+	a, _ := chain(state.ChainHead{}, 10)
+	l.Append(a)
+	other := state.ChainHead{Seq: 10, Hash: [32]byte{1}}
+	b, _ := chain(other, 5)
+	l.Append(b)
+	if err := l.Sync(15); err != nil {
+		t.Fatal(err)
+	}
+	as := l.Anchors()
+	if len(as) != 2 || as[1].Seq != 10 || as[1].Hash != b[0].Prev {
+		t.Fatalf("anchors %+v", as)
+	}
+	if n := len(verify(t, l)); n != 15 {
+		t.Fatalf("got %d", n)
+	}
 }

@@ -530,6 +530,27 @@ func TestCheckpointArchive(t *testing.T) {
 		})
 	}
 
+	// Restore onto the same server after more work: the state and the
+	// event chain rewind to the archive, and the event log follows.
+	if _, err := s.Submit(ctxT(t), []command.JobSubmit{{ID: "c", Shard: "eu"}}, "me"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SnapshotRestore(ctxT(t), bytes.NewReader(data)); err != nil {
+		t.Fatalf("restore in place: %v", err)
+	}
+	if job(t, s, "c") != nil || job(t, s, "a") == nil {
+		t.Fatal("restore did not rewind state")
+	}
+	if _, err := s.Submit(ctxT(t), []command.JobSubmit{{ID: "d", Shard: "eu"}}, "me"); err != nil {
+		t.Fatal(err)
+	}
+	var head state.ChainHead
+	s.Read(func(st *state.Store) { head = st.Head() })
+	waitFor(t, 5*time.Second, "event log follows the restored chain", func() bool {
+		seq, hash := s.Events().Head()
+		return seq == head.Seq && hash == fmt.Sprintf("%x", head.Hash)
+	})
+
 	// Round trip: restore the archive into a fresh server.
 	cfg2 := testConfig(t, t.TempDir())
 	cfg2.InMemory = true
