@@ -30,6 +30,15 @@ var healthFill = map[string][2]string{ // fill, stroke
 	"nodeUnknown": {"#2b2b2b", "#f6b93b"},
 }
 
+// clip shortens s to n runes with an ellipsis so labels stay in their box.
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
+
 func esc(s string) string {
 	var b strings.Builder
 	xml.EscapeText(&b, []byte(s))
@@ -74,9 +83,9 @@ func SVG(in Input) string {
 		x := colX(i)
 		cls := shardClass(s.ShardView)
 		c := healthFill[cls]
-		fmt.Fprintf(&b, `<g class="shard %s" data-shard="%s" data-health="%s" data-paused="%t">`+"\n", cls, esc(s.Name), esc(s.Health), s.Paused)
+		fmt.Fprintf(&b, `<g class="shard %s" data-shard="%s" data-health="%s" data-paused="%t"><title>%s</title>`+"\n", cls, esc(s.Name), esc(s.Health), s.Paused, esc(displayName(s.ShardView)))
 		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" rx="10" fill="%s" stroke="%s" stroke-width="2"/>`+"\n", x, top, svgColW, boxH, c[0], c[1])
-		fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#f5f7ff" font-weight="bold" font-size="14">%s</text>`+"\n", x+12, top+20, esc(displayName(s.ShardView)))
+		fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#f5f7ff" font-weight="bold" font-size="14">%s</text>`+"\n", x+12, top+20, esc(clip(displayName(s.ShardView), 28)))
 		status := "open"
 		if s.Paused {
 			status = "paused"
@@ -84,16 +93,16 @@ func SVG(in Input) string {
 		fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#c8d3f5">%s</text>`+"\n", x+12, top+38, esc(fmt.Sprintf("queue %d · %s · %s", s.QueueDepth, s.Health, status)))
 		rx := x + svgColW/2 - 80
 		fmt.Fprintf(&b, `<g class="router" data-router="%s"><rect x="%d" y="%d" width="160" height="%d" rx="15" fill="#0b1733" stroke="#64a9ff" stroke-dasharray="4 2"/>`, esc(s.Name), rx, routerY, svgRouterH)
-		fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#f5f7ff" text-anchor="middle">%s</text></g>`+"\n", x+svgColW/2, routerY+19, esc("router "+s.Name))
+		fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#f5f7ff" text-anchor="middle">%s</text></g>`+"\n", x+svgColW/2, routerY+19, esc(clip("router "+s.Name, 22)))
 		spine := x + 20
 		for k, n := range s.nodes {
 			ny := routerY + svgRouterH + 24 + k*(svgNodeH+svgNodeGap)
 			nc := nodeClass(n.Status)
 			f := healthFill[nc]
 			fmt.Fprintf(&b, `<path d="M%d,%d V%d H%d" fill="none" stroke="#64a9ff" stroke-width="1.5"/>`+"\n", spine, routerY+svgRouterH, ny+svgNodeH/2, spine+16)
-			fmt.Fprintf(&b, `<g class="node %s" data-node="%s" data-status="%s">`, nc, esc(n.ID), esc(n.Status))
+			fmt.Fprintf(&b, `<g class="node %s" data-node="%s" data-status="%s"><title>%s</title>`, nc, esc(n.ID), esc(n.Status), esc(n.ID))
 			fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" rx="6" fill="%s" stroke="%s" stroke-width="2"/>`, spine+16, ny, svgColW-48, svgNodeH, f[0], f[1])
-			fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#f5f7ff" font-weight="bold">%s</text>`, spine+24, ny+17, esc(n.ID))
+			fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#f5f7ff" font-weight="bold">%s</text>`, spine+24, ny+17, esc(clip(n.ID, 26)))
 			fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#c8d3f5">%s</text>`, spine+24, ny+33, esc(fmt.Sprintf("%s · %d/%d active · %d done", n.Status, n.Active, n.Capacity, n.Completed)))
 			fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#c8d3f5">%s</text></g>`+"\n", spine+24, ny+49, esc(fmt.Sprintf("%s %s/%s · earned %s", fmtCredits(n.Price.BaseMu), currency(n.Price), unitOf(n.Price), fmtCredits(n.EarnedMu))))
 		}

@@ -120,6 +120,9 @@
   });
   document.getElementById("token-button").addEventListener("click", askToken);
 
+  get("/mission").then(function (r) { return r.json(); }).then(function (m) {
+    if (m && m.name) document.getElementById("mission-name").textContent = m.name;
+  }).catch(function () {});
   poll();
   topology();
   events();

@@ -165,7 +165,7 @@
     host.innerHTML = "";
     flows = (flows || []).filter(function (f) { return f.jobs > 0; });
     var W = 600, row = 22, H = Math.max(40, flows.length * row + 10);
-    var svg = svgEl("svg", { viewBox: "0 0 " + W + " " + H, "class": "chart", "data-chart": "flows", style: "height:" + H + "px" });
+    var svg = svgEl("svg", { viewBox: "0 0 " + W + " " + H, "class": "chart flows", "data-chart": "flows" });
     host.appendChild(svg);
     var max = 1;
     flows.forEach(function (f) { if (f.jobs > max) max = f.jobs; });

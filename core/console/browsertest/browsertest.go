@@ -217,6 +217,16 @@ func Eval[T any](b *Browser, expr string) T {
 	return v
 }
 
+// WaitTrue polls a JavaScript expression in the page until it is truthy,
+// failing the test after timeout.
+func (b *Browser) WaitTrue(expr string, timeout time.Duration) {
+	b.t.Helper()
+	if _, err := chromedp.Run(b.ctx, chromedp.Poll[bool]("!!("+expr+")", chromedp.WithPollingTimeout(timeout))); err != nil {
+		b.Screenshot("failure")
+		b.t.Fatalf("browsertest: waiting for %s: %v (console: %v)", expr, err, b.Console())
+	}
+}
+
 // Requests returns every request URL the page issued.
 func (b *Browser) Requests() []string {
 	b.mu.Lock()

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/planetary/planetary/core/console"
@@ -40,6 +41,7 @@ func (f *fixtureAPI) routes(mux *http.ServeMux) {
 		}
 		js(w, out)
 	})
+	mux.HandleFunc("GET /v1/mission", func(w http.ResponseWriter, r *http.Request) { js(w, map[string]any{"name": f.in.Mission.Name}) })
 	mux.HandleFunc("GET /v1/nodes", func(w http.ResponseWriter, r *http.Request) { js(w, f.in.Nodes) })
 	mux.HandleFunc("GET /v1/ledger", func(w http.ResponseWriter, r *http.Request) { js(w, report.BuildLedger(f.in)) })
 	mux.HandleFunc("GET /v1/events", func(w http.ResponseWriter, r *http.Request) {
@@ -95,6 +97,7 @@ func TestConsoleLive(t *testing.T) {
 		chromedp.WaitReady(chromedp.CSS(`#owner-status[data-state=ok]`)),
 		chromedp.WaitReady(chromedp.CSS(`#shards tr[data-shard=earth][data-paused=true]`)),
 	)
+	b.WaitTrue(`document.getElementById("mission-name").textContent === "fixture-mission"`, 10*time.Second)
 	b.Screenshot("paused")
 	b.RequireNoBlocked()
 }
