@@ -1,13 +1,17 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/cli"
+
+	"github.com/planetary/planetary/core/api"
 )
 
 // TestCommandShape checks every API command's help, synopsis and flag
@@ -182,7 +186,7 @@ shard "pluto" {
 		{name: "apply bad HCL", key: "mission apply", args: []string{badMission}, code: 1,
 			errOut: []string{badMission + ":2,"}},
 		{name: "apply missing file", key: "mission apply", args: []string{missing}, code: 1,
-			errOut: []string{"could not be read"}},
+			errOut: []string{"could not be read"}, oneLine: true},
 		{name: "apply wrong token", key: "mission apply", args: []string{missionFile}, token: "wrong", code: 1,
 			errOut: []string{"Error applying mission: ACL token not found"}, oneLine: true},
 		{name: "apply no token", key: "mission apply", args: []string{missionFile}, token: "-", code: 1,
@@ -220,7 +224,7 @@ shard "pluto" {
 		{name: "node register bad", key: "node register", args: []string{"-config", badNode}, code: 1,
 			errOut: []string{badNode + ":3,"}},
 		{name: "node register missing", key: "node register", args: []string{"-config", missing}, code: 1,
-			errOut: []string{"could not be read"}},
+			errOut: []string{"could not be read"}, oneLine: true},
 		{name: "node update", key: "node update", args: []string{"mars-1", "-capacity", "3", "-price-base", "0.25"},
 			out: []string{`Node "mars-1" updated`}},
 		{name: "node updated", key: "node status", args: []string{"mars-1"}, out: []string{"0.25", "/3"}},
@@ -304,6 +308,7 @@ shard "pluto" {
 				args = a.apiArgs(tok, args...)
 			}
 			r := runCmd(t, s.key, args...)
+			t.Logf("planetary %s %s\n%s%s", s.key, strings.Join(s.args, " "), r.out, r.err)
 			if r.code != s.code {
 				t.Fatalf("%s %v: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", s.key, s.args, r.code, s.code, r.out, r.err)
 			}
@@ -327,5 +332,35 @@ shard "pluto" {
 	}
 	if _, err := os.Stat(snap); err != nil {
 		t.Fatalf("snapshot file: %v", err)
+	}
+}
+
+// TestEventsFollowWaits starts -follow before the event it waits for exists.
+func TestEventsFollowWaits(t *testing.T) {
+	a := startAgent(t)
+	ctx := context.Background()
+	c, err := api.NewClient(api.ClientConfig{Address: a.url, Token: a.secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, err := c.Events(ctx, 0, 0, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan result, 1)
+	go func() {
+		done <- runCmd(t, "events", a.apiArgs(a.secret, "-follow", "-type", "acl.token_created",
+			"-index", fmt.Sprint(evs.Head), "-max", "1")...)
+	}()
+	if _, err := c.CreateToken(ctx, "late", api.TokenTypeRead); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-done:
+		if r.code != 0 || !strings.Contains(r.out, "acl.token_created") || strings.Count(r.out, "\n") != 1 {
+			t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.out, r.err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("events -follow did not return")
 	}
 }

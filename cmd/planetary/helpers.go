@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"os/signal"
 	"sort"
@@ -62,11 +63,8 @@ func (m *Meta) apiFail(what string, err error) int {
 		if ae.Leader != "" {
 			msg += fmt.Sprintf(" (leader is %s)", ae.Leader)
 		}
-		switch ae.Status {
-		case 401:
+		if ae.Status == http.StatusUnauthorized {
 			msg += " (check -token or PLANETARY_TOKEN)"
-		case 403:
-			msg += " (the token lacks the needed privilege)"
 		}
 		m.Ui.Error(fmt.Sprintf("Error %s: %s", what, msg))
 		for _, d := range ae.Diagnostics {
@@ -97,6 +95,21 @@ func diagnosticLine(d api.Diagnostic) string {
 func (m *Meta) diagnostics(files map[string]*hcl.File, diags hcl.Diagnostics) bool {
 	if len(diags) == 0 {
 		return false
+	}
+	located := false
+	for _, d := range diags {
+		located = located || d.Subject != nil
+	}
+	if !located {
+		// Nothing to point at (an unreadable file): one line each.
+		for _, d := range diags {
+			line := "Error: " + d.Summary
+			if d.Detail != "" {
+				line += ": " + d.Detail
+			}
+			m.Ui.Error(line)
+		}
+		return diags.HasErrors()
 	}
 	var b strings.Builder
 	if err := mission.FormatDiagnostics(&b, files, diags); err != nil {
