@@ -50,7 +50,10 @@
       Planetary.flowChart("chart-flows", model.ledger.flows);
       status("live", "live · " + new Date().toLocaleTimeString());
       document.body.setAttribute("data-rendered", "true");
-    }).catch(function (e) { status("error", String(e.message || e)); });
+    }).catch(function (e) {
+      var m = String(e.message || e);
+      status(/HTTP (401|403)/.test(m) ? "unauthorized" : "error", /HTTP (401|403)/.test(m) ? "token required: " + m : m);
+    });
   }
 
   function topology() {
@@ -123,9 +126,14 @@
   get("/mission").then(function (r) { return r.json(); }).then(function (m) {
     if (m && m.name) document.getElementById("mission-name").textContent = m.name;
   }).catch(function () {});
-  poll();
+  // Start the event stream near the chain head rather than replaying the
+  // whole log into the page.
+  poll().then(function () {
+    var head = (model.ledger && model.ledger.chain && model.ledger.chain.seq) || 0;
+    eventIndex = Math.max(0, head - 300);
+    events();
+  });
   topology();
-  events();
   setInterval(poll, 2000);
   setInterval(topology, 5000);
 })();
