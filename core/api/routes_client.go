@@ -149,14 +149,25 @@ func (h *HTTP) clientHeartbeat(w http.ResponseWriter, r *http.Request) (any, err
 	if req.Client == "" {
 		return nil, badRequest("client", "client is required")
 	}
-	beats := make([]server.NodeBeat, len(req.Nodes))
+	beats := make([]server.PidBeat, len(req.Nodes))
 	for i, b := range req.Nodes {
 		if b.ID == "" {
 			return nil, badRequest(fmt.Sprintf("nodes[%d].id", i), "node id is required")
 		}
-		beats[i] = server.NodeBeat{ID: b.ID, Healthy: b.Healthy, LatencyMs: b.LatencyMs}
+		beats[i] = server.PidBeat{NodeBeat: server.NodeBeat{ID: b.ID, Healthy: b.Healthy, LatencyMs: b.LatencyMs},
+			PluginPid: b.PluginPid}
 	}
-	if err := h.b.Heartbeat(req.Client, beats); err != nil {
+	var err error
+	if pb, ok := h.b.(pidHeartbeater); ok {
+		err = pb.HeartbeatPids(req.Client, beats)
+	} else {
+		plain := make([]server.NodeBeat, len(beats))
+		for i, b := range beats {
+			plain[i] = b.NodeBeat
+		}
+		err = h.b.Heartbeat(req.Client, plain)
+	}
+	if err != nil {
 		return nil, err
 	}
 	return struct{}{}, nil

@@ -166,6 +166,9 @@ func (h *HTTP) nodeViewLive(s *state.Store, n *state.Node, now time.Time) Node {
 			v.HeartbeatAgeMs = now.Sub(t).Milliseconds()
 		}
 	}
+	if ps, ok := h.b.(pluginPidSource); ok {
+		v.PluginPid = ps.PluginPid(n.ID)
+	}
 	return v
 }
 

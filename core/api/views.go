@@ -272,8 +272,11 @@ type Node struct {
 	Completed         int64        `json:"completed"`
 	// HeartbeatAgeMs is the time since the last heartbeat the serving node
 	// saw; -1 when it has none (a follower, or no heartbeat yet).
-	HeartbeatAgeMs int64  `json:"heartbeat_age_ms"`
-	Counts         Counts `json:"counts,omitempty"`
+	HeartbeatAgeMs int64 `json:"heartbeat_age_ms"`
+	// PluginPid is the pid of the plugin process serving the node, as its
+	// last heartbeat to the serving leader reported; 0 when unknown.
+	PluginPid int    `json:"plugin_pid"`
+	Counts    Counts `json:"counts,omitempty"`
 	Reason         string `json:"reason,omitempty"` // request only
 }
 
@@ -459,6 +462,8 @@ type NodeBeat struct {
 	ID        string `json:"id"`
 	Healthy   bool   `json:"healthy"`
 	LatencyMs int64  `json:"latency_ms,omitempty"`
+	// PluginPid is the pid of the plugin process serving the node.
+	PluginPid int `json:"plugin_pid,omitempty"`
 }
 
 // ClientHeartbeat is the body of POST /v1/client/heartbeat.

@@ -1,0 +1,161 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+
+	"github.com/planetary/planetary/core/server"
+	"github.com/planetary/planetary/raftfsm/command"
+	"github.com/planetary/planetary/raftfsm/state"
+)
+
+// NodeState is what a client publishes about one node it hosts, read from
+// the node's plugin. A nil field leaves the replicated value alone.
+type NodeState struct {
+	ID string `json:"id"`
+	// Capabilities replace the node's capabilities (the client sends the
+	// mission's declared ones united with the plugin's fingerprint).
+	Capabilities *[]string `json:"capabilities,omitempty"`
+	// Price replaces the node's price schedule. An empty unit keeps the
+	// node's current unit.
+	Price        *Price        `json:"price,omitempty"`
+	Attestations *Attestations `json:"attestations,omitempty"`
+	// Resources and Runtime replace those parts of the node's deployment.
+	Resources *Resources `json:"resources,omitempty"`
+	Runtime   *string    `json:"runtime,omitempty"`
+}
+
+// ClientNodeState is the body of POST /v1/client/nodes/state.
+type ClientNodeState struct {
+	Client string      `json:"client"`
+	Nodes  []NodeState `json:"nodes"`
+}
+
+// NodeStateResult answers POST /v1/client/nodes/state: the nodes whose
+// replicated state changed (one NodeUpdate each), and those skipped because
+// they do not exist, are retired or are hosted by another client.
+type NodeStateResult struct {
+	Updated []string `json:"updated"`
+	Skipped []string `json:"skipped,omitempty"`
+	Index   uint64   `json:"index,omitempty"`
+}
+
+// ClientNodeState publishes node state read from plugins.
+func (c *Client) ClientNodeState(ctx context.Context, s ClientNodeState) (NodeStateResult, error) {
+	var out NodeStateResult
+	err := c.call(ctx, http.MethodPost, "/v1/client/nodes/state", nil, s, &out)
+	return out, err
+}
+
+// pidHeartbeater is implemented by backends that record plugin pids.
+type pidHeartbeater interface {
+	HeartbeatPids(client string, beats []server.PidBeat) error
+}
+
+// pluginPidSource is implemented by backends that know plugin pids.
+type pluginPidSource interface {
+	PluginPid(node string) int
+}
+
+// nodeStateUpdate compares st with the node's record and returns the
+// NodeUpdate fields that differ, with the new values in upd.
+func nodeStateUpdate(n *state.Node, st NodeState) (fields []string, upd state.Node) {
+	upd = state.Node{ID: n.ID}
+	if st.Capabilities != nil {
+		caps := slices.Clone(*st.Capabilities)
+		slices.Sort(caps)
+		caps = slices.Compact(caps)
+		cur := slices.Clone(n.Capabilities)
+		slices.Sort(cur)
+		if !slices.Equal(caps, slices.Compact(cur)) {
+			fields, upd.Capabilities = append(fields, "capabilities"), caps
+		}
+	}
+	if st.Price != nil {
+		p := priceRecord(*st.Price)
+		if p.Unit == "" {
+			p.Unit = n.Price.Unit
+		}
+		if !samePrice(p, n.Price) {
+			fields, upd.Price = append(fields, "price"), p
+		}
+	}
+	if st.Attestations != nil {
+		a := attestationsRecord(*st.Attestations)
+		if !sameAttestations(a, n.Attestations) {
+			fields, upd.Attestations = append(fields, "attestations"), a
+		}
+	}
+	if st.Resources != nil || st.Runtime != nil {
+		d := n.Deployment
+		d.Zones = slices.Clone(d.Zones)
+		if st.Resources != nil {
+			d.Resources = deploymentRecord(Deployment{Resources: *st.Resources}).Resources
+		}
+		if st.Runtime != nil {
+			d.Runtime = *st.Runtime
+		}
+		if d.Resources != n.Deployment.Resources || d.Runtime != n.Deployment.Runtime {
+			fields, upd.Deployment = append(fields, "deployment"), d
+		}
+	}
+	return fields, upd
+}
+
+func samePrice(a, b state.PriceSchedule) bool {
+	return a.Currency == b.Currency && a.Unit == b.Unit && a.BaseMu == b.BaseMu && a.Expr == b.Expr &&
+		slices.Equal(a.Rates, b.Rates)
+}
+
+func sameAttestations(a, b state.Attestations) bool {
+	return a.Jurisdiction == b.Jurisdiction && slices.Equal(a.Certifications, b.Certifications) &&
+		slices.Equal(a.DataResidency, b.DataResidency) && slices.Equal(a.Tags, b.Tags)
+}
+
+// clientNodeState turns published plugin state into one NodeUpdate per
+// node whose state changed, naming only the changed fields; publishing the
+// same state again commits nothing.
+func (h *HTTP) clientNodeState(w http.ResponseWriter, r *http.Request) (any, error) {
+	var req ClientNodeState
+	if err := h.decode(w, r, &req); err != nil {
+		return nil, err
+	}
+	if req.Client == "" {
+		return nil, badRequest("client", "client is required")
+	}
+	for i, st := range req.Nodes {
+		if st.ID == "" {
+			return nil, badRequest(fmt.Sprintf("nodes[%d].id", i), "node id is required")
+		}
+		if st.Price != nil && st.Price.Base < 0 {
+			return nil, badRequest(fmt.Sprintf("nodes[%d].price.base", i), "price base must not be negative")
+		}
+	}
+	out := NodeStateResult{Updated: []string{}}
+	var cmds []command.NodeUpdate
+	h.b.Read(func(s *state.Store) {
+		for _, st := range req.Nodes {
+			n := s.Node(st.ID)
+			if n == nil || n.Client != req.Client || n.Status == state.NodeRetired {
+				out.Skipped = append(out.Skipped, st.ID)
+				continue
+			}
+			fields, upd := nodeStateUpdate(n, st)
+			if len(fields) > 0 {
+				cmds = append(cmds, command.NodeUpdate{ID: st.ID, Fields: fields, Node: upd})
+			}
+		}
+	})
+	for i := range cmds {
+		c := &cmds[i]
+		c.Meta = h.meta(r, "state published by client "+req.Client)
+		res, err := h.apply(r, command.NodeUpdateType, c)
+		if err != nil {
+			return nil, fmt.Errorf("api: node %s state: %w", c.ID, err)
+		}
+		out.Updated, out.Index = append(out.Updated, c.ID), res.Index
+	}
+	return out, nil
+}
