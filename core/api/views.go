@@ -277,7 +277,7 @@ type Node struct {
 	// last heartbeat to the serving leader reported; 0 when unknown.
 	PluginPid int    `json:"plugin_pid"`
 	Counts    Counts `json:"counts,omitempty"`
-	Reason         string `json:"reason,omitempty"` // request only
+	Reason    string `json:"reason,omitempty"` // request only
 }
 
 // NodeUpdate is the body of POST /v1/node/{id}/update; only non-nil fields
