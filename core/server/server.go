@@ -152,7 +152,10 @@ func (s *Server) setupRaft() error {
 	rc.LocalID = raft.ServerID(cfg.NodeID)
 	rc.Logger = cfg.Logger.Named("raft")
 	rc.BatchApplyCh = true
-	rc.MaxAppendEntries = 256
+	// Entries are coalesced batches of up to MaxEntryJobs items (up to a few
+	// hundred KB), so one AppendEntries RPC and one batched disk write of
+	// 64 entries stays in the tens of MB; small control entries batch freely.
+	rc.MaxAppendEntries = 64
 	rc.SnapshotThreshold = cfg.SnapshotThreshold
 	rc.TrailingLogs = cfg.TrailingLogs
 	rc.SnapshotInterval = cfg.SnapshotInterval
@@ -192,7 +195,7 @@ func (s *Server) setupRaft() error {
 		stable = bolt
 		// A small cache keeps recent entries off the disk for followers and
 		// the FSM; the bolt store remains the durable log.
-		cached, err := raft.NewLogCache(512, bolt)
+		cached, err := raft.NewLogCache(128, bolt)
 		if err != nil {
 			return fmt.Errorf("server: log cache: %w", err)
 		}
