@@ -2,6 +2,7 @@ package report
 
 import (
 	"encoding/xml"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -10,6 +11,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/planetary/planetary/raftfsm/fsmtest"
+	"github.com/planetary/planetary/raftfsm/state"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -218,6 +222,49 @@ func TestWriteFiles(t *testing.T) {
 	for _, bad := range []string{"http://", "https://", "src=\"//"} {
 		if i := strings.Index(string(dash), bad); i >= 0 && !strings.Contains(string(dash[max(0, i-10):i+40]), "w3.org/2000/svg") {
 			t.Errorf("dashboard references %q: %s", bad, dash[max(0, i-40):i+40])
+		}
+	}
+}
+
+// TestRenderRealFSM runs the Mermaid checker and an XML parse over
+// topologies built from stores of the real FSM.
+func TestRenderRealFSM(t *testing.T) {
+	for _, seed := range []uint64{3, 11} {
+		_, f := fsmtest.Log(seed, 600, nil)
+		var in Input
+		f.Read(func(s *state.Store) { in = FromStore(s) })
+		if len(in.Shards) == 0 || len(in.Nodes) == 0 {
+			t.Fatalf("seed %d: empty topology", seed)
+		}
+		if err := mermaidCheck(Mermaid(in)); err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+		d := xml.NewDecoder(strings.NewReader(SVG(in)))
+		for {
+			if _, err := d.Token(); err == io.EOF {
+				break
+			} else if err != nil {
+				t.Fatalf("seed %d: svg: %v", seed, err)
+			}
+		}
+	}
+}
+
+func TestVerifyText(t *testing.T) {
+	dir := t.TempDir()
+	in := fixture()
+	in.Events = in.Events[:len(in.Events)-2]
+	if _, err := Write(dir, in); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Verify(dir)
+	if !errors.Is(err, ErrHead) {
+		t.Fatalf("err = %v", err)
+	}
+	txt := res.Text()
+	for _, w := range []string{"chain:    BROKEN", "first bad event: seq 51", "events 51..52 are missing"} {
+		if !strings.Contains(txt, w) {
+			t.Errorf("text lacks %q:\n%s", w, txt)
 		}
 	}
 }

@@ -305,3 +305,39 @@ func unionKeys[V any](a, b map[string]V) []string {
 	sort.Strings(out)
 	return out
 }
+
+// Text renders the result for people, as `planetary ledger verify` prints it.
+func (r VerifyResult) Text() string {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "bundle:   %s\n", r.Dir)
+	fmt.Fprintf(&b, "events:   %d verified after anchor seq %d\n", r.Events, r.Anchor.Seq)
+	fmt.Fprintf(&b, "head:     seq %d %s (recorded seq %d %s)\n", r.Head.Seq, short(r.Head.Hash), r.Recorded.Seq, short(r.Recorded.Hash))
+	chain := "ok"
+	if !r.ChainOK {
+		chain = "BROKEN"
+	}
+	fmt.Fprintf(&b, "chain:    %s\n", chain)
+	switch {
+	case !r.ChainOK:
+		fmt.Fprintf(&b, "ledger:   not checked\n")
+	case !r.LedgerChecked:
+		fmt.Fprintf(&b, "ledger:   not rebuilt (log starts after genesis)\n")
+	case r.LedgerOK:
+		fmt.Fprintf(&b, "ledger:   ok (rebuilt from events, matches ledger.json)\n")
+	default:
+		fmt.Fprintf(&b, "ledger:   MISMATCH\n")
+	}
+	if r.BadSeq != 0 {
+		fmt.Fprintf(&b, "first bad event: seq %d", r.BadSeq)
+		if r.BadLine != 0 {
+			fmt.Fprintf(&b, " (line %d)", r.BadLine)
+		}
+		fmt.Fprintf(&b, ": %s\n", r.Reason)
+	} else if r.Reason != "" && len(r.Problems) == 0 {
+		fmt.Fprintf(&b, "problem: %s\n", r.Reason)
+	}
+	for _, p := range r.Problems {
+		fmt.Fprintf(&b, "problem: %s\n", p)
+	}
+	return b.String()
+}
