@@ -22,6 +22,8 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"runtime"
+	"sync"
 
 	"github.com/planetary/planetary/raftfsm/state"
 	"github.com/tinylib/msgp/msgp"
@@ -320,8 +322,8 @@ func unmarshal(body []byte, m msgp.Unmarshaler) error {
 
 // Read decodes a snapshot stream into an image.
 func Read(in io.Reader) (*state.Image, error) {
-	intern := state.NewInterner()
-	img := &state.Image{Interner: intern}
+	img := &state.Image{}
+	jobs := newJobDecoder()
 	var sawMeta, sawPolicy bool
 	_, err := scan(in, func(tag byte, body []byte) error {
 		switch tag {
@@ -334,13 +336,8 @@ func Read(in io.Reader) (*state.Image, error) {
 			img.Nodes = append(img.Nodes, n)
 			return unmarshal(body, n)
 		case tagJob:
-			j := &state.Job{}
-			img.Jobs = append(img.Jobs, j)
-			rest, err := intern.UnmarshalJob(body, j)
-			if err == nil && len(rest) != 0 {
-				err = fmt.Errorf("%d trailing bytes", len(rest))
-			}
-			return err
+			jobs.add(body)
+			return nil
 		case tagGlobal:
 			return unmarshal(body, &img.Global)
 		case tagShardCounts:
@@ -367,9 +364,15 @@ func Read(in io.Reader) (*state.Image, error) {
 		}
 		return fmt.Errorf("unknown record tag %d", tag)
 	})
+	decoded, derr := jobs.finish()
 	if err != nil {
 		return nil, err
 	}
+	if derr != nil {
+		// The checksum matched, so the writer produced a bad record.
+		return nil, fmt.Errorf("%w: %w", ErrCorrupt, derr)
+	}
+	img.Jobs, img.Interner = decoded, jobs.interners[0]
 	if !sawMeta || !sawPolicy {
 		return nil, fmt.Errorf("%w: missing policy or meta record", ErrCorrupt)
 	}
@@ -433,4 +436,99 @@ func Inspect(in io.Reader) (Info, error) {
 	info.Version = ver
 	info.Bytes = cr.n
 	return info, err
+}
+
+// Job records are most of a snapshot. The scanner copies their bodies into
+// chunks and workers decode the chunks in parallel; chunks are joined back in
+// stream order.
+const (
+	chunkJobs  = 4096
+	chunkBytes = 1 << 20
+)
+
+type jobChunk struct {
+	data []byte
+	ends []int
+	jobs []*state.Job
+	err  error
+}
+
+func (c *jobChunk) decode(in *state.Interner) {
+	start := 0
+	c.jobs = make([]*state.Job, 0, len(c.ends))
+	for _, end := range c.ends {
+		j := &state.Job{}
+		rest, err := in.UnmarshalJob(c.data[start:end], j)
+		if err == nil && len(rest) != 0 {
+			err = fmt.Errorf("%d trailing bytes", len(rest))
+		}
+		if err != nil {
+			c.err = fmt.Errorf("job record %d of chunk: %w", len(c.jobs), err)
+			break
+		}
+		c.jobs = append(c.jobs, j)
+		start = end
+	}
+	c.data, c.ends = nil, nil
+}
+
+type jobDecoder struct {
+	cur       *jobChunk
+	chunks    []*jobChunk
+	work      chan *jobChunk
+	wg        sync.WaitGroup
+	interners []*state.Interner
+}
+
+func newJobDecoder() *jobDecoder {
+	n := min(runtime.GOMAXPROCS(0), 4)
+	d := &jobDecoder{work: make(chan *jobChunk, 2*n)}
+	for i := 0; i < n; i++ {
+		in := state.NewInterner()
+		d.interners = append(d.interners, in)
+		d.wg.Go(func() {
+			for c := range d.work {
+				c.decode(in)
+			}
+		})
+	}
+	return d
+}
+
+func (d *jobDecoder) add(body []byte) {
+	if d.cur == nil {
+		d.cur = &jobChunk{data: make([]byte, 0, chunkBytes), ends: make([]int, 0, chunkJobs)}
+	}
+	d.cur.data = append(d.cur.data, body...)
+	d.cur.ends = append(d.cur.ends, len(d.cur.data))
+	if len(d.cur.ends) == chunkJobs || len(d.cur.data) >= chunkBytes {
+		d.flush()
+	}
+}
+
+func (d *jobDecoder) flush() {
+	if d.cur != nil {
+		d.chunks = append(d.chunks, d.cur)
+		d.work <- d.cur
+		d.cur = nil
+	}
+}
+
+// finish waits for the workers and returns the jobs in stream order.
+func (d *jobDecoder) finish() ([]*state.Job, error) {
+	d.flush()
+	close(d.work)
+	d.wg.Wait()
+	n := 0
+	for _, c := range d.chunks {
+		if c.err != nil {
+			return nil, c.err
+		}
+		n += len(c.jobs)
+	}
+	jobs := make([]*state.Job, 0, n)
+	for _, c := range d.chunks {
+		jobs = append(jobs, c.jobs...)
+	}
+	return jobs, nil
 }

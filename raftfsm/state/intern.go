@@ -3,15 +3,41 @@ package state
 import (
 	"fmt"
 	"strings"
+	"unsafe"
 
 	"github.com/tinylib/msgp/msgp"
 )
 
 // Interner keeps one copy of each low-cardinality string (shard, node, kind,
 // submitter names) and capability list, so a million jobs share them.
+//
+// It also owns an arena for job ids and keys decoded on restore: they are
+// immutable and jobs are never deleted, so packing them into shared blocks
+// saves an allocation and the size-class rounding per string.
 type Interner struct {
-	strs map[string]string
-	caps map[string][]string
+	strs  map[string]string
+	caps  map[string][]string
+	arena []byte
+}
+
+const arenaBlock = 64 << 10
+
+// unique returns a string with the bytes of b, stored in the arena.
+func (in *Interner) unique(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if len(b) > arenaBlock/8 {
+		return string(b)
+	}
+	if cap(in.arena)-len(in.arena) < len(b) {
+		in.arena = make([]byte, 0, arenaBlock)
+	}
+	start := len(in.arena)
+	in.arena = append(in.arena, b...)
+	// The arena block is never written again below len, so the string
+	// stays immutable.
+	return unsafe.String(&in.arena[start], len(b))
 }
 
 // NewInterner returns an empty Interner.
@@ -82,6 +108,10 @@ func (in *Interner) UnmarshalJob(bts []byte, z *Job) ([]byte, error) {
 		s, bts, err = msgp.ReadStringBytes(bts)
 		return s, err
 	}
+	ustr := func() (string, error) {
+		b, bts, err = msgp.ReadStringZC(bts)
+		return in.unique(b), err
+	}
 	istr := func() (string, error) {
 		b, bts, err = msgp.ReadStringZC(bts)
 		return in.Bytes(b), err
@@ -100,9 +130,9 @@ func (in *Interner) UnmarshalJob(bts []byte, z *Job) ([]byte, error) {
 		case "Seq":
 			z.Seq, bts, err = msgp.ReadUint64Bytes(bts)
 		case "ID":
-			z.ID, err = str()
+			z.ID, err = ustr()
 		case "Key":
-			z.Key, err = str()
+			z.Key, err = ustr()
 		case "Home":
 			z.Home, err = istr()
 		case "Shard":
