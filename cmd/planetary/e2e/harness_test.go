@@ -89,7 +89,9 @@ func startAgent(t *testing.T, dataDir, httpAddr, bind string, args ...string) *a
 	t.Cleanup(func() { p.kill() })
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
-		if b, err := os.ReadFile(filepath.Join(dataDir, "management.token")); err == nil && len(b) > 0 {
+		// The banner is printed once Start has finished (mission applied).
+		ready := strings.Contains(p.output(), "planetary agent (")
+		if b, err := os.ReadFile(filepath.Join(dataDir, "management.token")); ready && err == nil && len(b) > 0 {
 			p.token = strings.TrimSpace(string(b))
 			c := p.client()
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -106,6 +108,13 @@ func startAgent(t *testing.T, dataDir, httpAddr, bind string, args ...string) *a
 	}
 	t.Fatalf("agent did not come up:\n%s", out.String())
 	return nil
+}
+
+func (p *agentProc) output() string {
+	w := p.cmd.Stdout.(*syncWriter)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.w.String()
 }
 
 func (p *agentProc) client() *api.Client {
