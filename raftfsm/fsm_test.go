@@ -465,3 +465,34 @@ func TestUnknownCommandTypes(t *testing.T) {
 	}()
 	a.Apply([]byte{77, 0x80})
 }
+
+// TestPersistWhileApplying checks that a snapshot is an immutable view: Apply
+// continues while Persist encodes, and the stream equals the state at the
+// time of Snapshot().
+func TestPersistWhileApplying(t *testing.T) {
+	entries, _ := fsmtest.Log(17, 600, nil)
+	a := &fsmtest.Applier{FSM: raftfsm.New(raftfsm.DefaultConfig())}
+	for _, e := range entries[:300] {
+		a.Apply(e)
+	}
+	want := persist(t, fsmtest.Replay(raftfsm.DefaultConfig(), entries[:300]))
+	snap, err := a.FSM.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan []byte)
+	go func() {
+		sink := &memSink{}
+		if err := snap.Persist(sink); err != nil {
+			t.Error(err)
+		}
+		done <- sink.Bytes()
+	}()
+	for _, e := range entries[300:] {
+		a.Apply(e)
+	}
+	if got := <-done; !bytes.Equal(got, want) {
+		t.Fatal("snapshot changed while applying")
+	}
+	snap.Release()
+}

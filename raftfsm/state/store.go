@@ -498,7 +498,8 @@ func (s *Store) Image() *Image {
 	}
 }
 
-// FromImage builds a fresh Store from an image (restore). Ledger counts are
+// FromImage builds a fresh Store from an image (restore); it does not modify
+// the image's records. Ledger counts are
 // taken from the image as recorded, not recomputed, so that invariants can
 // detect an inconsistent image.
 func FromImage(img *Image) (*Store, error) {
@@ -517,6 +518,12 @@ func FromImage(img *Image) (*Store, error) {
 	for i, j := range img.Jobs {
 		if j == nil || j.Seq != uint64(i)+1 {
 			return nil, fmt.Errorf("%w: job at position %d has seq %d", ErrBadImage, i+1, jobSeq(j))
+		}
+		if img.Interner == nil {
+			// Not from a decoder: the records may be shared with a live
+			// store, so intern into copies.
+			j = j.Clone()
+			s.internJob(j)
 		}
 		s.jobs[i] = j
 		if j.Key != "" {
@@ -551,9 +558,6 @@ func FromImage(img *Image) (*Store, error) {
 		}
 	})
 	for _, j := range s.jobs {
-		if img.Interner == nil {
-			s.internJob(j)
-		}
 		s.link(j, false)
 	}
 	wg.Wait()
