@@ -390,5 +390,6 @@ func runCommands(m Meta) map[string]cli.CommandFactory {
 		"run":           func() (cli.Command, error) { return &RunCommand{Meta: m}, nil },
 		"report":        func() (cli.Command, error) { return &ReportCommand{Meta: m}, nil },
 		"ledger verify": func() (cli.Command, error) { return &LedgerVerifyCommand{Meta: m}, nil },
+		"drill restart": func() (cli.Command, error) { return &DrillRestartCommand{Meta: m}, nil },
 	}
 }
