@@ -43,7 +43,9 @@ type DrillOptions struct {
 }
 
 // Progress is where drills print plain progress lines (nil: quiet).
-type Progress struct{ Printf func(format string, args ...any) }
+type Progress struct {
+	Printf func(format string, args ...any)
+}
 
 func (p *Progress) printf(format string, args ...any) {
 	if p != nil && p.Printf != nil {
@@ -411,7 +413,7 @@ func checkExecutions(dataDir string, offsets map[string]int64, evs []state.Event
 		}
 	}
 	out.check = Check{ID: "re-executions-fenced", OK: len(problems) == 0 && len(logs) > 0,
-		Measured: fmt.Sprintf("%d executions, %d re-delivered after the crash, %d problems", total, out.reexecutions, len(problems)),
+		Measured:  fmt.Sprintf("%d executions, %d re-delivered after the crash, %d problems", total, out.reexecutions, len(problems)),
 		Threshold: "0 problems"}
 	if len(logs) == 0 {
 		out.check.Detail = "no exec logs found (sim exec_log not enabled)"
