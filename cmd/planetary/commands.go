@@ -41,6 +41,9 @@ func Commands(ui cli.Ui) map[string]cli.CommandFactory {
 		"agent":        func() (cli.Command, error) { return &AgentCommand{Meta: m}, nil },
 		"plugin serve": func() (cli.Command, error) { return &PluginServeCommand{Meta: m}, nil },
 	}
+	for k, f := range runCommands(m) {
+		cmds[k] = f
+	}
 	for k, f := range apiCommands(m) {
 		cmds[k] = f
 	}
