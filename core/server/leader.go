@@ -230,8 +230,10 @@ func (s *Server) clockLoop(ctx context.Context) {
 		if !applied {
 			continue
 		}
+		// The clock only matters while timed schedule entries are pending;
+		// an idle fabric writes nothing to its log.
 		now := s.Now()
-		if now > clock {
+		if now > clock && pendingTimed(pol) {
 			if _, err := s.Apply(ctx, command.ClockAdvanceType, &command.ClockAdvance{Time: now}); err != nil {
 				if ctx.Err() == nil {
 					s.logger.Error("advance mission clock", "error", err)
@@ -321,9 +323,32 @@ func firedIn(resp *raftfsm.Response, id string) bool {
 	return false
 }
 
-// checkpointLoop exports a checkpoint every Policy.CheckpointIntervalMs.
+// pendingTimed reports whether a schedule entry with a mission-clock
+// offset has neither fired nor been skipped.
+func pendingTimed(pol state.Policy) bool {
+	done := make(map[string]bool, len(pol.Fired)+len(pol.Skipped))
+	for _, id := range pol.Fired {
+		done[id] = true
+	}
+	for _, id := range pol.Skipped {
+		done[id] = true
+	}
+	for _, e := range pol.Schedule {
+		if e.AtMs >= 0 && e.AfterCompleted == 0 && !done[e.ID] {
+			return true
+		}
+	}
+	return false
+}
+
+// checkpointLoop exports a checkpoint every Policy.CheckpointIntervalMs,
+// counted from the end of the previous one, and skips it when nothing but
+// checkpoint records changed since then.
 func (s *Server) checkpointLoop(ctx context.Context) {
-	var last time.Time = time.Now()
+	var (
+		last     = time.Now()
+		lastHead uint64
+	)
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -332,17 +357,25 @@ func (s *Server) checkpointLoop(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
-		var pol state.Policy
-		s.fsm.Read(func(st *state.Store) { pol = st.Policy() })
-		if pol.CheckpointIntervalMs <= 0 || pol.CheckpointPath == "" {
+		var (
+			pol  state.Policy
+			head uint64
+		)
+		s.fsm.Read(func(st *state.Store) { pol, head = st.Policy(), st.Head().Seq })
+		if pol.CheckpointIntervalMs <= 0 || pol.CheckpointPath == "" || head == lastHead {
 			continue
 		}
 		if time.Since(last) < time.Duration(pol.CheckpointIntervalMs)*time.Millisecond {
 			continue
 		}
+		_, err := s.Checkpoint(ctx)
 		last = time.Now()
-		if _, err := s.Checkpoint(ctx); err != nil && ctx.Err() == nil {
-			s.logger.Error("periodic checkpoint", "error", err)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.logger.Error("periodic checkpoint", "error", err)
+			}
+			continue
 		}
+		s.fsm.Read(func(st *state.Store) { lastHead = st.Head().Seq })
 	}
 }
