@@ -50,6 +50,7 @@ func ParseJobs(src []byte, filename string) ([]JobSpec, hcl.Diagnostics) {
 		if j.Payload == nil {
 			j.Payload = []byte("{}")
 		}
+		j.Capabilities = RequiredCapabilities(j.Kind, j.Payload, j.Capabilities)
 		if p.declare(seen, "job", id, b) {
 			jobs = append(jobs, j)
 		}
@@ -58,6 +59,40 @@ func ParseJobs(src []byte, filename string) ([]JobSpec, hcl.Diagnostics) {
 		p.errorf(f.Body.MissingItemRange(), "No jobs", "%s holds no job \"ID\" { ... } block.", filename)
 	}
 	return jobs, p.diags
+}
+
+// ContainerKind is the job kind run by the container agent.
+const ContainerKind = "container"
+
+// RequiredCapabilities returns the capabilities a job of kind with payload
+// requires: caps, plus "image:<payload.image>" for a container job whose
+// payload names an image, unless caps already holds it. A node advertises
+// that capability for each image it has locally, so such a job only goes to
+// a node that can run it (and is parked, naming the capability, when none
+// can). caps is returned as is when nothing is added.
+func RequiredCapabilities(kind string, payload []byte, caps []string) []string {
+	if kind != ContainerKind || len(payload) == 0 {
+		return caps
+	}
+	var p struct {
+		Image any `json:"image"`
+	}
+	if json.Unmarshal(payload, &p) != nil {
+		return caps
+	}
+	img, ok := p.Image.(string)
+	if !ok || img == "" {
+		return caps
+	}
+	want := "image:" + img
+	for _, c := range caps {
+		if c == want {
+			return caps
+		}
+	}
+	out := make([]string, 0, len(caps)+1)
+	out = append(out, caps...)
+	return append(out, want)
 }
 
 // Command converts the spec to the replicated submit form.
@@ -91,6 +126,7 @@ func (w *Workload) appendJobs(out []JobSpec, count int64, limit int) []JobSpec {
 	}
 	width := max(len(strconv.FormatInt(count, 10)), 4)
 	payload := w.payload()
+	caps := RequiredCapabilities(w.Kind, payload, w.Capabilities)
 	idPrefix := w.IDPrefix + "-"
 	keyPrefix := w.Mission + "/" + w.Name + "/"
 	if out == nil {
@@ -109,7 +145,7 @@ func (w *Workload) appendJobs(out []JobSpec, count int64, limit int) []JobSpec {
 			ID:           string(id),
 			Key:          keyPrefix + string(num),
 			Shard:        w.Shard,
-			Capabilities: w.Capabilities,
+			Capabilities: caps,
 			Priority:     w.Priority,
 			ValueMu:      w.ValueMu + (i-1)*w.ValueStepMu,
 			MaxPriceMu:   w.MaxPriceMu,
