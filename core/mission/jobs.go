@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
@@ -66,7 +67,8 @@ const ContainerKind = "container"
 
 // RequiredCapabilities returns the capabilities a job of kind with payload
 // requires: caps, plus "image:<payload.image>" for a container job whose
-// payload names an image, unless caps already holds it. A node advertises
+// payload names an image, unless caps already holds it. An image without a
+// tag or digest is taken as <image>:latest, as the runtime does. A node advertises
 // that capability for each image it has locally, so such a job only goes to
 // a node that can run it (and is parked, naming the capability, when none
 // can). caps is returned as is when nothing is added.
@@ -83,6 +85,9 @@ func RequiredCapabilities(kind string, payload []byte, caps []string) []string {
 	img, ok := p.Image.(string)
 	if !ok || img == "" {
 		return caps
+	}
+	if name := img[strings.LastIndex(img, "/")+1:]; !strings.ContainsAny(name, ":@") {
+		img += ":latest" // the runtime lists name:tag
 	}
 	want := "image:" + img
 	for _, c := range caps {

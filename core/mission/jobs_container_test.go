@@ -15,6 +15,8 @@ func TestRequiredCapabilities(t *testing.T) {
 		{"container adds image", "container", `{"image":"localhost/bb:1"}`, []string{"container"}, []string{"container", "image:localhost/bb:1"}},
 		{"already present", "container", `{"image":"localhost/bb:1"}`, []string{"image:localhost/bb:1"}, []string{"image:localhost/bb:1"}},
 		{"no caps", "container", `{"image":"bb@sha256:00"}`, nil, []string{"image:bb@sha256:00"}},
+		{"no tag means latest", "container", `{"image":"busybox"}`, nil, []string{"image:busybox:latest"}},
+		{"registry port, no tag", "container", `{"image":"localhost:5000/bb"}`, nil, []string{"image:localhost:5000/bb:latest"}},
 		{"no image", "container", `{"command":["true"]}`, []string{"container"}, []string{"container"}},
 		{"image not a string", "container", `{"image":3}`, []string{"container"}, []string{"container"}},
 		{"bad payload", "container", `[1]`, []string{"container"}, []string{"container"}},
