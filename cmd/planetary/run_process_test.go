@@ -1,0 +1,163 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The process tests run the real binary: PLANETARY_BIN (set by the
+// GNUmakefile), else one built here once per test process.
+var processBin struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+func planetaryBin(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("PLANETARY_BIN"); p != "" {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	processBin.once.Do(func() {
+		dir, err := os.MkdirTemp("", "planetary-bin-")
+		if err != nil {
+			processBin.err = err
+			return
+		}
+		processBin.path = filepath.Join(dir, "planetary")
+		out, err := exec.Command("go", "build", "-o", processBin.path, ".").CombinedOutput()
+		if err != nil {
+			processBin.err = err
+			t.Logf("go build: %s", out)
+		}
+	})
+	if processBin.err != nil {
+		t.Fatalf("build planetary: %v", processBin.err)
+	}
+	return processBin.path
+}
+
+func examplePlan(t *testing.T) string {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	p, err := filepath.Abs(filepath.Join(filepath.Dir(file), "..", "..", "examples", "mission.hcl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// runBin runs the binary in dir and returns its exit code and output.
+func runBin(t *testing.T, dir string, timeout time.Duration, args ...string) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, planetaryBin(t), args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "PLANETARY_ADDR=", "PLANETARY_TOKEN=")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	code := 0
+	if err != nil {
+		ee, ok := err.(*exec.ExitError)
+		if !ok {
+			t.Fatalf("run %v: %v\n%s", args, err, out.String())
+		}
+		code = ee.ExitCode()
+	}
+	return code, out.String()
+}
+
+var bundleLine = regexp.MustCompile(`(?m)^Bundle\s+= (.+)$`)
+
+func TestRunProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("process test")
+	}
+	work := t.TempDir()
+	data := filepath.Join(work, "data")
+	plan := examplePlan(t)
+	tests := []struct {
+		name      string
+		wantInOut []string
+	}{
+		{"first run submits and completes", []string{"accepted 600, duplicate 0", "Stopped             = done", "Ledger verify       = OK"}},
+		{"second run on the same data dir submits nothing twice", []string{"accepted 0, duplicate 600", "Ledger verify       = OK"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out := runBin(t, work, 90*time.Second, "run", "-plan", plan, "-jobs", "600", "-data-dir", data, "-label", "small")
+			if code != 0 {
+				t.Fatalf("run exited %d:\n%s", code, out)
+			}
+			for _, w := range tt.wantInOut {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+			m := bundleLine.FindStringSubmatch(out)
+			if m == nil {
+				t.Fatalf("no bundle line:\n%s", out)
+			}
+			code, vout := runBin(t, work, 30*time.Second, "ledger", "verify", strings.TrimSpace(m[1]))
+			if code != 0 || !strings.HasPrefix(vout, "OK: ") {
+				t.Fatalf("ledger verify exited %d:\n%s", code, vout)
+			}
+		})
+	}
+}
+
+func TestLedgerVerifyRejectsTamperedBundle(t *testing.T) {
+	if testing.Short() {
+		t.Skip("process test")
+	}
+	work := t.TempDir()
+	code, out := runBin(t, work, 90*time.Second, "run", "-plan", examplePlan(t), "-jobs", "200", "-label", "tamper")
+	if code != 0 {
+		t.Fatalf("run exited %d:\n%s", code, out)
+	}
+	dir := strings.TrimSpace(bundleLine.FindStringSubmatch(out)[1])
+	evPath := filepath.Join(dir, "events.ndjson")
+	b, err := os.ReadFile(evPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(b), "\n")
+	lines[9] = strings.Replace(lines[9], `"index":`, `"index":1`, 1)
+	if err := os.WriteFile(evPath, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, vout := runBin(t, work, 30*time.Second, "ledger", "verify", dir)
+	if code != 1 || !strings.Contains(vout, "first bad: event seq 10") {
+		t.Fatalf("ledger verify exited %d, want 1 naming seq 10:\n%s", code, vout)
+	}
+}
+
+func TestDrillRestartProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("process test")
+	}
+	work := t.TempDir()
+	code, out := runBin(t, work, 120*time.Second, "drill", "restart", "-plan", examplePlan(t), "-jobs", "2000",
+		"-stop-after", "30%", "-data-dir", filepath.Join(work, "data"))
+	if code != 0 {
+		t.Fatalf("drill restart exited %d:\n%s", code, out)
+	}
+	for _, w := range []string{"SIGKILL after", "ok      resumed-from-last-committed-index", "ok      re-executions-fenced", "ok      ledger-verify"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %q:\n%s", w, out)
+		}
+	}
+}
