@@ -496,14 +496,14 @@ func newJobDecoder() *jobDecoder {
 }
 
 func (d *jobDecoder) add(body []byte) {
+	if d.cur != nil && (len(d.cur.ends) == chunkJobs || len(d.cur.data)+len(body) > cap(d.cur.data)) {
+		d.flush()
+	}
 	if d.cur == nil {
-		d.cur = &jobChunk{data: make([]byte, 0, chunkBytes), ends: make([]int, 0, chunkJobs)}
+		d.cur = &jobChunk{data: make([]byte, 0, max(chunkBytes, len(body))), ends: make([]int, 0, chunkJobs)}
 	}
 	d.cur.data = append(d.cur.data, body...)
 	d.cur.ends = append(d.cur.ends, len(d.cur.data))
-	if len(d.cur.ends) == chunkJobs || len(d.cur.data) >= chunkBytes {
-		d.flush()
-	}
 }
 
 func (d *jobDecoder) flush() {

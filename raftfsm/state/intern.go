@@ -94,114 +94,107 @@ func (in *Interner) Caps(c []string) []string {
 // with the Job struct so a new field cannot be forgotten here.
 const jobFields = 24
 
-// UnmarshalJob decodes a msgpack Job (as written by Job.MarshalMsg) into z,
-// interning its low-cardinality strings without allocating them. It is the
-// restore path's decoder: at a million jobs it saves most allocations.
+// UnmarshalJob decodes a Job written by the generated Job.MarshalMsg (a
+// msgpack array of the fields in declaration order, see //msgp:tuple in
+// types.go) into z, interning its low-cardinality strings without allocating
+// them and packing ids and keys into the arena. It is the restore path's
+// decoder. Unlike the generated decoder it accepts arrays with fewer fields
+// (missing ones stay zero) or more (extra ones are skipped), so appending a
+// field to Job keeps old and new snapshots readable.
 func (in *Interner) UnmarshalJob(bts []byte, z *Job) ([]byte, error) {
-	n, bts, err := msgp.ReadMapHeaderBytes(bts)
+	n, bts, err := msgp.ReadArrayHeaderBytes(bts)
 	if err != nil {
 		return bts, err
 	}
-	var field, b []byte
-	str := func() (string, error) {
-		var s string
-		s, bts, err = msgp.ReadStringBytes(bts)
-		return s, err
+	var b []byte
+	str := func(dst *string) {
+		*dst, bts, err = msgp.ReadStringBytes(bts)
 	}
-	ustr := func() (string, error) {
+	istr := func(dst *string) {
 		b, bts, err = msgp.ReadStringZC(bts)
-		return in.unique(b), err
+		*dst = in.Bytes(b)
 	}
-	istr := func() (string, error) {
+	ustr := func(dst *string) {
 		b, bts, err = msgp.ReadStringZC(bts)
-		return in.Bytes(b), err
+		*dst = in.unique(b)
 	}
-	i64 := func() (int64, error) {
-		var v int64
-		v, bts, err = msgp.ReadInt64Bytes(bts)
-		return v, err
+	i64 := func(dst *int64) {
+		*dst, bts, err = msgp.ReadInt64Bytes(bts)
 	}
-	for ; n > 0; n-- {
-		field, bts, err = msgp.ReadMapKeyZC(bts)
-		if err != nil {
-			return bts, err
-		}
-		switch msgp.UnsafeString(field) {
-		case "Seq":
+	for f := uint32(0); f < n; f++ {
+		switch f {
+		case 0:
 			z.Seq, bts, err = msgp.ReadUint64Bytes(bts)
-		case "ID":
-			z.ID, err = ustr()
-		case "Key":
-			z.Key, err = ustr()
-		case "Home":
-			z.Home, err = istr()
-		case "Shard":
-			z.Shard, err = istr()
-		case "Capabilities":
-			var cn uint32
-			cn, bts, err = msgp.ReadArrayHeaderBytes(bts)
-			if err != nil {
+		case 1:
+			ustr(&z.ID)
+		case 2:
+			ustr(&z.Key)
+		case 3:
+			istr(&z.Home)
+		case 4:
+			istr(&z.Shard)
+		case 5:
+			if msgp.IsNil(bts) {
+				bts, err = msgp.ReadNilBytes(bts)
 				break
 			}
+			var cn uint32
+			cn, bts, err = msgp.ReadArrayHeaderBytes(bts)
 			var buf [8]string
 			caps := buf[:0]
 			for ; cn > 0 && err == nil; cn-- {
-				var s string
-				s, err = istr()
-				caps = append(caps, s)
+				var c string
+				istr(&c)
+				caps = append(caps, c)
 			}
 			z.Capabilities = in.Caps(caps)
-		case "Priority":
-			z.Priority, err = i64()
-		case "ValueMu":
-			z.ValueMu, err = i64()
-		case "MaxPriceMu":
-			z.MaxPriceMu, err = i64()
-		case "Kind":
-			z.Kind, err = istr()
-		case "Payload":
+		case 6:
+			i64(&z.Priority)
+		case 7:
+			i64(&z.ValueMu)
+		case 8:
+			i64(&z.MaxPriceMu)
+		case 9:
+			istr(&z.Kind)
+		case 10:
 			if msgp.IsNil(bts) {
 				bts, err = msgp.ReadNilBytes(bts)
+			} else if z.Payload, bts, err = msgp.ReadBytesBytes(bts, nil); len(z.Payload) == 0 {
 				z.Payload = nil
-			} else {
-				z.Payload, bts, err = msgp.ReadBytesBytes(bts, nil)
-				if len(z.Payload) == 0 {
-					z.Payload = nil
-				}
 			}
-		case "State":
+		case 11:
 			var v uint8
 			v, bts, err = msgp.ReadUint8Bytes(bts)
 			z.State = JobState(v)
-		case "Node":
-			z.Node, err = istr()
-		case "Attempt":
+		case 12:
+			istr(&z.Node)
+		case 13:
 			z.Attempt, bts, err = msgp.ReadUint32Bytes(bts)
-		case "Hops":
+		case 14:
 			z.Hops, bts, err = msgp.ReadUint32Bytes(bts)
-		case "QuoteMu":
-			z.QuoteMu, err = i64()
-		case "ParkedReason":
-			z.ParkedReason, err = istr()
-		case "Output":
-			z.Output, err = str()
-		case "ExitCode":
-			z.ExitCode, err = i64()
-		case "Error":
-			z.Error, err = str()
-		case "SubmittedAt":
-			z.SubmittedAt, err = i64()
-		case "AssignedAt":
-			z.AssignedAt, err = i64()
-		case "FinishedAt":
-			z.FinishedAt, err = i64()
-		case "Submitter":
-			z.Submitter, err = istr()
+		case 15:
+			i64(&z.QuoteMu)
+		case 16:
+			istr(&z.ParkedReason)
+		case 17:
+			str(&z.Output)
+		case 18:
+			i64(&z.ExitCode)
+		case 19:
+			str(&z.Error)
+		case 20:
+			i64(&z.SubmittedAt)
+		case 21:
+			i64(&z.AssignedAt)
+		case 22:
+			i64(&z.FinishedAt)
+		case 23:
+			istr(&z.Submitter)
 		default:
 			bts, err = msgp.Skip(bts)
 		}
 		if err != nil {
-			return bts, fmt.Errorf("job field %s: %w", field, err)
+			return bts, fmt.Errorf("job field %d: %w", f, err)
 		}
 	}
 	return bts, nil

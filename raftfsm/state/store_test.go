@@ -151,3 +151,38 @@ func TestStrIndexManyKeys(t *testing.T) {
 		t.Fatal("phantom")
 	}
 }
+
+func TestUnmarshalJobToleratesFieldCount(t *testing.T) {
+	full, _ := fullJob().MarshalMsg(nil)
+	// Fewer fields: an older writer. Re-encode the first 3 elements only.
+	short := msgpArray(t, full, 3)
+	var j Job
+	if _, err := NewInterner().UnmarshalJob(short, &j); err != nil || j.Key != "k" || j.Home != "" {
+		t.Fatalf("short: %v %+v", err, j)
+	}
+	// More fields: a newer writer appended one.
+	long := append([]byte{0xdc, 0, jobFields + 1}, full[3:]...)
+	long = append(long, 0xa1, 'x')
+	j = Job{}
+	if rest, err := NewInterner().UnmarshalJob(long, &j); err != nil || len(rest) != 0 || !reflect.DeepEqual(&j, fullJob()) {
+		t.Fatalf("long: %v", err)
+	}
+}
+
+// msgpArray returns a msgpack array holding the first n (< 16) elements of
+// the array16 encoded in full.
+func msgpArray(t *testing.T, full []byte, n int) []byte {
+	t.Helper()
+	if full[0] != 0xdc {
+		t.Fatalf("not an array16: %x", full[0])
+	}
+	body := full[3:]
+	rest := body
+	for i := 0; i < n; i++ {
+		var err error
+		if rest, err = skipOne(rest); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return append([]byte{0x90 | byte(n)}, body[:len(body)-len(rest)]...)
+}

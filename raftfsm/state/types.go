@@ -165,6 +165,8 @@ type Node struct {
 	Labels            []string
 }
 
+//msgp:tuple Job
+
 // Job is one unit of work. Records are treated as immutable by readers:
 // Apply replaces a *Job with an updated copy, so a snapshot may hold the old
 // pointer while Apply continues.

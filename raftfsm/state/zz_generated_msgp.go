@@ -1103,199 +1103,160 @@ func (z *Flow) Msgsize() (s int) {
 
 // DecodeMsg implements msgp.Decodable
 func (z *Job) DecodeMsg(dc *msgp.Reader) (err error) {
-	var field []byte
-	_ = field
 	var zb0001 uint32
-	zb0001, err = dc.ReadMapHeader()
+	zb0001, err = dc.ReadArrayHeader()
 	if err != nil {
 		err = msgp.WrapError(err)
 		return
 	}
-	for zb0001 > 0 {
-		zb0001--
-		field, err = dc.ReadMapKeyPtr()
+	if zb0001 != 24 {
+		err = msgp.ArrayError{Wanted: 24, Got: zb0001}
+		return
+	}
+	z.Seq, err = dc.ReadUint64()
+	if err != nil {
+		err = msgp.WrapError(err, "Seq")
+		return
+	}
+	z.ID, err = dc.ReadString()
+	if err != nil {
+		err = msgp.WrapError(err, "ID")
+		return
+	}
+	z.Key, err = dc.ReadString()
+	if err != nil {
+		err = msgp.WrapError(err, "Key")
+		return
+	}
+	z.Home, err = dc.ReadString()
+	if err != nil {
+		err = msgp.WrapError(err, "Home")
+		return
+	}
+	z.Shard, err = dc.ReadString()
+	if err != nil {
+		err = msgp.WrapError(err, "Shard")
+		return
+	}
+	var zb0002 uint32
+	zb0002, err = dc.ReadArrayHeader()
+	if err != nil {
+		err = msgp.WrapError(err, "Capabilities")
+		return
+	}
+	if cap(z.Capabilities) >= int(zb0002) {
+		z.Capabilities = (z.Capabilities)[:zb0002]
+	} else {
+		z.Capabilities = make([]string, zb0002)
+	}
+	for za0001 := range z.Capabilities {
+		z.Capabilities[za0001], err = dc.ReadString()
 		if err != nil {
-			err = msgp.WrapError(err)
+			err = msgp.WrapError(err, "Capabilities", za0001)
 			return
 		}
-		switch msgp.UnsafeString(field) {
-		case "Seq":
-			z.Seq, err = dc.ReadUint64()
-			if err != nil {
-				err = msgp.WrapError(err, "Seq")
-				return
-			}
-		case "ID":
-			z.ID, err = dc.ReadString()
-			if err != nil {
-				err = msgp.WrapError(err, "ID")
-				return
-			}
-		case "Key":
-			z.Key, err = dc.ReadString()
-			if err != nil {
-				err = msgp.WrapError(err, "Key")
-				return
-			}
-		case "Home":
-			z.Home, err = dc.ReadString()
-			if err != nil {
-				err = msgp.WrapError(err, "Home")
-				return
-			}
-		case "Shard":
-			z.Shard, err = dc.ReadString()
-			if err != nil {
-				err = msgp.WrapError(err, "Shard")
-				return
-			}
-		case "Capabilities":
-			var zb0002 uint32
-			zb0002, err = dc.ReadArrayHeader()
-			if err != nil {
-				err = msgp.WrapError(err, "Capabilities")
-				return
-			}
-			if cap(z.Capabilities) >= int(zb0002) {
-				z.Capabilities = (z.Capabilities)[:zb0002]
-			} else {
-				z.Capabilities = make([]string, zb0002)
-			}
-			for za0001 := range z.Capabilities {
-				z.Capabilities[za0001], err = dc.ReadString()
-				if err != nil {
-					err = msgp.WrapError(err, "Capabilities", za0001)
-					return
-				}
-			}
-		case "Priority":
-			z.Priority, err = dc.ReadInt64()
-			if err != nil {
-				err = msgp.WrapError(err, "Priority")
-				return
-			}
-		case "ValueMu":
-			z.ValueMu, err = dc.ReadInt64()
-			if err != nil {
-				err = msgp.WrapError(err, "ValueMu")
-				return
-			}
-		case "MaxPriceMu":
-			z.MaxPriceMu, err = dc.ReadInt64()
-			if err != nil {
-				err = msgp.WrapError(err, "MaxPriceMu")
-				return
-			}
-		case "Kind":
-			z.Kind, err = dc.ReadString()
-			if err != nil {
-				err = msgp.WrapError(err, "Kind")
-				return
-			}
-		case "Payload":
-			z.Payload, err = dc.ReadBytes(z.Payload)
-			if err != nil {
-				err = msgp.WrapError(err, "Payload")
-				return
-			}
-		case "State":
-			{
-				var zb0003 uint8
-				zb0003, err = dc.ReadUint8()
-				if err != nil {
-					err = msgp.WrapError(err, "State")
-					return
-				}
-				z.State = JobState(zb0003)
-			}
-		case "Node":
-			z.Node, err = dc.ReadString()
-			if err != nil {
-				err = msgp.WrapError(err, "Node")
-				return
-			}
-		case "Attempt":
-			z.Attempt, err = dc.ReadUint32()
-			if err != nil {
-				err = msgp.WrapError(err, "Attempt")
-				return
-			}
-		case "Hops":
-			z.Hops, err = dc.ReadUint32()
-			if err != nil {
-				err = msgp.WrapError(err, "Hops")
-				return
-			}
-		case "QuoteMu":
-			z.QuoteMu, err = dc.ReadInt64()
-			if err != nil {
-				err = msgp.WrapError(err, "QuoteMu")
-				return
-			}
-		case "ParkedReason":
-			z.ParkedReason, err = dc.ReadString()
-			if err != nil {
-				err = msgp.WrapError(err, "ParkedReason")
-				return
-			}
-		case "Output":
-			z.Output, err = dc.ReadString()
-			if err != nil {
-				err = msgp.WrapError(err, "Output")
-				return
-			}
-		case "ExitCode":
-			z.ExitCode, err = dc.ReadInt64()
-			if err != nil {
-				err = msgp.WrapError(err, "ExitCode")
-				return
-			}
-		case "Error":
-			z.Error, err = dc.ReadString()
-			if err != nil {
-				err = msgp.WrapError(err, "Error")
-				return
-			}
-		case "SubmittedAt":
-			z.SubmittedAt, err = dc.ReadInt64()
-			if err != nil {
-				err = msgp.WrapError(err, "SubmittedAt")
-				return
-			}
-		case "AssignedAt":
-			z.AssignedAt, err = dc.ReadInt64()
-			if err != nil {
-				err = msgp.WrapError(err, "AssignedAt")
-				return
-			}
-		case "FinishedAt":
-			z.FinishedAt, err = dc.ReadInt64()
-			if err != nil {
-				err = msgp.WrapError(err, "FinishedAt")
-				return
-			}
-		case "Submitter":
-			z.Submitter, err = dc.ReadString()
-			if err != nil {
-				err = msgp.WrapError(err, "Submitter")
-				return
-			}
-		default:
-			err = dc.Skip()
-			if err != nil {
-				err = msgp.WrapError(err)
-				return
-			}
+	}
+	z.Priority, err = dc.ReadInt64()
+	if err != nil {
+		err = msgp.WrapError(err, "Priority")
+		return
+	}
+	z.ValueMu, err = dc.ReadInt64()
+	if err != nil {
+		err = msgp.WrapError(err, "ValueMu")
+		return
+	}
+	z.MaxPriceMu, err = dc.ReadInt64()
+	if err != nil {
+		err = msgp.WrapError(err, "MaxPriceMu")
+		return
+	}
+	z.Kind, err = dc.ReadString()
+	if err != nil {
+		err = msgp.WrapError(err, "Kind")
+		return
+	}
+	z.Payload, err = dc.ReadBytes(z.Payload)
+	if err != nil {
+		err = msgp.WrapError(err, "Payload")
+		return
+	}
+	{
+		var zb0003 uint8
+		zb0003, err = dc.ReadUint8()
+		if err != nil {
+			err = msgp.WrapError(err, "State")
+			return
 		}
+		z.State = JobState(zb0003)
+	}
+	z.Node, err = dc.ReadString()
+	if err != nil {
+		err = msgp.WrapError(err, "Node")
+		return
+	}
+	z.Attempt, err = dc.ReadUint32()
+	if err != nil {
+		err = msgp.WrapError(err, "Attempt")
+		return
+	}
+	z.Hops, err = dc.ReadUint32()
+	if err != nil {
+		err = msgp.WrapError(err, "Hops")
+		return
+	}
+	z.QuoteMu, err = dc.ReadInt64()
+	if err != nil {
+		err = msgp.WrapError(err, "QuoteMu")
+		return
+	}
+	z.ParkedReason, err = dc.ReadString()
+	if err != nil {
+		err = msgp.WrapError(err, "ParkedReason")
+		return
+	}
+	z.Output, err = dc.ReadString()
+	if err != nil {
+		err = msgp.WrapError(err, "Output")
+		return
+	}
+	z.ExitCode, err = dc.ReadInt64()
+	if err != nil {
+		err = msgp.WrapError(err, "ExitCode")
+		return
+	}
+	z.Error, err = dc.ReadString()
+	if err != nil {
+		err = msgp.WrapError(err, "Error")
+		return
+	}
+	z.SubmittedAt, err = dc.ReadInt64()
+	if err != nil {
+		err = msgp.WrapError(err, "SubmittedAt")
+		return
+	}
+	z.AssignedAt, err = dc.ReadInt64()
+	if err != nil {
+		err = msgp.WrapError(err, "AssignedAt")
+		return
+	}
+	z.FinishedAt, err = dc.ReadInt64()
+	if err != nil {
+		err = msgp.WrapError(err, "FinishedAt")
+		return
+	}
+	z.Submitter, err = dc.ReadString()
+	if err != nil {
+		err = msgp.WrapError(err, "Submitter")
+		return
 	}
 	return
 }
 
 // EncodeMsg implements msgp.Encodable
 func (z *Job) EncodeMsg(en *msgp.Writer) (err error) {
-	// map header, size 24
-	// write "Seq"
-	err = en.Append(0xde, 0x0, 0x18, 0xa3, 0x53, 0x65, 0x71)
+	// array header, size 24
+	err = en.Append(0xdc, 0x0, 0x18)
 	if err != nil {
 		return
 	}
@@ -1304,19 +1265,9 @@ func (z *Job) EncodeMsg(en *msgp.Writer) (err error) {
 		err = msgp.WrapError(err, "Seq")
 		return
 	}
-	// write "ID"
-	err = en.Append(0xa2, 0x49, 0x44)
-	if err != nil {
-		return
-	}
 	err = en.WriteString(z.ID)
 	if err != nil {
 		err = msgp.WrapError(err, "ID")
-		return
-	}
-	// write "Key"
-	err = en.Append(0xa3, 0x4b, 0x65, 0x79)
-	if err != nil {
 		return
 	}
 	err = en.WriteString(z.Key)
@@ -1324,29 +1275,14 @@ func (z *Job) EncodeMsg(en *msgp.Writer) (err error) {
 		err = msgp.WrapError(err, "Key")
 		return
 	}
-	// write "Home"
-	err = en.Append(0xa4, 0x48, 0x6f, 0x6d, 0x65)
-	if err != nil {
-		return
-	}
 	err = en.WriteString(z.Home)
 	if err != nil {
 		err = msgp.WrapError(err, "Home")
 		return
 	}
-	// write "Shard"
-	err = en.Append(0xa5, 0x53, 0x68, 0x61, 0x72, 0x64)
-	if err != nil {
-		return
-	}
 	err = en.WriteString(z.Shard)
 	if err != nil {
 		err = msgp.WrapError(err, "Shard")
-		return
-	}
-	// write "Capabilities"
-	err = en.Append(0xac, 0x43, 0x61, 0x70, 0x61, 0x62, 0x69, 0x6c, 0x69, 0x74, 0x69, 0x65, 0x73)
-	if err != nil {
 		return
 	}
 	err = en.WriteArrayHeader(uint32(len(z.Capabilities)))
@@ -1361,19 +1297,9 @@ func (z *Job) EncodeMsg(en *msgp.Writer) (err error) {
 			return
 		}
 	}
-	// write "Priority"
-	err = en.Append(0xa8, 0x50, 0x72, 0x69, 0x6f, 0x72, 0x69, 0x74, 0x79)
-	if err != nil {
-		return
-	}
 	err = en.WriteInt64(z.Priority)
 	if err != nil {
 		err = msgp.WrapError(err, "Priority")
-		return
-	}
-	// write "ValueMu"
-	err = en.Append(0xa7, 0x56, 0x61, 0x6c, 0x75, 0x65, 0x4d, 0x75)
-	if err != nil {
 		return
 	}
 	err = en.WriteInt64(z.ValueMu)
@@ -1381,19 +1307,9 @@ func (z *Job) EncodeMsg(en *msgp.Writer) (err error) {
 		err = msgp.WrapError(err, "ValueMu")
 		return
 	}
-	// write "MaxPriceMu"
-	err = en.Append(0xaa, 0x4d, 0x61, 0x78, 0x50, 0x72, 0x69, 0x63, 0x65, 0x4d, 0x75)
-	if err != nil {
-		return
-	}
 	err = en.WriteInt64(z.MaxPriceMu)
 	if err != nil {
 		err = msgp.WrapError(err, "MaxPriceMu")
-		return
-	}
-	// write "Kind"
-	err = en.Append(0xa4, 0x4b, 0x69, 0x6e, 0x64)
-	if err != nil {
 		return
 	}
 	err = en.WriteString(z.Kind)
@@ -1401,19 +1317,9 @@ func (z *Job) EncodeMsg(en *msgp.Writer) (err error) {
 		err = msgp.WrapError(err, "Kind")
 		return
 	}
-	// write "Payload"
-	err = en.Append(0xa7, 0x50, 0x61, 0x79, 0x6c, 0x6f, 0x61, 0x64)
-	if err != nil {
-		return
-	}
 	err = en.WriteBytes(z.Payload)
 	if err != nil {
 		err = msgp.WrapError(err, "Payload")
-		return
-	}
-	// write "State"
-	err = en.Append(0xa5, 0x53, 0x74, 0x61, 0x74, 0x65)
-	if err != nil {
 		return
 	}
 	err = en.WriteUint8(uint8(z.State))
@@ -1421,19 +1327,9 @@ func (z *Job) EncodeMsg(en *msgp.Writer) (err error) {
 		err = msgp.WrapError(err, "State")
 		return
 	}
-	// write "Node"
-	err = en.Append(0xa4, 0x4e, 0x6f, 0x64, 0x65)
-	if err != nil {
-		return
-	}
 	err = en.WriteString(z.Node)
 	if err != nil {
 		err = msgp.WrapError(err, "Node")
-		return
-	}
-	// write "Attempt"
-	err = en.Append(0xa7, 0x41, 0x74, 0x74, 0x65, 0x6d, 0x70, 0x74)
-	if err != nil {
 		return
 	}
 	err = en.WriteUint32(z.Attempt)
@@ -1441,19 +1337,9 @@ func (z *Job) EncodeMsg(en *msgp.Writer) (err error) {
 		err = msgp.WrapError(err, "Attempt")
 		return
 	}
-	// write "Hops"
-	err = en.Append(0xa4, 0x48, 0x6f, 0x70, 0x73)
-	if err != nil {
-		return
-	}
 	err = en.WriteUint32(z.Hops)
 	if err != nil {
 		err = msgp.WrapError(err, "Hops")
-		return
-	}
-	// write "QuoteMu"
-	err = en.Append(0xa7, 0x51, 0x75, 0x6f, 0x74, 0x65, 0x4d, 0x75)
-	if err != nil {
 		return
 	}
 	err = en.WriteInt64(z.QuoteMu)
@@ -1461,19 +1347,9 @@ func (z *Job) EncodeMsg(en *msgp.Writer) (err error) {
 		err = msgp.WrapError(err, "QuoteMu")
 		return
 	}
-	// write "ParkedReason"
-	err = en.Append(0xac, 0x50, 0x61, 0x72, 0x6b, 0x65, 0x64, 0x52, 0x65, 0x61, 0x73, 0x6f, 0x6e)
-	if err != nil {
-		return
-	}
 	err = en.WriteString(z.ParkedReason)
 	if err != nil {
 		err = msgp.WrapError(err, "ParkedReason")
-		return
-	}
-	// write "Output"
-	err = en.Append(0xa6, 0x4f, 0x75, 0x74, 0x70, 0x75, 0x74)
-	if err != nil {
 		return
 	}
 	err = en.WriteString(z.Output)
@@ -1481,19 +1357,9 @@ func (z *Job) EncodeMsg(en *msgp.Writer) (err error) {
 		err = msgp.WrapError(err, "Output")
 		return
 	}
-	// write "ExitCode"
-	err = en.Append(0xa8, 0x45, 0x78, 0x69, 0x74, 0x43, 0x6f, 0x64, 0x65)
-	if err != nil {
-		return
-	}
 	err = en.WriteInt64(z.ExitCode)
 	if err != nil {
 		err = msgp.WrapError(err, "ExitCode")
-		return
-	}
-	// write "Error"
-	err = en.Append(0xa5, 0x45, 0x72, 0x72, 0x6f, 0x72)
-	if err != nil {
 		return
 	}
 	err = en.WriteString(z.Error)
@@ -1501,19 +1367,9 @@ func (z *Job) EncodeMsg(en *msgp.Writer) (err error) {
 		err = msgp.WrapError(err, "Error")
 		return
 	}
-	// write "SubmittedAt"
-	err = en.Append(0xab, 0x53, 0x75, 0x62, 0x6d, 0x69, 0x74, 0x74, 0x65, 0x64, 0x41, 0x74)
-	if err != nil {
-		return
-	}
 	err = en.WriteInt64(z.SubmittedAt)
 	if err != nil {
 		err = msgp.WrapError(err, "SubmittedAt")
-		return
-	}
-	// write "AssignedAt"
-	err = en.Append(0xaa, 0x41, 0x73, 0x73, 0x69, 0x67, 0x6e, 0x65, 0x64, 0x41, 0x74)
-	if err != nil {
 		return
 	}
 	err = en.WriteInt64(z.AssignedAt)
@@ -1521,19 +1377,9 @@ func (z *Job) EncodeMsg(en *msgp.Writer) (err error) {
 		err = msgp.WrapError(err, "AssignedAt")
 		return
 	}
-	// write "FinishedAt"
-	err = en.Append(0xaa, 0x46, 0x69, 0x6e, 0x69, 0x73, 0x68, 0x65, 0x64, 0x41, 0x74)
-	if err != nil {
-		return
-	}
 	err = en.WriteInt64(z.FinishedAt)
 	if err != nil {
 		err = msgp.WrapError(err, "FinishedAt")
-		return
-	}
-	// write "Submitter"
-	err = en.Append(0xa9, 0x53, 0x75, 0x62, 0x6d, 0x69, 0x74, 0x74, 0x65, 0x72)
-	if err != nil {
 		return
 	}
 	err = en.WriteString(z.Submitter)
@@ -1547,271 +1393,186 @@ func (z *Job) EncodeMsg(en *msgp.Writer) (err error) {
 // MarshalMsg implements msgp.Marshaler
 func (z *Job) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
-	// map header, size 24
-	// string "Seq"
-	o = append(o, 0xde, 0x0, 0x18, 0xa3, 0x53, 0x65, 0x71)
+	// array header, size 24
+	o = append(o, 0xdc, 0x0, 0x18)
 	o = msgp.AppendUint64(o, z.Seq)
-	// string "ID"
-	o = append(o, 0xa2, 0x49, 0x44)
 	o = msgp.AppendString(o, z.ID)
-	// string "Key"
-	o = append(o, 0xa3, 0x4b, 0x65, 0x79)
 	o = msgp.AppendString(o, z.Key)
-	// string "Home"
-	o = append(o, 0xa4, 0x48, 0x6f, 0x6d, 0x65)
 	o = msgp.AppendString(o, z.Home)
-	// string "Shard"
-	o = append(o, 0xa5, 0x53, 0x68, 0x61, 0x72, 0x64)
 	o = msgp.AppendString(o, z.Shard)
-	// string "Capabilities"
-	o = append(o, 0xac, 0x43, 0x61, 0x70, 0x61, 0x62, 0x69, 0x6c, 0x69, 0x74, 0x69, 0x65, 0x73)
 	o = msgp.AppendArrayHeader(o, uint32(len(z.Capabilities)))
 	for za0001 := range z.Capabilities {
 		o = msgp.AppendString(o, z.Capabilities[za0001])
 	}
-	// string "Priority"
-	o = append(o, 0xa8, 0x50, 0x72, 0x69, 0x6f, 0x72, 0x69, 0x74, 0x79)
 	o = msgp.AppendInt64(o, z.Priority)
-	// string "ValueMu"
-	o = append(o, 0xa7, 0x56, 0x61, 0x6c, 0x75, 0x65, 0x4d, 0x75)
 	o = msgp.AppendInt64(o, z.ValueMu)
-	// string "MaxPriceMu"
-	o = append(o, 0xaa, 0x4d, 0x61, 0x78, 0x50, 0x72, 0x69, 0x63, 0x65, 0x4d, 0x75)
 	o = msgp.AppendInt64(o, z.MaxPriceMu)
-	// string "Kind"
-	o = append(o, 0xa4, 0x4b, 0x69, 0x6e, 0x64)
 	o = msgp.AppendString(o, z.Kind)
-	// string "Payload"
-	o = append(o, 0xa7, 0x50, 0x61, 0x79, 0x6c, 0x6f, 0x61, 0x64)
 	o = msgp.AppendBytes(o, z.Payload)
-	// string "State"
-	o = append(o, 0xa5, 0x53, 0x74, 0x61, 0x74, 0x65)
 	o = msgp.AppendUint8(o, uint8(z.State))
-	// string "Node"
-	o = append(o, 0xa4, 0x4e, 0x6f, 0x64, 0x65)
 	o = msgp.AppendString(o, z.Node)
-	// string "Attempt"
-	o = append(o, 0xa7, 0x41, 0x74, 0x74, 0x65, 0x6d, 0x70, 0x74)
 	o = msgp.AppendUint32(o, z.Attempt)
-	// string "Hops"
-	o = append(o, 0xa4, 0x48, 0x6f, 0x70, 0x73)
 	o = msgp.AppendUint32(o, z.Hops)
-	// string "QuoteMu"
-	o = append(o, 0xa7, 0x51, 0x75, 0x6f, 0x74, 0x65, 0x4d, 0x75)
 	o = msgp.AppendInt64(o, z.QuoteMu)
-	// string "ParkedReason"
-	o = append(o, 0xac, 0x50, 0x61, 0x72, 0x6b, 0x65, 0x64, 0x52, 0x65, 0x61, 0x73, 0x6f, 0x6e)
 	o = msgp.AppendString(o, z.ParkedReason)
-	// string "Output"
-	o = append(o, 0xa6, 0x4f, 0x75, 0x74, 0x70, 0x75, 0x74)
 	o = msgp.AppendString(o, z.Output)
-	// string "ExitCode"
-	o = append(o, 0xa8, 0x45, 0x78, 0x69, 0x74, 0x43, 0x6f, 0x64, 0x65)
 	o = msgp.AppendInt64(o, z.ExitCode)
-	// string "Error"
-	o = append(o, 0xa5, 0x45, 0x72, 0x72, 0x6f, 0x72)
 	o = msgp.AppendString(o, z.Error)
-	// string "SubmittedAt"
-	o = append(o, 0xab, 0x53, 0x75, 0x62, 0x6d, 0x69, 0x74, 0x74, 0x65, 0x64, 0x41, 0x74)
 	o = msgp.AppendInt64(o, z.SubmittedAt)
-	// string "AssignedAt"
-	o = append(o, 0xaa, 0x41, 0x73, 0x73, 0x69, 0x67, 0x6e, 0x65, 0x64, 0x41, 0x74)
 	o = msgp.AppendInt64(o, z.AssignedAt)
-	// string "FinishedAt"
-	o = append(o, 0xaa, 0x46, 0x69, 0x6e, 0x69, 0x73, 0x68, 0x65, 0x64, 0x41, 0x74)
 	o = msgp.AppendInt64(o, z.FinishedAt)
-	// string "Submitter"
-	o = append(o, 0xa9, 0x53, 0x75, 0x62, 0x6d, 0x69, 0x74, 0x74, 0x65, 0x72)
 	o = msgp.AppendString(o, z.Submitter)
 	return
 }
 
 // UnmarshalMsg implements msgp.Unmarshaler
 func (z *Job) UnmarshalMsg(bts []byte) (o []byte, err error) {
-	var field []byte
-	_ = field
 	var zb0001 uint32
-	zb0001, bts, err = msgp.ReadMapHeaderBytes(bts)
+	zb0001, bts, err = msgp.ReadArrayHeaderBytes(bts)
 	if err != nil {
 		err = msgp.WrapError(err)
 		return
 	}
-	for zb0001 > 0 {
-		zb0001--
-		field, bts, err = msgp.ReadMapKeyZC(bts)
+	if zb0001 != 24 {
+		err = msgp.ArrayError{Wanted: 24, Got: zb0001}
+		return
+	}
+	z.Seq, bts, err = msgp.ReadUint64Bytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err, "Seq")
+		return
+	}
+	z.ID, bts, err = msgp.ReadStringBytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err, "ID")
+		return
+	}
+	z.Key, bts, err = msgp.ReadStringBytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err, "Key")
+		return
+	}
+	z.Home, bts, err = msgp.ReadStringBytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err, "Home")
+		return
+	}
+	z.Shard, bts, err = msgp.ReadStringBytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err, "Shard")
+		return
+	}
+	var zb0002 uint32
+	zb0002, bts, err = msgp.ReadArrayHeaderBytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err, "Capabilities")
+		return
+	}
+	if cap(z.Capabilities) >= int(zb0002) {
+		z.Capabilities = (z.Capabilities)[:zb0002]
+	} else {
+		z.Capabilities = make([]string, zb0002)
+	}
+	for za0001 := range z.Capabilities {
+		z.Capabilities[za0001], bts, err = msgp.ReadStringBytes(bts)
 		if err != nil {
-			err = msgp.WrapError(err)
+			err = msgp.WrapError(err, "Capabilities", za0001)
 			return
 		}
-		switch msgp.UnsafeString(field) {
-		case "Seq":
-			z.Seq, bts, err = msgp.ReadUint64Bytes(bts)
-			if err != nil {
-				err = msgp.WrapError(err, "Seq")
-				return
-			}
-		case "ID":
-			z.ID, bts, err = msgp.ReadStringBytes(bts)
-			if err != nil {
-				err = msgp.WrapError(err, "ID")
-				return
-			}
-		case "Key":
-			z.Key, bts, err = msgp.ReadStringBytes(bts)
-			if err != nil {
-				err = msgp.WrapError(err, "Key")
-				return
-			}
-		case "Home":
-			z.Home, bts, err = msgp.ReadStringBytes(bts)
-			if err != nil {
-				err = msgp.WrapError(err, "Home")
-				return
-			}
-		case "Shard":
-			z.Shard, bts, err = msgp.ReadStringBytes(bts)
-			if err != nil {
-				err = msgp.WrapError(err, "Shard")
-				return
-			}
-		case "Capabilities":
-			var zb0002 uint32
-			zb0002, bts, err = msgp.ReadArrayHeaderBytes(bts)
-			if err != nil {
-				err = msgp.WrapError(err, "Capabilities")
-				return
-			}
-			if cap(z.Capabilities) >= int(zb0002) {
-				z.Capabilities = (z.Capabilities)[:zb0002]
-			} else {
-				z.Capabilities = make([]string, zb0002)
-			}
-			for za0001 := range z.Capabilities {
-				z.Capabilities[za0001], bts, err = msgp.ReadStringBytes(bts)
-				if err != nil {
-					err = msgp.WrapError(err, "Capabilities", za0001)
-					return
-				}
-			}
-		case "Priority":
-			z.Priority, bts, err = msgp.ReadInt64Bytes(bts)
-			if err != nil {
-				err = msgp.WrapError(err, "Priority")
-				return
-			}
-		case "ValueMu":
-			z.ValueMu, bts, err = msgp.ReadInt64Bytes(bts)
-			if err != nil {
-				err = msgp.WrapError(err, "ValueMu")
-				return
-			}
-		case "MaxPriceMu":
-			z.MaxPriceMu, bts, err = msgp.ReadInt64Bytes(bts)
-			if err != nil {
-				err = msgp.WrapError(err, "MaxPriceMu")
-				return
-			}
-		case "Kind":
-			z.Kind, bts, err = msgp.ReadStringBytes(bts)
-			if err != nil {
-				err = msgp.WrapError(err, "Kind")
-				return
-			}
-		case "Payload":
-			z.Payload, bts, err = msgp.ReadBytesBytes(bts, z.Payload)
-			if err != nil {
-				err = msgp.WrapError(err, "Payload")
-				return
-			}
-		case "State":
-			{
-				var zb0003 uint8
-				zb0003, bts, err = msgp.ReadUint8Bytes(bts)
-				if err != nil {
-					err = msgp.WrapError(err, "State")
-					return
-				}
-				z.State = JobState(zb0003)
-			}
-		case "Node":
-			z.Node, bts, err = msgp.ReadStringBytes(bts)
-			if err != nil {
-				err = msgp.WrapError(err, "Node")
-				return
-			}
-		case "Attempt":
-			z.Attempt, bts, err = msgp.ReadUint32Bytes(bts)
-			if err != nil {
-				err = msgp.WrapError(err, "Attempt")
-				return
-			}
-		case "Hops":
-			z.Hops, bts, err = msgp.ReadUint32Bytes(bts)
-			if err != nil {
-				err = msgp.WrapError(err, "Hops")
-				return
-			}
-		case "QuoteMu":
-			z.QuoteMu, bts, err = msgp.ReadInt64Bytes(bts)
-			if err != nil {
-				err = msgp.WrapError(err, "QuoteMu")
-				return
-			}
-		case "ParkedReason":
-			z.ParkedReason, bts, err = msgp.ReadStringBytes(bts)
-			if err != nil {
-				err = msgp.WrapError(err, "ParkedReason")
-				return
-			}
-		case "Output":
-			z.Output, bts, err = msgp.ReadStringBytes(bts)
-			if err != nil {
-				err = msgp.WrapError(err, "Output")
-				return
-			}
-		case "ExitCode":
-			z.ExitCode, bts, err = msgp.ReadInt64Bytes(bts)
-			if err != nil {
-				err = msgp.WrapError(err, "ExitCode")
-				return
-			}
-		case "Error":
-			z.Error, bts, err = msgp.ReadStringBytes(bts)
-			if err != nil {
-				err = msgp.WrapError(err, "Error")
-				return
-			}
-		case "SubmittedAt":
-			z.SubmittedAt, bts, err = msgp.ReadInt64Bytes(bts)
-			if err != nil {
-				err = msgp.WrapError(err, "SubmittedAt")
-				return
-			}
-		case "AssignedAt":
-			z.AssignedAt, bts, err = msgp.ReadInt64Bytes(bts)
-			if err != nil {
-				err = msgp.WrapError(err, "AssignedAt")
-				return
-			}
-		case "FinishedAt":
-			z.FinishedAt, bts, err = msgp.ReadInt64Bytes(bts)
-			if err != nil {
-				err = msgp.WrapError(err, "FinishedAt")
-				return
-			}
-		case "Submitter":
-			z.Submitter, bts, err = msgp.ReadStringBytes(bts)
-			if err != nil {
-				err = msgp.WrapError(err, "Submitter")
-				return
-			}
-		default:
-			bts, err = msgp.Skip(bts)
-			if err != nil {
-				err = msgp.WrapError(err)
-				return
-			}
+	}
+	z.Priority, bts, err = msgp.ReadInt64Bytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err, "Priority")
+		return
+	}
+	z.ValueMu, bts, err = msgp.ReadInt64Bytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err, "ValueMu")
+		return
+	}
+	z.MaxPriceMu, bts, err = msgp.ReadInt64Bytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err, "MaxPriceMu")
+		return
+	}
+	z.Kind, bts, err = msgp.ReadStringBytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err, "Kind")
+		return
+	}
+	z.Payload, bts, err = msgp.ReadBytesBytes(bts, z.Payload)
+	if err != nil {
+		err = msgp.WrapError(err, "Payload")
+		return
+	}
+	{
+		var zb0003 uint8
+		zb0003, bts, err = msgp.ReadUint8Bytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "State")
+			return
 		}
+		z.State = JobState(zb0003)
+	}
+	z.Node, bts, err = msgp.ReadStringBytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err, "Node")
+		return
+	}
+	z.Attempt, bts, err = msgp.ReadUint32Bytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err, "Attempt")
+		return
+	}
+	z.Hops, bts, err = msgp.ReadUint32Bytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err, "Hops")
+		return
+	}
+	z.QuoteMu, bts, err = msgp.ReadInt64Bytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err, "QuoteMu")
+		return
+	}
+	z.ParkedReason, bts, err = msgp.ReadStringBytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err, "ParkedReason")
+		return
+	}
+	z.Output, bts, err = msgp.ReadStringBytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err, "Output")
+		return
+	}
+	z.ExitCode, bts, err = msgp.ReadInt64Bytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err, "ExitCode")
+		return
+	}
+	z.Error, bts, err = msgp.ReadStringBytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err, "Error")
+		return
+	}
+	z.SubmittedAt, bts, err = msgp.ReadInt64Bytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err, "SubmittedAt")
+		return
+	}
+	z.AssignedAt, bts, err = msgp.ReadInt64Bytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err, "AssignedAt")
+		return
+	}
+	z.FinishedAt, bts, err = msgp.ReadInt64Bytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err, "FinishedAt")
+		return
+	}
+	z.Submitter, bts, err = msgp.ReadStringBytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err, "Submitter")
+		return
 	}
 	o = bts
 	return
@@ -1819,11 +1580,11 @@ func (z *Job) UnmarshalMsg(bts []byte) (o []byte, err error) {
 
 // Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
 func (z *Job) Msgsize() (s int) {
-	s = 3 + 4 + msgp.Uint64Size + 3 + msgp.StringPrefixSize + len(z.ID) + 4 + msgp.StringPrefixSize + len(z.Key) + 5 + msgp.StringPrefixSize + len(z.Home) + 6 + msgp.StringPrefixSize + len(z.Shard) + 13 + msgp.ArrayHeaderSize
+	s = 3 + msgp.Uint64Size + msgp.StringPrefixSize + len(z.ID) + msgp.StringPrefixSize + len(z.Key) + msgp.StringPrefixSize + len(z.Home) + msgp.StringPrefixSize + len(z.Shard) + msgp.ArrayHeaderSize
 	for za0001 := range z.Capabilities {
 		s += msgp.StringPrefixSize + len(z.Capabilities[za0001])
 	}
-	s += 9 + msgp.Int64Size + 8 + msgp.Int64Size + 11 + msgp.Int64Size + 5 + msgp.StringPrefixSize + len(z.Kind) + 8 + msgp.BytesPrefixSize + len(z.Payload) + 6 + msgp.Uint8Size + 5 + msgp.StringPrefixSize + len(z.Node) + 8 + msgp.Uint32Size + 5 + msgp.Uint32Size + 8 + msgp.Int64Size + 13 + msgp.StringPrefixSize + len(z.ParkedReason) + 7 + msgp.StringPrefixSize + len(z.Output) + 9 + msgp.Int64Size + 6 + msgp.StringPrefixSize + len(z.Error) + 12 + msgp.Int64Size + 11 + msgp.Int64Size + 11 + msgp.Int64Size + 10 + msgp.StringPrefixSize + len(z.Submitter)
+	s += msgp.Int64Size + msgp.Int64Size + msgp.Int64Size + msgp.StringPrefixSize + len(z.Kind) + msgp.BytesPrefixSize + len(z.Payload) + msgp.Uint8Size + msgp.StringPrefixSize + len(z.Node) + msgp.Uint32Size + msgp.Uint32Size + msgp.Int64Size + msgp.StringPrefixSize + len(z.ParkedReason) + msgp.StringPrefixSize + len(z.Output) + msgp.Int64Size + msgp.StringPrefixSize + len(z.Error) + msgp.Int64Size + msgp.Int64Size + msgp.Int64Size + msgp.StringPrefixSize + len(z.Submitter)
 	return
 }
 
