@@ -44,6 +44,9 @@ func Commands(ui cli.Ui) map[string]cli.CommandFactory {
 	for k, f := range runCommands(m) {
 		cmds[k] = f
 	}
+	for k, f := range imageCommands(m) {
+		cmds[k] = f
+	}
 	for k, f := range apiCommands(m) {
 		cmds[k] = f
 	}
