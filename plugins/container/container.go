@@ -483,10 +483,27 @@ func (a *Agent) fingerprint(ctx context.Context) sdk.Fingerprint {
 	fp.Message = fmt.Sprintf("%s %s (%s mode), %d image(s)", cfg.Runtime, ver, cfg.Mode, len(imgs))
 	caps := []string{"container", "runtime:" + cfg.Runtime}
 	for _, im := range imgs {
-		caps = append(caps, "image:"+im)
+		for _, ref := range ImageRefs(im) {
+			caps = append(caps, "image:"+ref)
+		}
 	}
 	fp.Capabilities = append(caps, cfg.Capabilities...)
 	return fp
+}
+
+// ImageRefs returns the references a job may use for the local image ref
+// (as the runtime lists it, name:tag): ref itself, and the short name the
+// runtime also resolves when ref is in podman's "localhost/" namespace or
+// is a "docker.io/library/" image. `podman import x.tar bb:1` lists the
+// image as localhost/bb:1; a job naming image "bb:1" runs it too, so both
+// capabilities are advertised.
+func ImageRefs(ref string) []string {
+	for _, prefix := range []string{"localhost/", "docker.io/library/"} {
+		if short, ok := strings.CutPrefix(ref, prefix); ok && short != "" {
+			return []string{ref, short}
+		}
+	}
+	return []string{ref}
 }
 
 // Fingerprint implements sdk.Fingerprinter: runtime name and version, local
