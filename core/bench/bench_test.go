@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -74,5 +75,56 @@ func TestCeiling(t *testing.T) {
 	}
 	if r.EntriesPerSec <= 0 || math.Abs(r.JobsPerSec-r.EntriesPerSec*100) > 1e-6 || math.Abs(r.LifecycleJobsPerSec*EntriesPerJob-r.JobsPerSec) > 1e-6 {
 		t.Fatalf("result %+v", r)
+	}
+}
+
+func TestParseGoBench(t *testing.T) {
+	out := `goos: linux
+BenchmarkSubmit/batch=1-2         	     100	  12345678 ns/op	        81.00 jobs/s	        81.00 entries/s
+BenchmarkSubmit/batch=1-2         	     100	  12345678 ns/op	        79.00 jobs/s	        79.00 entries/s
+BenchmarkHeapPerJob1M-2   	       1	1200000000 ns/op	       210.5 B/job
+BenchmarkBroken-2 ---
+PASS
+`
+	rs := ParseGoBench(strings.NewReader(out))
+	tests := []struct {
+		name, unit string
+		want       []float64
+	}{
+		{"BenchmarkSubmit/batch=1", "jobs/s", []float64{81, 79}},
+		{"BenchmarkSubmit/batch=1", "ns/op", []float64{12345678, 12345678}},
+		{"BenchmarkHeapPerJob1M", "B/job", []float64{210.5}},
+	}
+	for _, tt := range tests {
+		r, ok := Find(rs, tt.name)
+		if !ok || fmt.Sprint(r.Values(tt.unit)) != fmt.Sprint(tt.want) {
+			t.Errorf("%s %s = %v (found %v), want %v", tt.name, tt.unit, r.Values(tt.unit), ok, tt.want)
+		}
+	}
+	if len(rs) != 2 {
+		t.Errorf("parsed %d results, want 2", len(rs))
+	}
+}
+
+func TestReportMarkdown(t *testing.T) {
+	r := Report{Machine: ThisMachine(), Command: "planetary bench", Figures: []Figure{
+		{ID: "P1", Name: "lifecycle", Unit: "jobs/s", Values: []float64{21000, 19000, 25000},
+			Goal: &Goal{Value: 20000, AtLeast: true, Text: "≥ 20,000 jobs/s"}, Command: "planetary bench -only P1"},
+		{ID: "P5", Name: "heap", Unit: "B/job", Values: []float64{450}, Goal: &Goal{Value: 400, Text: "≤ 400 B/job"}},
+		{ID: "P2", Name: "cluster", Goal: &Goal{Value: 8000, AtLeast: true}, Skipped: "cluster not available"},
+		{Name: "info", Unit: "x", Values: []float64{1, 2, 3}},
+	}, Scaling: []ScalingRow{{Jobs: 10000, Sustained: 1234.5, HeapPerJob: 300}}}
+	md := r.Markdown()
+	for _, want := range []string{
+		"| P1 | lifecycle | 21,000 jobs/s | 19,000–25,000 (3) | ≥ 20,000 jobs/s | met |",
+		"| P5 | heap | 450 B/job | 450–450 (1) | ≤ 400 B/job | not met |",
+		"| P2 | cluster | — | — |  | not measured: cluster not available |",
+		"|  | info | 2 x | 1–3 (3) |  |  |",
+		"| 10,000 | 1,235 | 300 B |",
+		"`planetary bench -only P1`",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
 	}
 }
