@@ -85,6 +85,11 @@ type Agent struct {
 	wg     sync.WaitGroup
 	mu     sync.Mutex
 	done   bool
+
+	// dyn holds one catalog per node claimed after start.
+	dmu     sync.Mutex
+	dyn     map[string]*catalog.Catalog
+	dclosed bool
 }
 
 // New validates the config; Start runs the agent.
@@ -228,7 +233,7 @@ func (a *Agent) startServer() error {
 func (a *Agent) startHTTP() error {
 	ac := a.cfg.Agent
 	h, err := api.New(api.Config{
-		Backend:            a.srv,
+		Backend:            server.Track(a.srv),
 		Logger:             a.cfg.Logger,
 		AllowAnonymousRead: a.cfg.Dev,
 		DisableACL:         !ac.ACL.Enabled,
@@ -352,39 +357,16 @@ func (a *Agent) startClient(ctx, life context.Context) error {
 	if ac.ACL.Enabled && a.token == "" {
 		return ErrNoToken
 	}
-	nodes, byID := a.servedNodes()
-	plugins := map[string]mission.PluginSpec{}
-	for _, p := range ac.Plugins {
-		plugins[p.Name] = p
-	}
-	var seed uint64
-	if a.cfg.Mission != nil {
-		seed = a.cfg.Mission.Seed
-	}
+	nodes, _ := a.servedNodes()
 	var specs []catalog.Spec
 	for _, n := range nodes {
-		p := plugins[n.PluginKind]
-		cfg := map[string]any{}
-		for k, v := range p.Config {
-			cfg[k] = v
+		spec, err := a.pluginSpec(n)
+		if err != nil {
+			return err
 		}
-		for k, v := range byID[n.ID].Config {
-			cfg[k] = v
-		}
-		dir := filepath.Join(a.dataDir, "nodes", n.ID)
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return fmt.Errorf("agent: node dir: %w", err)
-		}
-		specs = append(specs, catalog.Spec{
-			Name: n.ID, Kind: n.PluginKind, Builtin: p.Builtin || p.Path == "", Path: p.Path, SHA256: p.SHA256,
-			Config: cfg, Node: sdk.NodeInfo{ID: n.ID, Shard: n.Shard, DataDir: dir, Seed: seed},
-		})
+		specs = append(specs, spec)
 	}
-	cc := catalog.DefaultConfig()
-	cc.Logger = a.cfg.Logger
-	cc.SelfPath = a.cfg.SelfPath
-	cc.Plugins = specs
-	cat, err := catalog.New(cc)
+	cat, err := a.newCatalog(specs)
 	if err != nil {
 		return fmt.Errorf("agent: catalog: %w", err)
 	}
@@ -407,8 +389,23 @@ func (a *Agent) startClient(ctx, life context.Context) error {
 		clc.HeartbeatInterval = time.Duration(ac.Client.HeartbeatIntervalMs) * time.Millisecond
 	}
 	clc.Catalog = client.CatalogFunc(func(ctx context.Context, n state.Node) (client.Executor, error) {
-		return cat.Get(n.ID)
+		p, err := cat.Get(n.ID)
+		if !errors.Is(err, catalog.ErrUnknownPlugin) {
+			return p, err
+		}
+		a.dmu.Lock()
+		dc := a.dyn[n.ID]
+		a.dmu.Unlock()
+		if dc == nil {
+			return nil, err
+		}
+		return dc.Get(n.ID)
 	})
+	clc.Launcher = launcher{a}
+	for _, p := range ac.Plugins {
+		clc.Kinds = append(clc.Kinds, p.Name)
+	}
+	clc.Patterns = ac.Client.Nodes
 	cl, err := client.New(clc)
 	if err != nil {
 		return fmt.Errorf("agent: client: %w", err)
@@ -459,6 +456,13 @@ func (a *Agent) Shutdown() error {
 	if a.cat != nil {
 		a.cat.Close()
 	}
+	a.dmu.Lock()
+	dyn := a.dyn
+	a.dyn, a.dclosed = nil, true
+	a.dmu.Unlock()
+	for _, c := range dyn {
+		c.Close()
+	}
 	if a.httpSrv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		_ = a.httpSrv.Shutdown(ctx)
@@ -473,4 +477,104 @@ func (a *Agent) Shutdown() error {
 		_ = os.RemoveAll(a.dataDir)
 	}
 	return err
+}
+
+// pluginSpec is the catalog entry serving node n: its kind's plugin block,
+// with the mission node's config (when the mission names it) over the
+// plugin's.
+func (a *Agent) pluginSpec(n state.Node) (catalog.Spec, error) {
+	var p mission.PluginSpec
+	for _, ps := range a.cfg.Agent.Plugins {
+		if ps.Name == n.PluginKind {
+			p = ps
+		}
+	}
+	cfg := map[string]any{}
+	for k, v := range p.Config {
+		cfg[k] = v
+	}
+	var seed uint64
+	if m := a.cfg.Mission; m != nil {
+		seed = m.Seed
+		for _, mn := range m.Nodes {
+			if mn.ID == n.ID {
+				for k, v := range mn.Config {
+					cfg[k] = v
+				}
+			}
+		}
+	}
+	dir := filepath.Join(a.dataDir, "nodes", n.ID)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return catalog.Spec{}, fmt.Errorf("agent: node dir: %w", err)
+	}
+	return catalog.Spec{
+		Name: n.ID, Kind: n.PluginKind, Builtin: p.Builtin || p.Path == "", Path: p.Path, SHA256: p.SHA256,
+		Config: cfg, Node: sdk.NodeInfo{ID: n.ID, Shard: n.Shard, DataDir: dir, Seed: seed},
+	}, nil
+}
+
+func (a *Agent) newCatalog(specs []catalog.Spec) (*catalog.Catalog, error) {
+	cc := catalog.DefaultConfig()
+	cc.Logger = a.cfg.Logger
+	cc.SelfPath = a.cfg.SelfPath
+	cc.Plugins = specs
+	return catalog.New(cc)
+}
+
+// launcher starts a supervised plugin, in a catalog of its own, for each
+// node the client claims after start.
+type launcher struct{ a *Agent }
+
+// Launch implements client.Launcher.
+func (l launcher) Launch(ctx context.Context, n state.Node) error {
+	a := l.a
+	a.dmu.Lock()
+	_, running := a.dyn[n.ID]
+	a.dmu.Unlock()
+	if running || (a.cat != nil && catalogHas(a.cat, n.ID)) {
+		return nil
+	}
+	spec, err := a.pluginSpec(n)
+	if err != nil {
+		return err
+	}
+	cat, err := a.newCatalog([]catalog.Spec{spec})
+	if err != nil {
+		return fmt.Errorf("agent: catalog for node %s: %w", n.ID, err)
+	}
+	if err := cat.Start(ctx); err != nil {
+		// A transient failure is retried by the catalog; the node is still
+		// claimed so its heartbeats tell the servers how it fares.
+		a.log.Error("plugin for a claimed node did not start", "node", n.ID, "error", err)
+	}
+	a.dmu.Lock()
+	defer a.dmu.Unlock()
+	if a.dyn == nil {
+		a.dyn = map[string]*catalog.Catalog{}
+	}
+	if a.dclosed {
+		cat.Close()
+		return errors.New("agent: shutting down")
+	}
+	a.dyn[n.ID] = cat
+	return nil
+}
+
+// Stop implements client.Launcher. Nodes served from the agent config's
+// catalog keep their plugin until the agent stops.
+func (l launcher) Stop(node string) {
+	a := l.a
+	a.dmu.Lock()
+	cat := a.dyn[node]
+	delete(a.dyn, node)
+	a.dmu.Unlock()
+	if cat != nil {
+		cat.Close()
+	}
+}
+
+func catalogHas(c *catalog.Catalog, name string) bool {
+	_, err := c.Get(name)
+	return !errors.Is(err, catalog.ErrUnknownPlugin)
 }

@@ -216,8 +216,13 @@ func (h *HTTP) clientAssignments(w http.ResponseWriter, r *http.Request) (any, e
 	var mu sync.Mutex // serialises writes of batches and keep-alives
 	enc := json.NewEncoder(w)
 	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
+	keepAlive := make(chan struct{})
+	defer func() {
+		cancel()
+		<-keepAlive // no write after the handler returns
+	}()
 	go func() {
+		defer close(keepAlive)
 		t := time.NewTicker(h.cfg.StreamKeepAlive)
 		defer t.Stop()
 		for {

@@ -75,7 +75,7 @@ func (c *Client) cancelAttempt(k attemptKey) {
 	if t == nil || t.done {
 		return
 	}
-	if nr, ok := c.nodes[t.node]; ok {
+	if nr, ok := c.node(t.node); ok {
 		c.log.Debug("cancelling attempt", "job", k.job, "attempt", k.attempt)
 		nr.cancel(k)
 	}

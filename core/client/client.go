@@ -50,6 +50,9 @@ var (
 	// ErrUnknownNode is reported for an assignment to a node this client
 	// does not serve.
 	ErrUnknownNode = errors.New("client: node not served here")
+	// ErrNotHosted is returned when the servers do not record this client
+	// as the host of a node it publishes state for.
+	ErrNotHosted = errors.New("client: node not hosted by this client")
 )
 
 // Config configures the client role.
@@ -80,6 +83,28 @@ type Config struct {
 	// SeenTTL is how long a finished (job, attempt) is remembered to drop a
 	// resent assignment.
 	SeenTTL time.Duration
+
+	// Launcher, when set with Kinds, lets the client claim nodes registered
+	// after it started: every WatchInterval it lists the nodes, and for one
+	// that no other client hosts, whose plugin kind is in Kinds and whose id
+	// matches Patterns (all when empty), it launches a plugin, claims the
+	// node and serves it. A served node that is retired, deregistered or
+	// claimed elsewhere is dropped and its plugin stopped.
+	Launcher Launcher
+	// Kinds are the plugin kinds this host can run.
+	Kinds []string
+	// Patterns are glob patterns of the node ids this host may serve.
+	Patterns []string
+	// WatchInterval is the time between node listings (default 1s).
+	WatchInterval time.Duration
+}
+
+// Launcher starts and stops the plugin of a node claimed after start.
+type Launcher interface {
+	// Launch starts a plugin for node; the catalog serves it from then on.
+	Launch(ctx context.Context, node state.Node) error
+	// Stop stops the plugin of a node no longer served here.
+	Stop(node string)
 }
 
 // DefaultConfig returns the defaults; set Name, Servers, Catalog and Nodes.
@@ -90,6 +115,7 @@ func DefaultConfig() Config {
 		MaxBatch:          512,
 		RetryInterval:     250 * time.Millisecond,
 		SeenTTL:           time.Minute,
+		WatchInterval:     time.Second,
 	}
 }
 
@@ -123,8 +149,13 @@ type Client struct {
 	cfg     Config
 	log     hclog.Logger
 	apis    []*api.Client
-	nodes   map[string]*nodeRunner
 	results *outbox
+
+	nmu   sync.RWMutex
+	nodes map[string]*nodeRunner
+	// runCtx and wg run node goroutines added while running.
+	runCtx context.Context
+	wg     *sync.WaitGroup
 
 	mu      sync.Mutex
 	current int // index into apis of the server in use
@@ -163,6 +194,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cfg.SeenTTL == 0 {
 		cfg.SeenTTL = def.SeenTTL
+	}
+	if cfg.WatchInterval == 0 {
+		cfg.WatchInterval = def.WatchInterval
 	}
 	if cfg.HealthTimeout == 0 {
 		cfg.HealthTimeout = max(cfg.HeartbeatInterval, time.Second)
@@ -242,8 +276,14 @@ func (c *Client) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); fn(ctx) }()
 	}
-	for _, id := range c.nodeIDs() {
-		run(c.nodes[id].run)
+	c.nmu.Lock()
+	c.runCtx, c.wg = ctx, &wg
+	for _, nr := range c.nodes {
+		nr.start(ctx, &wg)
+	}
+	c.nmu.Unlock()
+	if c.cfg.Launcher != nil && len(c.cfg.Kinds) > 0 {
+		run(c.watchLoop)
 	}
 	run(c.heartbeatLoop)
 	run(c.assignmentLoop)
@@ -260,6 +300,8 @@ func (c *Client) Run(ctx context.Context) error {
 }
 
 func (c *Client) nodeIDs() []string {
+	c.nmu.RLock()
+	defer c.nmu.RUnlock()
 	ids := make([]string, 0, len(c.nodes))
 	for id := range c.nodes {
 		ids = append(ids, id)
@@ -350,7 +392,11 @@ func (c *Client) startPlugins(ctx context.Context) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := c.nodes[id].executor(ctx); err != nil && ctx.Err() == nil {
+			nr, ok := c.node(id)
+			if !ok {
+				return
+			}
+			if _, err := nr.executor(ctx); err != nil && ctx.Err() == nil {
 				c.log.Error("plugin did not start", "node", id, "error", err)
 			}
 		}()
@@ -367,7 +413,11 @@ func (c *Client) probe(ctx context.Context) []api.NodeBeat {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			beats[i] = c.nodes[id].probe(ctx)
+			if nr, ok := c.node(id); ok {
+				beats[i] = nr.probe(ctx)
+			} else {
+				beats[i] = api.NodeBeat{ID: id}
+			}
 		}()
 	}
 	wg.Wait()
@@ -410,7 +460,7 @@ func (c *Client) dispatch(ctx context.Context, a api.Assignment) {
 	c.seen[k] = t
 	c.mu.Unlock()
 
-	nr, ok := c.nodes[a.Node]
+	nr, ok := c.node(a.Node)
 	if !ok {
 		c.log.Warn("assignment for a node not served here", "job", a.JobID, "node", a.Node)
 		c.finish(k, api.Result{JobID: a.JobID, Attempt: a.Attempt, Retryable: true,

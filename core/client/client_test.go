@@ -118,7 +118,7 @@ func newFixture(t testing.TB) *fixture {
 		t.Fatal(err)
 	}
 	acfg := api.DefaultConfig()
-	acfg.Backend, acfg.Logger = srv, logger
+	acfg.Backend, acfg.Logger = server.Track(srv), logger
 	h, err := api.New(acfg)
 	if err != nil {
 		t.Fatal(err)
@@ -167,6 +167,8 @@ type testCatalog struct {
 
 	mu      sync.Mutex
 	plugins map[string]*host.Plugin
+	// values are per-node plugin config values (none by default).
+	values map[string]map[string]any
 }
 
 func (c *testCatalog) Executor(ctx context.Context, n state.Node) (Executor, error) {
@@ -189,6 +191,9 @@ func (c *testCatalog) Executor(ctx context.Context, n state.Node) (Executor, err
 		return nil, err
 	}
 	values := map[string]any{}
+	for k, v := range c.values[n.ID] {
+		values[k] = v
+	}
 	if errs := host.ValidateConfig(schema, values); len(errs) > 0 {
 		p.Kill()
 		return nil, errors.Join(errs...)

@@ -78,13 +78,51 @@ type nodeRunner struct {
 	log  hclog.Logger
 	in   chan api.Assignment
 
+	// changed is signalled when the catalog hands out a new executor.
+	changed chan struct{}
+
 	mu     sync.Mutex
 	exec   Executor
+	last   Executor // the executor last handed out, to notice a new one
 	stream *host.ExecStream
+	stop   context.CancelFunc
 }
 
 func newNodeRunner(c *Client, n state.Node) *nodeRunner {
-	return &nodeRunner{c: c, node: n, log: c.log.With("node", n.ID), in: make(chan api.Assignment, 1024)}
+	return &nodeRunner{c: c, node: n, log: c.log.With("node", n.ID), in: make(chan api.Assignment, 1024),
+		changed: make(chan struct{}, 1)}
+}
+
+// start runs the node's execute and publish loops under ctx until ctx
+// ends or the node is dropped (halt).
+func (nr *nodeRunner) start(ctx context.Context, wg *sync.WaitGroup) {
+	ctx, cancel := context.WithCancel(ctx)
+	nr.mu.Lock()
+	nr.stop = cancel
+	nr.mu.Unlock()
+	wg.Add(2)
+	go func() { defer wg.Done(); nr.run(ctx) }()
+	go func() { defer wg.Done(); nr.publishLoop(ctx) }()
+}
+
+// halt stops the node's loops.
+func (nr *nodeRunner) halt() {
+	nr.mu.Lock()
+	stop := nr.stop
+	nr.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+}
+
+// forget drops a cached executor that failed, so the next use asks the
+// catalog again (it may have restarted the plugin).
+func (nr *nodeRunner) forget(e Executor) {
+	nr.mu.Lock()
+	if nr.exec == e {
+		nr.exec = nil
+	}
+	nr.mu.Unlock()
 }
 
 func (nr *nodeRunner) submit(ctx context.Context, a api.Assignment) {
@@ -107,8 +145,15 @@ func (nr *nodeRunner) executor(ctx context.Context) (Executor, error) {
 		return nil, err
 	}
 	nr.mu.Lock()
-	nr.exec = e
+	fresh := nr.last != e
+	nr.exec, nr.last = e, e
 	nr.mu.Unlock()
+	if fresh {
+		select {
+		case nr.changed <- struct{}{}:
+		default:
+		}
+	}
 	return e, nil
 }
 
@@ -121,6 +166,11 @@ func (nr *nodeRunner) probe(ctx context.Context) api.NodeBeat {
 	e, err := nr.executor(pctx)
 	if err == nil {
 		err = e.Health(pctx)
+		if err != nil {
+			nr.forget(e)
+		} else if p, ok := e.(interface{ Pid() int }); ok {
+			beat.PluginPid = p.Pid()
+		}
 	}
 	beat.LatencyMs = time.Since(start).Milliseconds()
 	beat.Healthy = err == nil
