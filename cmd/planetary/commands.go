@@ -40,6 +40,8 @@ func Commands(ui cli.Ui) map[string]cli.CommandFactory {
 		"version":      func() (cli.Command, error) { return &VersionCommand{Meta: m}, nil },
 		"agent":        func() (cli.Command, error) { return &AgentCommand{Meta: m}, nil },
 		"plugin serve": func() (cli.Command, error) { return &PluginServeCommand{Meta: m}, nil },
+		"docs build":   func() (cli.Command, error) { return &DocsBuildCommand{Meta: m}, nil },
+		"docs serve":   func() (cli.Command, error) { return &DocsServeCommand{Meta: m}, nil },
 	}
 	for k, f := range runCommands(m) {
 		cmds[k] = f
