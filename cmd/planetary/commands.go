@@ -43,13 +43,16 @@ func Commands(ui cli.Ui) map[string]cli.CommandFactory {
 		"docs build":   func() (cli.Command, error) { return &DocsBuildCommand{Meta: m}, nil },
 		"docs serve":   func() (cli.Command, error) { return &DocsServeCommand{Meta: m}, nil },
 	}
+	for k, f := range apiCommands(m) {
+		cmds[k] = f
+	}
 	for k, f := range runCommands(m) {
 		cmds[k] = f
 	}
-	for k, f := range imageCommands(m) {
+	for k, f := range benchCommands(m) {
 		cmds[k] = f
 	}
-	for k, f := range apiCommands(m) {
+	for k, f := range imageCommands(m) {
 		cmds[k] = f
 	}
 	return cmds

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"strings"
+	"syscall"
+
+	"github.com/hashicorp/cli"
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/planetary/planetary/core/bench"
+)
+
+// BenchCommand runs the benchmark suite and writes BENCHMARKS.md.
+type BenchCommand struct{ Meta }
+
+func (c *BenchCommand) Help() string {
+	return strings.TrimSpace(`
+Usage: planetary bench [options]
+
+  Runs planetary's benchmarks: the end-to-end job lifecycle through an
+  in-process dev agent (sim and exec plugins as child processes) beside the
+  raw raft ceiling measured in the same run, and the package benchmarks
+  through "go test -bench" (run from the module root). Writes a markdown
+  report with the machine, every figure (median and min–max of its runs),
+  its target and the command that reproduces it.
+
+Options:
+
+  -out=<file>          Write the report here (default: print it).
+  -quick               Small runs, 1M-job figures skipped (a smoke test).
+  -only=<groups>       Comma list of P1,P2,P3,P4,P5,P6,P7,P8,micro.
+  -dir=<dir>           Module root for go test (default ".").
+  -cpuprofile=<file>   CPU profile of this process (the in-process runs).
+  -memprofile=<file>   Heap profile at the end.
+  -v                   Show progress and go test output on stderr.
+`)
+}
+
+func (c *BenchCommand) Synopsis() string { return "Run the benchmarks and write BENCHMARKS.md" }
+
+func (c *BenchCommand) Run(args []string) int {
+	fs := c.FlagSet("bench", false)
+	var (
+		out, only, dir, cpuProf, memProf string
+		quick, verbose                   bool
+	)
+	fs.StringVar(&out, "out", "", "")
+	fs.BoolVar(&quick, "quick", false, "")
+	fs.StringVar(&only, "only", "", "")
+	fs.StringVar(&dir, "dir", ".", "")
+	fs.StringVar(&cpuProf, "cpuprofile", "", "")
+	fs.StringVar(&memProf, "memprofile", "", "")
+	fs.BoolVar(&verbose, "v", false, "")
+	if err := fs.Parse(args); err != nil {
+		c.Ui.Error(err.Error())
+		return cli.RunResultHelp
+	}
+	if fs.NArg() != 0 {
+		c.Ui.Error("bench takes no arguments")
+		return cli.RunResultHelp
+	}
+	var groups []string
+	if only != "" {
+		known := map[string]bool{}
+		for _, g := range bench.Groups() {
+			known[strings.ToLower(g)] = true
+		}
+		for _, g := range strings.Split(only, ",") {
+			g = strings.TrimSpace(g)
+			if !known[strings.ToLower(g)] {
+				c.Ui.Error(fmt.Sprintf("unknown benchmark group %q (want %s)", g, strings.Join(bench.Groups(), ",")))
+				return 1
+			}
+			groups = append(groups, g)
+		}
+	}
+	self, err := os.Executable()
+	if err != nil {
+		c.Ui.Error(fmt.Sprintf("locate the planetary binary: %v", err))
+		return 1
+	}
+	absDir, err := filepath.Abs(dir)
+	if err != nil {
+		c.Ui.Error(fmt.Sprintf("module dir %s: %v", dir, err))
+		return 1
+	}
+	if cpuProf != "" {
+		f, err := os.Create(cpuProf)
+		if err != nil {
+			c.Ui.Error(fmt.Sprintf("cpu profile: %v", err))
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			c.Ui.Error(fmt.Sprintf("cpu profile: %v", err))
+			return 1
+		}
+		defer pprof.StopCPUProfile()
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cfg := bench.SuiteConfig{
+		Logger:    hclog.New(&hclog.LoggerOptions{Name: "bench", Level: hclog.Error, Output: os.Stderr}),
+		SelfPath:  self,
+		ModuleDir: absDir,
+		Quick:     quick,
+		Only:      groups,
+		Progress:  progress{c.Ui, verbose},
+		HasCommand: func(name string) bool {
+			_, ok := Commands(c.Ui)[name]
+			return ok
+		},
+		Command: "planetary " + strings.Join(append([]string{"bench"}, args...), " "),
+	}
+	rep, err := bench.RunSuite(ctx, cfg)
+	if err != nil {
+		c.Ui.Error(fmt.Sprintf("bench interrupted: %v", err))
+		return 1
+	}
+	if memProf != "" {
+		f, err := os.Create(memProf)
+		if err != nil {
+			c.Ui.Error(fmt.Sprintf("heap profile: %v", err))
+			return 1
+		}
+		runtime.GC()
+		err = pprof.WriteHeapProfile(f)
+		_ = f.Close()
+		if err != nil {
+			c.Ui.Error(fmt.Sprintf("heap profile: %v", err))
+			return 1
+		}
+	}
+	md := rep.Markdown()
+	if out == "" {
+		c.Ui.Output(md)
+		return 0
+	}
+	if err := os.WriteFile(out, []byte(md), 0o644); err != nil {
+		c.Ui.Error(fmt.Sprintf("write %s: %v", out, err))
+		return 1
+	}
+	c.Ui.Output(fmt.Sprintf("wrote %s (%d figures)", out, len(rep.Figures)))
+	return 0
+}
+
+// progress writes suite progress lines to the Ui (and go test output too
+// when verbose).
+type progress struct {
+	ui      cli.Ui
+	verbose bool
+}
+
+func (p progress) Write(b []byte) (int, error) {
+	s := strings.TrimRight(string(b), "\n")
+	if strings.HasPrefix(s, "bench: ") {
+		p.ui.Info(s)
+	} else if p.verbose {
+		p.ui.Error(s)
+	}
+	return len(b), nil
+}
+
+// benchCommands are the benchmark commands.
+func benchCommands(m Meta) map[string]cli.CommandFactory {
+	return map[string]cli.CommandFactory{
+		"bench": func() (cli.Command, error) { return &BenchCommand{Meta: m}, nil },
+	}
+}

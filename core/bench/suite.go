@@ -1,0 +1,398 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// SuiteConfig configures the whole benchmark suite (`planetary bench`).
+type SuiteConfig struct {
+	Logger hclog.Logger
+	// SelfPath is the planetary binary (plugins, drills).
+	SelfPath string
+	// ModuleDir is the module root where `go test -bench` runs.
+	ModuleDir string
+	// Quick shrinks every run (smoke test of the suite, not figures).
+	Quick bool
+	// Only limits the suite to these groups (P1..P8, "micro"); empty = all.
+	Only []string
+	// Progress receives one line per step and the raw go test output.
+	Progress io.Writer
+	// HasCommand reports whether the binary has a CLI command ("drill
+	// acceptance").
+	HasCommand func(name string) bool
+	// Command is how the suite was invoked (for the report).
+	Command string
+}
+
+// Groups of the suite, in run order.
+var groups = []string{"P1", "P3", "P2", "P4", "P5", "P6", "P7", "P8", "micro"}
+
+// Groups returns the suite's group names.
+func Groups() []string { return append([]string(nil), groups...) }
+
+type suite struct {
+	cfg SuiteConfig
+	rep Report
+}
+
+func (s *suite) want(g string) bool {
+	if len(s.cfg.Only) == 0 {
+		return true
+	}
+	for _, o := range s.cfg.Only {
+		if strings.EqualFold(strings.TrimSpace(o), g) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *suite) logf(format string, args ...any) {
+	if s.cfg.Progress != nil {
+		fmt.Fprintf(s.cfg.Progress, "bench: "+format+"\n", args...)
+	}
+}
+
+func (s *suite) add(f Figure) { s.rep.Figures = append(s.rep.Figures, f) }
+
+// runs is how many times each repeated figure runs.
+const runs = 3
+
+// RunSuite runs the selected benchmark groups and returns the report. A
+// failing group becomes a "not measured" row with its error; RunSuite
+// returns an error only when ctx ends.
+func RunSuite(ctx context.Context, cfg SuiteConfig) (Report, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.NewNullLogger()
+	}
+	if cfg.ModuleDir == "" {
+		cfg.ModuleDir = "."
+	}
+	if cfg.HasCommand == nil {
+		cfg.HasCommand = func(string) bool { return false }
+	}
+	s := &suite{cfg: cfg, rep: Report{Machine: ThisMachine(), Command: cfg.Command}}
+	start := time.Now()
+	steps := map[string]func(context.Context){
+		"P1": s.p1, "P2": s.p2, "P3": s.p3, "P4": s.p4, "P5": s.p5, "P6": s.p6, "P7": s.p7, "P8": s.p8,
+		"micro": s.micro,
+	}
+	for _, g := range groups {
+		if !s.want(g) {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return s.rep, err
+		}
+		t := time.Now()
+		s.logf("%s ...", g)
+		steps[g](ctx)
+		s.logf("%s done in %s", g, time.Since(t).Round(time.Second))
+	}
+	s.rep.Elapsed = time.Since(start)
+	return s.rep, ctx.Err()
+}
+
+func (s *suite) size(full, quick int) int {
+	if s.cfg.Quick {
+		return quick
+	}
+	return full
+}
+
+func atLeast(v float64, text string) *Goal { return &Goal{Value: v, AtLeast: true, Text: text} }
+func atMost(v float64, text string) *Goal  { return &Goal{Value: v, Text: text} }
+
+func (s *suite) lifecycleCfg(w Workload, jobs int) LifecycleConfig {
+	c := DefaultLifecycleConfig()
+	c.Logger, c.SelfPath, c.Workload, c.Jobs = s.cfg.Logger, s.cfg.SelfPath, w, jobs
+	return c
+}
+
+func (s *suite) p1(ctx context.Context) {
+	jobs := s.size(100_000, 20_000)
+	entries := s.size(200, 30)
+	var life, ceil, ratio, perJob, cpu []float64
+	var firstErr error
+	for i := 0; i < runs; i++ {
+		c, err := Ceiling(ctx, CeilingConfig{Logger: s.cfg.Logger, Entries: entries, Batch: 1000})
+		if err != nil {
+			firstErr = err
+			break
+		}
+		r, err := Lifecycle(ctx, s.lifecycleCfg(WorkloadSim, jobs))
+		if err != nil {
+			firstErr = err
+			break
+		}
+		s.logf("P1 run %d: lifecycle %.0f jobs/s (%.4f entries/job, %s CPU/job), ceiling %.0f submissions/s = %.0f lifecycle jobs/s",
+			i+1, r.Sustained, r.EntriesPerJob, r.CPUPerJob, c.JobsPerSec, c.LifecycleJobsPerSec)
+		life, ceil = append(life, r.Sustained), append(ceil, c.LifecycleJobsPerSec)
+		ratio = append(ratio, r.Sustained/c.LifecycleJobsPerSec)
+		perJob = append(perJob, r.EntriesPerJob)
+		cpu = append(cpu, float64(r.CPUPerJob.Microseconds()))
+		if i == 1 {
+			s.rep.Scaling = append(s.rep.Scaling, ScalingRow{Jobs: jobs, Sustained: r.Sustained, HeapPerJob: r.HeapPerJob, Elapsed: r.Elapsed})
+		}
+	}
+	cmd := "bin/planetary bench -only P1"
+	f := Figure{ID: "P1", Name: fmt.Sprintf("lifecycle, one dev agent, sim jobs of zero duration (%s jobs per run, sustained after 10%% warm-up)", num(float64(jobs))),
+		Unit: "jobs/s", Values: life, Goal: atLeast(20_000, "≥ 20,000 jobs/s (stretch 30,000)"), Command: cmd,
+		Note: "Submit over HTTP in 1,000-job batches from 4 goroutines (at most 40,000 jobs unfinished), 2 sim nodes (one plugin process each) of capacity 10,000, BoltDB with fsync"}
+	if firstErr != nil {
+		f.Skipped = firstErr.Error()
+	}
+	s.add(f)
+	s.add(Figure{ID: "P1", Name: "raw raft ceiling as lifecycle jobs/s (1,000-job SubmitBatch applies ÷ 3 entries per job, same run)",
+		Unit: "jobs/s", Values: ceil, Command: cmd,
+		Note: "core/server Submit of 1,000 jobs per entry, one after another, dispatch paused, BoltDB with fsync"})
+	s.add(Figure{ID: "P1", Name: "lifecycle ÷ raft ceiling", Unit: "", Values: ratio, Command: cmd})
+	s.add(Figure{Name: "raft entries per job in the lifecycle run", Unit: "entries/job", Values: perJob, Command: cmd})
+	s.add(Figure{Name: "agent-process CPU per job in the lifecycle run (server+API+client role; plugins excluded)", Unit: "µs/job", Values: cpu, Command: cmd})
+
+	// Scaling table: 10k, (100k above), 1M.
+	for _, n := range []int{s.size(10_000, 5_000), s.size(1_000_000, 0)} {
+		if n == 0 || ctx.Err() != nil {
+			continue
+		}
+		c := s.lifecycleCfg(WorkloadSim, n)
+		c.StallTimeout = 2 * time.Minute
+		r, err := Lifecycle(ctx, c)
+		if err != nil {
+			s.logf("P1 scaling %d jobs: %v", n, err)
+			continue
+		}
+		s.logf("P1 scaling %d jobs: %.0f jobs/s, heap %.0f B/job", n, r.Sustained, r.HeapPerJob)
+		row := ScalingRow{Jobs: n, Sustained: r.Sustained, HeapPerJob: r.HeapPerJob, Elapsed: r.Elapsed}
+		if n < jobs {
+			s.rep.Scaling = append([]ScalingRow{row}, s.rep.Scaling...)
+		} else {
+			s.rep.Scaling = append(s.rep.Scaling, row)
+		}
+	}
+}
+
+func (s *suite) p2(context.Context) {
+	s.add(Figure{ID: "P2", Name: "lifecycle on a 3-server cluster on one machine", Unit: "jobs/s",
+		Goal: atLeast(8_000, "≥ 8,000 jobs/s"), Skipped: "cluster not available to the bench driver (agent joins are not wired yet)"})
+}
+
+func (s *suite) p3(ctx context.Context) {
+	jobs := s.size(3_000, 500)
+	var vals []float64
+	f := Figure{ID: "P3", Name: fmt.Sprintf("lifecycle, exec agent running /bin/true per job (%s jobs per run)", num(float64(jobs))),
+		Unit: "jobs/s", Goal: atLeast(1_000, "≥ 1,000 jobs/s"), Command: "bin/planetary bench -only P3",
+		Note: "Same harness as P1 with 2 exec nodes; each job forks and waits for one process"}
+	for i := 0; i < runs; i++ {
+		r, err := Lifecycle(ctx, s.lifecycleCfg(WorkloadExec, jobs))
+		if err != nil {
+			f.Skipped = err.Error()
+			break
+		}
+		s.logf("P3 run %d: %.0f jobs/s", i+1, r.Sustained)
+		vals = append(vals, r.Sustained)
+	}
+	f.Values = vals
+	s.add(f)
+}
+
+func (s *suite) p4(ctx context.Context) {
+	f := Figure{ID: "P4", Name: "drill acceptance, 10,000 high-load jobs, outage of mars.gpu-helion, production heartbeat TTLs",
+		Unit: "s", Goal: atMost(5, "≤ 5 s"),
+		Command: "bin/planetary drill acceptance -jobs-high-load 10000 -outage-node mars.gpu-helion"}
+	if !s.cfg.HasCommand("drill acceptance") {
+		f.Skipped = "the drill acceptance command is not in this build"
+		s.add(f)
+		return
+	}
+	var vals []float64
+	var out strings.Builder
+	for i := 0; i < runs; i++ {
+		cmd := exec.CommandContext(ctx, s.cfg.SelfPath, "drill", "acceptance", "-jobs-high-load", "10000", "-outage-node", "mars.gpu-helion")
+		cmd.Dir = s.cfg.ModuleDir
+		out.Reset()
+		cmd.Stdout, cmd.Stderr = &out, &out
+		t := time.Now()
+		if err := cmd.Run(); err != nil {
+			f.Skipped = fmt.Sprintf("drill failed: %v", err)
+			break
+		}
+		vals = append(vals, time.Since(t).Seconds())
+	}
+	f.Values = vals
+	s.add(f)
+	if out.Len() > 0 {
+		s.rep.Sections = append(s.rep.Sections, [2]string{"P4 drill output (last run)", "```\n" + tail(out.String(), 60) + "\n```"})
+	}
+}
+
+func tail(s string, lines int) string {
+	ls := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(ls) > lines {
+		ls = ls[len(ls)-lines:]
+	}
+	return strings.Join(ls, "\n")
+}
+
+func (s *suite) gobench(ctx context.Context, g GoBench) ([]GoResult, error) {
+	if g.Timeout == 0 {
+		g.Timeout = 10 * time.Minute
+	}
+	s.logf("%s", g.Command())
+	return RunGoBench(ctx, s.cfg.ModuleDir, g, s.cfg.Progress)
+}
+
+// goFigure adds one row read from a go benchmark's unit.
+func (s *suite) goFigure(rs []GoResult, err error, g GoBench, bench, unit string, f Figure) {
+	f.Command = g.Command()
+	if r, ok := Find(rs, bench); ok {
+		f.Values = r.Values(unit)
+	}
+	if len(f.Values) == 0 {
+		f.Skipped = "no result"
+		if err != nil {
+			f.Skipped = err.Error()
+		}
+	}
+	s.add(f)
+}
+
+func (s *suite) p5(ctx context.Context) {
+	if s.cfg.Quick {
+		s.add(Figure{ID: "P5", Name: "server heap per job with 1,000,000 jobs in the registry", Goal: atMost(400, "≤ 400 B/job"), Skipped: "-quick"})
+		return
+	}
+	g := GoBench{Pkg: "./raftfsm/", Pattern: "^BenchmarkHeapPerJob1M$", Benchtime: "1x", Count: 1}
+	rs, err := s.gobench(ctx, g)
+	s.goFigure(rs, err, g, "BenchmarkHeapPerJob1M", "B/job", Figure{ID: "P5",
+		Name: "server heap per job with 1,000,000 jobs in the registry (FSM store, GC'd heap delta)", Unit: "B/job",
+		Goal: atMost(400, "≤ 400 B/job")})
+}
+
+func (s *suite) p6(ctx context.Context) {
+	if s.cfg.Quick {
+		s.add(Figure{ID: "P6", Name: "checkpoint of 1,000,000 jobs: persist", Goal: atMost(1, "≤ 1 s"), Skipped: "-quick"})
+		s.add(Figure{ID: "P6", Name: "checkpoint of 1,000,000 jobs: restore", Goal: atMost(1.5, "≤ 1.5 s"), Skipped: "-quick"})
+		return
+	}
+	g := GoBench{Pkg: "./raftfsm/", Pattern: "^Benchmark(Persist|Restore)1M$", Benchtime: "3x", Count: 1}
+	rs, err := s.gobench(ctx, g)
+	secs := func(name string) []float64 {
+		r, _ := Find(rs, name)
+		var out []float64
+		for _, v := range r.Values("ns/op") {
+			out = append(out, v/1e9)
+		}
+		return out
+	}
+	for _, c := range []struct {
+		bench, name string
+		goal        *Goal
+	}{
+		{"BenchmarkPersist1M", "checkpoint (raft snapshot) of 1,000,000 jobs: persist", atMost(1, "≤ 1 s")},
+		{"BenchmarkRestore1M", "checkpoint (raft snapshot) of 1,000,000 jobs: restore", atMost(1.5, "≤ 1.5 s")},
+	} {
+		f := Figure{ID: "P6", Name: c.name + " (mean of 3 in one run)", Unit: "s", Values: secs(c.bench), Goal: c.goal, Command: g.Command()}
+		if len(f.Values) == 0 {
+			f.Skipped = fmt.Sprint("no result: ", err)
+		}
+		s.add(f)
+	}
+}
+
+func (s *suite) p7(context.Context) {
+	s.add(Figure{ID: "P7", Name: "SIGKILL of the leader → first assignment committed by the new leader", Unit: "s",
+		Goal: atMost(5, "≤ 5 s (default timeouts)"), Skipped: "needs a 3-server cluster (see P2)"})
+}
+
+func (s *suite) p8(ctx context.Context) {
+	g := GoBench{Pkg: "./sdk/host/", Pattern: "^BenchmarkExecStream$", Benchtime: s.sizeStr("200000x", "20000x"), Count: runs}
+	rs, err := s.gobench(ctx, g)
+	f := Figure{ID: "P8", Name: "plugin-boundary CPU per executed job, streamed (host + plugin process)", Unit: "µs/job",
+		Goal: atMost(20, "≤ 20 µs"), Command: g.Command(),
+		Note: "host-cpu-ns/job + plugin-cpu-ns/job(cumulative) of one execute stream with 256 in flight"}
+	if r, ok := Find(rs, "BenchmarkExecStream"); ok {
+		h, p := r.Values("host-cpu-ns/job"), r.Values("plugin-cpu-ns/job(cumulative)")
+		for i := range min(len(h), len(p)) {
+			f.Values = append(f.Values, (h[i]+p[i])/1000)
+		}
+		s.add(f)
+		s.add(Figure{Name: "streamed executions through one plugin", Unit: "jobs/s", Values: r.Values("jobs/s"), Command: g.Command()})
+		return
+	}
+	f.Skipped = fmt.Sprint("no result: ", err)
+	s.add(f)
+}
+
+func (s *suite) sizeStr(full, quick string) string {
+	if s.cfg.Quick {
+		return quick
+	}
+	return full
+}
+
+func (s *suite) micro(ctx context.Context) {
+	count := runs
+	// raft-committed submissions on one node (fsync).
+	g := GoBench{Pkg: "./core/server/", Pattern: "^BenchmarkSubmit$", Benchtime: s.sizeStr("2s", "300ms"), Count: count}
+	rs, err := s.gobench(ctx, g)
+	for _, c := range []struct{ bench, name string }{
+		{"BenchmarkSubmit/batch=1", "raft-committed submissions, one node, fsync, batches of 1"},
+		{"BenchmarkSubmit/batch=1000", "raft-committed submissions, one node, fsync, batches of 1,000"},
+		{"BenchmarkSubmit/callers=64", "raft-committed submissions, 1-job calls from 64 callers (coalesced)"},
+	} {
+		s.goFigure(rs, err, g, c.bench, "jobs/s", Figure{Name: c.name, Unit: "jobs/s"})
+	}
+	// placement decisions.
+	g = GoBench{Pkg: "./core/scheduler/", Pattern: "^BenchmarkPlan10k$", Benchtime: "20x", Count: count}
+	rs, err = s.gobench(ctx, g)
+	r, ok := Find(rs, "BenchmarkPlan10k")
+	f := Figure{Name: "placement decisions, 10,000 queued jobs over the example fabric", Unit: "decisions/s", Command: g.Command()}
+	if ok {
+		for _, ns := range r.Values("ns/op") {
+			f.Values = append(f.Values, 10_000/(ns/1e9))
+		}
+	} else {
+		f.Skipped = fmt.Sprint("no result: ", err)
+	}
+	s.add(f)
+	// one unbatched plugin call.
+	g = GoBench{Pkg: "./sdk/host/", Pattern: "^BenchmarkHealth$", Benchtime: s.sizeStr("3000x", "300x"), Count: count}
+	rs, err = s.gobench(ctx, g)
+	for _, c := range []struct{ bench, name string }{
+		{"BenchmarkHealth/sequential", "one unbatched plugin call (Health), sequential"},
+		{"BenchmarkHealth/concurrent-8", "one unbatched plugin call (Health), 8 concurrent callers, per call"},
+	} {
+		rr, ok := Find(rs, c.bench)
+		f := Figure{Name: c.name, Unit: "µs", Command: g.Command()}
+		for _, ns := range rr.Values("ns/op") {
+			f.Values = append(f.Values, ns/1000)
+		}
+		if !ok {
+			f.Skipped = fmt.Sprint("no result: ", err)
+		}
+		s.add(f)
+	}
+	// container jobs/s (podman) beside exec jobs/s (P3).
+	g = GoBench{Pkg: "./plugins/container/", Pattern: "^BenchmarkEcho$", Benchtime: s.sizeStr("10x", "2x"), Count: count}
+	rs, err = s.gobench(ctx, g)
+	s.goFigure(rs, err, g, "BenchmarkEcho/cli", "jobs/s", Figure{Name: "container jobs (podman CLI, echo), sequential", Unit: "jobs/s",
+		Note: "compare with P3 (exec agent, /bin/true)"})
+	s.goFigure(rs, err, g, "BenchmarkEcho/api", "jobs/s", Figure{Name: "container jobs (podman API, echo), sequential", Unit: "jobs/s"})
+	// HTTP submit and the client's end-to-end benchmark.
+	g = GoBench{Pkg: "./core/api/", Pattern: "^BenchmarkSubmitHTTP$", Benchtime: s.sizeStr("2s", "300ms"), Count: count}
+	rs, err = s.gobench(ctx, g)
+	for _, r := range rs {
+		s.goFigure(rs, err, g, r.Name, "jobs/s", Figure{Name: "HTTP submit, in-memory raft (" + strings.TrimPrefix(r.Name, "BenchmarkSubmitHTTP/") + ")", Unit: "jobs/s"})
+	}
+	g = GoBench{Pkg: "./core/client/", Pattern: "^BenchmarkEndToEnd$", Benchtime: s.sizeStr("20x", "3x"), Count: count}
+	rs, err = s.gobench(ctx, g)
+	s.goFigure(rs, err, g, "BenchmarkEndToEnd", "jobs/s", Figure{Name: "client role end to end, 1,000-job batches one at a time (waits for each batch)", Unit: "jobs/s"})
+}
