@@ -33,6 +33,14 @@ type Backend interface {
 	Assignments(ctx context.Context, client string, fn func([]server.Assignment) error) error
 	Results(ctx context.Context, client string, started []command.JobAttempt, results []command.Result) error
 
+	// Cluster membership (core/server/cluster.go).
+	Self() server.SelfInfo
+	Digest() ([32]byte, uint64)
+	SetHTTPAddr(id, addr string)
+	AddVoter(ctx context.Context, id, addr string) error
+	RemoveServer(ctx context.Context, id string) error
+	TransferLeadership(ctx context.Context, id string) error
+
 	SnapshotSave(ctx context.Context, w io.Writer) (server.SnapshotInfo, error)
 	SnapshotRestore(ctx context.Context, r io.Reader) error
 	Checkpoint(ctx context.Context) (server.SnapshotInfo, error)

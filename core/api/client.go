@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/planetary/planetary/core/tlsutil"
 )
 
 // DefaultAddress is the API address used when neither the config nor
@@ -67,6 +70,14 @@ type ClientConfig struct {
 	// HTTPClient defaults to a client without an overall timeout (event
 	// waits and assignment streams are long).
 	HTTPClient *http.Client
+	// TLS is the mutual TLS config (core/tlsutil.Load) of the default
+	// HTTPClient. When nil, PLANETARY_CACERT, PLANETARY_CLIENT_CERT and
+	// PLANETARY_CLIENT_KEY are read. With TLS an address without a scheme
+	// means https.
+	TLS *tls.Config
+	// Stale adds ?stale=true to reads: any server answers from its own
+	// state, which may lag the leader's.
+	Stale bool
 }
 
 // DefaultClientConfig reads PLANETARY_ADDR and PLANETARY_TOKEN.
@@ -83,6 +94,7 @@ type Client struct {
 	base  string
 	token string
 	hc    *http.Client
+	stale bool
 }
 
 // NewClient returns a client. Empty Address and Token fall back to the
@@ -95,8 +107,20 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	if cfg.Token == "" {
 		cfg.Token = def.Token
 	}
+	tlsCfg := cfg.TLS
+	if tlsCfg == nil && cfg.HTTPClient == nil {
+		t, err := tlsutil.Load(tlsutil.FromEnv())
+		if err != nil {
+			return nil, fmt.Errorf("api: TLS from environment: %w", err)
+		}
+		tlsCfg = t
+	}
 	if !strings.Contains(cfg.Address, "://") {
-		cfg.Address = "http://" + cfg.Address
+		if tlsCfg != nil {
+			cfg.Address = "https://" + cfg.Address
+		} else {
+			cfg.Address = "http://" + cfg.Address
+		}
 	}
 	u, err := url.Parse(cfg.Address)
 	if err != nil || u.Host == "" {
@@ -105,8 +129,13 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	hc := cfg.HTTPClient
 	if hc == nil {
 		hc = &http.Client{}
+		if tlsCfg != nil {
+			t := http.DefaultTransport.(*http.Transport).Clone()
+			t.TLSClientConfig = tlsCfg
+			hc.Transport = t
+		}
 	}
-	return &Client{base: strings.TrimRight(cfg.Address, "/"), token: cfg.Token, hc: hc}, nil
+	return &Client{base: strings.TrimRight(cfg.Address, "/"), token: cfg.Token, hc: hc, stale: cfg.Stale}, nil
 }
 
 // Address returns the base URL the client talks to.
@@ -117,6 +146,13 @@ func (c *Client) SetToken(token string) { c.token = token }
 
 func (c *Client) newRequest(ctx context.Context, method, path string, q url.Values, body io.Reader) (*http.Request, error) {
 	u := c.base + path
+	if c.stale && method == http.MethodGet && !q.Has("stale") {
+		q2 := url.Values{"stale": {"true"}}
+		for k, v := range q {
+			q2[k] = v
+		}
+		q = q2
+	}
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}

@@ -23,9 +23,9 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// TestFollowerRefusesWrites runs a two-server cluster over TCP raft: the
-// follower serves reads and answers writes with 503 naming the leader,
-// without proposing anything.
+// TestFollowerRefusesWrites runs a two-server cluster over TCP raft with
+// forwarding off: the follower serves stale reads and answers writes and
+// consistent reads with 503 naming the leader, without proposing anything.
 func TestFollowerRefusesWrites(t *testing.T) {
 	newServer := func(id string, bootstrap bool) (*server.Server, string) {
 		cfg := server.DefaultConfig()
@@ -67,14 +67,18 @@ func TestFollowerRefusesWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, 20*time.Second, "follower caught up", func() bool { return s2.AppliedIndex() >= s1.AppliedIndex() })
+	stale, _ := api.NewClient(api.ClientConfig{Address: h2.URL, Token: tok.SecretID, Stale: true})
+	if _, err := stale.Shards(ctx); err != nil {
+		t.Fatalf("follower stale read: %v", err)
+	}
 	follower, _ := api.NewClient(api.ClientConfig{Address: h2.URL, Token: tok.SecretID})
-	if _, err := follower.Shards(ctx); err != nil {
-		t.Fatalf("follower read: %v", err)
+	var ae *api.Error
+	if _, err := follower.Shards(ctx); !errors.As(err, &ae) || ae.Status != http.StatusServiceUnavailable {
+		t.Fatalf("follower consistent read without forwarding: %v", err)
 	}
 	leaderAddr, _ := s1.Leader()
 	last := s2.LastIndex()
 	_, err = follower.RegisterShard(ctx, api.Shard{Name: "earth"})
-	var ae *api.Error
 	if !errors.As(err, &ae) || ae.Status != http.StatusServiceUnavailable || ae.Leader != leaderAddr || ae.Leader == "" {
 		t.Fatalf("follower write: %v (leader %q)", err, leaderAddr)
 	}

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -40,6 +42,17 @@ type Config struct {
 	StreamKeepAlive time.Duration
 	// Registry receives the API's metrics; New makes one when nil.
 	Registry *prometheus.Registry
+
+	// LeaderAPI, when set, returns the leader's API base URL ("" when not
+	// known): a follower then forwards writes and consistent reads to it
+	// (a reverse proxy keeping the caller's token). Without it a follower
+	// answers them 503 naming the leader's raft address.
+	LeaderAPI func() string
+	// PeerTLS is the TLS config for calls to other servers' APIs
+	// (forwarding, member status); nil for plain HTTP.
+	PeerTLS *tls.Config
+	// Transport, when set, replaces the transport built from PeerTLS.
+	Transport http.RoundTripper
 }
 
 // DefaultConfig returns the defaults; set Backend.
@@ -70,6 +83,9 @@ type HTTP struct {
 	log     hclog.Logger
 	mux     *http.ServeMux
 	metrics *metrics
+
+	transportOnce sync.Once
+	transport     http.RoundTripper
 }
 
 // New builds the API handler.
@@ -258,15 +274,34 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request) (any, error)
 // handle registers a route with its access level. Mutating routes
 // (write=true) refuse on a follower before doing anything.
 func (h *HTTP) handle(pattern string, need access, write bool, fn handlerFunc) {
+	mode := modeOf(pattern, write)
 	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		stale := mode == modeRead && isStale(r)
+		if mode != modeLocal && !stale && !h.b.IsLeader() {
+			// The leader authorizes forwarded requests against its own
+			// (current) tokens.
+			if h.forward(w, r) {
+				return
+			}
+			if _, aerr := h.authorize(r, need); aerr != nil {
+				h.writeError(w, aerr)
+				return
+			}
+			h.writeError(w, h.noLeader())
+			return
+		}
 		id, aerr := h.authorize(r, need)
 		if aerr != nil {
 			h.writeError(w, aerr)
 			return
 		}
-		if write && !h.b.IsLeader() {
-			h.writeError(w, h.noLeader())
-			return
+		if mode == modeRead && !stale {
+			// Read barrier: confirm leadership and apply everything
+			// committed before this request, so the read is linearizable.
+			if err := h.b.ConsistentRead(r.Context(), func(*state.Store) {}); err != nil {
+				h.writeError(w, err)
+				return
+			}
 		}
 		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, id))
 		out, err := fn(w, r)

@@ -17,6 +17,7 @@ type metrics struct {
 	reg           *prometheus.Registry
 	handler       http.Handler
 	submitLatency prometheus.Histogram
+	forwarded     prometheus.Counter
 
 	jobs     *prometheus.Desc
 	queue    *prometheus.Desc
@@ -35,6 +36,10 @@ func newMetrics(reg *prometheus.Registry, b Backend) (*metrics, error) {
 			Help:    "Time from receiving a job batch to its raft commit.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 		}),
+		forwarded: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "planetary_api_forwarded_total",
+			Help: "Requests this server forwarded to the raft leader.",
+		}),
 		jobs:     prometheus.NewDesc("planetary_jobs", "Jobs by state.", []string{"state"}, nil),
 		queue:    prometheus.NewDesc("planetary_queue_depth", "Queued jobs per shard.", []string{"shard"}, nil),
 		nodes:    prometheus.NewDesc("planetary_nodes", "Nodes by status.", []string{"status"}, nil),
@@ -43,6 +48,9 @@ func newMetrics(reg *prometheus.Registry, b Backend) (*metrics, error) {
 		isLeader: prometheus.NewDesc("planetary_leader", "1 when this server is the raft leader.", nil, nil),
 	}
 	if err := reg.Register(m.submitLatency); err != nil {
+		return nil, fmt.Errorf("api: register metrics: %w", err)
+	}
+	if err := reg.Register(m.forwarded); err != nil {
 		return nil, fmt.Errorf("api: register metrics: %w", err)
 	}
 	if err := reg.Register(m); err != nil {

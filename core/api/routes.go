@@ -20,6 +20,12 @@ func (h *HTTP) routes() {
 	h.handle("GET /v1/status/leader", accessRead, false, h.leader)
 	h.handle("GET /v1/status/peers", accessRead, false, h.peers)
 	h.handle("GET /v1/metrics", accessRead, false, h.metricsHandler)
+	h.handle("GET /v1/status/self", accessOpen, false, h.self)
+	h.handle("GET /v1/status/digest", accessRead, false, h.digest)
+	h.handle("GET /v1/operator/members", accessRead, false, h.members)
+	h.handle("POST /v1/operator/raft/join", accessManagement, true, h.raftJoin)
+	h.handle("POST /v1/operator/raft/remove-peer", accessManagement, true, h.raftRemovePeer)
+	h.handle("POST /v1/operator/raft/transfer-leader", accessManagement, true, h.raftTransferLeader)
 
 	h.handle("POST /v1/acl/bootstrap", accessOpen, true, h.aclBootstrap)
 	h.handle("POST /v1/acl/tokens", accessManagement, true, h.aclCreate)

@@ -12,8 +12,10 @@
 package server
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -95,6 +97,13 @@ type Config struct {
 	// detection; 0 keeps raft's defaults (1s each).
 	RaftHeartbeatTimeout time.Duration
 	RaftElectionTimeout  time.Duration
+	// RaftTLS, when set, wraps server-to-server raft traffic in mutual TLS
+	// (core/tlsutil.Load): the listener requires a peer certificate signed by
+	// the CA and dials present this server's certificate.
+	RaftTLS *tls.Config
+	// RaftDial, when set, replaces the TCP dialer of the raft transport
+	// (tests route peers through proxies they can sever).
+	RaftDial func(address string, timeout time.Duration) (net.Conn, error)
 	// ApplyTimeout bounds how long Apply waits to enqueue an entry when the
 	// caller's ctx has no deadline.
 	ApplyTimeout time.Duration

@@ -63,6 +63,9 @@ type Server struct {
 	notifyCh     chan bool
 
 	stats counters
+
+	// mem maps raft ids to HTTP API addresses (cluster.go).
+	mem members
 }
 
 // counters are the server's own statistics (see Stats).
@@ -215,10 +218,13 @@ func (s *Server) setupRaft() error {
 			}
 			advAddr = a
 		}
-		t, err := raft.NewTCPTransportWithLogger(cfg.BindAddr, advAddr, 3, 10*time.Second, cfg.Logger.Named("transport"))
+		stream, err := newStreamLayer(cfg.BindAddr, advAddr, cfg.RaftTLS, cfg.RaftDial)
 		if err != nil {
 			return fmt.Errorf("server: raft transport: %w", err)
 		}
+		t := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+			Stream: stream, MaxPool: 3, Timeout: 10 * time.Second, Logger: cfg.Logger.Named("transport"),
+		})
 		s.trans = t
 		s.closers = append(s.closers, t.Close)
 	}
