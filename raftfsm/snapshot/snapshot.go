@@ -70,9 +70,11 @@ const (
 	maxRecord  = 1 << 30
 )
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+// castagnoli returns the CRC-32C table (crc32 builds it once and caches it).
+func castagnoli() *crc32.Table { return crc32.MakeTable(crc32.Castagnoli) }
 
 type writer struct {
+	tab *crc32.Table
 	w   *bufio.Writer
 	crc uint32
 	n   uint64
@@ -84,7 +86,7 @@ func (w *writer) raw(p []byte) {
 	if w.err != nil {
 		return
 	}
-	w.crc = crc32.Update(w.crc, castagnoli, p)
+	w.crc = crc32.Update(w.crc, w.tab, p)
 	w.n += uint64(len(p))
 	_, w.err = w.w.Write(p)
 }
@@ -108,7 +110,7 @@ func (w *writer) record(tag byte, m msgp.Marshaler) {
 // Write encodes img to out. It buffers internally and flushes before
 // returning.
 func Write(out io.Writer, img *state.Image) error {
-	w := &writer{w: bufio.NewWriterSize(out, 1<<20), buf: make([]byte, 0, 4096)}
+	w := &writer{tab: castagnoli(), w: bufio.NewWriterSize(out, 1<<20), buf: make([]byte, 0, 4096)}
 	var hdr [headerLen]byte
 	copy(hdr[:], Magic)
 	binary.BigEndian.PutUint16(hdr[len(Magic):], Version)
@@ -160,6 +162,7 @@ func Write(out io.Writer, img *state.Image) error {
 // consumed bytes lazily, always leaving the last trailerLen consumed bytes
 // unhashed so that a failed read can still be checked against the trailer.
 type reader struct {
+	tab    *crc32.Table
 	r      io.Reader
 	buf    []byte
 	start  int // first unhashed byte
@@ -172,11 +175,13 @@ type reader struct {
 	offset uint64 // stream offset of buf[0]
 }
 
-func newReader(r io.Reader) *reader { return &reader{r: r, buf: make([]byte, 1<<20)} }
+func newReader(r io.Reader) *reader {
+	return &reader{tab: castagnoli(), r: r, buf: make([]byte, 1<<20)}
+}
 
 func (r *reader) hashUpTo(p int) {
 	if p > r.start {
-		r.crc = crc32.Update(r.crc, castagnoli, r.buf[r.start:p])
+		r.crc = crc32.Update(r.crc, r.tab, r.buf[r.start:p])
 		r.start = p
 	}
 }
@@ -240,7 +245,7 @@ func (r *reader) diagnose(cause error) error {
 		body := all[:len(all)-trailerLen]
 		at := r.offset + uint64(r.start) + uint64(len(body))
 		if tr[0] == tagTrailer && binary.BigEndian.Uint64(tr[1:9]) == at {
-			if crc32.Update(r.crc, castagnoli, body) != binary.BigEndian.Uint32(tr[9:]) {
+			if crc32.Update(r.crc, r.tab, body) != binary.BigEndian.Uint32(tr[9:]) {
 				return fmt.Errorf("%w (at byte %d: %v)", ErrChecksum, r.streamPos(), cause)
 			}
 			return fmt.Errorf("%w at byte %d: %w", ErrCorrupt, r.streamPos(), cause)
@@ -443,7 +448,7 @@ func Inspect(in io.Reader) (Info, error) {
 // stream order.
 const (
 	chunkJobs  = 4096
-	chunkBytes = 1 << 20
+	chunkBytes = 256 << 10
 )
 
 type jobChunk struct {
