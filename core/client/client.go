@@ -364,8 +364,9 @@ func (c *Client) register(ctx context.Context) error {
 }
 
 // heartbeatLoop probes every node's plugin and reports the result. A plugin
-// that does not answer in time (e.g. stopped) makes its node unhealthy; a
-// node whose beats stop reaching the leader expires there.
+// that answers unhealthy makes its node down at once; one that does not
+// answer in time (e.g. stopped) sends no beat, so its node expires on the
+// leader when its TTL runs out, as a lost host's would.
 func (c *Client) heartbeatLoop(ctx context.Context) {
 	t := time.NewTicker(c.cfg.HeartbeatInterval)
 	defer t.Stop()
@@ -407,20 +408,26 @@ func (c *Client) startPlugins(ctx context.Context) {
 // probe health-checks every node's plugin concurrently.
 func (c *Client) probe(ctx context.Context) []api.NodeBeat {
 	ids := c.nodeIDs()
-	beats := make([]api.NodeBeat, len(ids))
+	res := make([]probeResult, len(ids))
 	var wg sync.WaitGroup
 	for i, id := range ids {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			if nr, ok := c.node(id); ok {
-				beats[i] = nr.probe(ctx)
+				res[i] = nr.probe(ctx)
 			} else {
-				beats[i] = api.NodeBeat{ID: id}
+				res[i] = probeResult{silent: true}
 			}
 		}()
 	}
 	wg.Wait()
+	beats := make([]api.NodeBeat, 0, len(res))
+	for _, r := range res {
+		if !r.silent {
+			beats = append(beats, r.NodeBeat)
+		}
+	}
 	return beats
 }
 

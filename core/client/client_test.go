@@ -360,8 +360,8 @@ func TestCancelRunningTask(t *testing.T) {
 }
 
 // TestStoppedPluginGoesDown stops a plugin process (SIGSTOP): its health
-// probe times out, its node's heartbeats turn unhealthy and the server marks
-// it down; SIGCONT brings it back up.
+// probe times out, its node's heartbeats stop and the server marks it down
+// when the TTL expires; SIGCONT brings it back up.
 func TestStoppedPluginGoesDown(t *testing.T) {
 	f := newFixture(t)
 	f.startClient(t, nil)

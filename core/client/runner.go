@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -157,9 +158,15 @@ func (nr *nodeRunner) executor(ctx context.Context) (Executor, error) {
 	return e, nil
 }
 
+// probeResult is a node's beat, or silence when its plugin did not answer.
+type probeResult struct {
+	api.NodeBeat
+	silent bool
+}
+
 // probe health-checks the node's plugin within HealthTimeout.
-func (nr *nodeRunner) probe(ctx context.Context) api.NodeBeat {
-	beat := api.NodeBeat{ID: nr.node.ID}
+func (nr *nodeRunner) probe(ctx context.Context) probeResult {
+	beat := probeResult{NodeBeat: api.NodeBeat{ID: nr.node.ID}}
 	pctx, cancel := context.WithTimeout(ctx, nr.c.cfg.HealthTimeout)
 	defer cancel()
 	start := time.Now()
@@ -174,6 +181,9 @@ func (nr *nodeRunner) probe(ctx context.Context) api.NodeBeat {
 	}
 	beat.LatencyMs = time.Since(start).Milliseconds()
 	beat.Healthy = err == nil
+	// A plugin that does not answer at all (stopped, hung) sends no beat:
+	// its node's TTL on the leader decides, as for a lost host.
+	beat.silent = err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil
 	if err != nil && ctx.Err() == nil {
 		nr.log.Debug("health probe failed", "error", err)
 	}
