@@ -25,7 +25,7 @@ type replaySink struct{ evs []state.Event }
 func (c *replaySink) Append(evs []state.Event) { c.evs = append(c.evs, evs...) }
 func (c *replaySink) Sync(uint64) error        { return nil }
 
-// replayPlacement is the part of a job.assigned event that replayPlacement decides.
+// replayPlacement is the part of a job.assigned event that placement decides.
 type replayPlacement struct {
 	Job     string
 	Attempt uint32
