@@ -305,11 +305,14 @@ func (s *Server) Assignments(ctx context.Context, client string, fn func([]Assig
 		job     string
 		attempt uint32
 	}
+	// sent persists across wakes; it is only rebuilt (to forget attempts
+	// that finished) when it has grown well past the active set, so a wake
+	// costs one lookup per active attempt instead of a fresh map.
 	sent := map[key]bool{}
 	for {
 		ch := s.changes()
 		var batch []Assignment
-		next := make(map[key]bool, len(sent))
+		active := 0
 		s.fsm.Read(func(st *state.Store) {
 			pol := st.Policy()
 			for _, n := range st.Nodes() {
@@ -320,9 +323,10 @@ func (s *Server) Assignments(ctx context.Context, client string, fn func([]Assig
 					if j.State != state.JobAssigned && j.State != state.JobRunning {
 						return true
 					}
+					active++
 					k := key{j.ID, j.Attempt}
-					next[k] = true
 					if !sent[k] {
+						sent[k] = true
 						batch = append(batch, Assignment{
 							JobID: j.ID, Attempt: j.Attempt, Node: j.Node, Kind: j.Kind, Payload: j.Payload,
 							Capabilities: j.Capabilities, Seed: AttemptSeed(pol.MissionSeed, j.ID, j.Attempt), QuoteMu: j.QuoteMu,
@@ -331,8 +335,24 @@ func (s *Server) Assignments(ctx context.Context, client string, fn func([]Assig
 					return true
 				})
 			}
+			if len(sent) > 2*active+1024 {
+				next := make(map[key]bool, active)
+				for _, n := range st.Nodes() {
+					if n.Client != client {
+						continue
+					}
+					st.Active(n.ID, func(j *state.Job) bool {
+						if j.State == state.JobAssigned || j.State == state.JobRunning {
+							if k := (key{j.ID, j.Attempt}); sent[k] {
+								next[k] = true
+							}
+						}
+						return true
+					})
+				}
+				sent = next
+			}
 		})
-		sent = next // forget attempts that are no longer active
 		if len(batch) > 0 {
 			if err := fn(batch); err != nil {
 				return err
