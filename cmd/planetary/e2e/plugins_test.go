@@ -1,9 +1,12 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -191,4 +194,167 @@ func TestPluginSignals(t *testing.T) {
 		}
 		return true
 	})
+}
+
+// startProc starts `planetary agent` with args and waits until ready holds.
+func startProc(t *testing.T, dataDir, httpAddr, bind string, ready func(*agentProc) bool, args ...string) *agentProc {
+	t.Helper()
+	all := append([]string{"agent"}, args...)
+	all = append(all, "-data-dir", dataDir, "-http-addr", httpAddr, "-bind", bind, "-log-level", "warn")
+	cmd := exec.Command(planetaryBin(t), all...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &syncWriter{w: &out}, &syncWriter{w: &out}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &agentProc{t: t, cmd: cmd, out: &out, addr: "http://" + httpAddr, dataDir: dataDir}
+	t.Cleanup(func() { p.kill() })
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if ready(p) {
+			return p
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("agent did not come up:\n%s", out.String())
+	return nil
+}
+
+// TestExternalPluginWrongSHA pins an external plugin by a wrong sha256: it
+// is refused with an error naming its file and its node stays down, while
+// the built-in plugin's node serves.
+func TestExternalPluginWrongSHA(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "echo-reverse")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/planetary/planetary/examples/agent-plugin").CombinedOutput(); err != nil {
+		t.Fatalf("build agent-plugin: %v\n%s", err, out)
+	}
+	cfg := `
+agent {
+  name = "ext"
+  client {
+    enabled = true
+    heartbeat_interval = "200ms"
+  }
+  server {
+    enabled = true
+  }
+}
+plugin "sim" {}
+plugin "echo-reverse" {
+  path   = "` + bin + `"
+  sha256 = "` + strings.Repeat("ab", 32) + `"
+}
+mission "ext" {
+  seed = 1
+}
+shard "earth" {}
+node "earth.sim" {
+  shard = "earth"
+  plugin = "sim"
+  capabilities = ["sim"]
+  capacity = 2
+}
+node "earth.ext" {
+  shard = "earth"
+  plugin = "echo-reverse"
+  capabilities = ["echo"]
+  capacity = 2
+}
+`
+	file := filepath.Join(dir, "ext.hcl")
+	if err := os.WriteFile(file, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := startAgent(t, filepath.Join(dir, "data"), freePort(t), freePort(t), "-dev", "-config", file, "-heartbeat-ttl", "2s")
+	c := p.client()
+	waitFor(t, 30*time.Second, "built-in node up and the external plugin refused", func() bool {
+		return nodeView(t, c, "earth.sim").Status == "up" && strings.Contains(p.output(), bin) &&
+			strings.Contains(p.output(), "sha256")
+	})
+	// Past its TTL, the refused node is still not up.
+	start := time.Now()
+	waitFor(t, 10*time.Second, "a TTL to pass", func() bool { return time.Since(start) > 2500*time.Millisecond })
+	if st := nodeView(t, c, "earth.ext").Status; st == "up" {
+		t.Fatalf("node with a refused plugin is %s", st)
+	}
+}
+
+// TestServerAndClientProcesses runs the server role and the client role as
+// two processes: the client, with only an agent block and its plugins,
+// claims the server's mission nodes and completes their jobs.
+func TestServerAndClientProcesses(t *testing.T) {
+	dir := t.TempDir()
+	srvCfg := `
+agent {
+  name = "srv"
+  server {
+    enabled = true
+  }
+  acl {
+    enabled = false
+  }
+}
+` + twoSimMission(t)
+	clientCfg := `
+agent {
+  name = "worker-1"
+  client {
+    enabled = true
+    nodes = ["earth.*"]
+    heartbeat_interval = "200ms"
+  }
+  acl {
+    enabled = false
+  }
+}
+plugin "sim" {}
+`
+	sf, cf := filepath.Join(dir, "server.hcl"), filepath.Join(dir, "client.hcl")
+	if err := os.WriteFile(sf, []byte(srvCfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cf, []byte(clientCfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	httpAddr := freePort(t)
+	nodesUp := func(p *agentProc) bool {
+		ns, err := p.client().Nodes(context.Background())
+		if err != nil {
+			return false
+		}
+		up := 0
+		for _, n := range ns {
+			if n.Status == "up" && n.Client == "worker-1" && n.PluginPid > 0 {
+				up++
+			}
+		}
+		return up == 2
+	}
+	srv := startProc(t, filepath.Join(dir, "srv"), httpAddr, freePort(t), func(p *agentProc) bool {
+		_, err := p.client().Nodes(context.Background())
+		return err == nil
+	}, "-server", "-config", sf)
+	startProc(t, filepath.Join(dir, "cli"), freePort(t), freePort(t), func(*agentProc) bool { return nodesUp(srv) },
+		"-client", "-config", cf, "-servers", "http://"+httpAddr, "-token", "T")
+	c := srv.client()
+	var jobs []api.JobSubmit
+	for i := range 30 {
+		jobs = append(jobs, api.JobSubmit{ID: "split-" + strconv.Itoa(i), Shard: "earth", Capabilities: []string{"sim"},
+			Kind: "sim", Value: 1, Payload: []byte(`{"duration_ms":0}`)})
+	}
+	submitJobs(t, c, jobs)
+	waitFor(t, 60*time.Second, "jobs completed by the client process", func() bool {
+		l, err := c.Jobs(context.Background(), api.JobQuery{State: "completed", Limit: 100})
+		return err == nil && len(l.Jobs) == 30
+	})
+}
+
+func twoSimMission(t *testing.T) string {
+	b, err := os.ReadFile("testdata/two-sim.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
