@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -204,7 +206,7 @@ func (s *suite) p3(ctx context.Context) {
 }
 
 func (s *suite) p4(ctx context.Context) {
-	f := Figure{ID: "P4", Name: "drill acceptance, 10,000 high-load jobs, outage of mars.gpu-helion, production heartbeat TTLs",
+	f := Figure{ID: "P4", Name: "drill acceptance wall time (both stages), 10,000 high-load jobs, outage of mars.gpu-helion, production heartbeat TTLs; runs once",
 		Unit: "s", Goal: atMost(5, "≤ 5 s"),
 		Command: "bin/planetary drill acceptance -jobs-high-load 10000 -outage-node mars.gpu-helion"}
 	if !s.cfg.HasCommand("drill acceptance") {
@@ -212,20 +214,29 @@ func (s *suite) p4(ctx context.Context) {
 		s.add(f)
 		return
 	}
+	// One run, bounded: the drill includes a restart stage of its own.
 	var vals []float64
 	var out strings.Builder
-	for i := 0; i < runs; i++ {
-		cmd := exec.CommandContext(ctx, s.cfg.SelfPath, "drill", "acceptance", "-jobs-high-load", "10000", "-outage-node", "mars.gpu-helion")
-		cmd.Dir = s.cfg.ModuleDir
-		out.Reset()
-		cmd.Stdout, cmd.Stderr = &out, &out
-		t := time.Now()
-		if err := cmd.Run(); err != nil {
-			f.Skipped = fmt.Sprintf("drill failed: %v", err)
-			break
-		}
+	dir, err := os.MkdirTemp("", "planetary-drill-")
+	if err != nil {
+		f.Skipped = err.Error()
+		s.add(f)
+		return
+	}
+	defer os.RemoveAll(dir)
+	dctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(dctx, s.cfg.SelfPath, "drill", "acceptance", "-plan", filepath.Join(s.cfg.ModuleDir, "examples", "mission.hcl"),
+		"-jobs-high-load", "10000", "-outage-node", "mars.gpu-helion")
+	cmd.Dir = dir
+	cmd.Stdout, cmd.Stderr = &out, &out
+	t := time.Now()
+	if err := cmd.Run(); err != nil {
+		f.Skipped = fmt.Sprintf("drill failed after %s: %v", time.Since(t).Round(time.Millisecond), err)
+	} else {
 		vals = append(vals, time.Since(t).Seconds())
 	}
+	s.logf("P4: drill acceptance took %s", time.Since(t).Round(time.Millisecond))
 	f.Values = vals
 	s.add(f)
 	if out.Len() > 0 {
