@@ -538,9 +538,14 @@ func (a *Agent) Fingerprint(ctx context.Context) (<-chan sdk.Fingerprint, error)
 	return ch, nil
 }
 
-// PriceSchedule implements sdk.PriceScheduler: base + per-second rate.
+// PriceSchedule implements sdk.PriceScheduler: base + per-second rate. With
+// neither price configured the schedule is empty, which leaves the price the
+// mission gives the node in place.
 func (a *Agent) PriceSchedule(ctx context.Context) (sdk.PriceSchedule, error) {
 	cfg, _ := a.state()
+	if cfg.PriceBaseMu == 0 && cfg.PricePerSecondMu == 0 {
+		return sdk.PriceSchedule{}, nil
+	}
 	return sdk.PriceSchedule{
 		Currency: "credit",
 		BaseMu:   cfg.PriceBaseMu,

@@ -1,8 +1,11 @@
 package container
 
 import (
+	"context"
 	"slices"
 	"testing"
+
+	"github.com/planetary/planetary/sdk"
 )
 
 func TestImageRefs(t *testing.T) {
@@ -19,6 +22,33 @@ func TestImageRefs(t *testing.T) {
 		t.Run(c.ref, func(t *testing.T) {
 			if got := ImageRefs(c.ref); !slices.Equal(got, c.want) {
 				t.Fatalf("got %v, want %v", got, c.want)
+			}
+		})
+	}
+}
+
+func TestPriceScheduleUnset(t *testing.T) {
+	cases := []struct {
+		name   string
+		values map[string]any
+		want   sdk.PriceSchedule
+	}{
+		{"unset leaves the mission's price", nil, sdk.PriceSchedule{}},
+		{"base only", map[string]any{"price_base": 0.5}, sdk.PriceSchedule{Currency: "credit", BaseMu: 500000,
+			Rates: []sdk.PriceRate{{Unit: "second"}}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			a := newAgent()
+			if err := a.Configure(context.Background(), sdk.Config{Values: c.values}); err != nil {
+				t.Fatal(err)
+			}
+			got, err := a.PriceSchedule(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.BaseMu != c.want.BaseMu || got.Currency != c.want.Currency || !slices.Equal(got.Rates, c.want.Rates) {
+				t.Fatalf("got %+v, want %+v", got, c.want)
 			}
 		})
 	}
