@@ -42,6 +42,8 @@ func Commands(ui cli.Ui) map[string]cli.CommandFactory {
 		"plugin serve": func() (cli.Command, error) { return &PluginServeCommand{Meta: m}, nil },
 		"docs build":   func() (cli.Command, error) { return &DocsBuildCommand{Meta: m}, nil },
 		"docs serve":   func() (cli.Command, error) { return &DocsServeCommand{Meta: m}, nil },
+
+		"drill acceptance": func() (cli.Command, error) { return &DrillAcceptanceCommand{Meta: m}, nil },
 	}
 	for k, f := range apiCommands(m) {
 		cmds[k] = f

@@ -1,0 +1,276 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/cli"
+
+	"github.com/planetary/planetary/core/runner"
+)
+
+// DrillAcceptanceCommand runs the acceptance drill: the high-load trial
+// with an outage, then the restart drill, and a verdict per assertion.
+type DrillAcceptanceCommand struct{ Meta }
+
+func (c *DrillAcceptanceCommand) Help() string {
+	return strings.TrimSpace(`
+Usage: planetary drill acceptance [options]
+
+  Runs the acceptance drill in two stages and writes acceptance.json into the
+  bundle of the first:
+
+  1. The high-load trial: an agent in this process runs the plan with
+     -jobs-high-load jobs; once the outage node has work in flight (no
+     earlier than the plan's outage_at) its plugin process is SIGKILLed.
+  2. The restart drill (as 'drill restart'): a child agent is SIGKILLed
+     while work is outstanding and restarted on the same data dir.
+
+  Assertions: completion >= 98%, failures <= 1%, spillovers > 0,
+  reassignments (requeues after node loss) > 0, every shard holding jobs
+  completed >= 98% of them (owner-cancelled jobs excluded), utilisation
+  skew <= 3 within each group of interchangeable up nodes (same shard, same
+  capabilities; completed jobs per slot-second up), ledger invariants,
+  chain verified (report.Verify on the bundle), the trial finished, the
+  outage was injected, and every restart drill check (restart/...).
+
+  Exits 1 naming every failed assertion, one line each.
+
+Options:
+
+  -plan=<file>             Mission file (default examples/mission.hcl).
+  -jobs-high-load=<n>      Jobs of the trial (default 10000).
+  -outage-node=<id>        Node whose plugin is killed (default: the plan's).
+  -restart-jobs=<n>        Jobs of the restart drill (default 4000).
+  -stop-after=<v>          Restart drill kill point (default 30%).
+  -deadline=<dur>          Bound on each wait (default 3m).
+  -label=<name>            Trial bundle label (default acceptance; the
+                           restart drill's is <label>-restart). A reporting
+                           retarget in the plan's schedule wins.
+  -log-level=<level>       Log level of the in-process agent (default error).
+  -json                    Print acceptance.json to stdout.
+`)
+}
+
+func (c *DrillAcceptanceCommand) Synopsis() string {
+	return "Run the load trial and restart drill, with verdict"
+}
+
+func (c *DrillAcceptanceCommand) Run(args []string) int {
+	fs := c.FlagSet("drill acceptance", false)
+	var (
+		planPath, outageNode, stopAfter, label, logLevel string
+		jobs, restartJobs                                int
+		deadline                                         time.Duration
+	)
+	fs.StringVar(&planPath, "plan", "", "")
+	fs.IntVar(&jobs, "jobs-high-load", 10000, "")
+	fs.StringVar(&outageNode, "outage-node", "", "")
+	fs.IntVar(&restartJobs, "restart-jobs", 4000, "")
+	fs.StringVar(&stopAfter, "stop-after", "30%", "")
+	fs.DurationVar(&deadline, "deadline", 3*time.Minute, "")
+	fs.StringVar(&label, "label", "acceptance", "")
+	fs.StringVar(&logLevel, "log-level", "error", "")
+	fs.BoolVar(&c.json, "json", false, "")
+	if !c.parse(fs, args) {
+		return 1
+	}
+	if fs.NArg() != 0 {
+		return c.fail("drill acceptance takes no arguments, got %q", fs.Args())
+	}
+	p, err := loadPlan(planPath)
+	if err != nil {
+		return c.fail("Error: %v", err)
+	}
+	if c.planDiagnostics(p) {
+		return 1
+	}
+	m := p.file.Mission
+	if outageNode == "" {
+		outageNode = m.Plan.OutageNode
+	}
+	if _, _, err := parseStopAfter(stopAfter); err != nil {
+		return c.fail("Error: %v", err)
+	}
+	ctx, cancel := c.context()
+	defer cancel()
+
+	rss := startRSSMonitor(ctx)
+	var prog *runner.Progress
+	if !c.json {
+		prog = &runner.Progress{Printf: func(format string, args ...any) { c.Ui.Output(fmt.Sprintf(format, args...)) }}
+	}
+	trialDir, err := os.MkdirTemp("", "planetary-acceptance-")
+	if err != nil {
+		return c.fail("Error: temp data dir: %v", err)
+	}
+	defer os.RemoveAll(trialDir)
+	o := runner.AcceptanceOptions{
+		Fabric: func(ctx context.Context) (*runner.Fabric, error) {
+			emb, err := startEmbedded(ctx, p, trialDir, logLevel, nil)
+			if err != nil {
+				return nil, err
+			}
+			return &runner.Fabric{Client: emb.client, Outage: emb.killPlugin, Stop: func() { _ = emb.agent.Shutdown() }}, nil
+		},
+		Trial: runner.Options{
+			Mission: m, MissionSource: p.src, MissionFile: p.name, Jobs: jobs,
+			OutageNode: outageNode, OutageAt: ms(m.Plan.OutageAtMs), Deadline: deadline, Label: label,
+		},
+		Drill: func(ctx context.Context) (*runner.DrillResult, error) {
+			return c.restartDrill(ctx, drillSpec{plan: planPath, jobs: restartJobs, stopAfter: stopAfter,
+				deadline: deadline, label: label + "-restart"})
+		},
+		Progress: prog,
+	}
+	res, err := runner.Acceptance(ctx, o)
+	if err != nil {
+		return c.fail("Error: %v", err)
+	}
+	res.PeakRSSKB = rss.stop()
+	if err := res.Write(); err != nil {
+		return c.fail("Error: %v", err)
+	}
+	if c.json {
+		if c.printJSON(res) != 0 {
+			return 1
+		}
+	} else {
+		lines := make([]string, 0, len(res.Assertions))
+		for _, a := range res.Assertions {
+			lines = append(lines, a.Line())
+		}
+		c.Ui.Output(strings.Join(lines, "\n"))
+		c.Ui.Output(kv(
+			"Trial", timings(prefixed(res.Timings, "trial."), "start", "load", "kill", "drain", "report"),
+			"Restart drill", timings(prefixed(res.Timings, "restart."), "start", "load", "kill", "restart", "drain"),
+			"Total wall", (time.Duration(res.WallMs) * time.Millisecond).Round(time.Millisecond).String(),
+			"Peak RSS", rssText(res.PeakRSSKB),
+			"Bundle", res.Trial.Dir,
+			"Acceptance", res.Path,
+		))
+	}
+	if failed := res.Failed(); len(failed) > 0 {
+		for _, a := range failed {
+			c.Ui.Error(a.Line())
+		}
+		return 1
+	}
+	return 0
+}
+
+func prefixed(t map[string]float64, prefix string) map[string]float64 {
+	out := map[string]float64{}
+	for k, v := range t {
+		if rest, ok := strings.CutPrefix(k, prefix); ok {
+			out[rest] = v
+		}
+	}
+	return out
+}
+
+func rssText(kb int64) string {
+	if kb <= 0 {
+		return "unknown"
+	}
+	return fmt.Sprintf("%.0f MB (this process and its descendants, summed, sampled every 100ms)", float64(kb)/1024)
+}
+
+// rssMonitor samples the summed resident memory of this process and its
+// descendants (the plugins, the child agent and its plugins) from /proc.
+type rssMonitor struct {
+	mu      sync.Mutex
+	peak    int64
+	done    chan struct{}
+	stopped chan struct{}
+}
+
+func startRSSMonitor(ctx context.Context) *rssMonitor {
+	r := &rssMonitor{done: make(chan struct{}), stopped: make(chan struct{})}
+	go func() {
+		defer close(r.stopped)
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if kb := treeRSS(os.Getpid()); kb > 0 {
+				r.mu.Lock()
+				r.peak = max(r.peak, kb)
+				r.mu.Unlock()
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-r.done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return r
+}
+
+// stop ends sampling and returns the peak in KiB (0 without /proc).
+func (r *rssMonitor) stop() int64 {
+	close(r.done)
+	<-r.stopped
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.peak
+}
+
+// treeRSS sums VmRSS (KiB) over root and its descendants.
+func treeRSS(root int) int64 {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	parent := map[int]int{}
+	rss := map[int]int64{}
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "status"))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			k, v, ok := strings.Cut(line, ":")
+			if !ok {
+				continue
+			}
+			f := strings.Fields(v)
+			if len(f) == 0 {
+				continue
+			}
+			switch k {
+			case "PPid":
+				parent[pid], _ = strconv.Atoi(f[0])
+			case "VmRSS":
+				rss[pid], _ = strconv.ParseInt(f[0], 10, 64)
+			}
+		}
+	}
+	var sum int64
+	for pid, kb := range rss {
+		for p := pid; p > 0; p = parent[p] {
+			if p == root {
+				sum += kb
+				break
+			}
+			if parent[p] == p {
+				break
+			}
+		}
+	}
+	return sum
+}
+
+var _ cli.Command = (*DrillAcceptanceCommand)(nil)
