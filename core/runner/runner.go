@@ -354,14 +354,27 @@ type WaitOptions struct {
 	// Check, when set, is called with each ledger read; a non-empty answer
 	// stops the wait with that reason.
 	Check func(l api.Ledger) string
+	// Settle is how long parked jobs must stay parked, with nothing else
+	// changing, before the run counts as drained (default 3s). A parked job
+	// is re-queued when the topology changes — a node coming up or
+	// publishing new capabilities — so parked is not final at once.
+	Settle time.Duration
 }
 
-// Wait polls the ledger until no job is queued, assigned or running, or a
-// stop condition holds, and returns the stop reason.
+// Wait polls the ledger until no job is queued, assigned or running (and
+// any parked jobs have settled), or a stop condition holds, and returns the
+// stop reason.
 func Wait(ctx context.Context, c *api.Client, o WaitOptions) string {
 	if o.Interval <= 0 {
 		o.Interval = 100 * time.Millisecond
 	}
+	if o.Settle <= 0 {
+		o.Settle = 3 * time.Second
+	}
+	var (
+		lastSig   [2]int64
+		lastMoved = time.Now()
+	)
 	if o.Start.IsZero() {
 		o.Start = time.Now()
 	}
@@ -387,7 +400,13 @@ func Wait(ctx context.Context, c *api.Client, o WaitOptions) string {
 				float64(l.Global[state.JobCompleted.String()].Jobs)*100 >= o.StopAfterPercent*float64(o.Total) {
 				return StopAfter
 			}
-			if Active(l.Global) == 0 {
+			parked := l.Global[state.JobParked.String()].Jobs
+			sig := [2]int64{parked, l.Global[state.JobCompleted.String()].Jobs + l.Global[state.JobFailed.String()].Jobs +
+				l.Global[state.JobCancelled.String()].Jobs}
+			if sig != lastSig {
+				lastSig, lastMoved = sig, time.Now()
+			}
+			if Active(l.Global) == 0 && (parked == 0 || time.Since(lastMoved) >= o.Settle) {
 				return StopDone
 			}
 		}
