@@ -9,6 +9,7 @@ package agent
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -81,6 +82,11 @@ type Agent struct {
 	cli     *client.Client
 	token   string
 
+	// tls is the mutual TLS config (nil when off); peerHTTP calls other
+	// servers' APIs with it.
+	tls      *tls.Config
+	peerHTTP *http.Client
+
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	mu     sync.Mutex
@@ -121,6 +127,15 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 	if err := a.prepareDataDir(); err != nil {
 		return err
 	}
+	if err := a.loadTLS(); err != nil {
+		return err
+	}
+	a.peerHTTP = &http.Client{Timeout: 30 * time.Second}
+	if a.tls != nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.TLSClientConfig = a.tls
+		a.peerHTTP.Transport = t
+	}
 	if ac.Server.Enabled {
 		if err := a.startServer(); err != nil {
 			return err
@@ -128,6 +143,14 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 		if err := a.startHTTP(); err != nil {
 			return err
 		}
+		if err := a.formCluster(ctx); err != nil {
+			return err
+		}
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			a.syncMembers(life)
+		}()
 		if err := a.srv.WaitLeader(ctx); err != nil {
 			return fmt.Errorf("agent: waiting for a raft leader: %w", err)
 		}
@@ -213,7 +236,10 @@ func (a *Agent) startServer() error {
 	if sc.BindAddr == "" {
 		sc.BindAddr = def.BindAddr
 	}
-	sc.Bootstrap = ac.Server.BootstrapExpect <= 1
+	// Without join addresses a server bootstraps alone; with them it joins
+	// or bootstraps together with its peers (formCluster).
+	sc.Bootstrap = ac.Server.BootstrapExpect <= 1 && len(ac.Server.Join) == 0
+	sc.RaftTLS = a.tls
 	sc.Logger = a.cfg.Logger
 	for _, r := range ac.AllowedRoots {
 		abs, err := filepath.Abs(r)
@@ -237,6 +263,8 @@ func (a *Agent) startHTTP() error {
 		Logger:             a.cfg.Logger,
 		AllowAnonymousRead: a.cfg.Dev,
 		DisableACL:         !ac.ACL.Enabled,
+		LeaderAPI:          a.srv.LeaderHTTPAddr,
+		PeerTLS:            a.tls,
 	})
 	if err != nil {
 		return fmt.Errorf("agent: api: %w", err)
@@ -254,6 +282,9 @@ func (a *Agent) startHTTP() error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("agent: HTTP listener on %s: %w", addr, err)
+	}
+	if a.tls != nil {
+		ln = tls.NewListener(ln, a.tls)
 	}
 	a.ln = ln
 	a.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
@@ -311,6 +342,7 @@ func (a *Agent) apiClient() (*api.Client, error) {
 	cc := api.DefaultClientConfig()
 	cc.Address = a.HTTPAddr()
 	cc.Token = a.token
+	cc.TLS = a.tls
 	return api.NewClient(cc)
 }
 
@@ -424,6 +456,9 @@ func (a *Agent) startClient(ctx, life context.Context) error {
 // HTTPAddr is the API base URL.
 func (a *Agent) HTTPAddr() string {
 	if a.ln != nil {
+		if a.tls != nil {
+			return "https://" + a.ln.Addr().String()
+		}
 		return "http://" + a.ln.Addr().String()
 	}
 	return ""
