@@ -2,8 +2,8 @@ package e2e
 
 import (
 	"bytes"
-	"crypto/tls"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"os"
 	"os/exec"
