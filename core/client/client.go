@@ -384,6 +384,20 @@ func (c *Client) heartbeatLoop(ctx context.Context) {
 	}
 }
 
+// reportDown tells the servers at once that a node's plugin died, with an
+// unhealthy beat; the heartbeat loop brings it back up once a probe answers.
+func (c *Client) reportDown(node string, cause error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*c.cfg.HeartbeatInterval)
+	defer cancel()
+	err := c.retry(ctx, "report node down", func(s *api.Client) error {
+		return s.ClientHeartbeat(ctx, api.ClientHeartbeat{Client: c.cfg.Name,
+			Nodes: []api.NodeBeat{{ID: node, Healthy: false}}})
+	})
+	if err != nil {
+		c.log.Warn("could not report a dead plugin's node down; its TTL will", "node", node, "cause", cause, "error", err)
+	}
+}
+
 // startPlugins readies every node's plugin before the nodes are claimed,
 // so a plugin still starting is not reported unhealthy. A plugin that does
 // not start is retried by its node's heartbeats and tasks.
