@@ -221,11 +221,14 @@ func applyParkBatch(c *txn, body []byte) *Response {
 	b := decode[command.ParkBatch](c, body)
 	c.time = b.Time
 	out := make([]Outcome, 0, len(b.Parks))
+	stale := b.Topology != 0 && b.Topology != c.s.Meta().Topology
 	for _, p := range b.Parks {
 		j := c.s.Job(p.JobID)
 		switch {
 		case j == nil:
 			out = append(out, rejected(p.JobID, "unknown job"))
+		case stale:
+			out = append(out, rejected(p.JobID, "stale: the topology changed after the decision"))
 		case j.State == state.JobParked:
 			out = append(out, dup(j.ID, "job is parked"))
 		case j.State != state.JobQueued:

@@ -144,9 +144,12 @@ func (c *txn) shed(n *state.Node) {
 	}
 }
 
-// unpark re-queues every parked job: topology changed, so the scheduler gets
-// another chance to place them.
+// unpark records a topology change and re-queues every parked job, so the
+// scheduler gets another chance to place them.
 func (c *txn) unpark() {
+	m := c.s.Meta()
+	m.Topology++
+	c.s.SetMeta(m)
 	if c.s.ParkedLen() == 0 {
 		return
 	}

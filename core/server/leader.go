@@ -107,14 +107,18 @@ func (s *Server) schedulerLoop(ctx context.Context) {
 	defer tick.Stop()
 	for {
 		ch := s.changes()
-		var d scheduler.Decisions
+		var (
+			d    scheduler.Decisions
+			topo uint64
+		)
 		s.fsm.Read(func(st *state.Store) {
 			d = s.sched.Plan(st, st.Policy().MissionSeed)
+			topo = st.Meta().Topology
 		})
 		s.stats.schedRounds.Add(1)
 		progressed := false
 		if !d.Empty() {
-			progressed = s.commitRound(ctx, d)
+			progressed = s.commitRound(ctx, d, topo)
 		}
 		if ctx.Err() != nil {
 			return
@@ -144,7 +148,7 @@ func (s *Server) schedulerLoop(ctx context.Context) {
 
 // commitRound commits one round (AssignBatch, SpillBatch, ParkBatch, each
 // only when non-empty) and reports whether any decision was applied.
-func (s *Server) commitRound(ctx context.Context, d scheduler.Decisions) bool {
+func (s *Server) commitRound(ctx context.Context, d scheduler.Decisions, topo uint64) bool {
 	applied := 0
 	commit := func(t command.MessageType, msg marshaler, n int) {
 		resp, err := s.Apply(ctx, t, msg)
@@ -182,7 +186,7 @@ func (s *Server) commitRound(ctx context.Context, d scheduler.Decisions) bool {
 		commit(command.SpillBatchType, &command.SpillBatch{Time: s.Now(), Spills: d.Spill}, len(d.Spill))
 	}
 	if len(d.Park) > 0 && ctx.Err() == nil {
-		commit(command.ParkBatchType, &command.ParkBatch{Time: s.Now(), Parks: d.Park}, len(d.Park))
+		commit(command.ParkBatchType, &command.ParkBatch{Time: s.Now(), Parks: d.Park, Topology: topo}, len(d.Park))
 	}
 	return applied > 0
 }

@@ -122,10 +122,13 @@ type Park struct {
 	Reason string
 }
 
-// ParkBatch commits park decisions.
+// ParkBatch commits park decisions. Topology is the store's topology count
+// the decisions were made at; when it has moved on, each park is rejected as
+// stale (the job stays queued for the next round). 0 skips the check.
 type ParkBatch struct {
-	Time  int64
-	Parks []Park
+	Time     int64
+	Parks    []Park
+	Topology uint64
 }
 
 // NodeRegister adds a node (owner command or client registration).

@@ -4081,6 +4081,12 @@ func (z *ParkBatch) DecodeMsg(dc *msgp.Reader) (err error) {
 					}
 				}
 			}
+		case "Topology":
+			z.Topology, err = dc.ReadUint64()
+			if err != nil {
+				err = msgp.WrapError(err, "Topology")
+				return
+			}
 		default:
 			err = dc.Skip()
 			if err != nil {
@@ -4094,9 +4100,9 @@ func (z *ParkBatch) DecodeMsg(dc *msgp.Reader) (err error) {
 
 // EncodeMsg implements msgp.Encodable
 func (z *ParkBatch) EncodeMsg(en *msgp.Writer) (err error) {
-	// map header, size 2
+	// map header, size 3
 	// write "Time"
-	err = en.Append(0x82, 0xa4, 0x54, 0x69, 0x6d, 0x65)
+	err = en.Append(0x83, 0xa4, 0x54, 0x69, 0x6d, 0x65)
 	if err != nil {
 		return
 	}
@@ -4138,15 +4144,25 @@ func (z *ParkBatch) EncodeMsg(en *msgp.Writer) (err error) {
 			return
 		}
 	}
+	// write "Topology"
+	err = en.Append(0xa8, 0x54, 0x6f, 0x70, 0x6f, 0x6c, 0x6f, 0x67, 0x79)
+	if err != nil {
+		return
+	}
+	err = en.WriteUint64(z.Topology)
+	if err != nil {
+		err = msgp.WrapError(err, "Topology")
+		return
+	}
 	return
 }
 
 // MarshalMsg implements msgp.Marshaler
 func (z *ParkBatch) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
-	// map header, size 2
+	// map header, size 3
 	// string "Time"
-	o = append(o, 0x82, 0xa4, 0x54, 0x69, 0x6d, 0x65)
+	o = append(o, 0x83, 0xa4, 0x54, 0x69, 0x6d, 0x65)
 	o = msgp.AppendInt64(o, z.Time)
 	// string "Parks"
 	o = append(o, 0xa5, 0x50, 0x61, 0x72, 0x6b, 0x73)
@@ -4160,6 +4176,9 @@ func (z *ParkBatch) MarshalMsg(b []byte) (o []byte, err error) {
 		o = append(o, 0xa6, 0x52, 0x65, 0x61, 0x73, 0x6f, 0x6e)
 		o = msgp.AppendString(o, z.Parks[za0001].Reason)
 	}
+	// string "Topology"
+	o = append(o, 0xa8, 0x54, 0x6f, 0x70, 0x6f, 0x6c, 0x6f, 0x67, 0x79)
+	o = msgp.AppendUint64(o, z.Topology)
 	return
 }
 
@@ -4235,6 +4254,12 @@ func (z *ParkBatch) UnmarshalMsg(bts []byte) (o []byte, err error) {
 					}
 				}
 			}
+		case "Topology":
+			z.Topology, bts, err = msgp.ReadUint64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Topology")
+				return
+			}
 		default:
 			bts, err = msgp.Skip(bts)
 			if err != nil {
@@ -4253,6 +4278,7 @@ func (z *ParkBatch) Msgsize() (s int) {
 	for za0001 := range z.Parks {
 		s += 1 + 6 + msgp.StringPrefixSize + len(z.Parks[za0001].JobID) + 7 + msgp.StringPrefixSize + len(z.Parks[za0001].Reason)
 	}
+	s += 9 + msgp.Uint64Size
 	return
 }
 

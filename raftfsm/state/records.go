@@ -24,4 +24,8 @@ type StoreMeta struct {
 	Clock           int64
 	Index           uint64
 	ACLBootstrapped bool
+	// Topology counts topology changes (nodes and shards that could change
+	// where a job fits). Park decisions carry the count they were made at;
+	// a park made before a later change is stale and rejected.
+	Topology uint64
 }

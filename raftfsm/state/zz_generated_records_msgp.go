@@ -314,6 +314,12 @@ func (z *StoreMeta) DecodeMsg(dc *msgp.Reader) (err error) {
 				err = msgp.WrapError(err, "ACLBootstrapped")
 				return
 			}
+		case "Topology":
+			z.Topology, err = dc.ReadUint64()
+			if err != nil {
+				err = msgp.WrapError(err, "Topology")
+				return
+			}
 		default:
 			err = dc.Skip()
 			if err != nil {
@@ -327,9 +333,9 @@ func (z *StoreMeta) DecodeMsg(dc *msgp.Reader) (err error) {
 
 // EncodeMsg implements msgp.Encodable
 func (z *StoreMeta) EncodeMsg(en *msgp.Writer) (err error) {
-	// map header, size 5
+	// map header, size 6
 	// write "Head"
-	err = en.Append(0x85, 0xa4, 0x48, 0x65, 0x61, 0x64)
+	err = en.Append(0x86, 0xa4, 0x48, 0x65, 0x61, 0x64)
 	if err != nil {
 		return
 	}
@@ -378,15 +384,25 @@ func (z *StoreMeta) EncodeMsg(en *msgp.Writer) (err error) {
 		err = msgp.WrapError(err, "ACLBootstrapped")
 		return
 	}
+	// write "Topology"
+	err = en.Append(0xa8, 0x54, 0x6f, 0x70, 0x6f, 0x6c, 0x6f, 0x67, 0x79)
+	if err != nil {
+		return
+	}
+	err = en.WriteUint64(z.Topology)
+	if err != nil {
+		err = msgp.WrapError(err, "Topology")
+		return
+	}
 	return
 }
 
 // MarshalMsg implements msgp.Marshaler
 func (z *StoreMeta) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
-	// map header, size 5
+	// map header, size 6
 	// string "Head"
-	o = append(o, 0x85, 0xa4, 0x48, 0x65, 0x61, 0x64)
+	o = append(o, 0x86, 0xa4, 0x48, 0x65, 0x61, 0x64)
 	o, err = z.Head.MarshalMsg(o)
 	if err != nil {
 		err = msgp.WrapError(err, "Head")
@@ -404,6 +420,9 @@ func (z *StoreMeta) MarshalMsg(b []byte) (o []byte, err error) {
 	// string "ACLBootstrapped"
 	o = append(o, 0xaf, 0x41, 0x43, 0x4c, 0x42, 0x6f, 0x6f, 0x74, 0x73, 0x74, 0x72, 0x61, 0x70, 0x70, 0x65, 0x64)
 	o = msgp.AppendBool(o, z.ACLBootstrapped)
+	// string "Topology"
+	o = append(o, 0xa8, 0x54, 0x6f, 0x70, 0x6f, 0x6c, 0x6f, 0x67, 0x79)
+	o = msgp.AppendUint64(o, z.Topology)
 	return
 }
 
@@ -455,6 +474,12 @@ func (z *StoreMeta) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "ACLBootstrapped")
 				return
 			}
+		case "Topology":
+			z.Topology, bts, err = msgp.ReadUint64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Topology")
+				return
+			}
 		default:
 			bts, err = msgp.Skip(bts)
 			if err != nil {
@@ -469,6 +494,6 @@ func (z *StoreMeta) UnmarshalMsg(bts []byte) (o []byte, err error) {
 
 // Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
 func (z *StoreMeta) Msgsize() (s int) {
-	s = 1 + 5 + z.Head.Msgsize() + 7 + msgp.Uint64Size + 6 + msgp.Int64Size + 6 + msgp.Uint64Size + 16 + msgp.BoolSize
+	s = 1 + 5 + z.Head.Msgsize() + 7 + msgp.Uint64Size + 6 + msgp.Int64Size + 6 + msgp.Uint64Size + 16 + msgp.BoolSize + 9 + msgp.Uint64Size
 	return
 }
