@@ -191,8 +191,11 @@ func (h *HTTP) raftTransferLeader(w http.ResponseWriter, r *http.Request) (any, 
 	if err := h.b.TransferLeadership(r.Context(), req.ID); err != nil {
 		return nil, err
 	}
-	_, id := h.b.Leader()
-	return LeaderInfo{ID: id}, nil
+	if req.ID != "" {
+		return LeaderInfo{ID: req.ID}, nil // raft confirmed the transfer to it
+	}
+	addr, id := h.b.Leader()
+	return LeaderInfo{Address: addr, ID: id}, nil
 }
 
 // members lists the raft servers with what each says about itself (asked
