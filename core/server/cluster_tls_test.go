@@ -1,0 +1,65 @@
+package server
+
+import (
+	"crypto/tls"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/planetary/planetary/core/tlsutil"
+)
+
+// TestRaftTLS: raft traffic between servers whose certificates come from
+// the same CA replicates; a server with a certificate from another CA is
+// added to the configuration but never receives an entry.
+func TestRaftTLS(t *testing.T) {
+	dir := t.TempDir()
+	ca, err := tlsutil.NewTestCA(dir, "planetary")
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreign, err := tlsutil.NewTestCA(dir, "foreign")
+	if err != nil {
+		t.Fatal(err)
+	}
+	load := func(ca *tlsutil.TestCA, name string) *tls.Config {
+		f, err := ca.Issue(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := tlsutil.Load(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	var servers []*Server
+	for i, c := range []*tlsutil.TestCA{ca, ca, foreign} {
+		cfg := testConfig(t, t.TempDir())
+		cfg.NodeID = fmt.Sprintf("s%d", i)
+		cfg.Bootstrap = i == 0
+		cfg.RaftTLS = load(c, cfg.NodeID)
+		s, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Shutdown() })
+		servers = append(servers, s)
+	}
+	s0 := servers[0]
+	waitFor(t, 10*time.Second, "leader", func() bool { return s0.IsLeader() && s0.leading.Load() })
+	if err := s0.AddVoter(ctxT(t), "s1", servers[1].LocalAddr()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s0.AddVoter(ctxT(t), "s2", servers[2].LocalAddr()); err != nil {
+		t.Fatal(err)
+	}
+	registerShard(t, s0, "eu")
+	waitFor(t, 10*time.Second, "s1 replicates over TLS", func() bool { return servers[1].AppliedIndex() >= s0.AppliedIndex() })
+	if got := servers[2].AppliedIndex(); got != 0 {
+		t.Fatalf("a server with a foreign-CA certificate applied index %d", got)
+	}
+	if a, _ := servers[2].Leader(); a != "" {
+		t.Fatalf("a server with a foreign-CA certificate follows %s", a)
+	}
+}
