@@ -71,6 +71,7 @@ func startReal(tb testing.TB, bin string) *agentProc {
 	httpAddr, bind := freePortTB(tb), freePortTB(tb)
 	cmd := exec.Command(bin, "agent", "-dev", "-config", cfg, "-data-dir", dir, "-http-addr", httpAddr,
 		"-bind", bind, "-log-level", "warn")
+	cmd.Dir = dir
 	out := &syncWriter{w: &bytes.Buffer{}}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -76,9 +76,15 @@ type agentProc struct {
 // addresses, and waits until its API answers.
 func startAgent(t *testing.T, dataDir, httpAddr, bind string, args ...string) *agentProc {
 	t.Helper()
-	all := append([]string{"agent"}, args...)
+	all := append([]string{"agent"}, absConfig(t, args)...)
 	all = append(all, "-data-dir", dataDir, "-http-addr", httpAddr, "-bind", bind, "-log-level", "warn")
 	cmd := exec.Command(planetaryBin(t), all...)
+	// Relative mission paths (checkpoints/, reports/) resolve under the
+	// test's own directory, never in the source tree.
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Dir = dataDir
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &syncWriter{w: &out}, &syncWriter{w: &out}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -108,6 +114,22 @@ func startAgent(t *testing.T, dataDir, httpAddr, bind string, args ...string) *a
 	}
 	t.Fatalf("agent did not come up:\n%s", out.String())
 	return nil
+}
+
+// absConfig returns args with a relative -config path made absolute, so the
+// agent can run in its own directory.
+func absConfig(t testing.TB, args []string) []string {
+	args = append([]string(nil), args...)
+	for i := 0; i+1 < len(args); i++ {
+		if args[i] == "-config" && !filepath.IsAbs(args[i+1]) {
+			abs, err := filepath.Abs(args[i+1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			args[i+1] = abs
+		}
+	}
+	return args
 }
 
 func (p *agentProc) output() string {

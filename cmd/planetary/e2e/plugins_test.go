@@ -199,9 +199,13 @@ func TestPluginSignals(t *testing.T) {
 // startProc starts `planetary agent` with args and waits until ready holds.
 func startProc(t *testing.T, dataDir, httpAddr, bind string, ready func(*agentProc) bool, args ...string) *agentProc {
 	t.Helper()
-	all := append([]string{"agent"}, args...)
+	all := append([]string{"agent"}, absConfig(t, args)...)
 	all = append(all, "-data-dir", dataDir, "-http-addr", httpAddr, "-bind", bind, "-log-level", "warn")
 	cmd := exec.Command(planetaryBin(t), all...)
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Dir = dataDir
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &syncWriter{w: &out}, &syncWriter{w: &out}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
