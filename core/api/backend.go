@@ -35,6 +35,7 @@ type Backend interface {
 
 	// Cluster membership (core/server/cluster.go).
 	Self() server.SelfInfo
+	WaitReady(ctx context.Context) error
 	Digest() ([32]byte, uint64)
 	SetHTTPAddr(id, addr string)
 	AddVoter(ctx context.Context, id, addr string) error

@@ -20,7 +20,10 @@ type apiCluster struct {
 	urls    []string
 }
 
-func newAPICluster(t *testing.T) *apiCluster {
+func newAPICluster(t *testing.T) *apiCluster { return newAPIClusterWith(t, nil) }
+
+// newAPIClusterWith lets tune adjust each server's config before it starts.
+func newAPIClusterWith(t *testing.T, tune func(i int, cfg *server.Config)) *apiCluster {
 	t.Helper()
 	c := &apiCluster{}
 	var peers []server.PeerAddr
@@ -29,6 +32,9 @@ func newAPICluster(t *testing.T) *apiCluster {
 		cfg.NodeID, cfg.DataDir, cfg.BindAddr = fmt.Sprintf("s%d", i), t.TempDir(), freeAddr(t)
 		cfg.Logger = testLogger(t)
 		cfg.RaftHeartbeatTimeout, cfg.RaftElectionTimeout = 200*time.Millisecond, 200*time.Millisecond
+		if tune != nil {
+			tune(i, &cfg)
+		}
 		s, err := server.New(cfg)
 		if err != nil {
 			t.Fatal(err)

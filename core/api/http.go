@@ -295,6 +295,15 @@ func (h *HTTP) handle(pattern string, need access, write bool, fn handlerFunc) {
 			h.writeError(w, aerr)
 			return
 		}
+		if mode == modeWrite {
+			// Handlers check requests against local state before
+			// proposing: wait until a new leader has applied every
+			// earlier entry.
+			if err := h.b.WaitReady(r.Context()); err != nil {
+				h.writeError(w, err)
+				return
+			}
+		}
 		if mode == modeRead && !stale {
 			// Read barrier: confirm leadership and apply everything
 			// committed before this request, so the read is linearizable.

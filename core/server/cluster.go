@@ -240,3 +240,28 @@ func (l *streamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (n
 }
 
 var _ raft.StreamLayer = (*streamLayer)(nil)
+
+// WaitReady returns once this server leads and its leadership barrier has
+// passed (every entry of earlier terms is applied, so checks against local
+// state are current), ErrNotLeader as soon as it does not lead, or ctx's
+// error.
+func (s *Server) WaitReady(ctx context.Context) error {
+	if s.leading.Load() {
+		return nil
+	}
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for !s.leading.Load() {
+		if !s.IsLeader() {
+			return ErrNotLeader
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.shutdownCtx.Done():
+			return ErrShutdown
+		case <-t.C:
+		}
+	}
+	return nil
+}

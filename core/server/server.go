@@ -314,8 +314,8 @@ func (s *Server) Read(fn func(*state.Store)) { s.fsm.Read(fn) }
 // ConsistentRead confirms leadership and waits until every entry committed
 // before the call is applied, then runs fn: a linearizable read.
 func (s *Server) ConsistentRead(ctx context.Context, fn func(*state.Store)) error {
-	if !s.IsLeader() {
-		return ErrNotLeader
+	if err := s.WaitReady(ctx); err != nil {
+		return err
 	}
 	if err := waitFuture(ctx, s.raft.VerifyLeader()); err != nil {
 		return mapRaftErr(err)
