@@ -364,16 +364,13 @@ func (s *suite) micro(ctx context.Context) {
 	// placement decisions.
 	g = GoBench{Pkg: "./core/scheduler/", Pattern: "^BenchmarkPlan10k$", Benchtime: "20x", Count: count}
 	rs, err = s.gobench(ctx, g)
-	r, ok := Find(rs, "BenchmarkPlan10k")
-	f := Figure{Name: "placement decisions, 10,000 queued jobs over the example fabric", Unit: "decisions/s", Command: g.Command()}
-	if ok {
-		for _, ns := range r.Values("ns/op") {
-			f.Values = append(f.Values, 10_000/(ns/1e9))
-		}
-	} else {
-		f.Skipped = fmt.Sprint("no result: ", err)
+	for _, r := range rs {
+		s.goFigure(rs, err, g, r.Name, "jobs/s", Figure{Name: "placement decisions, 10,000 queued jobs over the example fabric (" +
+			strings.TrimPrefix(r.Name, "BenchmarkPlan10k/") + ")", Unit: "decisions/s"})
 	}
-	s.add(f)
+	if len(rs) == 0 {
+		s.add(Figure{Name: "placement decisions, 10,000 queued jobs over the example fabric", Command: g.Command(), Skipped: fmt.Sprint("no result: ", err)})
+	}
 	// one unbatched plugin call.
 	g = GoBench{Pkg: "./sdk/host/", Pattern: "^BenchmarkHealth$", Benchtime: s.sizeStr("3000x", "300x"), Count: count}
 	rs, err = s.gobench(ctx, g)
