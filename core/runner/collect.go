@@ -85,9 +85,7 @@ func Collect(ctx context.Context, c *api.Client, opts CollectOptions) (report.In
 	in.Shards = shardViews(shards, pol.SystemPaused)
 	in.Nodes = nodeViews(nodes)
 	in.Ledger = ledgerOf(led)
-	for i := range in.Nodes {
-		in.Nodes[i].EarnedMu = in.Ledger.Payments[in.Nodes[i].ID]
-	}
+	cutAtLedger(&in, led)
 	in.Events = evs
 	in.Anchor = report.Anchor{Seq: 0}
 	in.Checkpoint = checkpointOf(evs)
@@ -122,6 +120,27 @@ func ReadEvents(ctx context.Context, c *api.Client, after, head uint64, wait tim
 		}
 	}
 	return out, nil
+}
+
+// cutAtLedger makes the per-shard and per-node figures of in agree with the
+// ledger read, whose chain head is where the events are cut. Shards and nodes
+// are listed by later requests, while a live fabric keeps working, so their
+// own counts can be ahead of the events; the ledger's counts come from the
+// same FSM read as the chain head. A node the ledger does not know yet was
+// registered after the cut and had no work at it.
+func cutAtLedger(in *report.Input, led api.Ledger) {
+	for i := range in.Nodes {
+		n := &in.Nodes[i]
+		c := led.Nodes[n.ID]
+		n.Active = c[state.JobAssigned.String()].Jobs + c[state.JobRunning.String()].Jobs
+		n.Completed = c[state.JobCompleted.String()].Jobs
+		n.EarnedMu = in.Ledger.Payments[n.ID]
+	}
+	for i := range in.Shards {
+		if c, ok := in.Ledger.Shards[in.Shards[i].Name]; ok {
+			in.Shards[i].Counts, in.Shards[i].ValueMu = c.Jobs, c.ValueMu
+		}
+	}
 }
 
 func mu(v float64) int64 { return api.Micro(v) }

@@ -124,9 +124,13 @@ func RestartDrill(ctx context.Context, o DrillOptions) (*DrillResult, error) {
 	sdone := make(chan struct{})
 	go func() { _ = sampler.Run(sctx, stage1, nil); close(sdone) }()
 	res.StopReason = Wait(ctx, c, WaitOptions{Start: stage1, Deadline: o.Deadline, StopAfter: o.StopAfter,
-		StopAfterPercent: o.StopAfterPercent, StopAtIndex: o.StopAtIndex, Total: int64(len(jobs))})
+		StopAfterPercent: o.StopAfterPercent, StopAtIndex: o.StopAtIndex, Total: int64(len(jobs)), MidRun: true})
 	stopS()
 	<-sdone
+	upBefore, err := upNodes(ctx, c)
+	if err != nil {
+		return nil, err
+	}
 	before, err := c.Ledger(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("runner: ledger before kill: %w", err)
@@ -162,6 +166,12 @@ func RestartDrill(ctx context.Context, o DrillOptions) (*DrillResult, error) {
 			return nil, ctx.Err()
 		case <-time.After(20 * time.Millisecond):
 		}
+	}
+	// The restarted client registers its nodes again and its plugins come
+	// back; until they heartbeat, the scheduler may park work, and a drain
+	// that began now could settle on those parked jobs.
+	if err := nodesBack(ctx, c, upBefore, 15*time.Second); err != nil {
+		o.Progress.printf("%v", err)
 	}
 	res.Timings["restart"] = ms(time.Since(restartAt))
 	after, err := c.Ledger(ctx)
@@ -214,6 +224,9 @@ func RestartDrill(ctx context.Context, o DrillOptions) (*DrillResult, error) {
 	if reason != StopDone {
 		run.Status, run.StoppedEarly, run.StopReason = "stopped", true, reason
 	}
+	// Executions logged from here on may belong to assignments after the
+	// bundle's chain head; the checks read the exec logs only up to here.
+	cut := execLogSizes(o.Child.DataDir)
 	in, err := Collect(ctx, c, CollectOptions{Mission: o.Mission, Run: run, Series: sampler.Series(), Label: label, Dir: dir})
 	if err != nil {
 		return nil, err
@@ -227,7 +240,11 @@ func RestartDrill(ctx context.Context, o DrillOptions) (*DrillResult, error) {
 	}
 
 	// The checks.
+	outstanding := Active(before.Global) + before.Global[state.JobParked.String()].Jobs
 	res.Checks = append(res.Checks,
+		Check{ID: "work-outstanding-at-kill", OK: res.CompletedKill > 0 && outstanding > 0,
+			Measured:  fmt.Sprintf("%d of %d completed, %d outstanding at the kill (%s)", res.CompletedKill, len(jobs), outstanding, res.StopReason),
+			Threshold: "some completed, some outstanding"},
 		Check{ID: "finished", OK: reason == StopDone, Measured: reason, Threshold: StopDone},
 		Check{ID: "no-acknowledged-job-lost", OK: len(missing) == 0, Measured: len(missing), Threshold: 0,
 			Detail: strings.Join(missing[:min(len(missing), 5)], " ")},
@@ -238,7 +255,7 @@ func RestartDrill(ctx context.Context, o DrillOptions) (*DrillResult, error) {
 			Measured: res.IndexResumed, Threshold: res.IndexAtKill},
 		completedOnce(in.Events),
 	)
-	exec := checkExecutions(o.Child.DataDir, offsets, in.Events, res.IndexAtKill)
+	exec := checkExecutions(o.Child.DataDir, offsets, cut, in.Events, res.IndexAtKill)
 	res.Executions, res.ReExecutions = exec.executions, exec.reexecutions
 	res.Checks = append(res.Checks, exec.check)
 	res.Checks = append(res.Checks, Check{ID: "ledger-verify", OK: res.Run.VerifyErr == "",
@@ -292,6 +309,53 @@ func completedOnce(evs []state.Event) Check {
 		Detail: fmt.Sprintf("%d jobs completed", len(n))}
 }
 
+// upNodes lists the nodes that are up.
+func upNodes(ctx context.Context, c *api.Client) ([]string, error) {
+	nodes, err := c.Nodes(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("runner: list nodes: %w", err)
+	}
+	var out []string
+	for _, n := range nodes {
+		if n.Status == state.NodeUp.String() {
+			out = append(out, n.ID)
+		}
+	}
+	return out, nil
+}
+
+// nodesBack waits, up to bound, until every node in ids is up and has sent
+// the serving leader a heartbeat.
+func nodesBack(ctx context.Context, c *api.Client, ids []string, bound time.Duration) error {
+	deadline := time.Now().Add(bound)
+	for {
+		nodes, err := c.Nodes(ctx)
+		if err == nil {
+			back := map[string]bool{}
+			for _, n := range nodes {
+				back[n.ID] = n.Status == state.NodeUp.String() && n.HeartbeatAgeMs >= 0
+			}
+			var missing []string
+			for _, id := range ids {
+				if !back[id] {
+					missing = append(missing, id)
+				}
+			}
+			if len(missing) == 0 {
+				return nil
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("runner: nodes not back after %s: %s", bound, strings.Join(missing, " "))
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
 func execLogs(dataDir string) []string {
 	logs, _ := filepath.Glob(filepath.Join(dataDir, "nodes", "*", ExecLogName))
 	sort.Strings(logs)
@@ -320,7 +384,9 @@ type execCheck struct {
 }
 
 // checkExecutions reads the sim exec logs (split at the kill by the byte
-// offsets taken then) and checks that every execution was fenced:
+// offsets taken then, and read up to the sizes cut taken before the bundle's
+// ledger was read, so every execution read has its assignment at or below
+// the bundle's chain head) and checks that every execution was fenced:
 //
 //   - every executed (job, attempt) was assigned by the FSM (job.assigned);
 //   - within one agent lifetime an attempt runs at most once;
@@ -329,7 +395,7 @@ type execCheck struct {
 //     result event (completed, failed or requeued) for that attempt at a raft
 //     index at or below the last index seen before the kill;
 //   - any other re-execution of a job has a higher attempt than before.
-func checkExecutions(dataDir string, offsets map[string]int64, evs []state.Event, killIndex uint64) execCheck {
+func checkExecutions(dataDir string, offsets, cut map[string]int64, evs []state.Event, killIndex uint64) execCheck {
 	assigned := map[attemptKey]bool{}
 	resultAt := map[attemptKey]uint64{}
 	for i := range evs {
@@ -358,6 +424,9 @@ func checkExecutions(dataDir string, offsets map[string]int64, evs []state.Event
 		sc := bufio.NewScanner(f)
 		for sc.Scan() {
 			line := sc.Text()
+			if end, ok := cut[p]; !ok || pos+int64(len(line))+1 > end {
+				break
+			}
 			stage := 0
 			if pos >= offsets[p] {
 				stage = 1

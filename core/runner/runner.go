@@ -359,6 +359,13 @@ type WaitOptions struct {
 	// is re-queued when the topology changes — a node coming up or
 	// publishing new capabilities — so parked is not final at once.
 	Settle time.Duration
+	// MidRun holds the stop conditions (StopAfter, StopAtIndex,
+	// StopAfterPercent) back until at least one job has completed while
+	// another is still outstanding, so a stop lands in the middle of the
+	// work; and while nothing has completed, parked jobs never count as
+	// drained (the nodes may still be coming up). The restart drill kills
+	// its agent at such a stop.
+	MidRun bool
 }
 
 // Wait polls the ledger until no job is queued, assigned or running (and
@@ -384,7 +391,7 @@ func Wait(ctx context.Context, c *api.Client, o WaitOptions) string {
 		if o.Deadline > 0 && time.Since(o.Start) >= o.Deadline {
 			return StopDeadline
 		}
-		if o.StopAfter > 0 && time.Since(o.Start) >= o.StopAfter {
+		if !o.MidRun && o.StopAfter > 0 && time.Since(o.Start) >= o.StopAfter {
 			return StopAfter
 		}
 		if l, err := c.Ledger(ctx); err == nil {
@@ -393,20 +400,27 @@ func Wait(ctx context.Context, c *api.Client, o WaitOptions) string {
 					return r
 				}
 			}
-			if o.StopAtIndex > 0 && l.AppliedIndex >= o.StopAtIndex {
-				return StopAfter
-			}
-			if o.StopAfterPercent > 0 && o.Total > 0 &&
-				float64(l.Global[state.JobCompleted.String()].Jobs)*100 >= o.StopAfterPercent*float64(o.Total) {
-				return StopAfter
-			}
+			completed := l.Global[state.JobCompleted.String()].Jobs
 			parked := l.Global[state.JobParked.String()].Jobs
-			sig := [2]int64{parked, l.Global[state.JobCompleted.String()].Jobs + l.Global[state.JobFailed.String()].Jobs +
+			outstanding := Active(l.Global) + parked
+			if !o.MidRun || (completed > 0 && outstanding > 0) {
+				if o.StopAfter > 0 && time.Since(o.Start) >= o.StopAfter {
+					return StopAfter
+				}
+				if o.StopAtIndex > 0 && l.AppliedIndex >= o.StopAtIndex {
+					return StopAfter
+				}
+				if o.StopAfterPercent > 0 && o.Total > 0 && float64(completed)*100 >= o.StopAfterPercent*float64(o.Total) {
+					return StopAfter
+				}
+			}
+			sig := [2]int64{parked, completed + l.Global[state.JobFailed.String()].Jobs +
 				l.Global[state.JobCancelled.String()].Jobs}
 			if sig != lastSig {
 				lastSig, lastMoved = sig, time.Now()
 			}
-			if Active(l.Global) == 0 && (parked == 0 || time.Since(lastMoved) >= o.Settle) {
+			settled := parked == 0 || (time.Since(lastMoved) >= o.Settle && (!o.MidRun || completed > 0))
+			if Active(l.Global) == 0 && settled {
 				return StopDone
 			}
 		}
