@@ -21,9 +21,7 @@ package eventlog
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -164,6 +162,7 @@ type Log struct {
 	size    int64
 	sinceIx int
 	dirty   bool
+	buf     []byte // one encoded line, reused
 }
 
 type pendingItem struct {
@@ -315,8 +314,8 @@ func scanSegment(sg *segment, newest bool) (scanResult, error) {
 		if err != nil {
 			return res, fmt.Errorf("eventlog: read segment: %w", err)
 		}
-		var r record
-		if jerr := json.Unmarshal(line, &r); jerr != nil {
+		r, jerr := decodeRecord(line)
+		if jerr != nil {
 			// A garbled line is only acceptable as the last one written.
 			if newest {
 				if _, perr := br.Peek(1); perr == io.EOF {
@@ -688,8 +687,8 @@ func readSegment(path string, off int64, after uint64, max int, written uint64) 
 		if err != nil {
 			return out, false, fmt.Errorf("eventlog: read segment: %w", err)
 		}
-		var r record
-		if err := json.Unmarshal(line, &r); err != nil {
+		r, err := decodeRecord(line)
+		if err != nil {
 			return out, false, fmt.Errorf("%w: %s: %v", ErrCorrupt, path, err)
 		}
 		if r.Anchor || r.Seq <= after {
@@ -829,10 +828,8 @@ func (l *Log) writeBatch(batch []pendingItem) error {
 	if failed != nil {
 		return failed
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	for _, it := range batch {
+	for i := range batch {
+		it := &batch[i]
 		first := it.ev.Seq
 		if it.anchor != nil {
 			first = it.anchor.Seq + 1
@@ -842,13 +839,10 @@ func (l *Log) writeBatch(batch []pendingItem) error {
 				return err
 			}
 		}
-		buf.Reset()
-		r := record{Event: it.ev}
 		if it.anchor != nil {
-			r = record{Anchor: true, Event: state.Event{Seq: it.anchor.Seq, Hash: it.anchor.Hash}}
-		}
-		if err := enc.Encode(&r); err != nil {
-			return fmt.Errorf("eventlog: encode event %d: %w", first, err)
+			l.buf = appendRecord(l.buf[:0], true, &state.Event{Seq: it.anchor.Seq, Hash: it.anchor.Hash})
+		} else {
+			l.buf = appendRecord(l.buf[:0], false, &it.ev)
 		}
 		if it.anchor == nil {
 			if l.sinceIx == 0 {
@@ -859,10 +853,10 @@ func (l *Log) writeBatch(batch []pendingItem) error {
 			}
 			l.sinceIx = (l.sinceIx + 1) % indexEvery
 		}
-		if _, err := l.bw.Write(buf.Bytes()); err != nil {
+		if _, err := l.bw.Write(l.buf); err != nil {
 			return fmt.Errorf("eventlog: write: %w", err)
 		}
-		l.size += int64(buf.Len())
+		l.size += int64(len(l.buf))
 	}
 	if err := l.bw.Flush(); err != nil {
 		return fmt.Errorf("eventlog: flush: %w", err)
