@@ -1,13 +1,27 @@
 # The Kardashev mission: four shards (Earth, Luna, Mars, Helios), six sim
-# nodes, a 5,800-job workload blueprint in six classes, an 11-step owner
-# schedule and the run plan of the acceptance drill.
+# nodes that simulate the work at scale, two nodes that do real work on this
+# host (an exec node and a container node in Earth), a 5,810-job workload
+# blueprint in eight classes (5,800 simulated jobs, 5 exec and 5 container
+# echo jobs), an 11-step owner schedule and the run plan of the acceptance
+# drill.
 #
 # Time scale: one reference tick is 10ms on the mission clock for schedule
 # offsets, the checkpoint cadence and the plan; one tick is 1ms of simulated
 # work for workload durations.
 #
 #   planetary agent -dev -config examples/mission.hcl
-#   planetary run examples/mission.hcl
+#   planetary run -plan examples/mission.hcl
+#
+# The container jobs run in a busybox image made without a registry
+# (Debian: apt-get install podman runc busybox-static; `make demo` does this
+# when podman is installed):
+#
+#   planetary image build-busybox bb.tar
+#   planetary image import bb.tar planetary-busybox:1
+#
+# On a host without podman the container node stays down and its 5 jobs are
+# parked ("no up node ... has capabilities [container image:...]"); the run
+# counts settled parked jobs as drained, and everything else completes.
 
 mission "kardashev" {
   seed        = 42
@@ -297,6 +311,54 @@ node "helios.solaris-array" {
   }
 }
 
+# Real work on this host. Their capabilities are ones only the real
+# workloads require, so no simulated job (nor any spillover into Earth)
+# ever lands on them.
+
+# Runs host commands from the exec plugin's allowlist (examples/agent.hcl:
+# echo, sh, true).
+node "earth.exec-1" {
+  shard        = "earth"
+  plugin       = "exec"
+  capabilities = ["exec"]
+  capacity     = 4
+  price {
+    base = 0.001
+  }
+  attestations {
+    jurisdiction = "earth"
+  }
+}
+
+# Runs each job in a container. The node advertises image:<name:tag> for
+# each local image; a container job requires the image its payload names,
+# so it only comes here when the image does.
+node "earth.container-1" {
+  shard        = "earth"
+  plugin       = "container"
+  capabilities = ["container"]
+  capacity     = 4
+  price {
+    base = 0.002
+    rate "second" {
+      per_unit = 0.0005
+    }
+  }
+
+  # Plugin config for this node (over the agent's plugin "container" block).
+  # Debian 12 hosts without systemd cgroups: podman with runc, cgroupfs, and
+  # rlimits runc can set.
+  config {
+    runtime              = "podman"
+    runtime_path         = "/usr/sbin/runc"
+    cgroup_manager       = "cgroupfs"
+    ulimits              = ["nofile=1024:1024", "nproc=1024:1024"]
+    network              = "none"
+    stop_grace           = "2s"
+    fingerprint_interval = "5s"
+  }
+}
+
 # --------------------------------------------------------------- policy
 
 # GPU work only runs on SOC2-attested nodes.
@@ -315,6 +377,37 @@ reporting {
 }
 
 # ------------------------------------------------------------- workloads
+
+# The real jobs come first in the file, so they are submitted first: the
+# owner schedule's tail picks (earth-logistics-cancel) stay on simulated
+# Earth jobs.
+workload "earth-exec-echo" {
+  shard        = "earth"
+  count        = 5
+  capabilities = ["exec"]
+  kind         = "exec"
+  value        = 1
+  note         = "Real host commands on earth.exec-1"
+  payload = {
+    command = "echo"
+    args    = ["hello from planetary"]
+  }
+}
+
+workload "earth-container-echo" {
+  shard        = "earth"
+  count        = 5
+  capabilities = ["container"] # plus image:localhost/planetary-busybox:1, added
+  kind         = "container"
+  value        = 2
+  note         = "Real containers on earth.container-1"
+  payload = {
+    image      = "localhost/planetary-busybox:1"
+    command    = ["echo"]
+    args       = ["hello from a container"]
+    timeout_ms = 60000
+  }
+}
 
 workload "earth-finance" {
   shard        = "earth"
@@ -525,7 +618,7 @@ schedule "edge-surge-down" {
 # ------------------------------------------------------------------ plan
 
 plan {
-  jobs        = 5800 # the reference plan asks for 10,000; its blueprint fixes 5,800
+  jobs        = 5810 # the reference plan asks for 10,000; its blueprint fixes 5,810
   outage_node = "mars.gpu-helion"
   outage_at   = "450ms"  # 45 ticks
   stop_after  = "2.4s"   # 240 ticks

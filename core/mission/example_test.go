@@ -61,13 +61,19 @@ func TestKardashevExample(t *testing.T) {
 	}{
 		{"name", m.Name, "kardashev"},
 		{"shards", len(m.Shards), 4},
-		{"nodes", len(m.Nodes), 6},
-		{"workloads", len(m.Workloads), 6},
+		{"nodes", len(m.Nodes), 8},
+		{"workloads", len(m.Workloads), 8},
 		{"schedule", len(m.Schedule), 11},
-		{"blueprint jobs", len(GenerateJobs(m, 0)), 5800},
-		{"plan jobs", m.Plan.Jobs, int64(5800)},
+		{"blueprint jobs", len(GenerateJobs(m, 0)), 5810},
+		{"plan jobs", m.Plan.Jobs, int64(5810)},
 		{"outage", m.Plan.OutageAtMs, int64(450)},
 		{"gpu-helion price", m.Nodes[4].Price.BaseMu, int64(880)},
+		{"sim nodes", countPlugin(m.Nodes, "sim"), 6},
+		{"exec node", m.Nodes[6].ID + " " + m.Nodes[6].Plugin, "earth.exec-1 exec"},
+		{"container node", m.Nodes[7].ID + " " + m.Nodes[7].Plugin, "earth.container-1 container"},
+		{"exec jobs", m.Workloads[0].Count, int64(5)},
+		{"container jobs", m.Workloads[1].Count, int64(5)},
+		{"container image capability", m.Workloads[1].Jobs(m.Seed, 1)[0].Capabilities, []string{"container", "image:localhost/planetary-busybox:1"}},
 		{"earth spill luna", m.Shards[0].Spillover[0], Spillover{Target: "luna", Threshold: 4500, MaxDrain: 50, RequiredCapabilities: []string{}, Weight: 1}},
 		{"last entry at", m.Schedule[10].AtMs, int64(3000)},
 		{"last entry action", m.Schedule[10].Args, &ShardDeregisterAction{Shard: "edge-surge", Mode: "spillover", Target: "earth"}},
@@ -79,4 +85,15 @@ func TestKardashevExample(t *testing.T) {
 			}
 		})
 	}
+}
+
+// countPlugin counts the nodes served by plugin.
+func countPlugin(nodes []Node, plugin string) int {
+	n := 0
+	for _, nd := range nodes {
+		if nd.Plugin == plugin {
+			n++
+		}
+	}
+	return n
 }

@@ -185,11 +185,11 @@ func TestGenerateJobsScales(t *testing.T) {
 		total      int
 		wantCounts []int64
 	}{
-		{0, []int64{1200, 800, 600, 1400, 1000, 800}},
-		{5800, []int64{1200, 800, 600, 1400, 1000, 800}},
-		{10000, []int64{2069, 1379, 1035, 2414, 1724, 1379}},
-		{580, []int64{120, 80, 60, 140, 100, 80}},
-		{7, []int64{1, 1, 1, 2, 1, 1}},
+		{0, []int64{5, 5, 1200, 800, 600, 1400, 1000, 800}},
+		{5810, []int64{5, 5, 1200, 800, 600, 1400, 1000, 800}},
+		{10000, []int64{9, 8, 2065, 1377, 1033, 2410, 1721, 1377}},
+		{581, []int64{1, 0, 120, 80, 60, 140, 100, 80}},
+		{7, []int64{0, 0, 1, 1, 1, 2, 1, 1}},
 	}
 	for _, c := range cases {
 		t.Run(jsonText(float64(c.total)), func(t *testing.T) {
@@ -319,8 +319,10 @@ func TestRecords(t *testing.T) {
 	}{
 		{"shards", len(shards), 4},
 		{"mars policies", shards[2].Policies[1], state.SpilloverPolicy{Target: "helios", Threshold: 3600, MaxDrain: 30, RequiredCapabilities: []string{"gpu", "vision"}, Weight: 1}},
-		{"nodes", len(nodes), 6},
+		{"nodes", len(nodes), 8},
 		{"gpu node kind", nodes[4].PluginKind, "sim"},
+		{"exec node kind", nodes[6].PluginKind, "exec"},
+		{"container node kind", nodes[7].PluginKind, "container"},
 		{"gpu node resources", nodes[4].Deployment.Resources, state.Resources{CPUCores: 40, MemoryGB: 160, GPUClass: "A100", StorageGB: 512}},
 		{"gpu node price", nodes[4].Price, state.PriceSchedule{Currency: "USDC", Unit: "job", BaseMu: 880}},
 		{"gpu node certs", nodes[4].Attestations.Certifications, []string{"Mars-Colony-Safety", "SOC2-Type-II"}},
