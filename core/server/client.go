@@ -299,59 +299,43 @@ func (h *heartbeats) end(id string) {
 // is Assigned or Running on a node the client hosts and that this stream has
 // not sent yet. The first call sends all current ones (after a reconnect the
 // client de-duplicates by job and attempt). It wakes on applied entries, not
-// by polling. It reads local state, so it works on any server.
+// by polling, and each wake reads only the attempts that became active since
+// the previous one (state.Store.AssignedSince). It reads local state, so it
+// works on any server.
 func (s *Server) Assignments(ctx context.Context, client string, fn func([]Assignment) error) error {
-	type key struct {
-		job     string
-		attempt uint32
-	}
-	// sent persists across wakes; it is only rebuilt (to forget attempts
-	// that finished) when it has grown well past the active set, so a wake
-	// costs one lookup per active attempt instead of a fresh map.
-	sent := map[key]bool{}
+	var (
+		seen  *state.Store // the store the cursor belongs to; a restore replaces it
+		after uint64
+		// hosted are the client's nodes at the last wake: a node claimed
+		// since is read from its start.
+		hosted = map[string]bool{}
+	)
 	for {
 		ch := s.changes()
 		var batch []Assignment
-		active := 0
 		s.fsm.Read(func(st *state.Store) {
+			if st != seen {
+				seen, after = st, 0
+				clear(hosted)
+			}
 			pol := st.Policy()
 			for _, n := range st.Nodes() {
 				if n.Client != client {
+					delete(hosted, n.ID)
 					continue
 				}
-				st.Active(n.ID, func(j *state.Job) bool {
-					if j.State != state.JobAssigned && j.State != state.JobRunning {
-						return true
-					}
-					active++
-					k := key{j.ID, j.Attempt}
-					if !sent[k] {
-						sent[k] = true
-						batch = append(batch, Assignment{
-							JobID: j.ID, Attempt: j.Attempt, Node: j.Node, Kind: j.Kind, Payload: j.Payload,
-							Capabilities: j.Capabilities, Seed: AttemptSeed(pol.MissionSeed, j.ID, j.Attempt), QuoteMu: j.QuoteMu,
-						})
-					}
-					return true
+				from := after
+				if !hosted[n.ID] {
+					hosted[n.ID], from = true, 0
+				}
+				st.AssignedSince(n.ID, from, func(j *state.Job) {
+					batch = append(batch, Assignment{
+						JobID: j.ID, Attempt: j.Attempt, Node: j.Node, Kind: j.Kind, Payload: j.Payload,
+						Capabilities: j.Capabilities, Seed: AttemptSeed(pol.MissionSeed, j.ID, j.Attempt), QuoteMu: j.QuoteMu,
+					})
 				})
 			}
-			if len(sent) > 2*active+1024 {
-				next := make(map[key]bool, active)
-				for _, n := range st.Nodes() {
-					if n.Client != client {
-						continue
-					}
-					st.Active(n.ID, func(j *state.Job) bool {
-						if j.State == state.JobAssigned || j.State == state.JobRunning {
-							if k := (key{j.ID, j.Attempt}); sent[k] {
-								next[k] = true
-							}
-						}
-						return true
-					})
-				}
-				sent = next
-			}
+			after = st.AssignGen()
 		})
 		if len(batch) > 0 {
 			if err := fn(batch); err != nil {

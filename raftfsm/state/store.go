@@ -27,7 +27,11 @@ type Store struct {
 
 	queues map[string]*shardQueue
 	active map[string][]uint64 // node -> seqs assigned or running, ascending
-	parked map[uint64]struct{}
+	// assigned logs, per node, attempts in the order they became active;
+	// assignGen numbers them (see AssignedSince).
+	assigned  map[string]*assignLog
+	assignGen uint64
+	parked    map[uint64]struct{}
 
 	global      Counts
 	shardCounts map[string]*Counts
@@ -50,6 +54,7 @@ func NewStore() *Store {
 		nodes:       make(map[string]*Node),
 		queues:      make(map[string]*shardQueue),
 		active:      make(map[string][]uint64),
+		assigned:    make(map[string]*assignLog),
 		parked:      make(map[uint64]struct{}),
 		shardCounts: make(map[string]*Counts),
 		nodeCounts:  make(map[string]*Counts),
@@ -336,6 +341,9 @@ func (s *Store) PutJob(j *Job) {
 			s.keys.add(j.Key, uint32(j.Seq), s.keyOf)
 		}
 		s.link(j, true)
+		if isActive(j.State) {
+			s.logAssigned(j)
+		}
 		return
 	}
 	old := s.jobs[j.Seq-1]
@@ -345,7 +353,12 @@ func (s *Store) PutJob(j *Job) {
 	s.unlink(old)
 	s.jobs[j.Seq-1] = j
 	s.link(j, true)
+	if isActive(j.State) && !(isActive(old.State) && old.Attempt == j.Attempt && old.Node == j.Node) {
+		s.logAssigned(j)
+	}
 }
+
+func isActive(st JobState) bool { return st == JobAssigned || st == JobRunning }
 
 func (s *Store) counts(m map[string]*Counts, k string) *Counts {
 	c := m[k]
@@ -559,6 +572,9 @@ func FromImage(img *Image) (*Store, error) {
 	})
 	for _, j := range s.jobs {
 		s.link(j, false)
+		if isActive(j.State) {
+			s.logAssigned(j)
+		}
 	}
 	wg.Wait()
 	if idErr != nil {
