@@ -57,6 +57,17 @@ Options:
   -token=<secret>
     The ACL token the client role uses (or PLANETARY_TOKEN).
 
+  -bootstrap-expect=<n>
+    Wait until n servers (this one and those reached through -join) are up,
+    then bootstrap one raft cluster of them. 1 bootstraps alone.
+
+  -join=<addr,...>
+    HTTP API addresses of other servers to form or join a cluster with.
+
+  -raft-heartbeat-timeout=<duration> -raft-election-timeout=<duration>
+    Raft timeouts (default 1s each); lower values fail over faster on a
+    quiet network.
+
   -heartbeat-ttl=<duration>
     How long the leader waits for a node's heartbeat before it marks the
     node down and requeues its jobs. Default 15s.
@@ -88,8 +99,16 @@ func (c *AgentCommand) Run(args []string) int {
 	fs.StringVar(&tok, "token", "", "")
 	fs.StringVar(&logLevel, "log-level", "", "")
 	fs.BoolVar(&logJSON, "log-json", false, "")
-	var ttl time.Duration
+	var (
+		ttl, raftHB, raftElect time.Duration
+		expect                 int64
+		join                   string
+	)
 	fs.DurationVar(&ttl, "heartbeat-ttl", 0, "")
+	fs.DurationVar(&raftHB, "raft-heartbeat-timeout", 0, "")
+	fs.DurationVar(&raftElect, "raft-election-timeout", 0, "")
+	fs.Int64Var(&expect, "bootstrap-expect", 0, "")
+	fs.StringVar(&join, "join", "", "")
 	if !c.parse(fs, args) {
 		return 1
 	}
@@ -132,6 +151,12 @@ func (c *AgentCommand) Run(args []string) int {
 	if bind != "" {
 		ac.Server.Bind = bind
 	}
+	if expect > 0 {
+		ac.Server.BootstrapExpect = expect
+	}
+	if join != "" {
+		ac.Server.Join = strings.Split(join, ",")
+	}
 	if logLevel != "" {
 		ac.LogLevel = logLevel
 	}
@@ -153,6 +178,8 @@ func (c *AgentCommand) Run(args []string) int {
 	}
 	cfg := agent.Config{Logger: logger, Agent: ac, Mission: file.Mission, Dev: dev, SelfPath: self, Token: tok}
 	cfg.Server.HeartbeatTTL = ttl
+	cfg.Server.RaftHeartbeatTimeout = raftHB
+	cfg.Server.RaftElectionTimeout = raftElect
 	if file.Mission != nil {
 		cfg.MissionSource, cfg.MissionFile = file.missionSrc, file.missionName
 	}

@@ -9,6 +9,8 @@ import (
 
 	"github.com/hashicorp/cli"
 
+	"github.com/planetary/planetary/core/tlsutil"
+
 	"github.com/planetary/planetary/core/api"
 )
 
@@ -16,9 +18,13 @@ import (
 type Meta struct {
 	Ui cli.Ui
 
-	address string
-	token   string
-	json    bool
+	address    string
+	token      string
+	json       bool
+	stale      bool
+	caCert     string
+	clientCert string
+	clientKey  string
 }
 
 // FlagSet builds a stdlib flag set with the shared API flags.
@@ -29,6 +35,10 @@ func (m *Meta) FlagSet(name string, api bool) *flag.FlagSet {
 		fs.StringVar(&m.address, "address", "", "")
 		fs.StringVar(&m.token, "token", "", "")
 		fs.BoolVar(&m.json, "json", false, "")
+		fs.BoolVar(&m.stale, "stale", false, "")
+		fs.StringVar(&m.caCert, "ca-cert", "", "")
+		fs.StringVar(&m.clientCert, "client-cert", "", "")
+		fs.StringVar(&m.clientKey, "client-key", "", "")
 	}
 	return fs
 }
@@ -54,7 +64,25 @@ func (m *Meta) Token() string {
 
 // client returns an API client for Address() and Token().
 func (m *Meta) client() (*api.Client, error) {
-	c, err := api.NewClient(api.ClientConfig{Address: m.Address(), Token: m.Token()})
+	cfg := api.ClientConfig{Address: m.Address(), Token: m.Token(), Stale: m.stale}
+	if m.caCert != "" || m.clientCert != "" || m.clientKey != "" {
+		tc := tlsutil.FromEnv()
+		if m.caCert != "" {
+			tc.CAFile = m.caCert
+		}
+		if m.clientCert != "" {
+			tc.CertFile = m.clientCert
+		}
+		if m.clientKey != "" {
+			tc.KeyFile = m.clientKey
+		}
+		t, err := tlsutil.Load(tc)
+		if err != nil {
+			return nil, fmt.Errorf("TLS: %w", err)
+		}
+		cfg.TLS = t
+	}
+	c, err := api.NewClient(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("create API client: %w", err)
 	}
@@ -101,7 +129,15 @@ API Options:
     The ACL token secret. Overrides PLANETARY_TOKEN.
 
   -json
-    Print the result as JSON.`
+    Print the result as JSON.
+
+  -stale
+    Let any server answer a read from its own state, which may lag the
+    leader's. By default reads are forwarded to the leader.
+
+  -ca-cert=<file> -client-cert=<file> -client-key=<file>
+    Mutual TLS with the agent's HTTPS API. Override PLANETARY_CACERT,
+    PLANETARY_CLIENT_CERT and PLANETARY_CLIENT_KEY.`
 
 type discard struct{}
 

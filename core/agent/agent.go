@@ -415,6 +415,7 @@ func (a *Agent) startClient(ctx, life context.Context) error {
 	clc.Name = ac.Name
 	clc.Servers = servers
 	clc.Token = a.token
+	clc.TLS = a.tls
 	clc.Logger = a.cfg.Logger
 	clc.Nodes = nodes
 	if ac.Client.HeartbeatIntervalMs > 0 {

@@ -8,6 +8,7 @@ package client
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/http"
@@ -62,7 +63,10 @@ type Config struct {
 	// Servers are API addresses; the client fails over between them.
 	Servers []string
 	// Token is the ACL secret (management, or a client token later).
-	Token  string
+	Token string
+	// TLS is the mutual TLS config for the servers' HTTPS API (nil: plain
+	// HTTP, or the PLANETARY_* TLS environment variables).
+	TLS    *tls.Config
 	Logger hclog.Logger
 	// Catalog resolves each node's plugin.
 	Catalog Catalog
@@ -216,7 +220,7 @@ func New(cfg Config) (*Client, error) {
 		rotated: time.Now(),
 	}
 	for _, addr := range cfg.Servers {
-		ac, err := api.NewClient(api.ClientConfig{Address: addr, Token: cfg.Token})
+		ac, err := api.NewClient(api.ClientConfig{Address: addr, Token: cfg.Token, TLS: cfg.TLS})
 		if err != nil {
 			return nil, fmt.Errorf("client: server %q: %w", addr, err)
 		}

@@ -141,7 +141,7 @@ func agentFileDocs() []BlockDoc {
 						{Name: "enabled", Type: TypeBool, Default: true, Description: "Run the server role."},
 						{Name: "bind", Type: TypeString, Default: "127.0.0.1:4647", Description: "Raft transport address."},
 						{Name: "bootstrap_expect", Type: TypeInt, Default: int64(1), Description: "Servers to wait for before bootstrapping."},
-						{Name: "join", Type: TypeStrings, Default: []string{}, Description: "Raft addresses of other servers."},
+						{Name: "join", Type: TypeStrings, Default: []string{}, Description: "HTTP API addresses of other servers to form or join a cluster with."},
 					},
 				},
 				{
