@@ -23,7 +23,14 @@ import (
 // and exit code.
 func runCLI(t *testing.T, args ...string) (string, int) {
 	t.Helper()
+	return runCLIIn(t, "", args...)
+}
+
+// runCLIIn is runCLI in the working directory dir ("": the test's).
+func runCLIIn(t *testing.T, dir string, args ...string) (string, int) {
+	t.Helper()
 	cmd := exec.Command(planetaryBin(t), args...)
+	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "PLANETARY_TOKEN=", "PLANETARY_ADDR=")
 	out, err := cmd.CombinedOutput()
 	var ee *exec.ExitError
