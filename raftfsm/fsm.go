@@ -102,6 +102,10 @@ type FSM struct {
 	store   *state.Store
 	pending []state.Event
 	applied chan struct{} // closed and replaced after each apply
+	// lastHead and lastHex are the chain head after the last sealed event
+	// and its hex hash, so the next event's Prev needs no encoding.
+	lastHead state.ChainHead
+	lastHex  string
 }
 
 // New returns an FSM with an empty store.

@@ -56,7 +56,12 @@ func (c *txn) emit(e state.Event) {
 		e.Actor = c.actor
 	}
 	m := c.s.Meta()
-	m.Head = e.Seal(m.Head)
+	prevHex := ""
+	if m.Head == c.f.lastHead {
+		prevHex = c.f.lastHex
+	}
+	m.Head = e.SealAfter(m.Head, prevHex)
+	c.f.lastHead, c.f.lastHex = m.Head, e.Hash
 	m.Events++
 	c.s.SetMeta(m)
 	c.f.pending = append(c.f.pending, e)

@@ -66,44 +66,59 @@ type Event struct {
 
 // ComputeHash returns the chain hash of e given the previous hash. It reads
 // every field except Prev and Hash, in a fixed order with length prefixes, so
-// the result is the same on every replica and in offline verification.
+// the result is the same on every replica and in offline verification:
+// sha256(prev || seq || index || time || type || job || attempt || shard ||
+// from || to || node || value_mu || amount_mu || actor || reason || detail),
+// integers as 8-byte big-endian, strings as their 8-byte length then bytes.
 func (e *Event) ComputeHash(prev [32]byte) [32]byte {
-	h := sha256.New()
-	var buf [8]byte
-	u := func(v uint64) {
-		binary.BigEndian.PutUint64(buf[:], v)
-		h.Write(buf[:])
+	var b [512]byte
+	return sha256.Sum256(e.appendCanonical(b[:0], prev))
+}
+
+func (e *Event) appendCanonical(b []byte, prev [32]byte) []byte {
+	s := func(b []byte, v string) []byte {
+		b = binary.BigEndian.AppendUint64(b, uint64(len(v)))
+		return append(b, v...)
 	}
-	s := func(v string) {
-		u(uint64(len(v)))
-		h.Write([]byte(v))
-	}
-	h.Write(prev[:])
-	u(e.Seq)
-	u(e.Index)
-	u(uint64(e.Time))
-	s(e.Type)
-	s(e.Job)
-	u(uint64(e.Attempt))
-	s(e.Shard)
-	s(e.From)
-	s(e.To)
-	s(e.Node)
-	u(uint64(e.ValueMu))
-	u(uint64(e.AmountMu))
-	s(e.Actor)
-	s(e.Reason)
-	s(e.Detail)
-	var out [32]byte
-	h.Sum(out[:0])
-	return out
+	b = append(b, prev[:]...)
+	b = binary.BigEndian.AppendUint64(b, e.Seq)
+	b = binary.BigEndian.AppendUint64(b, e.Index)
+	b = binary.BigEndian.AppendUint64(b, uint64(e.Time))
+	b = s(b, e.Type)
+	b = s(b, e.Job)
+	b = binary.BigEndian.AppendUint64(b, uint64(e.Attempt))
+	b = s(b, e.Shard)
+	b = s(b, e.From)
+	b = s(b, e.To)
+	b = s(b, e.Node)
+	b = binary.BigEndian.AppendUint64(b, uint64(e.ValueMu))
+	b = binary.BigEndian.AppendUint64(b, uint64(e.AmountMu))
+	b = s(b, e.Actor)
+	b = s(b, e.Reason)
+	return s(b, e.Detail)
 }
 
 // Seal sets Prev and Hash from the previous head and returns the new head.
 func (e *Event) Seal(prev ChainHead) ChainHead {
+	return e.SealAfter(prev, "")
+}
+
+// SealAfter is Seal for a caller that kept the previous event's Hash:
+// prevHex, when not empty, must be hex(prev.Hash) and becomes Prev without
+// a fresh encoding. Only Hash is allocated.
+func (e *Event) SealAfter(prev ChainHead, prevHex string) ChainHead {
 	e.Seq = prev.Seq + 1
 	hsh := e.ComputeHash(prev.Hash)
-	e.Prev = hex.EncodeToString(prev.Hash[:])
-	e.Hash = hex.EncodeToString(hsh[:])
+	if prevHex == "" {
+		prevHex = hexString(&prev.Hash)
+	}
+	e.Prev = prevHex
+	e.Hash = hexString(&hsh)
 	return ChainHead{Seq: e.Seq, Hash: hsh}
+}
+
+func hexString(h *[32]byte) string {
+	var out [64]byte
+	hex.Encode(out[:], h[:])
+	return string(out[:])
 }
