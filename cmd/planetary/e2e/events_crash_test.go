@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -225,4 +227,97 @@ func TestEventsCompleteAcrossCrashAndCompaction(t *testing.T) {
 	}
 	t.Logf("crash at %d of %d completed, raft log first index %d after %d checkpoints; bundle holds %d events (%d seen before the crash)",
 		jobsIn(before, state.JobCompleted), total, first, saves, len(evs), len(seen))
+}
+
+// TestReportOfBusyFabricVerifies writes bundles with `planetary report`
+// while a 4,000-job run of the example mission flows. The ledger read fixes the chain head the events are cut
+// at; node and shard figures listed later must be cut there too, or a
+// bundle of a busy fabric fails `ledger verify` (a node's active or
+// completed count ahead of the events).
+func TestReportOfBusyFabricVerifies(t *testing.T) {
+	if testing.Short() {
+		t.Skip("process test")
+	}
+	dir := t.TempDir()
+	httpAddr, bind := freePort(t), freePort(t)
+	p := startAgent(t, filepath.Join(dir, "agent"), httpAddr, bind, "-dev")
+	c := p.client()
+	plan, err := filepath.Abs("../../../examples/mission.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The example workload on every shard, submitted by a background run.
+	const total = 4000
+	run := exec.Command(planetaryBin(t), "run", "-address", p.addr, "-token", p.token, "-plan", plan,
+		"-jobs", strconv.Itoa(total), "-label", "busy")
+	run.Dir = dir
+	run.Env = append(os.Environ(), "PLANETARY_TOKEN=", "PLANETARY_ADDR=")
+	var runOut bytes.Buffer
+	run.Stdout, run.Stderr = &runOut, &runOut
+	if err := run.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = run.Process.Kill(); _ = run.Wait() }()
+	for i := 1; i <= 3; i++ {
+		var l api.Ledger
+		waitFor(t, 30*time.Second, fmt.Sprintf("%d/5 of the jobs completed", i), func() bool {
+			var err error
+			l, err = ledgerNow(t, c)
+			return err == nil && jobsIn(l, state.JobCompleted) >= int64(i)*total/5
+		})
+		out := filepath.Join(dir, fmt.Sprintf("report-%d", i))
+		o, code := runCLI(t, "report", "-out", out, "-address", p.addr, "-token", p.token)
+		if code != 0 {
+			t.Fatalf("report %d (with %d of %d completed) exited %d:\n%s", i, jobsIn(l, state.JobCompleted), total, code, o)
+		}
+		if o, code := runCLI(t, "ledger", "verify", out); code != 0 {
+			t.Fatalf("ledger verify of report %d exited %d:\n%s", i, code, o)
+		}
+	}
+}
+
+// TestRestartDrillSmall runs `planetary drill restart` at 1,000 jobs, where
+// the agent was once killed before any job completed and the merged bundle
+// failed verification. The kill must land with work outstanding and every
+// check must pass.
+func TestRestartDrillSmall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("process test")
+	}
+	dir := t.TempDir()
+	plan, err := filepath.Abs("../../../examples/mission.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, code := runCLIIn(t, dir, "drill", "restart", "-plan", plan, "-jobs", "1000", "-stop-after", "30%",
+		"-data-dir", filepath.Join(dir, "agent"), "-json")
+	if code != 0 {
+		t.Fatalf("drill restart exited %d:\n%s", code, out)
+	}
+	var res struct {
+		CompletedKill int64 `json:"completed_at_kill"`
+		Checks        []struct {
+			ID       string `json:"id"`
+			OK       bool   `json:"ok"`
+			Measured any    `json:"measured"`
+		} `json:"checks"`
+	}
+	if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &res); err != nil {
+		t.Fatalf("drill output: %v\n%s", err, out)
+	}
+	if res.CompletedKill <= 0 || res.CompletedKill >= 1000 {
+		t.Errorf("killed with %d of 1000 completed, want some completed and some not", res.CompletedKill)
+	}
+	ids := map[string]bool{}
+	for _, ch := range res.Checks {
+		ids[ch.ID] = true
+		if !ch.OK {
+			t.Errorf("check %s failed: %v", ch.ID, ch.Measured)
+		}
+	}
+	for _, id := range []string{"work-outstanding-at-kill", "re-executions-fenced", "ledger-verify", "completed-at-most-once"} {
+		if !ids[id] {
+			t.Errorf("check %s missing", id)
+		}
+	}
 }
