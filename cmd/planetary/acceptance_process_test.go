@@ -24,16 +24,20 @@ func TestDrillAcceptanceProcess(t *testing.T) {
 		// wantFail are assertion ids that must fail (and be named on a
 		// FAIL line); every other assertion must pass when wantCode is 0.
 		wantFail []string
+		// jobs is the trial's size: the example mission's spillovers come
+		// from its owner schedule and queue pressure, which need a load
+		// that lasts past the schedule's reroute (2.8s on the mission clock).
+		jobs string
 	}{
-		{"the example mission passes", examplePlan(t), 0, nil},
-		{"losing the only gpu node for good fails", failPlan, 1, []string{"completion", "shard-completion"}},
+		{"the example mission passes", examplePlan(t), 0, nil, "10000"},
+		{"losing the only gpu node for good fails", failPlan, 1, []string{"completion", "shard-completion"}, "2000"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			work := t.TempDir()
 			start := time.Now()
-			code, out := runBin(t, work, 90*time.Second, "drill", "acceptance", "-plan", tt.plan,
-				"-jobs-high-load", "2000", "-restart-jobs", "2000", "-label", "acc")
+			code, out := runBin(t, work, 150*time.Second, "drill", "acceptance", "-plan", tt.plan,
+				"-jobs-high-load", tt.jobs, "-restart-jobs", "2000", "-label", "acc")
 			t.Logf("drill acceptance took %s", time.Since(start).Round(time.Millisecond))
 			if code != tt.wantCode {
 				t.Fatalf("exit %d, want %d:\n%s", code, tt.wantCode, out)

@@ -291,15 +291,13 @@ func (nr *nodeRunner) session(ctx context.Context) error {
 
 // drain reports every attempt still in flight on a dead stream as a
 // retryable failure, so the server requeues it. A dead stream means the
-// plugin process is gone: the node is reported unhealthy first, so the
+// plugin process is gone, busy or idle: the node is reported unhealthy first, so the
 // leader marks it down (requeueing its work, fenced by attempt) before the
 // scheduler could place the retry on the same dead node. The failures sent
 // after it are then stale and ignored; the retry runs elsewhere or after the
 // catalog has restarted the plugin and its next probe brings the node up.
 func (nr *nodeRunner) drain(inflight map[attemptKey]bool, cause error) error {
-	if len(inflight) > 0 {
-		nr.c.reportDown(nr.node.ID, cause)
-	}
+	nr.c.reportDown(nr.node.ID, cause)
 	for k := range inflight {
 		nr.c.finish(k, api.Result{JobID: k.job, Attempt: k.attempt, Retryable: true, Error: cause.Error()})
 	}
