@@ -14,7 +14,10 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
+
+	"github.com/tinylib/msgp/msgp"
 
 	"github.com/planetary/planetary/core/tlsutil"
 )
@@ -95,6 +98,9 @@ type Client struct {
 	token string
 	hc    *http.Client
 	stale bool
+	// compact is set once the server answered an assignment stream in
+	// MsgpackType; result batches then use it too.
+	compact atomic.Bool
 }
 
 // NewClient returns a client. Empty Address and Token fall back to the
@@ -511,24 +517,44 @@ func (c *Client) ClientHeartbeat(ctx context.Context, h ClientHeartbeat) error {
 	return c.call(ctx, http.MethodPost, "/v1/client/heartbeat", nil, h, nil)
 }
 
-// ClientResults sends started attempts and results.
+// ClientResults sends started attempts and results: in MsgpackType when the
+// server streams assignments in it, JSON otherwise.
 func (c *Client) ClientResults(ctx context.Context, r ClientResults) error {
-	return c.call(ctx, http.MethodPost, "/v1/client/results", nil, r, nil)
+	if !c.compact.Load() {
+		return c.call(ctx, http.MethodPost, "/v1/client/results", nil, r, nil)
+	}
+	req, err := c.newRequest(ctx, http.MethodPost, "/v1/client/results", nil, bytes.NewReader(appendResults(nil, &r)))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", MsgpackType)
+	resp, err := c.do(req)
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.Body.Close()
 }
 
-// ClientAssignments opens the assignment stream of a client (NDJSON, one
-// assignment a line, blank lines are keep-alives) and calls fn with each
-// assignment until ctx ends, the stream ends or fn returns an error.
+// ClientAssignments opens the assignment stream of a client and calls fn
+// with each assignment until ctx ends, the stream ends or fn returns an
+// error. It asks for MsgpackType frames and reads NDJSON (one assignment a
+// line, blank lines are keep-alives) from a server that answers in it.
 func (c *Client) ClientAssignments(ctx context.Context, client string, fn func(Assignment) error) error {
 	req, err := c.newRequest(ctx, http.MethodGet, "/v1/client/assignments", url.Values{"client": {client}}, nil)
 	if err != nil {
 		return err
 	}
+	req.Header.Set("Accept", MsgpackType+", application/x-ndjson")
 	resp, err := c.do(req)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
+	if hasContentType(resp.Header, MsgpackType) {
+		c.compact.Store(true)
+		return c.readCompactStream(ctx, resp.Body, fn)
+	}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
 	for sc.Scan() {
@@ -551,4 +577,28 @@ func (c *Client) ClientAssignments(ctx context.Context, client string, fn func(A
 		return ctx.Err()
 	}
 	return fmt.Errorf("api: assignment stream: %w", io.ErrUnexpectedEOF)
+}
+
+func (c *Client) readCompactStream(ctx context.Context, body io.Reader, fn func(Assignment) error) error {
+	r := msgp.NewReaderSize(body, 64<<10)
+	cache := strCache{}
+	var batch []Assignment
+	for {
+		var err error
+		batch, err = readAssignmentFrame(r, cache, batch)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return fmt.Errorf("api: assignment stream: %w", err)
+		}
+		for _, a := range batch {
+			if err := fn(a); err != nil {
+				return err
+			}
+		}
+	}
 }

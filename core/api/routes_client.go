@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tinylib/msgp/msgp"
+
 	"github.com/planetary/planetary/core/server"
 	"github.com/planetary/planetary/raftfsm"
 	"github.com/planetary/planetary/raftfsm/command"
@@ -175,7 +177,15 @@ func (h *HTTP) clientHeartbeat(w http.ResponseWriter, r *http.Request) (any, err
 
 func (h *HTTP) clientResults(w http.ResponseWriter, r *http.Request) (any, error) {
 	var req ClientResults
-	if err := h.decode(w, r, &req); err != nil {
+	if hasContentType(r.Header, MsgpackType) {
+		body, err := readBody(w, r, h.cfg.MaxBodyBytes)
+		if err != nil {
+			return nil, err
+		}
+		if req, err = decodeResults(body); err != nil {
+			return nil, badRequest("", "%v", err)
+		}
+	} else if err := h.decode(w, r, &req); err != nil {
 		return nil, err
 	}
 	if req.Client == "" {
@@ -197,7 +207,9 @@ func (h *HTTP) clientResults(w http.ResponseWriter, r *http.Request) (any, error
 }
 
 // clientAssignments streams NDJSON, one assignment a line, flushed after
-// each batch; an idle stream gets a blank line every StreamKeepAlive.
+// each batch; an idle stream gets a blank line every StreamKeepAlive. A
+// caller that accepts MsgpackType gets one msgpack frame per batch instead,
+// and a nil frame as the keep-alive.
 func (h *HTTP) clientAssignments(w http.ResponseWriter, r *http.Request) (any, error) {
 	client := r.URL.Query().Get("client")
 	if client == "" {
@@ -209,7 +221,14 @@ func (h *HTTP) clientAssignments(w http.ResponseWriter, r *http.Request) (any, e
 			fl.Flush()
 		}
 	}
-	w.Header().Set("Content-Type", "application/x-ndjson")
+	compact := accepts(r, MsgpackType)
+	keepAliveFrame := []byte("\n")
+	if compact {
+		w.Header().Set("Content-Type", MsgpackType)
+		keepAliveFrame = msgp.AppendNil(nil)
+	} else {
+		w.Header().Set("Content-Type", "application/x-ndjson")
+	}
 	w.WriteHeader(http.StatusOK)
 	flush()
 
@@ -231,7 +250,7 @@ func (h *HTTP) clientAssignments(w http.ResponseWriter, r *http.Request) (any, e
 				return
 			case <-t.C:
 				mu.Lock()
-				_, err := w.Write([]byte("\n"))
+				_, err := w.Write(keepAliveFrame)
 				if err == nil {
 					flush()
 				}
@@ -243,9 +262,24 @@ func (h *HTTP) clientAssignments(w http.ResponseWriter, r *http.Request) (any, e
 			}
 		}
 	}()
+	var views []Assignment
+	var frame []byte
 	err := h.b.Assignments(ctx, client, func(batch []server.Assignment) error {
 		mu.Lock()
 		defer mu.Unlock()
+		if compact {
+			views = views[:0]
+			for _, a := range batch {
+				views = append(views, Assignment{JobID: a.JobID, Attempt: a.Attempt, Node: a.Node, Kind: a.Kind, Payload: a.Payload,
+					Capabilities: a.Capabilities, Seed: a.Seed, Quote: Credits(a.QuoteMu)})
+			}
+			frame = appendAssignments(frame[:0], views)
+			if _, err := w.Write(frame); err != nil {
+				return fmt.Errorf("api: assignment stream: %w", err)
+			}
+			flush()
+			return nil
+		}
 		for _, a := range batch {
 			v := Assignment{JobID: a.JobID, Attempt: a.Attempt, Node: a.Node, Kind: a.Kind, Payload: a.Payload,
 				Capabilities: a.Capabilities, Seed: a.Seed, Quote: Credits(a.QuoteMu)}
