@@ -53,6 +53,8 @@ const (
 	// indexEvery is the spacing of the sparse (seq -> byte offset) index kept
 	// per segment.
 	indexEvery = 1024
+	// maxSpare bounds the pending batch the writer keeps for reuse.
+	maxSpare = 1 << 16
 )
 
 // Config configures a Log.
@@ -135,8 +137,8 @@ type Log struct {
 	appended     uint64 // highest seq accepted by Append
 	appendedHash string
 	pending      []pendingItem
-	tail         []state.Event // ring of contiguous seqs, at most TailEvents
-	tailStart    int           // index of the oldest event in tail
+	spare        []pendingItem // the writer's last batch, emptied, for reuse
+	tail         ring          // contiguous seqs, at most TailEvents
 	anchors      []Anchor      // every anchor in the log, oldest first
 	firstSeq     uint64        // first event seq in the log (0 = empty)
 
@@ -197,6 +199,7 @@ func New(cfg Config) (*Log, error) {
 		wake:     make(chan struct{}, 1),
 		resetReq: make(chan chan error),
 		done:     make(chan struct{}),
+		tail:     newRing(cfg.TailEvents),
 	}
 	if err := l.load(); err != nil {
 		return nil, err
@@ -386,7 +389,7 @@ func (l *Log) Append(evs []state.Event) {
 			// mid-chain, or a restore continued from another history):
 			// record where verification restarts.
 			l.logger.Info("event chain discontinuity; writing anchor", "after", l.appended, "anchor_seq", a.Seq)
-			l.tail, l.tailStart = l.tail[:0], 0
+			l.tail.reset()
 			l.pending = append(l.pending, pendingItem{anchor: &a})
 			l.anchors = append(l.anchors, a)
 		case l.firstSeq == 0:
@@ -396,14 +399,12 @@ func (l *Log) Append(evs []state.Event) {
 		if l.firstSeq == 0 {
 			l.firstSeq = ev.Seq
 		}
+		if l.pending == nil && l.spare != nil {
+			l.pending, l.spare = l.spare, nil
+		}
 		l.pending = append(l.pending, pendingItem{ev: ev})
 		l.appended, l.appendedHash = ev.Seq, ev.Hash
-		if len(l.tail) < l.cfg.TailEvents {
-			l.tail = append(l.tail, ev)
-		} else {
-			l.tail[l.tailStart] = ev
-			l.tailStart = (l.tailStart + 1) % len(l.tail)
-		}
+		l.tail.push(&evs[i])
 		added = true
 	}
 	if added {
@@ -448,7 +449,7 @@ func (l *Log) startOver() error {
 	l.logger.Warn("event chain rewound by a restore; old log set aside", "old_head", l.appended)
 	l.appended, l.appendedHash, l.firstSeq = 0, "", 0
 	l.anchors = nil
-	l.tail, l.tailStart = l.tail[:0], 0
+	l.tail.reset()
 	l.dupChecked = false
 	l.broadcastLocked()
 	return err
@@ -606,12 +607,12 @@ func (l *Log) Read(after uint64, max int) ([]state.Event, error) {
 		l.mu.Unlock()
 		return nil, nil
 	}
-	if n := len(l.tail); n > 0 && after+1 >= l.tail[l.tailStart].Seq {
-		i := int(after + 1 - l.tail[l.tailStart].Seq)
+	if n := l.tail.n; n > 0 && after+1 >= l.tail.at(0).Seq {
+		i := int(after + 1 - l.tail.at(0).Seq)
 		cnt := min(max, n-i)
 		out := make([]state.Event, cnt)
 		for k := range out {
-			out[k] = l.tail[(l.tailStart+i+k)%n]
+			out[k] = *l.tail.at(i + k)
 		}
 		l.mu.Unlock()
 		return out, nil
@@ -771,7 +772,15 @@ func (l *Log) writer() {
 		if err == nil && needSync && l.dirty {
 			err = l.fsync()
 		}
+		n := len(batch)
+		reuse := cap(batch) > 0 && cap(batch) <= maxSpare
+		if reuse {
+			clear(batch) // drop the events' strings before keeping the array
+		}
 		l.mu.Lock()
+		if reuse && l.spare == nil {
+			l.spare = batch[:0]
+		}
 		if err != nil && l.writeErr == nil {
 			l.logger.Error("event log write failed", "error", err)
 			l.writeErr = err
@@ -780,7 +789,7 @@ func (l *Log) writer() {
 		if err == nil && needSync && l.durable < written {
 			l.durable, synced = written, true
 		}
-		if len(batch) > 0 || synced || err != nil {
+		if n > 0 || synced || err != nil {
 			l.broadcastLocked()
 		}
 		more := len(l.pending) > 0
