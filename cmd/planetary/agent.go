@@ -68,6 +68,10 @@ Options:
     Raft timeouts (default 1s each); lower values fail over faster on a
     quiet network.
 
+  -enable-debug
+    Serve Go's profiler under /debug/pprof/ on the API address (no ACL
+    check: only on a trusted address).
+
   -heartbeat-ttl=<duration>
     How long the leader waits for a node's heartbeat before it marks the
     node down and requeues its jobs. Default 15s.
@@ -109,6 +113,8 @@ func (c *AgentCommand) Run(args []string) int {
 	fs.DurationVar(&raftElect, "raft-election-timeout", 0, "")
 	fs.Int64Var(&expect, "bootstrap-expect", 0, "")
 	fs.StringVar(&join, "join", "", "")
+	var debug bool
+	fs.BoolVar(&debug, "enable-debug", false, "")
 	if !c.parse(fs, args) {
 		return 1
 	}
@@ -178,6 +184,7 @@ func (c *AgentCommand) Run(args []string) int {
 	}
 	cfg := agent.Config{Logger: logger, Agent: ac, Mission: file.Mission, Dev: dev, SelfPath: self, Token: tok}
 	cfg.Server.HeartbeatTTL = ttl
+	cfg.EnableDebug = debug
 	cfg.Server.RaftHeartbeatTimeout = raftHB
 	cfg.Server.RaftElectionTimeout = raftElect
 	if file.Mission != nil {

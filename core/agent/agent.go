@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path"
 	"path/filepath"
@@ -64,6 +65,9 @@ type Config struct {
 	// Token is the ACL secret the client role uses (and the dev agent
 	// bootstraps with, when set).
 	Token string
+	// EnableDebug serves Go's profiler under /debug/pprof/ on the API
+	// address (no ACL: keep the API on a trusted address when it is on).
+	EnableDebug bool
 	// Server tunes the server role (zero values keep server.DefaultConfig).
 	Server server.Config
 }
@@ -272,6 +276,11 @@ func (a *Agent) startHTTP() error {
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", h.Handler())
 	mux.Handle("/ui/", http.StripPrefix("/ui", console.Handler()))
+	if a.cfg.EnableDebug {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/ui/", http.StatusFound)
 	})

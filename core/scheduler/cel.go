@@ -4,8 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sort"
+	"strconv"
 
 	"github.com/google/cel-go/cel"
+	celast "github.com/google/cel-go/common/ast"
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
 	"github.com/google/cel-go/interpreter"
@@ -38,7 +41,13 @@ type exprKey struct {
 type expr struct {
 	prg      cel.Program
 	nodeOnly bool
-	err      error
+	// jobFields are the `job` fields the expression reads, sorted, when it
+	// reads `job` only through field selections (job.capabilities, ...): its
+	// result then depends on the node and those fields alone and is
+	// memoized per round. memo is false when `job` is used otherwise.
+	jobFields []string
+	memo      bool
+	err       error
 }
 
 // celEnvs are the two environments: full declares `node` and `job`;
@@ -105,7 +114,87 @@ func (s *Scheduler) compileLocked(kind exprKind, src string) *expr {
 		return &expr{err: fmt.Errorf("%w: %w", ErrExprCompile, err)}
 	}
 	_, niss := s.envs.nodeOnly.Compile(src)
-	return &expr{prg: prg, nodeOnly: niss == nil || niss.Err() == nil}
+	e := &expr{prg: prg, nodeOnly: niss == nil || niss.Err() == nil}
+	e.jobFields, e.memo = jobFieldsOf(ast)
+	return e
+}
+
+// jobFieldsOf lists the fields of `job` an expression selects, and whether
+// `job` appears only in such selections of fields jobKey knows.
+func jobFieldsOf(a *cel.Ast) ([]string, bool) {
+	var (
+		fields      = map[string]bool{}
+		idents, sel int
+	)
+	celast.PostOrderVisit(a.NativeRep().Expr(), celast.NewExprVisitor(func(e celast.Expr) {
+		switch e.Kind() {
+		case celast.IdentKind:
+			if e.AsIdent() == "job" {
+				idents++
+			}
+		case celast.SelectKind:
+			s := e.AsSelect()
+			if op := s.Operand(); op.Kind() == celast.IdentKind && op.AsIdent() == "job" && !s.IsTestOnly() {
+				sel++
+				fields[s.FieldName()] = true
+			}
+		}
+	}))
+	if idents != sel {
+		return nil, false
+	}
+	out := make([]string, 0, len(fields))
+	for f := range fields {
+		if !jobKeyField(f) {
+			return nil, false
+		}
+		out = append(out, f)
+	}
+	sort.Strings(out)
+	return out, true
+}
+
+// jobKeyField reports whether jobKey can encode field.
+func jobKeyField(f string) bool {
+	switch f {
+	case "id", "shard", "home", "capabilities", "priority", "value", "max_price", "kind", "hops", "attempt":
+		return true
+	}
+	return false
+}
+
+// jobKey encodes the values of fields of j (see jobValue), for memoizing an
+// expression's result.
+func jobKey(b []byte, j *state.Job, fields []string) []byte {
+	for _, f := range fields {
+		b = append(b, 0)
+		switch f {
+		case "id":
+			b = append(b, j.ID...)
+		case "shard":
+			b = append(b, j.Shard...)
+		case "home":
+			b = append(b, j.Home...)
+		case "capabilities":
+			for _, c := range j.Capabilities {
+				b = append(b, c...)
+				b = append(b, 1)
+			}
+		case "priority":
+			b = strconv.AppendInt(b, j.Priority, 10)
+		case "value":
+			b = strconv.AppendInt(b, j.ValueMu, 10)
+		case "max_price":
+			b = strconv.AppendInt(b, j.MaxPriceMu, 10)
+		case "kind":
+			b = append(b, j.Kind...)
+		case "hops":
+			b = strconv.AppendUint(b, uint64(j.Hops), 10)
+		case "attempt":
+			b = strconv.AppendUint(b, uint64(j.Attempt), 10)
+		}
+	}
+	return b
 }
 
 // activation resolves `node` and `job` without building a map per call.

@@ -229,6 +229,15 @@ func (s *Scheduler) Plan(v View, seed uint64) Decisions {
 			}
 			d.Stats.Scanned++
 			ji := &jobInfo{j: j}
+			if !anyFree(nodes) && rd.mayFit(ji, sh, nodes) {
+				// Every node here is full for this round: a job that an up
+				// node could hold (capabilities, capacity, quota, latency)
+				// waits without pricing or compliance evaluation, so a deep
+				// queue costs a round little. Compliance and price are judged
+				// when the job is reached while a node has a free slot.
+				d.Stats.Waiting++
+				continue
+			}
 			best, fits := rd.pick(ji, sh, nodes)
 			switch {
 			case best != nil:
@@ -293,6 +302,10 @@ type round struct {
 	compErr    error
 	nodes      map[string][]*nodeInfo // by shard, sorted by id
 	exprErrors int
+	// compMemo holds compliance results by node and the job fields the
+	// policy reads (see expr.memo), for this round.
+	compMemo map[string]bool
+	keyBuf   []byte
 }
 
 type nodeInfo struct {
@@ -409,22 +422,10 @@ func (rd *round) nodeVal(ni *nodeInfo) ref.Val {
 
 // judge runs the static filters of node ni for job ji in shard sh.
 func (rd *round) judge(ji *jobInfo, ni *nodeInfo, sh *state.Shard) verdict {
-	n, j := ni.n, ji.j
-	if n.Status != state.NodeUp {
-		return verdict{stage: stageDown}
+	if st, ok := staticStage(ji, ni, sh); !ok {
+		return verdict{stage: st}
 	}
-	if !hasAll(n.Capabilities, j.Capabilities) {
-		return verdict{stage: stageCaps}
-	}
-	if ni.slots <= 0 {
-		return verdict{stage: stageCapacity}
-	}
-	if n.Quota > 0 && ni.completed >= n.Quota {
-		return verdict{stage: stageQuota}
-	}
-	if sh.LatencyBudgetMs > 0 && effectiveLatency(n) > sh.LatencyBudgetMs {
-		return verdict{stage: stageLatency}
-	}
+	j := ji.j
 	if !rd.compliant(ji, ni) {
 		return verdict{stage: stageCompliance}
 	}
@@ -436,6 +437,26 @@ func (rd *round) judge(ji *jobInfo, ni *nodeInfo, sh *state.Shard) verdict {
 		return verdict{stage: stagePrice, quote: q}
 	}
 	return verdict{stage: stageFits, quote: q}
+}
+
+// staticStage applies the filters that need no expression evaluation: up,
+// capabilities, capacity, quota and latency. ok is false with the stage that
+// failed.
+func staticStage(ji *jobInfo, ni *nodeInfo, sh *state.Shard) (stage, bool) {
+	n, j := ni.n, ji.j
+	switch {
+	case n.Status != state.NodeUp:
+		return stageDown, false
+	case !hasAll(n.Capabilities, j.Capabilities):
+		return stageCaps, false
+	case ni.slots <= 0:
+		return stageCapacity, false
+	case n.Quota > 0 && ni.completed >= n.Quota:
+		return stageQuota, false
+	case sh.LatencyBudgetMs > 0 && effectiveLatency(n) > sh.LatencyBudgetMs:
+		return stageLatency, false
+	}
+	return stageCompliance, true
 }
 
 func (rd *round) compliant(ji *jobInfo, ni *nodeInfo) bool {
@@ -455,7 +476,19 @@ func (rd *round) compliant(ji *jobInfo, ni *nodeInfo) bool {
 		}
 		return ni.comp == 1
 	}
-	return rd.evalCompliance(ni, ji)
+	if !c.memo {
+		return rd.evalCompliance(ni, ji)
+	}
+	rd.keyBuf = jobKey(append(rd.keyBuf[:0], ni.n.ID...), ji.j, c.jobFields)
+	if ok, hit := rd.compMemo[string(rd.keyBuf)]; hit {
+		return ok
+	}
+	ok := rd.evalCompliance(ni, ji)
+	if rd.compMemo == nil {
+		rd.compMemo = make(map[string]bool)
+	}
+	rd.compMemo[string(rd.keyBuf)] = ok
+	return ok
 }
 
 func (rd *round) evalCompliance(ni *nodeInfo, ji *jobInfo) bool {
@@ -546,6 +579,27 @@ func (rd *round) pick(ji *jobInfo, sh *state.Shard, nodes []*nodeInfo) (*nodeInf
 		}
 	}
 	return best, fits
+}
+
+// anyFree reports whether a node still has a free slot this round.
+func anyFree(nodes []*nodeInfo) bool {
+	for _, ni := range nodes {
+		if ni.free() {
+			return true
+		}
+	}
+	return false
+}
+
+// mayFit reports whether some node passes the filters that need no
+// expression evaluation: up, capabilities, capacity, quota and latency.
+func (*round) mayFit(ji *jobInfo, sh *state.Shard, nodes []*nodeInfo) bool {
+	for _, ni := range nodes {
+		if _, ok := staticStage(ji, ni, sh); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // Fits implements router.Fitter.
