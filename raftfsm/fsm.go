@@ -36,7 +36,8 @@ var (
 
 // EventSink receives the events emitted by Apply, in log order.
 type EventSink interface {
-	// Append is called after each Apply/ApplyBatch; it must buffer, not block.
+	// Append is called after each Apply/ApplyBatch; it must buffer, not
+	// block, and must not keep evs after it returns (the FSM reuses it).
 	Append(evs []state.Event)
 	// Sync blocks until events <= seq are durable; Persist calls it first.
 	Sync(seq uint64) error
@@ -231,7 +232,22 @@ func (f *FSM) deliver(evs []state.Event) {
 	if f.cfg.Events != nil && len(evs) > 0 {
 		f.cfg.Events.Append(evs)
 	}
+	// Hand the emptied slice back for the next entries, unless a burst
+	// (a replay, a huge batch) grew it well past the usual size.
+	if cap(evs) == 0 || cap(evs) > maxReusedEvents {
+		return
+	}
+	clear(evs)
+	f.mu.Lock()
+	if f.pending == nil {
+		f.pending = evs[:0]
+	}
+	f.mu.Unlock()
 }
+
+// maxReusedEvents bounds the emitted-events slice the FSM keeps between
+// applies.
+const maxReusedEvents = 1 << 15
 
 func (f *FSM) applyLocked(l *raft.Log) *Response {
 	defer func() {
