@@ -182,9 +182,6 @@ type Stats struct {
 	PolicyError string
 	// ExprErrors counts CEL evaluation failures (compliance or price).
 	ExprErrors int
-	// Revivable counts parked jobs (at most MaxPerRound examined) that some
-	// unpaused shard now fits.
-	Revivable int
 }
 
 // Plan computes one placement round over v. See the package doc for the
@@ -288,7 +285,6 @@ func (s *Scheduler) Plan(v View, seed uint64) Decisions {
 	d.Stats.Rerouted, d.Stats.Drained, d.Stats.Overflowed = rs.Rerouted, rs.Drained, rs.Overflowed
 	d.Stats.Assigned, d.Stats.Spilled, d.Stats.Parked = len(d.Assign), len(d.Spill), len(d.Park)
 	d.Stats.Waiting -= rs.Drained + rs.Overflowed
-	d.Stats.Revivable = rd.revivable(s.cfg.MaxPerRound)
 	d.Stats.ExprErrors = rd.exprErrors
 	return d
 }
@@ -709,21 +705,4 @@ func (rd *round) Explain(job *state.Job, shards []string) string {
 		return fmt.Sprintf("no node could quote: %v", priceErr)
 	}
 	return "no node " + scope + " can take it"
-}
-
-// revivable counts parked jobs (at most limit) that some unpaused shard fits.
-func (rd *round) revivable(limit int) int {
-	n, seen := 0, 0
-	shards := rd.v.Shards()
-	rd.v.Parked(func(j *state.Job) bool {
-		seen++
-		for _, sh := range shards {
-			if !sh.Paused && rd.Fits(j, sh.Name) {
-				n++
-				break
-			}
-		}
-		return seen < limit
-	})
-	return n
 }
