@@ -2,7 +2,9 @@ package state
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -132,5 +134,62 @@ func TestAssignLogStaysBounded(t *testing.T) {
 	s.AssignedSince("n", 0, func(j *Job) { got = append(got, j.ID) })
 	if !reflect.DeepEqual(got, []string{"long"}) {
 		t.Fatalf("live = %v", got)
+	}
+}
+
+func TestSortedSet(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	cases := []struct {
+		name   string
+		span   uint64 // values drawn from [1, span]
+		ops    int
+		fifoed bool // removals take the smallest value, as finishing jobs mostly do
+	}{
+		{"random", 50, 5000, false},
+		{"dense", 8, 2000, false},
+		{"fifo", 1 << 20, 5000, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var s []uint64
+			ref := map[uint64]bool{}
+			for range tc.ops {
+				v := 1 + rng.Uint64N(tc.span)
+				remove := rng.IntN(2) == 0
+				if tc.fifoed && remove && len(s) > 0 {
+					v = s[0]
+				}
+				if remove {
+					s = sortedRemove(s, v)
+					delete(ref, v)
+				} else {
+					s = sortedInsert(s, v)
+					ref[v] = true
+				}
+				if len(s) != len(ref) || !slices.IsSorted(s) {
+					t.Fatalf("set %v, reference has %d", s, len(ref))
+				}
+				for _, x := range s {
+					if !ref[x] {
+						t.Fatalf("%d in set, not in reference", x)
+					}
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkActiveSetFIFO is a node's active set with 20,000 attempts in
+// flight, finishing in the order they were assigned.
+func BenchmarkActiveSetFIFO(b *testing.B) {
+	var s []uint64
+	for v := range uint64(20000) {
+		s = sortedInsert(s, v+1)
+	}
+	next := uint64(20001)
+	for b.Loop() {
+		s = sortedRemove(s, s[0])
+		s = sortedInsert(s, next)
+		next++
 	}
 }

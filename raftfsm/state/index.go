@@ -1,6 +1,9 @@
 package state
 
-import "sort"
+import (
+	"slices"
+	"sort"
+)
 
 // strIndex maps a string held by a job (its ID or its Key) to the job's seq.
 // It is an open-addressing table (linear probing, load <= 1/2) of uint32
@@ -251,9 +254,12 @@ func (q *shardQueue) each(rev bool, fn func(seq uint64) bool) {
 // sortedInsert / sortedRemove keep a small ascending []uint64 (a node's
 // active set).
 func sortedInsert(s []uint64, v uint64) []uint64 {
-	i := sort.Search(len(s), func(i int) bool { return s[i] >= v })
-	if i < len(s) && s[i] == v {
+	i, found := slices.BinarySearch(s, v)
+	if found {
 		return s
+	}
+	if i == len(s) {
+		return append(s, v)
 	}
 	s = append(s, 0)
 	copy(s[i+1:], s[i:])
@@ -261,10 +267,17 @@ func sortedInsert(s []uint64, v uint64) []uint64 {
 	return s
 }
 
+// sortedRemove shifts the shorter side: attempts mostly finish in the order
+// they were assigned, so removing near the front costs a reslice, not a
+// copy of the whole set.
 func sortedRemove(s []uint64, v uint64) []uint64 {
-	i := sort.Search(len(s), func(i int) bool { return s[i] >= v })
-	if i < len(s) && s[i] == v {
-		return append(s[:i], s[i+1:]...)
+	i, found := slices.BinarySearch(s, v)
+	if !found {
+		return s
 	}
-	return s
+	if i < len(s)/2 {
+		copy(s[1:i+1], s[:i])
+		return s[1:]
+	}
+	return append(s[:i], s[i+1:]...)
 }
