@@ -364,7 +364,11 @@ type PeerGroup struct {
 // different capabilities are not compared: their load is set by the
 // workload mix, not by placement.
 func ShardBalance(in report.Input) []PeerGroup {
+	// A node's chance to work is its time up between the first submit and
+	// the last completion in its own shard: after a shard's work is done,
+	// idle nodes are not under-used.
 	var first, last int64
+	lastIn := map[string]int64{}
 	for i := range in.Events {
 		e := &in.Events[i]
 		switch e.Type {
@@ -374,14 +378,29 @@ func ShardBalance(in report.Input) []PeerGroup {
 			}
 		case state.EvJobCompleted, state.EvJobFailed:
 			last = e.Time
+			lastIn[e.Shard] = e.Time
 		}
 	}
 	if first == 0 || last <= first {
 		return nil
 	}
+	shardOf := map[string]string{}
+	for _, n := range in.Nodes {
+		shardOf[n.ID] = n.Shard
+	}
 	upSince := map[string]int64{}
 	upNs := map[string]int64{}
-	clip := func(t int64) int64 { return min(max(t, first), last) }
+	window := func(node string) (int64, int64) {
+		end := lastIn[shardOf[node]]
+		if end < first {
+			end = first
+		}
+		return first, end
+	}
+	clip := func(node string, t int64) int64 {
+		lo, hi := window(node)
+		return min(max(t, lo), hi)
+	}
 	for i := range in.Events {
 		e := &in.Events[i]
 		switch e.Type {
@@ -391,17 +410,21 @@ func ShardBalance(in report.Input) []PeerGroup {
 			}
 		case state.EvNodeDown, state.EvNodeRetired:
 			if s, ok := upSince[e.Node]; ok {
-				upNs[e.Node] += clip(e.Time) - clip(s)
+				upNs[e.Node] += clip(e.Node, e.Time) - clip(e.Node, s)
 				delete(upSince, e.Node)
 			}
 		}
 	}
 	for n, s := range upSince {
-		upNs[n] += last - clip(s)
+		_, end := window(n)
+		upNs[n] += end - clip(n, s)
 	}
 	groups := map[string]*PeerGroup{}
 	for _, n := range in.Nodes {
-		if n.Status != state.NodeUp.String() || n.Capacity <= 0 {
+		lo, hi := window(n.ID)
+		if n.Status != state.NodeUp.String() || n.Capacity <= 0 || upNs[n.ID]*10 < hi-lo {
+			// Down at the end, or up for under a tenth of its shard's
+			// working time (joined as the work ran out): no fair share.
 			continue
 		}
 		caps := append([]string(nil), n.Capabilities...)

@@ -118,6 +118,17 @@ func TestShardBalance(t *testing.T) {
 			wantSkew: []float64{-1},
 		},
 		{
+			name: "a node that joined as its shard's work ran out is not compared",
+			nodes: []report.NodeView{
+				{ID: "a", Shard: "s", Status: "up", Capabilities: []string{"x"}, Capacity: 4, Completed: 40},
+				{ID: "b", Shard: "s", Status: "up", Capabilities: []string{"x"}, Capacity: 4, Completed: 20},
+				{ID: "late", Shard: "s", Status: "up", Capabilities: []string{"x"}, Capacity: 4},
+			},
+			events:   []state.Event{ev(state.EvNodeUp, "a", 0), ev(state.EvNodeUp, "b", 0), ev(state.EvNodeUp, "late", 9500*sec/1000)},
+			wantSkew: []float64{2},
+			wantOK:   true,
+		},
+		{
 			name: "down time is not counted and a down node is not compared",
 			nodes: []report.NodeView{
 				{ID: "a", Shard: "s", Status: "up", Capabilities: []string{"x"}, Capacity: 4, Completed: 40},
@@ -133,7 +144,13 @@ func TestShardBalance(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			evs := append([]state.Event{{Type: state.EvJobSubmitted, Time: 1}}, tt.events...)
-			evs = append(evs, state.Event{Type: state.EvJobCompleted, Time: 10 * sec})
+			shards := map[string]bool{}
+			for _, n := range tt.nodes {
+				if !shards[n.Shard] {
+					shards[n.Shard] = true
+					evs = append(evs, state.Event{Type: state.EvJobCompleted, Shard: n.Shard, Time: 10 * sec})
+				}
+			}
 			groups := ShardBalance(report.Input{Nodes: tt.nodes, Events: evs})
 			var skews []float64
 			for _, g := range groups {
