@@ -25,6 +25,7 @@ Usage: planetary drill restart [options]
   Runs the agent as a child process (agent -dev on the plan), submits the
   jobs, SIGKILLs the child at the stop point, restarts it on the same data
   dir, waits for the jobs to finish and writes one bundle with both stages.
+  The kill waits until some jobs have completed and some are outstanding.
   It then checks: no acknowledged job lost, no job completed twice, every
   re-execution fenced (counted by the sim agent's exec_log), the merged bundle
   verifies, and the restart resumed from the last committed raft index.
