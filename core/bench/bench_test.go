@@ -128,3 +128,118 @@ func TestReportMarkdown(t *testing.T) {
 		}
 	}
 }
+
+func TestClusterLoadAndFailover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts agent processes")
+	}
+	bin, err := planetaryBin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cc := DefaultClusterConfig()
+	cc.SelfPath, cc.Capacity = bin, 1000
+	cc.RaftHeartbeatTimeout, cc.RaftElectionTimeout = 150*time.Millisecond, 150*time.Millisecond
+	c, err := StartCluster(ctx, cc)
+	if c != nil {
+		defer c.Close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	// P2's path: a load spread over the servers completes.
+	l := DefaultLoadConfig()
+	l.Jobs, l.Batch, l.Prefix, l.StallTimeout = 300, 50, "p2", 30*time.Second
+	r, err := c.Load(ctx, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Finished != 300 || r.TimedOut || r.Sustained <= 0 {
+		t.Fatalf("load result %+v", r)
+	}
+	t.Logf("load: %+v", r)
+
+	// P7's path: the leader is SIGKILLed under load; a survivor leads and
+	// assigns.
+	reached := make(chan struct{})
+	var once sync.Once
+	l = DefaultLoadConfig()
+	l.Jobs, l.Batch, l.Window, l.Prefix = 100_000, 50, 500, "p7"
+	l.OnProgress = func(n int64) {
+		if n >= 100 {
+			once.Do(func() { close(reached) })
+		}
+	}
+	lctx, stop := context.WithCancel(ctx)
+	loadDone := make(chan error, 1)
+	go func() { _, err := c.Load(lctx, l); loadDone <- err }()
+	select {
+	case <-reached:
+	case err := <-loadDone:
+		stop()
+		t.Fatalf("load ended before the kill: %v", err)
+	}
+	f, err := c.KillLeader(ctx)
+	stop()
+	<-loadDone
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.NewLeader < 0 || f.NewLeader == f.Killed || f.FirstAssign <= 0 || f.Elected <= 0 {
+		t.Fatalf("failover result %+v", f)
+	}
+	t.Logf("failover: %+v", f)
+}
+
+func TestFinishedFromMetrics(t *testing.T) {
+	tests := []struct {
+		name, text string
+		want       int64
+	}{
+		{"empty", "", 0},
+		{"final states summed", `# HELP planetary_jobs Jobs by state.
+# TYPE planetary_jobs gauge
+planetary_jobs{state="assigned"} 7
+planetary_jobs{state="cancelled"} 2
+planetary_jobs{state="completed"} 1.2345e+06
+planetary_jobs{state="failed"} 3
+planetary_jobs_other{state="completed"} 99
+`, 1234505},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := finishedFromMetrics(tt.text); got != tt.want {
+				t.Fatalf("got %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestSplitJSON(t *testing.T) {
+	tests := []struct {
+		name, out, js, rest string
+	}{
+		{"none", "trial up\n", "", "trial up\n"},
+		{"between log lines", "log a\n{\n  \"ok\": true\n}\nlog b\n", "{\n  \"ok\": true\n}\n", "log a\nlog b\n"},
+		{"one line", "{\"ok\":false}\n", "{\"ok\":false}\n", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			js, rest := splitJSON(tt.out)
+			if js != tt.js || rest != tt.rest {
+				t.Fatalf("got %q, %q; want %q, %q", js, rest, tt.js, tt.rest)
+			}
+		})
+	}
+}
+
+func TestTreeRSS(t *testing.T) {
+	if _, err := os.Stat("/proc/self/statm"); err != nil {
+		t.Skip("no /proc")
+	}
+	if kb := TreeRSSKB(os.Getpid()); kb <= 0 {
+		t.Fatalf("tree RSS of this process = %d KiB", kb)
+	}
+}

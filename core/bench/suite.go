@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -181,9 +180,68 @@ func (s *suite) p1(ctx context.Context) {
 	}
 }
 
-func (s *suite) p2(context.Context) {
-	s.add(Figure{ID: "P2", Name: "lifecycle on a 3-server cluster on one machine", Unit: "jobs/s",
-		Goal: atLeast(8_000, "≥ 8,000 jobs/s"), Skipped: "cluster not available to the bench driver (agent joins are not wired yet)"})
+func (s *suite) p2(ctx context.Context) {
+	jobs := s.size(100_000, 5_000)
+	cmd := "bin/planetary bench -only P1,P2"
+	f := Figure{ID: "P2", Name: fmt.Sprintf("lifecycle on a 3-server cluster on one machine (%s jobs per run, sustained after 10%% warm-up)", num(float64(jobs))),
+		Unit: "jobs/s", Goal: atLeast(8_000, "≥ 8,000 jobs/s"), Command: cmd,
+		Note: "3 `agent -server` processes (bootstrap-expect 3, raft over loopback, BoltDB with fsync) and one `agent -client` process with 2 sim nodes of capacity 10,000; " +
+			"1,000-job batches from 4 goroutines sent round-robin to the 3 servers (followers forward to the leader), at most 40,000 unfinished; finished jobs read from /v1/metrics; each run time-boxed"}
+	var vals []float64
+	var retries int64
+	for i := 0; i < runs; i++ {
+		l := DefaultLoadConfig()
+		l.Jobs, l.TimeBox = jobs, s.sizeDur(60*time.Second, 20*time.Second)
+		r, err := ClusterLifecycle(ctx, s.clusterCfg(0, 0), l)
+		if err != nil {
+			f.Skipped = err.Error()
+			break
+		}
+		s.logf("P2 run %d: %.0f jobs/s sustained (%d finished in %s, time box hit: %v, %d submit retries)",
+			i+1, r.Sustained, r.Finished, r.Elapsed.Round(time.Millisecond), r.TimedOut, r.Retries)
+		if r.TimedOut {
+			f.Note += fmt.Sprintf("; run %d hit its time box after %s jobs", i+1, num(float64(r.Finished)))
+		}
+		vals = append(vals, r.Sustained)
+		retries += r.Retries
+	}
+	f.Values = vals
+	s.add(f)
+	if len(vals) == 0 {
+		return
+	}
+	ratio := Figure{ID: "P2", Name: "cluster lifecycle ÷ one-agent lifecycle (P2 median ÷ P1 median, same suite run)", Command: cmd}
+	if p1 := s.median("P1", "lifecycle, one dev agent"); p1 > 0 {
+		ratio.Values = []float64{Summarize(vals).Median / p1}
+	} else {
+		ratio.Skipped = "P1 not run in this suite run"
+	}
+	s.add(ratio)
+}
+
+// median is the median of the first figure of group id whose name starts
+// with prefix (0 when absent).
+func (s *suite) median(id, prefix string) float64 {
+	for _, f := range s.rep.Figures {
+		if f.ID == id && strings.HasPrefix(f.Name, prefix) && f.Skipped == "" && len(f.Values) > 0 {
+			return Summarize(f.Values).Median
+		}
+	}
+	return 0
+}
+
+func (s *suite) clusterCfg(hb, election time.Duration) ClusterConfig {
+	c := DefaultClusterConfig()
+	c.Logger, c.SelfPath = s.cfg.Logger, s.cfg.SelfPath
+	c.RaftHeartbeatTimeout, c.RaftElectionTimeout = hb, election
+	return c
+}
+
+func (s *suite) sizeDur(full, quick time.Duration) time.Duration {
+	if s.cfg.Quick {
+		return quick
+	}
+	return full
 }
 
 func (s *suite) p3(ctx context.Context) {
@@ -206,17 +264,14 @@ func (s *suite) p3(ctx context.Context) {
 }
 
 func (s *suite) p4(ctx context.Context) {
+	cmdLine := "bin/planetary drill acceptance -jobs-high-load 10000 -outage-node mars.gpu-helion"
 	f := Figure{ID: "P4", Name: "drill acceptance wall time (both stages), 10,000 high-load jobs, outage of mars.gpu-helion, production heartbeat TTLs; runs once",
-		Unit: "s", Goal: atMost(5, "≤ 5 s"),
-		Command: "bin/planetary drill acceptance -jobs-high-load 10000 -outage-node mars.gpu-helion"}
+		Unit: "s", Goal: atMost(5, "≤ 5 s"), Command: cmdLine}
 	if !s.cfg.HasCommand("drill acceptance") {
 		f.Skipped = "the drill acceptance command is not in this build"
 		s.add(f)
 		return
 	}
-	// One run, bounded: the drill includes a restart stage of its own.
-	var vals []float64
-	var out strings.Builder
 	dir, err := os.MkdirTemp("", "planetary-drill-")
 	if err != nil {
 		f.Skipped = err.Error()
@@ -226,21 +281,36 @@ func (s *suite) p4(ctx context.Context) {
 	defer os.RemoveAll(dir)
 	dctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(dctx, s.cfg.SelfPath, "drill", "acceptance", "-plan", filepath.Join(s.cfg.ModuleDir, "examples", "mission.hcl"),
-		"-jobs-high-load", "10000", "-outage-node", "mars.gpu-helion")
-	cmd.Dir = dir
-	cmd.Stdout, cmd.Stderr = &out, &out
-	t := time.Now()
-	if err := cmd.Run(); err != nil {
-		f.Skipped = fmt.Sprintf("drill failed after %s: %v", time.Since(t).Round(time.Millisecond), err)
-	} else {
-		vals = append(vals, time.Since(t).Seconds())
+	d, err := RunDrill(dctx, DrillConfig{SelfPath: s.cfg.SelfPath, Dir: dir,
+		Args: []string{"-plan", filepath.Join(s.cfg.ModuleDir, "examples", "mission.hcl"), "-jobs-high-load", "10000", "-outage-node", "mars.gpu-helion"}})
+	s.logf("P4: drill acceptance took %s", d.Wall.Round(time.Millisecond))
+	switch {
+	case err != nil:
+		f.Skipped = err.Error()
+	case d.Result == nil:
+		f.Skipped = fmt.Sprintf("drill exited after %s without a result (%s)", d.Wall.Round(time.Millisecond), d.ExitErr)
+	default:
+		f.Values = []float64{d.Wall.Seconds()}
+		if failed := d.Result.Failed(); len(failed) > 0 {
+			f.Note = fmt.Sprintf("%d assertion(s) failed: %s", len(failed), failedIDs(failed))
+		} else {
+			f.Note = "every assertion passed"
+		}
 	}
-	s.logf("P4: drill acceptance took %s", time.Since(t).Round(time.Millisecond))
-	f.Values = vals
 	s.add(f)
-	if out.Len() > 0 {
-		s.rep.Sections = append(s.rep.Sections, [2]string{"P4 drill output (last run)", "```\n" + tail(out.String(), 60) + "\n```"})
+	if d.Result != nil {
+		for _, ph := range d.Phases() {
+			s.add(Figure{ID: "P4", Name: "drill acceptance phase: " + ph.Name, Unit: "s", Values: []float64{ph.Seconds}, Command: cmdLine})
+		}
+	}
+	if d.PeakRSSKB > 0 {
+		s.add(Figure{ID: "P4", Name: "drill acceptance peak RSS, all processes summed (drill, its in-process agent, plugins, restart-drill agent)",
+			Unit: "MB", Values: []float64{float64(d.PeakRSSKB) / 1024}, Command: cmdLine,
+			Note: "the larger of the drill's own /proc sample of its process tree and this driver's (every 50ms)"})
+	}
+	s.rep.Sections = append(s.rep.Sections, [2]string{"P4 beside the reference demos", d.Markdown()})
+	if d.Output != "" {
+		s.rep.Sections = append(s.rep.Sections, [2]string{"P4 drill output (last run)", "```\n" + tail(d.Output, 60) + "\n```"})
 	}
 }
 
@@ -318,9 +388,41 @@ func (s *suite) p6(ctx context.Context) {
 	}
 }
 
-func (s *suite) p7(context.Context) {
-	s.add(Figure{ID: "P7", Name: "SIGKILL of the leader → first assignment committed by the new leader", Unit: "s",
-		Goal: atMost(5, "≤ 5 s (default timeouts)"), Skipped: "needs a 3-server cluster (see P2)"})
+func (s *suite) p7(ctx context.Context) {
+	n := s.size(runs, 1)
+	for _, c := range []struct {
+		name, flags  string
+		hb, election time.Duration
+		goal         *Goal
+	}{
+		{"raft default timeouts (1s heartbeat, 1s election)", "", 0, 0, atMost(5, "≤ 5 s (default timeouts)")},
+		{"tuned timeouts (-raft-heartbeat-timeout 150ms -raft-election-timeout 150ms)", " (servers with -raft-heartbeat-timeout 150ms -raft-election-timeout 150ms)", 150 * time.Millisecond, 150 * time.Millisecond, nil},
+	} {
+		f := Figure{ID: "P7", Name: "SIGKILL of the leader process → first assignment committed by the new leader, " + c.name,
+			Unit: "s", Goal: c.goal, Command: "bin/planetary bench -only P7",
+			Note: "the P2 cluster" + c.flags + " under load (1,000-job batches round-robin over the servers, retried on the next server); the leader is SIGKILLed once 3,000 jobs finished; " +
+				"measured to the leader-stamped time of the first job.assigned event after the kill on a survivor's /v1/events"}
+		elected := Figure{Name: "SIGKILL of the leader → new leader observed on /v1/status/self, " + c.name, Unit: "s", Command: f.Command}
+		for i := 0; i < n; i++ {
+			l := DefaultLoadConfig()
+			l.Jobs, l.Window = 1_000_000, 10_000
+			r, err := ClusterFailover(ctx, ClusterFailoverConfig{Cluster: s.clusterCfg(c.hb, c.election), Load: l, KillAfter: 3_000})
+			if err != nil {
+				f.Skipped = err.Error()
+				break
+			}
+			s.logf("P7 run %d (%s): new leader s%d observed after %s, first assignment after %s",
+				i+1, c.name, r.NewLeader, r.Elected.Round(time.Millisecond), r.FirstAssign.Round(time.Millisecond))
+			f.Values = append(f.Values, r.FirstAssign.Seconds())
+			if r.NewLeader >= 0 {
+				elected.Values = append(elected.Values, r.Elected.Seconds())
+			}
+		}
+		s.add(f)
+		if len(elected.Values) > 0 {
+			s.add(elected)
+		}
+	}
 }
 
 func (s *suite) p8(ctx context.Context) {
@@ -360,6 +462,26 @@ func (s *suite) micro(ctx context.Context) {
 		{"BenchmarkSubmit/callers=64", "raft-committed submissions, 1-job calls from 64 callers (coalesced)"},
 	} {
 		s.goFigure(rs, err, g, c.bench, "jobs/s", Figure{Name: c.name, Unit: "jobs/s"})
+	}
+	// raft-committed submissions on 3 servers vs 1 (in-process, loopback TCP).
+	g = GoBench{Pkg: "./core/server/", Pattern: "^BenchmarkClusterSubmit$", Benchtime: s.sizeStr("1s", "200ms"), Count: count}
+	rs, err = s.gobench(ctx, g)
+	for _, c := range []struct{ bench, name string }{
+		{"BenchmarkClusterSubmit/servers=1/batch=1000", "raft-committed submissions, 1 server over loopback TCP, fsync, batches of 1,000"},
+		{"BenchmarkClusterSubmit/servers=3/batch=1000", "raft-committed submissions, 3 servers over loopback TCP, fsync, batches of 1,000"},
+		{"BenchmarkClusterSubmit/servers=1/callers=64", "raft-committed submissions, 1 server, 1-job calls from 64 callers"},
+		{"BenchmarkClusterSubmit/servers=3/callers=64", "raft-committed submissions, 3 servers, 1-job calls from 64 callers"},
+	} {
+		s.goFigure(rs, err, g, c.bench, "jobs/s", Figure{Name: c.name, Unit: "jobs/s"})
+	}
+	// in-process failover (leader shutdown, no process kill).
+	g = GoBench{Pkg: "./core/server/", Pattern: "^BenchmarkFailover$", Benchtime: s.sizeStr("3x", "1x"), Count: 1}
+	rs, err = s.gobench(ctx, g)
+	for _, c := range []struct{ bench, name string }{
+		{"BenchmarkFailover/raft-default-1s", "in-process failover: leader shutdown → first assignment by the new leader, raft defaults (mean of 3)"},
+		{"BenchmarkFailover/raft-tuned-150ms", "in-process failover: leader shutdown → first assignment by the new leader, 150ms timeouts (mean of 3)"},
+	} {
+		s.goFigure(rs, err, g, c.bench, "ms-to-first-assign", Figure{Name: c.name, Unit: "ms", Note: "compare with P7 (a real SIGKILL of a server process)"})
 	}
 	// placement decisions.
 	g = GoBench{Pkg: "./core/scheduler/", Pattern: "^BenchmarkPlan10k$", Benchtime: "20x", Count: count}
