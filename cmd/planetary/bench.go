@@ -26,8 +26,11 @@ Usage: planetary bench [options]
 
   Runs planetary's benchmarks: the end-to-end job lifecycle through an
   in-process dev agent (sim and exec plugins as child processes) beside the
-  raw raft ceiling measured in the same run, and the package benchmarks
-  through "go test -bench" (run from the module root). Writes a markdown
+  raw raft ceiling measured in the same run; the same lifecycle on a cluster
+  of agent child processes (3 servers, 1 client) and a SIGKILL of its
+  leader; the acceptance drill as a child process; and the package
+  benchmarks through "go test -bench" (run from the module root). Each group
+  is time-boxed. Writes a markdown
   report with the machine, every figure (median and min–max of its runs),
   its target and the command that reproduces it.
 
