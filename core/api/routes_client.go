@@ -91,17 +91,17 @@ func (h *HTTP) events(w http.ResponseWriter, r *http.Request) (any, error) {
 	}
 	out := Events{Events: []state.Event{}, Index: index}
 	for {
-		evs, err := log.Read(out.Index, limit)
+		// Scan copies only the events that pass the type filter.
+		n, err := log.Scan(out.Index, limit, func(e *state.Event) {
+			out.Index = e.Seq
+			if types == nil || types[e.Type] {
+				out.Events = append(out.Events, *e)
+			}
+		})
 		if err != nil {
 			return nil, fmt.Errorf("api: read events: %w", err)
 		}
-		for _, e := range evs {
-			out.Index = e.Seq
-			if types == nil || types[e.Type] {
-				out.Events = append(out.Events, e)
-			}
-		}
-		if len(out.Events) > 0 || wait == 0 || len(evs) == limit {
+		if len(out.Events) > 0 || wait == 0 || n == limit {
 			out.Head, _ = log.Head()
 			return out, nil
 		}

@@ -634,6 +634,38 @@ func (l *Log) Read(after uint64, max int) ([]state.Event, error) {
 	return l.readDisk(after, max, written, segs)
 }
 
+// Scan calls fn with each event with seq > after, in order, up to max
+// events, and returns how many it visited (0: no event after after exists
+// yet). Events still in the in-memory tail are passed without a copy while
+// the log's lock is held: fn must be quick, must not call the log, and must
+// copy what it keeps. A filtering reader (the events API) thereby copies
+// only the events it returns.
+func (l *Log) Scan(after uint64, max int, fn func(*state.Event)) (int, error) {
+	if max <= 0 {
+		return 0, nil
+	}
+	l.mu.Lock()
+	if l.appended <= after {
+		l.mu.Unlock()
+		return 0, nil
+	}
+	if n := l.tail.n; n > 0 && after+1 >= l.tail.at(0).Seq {
+		i := int(after + 1 - l.tail.at(0).Seq)
+		cnt := min(max, n-i)
+		for k := range cnt {
+			fn(l.tail.at(i + k))
+		}
+		l.mu.Unlock()
+		return cnt, nil
+	}
+	l.mu.Unlock()
+	evs, err := l.Read(after, max)
+	for i := range evs {
+		fn(&evs[i])
+	}
+	return len(evs), err
+}
+
 func (l *Log) readDisk(after uint64, max int, written uint64, segs []segment) ([]state.Event, error) {
 	// Start at the last segment whose first seq is <= after+1.
 	start := 0

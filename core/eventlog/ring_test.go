@@ -42,3 +42,46 @@ func TestRing(t *testing.T) {
 		})
 	}
 }
+
+// TestScanMatchesRead: Scan visits exactly what Read returns, from the
+// in-memory tail and from disk.
+func TestScanMatchesRead(t *testing.T) {
+	l := openTest(t, t.TempDir(), func(c *Config) { c.TailEvents = 50 })
+	defer l.Close()
+	evs, head := chain(state.ChainHead{}, 200)
+	l.Append(evs)
+	if err := l.Sync(head.Seq); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name  string
+		after uint64
+		max   int
+	}{
+		{"from disk", 0, 1000},
+		{"disk, bounded", 10, 7},
+		{"tail", 160, 1000},
+		{"tail, one", 150, 1},
+		{"last", 199, 5},
+		{"past the head", 200, 5},
+		{"nothing asked", 10, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			want, err := l.Read(tc.after, tc.max)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []state.Event
+			n, err := l.Scan(tc.after, tc.max, func(e *state.Event) { got = append(got, *e) })
+			if err != nil || n != len(want) || len(got) != len(want) {
+				t.Fatalf("Scan visited %d (%v), Read returned %d", n, err, len(want))
+			}
+			for i := range want {
+				if got[i] != want[i] {
+					t.Fatalf("event %d: %+v, want %+v", i, got[i], want[i])
+				}
+			}
+		})
+	}
+}
