@@ -38,14 +38,12 @@ type Assignment struct {
 // AttemptSeed is the Seed of an assignment: the first 8 bytes of
 // sha256(missionSeed || jobID || attempt).
 func AttemptSeed(missionSeed uint64, jobID string, attempt uint32) uint64 {
-	h := sha256.New()
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], missionSeed)
-	h.Write(b[:])
-	h.Write([]byte(jobID))
-	binary.BigEndian.PutUint32(b[:4], attempt)
-	h.Write(b[:4])
-	return binary.BigEndian.Uint64(h.Sum(nil))
+	var buf [128]byte
+	b := binary.BigEndian.AppendUint64(buf[:0], missionSeed)
+	b = append(b, jobID...)
+	b = binary.BigEndian.AppendUint32(b, attempt)
+	sum := sha256.Sum256(b)
+	return binary.BigEndian.Uint64(sum[:])
 }
 
 func (s *Server) systemMeta(actor, reason string) command.Meta {
