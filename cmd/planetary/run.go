@@ -352,8 +352,12 @@ func startEmbedded(ctx context.Context, p *plan, dataDir, logLevel string, simCo
 	return &embedded{agent: a, client: cl}, nil
 }
 
-// killPlugin SIGKILLs the plugin process serving node: a real outage the
-// client sees as a dead plugin; the catalog restarts it later.
+// killPlugin takes down the plugin process serving node: a real outage
+// the client sees as a dead plugin; the catalog restarts it later. The
+// process is first frozen (SIGSTOP) until the node holds work, then killed
+// (SIGKILL), so the outage always lands on a node with jobs to lose rather
+// than in the moment between one batch's completions and the next's
+// assignments.
 func (e *embedded) killPlugin(node string) error {
 	cat := e.agent.Catalog()
 	if cat == nil {
@@ -364,6 +368,10 @@ func (e *embedded) killPlugin(node string) error {
 			if !s.Running || s.Pid <= 0 {
 				return fmt.Errorf("plugin of %s is not running", node)
 			}
+			if err := syscall.Kill(s.Pid, syscall.SIGSTOP); err != nil {
+				return fmt.Errorf("stop plugin of %s (pid %d): %w", node, s.Pid, err)
+			}
+			e.waitActive(node, 2*time.Second)
 			if err := syscall.Kill(s.Pid, syscall.SIGKILL); err != nil {
 				return fmt.Errorf("kill plugin of %s (pid %d): %w", node, s.Pid, err)
 			}
@@ -371,6 +379,21 @@ func (e *embedded) killPlugin(node string) error {
 		}
 	}
 	return fmt.Errorf("no plugin serves node %s", node)
+}
+
+// waitActive waits, at most d, until node has assigned or running jobs.
+func (e *embedded) waitActive(node string, d time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	for ctx.Err() == nil {
+		if n, err := e.client.Node(ctx, node); err == nil && n.Active > 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 // writeJSON writes v indented to path.
