@@ -64,6 +64,16 @@ func newAPIClusterWith(t *testing.T, tune func(i int, cfg *server.Config)) *apiC
 		}
 	}
 	eventually(t, 20*time.Second, "a leader", func() bool { return c.leader() >= 0 })
+	// Followers forward to the leader they have heard from; wait until every
+	// server has (an election just won is not yet known to the others).
+	eventually(t, 20*time.Second, "every server to know the leader", func() bool {
+		for _, s := range c.servers {
+			if s.LeaderHTTPAddr() == "" {
+				return false
+			}
+		}
+		return true
+	})
 	return c
 }
 
