@@ -1,11 +1,8 @@
 # The acceptance drill's failing plan: the Kardashev mission (examples/mission.hcl)
-# with its only GPU node lost for good. Mars keeps no spillover route to
-# Helios, and the owner schedule retires mars.gpu-helion (with requeue) just
-# after the planned outage. A plugin SIGKILL alone is a blip: the agent's
-# plugin catalog restarts a crashed plugin within ~200ms and the node comes
-# back up. Retiring the node is how an operator makes the loss durable, so
-# the Mars GPU work (gpu, vision, simulation: no other node has all three)
-# parks and the drill must fail:
+# with its only GPU node down for good. Its plugin kind is served by no agent,
+# so mars.gpu-helion never comes up, Mars keeps no spillover route to Helios,
+# and the owner schedule also retires the node. The Mars GPU work (gpu, vision,
+# simulation: no other node has all three) parks and the drill must fail:
 #
 #   planetary drill acceptance -plan examples/acceptance-fail.hcl   # exits 1
 #
@@ -220,7 +217,8 @@ node "mars.regolith-cradle" {
 
 node "mars.gpu-helion" {
   shard           = "mars"
-  plugin          = "sim"
+  # No agent serves this plugin kind: the node is down from the start.
+  plugin          = "gpu-decommissioned"
   capabilities    = ["gpu", "vision", "simulation"]
   capacity        = 32
   max_concurrency = 20
