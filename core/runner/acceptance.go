@@ -255,8 +255,8 @@ func (r *AcceptanceResult) Write() error {
 func waitForWork(ctx context.Context, c *api.Client, node string, bound time.Duration) {
 	deadline := time.Now().Add(bound)
 	for time.Now().Before(deadline) {
-		if n, err := c.Node(ctx, node); err == nil && n.Active > 0 {
-			return
+		if n, err := c.Node(ctx, node); err == nil && (n.Active > 0 || n.Status != state.NodeUp.String()) {
+			return // busy, or already down: nothing to wait for
 		}
 		select {
 		case <-ctx.Done():
