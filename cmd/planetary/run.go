@@ -371,6 +371,10 @@ func (e *embedded) killPlugin(node string) error {
 			if err := syscall.Kill(s.Pid, syscall.SIGSTOP); err != nil {
 				return fmt.Errorf("stop plugin of %s (pid %d): %w", node, s.Pid, err)
 			}
+			// Results the plugin sent before it froze are flushed within a
+			// few milliseconds; what is active after that is held by the
+			// frozen process and is lost with it.
+			time.Sleep(150 * time.Millisecond)
 			e.waitActive(node, 2*time.Second)
 			if err := syscall.Kill(s.Pid, syscall.SIGKILL); err != nil {
 				return fmt.Errorf("kill plugin of %s (pid %d): %w", node, s.Pid, err)
