@@ -471,11 +471,22 @@ func TestBundleFromLiveRunWithOutage(t *testing.T) {
 	tamperCases(t, bundle, evs)
 
 	// Owner reroutes of parked Mars jobs to Helios make a flow; a bundle
-	// written now by `planetary report` carries it everywhere.
-	parked, err := c.Jobs(ctx, api.JobQuery{State: state.JobParked.String(), Shard: "mars", Limit: 3})
-	if err != nil {
+	// written now by `planetary report` carries it everywhere. With the only
+	// Mars GPU node retired, new Mars GPU work parks.
+	var gpuWork []api.JobSubmit
+	for i := 0; i < 3; i++ {
+		gpuWork = append(gpuWork, api.JobSubmit{Key: fmt.Sprintf("bundle/after/%d", i), Shard: "mars",
+			Capabilities: []string{"gpu", "vision", "simulation"}, Kind: "sim", Value: 1})
+	}
+	if _, err := c.SubmitJobs(ctx, gpuWork); err != nil {
 		t.Fatal(err)
 	}
+	var parked api.JobList
+	waitFor(t, 10*time.Second, "Mars GPU work to park", func() bool {
+		var err error
+		parked, err = c.Jobs(ctx, api.JobQuery{State: state.JobParked.String(), Shard: "mars", Limit: 3})
+		return err == nil && len(parked.Jobs) >= 3
+	})
 	var moved []string
 	for _, j := range parked.Jobs {
 		if j.Shard != "mars" {
