@@ -10,9 +10,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	osexec "os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -54,15 +56,23 @@ type Payload struct {
 
 // Agent is the exec agent.
 type Agent struct {
-	mu       sync.RWMutex
-	enabled  bool
-	allow    []string
-	timeout  time.Duration
-	workRoot string
+	mu      sync.RWMutex
+	enabled bool
+	allow   []string
+	timeout time.Duration
+	dirs    *workDirs
+	gate    *startGate
+	// env is the plugin's environment, read once at Configure; every task
+	// starts from it.
+	env []string
 }
 
 // New returns an unconfigured (disabled) exec agent.
-func New() sdk.Agent { return &Agent{timeout: time.Minute} }
+func New() sdk.Agent { return &Agent{timeout: time.Minute, gate: newStartGate(defaultMaxStarting())} }
+
+// defaultMaxStarting is four commands starting per CPU the process may use:
+// enough to keep the CPUs busy while some tasks wait on their exit.
+func defaultMaxStarting() int { return 4 * runtime.GOMAXPROCS(0) }
 
 // Info implements sdk.Agent.
 func (a *Agent) Info(context.Context) (sdk.Info, error) {
@@ -77,6 +87,8 @@ func (a *Agent) Schema(context.Context) (sdk.Schema, error) {
 		{Name: "enabled", Type: sdk.TypeBool, Default: false, Description: "run commands at all"},
 		{Name: "allow", Type: sdk.TypeStringList, Description: "command base names (found on PATH) or absolute paths that may run"},
 		{Name: "timeout_ms", Type: sdk.TypeNumber, Default: 60000.0, Description: "default per-task timeout"},
+		{Name: "max_starting", Type: sdk.TypeNumber, Default: 0.0,
+			Description: "commands being started at once; more tasks queue in the agent (0: four per CPU)"},
 	}}, nil
 }
 
@@ -88,18 +100,23 @@ func (a *Agent) Configure(_ context.Context, cfg sdk.Config) error {
 	if f, ok := cfg.Values["timeout_ms"].(float64); ok && f > 0 {
 		timeout = time.Duration(f) * time.Millisecond
 	}
-	var root string
+	maxStarting := defaultMaxStarting()
+	if f, ok := cfg.Values["max_starting"].(float64); ok && f >= 1 {
+		maxStarting = int(f)
+	}
+	var dirs *workDirs
 	if enabled {
 		if cfg.Node.DataDir == "" {
 			return ErrNoDataDir
 		}
-		root = filepath.Join(cfg.Node.DataDir, "exec")
-		if err := os.MkdirAll(root, 0o750); err != nil {
-			return fmt.Errorf("exec: create work root: %w", err)
+		var err error
+		if dirs, err = newWorkDirs(filepath.Join(cfg.Node.DataDir, "exec")); err != nil {
+			return err
 		}
 	}
 	a.mu.Lock()
-	a.enabled, a.allow, a.timeout, a.workRoot = enabled, slices.Clone(allow), timeout, root
+	a.enabled, a.allow, a.timeout, a.dirs, a.env = enabled, slices.Clone(allow), timeout, dirs, os.Environ()
+	a.gate = newStartGate(maxStarting)
 	a.mu.Unlock()
 	return nil
 }
@@ -154,7 +171,7 @@ func refuse(err error) sdk.Result {
 // Execute implements sdk.Executor.
 func (a *Agent) Execute(ctx context.Context, task sdk.Task) (sdk.Result, error) {
 	a.mu.RLock()
-	enabled, allow, timeout, root := a.enabled, a.allow, a.timeout, a.workRoot
+	enabled, allow, timeout, dirs, env, gate := a.enabled, a.allow, a.timeout, a.dirs, a.env, a.gate
 	a.mu.RUnlock()
 	if !enabled {
 		return refuse(ErrDisabled), nil
@@ -167,16 +184,27 @@ func (a *Agent) Execute(ctx context.Context, task sdk.Task) (sdk.Result, error) 
 	if err != nil {
 		return refuse(err), nil
 	}
-	work := filepath.Join(root, safeName(task.JobID)+"-"+strconv.FormatUint(uint64(task.Attempt), 10))
+	if p.Dir != "" && (filepath.IsAbs(p.Dir) || !filepath.IsLocal(p.Dir)) {
+		return refuse(fmt.Errorf("%w: %q", ErrBadDir, p.Dir)), nil
+	}
+	// Wait for a start slot before touching the file system, so a burst
+	// of tasks queues here rather than in the kernel.
+	slot, err := gate.enter(ctx)
+	if err != nil {
+		return sdk.Result{}, err
+	}
+	defer slot.release()
+	work, err := dirs.acquire(safeName(task.JobID) + "-" + strconv.FormatUint(uint64(task.Attempt), 10))
+	if err != nil {
+		return sdk.Result{}, err
+	}
+	defer dirs.release(work)
 	dir := work
 	if p.Dir != "" {
-		if filepath.IsAbs(p.Dir) || !filepath.IsLocal(p.Dir) {
-			return refuse(fmt.Errorf("%w: %q", ErrBadDir, p.Dir)), nil
-		}
 		dir = filepath.Join(work, p.Dir)
-	}
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return sdk.Result{}, fmt.Errorf("exec: working dir: %w", err)
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return sdk.Result{}, fmt.Errorf("exec: working dir: %w", err)
+		}
 	}
 	if p.TimeoutMS > 0 {
 		timeout = time.Duration(p.TimeoutMS) * time.Millisecond
@@ -186,14 +214,22 @@ func (a *Agent) Execute(ctx context.Context, task sdk.Task) (sdk.Result, error) 
 
 	cmd := osexec.CommandContext(runCtx, path, p.Args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), envList(p.Env)...)
+	cmd.Env = env
+	if len(p.Env) > 0 {
+		cmd.Env = append(slices.Clip(env), envList(p.Env)...)
+	}
 	out := &boundedBuffer{max: MaxOutput}
 	cmd.Stdout, cmd.Stderr = out, out
 	setProcessGroup(cmd)
 	cmd.WaitDelay = 2 * time.Second
 
 	start := time.Now()
-	err = cmd.Run()
+	if err = cmd.Start(); err == nil {
+		grace := time.AfterFunc(startGrace, slot.release)
+		err = cmd.Wait()
+		grace.Stop()
+	}
+	slot.release()
 	elapsed := time.Since(start)
 	res := sdk.Result{Output: out.String(), Usage: map[string]float64{"second": elapsed.Seconds()}}
 	switch {
@@ -269,6 +305,28 @@ func (b *boundedBuffer) Write(p []byte) (int, error) {
 		b.dropped += int64(len(p))
 	}
 	return len(p), nil
+}
+
+// ReadFrom copies r to the buffer with a small read buffer, grown only for
+// large outputs (io.Copy would allocate 32 KiB per task).
+func (b *boundedBuffer) ReadFrom(r io.Reader) (int64, error) {
+	chunk := make([]byte, 512)
+	var n int64
+	for {
+		m, err := r.Read(chunk)
+		if m > 0 {
+			_, _ = b.Write(chunk[:m])
+			n += int64(m)
+		}
+		switch {
+		case errors.Is(err, io.EOF):
+			return n, nil
+		case err != nil:
+			return n, err
+		case m == len(chunk) && len(chunk) < 32<<10:
+			chunk = make([]byte, 2*len(chunk))
+		}
+	}
 }
 
 func (b *boundedBuffer) String() string {
