@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
@@ -73,7 +75,9 @@ func (s *grpcServer) Info(ctx context.Context, _ *agentpb.InfoRequest) (*agentpb
 	if len(info.APIVersions) == 0 {
 		info.APIVersions = []string{APIVersionLatest}
 	}
-	return infoToProto(info, Implements(s.impl)), nil
+	resp := infoToProto(info, Implements(s.impl))
+	_, resp.ExecuteBatch = s.impl.(Executor)
+	return resp, nil
 }
 
 func (s *grpcServer) Schema(ctx context.Context, _ *agentpb.SchemaRequest) (*agentpb.SchemaResponse, error) {
@@ -157,9 +161,133 @@ type taskKey struct {
 	attempt uint32
 }
 
-// Execute runs each received task in its own goroutine. A cancel message or
-// the end of the stream's context cancels the task's context; a half-close
-// from the host lets running tasks finish and report before the stream ends.
+// Limits of one batched response. A single outcome larger than
+// maxBatchBytes still goes out, alone.
+const (
+	maxBatchBytes = 1 << 20
+	maxBatchItems = 4096
+)
+
+// outbox is the execute stream's writer: task goroutines queue outcomes
+// and one writer goroutine sends them. Each round it takes the whole queue,
+// so a lone outcome leaves at once and the outcomes that finish while a
+// message is being written share the next one; there is no timer.
+//
+// A woken writer first yields once. The waker has just made it the next
+// goroutine to run, ahead of the task goroutines that are about to finish
+// too; without the yield it would send one outcome per message. The yield
+// only lets goroutines that are already runnable go first.
+type outbox struct {
+	stream agentpb.Agent_ExecuteServer
+	logger hclog.Logger
+	// batched is set once the host has sent a batched request: only then
+	// does it read batched responses.
+	batched atomic.Bool
+
+	mu      sync.Mutex
+	queue   []*agentpb.Outcome
+	closing bool
+	wake    chan struct{}
+	done    chan struct{}
+}
+
+func newOutbox(stream agentpb.Agent_ExecuteServer, logger hclog.Logger) *outbox {
+	o := &outbox{stream: stream, logger: logger, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	go o.run()
+	return o
+}
+
+// put queues one outcome for the writer.
+func (o *outbox) put(oc *agentpb.Outcome) {
+	o.mu.Lock()
+	o.queue = append(o.queue, oc)
+	o.mu.Unlock()
+	o.kick()
+}
+
+func (o *outbox) kick() {
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+// close sends what is queued and stops the writer. Nothing may be put
+// after it.
+func (o *outbox) close() {
+	o.mu.Lock()
+	o.closing = true
+	o.mu.Unlock()
+	o.kick()
+	<-o.done
+}
+
+func (o *outbox) run() {
+	defer close(o.done)
+	var buf []*agentpb.Outcome
+	for range o.wake {
+		runtime.Gosched()
+		for {
+			o.mu.Lock()
+			buf, o.queue = o.queue, buf[:0]
+			closing := o.closing
+			o.mu.Unlock()
+			if len(buf) == 0 {
+				if closing {
+					return
+				}
+				break
+			}
+			o.write(buf)
+			clear(buf)
+		}
+	}
+}
+
+func (o *outbox) write(batch []*agentpb.Outcome) {
+	if !o.batched.Load() {
+		for _, oc := range batch {
+			o.send(&agentpb.ExecuteResponse{JobId: oc.JobId, Attempt: oc.Attempt, Result: oc.Result,
+				Error: oc.Error, Cancelled: oc.Cancelled}, 1)
+		}
+		return
+	}
+	for len(batch) > 0 {
+		n, size := 0, 0
+		for ; n < len(batch) && n < maxBatchItems; n++ {
+			sz := outcomeSize(batch[n])
+			if n > 0 && size+sz > maxBatchBytes {
+				break
+			}
+			size += sz
+		}
+		o.send(&agentpb.ExecuteResponse{Outcomes: batch[:n:n]}, n)
+		batch = batch[n:]
+	}
+}
+
+func (o *outbox) send(m *agentpb.ExecuteResponse, n int) {
+	if err := o.stream.Send(m); err != nil {
+		o.logger.Debug("execute: send results failed", "results", n, "error", err)
+	}
+}
+
+// outcomeSize is an upper estimate of an outcome's encoded size.
+func outcomeSize(oc *agentpb.Outcome) int {
+	n := 64 + len(oc.JobId) + len(oc.Error)
+	if r := oc.Result; r != nil {
+		n += len(r.Output) + len(r.Error)
+		for k := range r.Usage {
+			n += len(k) + 16
+		}
+	}
+	return n
+}
+
+// Execute runs each received task concurrently. A cancel message or the end
+// of the stream's context cancels the task's context; a half-close from the
+// host lets running tasks finish and report before the stream ends.
+// Requests come one task or cancel per message, or batched (see the proto).
 func (s *grpcServer) Execute(stream agentpb.Agent_ExecuteServer) error {
 	ex, ok := s.impl.(Executor)
 	if !ok {
@@ -171,84 +299,129 @@ func (s *grpcServer) Execute(stream agentpb.Agent_ExecuteServer) error {
 	stopLife := context.AfterFunc(s.life, cancelAll)
 	defer stopLife()
 
-	var (
-		sendMu  sync.Mutex
-		mu      sync.Mutex
-		running = map[taskKey]context.CancelFunc{}
-		wg      sync.WaitGroup
-	)
-	send := func(m *agentpb.ExecuteResponse) {
-		sendMu.Lock()
-		defer sendMu.Unlock()
-		if err := stream.Send(m); err != nil {
-			s.logger.Debug("execute: send result failed", "job_id", m.JobId, "attempt", m.Attempt, "error", err)
-		}
+	x := &execSession{
+		ctx: ctx, ex: ex, tasks: s.tasks,
+		out:     newOutbox(stream, s.logger),
+		running: map[taskKey]context.CancelFunc{},
 	}
-
+	// end waits for the running tasks and sends the last outcomes.
+	end := func() {
+		x.wg.Wait()
+		x.out.close()
+	}
 	for {
 		req, err := stream.Recv()
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				// The host sends no more tasks: let running ones finish.
-				wg.Wait()
+				end()
 				return nil
 			}
 			cancelAll()
-			wg.Wait()
+			end()
 			return err
 		}
 		switch m := req.GetMsg().(type) {
 		case *agentpb.ExecuteRequest_Task:
-			task := taskFromProto(m.Task)
-			key := taskKey{task.JobID, task.Attempt}
-			mu.Lock()
-			if _, dup := running[key]; dup {
-				mu.Unlock()
-				send(&agentpb.ExecuteResponse{JobId: task.JobID, Attempt: task.Attempt,
-					Error: fmt.Sprintf("job %s attempt %d is already running", task.JobID, task.Attempt)})
-				continue
-			}
-			tctx, cancel := context.WithCancel(ctx)
-			running[key] = cancel
-			mu.Unlock()
-			wg.Add(1)
-			s.tasks.Add(1)
-			go func() {
-				defer wg.Done()
-				defer s.tasks.Done()
-				res, err := runTask(tctx, ex, task)
-				cancelled := tctx.Err() != nil && ctx.Err() == nil
-				cancel()
-				mu.Lock()
-				delete(running, key)
-				mu.Unlock()
-				out := &agentpb.ExecuteResponse{JobId: task.JobID, Attempt: task.Attempt, Cancelled: cancelled}
-				if err != nil {
-					out.Error = err.Error()
-				} else {
-					out.Result = resultToProto(res)
-				}
-				send(out)
-			}()
+			x.start(m.Task)
 		case *agentpb.ExecuteRequest_Cancel:
-			mu.Lock()
-			if cancel, ok := running[taskKey{m.Cancel.GetJobId(), m.Cancel.GetAttempt()}]; ok {
-				cancel()
-			}
-			mu.Unlock()
+			x.stop(m.Cancel)
+		}
+		tasks, cancels := req.GetTasks(), req.GetCancels()
+		if (len(tasks) > 0 || len(cancels) > 0) && !x.out.batched.Load() {
+			x.out.batched.Store(true)
+		}
+		for _, t := range tasks {
+			x.start(t)
+		}
+		for _, c := range cancels {
+			x.stop(c)
 		}
 	}
 }
 
+// execSession is one execute stream's running tasks.
+type execSession struct {
+	ctx   context.Context
+	ex    Executor
+	out   *outbox
+	tasks *sync.WaitGroup // the plugin's count of running tasks
+	wg    sync.WaitGroup  // this stream's running tasks
+
+	mu      sync.Mutex
+	running map[taskKey]context.CancelFunc
+}
+
+// taskRun is one running task.
+type taskRun struct {
+	task   Task
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+func (x *execSession) start(pt *agentpb.Task) {
+	key := taskKey{pt.GetJobId(), pt.GetAttempt()}
+	x.mu.Lock()
+	if _, dup := x.running[key]; dup {
+		x.mu.Unlock()
+		x.out.put(&agentpb.Outcome{JobId: key.job, Attempt: key.attempt,
+			Error: fmt.Sprintf("job %s attempt %d is already running", key.job, key.attempt)})
+		return
+	}
+	r := &taskRun{task: taskFromProto(pt)}
+	r.ctx, r.cancel = context.WithCancel(x.ctx)
+	x.running[key] = r.cancel
+	x.mu.Unlock()
+	x.wg.Add(1)
+	x.tasks.Add(1)
+	go x.run(r)
+}
+
+func (x *execSession) stop(c *agentpb.Cancel) {
+	x.mu.Lock()
+	if cancel, ok := x.running[taskKey{c.GetJobId(), c.GetAttempt()}]; ok {
+		cancel()
+	}
+	x.mu.Unlock()
+}
+
+// run is a task's goroutine. It keeps its own frame small (no defers, the
+// task by pointer) so that the agent's Execute starts with most of a new
+// goroutine's stack to itself.
+func (x *execSession) run(r *taskRun) {
+	res, err := runTask(r.ctx, x.ex, &r.task)
+	x.finish(r, &res, err)
+	x.tasks.Done()
+	x.wg.Done()
+}
+
+// finish reports a task's outcome.
+//
+//go:noinline
+func (x *execSession) finish(r *taskRun, res *Result, err error) {
+	cancelled := r.ctx.Err() != nil && x.ctx.Err() == nil
+	r.cancel()
+	x.mu.Lock()
+	delete(x.running, taskKey{r.task.JobID, r.task.Attempt})
+	x.mu.Unlock()
+	oc := &agentpb.Outcome{JobId: r.task.JobID, Attempt: r.task.Attempt, Cancelled: cancelled}
+	if err != nil {
+		oc.Error = err.Error()
+	} else {
+		oc.Result = resultToProto(*res)
+	}
+	x.out.put(oc)
+}
+
 // runTask calls the executor and turns a panic into an error, so one bad
 // task does not take the plugin down with every other running task.
-func runTask(ctx context.Context, ex Executor, task Task) (res Result, err error) {
+func runTask(ctx context.Context, ex Executor, task *Task) (res Result, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%w: %v", ErrTaskPanicked, r)
 		}
 	}()
-	return ex.Execute(ctx, task)
+	return ex.Execute(ctx, *task)
 }
 
 var _ plugin.GRPCPlugin = (*agentPlugin)(nil)

@@ -111,6 +111,8 @@ type Plugin struct {
 	info   sdk.Info
 	api    string
 	call   time.Duration
+	// batch is set when the agent reads batched execute requests.
+	batch bool
 }
 
 // Launch starts the plugin process, verifies its pin, completes the
@@ -241,6 +243,7 @@ func connect(ctx context.Context, cfg Config, client *plugin.Client) (*Plugin, e
 		return nil, p.wrap("Info", err)
 	}
 	p.info = convert.InfoFromProto(resp)
+	p.batch = resp.GetExecuteBatch()
 	api, ok := pickAPIVersion(p.info.APIVersions, sdk.SupportedAPIVersions())
 	if !ok {
 		return nil, fmt.Errorf("plugin %q (%s): agent speaks %v, host speaks %v: %w",

@@ -312,6 +312,8 @@ func BenchmarkExecStream(b *testing.B) {
 	var self1 syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &self1)
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "jobs/s")
+	b.ReportMetric(float64(b.N)/float64(s.msgsSent.Load()), "tasks/msg")
+	b.ReportMetric(float64(b.N)/float64(s.msgsRecv.Load()), "results/msg")
 	b.ReportMetric(float64(cpu(self1)-cpu(self0))/float64(b.N), "host-cpu-ns/job")
 	b.ReportMetric(float64(pluginCPU(b, p.Pid()))/float64(b.N), "plugin-cpu-ns/job(cumulative)")
 }

@@ -76,7 +76,10 @@ type InfoResponse struct {
 	ApiVersions []string               `protobuf:"bytes,4,rep,name=api_versions,json=apiVersions,proto3" json:"api_versions,omitempty"`
 	// Optional capabilities the agent implements: "fingerprint",
 	// "price_schedule", "attest", "execute", "health".
-	Implements    []string `protobuf:"bytes,5,rep,name=implements,proto3" json:"implements,omitempty"`
+	Implements []string `protobuf:"bytes,5,rep,name=implements,proto3" json:"implements,omitempty"`
+	// The agent reads ExecuteRequest.tasks and ExecuteRequest.cancels (see
+	// Execute).
+	ExecuteBatch  bool `protobuf:"varint,6,opt,name=execute_batch,json=executeBatch,proto3" json:"execute_batch,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -144,6 +147,13 @@ func (x *InfoResponse) GetImplements() []string {
 		return x.Implements
 	}
 	return nil
+}
+
+func (x *InfoResponse) GetExecuteBatch() bool {
+	if x != nil {
+		return x.ExecuteBatch
+	}
+	return false
 }
 
 type SchemaRequest struct {
@@ -1306,6 +1316,11 @@ func (x *Cancel) GetAttempt() uint32 {
 	return 0
 }
 
+// ExecuteRequest carries one task or cancellation in msg, or many in tasks
+// and cancels (the batched form, sent only to agents that set
+// InfoResponse.execute_batch). A reader handles msg, then tasks in order, then
+// cancels; a writer that has a task queued after a cancel sends it in the next
+// message, so the order the host issued them in is kept.
 type ExecuteRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Msg:
@@ -1313,6 +1328,8 @@ type ExecuteRequest struct {
 	//	*ExecuteRequest_Task
 	//	*ExecuteRequest_Cancel
 	Msg           isExecuteRequest_Msg `protobuf_oneof:"msg"`
+	Tasks         []*Task              `protobuf:"bytes,3,rep,name=tasks,proto3" json:"tasks,omitempty"`
+	Cancels       []*Cancel            `protobuf:"bytes,4,rep,name=cancels,proto3" json:"cancels,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1368,6 +1385,20 @@ func (x *ExecuteRequest) GetCancel() *Cancel {
 		if x, ok := x.Msg.(*ExecuteRequest_Cancel); ok {
 			return x.Cancel
 		}
+	}
+	return nil
+}
+
+func (x *ExecuteRequest) GetTasks() []*Task {
+	if x != nil {
+		return x.Tasks
+	}
+	return nil
+}
+
+func (x *ExecuteRequest) GetCancels() []*Cancel {
+	if x != nil {
+		return x.Cancels
 	}
 	return nil
 }
@@ -1472,6 +1503,8 @@ func (x *Result) GetUsage() map[string]float64 {
 	return nil
 }
 
+// ExecuteResponse is one task's outcome in fields 1 to 5, or, in the
+// batched form, many outcomes in outcomes with fields 1 to 5 unset.
 type ExecuteResponse struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	JobId   string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
@@ -1481,7 +1514,10 @@ type ExecuteResponse struct {
 	// failure, retried by the fabric); result is then empty.
 	Error string `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
 	// cancelled is set when the task ended because it was cancelled.
-	Cancelled     bool `protobuf:"varint,5,opt,name=cancelled,proto3" json:"cancelled,omitempty"`
+	Cancelled bool `protobuf:"varint,5,opt,name=cancelled,proto3" json:"cancelled,omitempty"`
+	// The batched form, sent only on a stream whose host sent batched
+	// requests. Each outcome reads like fields 1 to 5 above.
+	Outcomes      []*Outcome `protobuf:"bytes,6,rep,name=outcomes,proto3" json:"outcomes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1551,12 +1587,97 @@ func (x *ExecuteResponse) GetCancelled() bool {
 	return false
 }
 
+func (x *ExecuteResponse) GetOutcomes() []*Outcome {
+	if x != nil {
+		return x.Outcomes
+	}
+	return nil
+}
+
+// Outcome is one task's outcome in a batched ExecuteResponse; its fields
+// mean what ExecuteResponse's fields 1 to 5 mean.
+type Outcome struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	JobId         string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	Attempt       uint32                 `protobuf:"varint,2,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	Result        *Result                `protobuf:"bytes,3,opt,name=result,proto3" json:"result,omitempty"`
+	Error         string                 `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	Cancelled     bool                   `protobuf:"varint,5,opt,name=cancelled,proto3" json:"cancelled,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Outcome) Reset() {
+	*x = Outcome{}
+	mi := &file_agent_v1_agent_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Outcome) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Outcome) ProtoMessage() {}
+
+func (x *Outcome) ProtoReflect() protoreflect.Message {
+	mi := &file_agent_v1_agent_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Outcome.ProtoReflect.Descriptor instead.
+func (*Outcome) Descriptor() ([]byte, []int) {
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *Outcome) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+func (x *Outcome) GetAttempt() uint32 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
+func (x *Outcome) GetResult() *Result {
+	if x != nil {
+		return x.Result
+	}
+	return nil
+}
+
+func (x *Outcome) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *Outcome) GetCancelled() bool {
+	if x != nil {
+		return x.Cancelled
+	}
+	return false
+}
+
 var File_agent_v1_agent_proto protoreflect.FileDescriptor
 
 const file_agent_v1_agent_proto_rawDesc = "" +
 	"\n" +
 	"\x14agent/v1/agent.proto\x12\x12planetary.agent.v1\"\r\n" +
-	"\vInfoRequest\"\xa1\x01\n" +
+	"\vInfoRequest\"\xc6\x01\n" +
 	"\fInfoResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12 \n" +
@@ -1564,7 +1685,8 @@ const file_agent_v1_agent_proto_rawDesc = "" +
 	"\fapi_versions\x18\x04 \x03(\tR\vapiVersions\x12\x1e\n" +
 	"\n" +
 	"implements\x18\x05 \x03(\tR\n" +
-	"implements\"\x0f\n" +
+	"implements\x12#\n" +
+	"\rexecute_batch\x18\x06 \x01(\bR\fexecuteBatch\"\x0f\n" +
 	"\rSchemaRequest\"\xa6\x01\n" +
 	"\tAttribute\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
@@ -1643,10 +1765,12 @@ const file_agent_v1_agent_proto_rawDesc = "" +
 	"\x04seed\x18\a \x01(\x04R\x04seed\"9\n" +
 	"\x06Cancel\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x18\n" +
-	"\aattempt\x18\x02 \x01(\rR\aattempt\"}\n" +
+	"\aattempt\x18\x02 \x01(\rR\aattempt\"\xe3\x01\n" +
 	"\x0eExecuteRequest\x12.\n" +
 	"\x04task\x18\x01 \x01(\v2\x18.planetary.agent.v1.TaskH\x00R\x04task\x124\n" +
-	"\x06cancel\x18\x02 \x01(\v2\x1a.planetary.agent.v1.CancelH\x00R\x06cancelB\x05\n" +
+	"\x06cancel\x18\x02 \x01(\v2\x1a.planetary.agent.v1.CancelH\x00R\x06cancel\x12.\n" +
+	"\x05tasks\x18\x03 \x03(\v2\x18.planetary.agent.v1.TaskR\x05tasks\x124\n" +
+	"\acancels\x18\x04 \x03(\v2\x1a.planetary.agent.v1.CancelR\acancelsB\x05\n" +
 	"\x03msg\"\xf8\x01\n" +
 	"\x06Result\x12\x0e\n" +
 	"\x02ok\x18\x01 \x01(\bR\x02ok\x12\x1c\n" +
@@ -1658,8 +1782,15 @@ const file_agent_v1_agent_proto_rawDesc = "" +
 	"\n" +
 	"UsageEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\xaa\x01\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\xe3\x01\n" +
 	"\x0fExecuteResponse\x12\x15\n" +
+	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x18\n" +
+	"\aattempt\x18\x02 \x01(\rR\aattempt\x122\n" +
+	"\x06result\x18\x03 \x01(\v2\x1a.planetary.agent.v1.ResultR\x06result\x12\x14\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\x12\x1c\n" +
+	"\tcancelled\x18\x05 \x01(\bR\tcancelled\x127\n" +
+	"\boutcomes\x18\x06 \x03(\v2\x1b.planetary.agent.v1.OutcomeR\boutcomes\"\xa2\x01\n" +
+	"\aOutcome\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x18\n" +
 	"\aattempt\x18\x02 \x01(\rR\aattempt\x122\n" +
 	"\x06result\x18\x03 \x01(\v2\x1a.planetary.agent.v1.ResultR\x06result\x12\x14\n" +
@@ -1687,7 +1818,7 @@ func file_agent_v1_agent_proto_rawDescGZIP() []byte {
 	return file_agent_v1_agent_proto_rawDescData
 }
 
-var file_agent_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_agent_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_agent_v1_agent_proto_goTypes = []any{
 	(*InfoRequest)(nil),           // 0: planetary.agent.v1.InfoRequest
 	(*InfoResponse)(nil),          // 1: planetary.agent.v1.InfoResponse
@@ -1714,43 +1845,48 @@ var file_agent_v1_agent_proto_goTypes = []any{
 	(*ExecuteRequest)(nil),        // 22: planetary.agent.v1.ExecuteRequest
 	(*Result)(nil),                // 23: planetary.agent.v1.Result
 	(*ExecuteResponse)(nil),       // 24: planetary.agent.v1.ExecuteResponse
-	nil,                           // 25: planetary.agent.v1.ConfigureRequest.ValuesEntry
-	nil,                           // 26: planetary.agent.v1.Result.UsageEntry
+	(*Outcome)(nil),               // 25: planetary.agent.v1.Outcome
+	nil,                           // 26: planetary.agent.v1.ConfigureRequest.ValuesEntry
+	nil,                           // 27: planetary.agent.v1.Result.UsageEntry
 }
 var file_agent_v1_agent_proto_depIdxs = []int32{
 	6,  // 0: planetary.agent.v1.Attribute.default:type_name -> planetary.agent.v1.Value
 	3,  // 1: planetary.agent.v1.SchemaResponse.attributes:type_name -> planetary.agent.v1.Attribute
 	5,  // 2: planetary.agent.v1.Value.string_list:type_name -> planetary.agent.v1.StringList
 	7,  // 3: planetary.agent.v1.ConfigureRequest.node:type_name -> planetary.agent.v1.NodeInfo
-	25, // 4: planetary.agent.v1.ConfigureRequest.values:type_name -> planetary.agent.v1.ConfigureRequest.ValuesEntry
+	26, // 4: planetary.agent.v1.ConfigureRequest.values:type_name -> planetary.agent.v1.ConfigureRequest.ValuesEntry
 	13, // 5: planetary.agent.v1.FingerprintResponse.resources:type_name -> planetary.agent.v1.Resources
 	16, // 6: planetary.agent.v1.PriceScheduleResponse.rates:type_name -> planetary.agent.v1.PriceRate
 	20, // 7: planetary.agent.v1.ExecuteRequest.task:type_name -> planetary.agent.v1.Task
 	21, // 8: planetary.agent.v1.ExecuteRequest.cancel:type_name -> planetary.agent.v1.Cancel
-	26, // 9: planetary.agent.v1.Result.usage:type_name -> planetary.agent.v1.Result.UsageEntry
-	23, // 10: planetary.agent.v1.ExecuteResponse.result:type_name -> planetary.agent.v1.Result
-	6,  // 11: planetary.agent.v1.ConfigureRequest.ValuesEntry.value:type_name -> planetary.agent.v1.Value
-	0,  // 12: planetary.agent.v1.Agent.Info:input_type -> planetary.agent.v1.InfoRequest
-	2,  // 13: planetary.agent.v1.Agent.Schema:input_type -> planetary.agent.v1.SchemaRequest
-	8,  // 14: planetary.agent.v1.Agent.Configure:input_type -> planetary.agent.v1.ConfigureRequest
-	10, // 15: planetary.agent.v1.Agent.Health:input_type -> planetary.agent.v1.HealthRequest
-	12, // 16: planetary.agent.v1.Agent.Fingerprint:input_type -> planetary.agent.v1.FingerprintRequest
-	15, // 17: planetary.agent.v1.Agent.PriceSchedule:input_type -> planetary.agent.v1.PriceScheduleRequest
-	18, // 18: planetary.agent.v1.Agent.Attest:input_type -> planetary.agent.v1.AttestRequest
-	22, // 19: planetary.agent.v1.Agent.Execute:input_type -> planetary.agent.v1.ExecuteRequest
-	1,  // 20: planetary.agent.v1.Agent.Info:output_type -> planetary.agent.v1.InfoResponse
-	4,  // 21: planetary.agent.v1.Agent.Schema:output_type -> planetary.agent.v1.SchemaResponse
-	9,  // 22: planetary.agent.v1.Agent.Configure:output_type -> planetary.agent.v1.ConfigureResponse
-	11, // 23: planetary.agent.v1.Agent.Health:output_type -> planetary.agent.v1.HealthResponse
-	14, // 24: planetary.agent.v1.Agent.Fingerprint:output_type -> planetary.agent.v1.FingerprintResponse
-	17, // 25: planetary.agent.v1.Agent.PriceSchedule:output_type -> planetary.agent.v1.PriceScheduleResponse
-	19, // 26: planetary.agent.v1.Agent.Attest:output_type -> planetary.agent.v1.AttestResponse
-	24, // 27: planetary.agent.v1.Agent.Execute:output_type -> planetary.agent.v1.ExecuteResponse
-	20, // [20:28] is the sub-list for method output_type
-	12, // [12:20] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	20, // 9: planetary.agent.v1.ExecuteRequest.tasks:type_name -> planetary.agent.v1.Task
+	21, // 10: planetary.agent.v1.ExecuteRequest.cancels:type_name -> planetary.agent.v1.Cancel
+	27, // 11: planetary.agent.v1.Result.usage:type_name -> planetary.agent.v1.Result.UsageEntry
+	23, // 12: planetary.agent.v1.ExecuteResponse.result:type_name -> planetary.agent.v1.Result
+	25, // 13: planetary.agent.v1.ExecuteResponse.outcomes:type_name -> planetary.agent.v1.Outcome
+	23, // 14: planetary.agent.v1.Outcome.result:type_name -> planetary.agent.v1.Result
+	6,  // 15: planetary.agent.v1.ConfigureRequest.ValuesEntry.value:type_name -> planetary.agent.v1.Value
+	0,  // 16: planetary.agent.v1.Agent.Info:input_type -> planetary.agent.v1.InfoRequest
+	2,  // 17: planetary.agent.v1.Agent.Schema:input_type -> planetary.agent.v1.SchemaRequest
+	8,  // 18: planetary.agent.v1.Agent.Configure:input_type -> planetary.agent.v1.ConfigureRequest
+	10, // 19: planetary.agent.v1.Agent.Health:input_type -> planetary.agent.v1.HealthRequest
+	12, // 20: planetary.agent.v1.Agent.Fingerprint:input_type -> planetary.agent.v1.FingerprintRequest
+	15, // 21: planetary.agent.v1.Agent.PriceSchedule:input_type -> planetary.agent.v1.PriceScheduleRequest
+	18, // 22: planetary.agent.v1.Agent.Attest:input_type -> planetary.agent.v1.AttestRequest
+	22, // 23: planetary.agent.v1.Agent.Execute:input_type -> planetary.agent.v1.ExecuteRequest
+	1,  // 24: planetary.agent.v1.Agent.Info:output_type -> planetary.agent.v1.InfoResponse
+	4,  // 25: planetary.agent.v1.Agent.Schema:output_type -> planetary.agent.v1.SchemaResponse
+	9,  // 26: planetary.agent.v1.Agent.Configure:output_type -> planetary.agent.v1.ConfigureResponse
+	11, // 27: planetary.agent.v1.Agent.Health:output_type -> planetary.agent.v1.HealthResponse
+	14, // 28: planetary.agent.v1.Agent.Fingerprint:output_type -> planetary.agent.v1.FingerprintResponse
+	17, // 29: planetary.agent.v1.Agent.PriceSchedule:output_type -> planetary.agent.v1.PriceScheduleResponse
+	19, // 30: planetary.agent.v1.Agent.Attest:output_type -> planetary.agent.v1.AttestResponse
+	24, // 31: planetary.agent.v1.Agent.Execute:output_type -> planetary.agent.v1.ExecuteResponse
+	24, // [24:32] is the sub-list for method output_type
+	16, // [16:24] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_agent_v1_agent_proto_init() }
@@ -1774,7 +1910,7 @@ func file_agent_v1_agent_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_agent_v1_agent_proto_rawDesc), len(file_agent_v1_agent_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   27,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

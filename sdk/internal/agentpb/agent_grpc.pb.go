@@ -61,6 +61,13 @@ type AgentClient interface {
 	// result per task as it finishes. When the host closes its side, the
 	// plugin finishes the running tasks, sends their results and ends the
 	// stream; when the stream's context ends, running tasks are cancelled.
+	//
+	// Batching: a plugin that sets InfoResponse.execute_batch reads the
+	// repeated fields of ExecuteRequest, and the host then sends every request
+	// in that form. A plugin sends the repeated form of ExecuteResponse only on
+	// a stream where the host has sent the repeated form of ExecuteRequest.
+	// Either side batches only what queued up while its previous message was
+	// being sent; nothing waits for a batch to fill.
 	Execute(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ExecuteRequest, ExecuteResponse], error)
 }
 
@@ -185,6 +192,13 @@ type AgentServer interface {
 	// result per task as it finishes. When the host closes its side, the
 	// plugin finishes the running tasks, sends their results and ends the
 	// stream; when the stream's context ends, running tasks are cancelled.
+	//
+	// Batching: a plugin that sets InfoResponse.execute_batch reads the
+	// repeated fields of ExecuteRequest, and the host then sends every request
+	// in that form. A plugin sends the repeated form of ExecuteResponse only on
+	// a stream where the host has sent the repeated form of ExecuteRequest.
+	// Either side batches only what queued up while its previous message was
+	// being sent; nothing waits for a batch to fill.
 	Execute(grpc.BidiStreamingServer[ExecuteRequest, ExecuteResponse]) error
 	mustEmbedUnimplementedAgentServer()
 }
