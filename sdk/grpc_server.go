@@ -253,17 +253,24 @@ func (o *outbox) write(batch []*agentpb.Outcome) {
 		return
 	}
 	for len(batch) > 0 {
-		n, size := 0, 0
-		for ; n < len(batch) && n < maxBatchItems; n++ {
-			sz := outcomeSize(batch[n])
-			if n > 0 && size+sz > maxBatchBytes {
-				break
-			}
-			size += sz
-		}
+		n := responseLen(batch)
 		o.send(&agentpb.ExecuteResponse{Outcomes: batch[:n:n]}, n)
 		batch = batch[n:]
 	}
+}
+
+// responseLen is how many of the outcomes (at least one) one batched
+// response carries, within the size and count limits.
+func responseLen(batch []*agentpb.Outcome) int {
+	n, size := 0, 0
+	for ; n < len(batch) && n < maxBatchItems; n++ {
+		sz := outcomeSize(batch[n])
+		if n > 0 && size+sz > maxBatchBytes {
+			break
+		}
+		size += sz
+	}
+	return n
 }
 
 func (o *outbox) send(m *agentpb.ExecuteResponse, n int) {

@@ -236,25 +236,7 @@ func (s *ExecStream) write(items []outItem) error {
 		return nil
 	}
 	for len(items) > 0 {
-		req := &agentpb.ExecuteRequest{}
-		n, size := 0, 0
-		for ; n < len(items) && n < maxBatchItems; n++ {
-			it := items[n]
-			if it.task != nil {
-				if len(req.Cancels) > 0 {
-					break
-				}
-				sz := taskSize(it.task)
-				if n > 0 && size+sz > maxBatchBytes {
-					break
-				}
-				size += sz
-				req.Tasks = append(req.Tasks, it.task)
-			} else {
-				req.Cancels = append(req.Cancels, it.cancel)
-				size += len(it.cancel.JobId) + 16
-			}
-		}
+		req, n := nextRequest(items)
 		if err := s.stream.Send(req); err != nil {
 			return err
 		}
@@ -262,6 +244,32 @@ func (s *ExecStream) write(items []outItem) error {
 		items = items[n:]
 	}
 	return nil
+}
+
+// nextRequest packs the first n items into one batched request: tasks up
+// to the first cancel, then cancels up to the next task, within the size
+// and count limits (at least one item).
+func nextRequest(items []outItem) (req *agentpb.ExecuteRequest, n int) {
+	req = &agentpb.ExecuteRequest{}
+	size := 0
+	for ; n < len(items) && n < maxBatchItems; n++ {
+		it := items[n]
+		if it.task == nil {
+			req.Cancels = append(req.Cancels, it.cancel)
+			size += len(it.cancel.JobId) + 16
+			continue
+		}
+		if len(req.Cancels) > 0 {
+			break
+		}
+		sz := taskSize(it.task)
+		if n > 0 && size+sz > maxBatchBytes {
+			break
+		}
+		size += sz
+		req.Tasks = append(req.Tasks, it.task)
+	}
+	return req, n
 }
 
 // taskSize is an upper estimate of a task's encoded size.

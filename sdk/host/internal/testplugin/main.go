@@ -1,12 +1,14 @@
 // Command testplugin is a minimal agent used by sdk/host's tests: it
 // executes tasks instantly, or sleeps for the payload's number of
-// milliseconds, and exits the process for the payload "crash".
+// milliseconds, exits the process for the payload "crash", and answers the
+// payload "output:N" with an output of N bytes.
 package main
 
 import (
 	"context"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/planetary/planetary/sdk"
@@ -29,6 +31,10 @@ func (agent) Execute(ctx context.Context, t sdk.Task) (sdk.Result, error) {
 	case "crash":
 		os.Exit(7)
 	default:
+		if n, ok := strings.CutPrefix(p, "output:"); ok {
+			size, _ := strconv.Atoi(n)
+			return sdk.Result{OK: true, Output: strings.Repeat("o", size)}, nil
+		}
 		ms, _ := strconv.Atoi(p)
 		select {
 		case <-time.After(time.Duration(ms) * time.Millisecond):
