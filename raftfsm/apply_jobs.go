@@ -145,6 +145,12 @@ func applyCompleteBatch(c *txn, body []byte) *Response {
 			out = append(out, rejected(j.ID, "job is %s", j.State))
 			continue
 		}
+		if j.State == state.JobAssigned {
+			// A result implies the start: clients leave out the start of an
+			// attempt whose result they send in the same breath, so the
+			// event stream still shows it, in this entry.
+			c.emit(state.Event{Type: state.EvJobStarted, Job: j.ID, Attempt: j.Attempt, Shard: j.Shard, Node: j.Node, ValueMu: j.ValueMu})
+		}
 		nj := j.Clone()
 		nj.ExitCode = r.ExitCode
 		nj.Output = bound(r.Output)

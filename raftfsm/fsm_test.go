@@ -496,3 +496,34 @@ func TestPersistWhileApplying(t *testing.T) {
 	}
 	snap.Release()
 }
+
+// TestResultRecordsImpliedStart: a result for an attempt never reported
+// started records the start first, in the same entry; a start reported
+// after the result is a duplicate and records nothing.
+func TestResultRecordsImpliedStart(t *testing.T) {
+	sink := &recordingSink{}
+	a := &fsmtest.Applier{FSM: raftfsm.New(raftfsm.Config{Events: sink})}
+	mustApply(t, a, command.MissionApplyType, &command.MissionApply{Meta: command.Meta{Time: 1}, Name: "m", Digest: "d",
+		Shards: []state.Shard{{Name: "eu"}}, Nodes: []state.Node{{ID: "b", Shard: "eu", Capacity: 5}}})
+	mustApply(t, a, command.NodeClaimType, &command.NodeClaim{Meta: command.Meta{Time: 2}, Client: "c", Nodes: []string{"b"}})
+	mustApply(t, a, command.SubmitBatchType, &command.SubmitBatch{Time: 3, Jobs: []command.JobSubmit{
+		{ID: "short", Shard: "eu"}, {ID: "long", Shard: "eu"}, {ID: "bad", Shard: "eu"}}})
+	mustApply(t, a, command.AssignBatchType, &command.AssignBatch{Time: 4, Assignments: []command.Assignment{
+		{JobID: "short", Attempt: 1, Node: "b"}, {JobID: "long", Attempt: 1, Node: "b"}, {JobID: "bad", Attempt: 1, Node: "b"}}})
+	mustApply(t, a, command.StartBatchType, &command.StartBatch{Time: 5, Jobs: []command.JobAttempt{{JobID: "long", Attempt: 1}}})
+	mark := len(sink.evs)
+	mustApply(t, a, command.CompleteBatchType, &command.CompleteBatch{Time: 6, MaxAttempts: 1, Results: []command.Result{
+		{JobID: "short", Attempt: 1, OK: true}, {JobID: "long", Attempt: 1, OK: true}, {JobID: "bad", Attempt: 1}}})
+	r := mustApply(t, a, command.StartBatchType, &command.StartBatch{Time: 7, Jobs: []command.JobAttempt{{JobID: "short", Attempt: 1}}})
+	if got := statuses(r); !reflect.DeepEqual(got, []raftfsm.OutcomeStatus{raftfsm.Duplicate}) {
+		t.Fatalf("late start: %v", got)
+	}
+	var got []string
+	for _, e := range sink.evs[mark:] {
+		got = append(got, e.Type+" "+e.Job)
+	}
+	want := []string{"job.started short", "job.completed short", "job.completed long", "job.started bad", "job.failed bad"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("events %q, want %q", got, want)
+	}
+}

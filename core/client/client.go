@@ -77,7 +77,8 @@ type Config struct {
 	// HealthTimeout bounds each plugin health probe (default: the
 	// heartbeat interval, at least one second).
 	HealthTimeout time.Duration
-	// FlushInterval is the most a start or result waits before it is sent.
+	// FlushInterval is how long a start waits before it is sent (dropped
+	// when the attempt's result comes sooner); results are sent at once.
 	FlushInterval time.Duration
 	// MaxBatch is the most results sent in one request.
 	MaxBatch int
@@ -226,7 +227,7 @@ func New(cfg Config) (*Client, error) {
 		}
 		c.apis = append(c.apis, ac)
 	}
-	c.results = newOutbox(cfg.MaxBatch)
+	c.results = newOutbox(cfg.MaxBatch, cfg.FlushInterval)
 	for _, n := range cfg.Nodes {
 		c.nodes[n.ID] = newNodeRunner(c, n)
 	}
@@ -549,8 +550,9 @@ func (c *Client) running() map[string][]attemptKey {
 	return out
 }
 
-// resultLoop sends starts and results every FlushInterval, or at once
-// when MaxBatch results are waiting.
+// resultLoop sends results as soon as they arrive (what gathers while a
+// request is in flight goes in the next one) and starts once they are
+// FlushInterval old; see outbox.
 func (c *Client) resultLoop(ctx context.Context) {
 	t := time.NewTicker(c.cfg.FlushInterval)
 	defer t.Stop()
@@ -559,6 +561,7 @@ func (c *Client) resultLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-c.results.ready:
 		case <-c.results.full:
 		}
 		if !c.flush(ctx) {
@@ -567,11 +570,11 @@ func (c *Client) resultLoop(ctx context.Context) {
 	}
 }
 
-// flush sends everything waiting; false after a failed send (the batch is
+// flush sends everything due; false after a failed send (the batch is
 // kept and resent).
 func (c *Client) flush(ctx context.Context) bool {
 	for {
-		b := c.results.take()
+		b := c.results.take(false)
 		if b.empty() {
 			return true
 		}

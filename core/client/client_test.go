@@ -397,28 +397,62 @@ func TestFailover(t *testing.T) {
 }
 
 func TestOutboxKeepsUnacknowledged(t *testing.T) {
-	o := newOutbox(3)
+	o := newOutbox(3, 0)
 	for i := range 5 {
 		o.addResult(api.Result{JobID: fmt.Sprint(i), Attempt: 1})
 	}
 	o.addStarted(api.JobAttempt{JobID: "s", Attempt: 1})
-	b := o.take()
+	b := o.take(false)
 	if len(b.results) != 3 || len(b.started) != 1 {
 		t.Fatalf("first batch %+v", b)
 	}
 	o.putBack(b) // the send failed
 	var got []string
+	starts := 0
 	for {
-		b := o.take()
+		b := o.take(false)
 		if b.empty() {
 			break
 		}
+		starts += len(b.started)
 		for _, r := range b.results {
 			got = append(got, r.JobID)
 		}
 	}
-	if fmt.Sprint(got) != "[0 1 2 3 4]" {
-		t.Fatalf("resent order %v", got)
+	if fmt.Sprint(got) != "[0 1 2 3 4]" || starts != 1 {
+		t.Fatalf("resent order %v, %d starts", got, starts)
+	}
+}
+
+func TestOutboxStarts(t *testing.T) {
+	o := newOutbox(10, time.Hour)
+	o.addStarted(api.JobAttempt{JobID: "short", Attempt: 1})
+	o.addStarted(api.JobAttempt{JobID: "long", Attempt: 1})
+	select {
+	case <-o.ready:
+		t.Fatal("a start alone signalled an immediate send")
+	default:
+	}
+	if b := o.take(false); !b.empty() {
+		t.Fatalf("young starts were taken: %+v", b)
+	}
+	o.addResult(api.Result{JobID: "short", Attempt: 1, OK: true})
+	select {
+	case <-o.ready:
+	default:
+		t.Fatal("a result did not signal an immediate send")
+	}
+	b := o.take(false)
+	if len(b.results) != 1 || len(b.started) != 0 {
+		t.Fatalf("result batch %+v", b)
+	}
+	// Once due, only the start whose result has not come is sent.
+	b = o.take(true)
+	if len(b.started) != 1 || b.started[0].JobID != "long" {
+		t.Fatalf("due starts %+v", b.started)
+	}
+	if b := o.take(true); !b.empty() {
+		t.Fatalf("a start was sent twice: %+v", b)
 	}
 }
 

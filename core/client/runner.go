@@ -15,13 +15,27 @@ import (
 )
 
 // outbox holds starts and results until a server acknowledges them.
+//
+// A result is sent at once (ready signals the result loop; whatever gathers
+// while a send is in flight goes in the next request). A start waits for
+// startDelay first: it is dropped when the attempt's result comes sooner,
+// since the server records the start of an attempt it completes, so short
+// tasks cost one report instead of two and long ones still show as running.
 type outbox struct {
-	max  int
-	full chan struct{}
+	max        int
+	startDelay time.Duration
+	full       chan struct{}
+	ready      chan struct{}
 
 	mu      sync.Mutex
-	started []api.JobAttempt
+	started []pendingStart
+	pending map[api.JobAttempt]struct{} // starts in started not yet superseded
 	results []api.Result
+}
+
+type pendingStart struct {
+	a  api.JobAttempt
+	at time.Time
 }
 
 type batch struct {
@@ -31,33 +45,63 @@ type batch struct {
 
 func (b batch) empty() bool { return len(b.started) == 0 && len(b.results) == 0 }
 
-func newOutbox(max int) *outbox { return &outbox{max: max, full: make(chan struct{}, 1)} }
+func newOutbox(max int, startDelay time.Duration) *outbox {
+	return &outbox{
+		max: max, startDelay: startDelay,
+		full: make(chan struct{}, 1), ready: make(chan struct{}, 1),
+		pending: map[api.JobAttempt]struct{}{},
+	}
+}
 
 func (o *outbox) addStarted(a api.JobAttempt) {
 	o.mu.Lock()
-	o.started = append(o.started, a)
+	o.started = append(o.started, pendingStart{a: a, at: time.Now()})
+	o.pending[a] = struct{}{}
 	o.mu.Unlock()
 }
 
 func (o *outbox) addResult(r api.Result) {
 	o.mu.Lock()
+	delete(o.pending, api.JobAttempt{JobID: r.JobID, Attempt: r.Attempt})
 	o.results = append(o.results, r)
 	n := len(o.results)
 	o.mu.Unlock()
+	signal(o.ready)
 	if n >= o.max {
-		select {
-		case o.full <- struct{}{}:
-		default:
-		}
+		signal(o.full)
 	}
 }
 
-// take removes up to max results (and all starts) for one request.
-func (o *outbox) take() batch {
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// take removes up to max results and the starts older than startDelay
+// (every start when all is set) for one request.
+func (o *outbox) take(all bool) batch {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	b := batch{started: o.started}
-	o.started = nil
+	var b batch
+	cutoff := time.Now().Add(-o.startDelay)
+	i := 0
+	for ; i < len(o.started); i++ {
+		p := o.started[i]
+		if !all && p.at.After(cutoff) {
+			break // younger starts follow (they are in arrival order)
+		}
+		if _, ok := o.pending[p.a]; ok {
+			delete(o.pending, p.a)
+			b.started = append(b.started, p.a)
+		}
+	}
+	if i == len(o.started) {
+		o.started = o.started[:0]
+	} else if i > 0 {
+		o.started = append(o.started[:0], o.started[i:]...)
+	}
 	n := min(len(o.results), o.max)
 	b.results = o.results[:n:n]
 	o.results = o.results[n:]
@@ -68,7 +112,14 @@ func (o *outbox) take() batch {
 func (o *outbox) putBack(b batch) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.started = append(b.started, o.started...)
+	if len(b.started) > 0 {
+		back := make([]pendingStart, 0, len(b.started)+len(o.started))
+		for _, a := range b.started {
+			back = append(back, pendingStart{a: a}) // already due
+			o.pending[a] = struct{}{}
+		}
+		o.started = append(back, o.started...)
+	}
 	o.results = append(b.results, o.results...)
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -95,22 +96,35 @@ func (s *Server) Submit(ctx context.Context, jobs []command.JobSubmit, submitter
 	return s.submits.do(ctx, items)
 }
 
-// Results commits started attempts (StartBatch) and then results
+// Results commits started attempts (StartBatch) and results
 // (CompleteBatch, stamped with MaxAttempts), coalesced with other clients'.
-// Duplicates and stale attempts are ignored by the FSM.
+// The two entries are proposed together, so one disk write carries both; the
+// order between them does not matter: a result for an attempt not yet marked
+// started records the start itself, and a start after the result is a
+// duplicate. Duplicates and stale attempts are ignored by the FSM.
 func (s *Server) Results(ctx context.Context, client string, started []command.JobAttempt, results []command.Result) error {
 	if !s.IsLeader() {
 		return ErrNotLeader
 	}
+	var startErr error
+	var wg sync.WaitGroup
 	if len(started) > 0 {
-		if _, err := s.starts.do(ctx, started); err != nil {
-			return fmt.Errorf("server: results of %s: %w", client, err)
-		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, startErr = s.starts.do(ctx, started)
+		}()
 	}
+	var err error
 	if len(results) > 0 {
-		if _, err := s.complete.do(ctx, results); err != nil {
-			return fmt.Errorf("server: results of %s: %w", client, err)
-		}
+		_, err = s.complete.do(ctx, results)
+	}
+	wg.Wait()
+	if err == nil {
+		err = startErr
+	}
+	if err != nil {
+		return fmt.Errorf("server: results of %s: %w", client, err)
 	}
 	return nil
 }

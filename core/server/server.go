@@ -247,7 +247,48 @@ func (s *Server) setupRaft() error {
 			return fmt.Errorf("server: bootstrap: %w", err)
 		}
 	}
+	s.campaignIfSole(rc)
 	return nil
+}
+
+// campaignIfSole starts the election at once when this server is the only
+// voter of its configuration: nobody else can lead, so waiting out the
+// heartbeat timeout (1-2 s with raft's defaults) only delays the start of a
+// single-server agent and its restart. Lowering the heartbeat timeout through
+// ReloadConfig makes a follower re-check its timer immediately; the timeout
+// is then put back, so the timers of a cluster this server may later grow
+// into are raft's own.
+func (s *Server) campaignIfSole(rc *raft.Config) {
+	f := s.raft.GetConfiguration()
+	if f.Error() != nil {
+		return
+	}
+	voters := 0
+	self := false
+	for _, srv := range f.Configuration().Servers {
+		if srv.Suffrage == raft.Voter {
+			voters++
+			self = self || srv.ID == rc.LocalID
+		}
+	}
+	if voters != 1 || !self || rc.HeartbeatTimeout <= time.Millisecond {
+		return
+	}
+	reload := raft.ReloadableConfig{
+		TrailingLogs:      rc.TrailingLogs,
+		SnapshotInterval:  rc.SnapshotInterval,
+		SnapshotThreshold: rc.SnapshotThreshold,
+		HeartbeatTimeout:  rc.HeartbeatTimeout - time.Millisecond,
+		ElectionTimeout:   rc.ElectionTimeout,
+	}
+	if err := s.raft.ReloadConfig(reload); err != nil {
+		s.logger.Debug("could not start the sole voter's election early", "error", err)
+		return
+	}
+	reload.HeartbeatTimeout = rc.HeartbeatTimeout
+	if err := s.raft.ReloadConfig(reload); err != nil {
+		s.logger.Warn("could not restore raft's heartbeat timeout", "error", err)
+	}
 }
 
 // Shutdown stops the leader loops, raft and the event log (flushing it).
