@@ -411,11 +411,18 @@ func (x *execSession) finish(r *taskRun, res *Result, err error) {
 	x.mu.Lock()
 	delete(x.running, taskKey{r.task.JobID, r.task.Attempt})
 	x.mu.Unlock()
-	oc := &agentpb.Outcome{JobId: r.task.JobID, Attempt: r.task.Attempt, Cancelled: cancelled}
+	// One allocation for the outcome and its result.
+	b := &struct {
+		oc  agentpb.Outcome
+		res agentpb.Result
+	}{}
+	oc := &b.oc
+	oc.JobId, oc.Attempt, oc.Cancelled = r.task.JobID, r.task.Attempt, cancelled
 	if err != nil {
 		oc.Error = err.Error()
 	} else {
-		oc.Result = resultToProto(*res)
+		fillResult(&b.res, res)
+		oc.Result = &b.res
 	}
 	x.out.put(oc)
 }

@@ -140,9 +140,8 @@ func taskFromProto(in *agentpb.Task) Task {
 	}
 }
 
-func resultToProto(in Result) *agentpb.Result {
-	return &agentpb.Result{
-		Ok: in.OK, Retryable: in.Retryable, ExitCode: in.ExitCode,
-		Output: in.Output, Error: in.Error, Usage: in.Usage,
-	}
+// fillResult sets a zero wire result from in.
+func fillResult(dst *agentpb.Result, in *Result) {
+	dst.Ok, dst.Retryable, dst.ExitCode = in.OK, in.Retryable, in.ExitCode
+	dst.Output, dst.Error, dst.Usage = in.Output, in.Error, in.Usage
 }
