@@ -40,6 +40,9 @@ var (
 	ErrBadPayload = errors.New("exec: bad payload")
 	// ErrBadDir is a dir that leaves the task's working area.
 	ErrBadDir = errors.New("exec: dir must be a relative path inside the working directory")
+	// ErrWaitDelay is a command that exited while something it started
+	// kept its output open for longer than two seconds.
+	ErrWaitDelay = errors.New("exec: output still open 2s after the command exited")
 	// ErrNoDataDir is a configuration without a node data dir.
 	ErrNoDataDir = errors.New("exec: node data dir is not set")
 )
@@ -212,21 +215,15 @@ func (a *Agent) Execute(ctx context.Context, task sdk.Task) (sdk.Result, error) 
 	runCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	cmd := osexec.CommandContext(runCtx, path, p.Args...)
-	cmd.Dir = dir
-	cmd.Env = env
+	s := spec{path: path, argv: append([]string{path}, p.Args...), dir: dir, env: env}
 	if len(p.Env) > 0 {
-		cmd.Env = append(slices.Clip(env), envList(p.Env)...)
+		s.env = mergeEnv(env, p.Env)
 	}
 	out := &boundedBuffer{max: MaxOutput}
-	cmd.Stdout, cmd.Stderr = out, out
-	setProcessGroup(cmd)
-	cmd.WaitDelay = 2 * time.Second
-
+	var grace *time.Timer
 	start := time.Now()
-	if err = cmd.Start(); err == nil {
-		grace := time.AfterFunc(startGrace, slot.release)
-		err = cmd.Wait()
+	err = run(runCtx, s, out, func() { grace = time.AfterFunc(startGrace, slot.release) })
+	if grace != nil {
 		grace.Stop()
 	}
 	slot.release()
@@ -244,7 +241,7 @@ func (a *Agent) Execute(ctx context.Context, task sdk.Task) (sdk.Result, error) 
 		res.OK = true
 		return res, nil
 	}
-	var exitErr *osexec.ExitError
+	var exitErr *exitError
 	if errors.As(err, &exitErr) {
 		res.ExitCode = int64(exitErr.ExitCode())
 		res.Error = fmt.Sprintf("exit status %d", exitErr.ExitCode())
@@ -255,15 +252,35 @@ func (a *Agent) Execute(ctx context.Context, task sdk.Task) (sdk.Result, error) 
 	return res, nil
 }
 
-func envList(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
+// spec is one command to run.
+type spec struct {
+	path string
+	argv []string // argv[0] is path
+	dir  string
+	env  []string
+}
+
+// waitDelay is how long output may stay open after the command exits
+// (held by something it left running) before the agent stops reading.
+const waitDelay = 2 * time.Second
+
+// mergeEnv is base with add's variables set: a name in both keeps add's
+// value, and add's names follow base's in sorted order.
+func mergeEnv(base []string, add map[string]string) []string {
+	out := make([]string, 0, len(base)+len(add))
+	for _, kv := range base {
+		name, _, _ := strings.Cut(kv, "=")
+		if _, set := add[name]; !set {
+			out = append(out, kv)
+		}
+	}
+	keys := make([]string, 0, len(add))
+	for k := range add {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	out := make([]string, 0, len(keys))
 	for _, k := range keys {
-		out = append(out, k+"="+m[k])
+		out = append(out, k+"="+add[k])
 	}
 	return out
 }

@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -148,4 +150,127 @@ func TestResolve(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestRunOutcomes(t *testing.T) {
+	a := configured(t, "sh")
+	tests := []struct {
+		name     string
+		script   string
+		env      map[string]string
+		ok       bool
+		exitCode int64
+		output   string // substring
+		errSub   string // substring of Result.Error
+	}{
+		{"stdout and stderr share the output", "echo out; echo err >&2", nil, true, 0, "out\nerr\n", ""},
+		{"exit status", "exit 7", nil, false, 7, "", "exit status 7"},
+		{"killed by a signal", "kill -9 $$", nil, false, -1, "", "exit status -1"},
+		{"env overrides the agent's", `echo "home=$HOME"`, map[string]string{"HOME": "/nowhere"}, true, 0, "home=/nowhere\n", ""},
+		{"stdin is empty", "cat; echo done", nil, true, 0, "done\n", ""},
+		{"output closed early", "exec >/dev/null 2>&1; sleep 0.05", nil, true, 0, "", ""},
+		{"background job with its own output", "sleep 5 >/dev/null 2>&1 & echo started", nil, true, 0, "started\n", ""},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := a.Execute(context.Background(), sdk.Task{JobID: "run" + strconv.Itoa(i), Attempt: 1,
+				Payload: payload(t, Payload{Command: "sh", Args: []string{"-c", tt.script}, Env: tt.env})})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.OK != tt.ok || res.ExitCode != tt.exitCode || !strings.Contains(res.Output, tt.output) || !strings.Contains(res.Error, tt.errSub) {
+				t.Fatalf("got ok=%v exit=%d output=%q error=%q", res.OK, res.ExitCode, res.Output, res.Error)
+			}
+			if strings.Count(res.Output, "home=") > 1 {
+				t.Fatalf("variable set twice: %q", res.Output)
+			}
+		})
+	}
+}
+
+// A command that exits while a process it started still holds its output
+// fails after the wait delay instead of hanging the task.
+func TestOutputHeldAfterExit(t *testing.T) {
+	a := configured(t, "sh")
+	start := time.Now()
+	res, err := a.Execute(context.Background(), sdk.Task{JobID: "held", Attempt: 1,
+		Payload: payload(t, Payload{Command: "sh", Args: []string{"-c", "sleep 10 & echo parent"}})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.OK || !strings.Contains(res.Error, "still open") || !strings.Contains(res.Output, "parent") {
+		t.Fatalf("res %+v", res)
+	}
+	if d := time.Since(start); d > waitDelay+3*time.Second {
+		t.Fatalf("took %s", d)
+	}
+}
+
+func threads(t *testing.T) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Skip("no /proc")
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "Threads:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(v))
+			return n
+		}
+	}
+	t.Fatal("no Threads line")
+	return 0
+}
+
+// Waiting for many running commands holds no OS thread per command, and
+// the start gate lets long commands through after the grace period.
+func TestManyRunningCommands(t *testing.T) {
+	const n = 96
+	a := configured(t, "sleep")
+	before := threads(t)
+	var wg sync.WaitGroup
+	errs := make(chan string, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := a.Execute(context.Background(), sdk.Task{JobID: "sleep" + strconv.Itoa(i), Attempt: 1,
+				Payload: payload(t, Payload{Command: "sleep", Args: []string{"2"}})})
+			if err != nil || !res.OK {
+				errs <- fmt.Sprintf("%v %s", err, res.Error)
+			}
+		}()
+	}
+	peak, live := 0, 0
+	for deadline := time.Now().Add(5 * time.Second); live < n && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		peak, live = max(peak, threads(t)), max(live, countChildren(t))
+	}
+	if live < n {
+		t.Errorf("at most %d of %d commands ran at once", live, n)
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	if peak-before >= n/2 {
+		t.Errorf("threads grew from %d to %d for %d running commands", before, peak, n)
+	}
+}
+
+// countChildren counts this process's live children.
+func countChildren(t *testing.T) int {
+	t.Helper()
+	tasks, err := filepath.Glob("/proc/self/task/*/children")
+	if err != nil || len(tasks) == 0 {
+		t.Skip("no /proc children lists")
+	}
+	n := 0
+	for _, f := range tasks {
+		// A thread may exit between the listing and the read.
+		if b, err := os.ReadFile(f); err == nil {
+			n += len(strings.Fields(string(b)))
+		}
+	}
+	return n
 }
