@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -254,7 +255,9 @@ func (o *outbox) write(batch []*agentpb.Outcome) {
 	}
 	for len(batch) > 0 {
 		n := responseLen(batch)
-		o.send(&agentpb.ExecuteResponse{Outcomes: batch[:n:n]}, n)
+		// A fresh slice: the queue's buffer is reused once Send returns,
+		// and a sent message must not change.
+		o.send(&agentpb.ExecuteResponse{Outcomes: slices.Clone(batch[:n])}, n)
 		batch = batch[n:]
 	}
 }
