@@ -197,7 +197,9 @@ func TestExecStreamLargeMessages(t *testing.T) {
 
 // A lone task's result arrives without waiting for more tasks: neither
 // side holds a message back to fill a batch, so a lone task's round trip
-// stays in line with a unary call's, measured alongside it.
+// stays in line with a unary call's, measured alongside it. (A lone task
+// takes about 0.7 of a Health call; holding messages back for even a
+// millisecond on one side fails this.)
 func TestExecStreamLoneTask(t *testing.T) {
 	p := launch(t, Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -232,7 +234,7 @@ func TestExecStreamLoneTask(t *testing.T) {
 	slices.Sort(unary)
 	ml, mu := lone[rounds/2], unary[rounds/2]
 	t.Logf("median round trip: lone task %v, Health %v", ml, mu)
-	if ml > 2*mu+time.Millisecond {
+	if ml > 2*mu+250*time.Microsecond {
 		t.Fatalf("a lone task takes %v (median), a Health call %v", ml, mu)
 	}
 }
