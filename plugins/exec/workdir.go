@@ -3,7 +3,6 @@ package exec
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -62,7 +61,7 @@ func (w *workDirs) acquire(name string) (string, error) {
 	}
 	w.mu.Unlock()
 	if spare != "" {
-		err := os.Rename(spare, path)
+		err := renameNoReplace(spare, path)
 		if err == nil {
 			return path, nil
 		}
@@ -108,7 +107,7 @@ func (w *workDirs) release(path string) {
 		_ = os.Remove(path)
 		return
 	}
-	if os.Rename(path, spare) == nil {
+	if renameNoReplace(path, spare) == nil {
 		w.put(spare)
 	}
 }
@@ -126,12 +125,6 @@ func (w *workDirs) spares() int {
 	return len(w.names)
 }
 
-func emptyDir(path string) bool {
-	f, err := os.Open(path)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	_, err = f.Readdirnames(1)
-	return errors.Is(err, io.EOF)
-}
+// renameChecked renames old to new, refusing (fs.ErrExist) when new is a
+// directory already; os.Rename checks that with a stat first.
+func renameChecked(old, new string) error { return os.Rename(old, new) }
