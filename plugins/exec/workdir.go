@@ -6,47 +6,33 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 )
 
-// freeDirName is the directory under the work root that holds empty working
-// directories kept for reuse. Task directories are named <job>-<attempt>,
-// which never equals it.
-const freeDirName = ".free"
+// maxSpares bounds the empty working directories kept for reuse.
+const maxSpares = 1024
 
-// maxFreeDirs bounds the empty working directories kept for reuse.
-const maxFreeDirs = 1024
-
-// workDirs hands out per-task working directories. Creating a directory is
-// the dearest file-system call a short task makes (a new inode, placed by
-// the file system's directory allocator), so a task whose directory is
-// still empty when it ends gives it back, and the next task renames it into
-// place instead of creating one. A directory the command wrote into stays
-// where it is.
+// workDirs hands out per-task working directories, <root>/<job>-<attempt>.
+// Creating a directory is the dearest file-system call a short task makes
+// (a new inode, placed by the file system's directory allocator). So a
+// task whose directory is still empty when it ends leaves it as a spare,
+// under its own name, and the next task renames a spare to its name
+// instead of creating one: one rename per task. A directory the command
+// wrote into is never reused; spares past maxSpares are removed.
 type workDirs struct {
 	root string
-	free string
 
 	mu    sync.Mutex
-	names []string // empty directories under free
-	next  uint64
+	spare map[string]bool // empty directories free for reuse
+	stack []string        // spare's keys, newest last; may hold stale names
 }
 
-// newWorkDirs prepares root and an empty reuse area under it. Directories
-// left in the reuse area by an earlier process are removed.
+// newWorkDirs prepares root.
 func newWorkDirs(root string) (*workDirs, error) {
 	if err := os.MkdirAll(root, 0o750); err != nil {
 		return nil, fmt.Errorf("exec: create work root: %w", err)
 	}
-	free := filepath.Join(root, freeDirName)
-	if err := os.RemoveAll(free); err != nil {
-		return nil, fmt.Errorf("exec: clear reuse area: %w", err)
-	}
-	if err := os.Mkdir(free, 0o750); err != nil {
-		return nil, fmt.Errorf("exec: create reuse area: %w", err)
-	}
-	return &workDirs{root: root, free: free}, nil
+	return &workDirs{root: root, spare: map[string]bool{}}, nil
 }
 
 // acquire makes the directory named name under the root and returns its
@@ -54,20 +40,21 @@ func newWorkDirs(root string) (*workDirs, error) {
 func (w *workDirs) acquire(name string) (string, error) {
 	path := filepath.Join(w.root, name)
 	w.mu.Lock()
-	var spare string
-	if n := len(w.names); n > 0 {
-		spare = w.names[n-1]
-		w.names = w.names[:n-1]
+	if w.spare[path] {
+		// The same task again, its directory left empty: take it back.
+		delete(w.spare, path)
+		w.mu.Unlock()
+		return path, nil
 	}
+	spare := w.pop()
 	w.mu.Unlock()
 	if spare != "" {
 		err := renameNoReplace(spare, path)
 		if err == nil {
 			return path, nil
 		}
-		// path exists and is not empty (or not a directory): keep the
-		// spare, if it is still there, and fall through to the checks
-		// below.
+		// path exists already: keep the spare, if it is still there, and
+		// use path as it is below.
 		if _, serr := os.Lstat(spare); serr == nil {
 			w.put(spare)
 		}
@@ -95,34 +82,48 @@ func (w *workDirs) release(path string) {
 		return
 	}
 	w.mu.Lock()
-	full := len(w.names) >= maxFreeDirs
-	var spare string
+	full := len(w.spare) >= maxSpares
 	if !full {
-		w.next++
-		spare = filepath.Join(w.free, strconv.FormatUint(w.next, 10))
+		w.putLocked(path)
 	}
 	w.mu.Unlock()
 	if full {
 		// rmdir refuses a directory that filled up since the check.
 		_ = os.Remove(path)
-		return
-	}
-	if renameNoReplace(path, spare) == nil {
-		w.put(spare)
 	}
 }
 
-func (w *workDirs) put(spare string) {
+// pop takes the newest spare, or "" when there is none.
+func (w *workDirs) pop() string {
+	for n := len(w.stack); n > 0; n = len(w.stack) {
+		s := w.stack[n-1]
+		w.stack = w.stack[:n-1]
+		if w.spare[s] {
+			delete(w.spare, s)
+			return s
+		}
+	}
+	return ""
+}
+
+func (w *workDirs) put(path string) {
 	w.mu.Lock()
-	w.names = append(w.names, spare)
+	w.putLocked(path)
 	w.mu.Unlock()
+}
+
+func (w *workDirs) putLocked(path string) {
+	if !w.spare[path] {
+		w.spare[path] = true
+		w.stack = append(w.stack, path)
+	}
 }
 
 // spares is the number of directories ready for reuse.
 func (w *workDirs) spares() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return len(w.names)
+	return len(w.spare)
 }
 
 // renameChecked renames old to new, refusing (fs.ErrExist) when new is a

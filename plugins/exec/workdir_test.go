@@ -12,30 +12,27 @@ func TestWorkDirs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	exists := func(job string) bool {
+		_, err := os.Stat(filepath.Join(root, job))
+		return err == nil
+	}
 	tests := []struct {
 		name      string
 		job       string
-		prepare   func(t *testing.T, path string) // before acquire
-		fill      bool                            // write a file before release
-		wantKept  bool                            // still under its name after release
-		wantSpare int                             // spares after release
+		fill      bool     // write a file before release
+		check     string   // a file that must be in the dir at acquire
+		wantGone  []string // renamed away by the acquire
+		wantSpare int      // spares after release
 	}{
 		{name: "new dir, empty at the end, becomes a spare", job: "a-1", wantSpare: 1},
-		{name: "spare renamed into place and back", job: "b-1", wantSpare: 1},
-		{name: "a dir the command wrote into stays", job: "c-1", fill: true, wantKept: true, wantSpare: 0},
+		{name: "the spare is renamed to the next task's name", job: "b-1", wantGone: []string{"a-1"}, wantSpare: 1},
+		{name: "a dir the command wrote into is not a spare", job: "c-1", fill: true, wantGone: []string{"b-1"}, wantSpare: 0},
 		{name: "another new dir", job: "d-1", wantSpare: 1},
-		{name: "existing dir with files is used as it is, the spare kept", job: "c-1", wantKept: true, wantSpare: 1,
-			prepare: func(t *testing.T, path string) {
-				if _, err := os.Stat(filepath.Join(path, "out")); err != nil {
-					t.Fatal("the earlier task's file is gone")
-				}
-			}},
+		{name: "an existing dir is used as it is, the spare kept", job: "c-1", check: "out", wantSpare: 1},
+		{name: "the same task again takes its own spare", job: "d-1", wantSpare: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if tt.prepare != nil {
-				tt.prepare(t, filepath.Join(root, tt.job))
-			}
 			path, err := w.acquire(tt.job)
 			if err != nil {
 				t.Fatal(err)
@@ -46,14 +43,24 @@ func TestWorkDirs(t *testing.T) {
 			if fi, err := os.Stat(path); err != nil || !fi.IsDir() {
 				t.Fatalf("not a directory: %v", err)
 			}
+			if tt.check != "" {
+				if _, err := os.Stat(filepath.Join(path, tt.check)); err != nil {
+					t.Fatalf("the earlier task's %s is gone", tt.check)
+				}
+			}
+			for _, g := range tt.wantGone {
+				if exists(g) {
+					t.Errorf("%s still exists", g)
+				}
+			}
 			if tt.fill {
 				if err := os.WriteFile(filepath.Join(path, "out"), []byte("x"), 0o600); err != nil {
 					t.Fatal(err)
 				}
 			}
 			w.release(path)
-			if _, err := os.Stat(path); (err == nil) != tt.wantKept {
-				t.Fatalf("kept = %v, want %v", err == nil, tt.wantKept)
+			if !exists(tt.job) {
+				t.Fatal("released dir is gone")
 			}
 			if got := w.spares(); got != tt.wantSpare {
 				t.Fatalf("spares = %d, want %d", got, tt.wantSpare)
