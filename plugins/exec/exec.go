@@ -68,6 +68,8 @@ type Agent struct {
 	// env is the plugin's environment, read once at Configure; every task
 	// starts from it.
 	env []string
+	// devNull is every command's stdin, opened once.
+	devNull *os.File
 }
 
 // New returns an unconfigured (disabled) exec agent.
@@ -118,9 +120,17 @@ func (a *Agent) Configure(_ context.Context, cfg sdk.Config) error {
 		}
 	}
 	a.mu.Lock()
+	defer a.mu.Unlock()
+	if enabled && a.devNull == nil {
+		// Opened once and kept: running tasks use its descriptor.
+		f, err := os.Open(os.DevNull)
+		if err != nil {
+			return fmt.Errorf("exec: open %s: %w", os.DevNull, err)
+		}
+		a.devNull = f
+	}
 	a.enabled, a.allow, a.timeout, a.dirs, a.env = enabled, slices.Clone(allow), timeout, dirs, os.Environ()
 	a.gate = newStartGate(maxStarting)
-	a.mu.Unlock()
 	return nil
 }
 
@@ -174,7 +184,7 @@ func refuse(err error) sdk.Result {
 // Execute implements sdk.Executor.
 func (a *Agent) Execute(ctx context.Context, task sdk.Task) (sdk.Result, error) {
 	a.mu.RLock()
-	enabled, allow, timeout, dirs, env, gate := a.enabled, a.allow, a.timeout, a.dirs, a.env, a.gate
+	enabled, allow, timeout, dirs, env, gate, devNull := a.enabled, a.allow, a.timeout, a.dirs, a.env, a.gate, a.devNull
 	a.mu.RUnlock()
 	if !enabled {
 		return refuse(ErrDisabled), nil
@@ -215,7 +225,7 @@ func (a *Agent) Execute(ctx context.Context, task sdk.Task) (sdk.Result, error) 
 	runCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	s := spec{path: path, argv: append([]string{path}, p.Args...), dir: dir, env: env}
+	s := spec{path: path, argv: append([]string{path}, p.Args...), dir: dir, env: env, stdin: devNull.Fd()}
 	if len(p.Env) > 0 {
 		s.env = mergeEnv(env, p.Env)
 	}
@@ -258,6 +268,9 @@ type spec struct {
 	argv []string // argv[0] is path
 	dir  string
 	env  []string
+	// stdin is a descriptor the command reads as its stdin (Linux; the
+	// os/exec fallback uses /dev/null itself).
+	stdin uintptr
 }
 
 // waitDelay is how long output may stay open after the command exits

@@ -15,24 +15,7 @@ import (
 // dies. Its exit is read from a pidfd through the Go runtime's poller, so a
 // node running thousands of long commands holds no OS thread per command
 // (a blocking wait would hold one each). Stdout and stderr share one pipe;
-// stdin is /dev/null, opened once.
-
-var (
-	devNullOnce sync.Once
-	devNullFD   = -1
-	devNullErr  error
-)
-
-// devNull is a read-only /dev/null descriptor shared by every command.
-func devNull() (int, error) {
-	devNullOnce.Do(func() {
-		devNullFD, devNullErr = syscall.Open(os.DevNull, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
-		if devNullErr != nil {
-			devNullErr = fmt.Errorf("exec: open %s: %w", os.DevNull, devNullErr)
-		}
-	})
-	return devNullFD, devNullErr
-}
+// stdin is the agent's /dev/null descriptor.
 
 // child is a started command.
 type child struct {
@@ -157,10 +140,6 @@ func (c *child) setReaped() {
 // command's process group. The error is nil for exit status 0, an
 // *exitError for any other end, and otherwise what kept it from running.
 func run(ctx context.Context, s spec, out *boundedBuffer, started func()) error {
-	stdin, err := devNull()
-	if err != nil {
-		return err
-	}
 	var p [2]int
 	if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC); err != nil {
 		return fmt.Errorf("exec: pipe: %w", err)
@@ -178,7 +157,7 @@ func run(ctx context.Context, s spec, out *boundedBuffer, started func()) error 
 	pid, err := syscall.ForkExec(s.path, s.argv, &syscall.ProcAttr{
 		Dir:   s.dir,
 		Env:   s.env,
-		Files: []uintptr{uintptr(stdin), uintptr(pw), uintptr(pw)},
+		Files: []uintptr{s.stdin, uintptr(pw), uintptr(pw)},
 		Sys:   &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, PidFD: &pidfd},
 	})
 	syscall.Close(pw)
