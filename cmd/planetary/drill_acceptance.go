@@ -32,6 +32,10 @@ Usage: planetary drill acceptance [options]
   2. The restart drill (as 'drill restart'): a child agent is SIGKILLed
      while work is outstanding and restarted on the same data dir.
 
+  The stages share nothing (the restart drill has its own agent process and
+  data dir), so they run side by side; -sequential runs the restart drill
+  after the trial. Its progress lines start with "restart:".
+
   Assertions: completion >= 98%, failures <= 1%, spillovers > 0,
   reassignments (requeues after node loss) > 0, every shard holding jobs
   completed >= 98% of them (owner-cancelled jobs excluded), utilisation
@@ -55,6 +59,10 @@ Options:
                            retarget in the plan's schedule wins.
   -log-level=<level>       Log level of the in-process agent (default error).
   -json                    Print acceptance.json to stdout.
+  -sequential              Run the restart drill after the trial.
+  -cpuprofile=<file>       CPU profile of this process (the trial's agent).
+  -trace=<file>            Go execution trace of this process ('go tool
+                           trace' shows where the trial's time goes).
 `)
 }
 
@@ -66,7 +74,9 @@ func (c *DrillAcceptanceCommand) Run(args []string) int {
 	fs := c.FlagSet("drill acceptance", false)
 	var (
 		planPath, outageNode, stopAfter, label, logLevel string
+		cpuProf, traceOut                                string
 		jobs, restartJobs                                int
+		sequential                                       bool
 		deadline                                         time.Duration
 	)
 	fs.StringVar(&planPath, "plan", "", "")
@@ -78,6 +88,9 @@ func (c *DrillAcceptanceCommand) Run(args []string) int {
 	fs.StringVar(&label, "label", "acceptance", "")
 	fs.StringVar(&logLevel, "log-level", "error", "")
 	fs.BoolVar(&c.json, "json", false, "")
+	fs.BoolVar(&sequential, "sequential", false, "")
+	fs.StringVar(&cpuProf, "cpuprofile", "", "")
+	fs.StringVar(&traceOut, "trace", "", "")
 	if !c.parse(fs, args) {
 		return 1
 	}
@@ -96,6 +109,11 @@ func (c *DrillAcceptanceCommand) Run(args []string) int {
 		outageNode = m.Plan.OutageNode
 	}
 	if _, _, err := parseStopAfter(stopAfter); err != nil {
+		return c.fail("Error: %v", err)
+	}
+	stopProfiles, err := startProfiles(cpuProf, traceOut)
+	defer stopProfiles()
+	if err != nil {
 		return c.fail("Error: %v", err)
 	}
 	ctx, cancel := c.context()
@@ -125,9 +143,10 @@ func (c *DrillAcceptanceCommand) Run(args []string) int {
 		},
 		Drill: func(ctx context.Context) (*runner.DrillResult, error) {
 			return c.restartDrill(ctx, drillSpec{plan: planPath, jobs: restartJobs, stopAfter: stopAfter,
-				deadline: deadline, label: label + "-restart"})
+				deadline: deadline, label: label + "-restart", progressPrefix: "restart: "})
 		},
-		Progress: prog,
+		Sequential: sequential,
+		Progress:   prog,
 	}
 	res, err := runner.Acceptance(ctx, o)
 	if err != nil {
@@ -148,9 +167,9 @@ func (c *DrillAcceptanceCommand) Run(args []string) int {
 		}
 		c.Ui.Output(strings.Join(lines, "\n"))
 		c.Ui.Output(kv(
-			"Trial", timings(prefixed(res.Timings, "trial."), "start", "load", "kill", "drain", "report"),
-			"Restart drill", timings(prefixed(res.Timings, "restart."), "start", "load", "kill", "restart", "drain"),
-			"Total wall", (time.Duration(res.WallMs) * time.Millisecond).Round(time.Millisecond).String(),
+			"Trial", timings(prefixed(res.Timings, "trial."), "start", "load", "kill", "drain", "report", "wall"),
+			"Restart drill", timings(prefixed(res.Timings, "restart."), "start", "load", "kill", "restart", "drain", "wall"),
+			"Total wall", (time.Duration(res.WallMs)*time.Millisecond).Round(time.Millisecond).String()+stagesText(sequential),
 			"Peak RSS", rssText(res.PeakRSSKB),
 			"Bundle", res.Trial.Dir,
 			"Acceptance", res.Path,
@@ -163,6 +182,13 @@ func (c *DrillAcceptanceCommand) Run(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+func stagesText(sequential bool) string {
+	if sequential {
+		return " (stages one after the other)"
+	}
+	return " (stages side by side)"
 }
 
 func prefixed(t map[string]float64, prefix string) map[string]float64 {

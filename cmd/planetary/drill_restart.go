@@ -101,6 +101,9 @@ type drillSpec struct {
 	deadline  time.Duration
 	dataDir   string
 	label     string
+	// progressPrefix starts each progress line (the acceptance drill's
+	// stages print side by side).
+	progressPrefix string
 }
 
 // restartDrill prepares the child (binary, combined config with the sim
@@ -153,7 +156,7 @@ func (m *Meta) restartDrill(ctx context.Context, s drillSpec) (*runner.DrillResu
 	}
 	o.Child = &runner.Child{Binary: self, Config: cfg, DataDir: dir}
 	if !m.json {
-		o.Progress = &runner.Progress{Printf: func(format string, args ...any) { m.Ui.Output(fmt.Sprintf(format, args...)) }}
+		o.Progress = &runner.Progress{Printf: func(format string, args ...any) { m.Ui.Output(s.progressPrefix + fmt.Sprintf(format, args...)) }}
 	}
 	return runner.RestartDrill(ctx, o)
 }

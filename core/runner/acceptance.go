@@ -63,8 +63,10 @@ type AcceptanceOptions struct {
 	// OutageWait), so that its loss requeues jobs.
 	Trial      Options
 	OutageWait time.Duration
-	// Drill runs the restart drill after the trial (nil skips it).
+	// Drill runs the restart drill (nil skips it): beside the trial, on
+	// its own child agent and data dir, or after it when Sequential.
 	Drill      func(ctx context.Context) (*DrillResult, error)
+	Sequential bool
 	Thresholds Thresholds
 	Progress   *Progress
 	Logger     hclog.Logger
@@ -122,10 +124,13 @@ type AcceptanceResult struct {
 	OK         bool        `json:"ok"`
 	Assertions []Assertion `json:"assertions"`
 	// Timings are milliseconds per phase: trial.{start,load,kill,drain,
-	// report} and restart.{start,load,kill,restart,drain}; kill is the
-	// offset of the kill from the start of the load.
+	// report,wall} and restart.{start,load,kill,restart,drain,wall}; kill
+	// is the offset of the kill from the start of the load.
 	Timings map[string]float64 `json:"timings_ms"`
 	WallMs  float64            `json:"wall_ms"`
+	// Sequential is set when the restart drill ran after the trial rather
+	// than beside it.
+	Sequential bool `json:"sequential"`
 	// OutageNode and OutageAtMs describe the injected outage.
 	OutageNode string       `json:"outage_node"`
 	OutageAtMs float64      `json:"outage_at_ms"`
@@ -168,11 +173,36 @@ func Acceptance(ctx context.Context, o AcceptanceOptions) (*AcceptanceResult, er
 		o.OutageWait = 10 * time.Second
 	}
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-	res := &AcceptanceResult{Timings: map[string]float64{}, OutageNode: o.Trial.OutageNode}
+	res := &AcceptanceResult{Timings: map[string]float64{}, OutageNode: o.Trial.OutageNode, Sequential: o.Sequential}
 	t0 := time.Now()
 
+	// The two stages share nothing (the restart drill runs its own child
+	// agent on its own data dir), so by default they run side by side.
+	type drillOut struct {
+		r    *DrillResult
+		err  error
+		wall time.Duration
+	}
+	drillDone := make(chan drillOut, 1)
+	startDrill := func() {
+		if o.Drill == nil {
+			drillDone <- drillOut{}
+			return
+		}
+		go func() {
+			t := time.Now()
+			r, err := o.Drill(ctx)
+			drillDone <- drillOut{r, err, time.Since(t)}
+		}()
+	}
+	if !o.Sequential {
+		startDrill()
+	}
 	fab, err := o.Fabric(ctx)
 	if err != nil {
+		if !o.Sequential {
+			<-drillDone
+		}
 		return nil, fmt.Errorf("runner: acceptance fabric: %w", err)
 	}
 	res.Timings["trial.start"] = ms(time.Since(t0))
@@ -197,8 +227,12 @@ func Acceptance(ctx context.Context, o AcceptanceOptions) (*AcceptanceResult, er
 	run, err := Run(ctx, trial)
 	fab.Stop()
 	if err != nil {
+		if !o.Sequential {
+			<-drillDone
+		}
 		return nil, fmt.Errorf("runner: acceptance trial: %w", err)
 	}
+	res.Timings["trial.wall"] = ms(time.Since(t0))
 	res.Trial = run
 	res.OutageAtMs = ms(killedAt)
 	res.Timings["trial.load"] = run.Timings["submit"]
@@ -221,12 +255,14 @@ func Acceptance(ctx context.Context, o AcceptanceOptions) (*AcceptanceResult, er
 		res.Assertions = append(res.Assertions, a)
 	}
 
-	if o.Drill != nil {
-		dr, err := o.Drill(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("runner: acceptance restart drill: %w", err)
-		}
+	if o.Sequential {
+		startDrill()
+	}
+	if out := <-drillDone; out.err != nil {
+		return nil, fmt.Errorf("runner: acceptance restart drill: %w", out.err)
+	} else if dr := out.r; dr != nil {
 		res.Restart = dr
+		res.Timings["restart.wall"] = ms(out.wall)
 		for _, k := range []string{"start", "load", "kill", "restart", "drain"} {
 			res.Timings["restart."+k] = dr.Timings[k]
 		}

@@ -100,48 +100,92 @@ func (s *Server) leaderLoop(ctx context.Context) {
 
 var _ scheduler.View = (*state.Store)(nil)
 
+// roundsInFlight bounds the scheduler rounds proposed and not yet applied.
+const roundsInFlight = 4
+
 // schedulerLoop runs placement rounds: woken by every applied entry and a
-// slow ticker; each round's entries are committed before the next round.
+// slow ticker. A round is planned over the store with the rounds still in
+// flight laid on top (see inflightRounds), so freed slots are filled while
+// earlier rounds commit, and raft writes several rounds' entries at once.
 func (s *Server) schedulerLoop(ctx context.Context) {
 	tick := time.NewTicker(s.cfg.SchedulerTick)
 	defer tick.Stop()
+	pending := newInflightRounds()
+	type outcome struct {
+		r          *inflightRound
+		progressed bool
+	}
+	done := make(chan outcome, roundsInFlight)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	inFlight := 0
+	settle := func(o outcome) bool {
+		pending.remove(o.r)
+		inFlight--
+		return o.progressed
+	}
 	for {
 		ch := s.changes()
 		var (
 			d    scheduler.Decisions
 			topo uint64
+			r    *inflightRound
 		)
 		s.fsm.Read(func(st *state.Store) {
-			d = s.sched.Plan(st, st.Policy().MissionSeed)
+			d = s.sched.Plan(pending.view(st), st.Policy().MissionSeed)
 			topo = st.Meta().Topology
+			if !d.Empty() {
+				r = pending.add(st, &d)
+			}
 		})
 		s.stats.schedRounds.Add(1)
-		progressed := false
-		if !d.Empty() {
-			progressed = s.commitRound(ctx, d, topo)
+		if r != nil {
+			inFlight++
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				done <- outcome{r, s.commitRound(ctx, d, topo)}
+			}()
 		}
 		if ctx.Err() != nil {
 			return
 		}
-		if progressed {
-			continue // more may be waiting; our own entries also bumped ch
-		}
-		// Nothing placed (or every decision was stale): wait for a change,
-		// but not for our own rejected entries alone; the ticker bounds it.
-		select {
-		case <-ctx.Done():
-			return
-		case <-ch:
-			if !d.Empty() {
-				// A round that decided something but committed nothing would
-				// spin on its own entries; wait for the ticker instead.
+		// Wait for a change or a settled round; with the limit reached,
+		// only a settled round frees the next one.
+		progressed := true
+		for waiting := true; waiting; {
+			if inFlight >= roundsInFlight {
 				select {
 				case <-ctx.Done():
 					return
-				case <-tick.C:
+				case o := <-done:
+					progressed = settle(o)
 				}
+				break
 			}
-		case <-tick.C:
+			if r != nil {
+				break // plan again at once: the overlay holds what was taken
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case o := <-done:
+				progressed = settle(o)
+				waiting = false
+			case <-ch:
+				waiting = false
+			case <-tick.C:
+				waiting = false
+			}
+		}
+		if !progressed {
+			// A round that decided something but committed nothing would
+			// spin on its own rejected entries; wait for the ticker.
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
 		}
 	}
 }

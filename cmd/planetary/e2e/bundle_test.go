@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -435,6 +436,24 @@ func TestBundleFromLiveRunWithOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+
+	// The bundle is compared with the API after the run, so every node
+	// must be up before it starts: a node that comes up only after the run
+	// settled would unpark work the bundle counts as parked. The container
+	// node comes up only where podman is installed.
+	_, podmanErr := exec.LookPath("podman")
+	waitFor(t, 60*time.Second, "the mission's nodes up", func() bool {
+		nodes, err := c.Nodes(ctx)
+		if err != nil || len(nodes) == 0 {
+			return false
+		}
+		for _, n := range nodes {
+			if n.Status != state.NodeUp.String() && (n.ID != "earth.container-1" || podmanErr == nil) {
+				return false
+			}
+		}
+		return true
+	})
 
 	runDir := filepath.Join(dir, "run")
 	if err := os.MkdirAll(runDir, 0o755); err != nil {
