@@ -141,11 +141,13 @@ var phaseOrder = []struct{ key, name string }{
 	{"trial.kill", "trial: outage injected (offset from the load's start)"},
 	{"trial.drain", "trial: drain to the last job"},
 	{"trial.report", "trial: collect and write the bundle"},
+	{"trial.wall", "trial: whole stage"},
 	{"restart.start", "restart drill: child agent up"},
 	{"restart.load", "restart drill: load before the kill"},
 	{"restart.kill", "restart drill: SIGKILL (offset from the load's start)"},
 	{"restart.restart", "restart drill: restart on the same data dir"},
 	{"restart.drain", "restart drill: drain after the restart"},
+	{"restart.wall", "restart drill: whole stage (beside the trial)"},
 }
 
 // Phases is the drill's timing breakdown in run order (offsets included
