@@ -127,9 +127,10 @@ func synthetic(jobs int) Input {
 }
 
 func BenchmarkWriteVerify(b *testing.B) {
-	for _, jobs := range []int{25_000, 250_000} {
+	for _, jobs := range []int{10_000, 25_000, 250_000} {
 		in := synthetic(jobs)
 		b.Run(fmt.Sprintf("events=%d", len(in.Events)), func(b *testing.B) {
+			b.ReportAllocs()
 			dir := b.TempDir()
 			for i := 0; i < b.N; i++ {
 				if _, err := Write(dir, in); err != nil {
@@ -155,4 +156,27 @@ func BenchmarkVerify(b *testing.B) {
 			b.Fatalf("%v %+v", err, res)
 		}
 	}
+}
+
+// BenchmarkBundle40k writes and verifies the bundle of a 10,000-job trial
+// (40,000 events), the report phase of drill acceptance, in its two parts.
+func BenchmarkBundle40k(b *testing.B) {
+	in := synthetic(10_000)
+	dir := b.TempDir()
+	b.Run("write", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := Write(dir, in); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("verify", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if res, err := Verify(dir); err != nil || !res.LedgerOK {
+				b.Fatalf("%v %+v", err, res)
+			}
+		}
+	})
 }

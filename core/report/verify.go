@@ -61,8 +61,8 @@ func (r VerifyResult) OK() bool { return r.ChainOK && r.Reason == "" && len(r.Pr
 // anchored head, rebuilds the ledger from the events alone and compares it
 // with ledger.json, and checks the invariants. The error wraps ErrChain,
 // ErrHead, ErrLedger or ErrInvariant and names the first bad event.
-func Verify(dir string) (VerifyResult, error) {
-	res := VerifyResult{Dir: dir}
+func Verify(dir string) (res VerifyResult, err error) {
+	res = VerifyResult{Dir: dir}
 	var led LedgerDoc
 	if err := readJSON(filepath.Join(dir, FileLedger), &led); err != nil {
 		return res, err
@@ -90,6 +90,8 @@ func Verify(dir string) (VerifyResult, error) {
 	defer f.Close()
 	rd := bufio.NewReaderSize(f, 1<<20)
 	rp := newReplay()
+	dec := newLineDecoder()
+	var hx [64]byte // hex of a hash, compared without a string
 	marks := make(map[uint64]string, len(led.Marks))
 	for _, m := range led.Marks {
 		marks[m.Seq] = m.Hash
@@ -97,9 +99,26 @@ func Verify(dir string) (VerifyResult, error) {
 	var lastMark uint64 = led.Anchor.Seq
 	genesis := led.Anchor.Seq == 0
 	seq := led.Anchor.Seq
+	// res.Head is the last event that verified: its hash is prevHash.
+	setHead := func() {
+		if seq > led.Anchor.Seq {
+			res.Head = Anchor{Seq: seq, Hash: hex.EncodeToString(prevHash[:])}
+		}
+	}
+	defer setHead()
 	line := 0
+	var long []byte
 	for {
-		raw, rerr := rd.ReadBytes('\n')
+		raw, rerr := rd.ReadSlice('\n')
+		if rerr == bufio.ErrBufferFull {
+			// A line longer than the buffer: gather it.
+			long = append(long[:0], raw...)
+			for rerr == bufio.ErrBufferFull {
+				raw, rerr = rd.ReadSlice('\n')
+				long = append(long, raw...)
+			}
+			raw = long
+		}
 		if len(raw) == 0 && rerr == io.EOF {
 			break
 		}
@@ -112,10 +131,17 @@ func Verify(dir string) (VerifyResult, error) {
 			return res, fail(&res, ErrChain, seq+1, line, "empty line")
 		}
 		var e state.Event
-		// Strict decoding: exact member names, no unknown or duplicate
-		// members, so an edit outside the hashed fields is caught too.
-		if err := jsonv2.Unmarshal(raw, &e, jsonv2.RejectUnknownMembers(true)); err != nil {
-			return res, fail(&res, ErrChain, seq+1, line, fmt.Sprintf("unreadable event: %v", err))
+		prevRaw, hashRaw, ok := dec.decode(raw, &e)
+		if !ok {
+			// Strict decoding: exact member names, no unknown or
+			// duplicate members, so an edit outside the hashed fields is
+			// caught too. The fast path above accepts only lines this
+			// decoder reads the same way.
+			e = state.Event{}
+			if err := jsonv2.Unmarshal(raw, &e, jsonv2.RejectUnknownMembers(true)); err != nil {
+				return res, fail(&res, ErrChain, seq+1, line, fmt.Sprintf("unreadable event: %v", err))
+			}
+			prevRaw, hashRaw = []byte(e.Prev), []byte(e.Hash)
 		}
 		if e.Seq != seq+1 {
 			if e.Seq > seq+1 {
@@ -123,15 +149,17 @@ func Verify(dir string) (VerifyResult, error) {
 			}
 			return res, fail(&res, ErrChain, e.Seq, line, fmt.Sprintf("seq %d out of order after %d", e.Seq, seq))
 		}
-		if e.Prev != hex.EncodeToString(prevHash[:]) {
+		hex.Encode(hx[:], prevHash[:])
+		if string(prevRaw) != string(hx[:]) {
 			return res, fail(&res, ErrChain, e.Seq, line, "prev does not equal the hash of the event before it")
 		}
 		h := e.ComputeHash(prevHash)
-		if e.Hash != hex.EncodeToString(h[:]) {
+		hex.Encode(hx[:], h[:])
+		if string(hashRaw) != string(hx[:]) {
 			return res, fail(&res, ErrChain, e.Seq, line, "hash does not match the event's content")
 		}
 		if want, ok := marks[e.Seq]; ok {
-			if want != e.Hash {
+			if want != string(hashRaw) {
 				where := fmt.Sprintf("event %d", e.Seq)
 				if e.Seq-lastMark > 1 {
 					where = fmt.Sprintf("an event in seq %d..%d", lastMark+1, e.Seq)
@@ -147,11 +175,11 @@ func Verify(dir string) (VerifyResult, error) {
 		}
 		prevHash, seq = h, e.Seq
 		res.Events++
-		res.Head = Anchor{Seq: e.Seq, Hash: e.Hash}
 		if rerr == io.EOF {
 			break
 		}
 	}
+	setHead()
 	switch {
 	case seq < led.Chain.Seq:
 		return res, fail(&res, ErrHead, seq+1, 0, fmt.Sprintf("log ends at seq %d but the anchored head is seq %d: events %d..%d are missing", seq, led.Chain.Seq, seq+1, led.Chain.Seq))

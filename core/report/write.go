@@ -141,18 +141,21 @@ func stringTo(s string) func(io.Writer) error {
 	}
 }
 
+// writeEvents writes one line per event, as json.Marshal would, in chunks
+// of about 64 KiB.
 func writeEvents(w io.Writer, in Input) error {
+	b := make([]byte, 0, 64<<10)
 	for i := range in.Events {
-		b, err := json.Marshal(&in.Events[i])
-		if err != nil {
-			return err
-		}
-		b = append(b, '\n')
-		if _, err := w.Write(b); err != nil {
-			return err
+		b = appendEventLine(b, &in.Events[i])
+		if len(b) >= 60<<10 {
+			if _, err := w.Write(b); err != nil {
+				return err
+			}
+			b = b[:0]
 		}
 	}
-	return nil
+	_, err := w.Write(b)
+	return err
 }
 
 // writeAtomic writes path through a synced temporary file and a rename.
