@@ -79,8 +79,9 @@ func New() sdk.Agent { return &Agent{timeout: time.Minute, gate: newStartGate(de
 // Short commands spend most of their life in exec and exit, so the CPUs
 // stay busy while others are being reaped, and a node keeps its share of
 // a host shared with other work; far from the thousands of forks at once
-// that thrash. (On 2 CPUs, P3 measured the same CPU per job at 4 and 16
-// per CPU, and about 15% more at 64.)
+// that thrash. (On 2 CPUs, P3 ran at the same CPU per job with 4 and 16
+// per CPU and slightly faster with 16; BenchmarkExecuteTrue puts 16 at
+// about 10% more agent CPU per task than 4.)
 func defaultMaxStarting() int { return 16 * runtime.GOMAXPROCS(0) }
 
 // Info implements sdk.Agent.
@@ -215,11 +216,11 @@ func (a *Agent) Execute(ctx context.Context, task sdk.Task) (sdk.Result, error) 
 	if err != nil {
 		return sdk.Result{}, err
 	}
-	defer dirs.release(work)
 	dir := work
 	if p.Dir != "" {
 		dir = filepath.Join(work, p.Dir)
 		if err := os.MkdirAll(dir, 0o750); err != nil {
+			dirs.release(work)
 			return sdk.Result{}, fmt.Errorf("exec: working dir: %w", err)
 		}
 	}
@@ -240,8 +241,11 @@ func (a *Agent) Execute(ctx context.Context, task sdk.Task) (sdk.Result, error) 
 	if grace != nil {
 		grace.Stop()
 	}
-	slot.release()
 	elapsed := time.Since(start)
+	// Give the directory back before the slot, so the task the slot goes
+	// to can reuse it rather than create one.
+	dirs.release(work)
+	slot.release()
 	res := sdk.Result{Output: out.String(), Usage: map[string]float64{"second": elapsed.Seconds()}}
 	switch {
 	case ctx.Err() != nil:
