@@ -489,7 +489,8 @@ func (c *Client) Ledger(ctx context.Context) (Ledger, error) {
 
 // Events returns events with seq > index, waiting up to wait for one to
 // appear; typ filters by event type when set (several types separated by
-// commas); limit 0 is the server default.
+// commas); limit 0 is the server default. It asks for the page in
+// MsgpackType and reads JSON from a server that answers in it.
 func (c *Client) Events(ctx context.Context, index uint64, wait time.Duration, typ string, limit int) (Events, error) {
 	v := url.Values{}
 	v.Set("index", strconv.FormatUint(index, 10))
@@ -502,8 +503,38 @@ func (c *Client) Events(ctx context.Context, index uint64, wait time.Duration, t
 	if limit > 0 {
 		v.Set("limit", strconv.Itoa(limit))
 	}
-	var out Events
-	return out, c.call(ctx, http.MethodGet, "/v1/events", v, nil, &out)
+	req, err := c.newRequest(ctx, http.MethodGet, "/v1/events", v, nil)
+	if err != nil {
+		return Events{}, err
+	}
+	req.Header.Set("Accept", MsgpackType+", application/json")
+	resp, err := c.do(req)
+	if err != nil {
+		return Events{}, err
+	}
+	defer resp.Body.Close()
+	if !hasContentType(resp.Header, MsgpackType) {
+		var out Events
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+			return Events{}, fmt.Errorf("api: decode /v1/events: %w", err)
+		}
+		return out, nil
+	}
+	var body []byte
+	if n := resp.ContentLength; n >= 0 && n < 1<<30 {
+		body = make([]byte, n)
+		_, err = io.ReadFull(resp.Body, body)
+	} else {
+		body, err = io.ReadAll(resp.Body)
+	}
+	if err != nil {
+		return Events{}, fmt.Errorf("api: read /v1/events: %w", err)
+	}
+	out, err := newEventDecoder().decodePage(body)
+	if err != nil {
+		return Events{}, fmt.Errorf("api: decode /v1/events: %w", err)
+	}
+	return out, nil
 }
 
 // ClientRegister registers a client's nodes and claims them.

@@ -89,28 +89,53 @@ func (h *HTTP) events(w http.ResponseWriter, r *http.Request) (any, error) {
 		ctx, cancel = context.WithTimeout(ctx, wait)
 		defer cancel()
 	}
+	// A caller that accepts MsgpackType gets the page encoded while the
+	// log is scanned; others get JSON.
+	w.Header().Add("Vary", "Accept")
+	var page *eventPageWriter
+	if accepts(r, MsgpackType) {
+		page = newEventPageWriter()
+	}
 	out := Events{Events: []state.Event{}, Index: index}
+	found := 0
+	answer := func() (any, error) {
+		out.Head, _ = log.Head()
+		if page == nil {
+			return out, nil
+		}
+		body := page.finish(out.Index, out.Head)
+		w.Header().Set("Content-Type", MsgpackType)
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(body)
+		return nil, nil
+	}
 	for {
-		// Scan copies only the events that pass the type filter.
+		// Scan copies (or encodes) only the events that pass the type
+		// filter.
 		n, err := log.Scan(out.Index, limit, func(e *state.Event) {
 			out.Index = e.Seq
-			if types == nil || types[e.Type] {
+			if types != nil && !types[e.Type] {
+				return
+			}
+			found++
+			if page != nil {
+				page.add(e)
+			} else {
 				out.Events = append(out.Events, *e)
 			}
 		})
 		if err != nil {
 			return nil, fmt.Errorf("api: read events: %w", err)
 		}
-		if len(out.Events) > 0 || wait == 0 || n == limit {
-			out.Head, _ = log.Head()
-			return out, nil
+		if found > 0 || wait == 0 || n == limit {
+			return answer()
 		}
 		if err := log.Wait(ctx, out.Index); err != nil {
 			if r.Context().Err() != nil {
 				return nil, r.Context().Err()
 			}
-			out.Head, _ = log.Head()
-			return out, nil // the wait ran out: an empty answer
+			return answer() // the wait ran out: an empty answer
 		}
 	}
 }

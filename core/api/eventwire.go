@@ -1,0 +1,248 @@
+package api
+
+import (
+	"fmt"
+
+	"github.com/tinylib/msgp/msgp"
+
+	"github.com/planetary/planetary/raftfsm/state"
+)
+
+// GET /v1/events answers in MsgpackType to a caller that lists it in
+// Accept (api.Client does); every other caller gets JSON. The layout is
+// positional MessagePack, and a reader skips fields past those it knows:
+//
+//	page:  [events ([]event), index (uint), head (uint)];
+//	event: [seq, index, time, type, job, attempt, shard, from, to, node,
+//	  value_mu, amount_mu, actor, reason, detail, prev, hash]
+//	  (integers as in state.Event, strings as str, "" when unset).
+const (
+	eventFields     = 17
+	eventPageFields = 3
+)
+
+// eventPageWriter builds a msgpack page one event at a time. The events
+// array gets a fixed-width header that finish fills in, so events can be
+// encoded as the log is scanned, without copying them first.
+type eventPageWriter struct {
+	b []byte
+	n uint32
+}
+
+func newEventPageWriter() *eventPageWriter {
+	w := &eventPageWriter{b: make([]byte, 0, 4<<10)}
+	w.b = msgp.AppendArrayHeader(w.b, eventPageFields)
+	w.b = append(w.b, 0xdd, 0, 0, 0, 0) // array 32, count set by finish
+	return w
+}
+
+func (w *eventPageWriter) add(e *state.Event) {
+	w.b = appendEvent(w.b, e)
+	w.n++
+}
+
+// finish appends index and head and returns the page.
+func (w *eventPageWriter) finish(index, head uint64) []byte {
+	w.b[2], w.b[3], w.b[4], w.b[5] = byte(w.n>>24), byte(w.n>>16), byte(w.n>>8), byte(w.n)
+	w.b = msgp.AppendUint64(w.b, index)
+	return msgp.AppendUint64(w.b, head)
+}
+
+// appendEventsPage appends page p in one go.
+func appendEventsPage(b []byte, p *Events) []byte {
+	b = msgp.AppendArrayHeader(b, eventPageFields)
+	b = msgp.AppendArrayHeader(b, uint32(len(p.Events)))
+	for i := range p.Events {
+		b = appendEvent(b, &p.Events[i])
+	}
+	b = msgp.AppendUint64(b, p.Index)
+	return msgp.AppendUint64(b, p.Head)
+}
+
+func appendEvent(b []byte, e *state.Event) []byte {
+	b = msgp.AppendArrayHeader(b, eventFields)
+	b = msgp.AppendUint64(b, e.Seq)
+	b = msgp.AppendUint64(b, e.Index)
+	b = msgp.AppendInt64(b, e.Time)
+	b = msgp.AppendString(b, e.Type)
+	b = msgp.AppendString(b, e.Job)
+	b = msgp.AppendUint32(b, e.Attempt)
+	b = msgp.AppendString(b, e.Shard)
+	b = msgp.AppendString(b, e.From)
+	b = msgp.AppendString(b, e.To)
+	b = msgp.AppendString(b, e.Node)
+	b = msgp.AppendInt64(b, e.ValueMu)
+	b = msgp.AppendInt64(b, e.AmountMu)
+	b = msgp.AppendString(b, e.Actor)
+	b = msgp.AppendString(b, e.Reason)
+	b = msgp.AppendString(b, e.Detail)
+	b = msgp.AppendString(b, e.Prev)
+	return msgp.AppendString(b, e.Hash)
+}
+
+// eventDecoder decodes msgpack event pages. Short strings that repeat
+// (types, shards, nodes, actors, reasons) are kept once across pages; the
+// rest of a page's strings (jobs, details, hashes) share one allocation.
+type eventDecoder struct {
+	names map[string]string
+	arena []byte
+	spans []span
+	// lastHash is the previous event's hash in the arena (n 0 when none).
+	lastHash span
+}
+
+// span locates a string in the arena and the field it goes to.
+type span struct {
+	off, n int
+	dst    *string
+}
+
+func newEventDecoder() *eventDecoder { return &eventDecoder{names: make(map[string]string, 64)} }
+
+// name interns a repeating string.
+func (d *eventDecoder) name(raw []byte) string {
+	if s, ok := d.names[string(raw)]; ok {
+		return s
+	}
+	s := string(raw)
+	if len(d.names) < 4096 {
+		d.names[s] = s
+	}
+	return s
+}
+
+// decodePage parses a page; trailing bytes are an error. Events come out
+// in the order sent.
+func (d *eventDecoder) decodePage(b []byte) (Events, error) {
+	var out Events
+	wrap := func(err error) error { return fmt.Errorf("%w: events: %v", ErrWire, err) }
+	nf, b, err := msgp.ReadArrayHeaderBytes(b)
+	if err != nil {
+		return out, wrap(err)
+	}
+	if nf < eventPageFields {
+		return out, fmt.Errorf("%w: events page with %d fields", ErrWire, nf)
+	}
+	n, b, err := msgp.ReadArrayHeaderBytes(b)
+	if err != nil {
+		return out, wrap(err)
+	}
+	if uint64(n) > uint64(len(b))/eventFields { // each event takes at least 18 bytes
+		return out, fmt.Errorf("%w: events page claims %d events in %d bytes", ErrWire, n, len(b))
+	}
+	out.Events = make([]state.Event, n)
+	d.arena, d.spans, d.lastHash = d.arena[:0], d.spans[:0], span{}
+	for i := range out.Events {
+		if b, err = d.decodeEvent(b, &out.Events[i]); err != nil {
+			return Events{}, wrap(err)
+		}
+	}
+	if len(d.spans) > 0 {
+		all := string(d.arena)
+		for _, s := range d.spans {
+			*s.dst = all[s.off : s.off+s.n]
+		}
+	}
+	d.spans = d.spans[:0]
+	if out.Index, b, err = msgp.ReadUint64Bytes(b); err != nil {
+		return Events{}, wrap(err)
+	}
+	if out.Head, b, err = msgp.ReadUint64Bytes(b); err != nil {
+		return Events{}, wrap(err)
+	}
+	if b, err = skipFields(b, nf-eventPageFields); err != nil {
+		return Events{}, wrap(err)
+	}
+	if len(b) != 0 {
+		return Events{}, fmt.Errorf("%w: %d trailing bytes after events page", ErrWire, len(b))
+	}
+	return out, nil
+}
+
+// decodeEvent reads the next event of a page into e. Strings that do not repeat
+// go to the arena; a prev equal to the previous event's hash reuses it.
+func (d *eventDecoder) decodeEvent(b []byte, e *state.Event) ([]byte, error) {
+	nf, b, err := msgp.ReadArrayHeaderBytes(b)
+	if err != nil {
+		return b, err
+	}
+	if nf < eventFields {
+		return b, fmt.Errorf("event with %d fields", nf)
+	}
+	if e.Seq, b, err = msgp.ReadUint64Bytes(b); err != nil {
+		return b, err
+	}
+	if e.Index, b, err = msgp.ReadUint64Bytes(b); err != nil {
+		return b, err
+	}
+	if e.Time, b, err = msgp.ReadInt64Bytes(b); err != nil {
+		return b, err
+	}
+	var raw []byte
+	names := func(dst ...*string) error {
+		for _, p := range dst {
+			if raw, b, err = msgp.ReadStringZC(b); err != nil {
+				return err
+			}
+			if len(raw) > 0 {
+				*p = d.name(raw)
+			}
+		}
+		return nil
+	}
+	own := func(dst *string) error {
+		if raw, b, err = msgp.ReadStringZC(b); err != nil {
+			return err
+		}
+		if len(raw) > 0 {
+			d.spans = append(d.spans, span{off: len(d.arena), n: len(raw), dst: dst})
+			d.arena = append(d.arena, raw...)
+		}
+		return nil
+	}
+	if err := names(&e.Type); err != nil {
+		return b, err
+	}
+	if err := own(&e.Job); err != nil {
+		return b, err
+	}
+	if e.Attempt, b, err = msgp.ReadUint32Bytes(b); err != nil {
+		return b, err
+	}
+	if err := names(&e.Shard, &e.From, &e.To, &e.Node); err != nil {
+		return b, err
+	}
+	if e.ValueMu, b, err = msgp.ReadInt64Bytes(b); err != nil {
+		return b, err
+	}
+	if e.AmountMu, b, err = msgp.ReadInt64Bytes(b); err != nil {
+		return b, err
+	}
+	if err := names(&e.Actor, &e.Reason); err != nil {
+		return b, err
+	}
+	if err := own(&e.Detail); err != nil {
+		return b, err
+	}
+	if raw, b, err = msgp.ReadStringZC(b); err != nil {
+		return b, err
+	}
+	switch h := d.lastHash; {
+	case len(raw) == 0:
+	case h.n > 0 && string(raw) == string(d.arena[h.off:h.off+h.n]):
+		// The previous event's hash, as in a chain: share its bytes.
+		d.spans = append(d.spans, span{off: h.off, n: h.n, dst: &e.Prev})
+	default:
+		d.spans = append(d.spans, span{off: len(d.arena), n: len(raw), dst: &e.Prev})
+		d.arena = append(d.arena, raw...)
+	}
+	d.lastHash = span{}
+	k := len(d.spans)
+	if err := own(&e.Hash); err != nil {
+		return b, err
+	}
+	if len(d.spans) > k {
+		d.lastHash = d.spans[k]
+	}
+	return skipFields(b, nf-eventFields)
+}
