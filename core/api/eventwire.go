@@ -19,6 +19,9 @@ import (
 const (
 	eventFields     = 17
 	eventPageFields = 3
+	// eventSizeHint is about the encoded size of a job event, to size a
+	// page's buffer once.
+	eventSizeHint = 256
 )
 
 // eventPageWriter builds a msgpack page one event at a time. The events
@@ -29,8 +32,9 @@ type eventPageWriter struct {
 	n uint32
 }
 
-func newEventPageWriter() *eventPageWriter {
-	w := &eventPageWriter{b: make([]byte, 0, 4<<10)}
+// newEventPageWriter starts a page of about events events (a hint).
+func newEventPageWriter(events int) *eventPageWriter {
+	w := &eventPageWriter{b: make([]byte, 0, 64+max(0, min(events, maxEventLimit))*eventSizeHint)}
 	w.b = msgp.AppendArrayHeader(w.b, eventPageFields)
 	w.b = append(w.b, 0xdd, 0, 0, 0, 0) // array 32, count set by finish
 	return w
@@ -131,6 +135,14 @@ func (d *eventDecoder) decodePage(b []byte) (Events, error) {
 		return out, fmt.Errorf("%w: events page claims %d events in %d bytes", ErrWire, n, len(b))
 	}
 	out.Events = make([]state.Event, n)
+	// The kept strings are a part of the page's bytes: size the arena
+	// once.
+	if cap(d.arena) < len(b) {
+		d.arena = make([]byte, 0, len(b))
+	}
+	if cap(d.spans) < 4*int(n) {
+		d.spans = make([]span, 0, 4*int(n))
+	}
 	d.arena, d.spans, d.lastHash = d.arena[:0], d.spans[:0], span{}
 	for i := range out.Events {
 		if b, err = d.decodeEvent(b, &out.Events[i]); err != nil {

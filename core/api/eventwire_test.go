@@ -59,7 +59,7 @@ func TestEventPageRoundTrip(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			b := appendEventsPage(nil, &tc.page)
-			w := newEventPageWriter()
+			w := newEventPageWriter(len(tc.page.Events))
 			for i := range tc.page.Events {
 				w.add(&tc.page.Events[i])
 			}
@@ -175,7 +175,7 @@ func BenchmarkEventPage(b *testing.B) {
 	b.Run("msgpack", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			w := newEventPageWriter()
+			w := newEventPageWriter(len(evs))
 			for i := range evs {
 				w.add(&evs[i])
 			}

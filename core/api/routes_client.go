@@ -94,7 +94,12 @@ func (h *HTTP) events(w http.ResponseWriter, r *http.Request) (any, error) {
 	w.Header().Add("Vary", "Accept")
 	var page *eventPageWriter
 	if accepts(r, MsgpackType) {
-		page = newEventPageWriter()
+		head, _ := log.Head()
+		hint := 0
+		if head > index && types == nil {
+			hint = int(min(head-index, uint64(limit)))
+		}
+		page = newEventPageWriter(hint)
 	}
 	out := Events{Events: []state.Event{}, Index: index}
 	found := 0

@@ -216,9 +216,12 @@ type replay struct {
 	pauses   int64
 }
 
-func newReplay() *replay {
+func newReplay() *replay { return newReplaySized(0) }
+
+// newReplaySized is newReplay for about jobs jobs.
+func newReplaySized(jobs int) *replay {
 	return &replay{
-		jobs:     make(map[string]*replayJob),
+		jobs:     make(map[string]*replayJob, jobs),
 		nodes:    make(map[string]string),
 		shards:   make(map[string]bool),
 		flows:    make(map[[2]string]*Flow),

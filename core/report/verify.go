@@ -89,7 +89,12 @@ func Verify(dir string) (res VerifyResult, err error) {
 	}
 	defer f.Close()
 	rd := bufio.NewReaderSize(f, 1<<20)
-	rp := newReplay()
+	// The recorded ledger counts every job: size the replay for them.
+	var jobs int64
+	for _, cv := range led.Global {
+		jobs += max(cv.Jobs, 0)
+	}
+	rp := newReplaySized(int(min(jobs, int64(led.Chain.Seq-min(led.Anchor.Seq, led.Chain.Seq)), 1<<24)))
 	dec := newLineDecoder()
 	var hx [64]byte // hex of a hash, compared without a string
 	marks := make(map[uint64]string, len(led.Marks))
@@ -137,10 +142,11 @@ func Verify(dir string) (res VerifyResult, err error) {
 			// duplicate members, so an edit outside the hashed fields is
 			// caught too. The fast path above accepts only lines this
 			// decoder reads the same way.
-			e = state.Event{}
-			if err := jsonv2.Unmarshal(raw, &e, jsonv2.RejectUnknownMembers(true)); err != nil {
+			var slow state.Event // escapes: only this path allocates it
+			if err := jsonv2.Unmarshal(raw, &slow, jsonv2.RejectUnknownMembers(true)); err != nil {
 				return res, fail(&res, ErrChain, seq+1, line, fmt.Sprintf("unreadable event: %v", err))
 			}
+			e = slow
 			prevRaw, hashRaw = []byte(e.Prev), []byte(e.Hash)
 		}
 		if e.Seq != seq+1 {

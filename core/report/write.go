@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -83,24 +84,45 @@ func Write(dir string, in Input) ([]string, error) {
 		files = append(files, file{TelemetryFile(s.Name), jsonTo(telemetry(in, s, led))})
 	}
 	files = append(files,
-		file{FileTopologyMMD, stringTo(Mermaid(in))},
-		file{FileTopologyHTML, stringTo(topologyHTML(in, svg))},
-		file{FileChronicle, stringTo(Chronicle(in))},
+		file{FileTopologyMMD, func(w io.Writer) error { return stringTo(Mermaid(in))(w) }},
+		file{FileTopologyHTML, func(w io.Writer) error { return stringTo(topologyHTML(in, svg))(w) }},
+		file{FileChronicle, func(w io.Writer) error { return stringTo(Chronicle(in))(w) }},
 		file{FileDashboard, func(w io.Writer) error { return writeDashboard(w, in, sum, led, svg) }},
 	)
+	// Files are rendered and written by a few workers at once: rendering
+	// only reads in, and the fsyncs of several files overlap.
+	errs := make([]error, len(files))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(writeWorkers, len(files)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				errs[i] = writeAtomic(filepath.Join(dir, files[i].name), files[i].fn)
+			}
+		}()
+	}
+	for i := range files {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
 	out := make([]string, 0, len(files))
-	for _, f := range files {
-		p := filepath.Join(dir, f.name)
-		if err := writeAtomic(p, f.fn); err != nil {
-			return out, err
+	for i, f := range files {
+		if errs[i] != nil {
+			return out, errs[i]
 		}
-		out = append(out, p)
+		out = append(out, filepath.Join(dir, f.name))
 	}
 	if err := syncDir(dir); err != nil {
 		return out, err
 	}
 	return out, nil
 }
+
+// writeWorkers is how many bundle files Write renders and writes at once.
+const writeWorkers = 4
 
 // normalize sorts what the bundle prints so output is deterministic.
 func normalize(in Input) Input {
