@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"unsafe"
 
 	"github.com/tinylib/msgp/msgp"
 
@@ -86,25 +87,25 @@ func appendEvent(b []byte, e *state.Event) []byte {
 
 // eventDecoder decodes msgpack event pages. Short strings that repeat
 // (types, shards, nodes, actors, reasons) are kept once across pages; the
-// rest of a page's strings (jobs, details, hashes) share one allocation.
+// others (jobs, details, hashes) are packed into shared arena blocks.
 type eventDecoder struct {
 	names map[string]string
 	arena []byte
-	spans []span
-	// lastHash is the previous event's hash in the arena (n 0 when none).
-	lastHash span
+	// lastHash is the previous event's hash ("" when none).
+	lastHash string
 }
 
-// span locates a string in the arena and the field it goes to.
-type span struct {
-	off, n int
-	dst    *string
-}
+// eventArenaBlock is the size of an arena block: a page of job events
+// fills about one.
+const eventArenaBlock = 1 << 20
 
 func newEventDecoder() *eventDecoder { return &eventDecoder{names: make(map[string]string, 64)} }
 
 // name interns a repeating string.
 func (d *eventDecoder) name(raw []byte) string {
+	if len(raw) == 0 {
+		return ""
+	}
 	if s, ok := d.names[string(raw)]; ok {
 		return s
 	}
@@ -113,6 +114,24 @@ func (d *eventDecoder) name(raw []byte) string {
 		d.names[s] = s
 	}
 	return s
+}
+
+// keep returns a string with the bytes of raw, stored in the arena.
+func (d *eventDecoder) keep(raw []byte) string {
+	if len(raw) == 0 {
+		return ""
+	}
+	if len(raw) > eventArenaBlock/16 {
+		return string(raw)
+	}
+	if cap(d.arena)-len(d.arena) < len(raw) {
+		d.arena = make([]byte, 0, eventArenaBlock)
+	}
+	start := len(d.arena)
+	d.arena = append(d.arena, raw...)
+	// An arena block is only appended to: the bytes below len are never
+	// written again, so the string stays immutable.
+	return unsafe.String(&d.arena[start], len(raw))
 }
 
 // decodePage parses a page; trailing bytes are an error. Events come out
@@ -135,27 +154,12 @@ func (d *eventDecoder) decodePage(b []byte) (Events, error) {
 		return out, fmt.Errorf("%w: events page claims %d events in %d bytes", ErrWire, n, len(b))
 	}
 	out.Events = make([]state.Event, n)
-	// The kept strings are a part of the page's bytes: size the arena
-	// once.
-	if cap(d.arena) < len(b) {
-		d.arena = make([]byte, 0, len(b))
-	}
-	if cap(d.spans) < 4*int(n) {
-		d.spans = make([]span, 0, 4*int(n))
-	}
-	d.arena, d.spans, d.lastHash = d.arena[:0], d.spans[:0], span{}
+	d.lastHash = ""
 	for i := range out.Events {
 		if b, err = d.decodeEvent(b, &out.Events[i]); err != nil {
 			return Events{}, wrap(err)
 		}
 	}
-	if len(d.spans) > 0 {
-		all := string(d.arena)
-		for _, s := range d.spans {
-			*s.dst = all[s.off : s.off+s.n]
-		}
-	}
-	d.spans = d.spans[:0]
 	if out.Index, b, err = msgp.ReadUint64Bytes(b); err != nil {
 		return Events{}, wrap(err)
 	}
@@ -171,8 +175,8 @@ func (d *eventDecoder) decodePage(b []byte) (Events, error) {
 	return out, nil
 }
 
-// decodeEvent reads the next event of a page into e. Strings that do not repeat
-// go to the arena; a prev equal to the previous event's hash reuses it.
+// decodeEvent reads the next event of a page into e. A prev equal to the
+// previous event's hash shares its string.
 func (d *eventDecoder) decodeEvent(b []byte, e *state.Event) ([]byte, error) {
 	nf, b, err := msgp.ReadArrayHeaderBytes(b)
 	if err != nil {
@@ -191,38 +195,26 @@ func (d *eventDecoder) decodeEvent(b []byte, e *state.Event) ([]byte, error) {
 		return b, err
 	}
 	var raw []byte
-	names := func(dst ...*string) error {
-		for _, p := range dst {
-			if raw, b, err = msgp.ReadStringZC(b); err != nil {
-				return err
-			}
-			if len(raw) > 0 {
-				*p = d.name(raw)
-			}
-		}
-		return nil
-	}
-	own := func(dst *string) error {
+	str := func(dst *string, conv func([]byte) string) error {
 		if raw, b, err = msgp.ReadStringZC(b); err != nil {
 			return err
 		}
-		if len(raw) > 0 {
-			d.spans = append(d.spans, span{off: len(d.arena), n: len(raw), dst: dst})
-			d.arena = append(d.arena, raw...)
-		}
+		*dst = conv(raw)
 		return nil
 	}
-	if err := names(&e.Type); err != nil {
+	if err := str(&e.Type, d.name); err != nil {
 		return b, err
 	}
-	if err := own(&e.Job); err != nil {
+	if err := str(&e.Job, d.keep); err != nil {
 		return b, err
 	}
 	if e.Attempt, b, err = msgp.ReadUint32Bytes(b); err != nil {
 		return b, err
 	}
-	if err := names(&e.Shard, &e.From, &e.To, &e.Node); err != nil {
-		return b, err
+	for _, dst := range [...]*string{&e.Shard, &e.From, &e.To, &e.Node} {
+		if err := str(dst, d.name); err != nil {
+			return b, err
+		}
 	}
 	if e.ValueMu, b, err = msgp.ReadInt64Bytes(b); err != nil {
 		return b, err
@@ -230,31 +222,25 @@ func (d *eventDecoder) decodeEvent(b []byte, e *state.Event) ([]byte, error) {
 	if e.AmountMu, b, err = msgp.ReadInt64Bytes(b); err != nil {
 		return b, err
 	}
-	if err := names(&e.Actor, &e.Reason); err != nil {
-		return b, err
+	for _, dst := range [...]*string{&e.Actor, &e.Reason} {
+		if err := str(dst, d.name); err != nil {
+			return b, err
+		}
 	}
-	if err := own(&e.Detail); err != nil {
+	if err := str(&e.Detail, d.keep); err != nil {
 		return b, err
 	}
 	if raw, b, err = msgp.ReadStringZC(b); err != nil {
 		return b, err
 	}
-	switch h := d.lastHash; {
-	case len(raw) == 0:
-	case h.n > 0 && string(raw) == string(d.arena[h.off:h.off+h.n]):
-		// The previous event's hash, as in a chain: share its bytes.
-		d.spans = append(d.spans, span{off: h.off, n: h.n, dst: &e.Prev})
-	default:
-		d.spans = append(d.spans, span{off: len(d.arena), n: len(raw), dst: &e.Prev})
-		d.arena = append(d.arena, raw...)
+	if d.lastHash != "" && string(raw) == d.lastHash {
+		e.Prev = d.lastHash // the chain: the previous event's hash
+	} else {
+		e.Prev = d.keep(raw)
 	}
-	d.lastHash = span{}
-	k := len(d.spans)
-	if err := own(&e.Hash); err != nil {
+	if err := str(&e.Hash, d.keep); err != nil {
 		return b, err
 	}
-	if len(d.spans) > k {
-		d.lastHash = d.spans[k]
-	}
+	d.lastHash = e.Hash
 	return skipFields(b, nf-eventFields)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/planetary/planetary/core/api"
@@ -94,22 +95,89 @@ func Collect(ctx context.Context, c *api.Client, opts CollectOptions) (report.In
 	return in, nil
 }
 
+// Paging of ReadEvents: pages of eventPage events, up to pagesInFlight
+// requested at once.
+const (
+	eventPage     = 10000
+	pagesInFlight = 2
+)
+
 // ReadEvents pages through /v1/events from after (exclusive) up to head
 // (inclusive), waiting up to wait for the event log to catch up with head.
+//
+// Sequence numbers have no gaps, so the range is cut into pages of
+// eventPage events read side by side (the server encodes one while the
+// client decodes another); a page the log answers short of its end, or
+// from past its start (a log that begins at an anchor), is read on from
+// where the answer stopped.
 func ReadEvents(ctx context.Context, c *api.Client, after, head uint64, wait time.Duration) ([]state.Event, error) {
-	out := make([]state.Event, 0, head-min(after, head))
+	return readEvents(ctx, c, after, head, wait, eventPage)
+}
+
+// readEvents is ReadEvents with pages of size events.
+func readEvents(ctx context.Context, c *api.Client, after, head uint64, wait time.Duration, size uint64) ([]state.Event, error) {
+	if head <= after {
+		return []state.Event{}, nil
+	}
 	deadline := time.Now().Add(wait)
-	idx := after
-	for idx < head {
-		page, err := c.Events(ctx, idx, 500*time.Millisecond, "", 10000)
+	n := int((head - after + size - 1) / size)
+	pages := make([][]state.Event, n)
+	errs := make([]error, n)
+	next := make(chan int)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	for range min(pagesInFlight, n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range next {
+				from := after + uint64(k)*size
+				pages[k], errs[k] = readRange(ctx, c, from, min(from+size, head), head, deadline)
+				if errs[k] != nil {
+					cancel()
+				}
+			}
+		}()
+	}
+	for k := range n {
+		next <- k
+	}
+	close(next)
+	wg.Wait()
+	total := 0
+	for k := range pages {
+		if errs[k] != nil {
+			return nil, errs[k]
+		}
+		total += len(pages[k])
+	}
+	out := make([]state.Event, 0, total)
+	for _, p := range pages {
+		out = append(out, p...)
+	}
+	return out, nil
+}
+
+// readRange reads the events with from < seq <= to, asking again from
+// where an answer stopped until to is reached or deadline passes; head is
+// the ledger's chain head, for the error.
+func readRange(ctx context.Context, c *api.Client, from, to, head uint64, deadline time.Time) ([]state.Event, error) {
+	idx := from
+	var out []state.Event
+	for idx < to {
+		page, err := c.Events(ctx, idx, 500*time.Millisecond, "", int(to-idx))
 		if err != nil {
 			return nil, fmt.Errorf("runner: read events after %d: %w", idx, err)
 		}
-		for _, e := range page.Events {
-			if e.Seq > head {
-				break
-			}
-			out = append(out, e)
+		evs := page.Events
+		if k := sort.Search(len(evs), func(i int) bool { return evs[i].Seq > to }); k < len(evs) {
+			evs = evs[:k]
+		}
+		if out == nil {
+			out = evs // the usual case: one answer holds the range
+		} else {
+			out = append(out, evs...)
 		}
 		if page.Index > idx {
 			idx = page.Index

@@ -2,9 +2,11 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http/httptest"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -111,10 +113,19 @@ func TestCollectAndWriteBundle(t *testing.T) {
 			t.Fatalf("event %d has seq %d", i, e.Seq)
 		}
 	}
-	// Pages read from after a point agree with the full read.
-	tail, err := ReadEvents(ctx, c, 1000, in.Ledger.Head.Seq, time.Second)
-	if err != nil || len(tail) != len(in.Events)-1000 || tail[0] != in.Events[1000] {
-		t.Fatalf("ReadEvents after 1000: %d events, %v", len(tail), err)
+	// Reads in other pages and from other points agree with the full read.
+	head := in.Ledger.Head.Seq
+	for _, rc := range []struct{ after, head, size uint64 }{
+		{1000, head, eventPage}, {0, head, 700}, {3, head - 5, 1}, {999, 1000, 7}, {17, 17, 700},
+	} {
+		got, err := readEvents(ctx, c, rc.after, rc.head, time.Second, rc.size)
+		if err != nil || !reflect.DeepEqual(got, in.Events[rc.after:rc.head]) {
+			t.Fatalf("readEvents %+v: %d events, %v", rc, len(got), err)
+		}
+	}
+	// A head the log does not reach is an error once the wait ends.
+	if _, err := readEvents(ctx, c, 0, head+3, 200*time.Millisecond, 1000); !errors.Is(err, ErrEventsBehind) {
+		t.Fatalf("head past the log: %v", err)
 	}
 	var res Result
 	if err := WriteBundle(&res, in, filepath.Join(t.TempDir(), "bundle")); err != nil {
