@@ -153,6 +153,11 @@ type coalescer[T any] struct {
 	entries  *atomic.Uint64
 	reqs     chan *creq[T]
 	inflight int
+	// proposed, when set, is called with an entry's items once the entry is
+	// in raft's queue; settled gets its answer once the entry is applied
+	// or failed.
+	proposed func([]T) any
+	settled  func(any)
 }
 
 type creq[T any] struct {
@@ -168,6 +173,7 @@ type inflight[T any] struct {
 	f     raft.ApplyFuture
 	reqs  []*creq[T]
 	count int
+	tok   any // from proposed, handed to settled
 }
 
 func newCoalescer[T any](s *Server, name string, max int, build func([]T) (command.MessageType, marshaler), entries *atomic.Uint64) *coalescer[T] {
@@ -293,8 +299,12 @@ func (c *coalescer[T]) run(ctx context.Context) {
 			continue
 		}
 		c.entries.Add(1)
+		var tok any
+		if c.proposed != nil {
+			tok = c.proposed(items)
+		}
 		// Never blocks: flight has as much room as there are slots.
-		flight <- inflight[T]{t: t, f: f, reqs: live, count: n}
+		flight <- inflight[T]{t: t, f: f, reqs: live, count: n, tok: tok}
 	}
 }
 
@@ -303,6 +313,9 @@ func (c *coalescer[T]) finish(b inflight[T]) {
 		resp *raftfsm.Response
 		err  = b.f.Error()
 	)
+	if c.settled != nil && b.tok != nil {
+		c.settled(b.tok)
+	}
 	if err != nil {
 		err = fmt.Errorf("server: %s entry: %w", c.name, mapRaftErr(err))
 	} else {

@@ -103,14 +103,20 @@ var _ scheduler.View = (*state.Store)(nil)
 // roundsInFlight bounds the scheduler rounds proposed and not yet applied.
 const roundsInFlight = 4
 
-// schedulerLoop runs placement rounds: woken by every applied entry and a
-// slow ticker. A round is planned over the store with the rounds still in
-// flight laid on top (see inflightRounds), so freed slots are filled while
-// earlier rounds commit, and raft writes several rounds' entries at once.
+// rejectedBackoff is the pause after a round whose every decision the FSM
+// rejected, before the next plan.
+const rejectedBackoff = 25 * time.Millisecond
+
+// schedulerLoop runs placement rounds: woken by every applied entry, by
+// results proposed and by a slow ticker. A round is planned over the store
+// with what is in flight laid on top (see pendingWork): rounds still
+// committing, and results whose entries are queued ahead, so a slot is
+// refilled while its result is still being written and raft writes the
+// result and the next assignment together.
 func (s *Server) schedulerLoop(ctx context.Context) {
 	tick := time.NewTicker(s.cfg.SchedulerTick)
 	defer tick.Stop()
-	pending := newInflightRounds()
+	pending := s.pending
 	type outcome struct {
 		r          *inflightRound
 		progressed bool
@@ -120,7 +126,7 @@ func (s *Server) schedulerLoop(ctx context.Context) {
 	defer wg.Wait()
 	inFlight := 0
 	settle := func(o outcome) bool {
-		pending.remove(o.r)
+		pending.removeRound(o.r)
 		inFlight--
 		return o.progressed
 	}
@@ -135,7 +141,7 @@ func (s *Server) schedulerLoop(ctx context.Context) {
 			d = s.sched.Plan(pending.view(st), st.Policy().MissionSeed)
 			topo = st.Meta().Topology
 			if !d.Empty() {
-				r = pending.add(st, &d)
+				r = pending.addRound(st, &d)
 			}
 		})
 		s.stats.schedRounds.Add(1)
@@ -174,16 +180,20 @@ func (s *Server) schedulerLoop(ctx context.Context) {
 				waiting = false
 			case <-ch:
 				waiting = false
+			case <-s.kick:
+				waiting = false
 			case <-tick.C:
 				waiting = false
 			}
 		}
 		if !progressed {
-			// A round that decided something but committed nothing would
-			// spin on its own rejected entries; wait for the ticker.
+			// A round that decided something but committed nothing (stale:
+			// the fabric changed under it) would spin on its own rejected
+			// entries; back off briefly.
 			select {
 			case <-ctx.Done():
 				return
+			case <-time.After(rejectedBackoff):
 			case <-tick.C:
 			}
 		}

@@ -45,6 +45,10 @@ type Server struct {
 	// changed is closed and replaced after every applied entry (watcher).
 	changeMu sync.Mutex
 	changed  chan struct{}
+	// pending is what the leader proposed and has not seen applied (see
+	// pendingWork); kick wakes the scheduler when results are proposed.
+	pending *pendingWork
+	kick    chan struct{}
 
 	// lastNow keeps Now monotonic non-decreasing.
 	lastNow atomic.Int64
@@ -106,6 +110,8 @@ func New(cfg Config) (*Server, error) {
 		cfg:     cfg,
 		logger:  cfg.Logger.Named("server"),
 		changed: make(chan struct{}),
+		pending: newPendingWork(),
+		kick:    make(chan struct{}, 1),
 	}
 	s.shutdownCtx, s.shutdownCancel = context.WithCancel(context.Background())
 	s.sched = scheduler.New(scheduler.Config{Logger: cfg.Logger})
@@ -133,6 +139,17 @@ func New(cfg Config) (*Server, error) {
 	s.complete = newCoalescer(s, "complete", cfg.MaxEntryJobs, func(items []command.Result) (command.MessageType, marshaler) {
 		return command.CompleteBatchType, &command.CompleteBatch{Time: s.Now(), MaxAttempts: s.cfg.MaxAttempts, Results: items}
 	}, &s.stats.resultEntries)
+	// Results in raft's queue free their slots for the scheduler at once:
+	// their entry precedes any assignment planned from then on.
+	s.complete.proposed = func(items []command.Result) any {
+		set := s.pending.addResults(items)
+		select {
+		case s.kick <- struct{}{}:
+		default:
+		}
+		return set
+	}
+	s.complete.settled = func(tok any) { s.pending.removeResults(tok.(*resultSet)) }
 	for _, c := range []interface{ run(context.Context) }{s.submits, s.starts, s.complete} {
 		s.goRun(c.run)
 	}
