@@ -33,8 +33,9 @@ Usage: planetary drill acceptance [options]
      while work is outstanding and restarted on the same data dir.
 
   The stages share nothing (the restart drill has its own agent process and
-  data dir), so they run side by side; -sequential runs the restart drill
-  after the trial. Its progress lines start with "restart:".
+  data dir); -parallel runs them side by side, which saves time only on a
+  host with cores to spare. The restart drill's progress lines start with
+  "restart:".
 
   Assertions: completion >= 98%, failures <= 1%, spillovers > 0,
   reassignments (requeues after node loss) > 0, every shard holding jobs
@@ -59,7 +60,7 @@ Options:
                            retarget in the plan's schedule wins.
   -log-level=<level>       Log level of the in-process agent (default error).
   -json                    Print acceptance.json to stdout.
-  -sequential              Run the restart drill after the trial.
+  -parallel                Run the restart drill beside the trial.
   -cpuprofile=<file>       CPU profile of this process (the trial's agent).
   -trace=<file>            Go execution trace of this process ('go tool
                            trace' shows where the trial's time goes).
@@ -76,7 +77,7 @@ func (c *DrillAcceptanceCommand) Run(args []string) int {
 		planPath, outageNode, stopAfter, label, logLevel string
 		cpuProf, traceOut                                string
 		jobs, restartJobs                                int
-		sequential                                       bool
+		parallel                                         bool
 		deadline                                         time.Duration
 	)
 	fs.StringVar(&planPath, "plan", "", "")
@@ -88,7 +89,7 @@ func (c *DrillAcceptanceCommand) Run(args []string) int {
 	fs.StringVar(&label, "label", "acceptance", "")
 	fs.StringVar(&logLevel, "log-level", "error", "")
 	fs.BoolVar(&c.json, "json", false, "")
-	fs.BoolVar(&sequential, "sequential", false, "")
+	fs.BoolVar(&parallel, "parallel", false, "")
 	fs.StringVar(&cpuProf, "cpuprofile", "", "")
 	fs.StringVar(&traceOut, "trace", "", "")
 	if !c.parse(fs, args) {
@@ -145,8 +146,8 @@ func (c *DrillAcceptanceCommand) Run(args []string) int {
 			return c.restartDrill(ctx, drillSpec{plan: planPath, jobs: restartJobs, stopAfter: stopAfter,
 				deadline: deadline, label: label + "-restart", progressPrefix: "restart: "})
 		},
-		Sequential: sequential,
-		Progress:   prog,
+		Parallel: parallel,
+		Progress: prog,
 	}
 	res, err := runner.Acceptance(ctx, o)
 	if err != nil {
@@ -169,7 +170,7 @@ func (c *DrillAcceptanceCommand) Run(args []string) int {
 		c.Ui.Output(kv(
 			"Trial", timings(prefixed(res.Timings, "trial."), "start", "load", "kill", "drain", "report", "wall"),
 			"Restart drill", timings(prefixed(res.Timings, "restart."), "start", "load", "kill", "restart", "drain", "wall"),
-			"Total wall", (time.Duration(res.WallMs)*time.Millisecond).Round(time.Millisecond).String()+stagesText(sequential),
+			"Total wall", (time.Duration(res.WallMs)*time.Millisecond).Round(time.Millisecond).String()+stagesText(parallel),
 			"Peak RSS", rssText(res.PeakRSSKB),
 			"Bundle", res.Trial.Dir,
 			"Acceptance", res.Path,
@@ -184,11 +185,11 @@ func (c *DrillAcceptanceCommand) Run(args []string) int {
 	return 0
 }
 
-func stagesText(sequential bool) string {
-	if sequential {
-		return " (stages one after the other)"
+func stagesText(parallel bool) string {
+	if parallel {
+		return " (stages side by side)"
 	}
-	return " (stages side by side)"
+	return " (stages one after the other)"
 }
 
 func prefixed(t map[string]float64, prefix string) map[string]float64 {

@@ -147,7 +147,7 @@ var phaseOrder = []struct{ key, name string }{
 	{"restart.kill", "restart drill: SIGKILL (offset from the load's start)"},
 	{"restart.restart", "restart drill: restart on the same data dir"},
 	{"restart.drain", "restart drill: drain after the restart"},
-	{"restart.wall", "restart drill: whole stage (beside the trial)"},
+	{"restart.wall", "restart drill: whole stage"},
 }
 
 // Phases is the drill's timing breakdown in run order (offsets included

@@ -359,13 +359,34 @@ func (c *Client) register(ctx context.Context) error {
 		}
 	}
 	sort.Strings(req.Kinds)
-	return c.retry(ctx, "register", func(s *api.Client) error {
+	var claimed []string
+	err := c.retry(ctx, "register", func(s *api.Client) error {
 		out, err := s.ClientRegister(ctx, req)
 		if err == nil {
 			c.log.Info("registered", "server", s.Address(), "claimed", out.Claimed)
+			claimed = out.Claimed
 		}
 		return err
 	})
+	if err != nil {
+		return err
+	}
+	// A node this client claimed in an earlier life (one registered at run
+	// time and served through the watch loop) is still recorded up, but
+	// nothing serves it until the watch loop launches its plugin again:
+	// report it down, so no work is assigned to it meanwhile.
+	var unserved []api.NodeBeat
+	for _, id := range claimed {
+		if _, ok := c.node(id); !ok {
+			unserved = append(unserved, api.NodeBeat{ID: id, Healthy: false})
+		}
+	}
+	if len(unserved) > 0 {
+		err = c.retry(ctx, "report unserved nodes down", func(s *api.Client) error {
+			return s.ClientHeartbeat(ctx, api.ClientHeartbeat{Client: c.cfg.Name, Nodes: unserved})
+		})
+	}
+	return err
 }
 
 // heartbeatLoop probes every node's plugin and reports the result. A plugin

@@ -480,3 +480,35 @@ func BenchmarkEndToEnd(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "jobs/s")
 }
+
+// TestRestartedClientReportsUnservedNodesDown: a node the client claimed in
+// an earlier life and does not serve now is reported down at registration,
+// so no work is assigned to it until something serves it again.
+func TestRestartedClientReportsUnservedNodesDown(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.startClient(t, nil)
+	eventually(t, 20*time.Second, "nodes up", func() bool {
+		return f.nodeStatus("earth.n1") == state.NodeUp && f.nodeStatus("earth.n2") == state.NodeUp
+	})
+	// A second life of the same client serves only earth.n1.
+	var only []state.Node
+	for _, n := range f.nodes {
+		if n.ID == "earth.n1" {
+			only = append(only, n)
+		}
+	}
+	f.startClient(t, func(c *Config) { c.Nodes = only })
+	eventually(t, 10*time.Second, "earth.n2 reported down", func() bool {
+		evs, err := f.mgmt.Events(ctx, 0, 0, "node.down", 1000)
+		if err != nil {
+			return false
+		}
+		for _, e := range evs.Events {
+			if e.Node == "earth.n2" && e.Reason == "unhealthy heartbeat" {
+				return true
+			}
+		}
+		return false
+	})
+}

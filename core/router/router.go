@@ -318,6 +318,21 @@ func (rd *Round) Reroute(job *state.Job) Route {
 	return Route{Action: Park, Reason: rd.fit.Explain(job, nil)}
 }
 
+// UnderPressure reports whether a queue of n jobs in shard passes a policy
+// threshold or MaxQueue, so Relieve could move some; when it does not,
+// Relieve returns nothing and its caller need not gather the pending jobs.
+func (rd *Round) UnderPressure(shard *state.Shard, n int) bool {
+	if shard.MaxQueue > 0 && int64(n) > shard.MaxQueue {
+		return true
+	}
+	for _, p := range rd.sortedPolicies(shard) {
+		if p.Threshold > 0 && int64(n) > p.Threshold {
+			return true
+		}
+	}
+	return false
+}
+
 // Relieve applies queue pressure to shard. pending is the part of the
 // shard's queue still waiting after this round's placements, in queue order;
 // its length is the queue length the rules see. Jobs leave from the tail:

@@ -63,10 +63,10 @@ type AcceptanceOptions struct {
 	// OutageWait), so that its loss requeues jobs.
 	Trial      Options
 	OutageWait time.Duration
-	// Drill runs the restart drill (nil skips it): beside the trial, on
-	// its own child agent and data dir, or after it when Sequential.
+	// Drill runs the restart drill (nil skips it): after the trial, or
+	// beside it when Parallel (it has its own child agent and data dir).
 	Drill      func(ctx context.Context) (*DrillResult, error)
-	Sequential bool
+	Parallel   bool
 	Thresholds Thresholds
 	Progress   *Progress
 	Logger     hclog.Logger
@@ -128,9 +128,9 @@ type AcceptanceResult struct {
 	// is the offset of the kill from the start of the load.
 	Timings map[string]float64 `json:"timings_ms"`
 	WallMs  float64            `json:"wall_ms"`
-	// Sequential is set when the restart drill ran after the trial rather
-	// than beside it.
-	Sequential bool `json:"sequential"`
+	// Parallel is set when the restart drill ran beside the trial rather
+	// than after it.
+	Parallel bool `json:"parallel"`
 	// OutageNode and OutageAtMs describe the injected outage.
 	OutageNode string       `json:"outage_node"`
 	OutageAtMs float64      `json:"outage_at_ms"`
@@ -173,11 +173,11 @@ func Acceptance(ctx context.Context, o AcceptanceOptions) (*AcceptanceResult, er
 		o.OutageWait = 10 * time.Second
 	}
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-	res := &AcceptanceResult{Timings: map[string]float64{}, OutageNode: o.Trial.OutageNode, Sequential: o.Sequential}
+	res := &AcceptanceResult{Timings: map[string]float64{}, OutageNode: o.Trial.OutageNode, Parallel: o.Parallel}
 	t0 := time.Now()
 
 	// The two stages share nothing (the restart drill runs its own child
-	// agent on its own data dir), so by default they run side by side.
+	// agent on its own data dir), so with Parallel they run side by side.
 	type drillOut struct {
 		r    *DrillResult
 		err  error
@@ -195,12 +195,12 @@ func Acceptance(ctx context.Context, o AcceptanceOptions) (*AcceptanceResult, er
 			drillDone <- drillOut{r, err, time.Since(t)}
 		}()
 	}
-	if !o.Sequential {
+	if o.Parallel {
 		startDrill()
 	}
 	fab, err := o.Fabric(ctx)
 	if err != nil {
-		if !o.Sequential {
+		if o.Parallel {
 			<-drillDone
 		}
 		return nil, fmt.Errorf("runner: acceptance fabric: %w", err)
@@ -227,7 +227,7 @@ func Acceptance(ctx context.Context, o AcceptanceOptions) (*AcceptanceResult, er
 	run, err := Run(ctx, trial)
 	fab.Stop()
 	if err != nil {
-		if !o.Sequential {
+		if o.Parallel {
 			<-drillDone
 		}
 		return nil, fmt.Errorf("runner: acceptance trial: %w", err)
@@ -255,7 +255,7 @@ func Acceptance(ctx context.Context, o AcceptanceOptions) (*AcceptanceResult, er
 		res.Assertions = append(res.Assertions, a)
 	}
 
-	if o.Sequential {
+	if !o.Parallel {
 		startDrill()
 	}
 	if out := <-drillDone; out.err != nil {

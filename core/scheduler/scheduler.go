@@ -60,6 +60,7 @@ package scheduler
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -217,27 +218,31 @@ func (s *Scheduler) Plan(v View, seed uint64) Decisions {
 			queue = append(queue, j)
 			return true
 		})
-		done = append(done[:0], make([]bool, len(queue))...)
+		done = slices.Grow(done[:0], len(queue))[:len(queue)]
+		clear(done)
 		nodes := rd.nodesOf(sh.Name)
+		shapes := shapeMemo{}
 		for i, j := range queue {
 			if budget <= 0 {
 				d.Stats.Truncated = true
 				break
 			}
 			d.Stats.Scanned++
-			ji := &jobInfo{j: j}
-			if !anyFree(nodes) && rd.mayFit(ji, sh, nodes) {
-				// Every node here is full for this round: a job that an up
-				// node could hold (capabilities, capacity, quota, latency)
+			if shapes.waits(j, sh, nodes) {
+				// Every node that could hold this job (up, capabilities,
+				// capacity, quota, latency) is full for this round: it
 				// waits without pricing or compliance evaluation, so a deep
-				// queue costs a round little. Compliance and price are judged
-				// when the job is reached while a node has a free slot.
+				// queue costs a round little. Compliance and price are
+				// judged when the job is reached while such a node has a
+				// free slot.
 				d.Stats.Waiting++
 				continue
 			}
+			ji := &jobInfo{j: j}
 			best, fits := rd.pick(ji, sh, nodes)
 			switch {
 			case best != nil:
+				shapes.reset() // a slot was taken
 				best.taken++
 				d.Assign = append(d.Assign, command.Assignment{
 					JobID: j.ID, Attempt: j.Attempt + 1, Node: best.n.ID, QuoteMu: best.quote,
@@ -264,6 +269,15 @@ func (s *Scheduler) Plan(v View, seed uint64) Decisions {
 			}
 		}
 		if budget <= 0 {
+			continue
+		}
+		left := 0
+		for _, dn := range done {
+			if !dn {
+				left++
+			}
+		}
+		if !rd.rt.UnderPressure(sh, left) {
 			continue
 		}
 		pending := queue[:0:0]
@@ -577,25 +591,37 @@ func (rd *round) pick(ji *jobInfo, sh *state.Shard, nodes []*nodeInfo) (*nodeInf
 	return best, fits
 }
 
-// anyFree reports whether a node still has a free slot this round.
-func anyFree(nodes []*nodeInfo) bool {
-	for _, ni := range nodes {
-		if ni.free() {
-			return true
-		}
-	}
-	return false
+// shapeMemo remembers, within a shard's pass of a round, whether jobs of
+// one capability set have a node that passes the static filters and
+// whether any of those has a free slot. Capability sets are interned by
+// the store, so the slice identifies the set; the memo is reset whenever a
+// slot is taken.
+type shapeMemo struct {
+	caps   []string
+	valid  bool
+	static bool // some node passes the static filters
+	free   bool // ... and one of those has a free slot
 }
 
-// mayFit reports whether some node passes the filters that need no
-// expression evaluation: up, capabilities, capacity, quota and latency.
-func (*round) mayFit(ji *jobInfo, sh *state.Shard, nodes []*nodeInfo) bool {
-	for _, ni := range nodes {
-		if _, ok := staticStage(ji, ni, sh); ok {
-			return true
+func (m *shapeMemo) reset() { m.valid = false }
+
+// waits reports whether j can only wait this round: some node passes its
+// static filters and none of those has a free slot.
+func (m *shapeMemo) waits(j *state.Job, sh *state.Shard, nodes []*nodeInfo) bool {
+	if !m.valid || len(m.caps) != len(j.Capabilities) || (len(j.Capabilities) > 0 && &m.caps[0] != &j.Capabilities[0]) {
+		ji := jobInfo{j: j}
+		m.caps, m.valid, m.static, m.free = j.Capabilities, true, false, false
+		for _, ni := range nodes {
+			if _, ok := staticStage(&ji, ni, sh); ok {
+				m.static = true
+				if ni.free() {
+					m.free = true
+					break
+				}
+			}
 		}
 	}
-	return false
+	return m.static && !m.free
 }
 
 // Fits implements router.Fitter.

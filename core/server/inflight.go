@@ -116,13 +116,16 @@ func (f *pendingWork) view(st *state.Store) scheduler.View {
 	if len(f.rounds) == 0 && len(f.results) == 0 {
 		return st
 	}
-	v := &overlayView{Store: st, skip: map[string]struct{}{}, byNode: map[string]int{}, byShard: map[string]int{}}
+	v := &overlayView{Store: st, skip: map[string]map[string]struct{}{}, byNode: map[string]int{}, byShard: map[string]int{}}
 	for id, d := range f.rounds {
 		j := st.Job(id)
 		if j == nil || j.State != state.JobQueued || j.Shard != d.shard || j.Attempt != d.attempt {
 			continue // applied, or overtaken by another change
 		}
-		v.skip[id] = struct{}{}
+		if v.skip[d.shard] == nil {
+			v.skip[d.shard] = map[string]struct{}{}
+		}
+		v.skip[d.shard][id] = struct{}{}
 		v.byShard[d.shard]++
 		if d.node != "" {
 			v.byNode[d.node]++
@@ -141,18 +144,19 @@ func (f *pendingWork) view(st *state.Store) scheduler.View {
 // overlayView is a store with in-flight entries laid on top.
 type overlayView struct {
 	*state.Store
-	skip    map[string]struct{}
+	skip    map[string]map[string]struct{} // by shard
 	byNode  map[string]int
 	byShard map[string]int
 }
 
 func (v *overlayView) Queue(shard string, fn func(*state.Job) bool) {
-	if len(v.skip) == 0 {
+	skip := v.skip[shard]
+	if len(skip) == 0 {
 		v.Store.Queue(shard, fn)
 		return
 	}
 	v.Store.Queue(shard, func(j *state.Job) bool {
-		if _, ok := v.skip[j.ID]; ok {
+		if _, ok := skip[j.ID]; ok {
 			return true
 		}
 		return fn(j)
@@ -161,15 +165,6 @@ func (v *overlayView) Queue(shard string, fn func(*state.Job) bool) {
 
 func (v *overlayView) QueueLen(shard string) int {
 	return max(v.Store.QueueLen(shard)-v.byShard[shard], 0)
-}
-
-func (v *overlayView) Parked(fn func(*state.Job) bool) {
-	v.Store.Parked(func(j *state.Job) bool {
-		if _, ok := v.skip[j.ID]; ok {
-			return true
-		}
-		return fn(j)
-	})
 }
 
 func (v *overlayView) ActiveCount(node string) int {
