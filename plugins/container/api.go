@@ -120,7 +120,8 @@ func (e *apiEngine) images(ctx context.Context) ([]string, error) {
 	var list []struct {
 		RepoTags []string `json:"RepoTags"`
 	}
-	if err := e.call(ctx, http.MethodGet, "/images/json", nil, nil, &list); err != nil {
+	filters, _ := json.Marshal(map[string][]string{"dangling": {"false"}})
+	if err := e.call(ctx, http.MethodGet, "/images/json", url.Values{"filters": {string(filters)}}, nil, &list); err != nil {
 		return nil, err
 	}
 	var refs []string

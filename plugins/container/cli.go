@@ -71,7 +71,9 @@ func (e *cliEngine) version(ctx context.Context) (string, error) {
 }
 
 func (e *cliEngine) images(ctx context.Context) ([]string, error) {
-	out, err := e.call(ctx, "images", "--format", "{{.Repository}}:{{.Tag}}")
+	// Untagged (dangling) images are of no use to a job, and listing them
+	// is what makes the command slow on a host that has many.
+	out, err := e.call(ctx, "images", "--filter", "dangling=false", "--format", "{{.Repository}}:{{.Tag}}")
 	if err != nil {
 		return nil, err
 	}
