@@ -512,3 +512,43 @@ func TestRestartedClientReportsUnservedNodesDown(t *testing.T) {
 		return false
 	})
 }
+
+// TestMaxConcurrencyQueuesOnClient: a node holds up to its capacity; its
+// client runs max_concurrency tasks at once and starts the queued ones as
+// running ones finish.
+func TestMaxConcurrencyQueuesOnClient(t *testing.T) {
+	f := newFixture(t)
+	var n1 []state.Node
+	for _, n := range f.nodes {
+		if n.ID == "earth.n1" {
+			n.MaxConcurrency = 2
+			n1 = append(n1, n)
+		}
+	}
+	f.startClient(t, func(c *Config) { c.Nodes = n1 })
+	eventually(t, 20*time.Second, "earth.n1 up", func() bool { return f.nodeStatus("earth.n1") == state.NodeUp })
+	submit(t, f.mgmt, 8, "mc", `{"duration_ms":150}`)
+	queued := false
+	eventually(t, 30*time.Second, "all jobs completed", func() bool {
+		var running, held int
+		f.srv.Read(func(s *state.Store) {
+			s.JobsIter(func(j *state.Job) bool {
+				if j.Node == "earth.n1" && (j.State == state.JobRunning || j.State == state.JobAssigned) {
+					held++
+					if j.State == state.JobRunning {
+						running++
+					}
+				}
+				return true
+			})
+		})
+		if running > 2 {
+			t.Fatalf("%d tasks running on a node whose client runs 2 at once", running)
+		}
+		queued = queued || held > 2
+		return f.counts().N[state.JobCompleted] == 8
+	})
+	if !queued {
+		t.Fatal("the node never held more jobs than it runs at once")
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -133,17 +134,30 @@ type nodeRunner struct {
 	// changed is signalled when the catalog hands out a new executor.
 	changed chan struct{}
 
+	// limit is the node's max_concurrency (0: no limit): tasks beyond it
+	// wait here, in arrival order, and start as running ones finish. The
+	// scheduler fills a node up to its capacity, so a node whose capacity
+	// exceeds its concurrency always has its next tasks at hand.
+	limit atomic.Int64
+
 	mu     sync.Mutex
 	exec   Executor
 	last   Executor // the executor last handed out, to notice a new one
 	stream *host.ExecStream
 	stop   context.CancelFunc
+	// cancelled holds attempts cancelled while waiting for a slot.
+	cancelled map[attemptKey]bool
 }
 
 func newNodeRunner(c *Client, n state.Node) *nodeRunner {
-	return &nodeRunner{c: c, node: n, log: c.log.With("node", n.ID), in: make(chan api.Assignment, 1024),
-		changed: make(chan struct{}, 1)}
+	nr := &nodeRunner{c: c, node: n, log: c.log.With("node", n.ID), in: make(chan api.Assignment, 1024),
+		changed: make(chan struct{}, 1), cancelled: map[attemptKey]bool{}}
+	nr.limit.Store(n.MaxConcurrency)
+	return nr
 }
+
+// setLimit sets the node's max_concurrency (a node update).
+func (nr *nodeRunner) setLimit(n int64) { nr.limit.Store(n) }
 
 // start runs the node's execute and publish loops under ctx until ctx
 // ends or the node is dropped (halt).
@@ -241,10 +255,12 @@ func (nr *nodeRunner) probe(ctx context.Context) probeResult {
 	return beat
 }
 
-// cancel cancels a running attempt on the plugin.
+// cancel cancels an attempt: a running one on the plugin, a waiting one
+// before it starts.
 func (nr *nodeRunner) cancel(k attemptKey) {
 	nr.mu.Lock()
 	s := nr.stream
+	nr.cancelled[k] = true
 	nr.mu.Unlock()
 	if s != nil {
 		if err := s.Cancel(k.job, k.attempt); err != nil {
@@ -298,6 +314,11 @@ func (nr *nodeRunner) session(ctx context.Context) error {
 	}()
 
 	inflight := map[attemptKey]bool{}
+	var waiting []api.Assignment
+	full := func() bool {
+		l := nr.limit.Load()
+		return l > 0 && int64(len(inflight)) >= l
+	}
 	send := func(a api.Assignment) error {
 		k := attemptKey{a.JobID, a.Attempt}
 		err := s.Send(sdk.Task{JobID: a.JobID, Attempt: a.Attempt, Node: a.Node, Kind: a.Kind,
@@ -313,6 +334,28 @@ func (nr *nodeRunner) session(ctx context.Context) error {
 	if err := send(*pending); err != nil {
 		return err
 	}
+	// startWaiting sends waiting tasks while there is a free slot; a task
+	// cancelled while it waited finishes without running (its result is
+	// stale to the server).
+	startWaiting := func() error {
+		for len(waiting) > 0 && !full() {
+			a := waiting[0]
+			waiting = waiting[1:]
+			k := attemptKey{a.JobID, a.Attempt}
+			nr.mu.Lock()
+			dropped := nr.cancelled[k]
+			delete(nr.cancelled, k)
+			nr.mu.Unlock()
+			if dropped {
+				nr.c.finish(k, api.Result{JobID: a.JobID, Attempt: a.Attempt, Retryable: true, Error: "cancelled before it started"})
+				continue
+			}
+			if err := send(a); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	results := s.Results()
 	reported := false
 	for {
@@ -320,15 +363,22 @@ func (nr *nodeRunner) session(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case a := <-nr.in:
+			if full() || len(waiting) > 0 {
+				waiting = append(waiting, a)
+				continue
+			}
 			if err := send(a); err != nil {
-				return nr.drain(inflight, err)
+				return nr.drain(inflight, waiting, err)
 			}
 		case tr, ok := <-results:
 			if !ok {
-				return nr.drain(inflight, host.ErrStreamClosed)
+				return nr.drain(inflight, waiting, host.ErrStreamClosed)
 			}
 			k := attemptKey{tr.JobID, tr.Attempt}
 			delete(inflight, k)
+			nr.mu.Lock()
+			delete(nr.cancelled, k)
+			nr.mu.Unlock()
 			if !reported && errors.Is(tr.Err, host.ErrStreamClosed) {
 				// The plugin died under this task: take the node down
 				// before the failure is reported (see drain).
@@ -336,6 +386,9 @@ func (nr *nodeRunner) session(ctx context.Context) error {
 				reported = true
 			}
 			nr.c.finish(k, toResult(tr))
+			if err := startWaiting(); err != nil {
+				return nr.drain(inflight, waiting, err)
+			}
 		}
 	}
 }
@@ -347,10 +400,13 @@ func (nr *nodeRunner) session(ctx context.Context) error {
 // scheduler could place the retry on the same dead node. The failures sent
 // after it are then stale and ignored; the retry runs elsewhere or after the
 // catalog has restarted the plugin and its next probe brings the node up.
-func (nr *nodeRunner) drain(inflight map[attemptKey]bool, cause error) error {
+func (nr *nodeRunner) drain(inflight map[attemptKey]bool, waiting []api.Assignment, cause error) error {
 	nr.c.reportDown(nr.node.ID, cause)
 	for k := range inflight {
 		nr.c.finish(k, api.Result{JobID: k.job, Attempt: k.attempt, Retryable: true, Error: cause.Error()})
+	}
+	for _, a := range waiting {
+		nr.c.finish(attemptKey{a.JobID, a.Attempt}, api.Result{JobID: a.JobID, Attempt: a.Attempt, Retryable: true, Error: cause.Error()})
 	}
 	return cause
 }

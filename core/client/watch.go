@@ -63,7 +63,10 @@ func (c *Client) reconcile(ctx context.Context, nodes []api.Node) {
 	listed := make(map[string]bool, len(nodes))
 	for _, n := range nodes {
 		listed[n.ID] = true
-		_, served := c.node(n.ID)
+		nr, served := c.node(n.ID)
+		if served {
+			nr.setLimit(n.MaxConcurrency) // follows node updates
+		}
 		switch {
 		case served && !c.wants(n):
 			c.drop(n.ID, "node "+n.Status+", hosted by "+n.Client)

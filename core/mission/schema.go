@@ -273,7 +273,7 @@ func nodeDoc() BlockDoc {
 			{Name: "plugin", Type: TypeString, Default: "sim", Description: "Plugin kind that executes its jobs (checked by the agent)."},
 			{Name: "capabilities", Type: TypeStrings, Default: []string{}, Description: "What jobs it can take.", Example: `["gpu", "vision"]`},
 			{Name: "capacity", Type: TypeInt, Required: true, Description: "Jobs it can hold at once."},
-			{Name: "max_concurrency", Type: TypeInt, Default: int64(0), DefaultText: "capacity", Description: "Jobs it runs at once."},
+			{Name: "max_concurrency", Type: TypeInt, Default: int64(0), DefaultText: "capacity", Description: "Jobs it runs at once; its client queues the rest of what it holds, in order."},
 			{Name: "quota", Type: TypeInt, Default: int64(0), Description: "Jobs it may complete in total (0: unlimited)."},
 			{Name: "latency_ms", Type: TypeInt, Default: int64(0), Description: "Declared latency, checked against the shard budget."},
 			{Name: "heartbeat_sec", Type: TypeInt, Default: int64(10), Description: "Heartbeat TTL in seconds."},

@@ -125,11 +125,7 @@ func checkDecisions(t *testing.T, f *schedtest.Fabric, d scheduler.Decisions) {
 			t.Fatalf("assignment over max price: %+v", a)
 		}
 		taken[n.ID]++
-		slots := n.Capacity
-		if n.MaxConcurrency > 0 && n.MaxConcurrency < slots {
-			slots = n.MaxConcurrency
-		}
-		if int64(f.ActiveCount(n.ID))+taken[n.ID] > slots {
+		if int64(f.ActiveCount(n.ID))+taken[n.ID] > n.Capacity {
 			t.Fatalf("node %s over capacity", n.ID)
 		}
 	}

@@ -16,17 +16,22 @@
 //
 //  1. Candidates are the shard's nodes that are Up; have every capability
 //     the job requires (exact names: a node's "general" satisfies only
-//     "general"); have capacity (min(Capacity, MaxConcurrency when > 0) > 0)
-//     and a quota not yet used up by completions; have latency
+//     "general"); have capacity (Capacity > 0) and a quota not yet used up
+//     by completions; have latency
 //     (MeasuredLatencyMs if > 0, else LatencyMs) within the shard's
 //     LatencyBudgetMs (0 = no limit); pass the owner's compliance policy
 //     (CEL, see below); and quote within the job's MaxPriceMu (0 = no limit).
-//     Such a node "fits" the job; it can take it now when it also has a free
-//     slot (slots minus ActiveCount minus slots taken earlier this round) and
+//     Such a node "fits" the job; it can take it now when it also has room
+//     (Capacity minus ActiveCount minus jobs taken earlier this round) and
 //     quota room (CompletedOn + ActiveCount + taken < Quota when Quota > 0).
-//  2. The winner among nodes that can take it now: lowest quote, then lowest
-//     load (active+taken)/Capacity, then node id. Assignment.Attempt is the
-//     job's Attempt + 1 and QuoteMu the quote.
+//     A node holds up to Capacity jobs and its client runs MaxConcurrency of
+//     them at once, queueing the rest in order, so its next jobs are at hand
+//     when running ones finish.
+//  2. The winner among nodes that can take it now: a node with a free run
+//     slot (min(Capacity, MaxConcurrency) not yet used) before one that
+//     would queue the job; then lowest quote, then lowest load
+//     (active+taken)/Capacity, then node id. Assignment.Attempt is the job's
+//     Attempt + 1 and QuoteMu the quote.
 //  3. A job some node fits but none can take now waits. A job no node of its
 //     shard fits goes to core/router: spilled to a shard that fits it, or
 //     parked with a precise reason.
@@ -320,7 +325,8 @@ type round struct {
 
 type nodeInfo struct {
 	n         *state.Node
-	slots     int64
+	slots     int64 // jobs it runs at once: min(Capacity, MaxConcurrency)
+	hold      int64 // jobs it holds (running or queued on its client): Capacity
 	active    int64
 	completed int64
 	taken     int64
@@ -352,6 +358,8 @@ func (rd *round) nodesOf(shard string) []*nodeInfo {
 	src := rd.v.NodesOfShard(shard)
 	ns := make([]*nodeInfo, 0, len(src))
 	for _, n := range src {
+		// A node holds up to Capacity jobs; its client runs
+		// MaxConcurrency of them at once and queues the rest in order.
 		slots := n.Capacity
 		if n.MaxConcurrency > 0 && n.MaxConcurrency < slots {
 			slots = n.MaxConcurrency
@@ -359,6 +367,7 @@ func (rd *round) nodesOf(shard string) []*nodeInfo {
 		ni := &nodeInfo{
 			n:         n,
 			slots:     slots,
+			hold:      n.Capacity,
 			active:    int64(rd.v.ActiveCount(n.ID)),
 			completed: rd.v.CompletedOn(n.ID),
 		}
@@ -548,10 +557,16 @@ func (rd *round) quote(ji *jobInfo, ni *nodeInfo) (int64, error) {
 	return q, nil
 }
 
-// free reports whether ni has a slot and quota room now.
-func (ni *nodeInfo) free() bool {
+// free reports whether ni has a free run slot and quota room now.
+func (ni *nodeInfo) free() bool { return ni.room(ni.slots) }
+
+// holds reports whether ni can take one more job to queue behind its
+// running ones (capacity beyond its concurrency) and has quota room.
+func (ni *nodeInfo) holds() bool { return ni.room(ni.hold) }
+
+func (ni *nodeInfo) room(limit int64) bool {
 	used := ni.active + ni.taken
-	if used >= ni.slots {
+	if used >= limit {
 		return false
 	}
 	return ni.n.Quota <= 0 || ni.completed+used < ni.n.Quota
@@ -580,11 +595,13 @@ func (rd *round) pick(ji *jobInfo, sh *state.Shard, nodes []*nodeInfo) (*nodeInf
 			continue
 		}
 		fits = true
-		if !ni.free() {
+		if !ni.holds() {
 			continue
 		}
 		ni.quote = vd.quote
-		if best == nil || better(ni, best) {
+		// A node with a free run slot beats one that would queue the job.
+		switch nf, bf := ni.free(), best != nil && best.free(); {
+		case best == nil, nf && !bf, nf == bf && better(ni, best):
 			best = ni
 		}
 	}
@@ -614,7 +631,7 @@ func (m *shapeMemo) waits(j *state.Job, sh *state.Shard, nodes []*nodeInfo) bool
 		for _, ni := range nodes {
 			if _, ok := staticStage(&ji, ni, sh); ok {
 				m.static = true
-				if ni.free() {
+				if ni.holds() {
 					m.free = true
 					break
 				}

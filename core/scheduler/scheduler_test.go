@@ -108,6 +108,13 @@ func TestPlanFilters(t *testing.T) {
 			want:  placement{"j1": "b"},
 		},
 		{
+			name:  "queued behind running jobs when no node has a free run slot",
+			nodes: []*state.Node{{ID: "a", Shard: "s", Capacity: 3, MaxConcurrency: 1, Status: state.NodeUp}, nd("b", "s", 900)},
+			jobs:  []*state.Job{jb("j1", "s"), jb("j2", "s"), jb("j3", "s")},
+			setup: func(f *schedtest.Fabric) { withActive(f, "a", 1); withActive(f, "b", 4) },
+			want:  placement{"j1": "a", "j2": "a"},
+		},
+		{
 			name:  "slots taken earlier in the round",
 			nodes: []*state.Node{{ID: "a", Shard: "s", Capacity: 1, Status: state.NodeUp}, nd("b", "s", 900)},
 			jobs:  []*state.Job{jb("j1", "s"), jb("j2", "s"), jb("j3", "s")},
