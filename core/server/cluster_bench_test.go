@@ -31,7 +31,9 @@ func benchCluster(b testing.TB, n int, hb, election time.Duration) []*Server {
 		ln.Close()
 		cfg := DefaultConfig()
 		cfg.NodeID, cfg.DataDir, cfg.BindAddr = fmt.Sprintf("b%d", i), b.TempDir(), addr
-		cfg.Logger = hclog.New(&hclog.LoggerOptions{Level: hclog.Error})
+		// Quiet: a failover logs refused connections to the killed leader,
+		// and go test would print them inside the benchmark result line.
+		cfg.Logger = hclog.NewNullLogger()
 		cfg.RaftHeartbeatTimeout, cfg.RaftElectionTimeout = hb, election
 		s, err := New(cfg)
 		if err != nil {
