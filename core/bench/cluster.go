@@ -637,6 +637,10 @@ func (c *Cluster) Load(ctx context.Context, l LoadConfig) (LoadResult, error) {
 	res.Overall = float64(res.Finished) / res.Elapsed.Seconds()
 	if d := end.Sub(warmAt); !warmAt.IsZero() && d > 0 && res.Finished > warm {
 		res.Sustained = float64(res.Finished-warm) / d.Seconds()
+	} else if !res.TimedOut && res.Finished > 0 {
+		// Everything finished before a poll saw the warm-up point: a run
+		// this short has no steady part, so its overall rate stands.
+		res.Sustained = res.Overall
 	}
 	res.Retries = retries.Load()
 	return res, nil

@@ -358,6 +358,9 @@ func Lifecycle(ctx context.Context, cfg LifecycleConfig) (LifecycleResult, error
 	}
 	if d := end.Sub(warmAt); d > 0 && total > warm {
 		res.Sustained = float64(total-warm) / d.Seconds()
+	} else {
+		// A run too short for a steady part after warm-up.
+		res.Sustained = res.Overall
 	}
 	res.EntriesPerJob = float64(res.RaftEntries) / float64(cfg.Jobs)
 	if heapAfter > heapBefore {
