@@ -56,6 +56,13 @@ node "earth.n1" {
 // the event log then holds jobs+8 or so events.
 func liveFabric(tb testing.TB, jobs int) *api.Client {
 	tb.Helper()
+	return liveFabricWith(tb, collectMission, jobs)
+}
+
+// liveFabricWith is liveFabric with its own mission source (ROOT is
+// replaced by a temp dir).
+func liveFabricWith(tb testing.TB, mission string, jobs int) *api.Client {
+	tb.Helper()
 	logger := hclog.New(&hclog.LoggerOptions{Name: tb.Name(), Level: hclog.Error})
 	cfg := server.DefaultConfig()
 	root := tb.TempDir()
@@ -83,7 +90,7 @@ func liveFabric(tb testing.TB, jobs int) *api.Client {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if _, err := c.ApplyMission(ctx, "collect.hcl", []byte(strings.ReplaceAll(collectMission, "ROOT", root)), "test"); err != nil {
+	if _, err := c.ApplyMission(ctx, "collect.hcl", []byte(strings.ReplaceAll(mission, "ROOT", root)), "test"); err != nil {
 		tb.Fatal(err)
 	}
 	for lo := 0; lo < jobs; lo += 1000 {

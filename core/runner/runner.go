@@ -190,10 +190,17 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		log.Warn("jobs rejected", "count", stats.Rejected, "first", stats.FirstReject)
 	}
 
-	res.StopReason = Wait(ctx, c, WaitOptions{
+	wo := WaitOptions{
 		Start: runStart, Deadline: o.Deadline, StopAfter: o.StopAfter, StopAfterPercent: o.StopAfterPercent,
 		Total: int64(len(jobs)), Interval: o.SampleInterval,
-	})
+	}
+	res.StopReason = Wait(ctx, c, wo)
+	// A mission run covers its owner schedule: when the jobs finish before
+	// its last timed entry, wait for the entries (they may add work, e.g. a
+	// node that unparks jobs), then for the jobs again.
+	if res.StopReason == StopDone && WaitSchedule(ctx, c, runStart, o.Deadline) {
+		res.StopReason = Wait(ctx, c, wo)
+	}
 	stopOutage()
 	outageWG.Wait()
 	// One last sample so the series ends at the final state.
@@ -428,6 +435,51 @@ func Wait(ctx context.Context, c *api.Client, o WaitOptions) string {
 		case <-ctx.Done():
 			return StopCancelled
 		case <-t.C:
+		}
+	}
+}
+
+// WaitSchedule waits until every timed entry of the applied mission's owner
+// schedule has fired (or was skipped), bounded by each entry's own time
+// plus a grace of 2 s and by deadline (measured from start). Entries that
+// wait for a number of completed jobs are not waited for. It reports
+// whether it waited for any entry.
+func WaitSchedule(ctx context.Context, c *api.Client, start time.Time, deadline time.Duration) bool {
+	const grace = 2 * time.Second
+	waited := false
+	var until time.Time
+	for {
+		m, err := c.Mission(ctx)
+		if err != nil {
+			return waited
+		}
+		skipped := make(map[string]bool, len(m.Skipped))
+		for _, id := range m.Skipped {
+			skipped[id] = true
+		}
+		var next time.Duration = -1
+		elapsed := time.Duration(m.Clock-m.Start) * time.Nanosecond
+		for _, e := range m.Schedule {
+			if e.Fired || skipped[e.ID] || e.AtMs <= 0 {
+				continue
+			}
+			left := max(time.Duration(e.AtMs)*time.Millisecond-elapsed, 0)
+			next = max(next, left)
+		}
+		if next < 0 {
+			return waited
+		}
+		if until.IsZero() {
+			until = time.Now().Add(next + grace)
+		}
+		if time.Now().After(until) || (deadline > 0 && time.Since(start) >= deadline) {
+			return waited
+		}
+		waited = true
+		select {
+		case <-ctx.Done():
+			return waited
+		case <-time.After(25 * time.Millisecond):
 		}
 	}
 }
