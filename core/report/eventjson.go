@@ -1,7 +1,6 @@
 package report
 
 import (
-	"strconv"
 	"unicode/utf8"
 
 	"github.com/planetary/planetary/raftfsm/state"
@@ -13,111 +12,9 @@ import (
 // string escaping with HTML escaping on. TestAppendEventLineMatchesJSON pins
 // the equivalence, so bundles written before and after read the same.
 func appendEventLine(dst []byte, e *state.Event) []byte {
-	dst = append(dst, `{"seq":`...)
-	dst = strconv.AppendUint(dst, e.Seq, 10)
-	dst = append(dst, `,"index":`...)
-	dst = strconv.AppendUint(dst, e.Index, 10)
-	dst = append(dst, `,"time":`...)
-	dst = strconv.AppendInt(dst, e.Time, 10)
-	dst = append(dst, `,"type":`...)
-	dst = appendJSONString(dst, e.Type)
-	dst = appendOptString(dst, `,"job":`, e.Job)
-	if e.Attempt != 0 {
-		dst = append(dst, `,"attempt":`...)
-		dst = strconv.AppendUint(dst, uint64(e.Attempt), 10)
-	}
-	dst = appendOptString(dst, `,"shard":`, e.Shard)
-	dst = appendOptString(dst, `,"from":`, e.From)
-	dst = appendOptString(dst, `,"to":`, e.To)
-	dst = appendOptString(dst, `,"node":`, e.Node)
-	if e.ValueMu != 0 {
-		dst = append(dst, `,"value_mu":`...)
-		dst = strconv.AppendInt(dst, e.ValueMu, 10)
-	}
-	if e.AmountMu != 0 {
-		dst = append(dst, `,"amount_mu":`...)
-		dst = strconv.AppendInt(dst, e.AmountMu, 10)
-	}
-	dst = appendOptString(dst, `,"actor":`, e.Actor)
-	dst = appendOptString(dst, `,"reason":`, e.Reason)
-	dst = appendOptString(dst, `,"detail":`, e.Detail)
-	dst = append(dst, `,"prev":`...)
-	dst = appendJSONString(dst, e.Prev)
-	dst = append(dst, `,"hash":`...)
-	dst = appendJSONString(dst, e.Hash)
+	dst = append(dst, '{')
+	dst = state.AppendJSONFields(dst, e, true)
 	return append(dst, '}', '\n')
-}
-
-func appendOptString(dst []byte, key, v string) []byte {
-	if v == "" {
-		return dst
-	}
-	dst = append(dst, key...)
-	return appendJSONString(dst, v)
-}
-
-const hexDigits = "0123456789abcdef"
-
-// plainJSON marks the ASCII bytes encoding/json copies unchanged with HTML
-// escaping on: printable, not '"', '\\', '<', '>' or '&'.
-var plainJSON = func() (t [utf8.RuneSelf]bool) {
-	for b := 0x20; b < utf8.RuneSelf; b++ {
-		t[b] = b != '"' && b != '\\' && b != '<' && b != '>' && b != '&'
-	}
-	return t
-}()
-
-// appendJSONString quotes s the way encoding/json does with HTML escaping
-// on: \" \\ \b \f \n \r \t, \u00XX for other control bytes and for < > &,
-// \ufffd for invalid UTF-8 and \u2028 / \u2029 escaped.
-func appendJSONString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		b := s[i]
-		if b < utf8.RuneSelf {
-			if plainJSON[b] {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch b {
-			case '\\', '"':
-				dst = append(dst, '\\', b)
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\f':
-				dst = append(dst, '\\', 'f')
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		c, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case c == utf8.RuneError && size == 1:
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-		case c == '\u2028' || c == '\u2029':
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[c&0xF])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }
 
 // lineDecoder reads the exact layout appendEventLine writes, with strings
