@@ -94,18 +94,11 @@ func (c *BenchCommand) Run(args []string) int {
 		c.Ui.Error(fmt.Sprintf("module dir %s: %v", dir, err))
 		return 1
 	}
-	if cpuProf != "" {
-		f, err := os.Create(cpuProf)
-		if err != nil {
-			c.Ui.Error(fmt.Sprintf("cpu profile: %v", err))
-			return 1
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			c.Ui.Error(fmt.Sprintf("cpu profile: %v", err))
-			return 1
-		}
-		defer pprof.StopCPUProfile()
+	stopProfiles, err := startProfiles(cpuProf, "")
+	defer stopProfiles()
+	if err != nil {
+		c.Ui.Error(err.Error())
+		return 1
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
