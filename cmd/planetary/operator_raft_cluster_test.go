@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/planetary/planetary/core/api"
 	"github.com/planetary/planetary/core/server"
+	"github.com/planetary/planetary/core/testport"
 )
 
 // raftCluster runs three servers over loopback TCP raft, each behind its
@@ -25,12 +25,7 @@ func raftCluster(t *testing.T) ([]*server.Server, []string) {
 		peers   []server.PeerAddr
 	)
 	for i := range 3 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		ln.Close()
+		addr := testport.Addr(t)
 		cfg := server.DefaultConfig()
 		cfg.NodeID, cfg.DataDir, cfg.BindAddr = fmt.Sprintf("s%d", i), t.TempDir(), addr
 		cfg.Logger = hclog.NewNullLogger()

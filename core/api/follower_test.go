@@ -3,7 +3,6 @@ package api_test
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -11,16 +10,12 @@ import (
 
 	"github.com/planetary/planetary/core/api"
 	"github.com/planetary/planetary/core/server"
+	"github.com/planetary/planetary/core/testport"
 )
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
+	return testport.Addr(t)
 }
 
 // TestFollowerRefusesWrites runs a two-server cluster over TCP raft with

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/planetary/planetary/core/testport"
 	"github.com/planetary/planetary/raftfsm/command"
 	"github.com/planetary/planetary/raftfsm/state"
 )
@@ -23,12 +23,7 @@ func benchCluster(b testing.TB, n int, hb, election time.Duration) []*Server {
 		peers   []PeerAddr
 	)
 	for i := range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			b.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		ln.Close()
+		addr := testport.Addr(b)
 		cfg := DefaultConfig()
 		cfg.NodeID, cfg.DataDir, cfg.BindAddr = fmt.Sprintf("b%d", i), b.TempDir(), addr
 		// Quiet: a failover logs refused connections to the killed leader,

@@ -184,15 +184,35 @@ func launch(t *testing.T, env []string, addr string, args ...string) *agentProc 
 	return p
 }
 
-// waitBanner waits until the agent has finished starting.
+// waitBanner waits until the agent has finished starting; on a timeout or
+// an early exit it fails with the agent's output.
 func (p *agentProc) waitBanner(d time.Duration) {
 	p.t.Helper()
-	waitFor(p.t, d, "agent banner", func() bool {
-		if p.cmd.ProcessState != nil {
-			p.t.Fatalf("agent exited:\n%s", p.output())
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if strings.Contains(p.output(), "planetary agent (") {
+			return
 		}
-		return strings.Contains(p.output(), "planetary agent (")
-	})
+		if p.exited() {
+			p.t.Fatalf("agent exited before its banner:\n%s", p.output())
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	p.t.Fatalf("timed out after %v waiting for the agent banner; its output:\n%s", d, p.output())
+}
+
+// exited reports whether the agent process has ended (a zombie not yet
+// reaped counts as ended).
+func (p *agentProc) exited() bool {
+	if p.cmd.ProcessState != nil {
+		return true
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		return true
+	}
+	i := bytes.LastIndexByte(b, ')')
+	return i > 0 && i+2 < len(b) && b[i+2] == 'Z'
 }
 
 // startServer starts server i (not waiting: servers wait for each other).
