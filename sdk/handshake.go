@@ -34,7 +34,7 @@ const PluginName = "agent"
 // UX feature, not a security measure: it only makes a plugin binary that is
 // run by hand print a helpful message instead of waiting for a host. The
 // binary's integrity is checked by the host's sha256 pin and the connection
-// is authenticated with automatic mTLS.
+// is authenticated with mutual TLS (see Serve).
 var Handshake = plugin.HandshakeConfig{
 	ProtocolVersion:  ProtocolVersion,
 	MagicCookieKey:   "PLANETARY_PLUGIN_MAGIC_COOKIE",

@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"context"
+	"crypto/tls"
 	"os"
 	"os/signal"
 	"syscall"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
+	"github.com/planetary/planetary/sdk/internal/pluginmtls"
 	"google.golang.org/grpc"
 )
 
@@ -43,8 +45,8 @@ func WithDebug(ctx context.Context, reattach chan<- *plugin.ReattachConfig, clos
 }
 
 // Serve serves the agent made by factory as a planetary plugin. It is the
-// whole of a plugin's main. Serve logs JSON to stderr, speaks gRPC with
-// automatic mTLS, and exits the process when the host process dies (a
+// whole of a plugin's main. Serve logs JSON to stderr, speaks gRPC over
+// mutual TLS, and exits the process when the host process dies (a
 // SIGKILLed host never leaves a plugin running): on Linux the kernel sends
 // SIGTERM on parent death, and a watch on the parent pid covers the rest.
 // On host death, running tasks are cancelled and get a short grace period.
@@ -75,7 +77,7 @@ func Serve(factory func() Agent, opts ...ServeOpt) {
 		go watchParent(life, stop, cfg, p)
 	}
 
-	plugin.Serve(&plugin.ServeConfig{
+	sc := &plugin.ServeConfig{
 		HandshakeConfig: Handshake,
 		Plugins:         plugin.PluginSet{PluginName: p},
 		GRPCServer: func(o []grpc.ServerOption) *grpc.Server {
@@ -83,7 +85,15 @@ func Serve(factory func() Agent, opts ...ServeOpt) {
 		},
 		Logger: cfg.logger,
 		Test:   cfg.debug,
-	})
+	}
+	// The host's key and certificate for this process, when it passed them;
+	// otherwise go-plugin's automatic mTLS answers the host's certificate.
+	if tc, err := pluginmtls.ServerConfig(); err != nil {
+		cfg.logger.Warn("falling back to automatic mTLS", "error", err)
+	} else if tc != nil {
+		sc.TLSProvider = func() (*tls.Config, error) { return tc, nil }
+	}
+	plugin.Serve(sc)
 }
 
 // watchParent exits the process once the host is gone.

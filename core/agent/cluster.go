@@ -65,6 +65,12 @@ func (a *Agent) formCluster(ctx context.Context) error {
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	for attempt := 0; ; attempt++ {
+		// A peer that bootstrapped a configuration naming this server has
+		// replicated it here once elected: nothing is left to join.
+		if srv.IsMember() {
+			a.log.Info("in the cluster's configuration")
+			return nil
+		}
 		fresh := []server.PeerAddr{self}
 		var members []string
 		for _, addr := range join {

@@ -104,6 +104,21 @@ func (s *Server) HasState() bool {
 	return f.Error() == nil && len(f.Configuration().Servers) > 0
 }
 
+// IsMember reports whether the raft configuration this server holds names
+// it (as bootstrapped, or as replicated to it by a leader that added it).
+func (s *Server) IsMember() bool {
+	f := s.raft.GetConfiguration()
+	if f.Error() != nil {
+		return false
+	}
+	for _, srv := range f.Configuration().Servers {
+		if string(srv.ID) == s.cfg.NodeID {
+			return true
+		}
+	}
+	return false
+}
+
 // Self describes this server.
 func (s *Server) Self() SelfInfo {
 	la, lid := s.raft.LeaderWithID()

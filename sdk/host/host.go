@@ -24,6 +24,7 @@ import (
 	"github.com/planetary/planetary/sdk"
 	"github.com/planetary/planetary/sdk/internal/agentpb"
 	"github.com/planetary/planetary/sdk/internal/convert"
+	"github.com/planetary/planetary/sdk/internal/pluginmtls"
 )
 
 var (
@@ -113,10 +114,13 @@ type Plugin struct {
 	call   time.Duration
 	// batch is set when the agent reads batched execute requests.
 	batch bool
+	// ownTLS is set when the plugin served with the certificate generated
+	// for it (false: go-plugin's automatic mTLS, or a reattached plugin).
+	ownTLS bool
 }
 
 // Launch starts the plugin process, verifies its pin, completes the
-// handshake with automatic mTLS, and negotiates the API version. ctx bounds
+// handshake over mutual TLS, and negotiates the API version. ctx bounds
 // the whole launch; on any failure the process is killed.
 func Launch(ctx context.Context, cfg Config) (*Plugin, error) {
 	def := DefaultConfig()
@@ -136,14 +140,22 @@ func Launch(ctx context.Context, cfg Config) (*Plugin, error) {
 		return nil, err
 	}
 
+	// Mutual TLS with P-256 keys: the host's made once per process, the
+	// plugin's per launch and handed over on descriptor 3 (see pluginmtls).
+	ml, err := pluginmtls.NewLaunch()
+	if err != nil {
+		return nil, fmt.Errorf("plugin %q: %w: %w", cfg.Name, ErrStart, err)
+	}
+	defer ml.File.Close()
 	cmd := exec.Command(cfg.Path, cfg.Args...)
-	cmd.Env = append([]string{}, cfg.Env...)
+	cmd.Env = append(append([]string{}, cfg.Env...), ml.Env...)
+	cmd.ExtraFiles = []*os.File{ml.File}
 	cc := &plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
 		Plugins:          plugin.PluginSet{sdk.PluginName: &clientPlugin{}},
 		Cmd:              cmd,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		AutoMTLS:         true,
+		TLSConfig:        ml.Config,
 		Logger:           cfg.Logger.Named(cfg.Name),
 		StartTimeout:     cfg.StartTimeout,
 	}
@@ -158,6 +170,7 @@ func Launch(ctx context.Context, cfg Config) (*Plugin, error) {
 		return nil, err
 	}
 	p.cmd = cmd
+	p.ownTLS = ml.UsedOwnCert()
 	return p, nil
 }
 

@@ -152,6 +152,27 @@ func TestLaunchAndCall(t *testing.T) {
 	}
 }
 
+// TestLaunchTLS: a plugin built with the sdk serves with the certificate
+// the host generated for it; one that ignores it answers with go-plugin's
+// automatic mTLS, and the host still connects.
+func TestLaunchTLS(t *testing.T) {
+	ctx := context.Background()
+	own := launch(t, Config{})
+	if !own.ownTLS {
+		t.Fatal("sdk plugin did not serve with the host-generated certificate")
+	}
+	if err := own.Health(ctx); err != nil {
+		t.Fatal(err)
+	}
+	auto := launch(t, Config{Env: []string{"TESTPLUGIN_IGNORE_TLS_FD=1"}})
+	if auto.ownTLS {
+		t.Fatal("plugin ignoring the descriptor reported the host-generated certificate")
+	}
+	if err := auto.Health(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestExecStream(t *testing.T) {
 	p := launch(t, Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -47,4 +47,11 @@ func (agent) Execute(ctx context.Context, t sdk.Task) (sdk.Result, error) {
 
 var _ sdk.Executor = agent{}
 
-func main() { sdk.Serve(func() sdk.Agent { return agent{} }) }
+func main() {
+	// TESTPLUGIN_IGNORE_TLS_FD=1 plays a plugin that does not read the
+	// host's descriptor (another SDK): go-plugin's automatic mTLS answers.
+	if os.Getenv("TESTPLUGIN_IGNORE_TLS_FD") == "1" {
+		os.Unsetenv("PLANETARY_PLUGIN_TLS_FD")
+	}
+	sdk.Serve(func() sdk.Agent { return agent{} })
+}
