@@ -143,21 +143,30 @@ func runClusterJobs(t *testing.T, withTLS bool, total int, kill bool) *clusterSp
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	// A consistent read (forwarded to the leader): the ledger above was
-	// one, and a follower's own view may not have applied the last
-	// completions yet. The digests below compare every server's state.
-	evs := allEvents(t, c.api(t, live[0], false))
+	// The event log is each server's own (GET /v1/events is never
+	// forwarded): live[0] may be a follower that has not applied the last
+	// completions yet, so read until its log holds them all (or stops
+	// growing), then check each job's count.
 	completed := map[string]int{}
 	var firstAssign time.Time
-	for _, e := range evs {
-		switch e.Type {
-		case state.EvJobCompleted:
-			completed[e.Job]++
-		case state.EvJobAssigned:
-			if kill && firstAssign.IsZero() && e.Time > killedAt.UnixNano() {
-				firstAssign = time.Unix(0, e.Time)
+	evDeadline := time.Now().Add(30 * time.Second)
+	for {
+		clear(completed)
+		firstAssign = time.Time{}
+		for _, e := range allEvents(t, c.api(t, live[0], true)) {
+			switch e.Type {
+			case state.EvJobCompleted:
+				completed[e.Job]++
+			case state.EvJobAssigned:
+				if kill && firstAssign.IsZero() && e.Time > killedAt.UnixNano() {
+					firstAssign = time.Unix(0, e.Time)
+				}
 			}
 		}
+		if len(completed) >= total || time.Now().After(evDeadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	for key, id := range acked {
 		if completed[id] != 1 {
