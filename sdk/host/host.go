@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"time"
 
@@ -142,22 +143,30 @@ func Launch(ctx context.Context, cfg Config) (*Plugin, error) {
 
 	// Mutual TLS with P-256 keys: the host's made once per process, the
 	// plugin's per launch and handed over on descriptor 3 (see pluginmtls).
-	ml, err := pluginmtls.NewLaunch()
-	if err != nil {
-		return nil, fmt.Errorf("plugin %q: %w: %w", cfg.Name, ErrStart, err)
-	}
-	defer ml.File.Close()
+	// Windows passes no extra descriptors: there, go-plugin's automatic
+	// mTLS.
 	cmd := exec.Command(cfg.Path, cfg.Args...)
-	cmd.Env = append(append([]string{}, cfg.Env...), ml.Env...)
-	cmd.ExtraFiles = []*os.File{ml.File}
+	cmd.Env = append([]string{}, cfg.Env...)
 	cc := &plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
 		Plugins:          plugin.PluginSet{sdk.PluginName: &clientPlugin{}},
 		Cmd:              cmd,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		TLSConfig:        ml.Config,
 		Logger:           cfg.Logger.Named(cfg.Name),
 		StartTimeout:     cfg.StartTimeout,
+	}
+	var ml *pluginmtls.Launch
+	if runtime.GOOS == "windows" {
+		cc.AutoMTLS = true
+	} else {
+		var err error
+		if ml, err = pluginmtls.NewLaunch(); err != nil {
+			return nil, fmt.Errorf("plugin %q: %w: %w", cfg.Name, ErrStart, err)
+		}
+		defer ml.File.Close()
+		cmd.Env = append(cmd.Env, ml.Env...)
+		cmd.ExtraFiles = []*os.File{ml.File}
+		cc.TLSConfig = ml.Config
 	}
 	if cfg.SHA256 != "" {
 		sum, _ := hex.DecodeString(cfg.SHA256)
@@ -170,7 +179,7 @@ func Launch(ctx context.Context, cfg Config) (*Plugin, error) {
 		return nil, err
 	}
 	p.cmd = cmd
-	p.ownTLS = ml.UsedOwnCert()
+	p.ownTLS = ml != nil && ml.UsedOwnCert()
 	return p, nil
 }
 
