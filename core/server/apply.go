@@ -28,7 +28,7 @@ func (s *Server) Apply(ctx context.Context, t command.MessageType, msg msgp.Mars
 	if err != nil {
 		return nil, err
 	}
-	if err := waitFuture(ctx, f); err != nil {
+	if err := s.waitFuture(ctx, f); err != nil {
 		return nil, fmt.Errorf("server: apply %s: %w", t, mapRaftErr(err))
 	}
 	return s.response(t, f)
@@ -311,7 +311,7 @@ func (c *coalescer[T]) run(ctx context.Context) {
 func (c *coalescer[T]) finish(b inflight[T]) {
 	var (
 		resp *raftfsm.Response
-		err  = b.f.Error()
+		err  = c.s.waitFuture(context.Background(), b.f)
 	)
 	if c.settled != nil && b.tok != nil {
 		c.settled(b.tok)

@@ -61,7 +61,7 @@ type SnapshotInfo struct {
 // when nothing was applied since it.
 func (s *Server) latestSnapshot(ctx context.Context) (*raft.SnapshotMeta, io.ReadCloser, error) {
 	f := s.raft.Snapshot()
-	err := waitFuture(ctx, f)
+	err := s.waitFuture(ctx, f)
 	if err == nil {
 		return f.Open()
 	}

@@ -192,7 +192,7 @@ func (s *Server) TransferLeadership(ctx context.Context, id string) error {
 		}
 		f = s.raft.LeadershipTransferToServer(raft.ServerID(id), raft.ServerAddress(addr))
 	}
-	if err := waitFuture(ctx, f); err != nil {
+	if err := s.waitFuture(ctx, f); err != nil {
 		return fmt.Errorf("server: transfer leadership: %w", mapRaftErr(err))
 	}
 	return nil

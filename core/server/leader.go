@@ -62,7 +62,7 @@ func (s *Server) stopLeader() {
 func (s *Server) leaderLoop(ctx context.Context) {
 	for {
 		f := s.raft.Barrier(s.cfg.ApplyTimeout)
-		err := waitFuture(ctx, f)
+		err := s.waitFuture(ctx, f)
 		if err == nil {
 			break
 		}

@@ -39,8 +39,10 @@ type Server struct {
 	// shutdownCtx ends when Shutdown starts.
 	shutdownCtx    context.Context
 	shutdownCancel context.CancelFunc
-	wg             sync.WaitGroup
-	shutdownOnce   sync.Once
+	// raftDown is closed once raft has shut down.
+	raftDown     chan struct{}
+	wg           sync.WaitGroup
+	shutdownOnce sync.Once
 
 	// changed is closed and replaced after every applied entry (watcher).
 	changeMu sync.Mutex
@@ -107,11 +109,12 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("server: create data dir: %w", err)
 	}
 	s := &Server{
-		cfg:     cfg,
-		logger:  cfg.Logger.Named("server"),
-		changed: make(chan struct{}),
-		pending: newPendingWork(),
-		kick:    make(chan struct{}, 1),
+		cfg:      cfg,
+		logger:   cfg.Logger.Named("server"),
+		changed:  make(chan struct{}),
+		pending:  newPendingWork(),
+		kick:     make(chan struct{}, 1),
+		raftDown: make(chan struct{}),
 	}
 	s.shutdownCtx, s.shutdownCancel = context.WithCancel(context.Background())
 	s.sched = scheduler.New(scheduler.Config{Logger: cfg.Logger})
@@ -319,6 +322,7 @@ func (s *Server) Shutdown() error {
 				err = fmt.Errorf("server: raft shutdown: %w", e)
 			}
 		}
+		close(s.raftDown)
 		s.wg.Wait()
 		if e := s.closeAll(); e != nil && err == nil {
 			err = e
@@ -375,7 +379,7 @@ func (s *Server) ConsistentRead(ctx context.Context, fn func(*state.Store)) erro
 	if err := s.WaitReady(ctx); err != nil {
 		return err
 	}
-	if err := waitFuture(ctx, s.raft.VerifyLeader()); err != nil {
+	if err := s.waitFuture(ctx, s.raft.VerifyLeader()); err != nil {
 		return mapRaftErr(err)
 	}
 	// The commit index now covers everything committed before the call.
@@ -519,8 +523,12 @@ func (s *Server) changes() <-chan struct{} {
 	return s.changed
 }
 
-// waitFuture waits for a raft future or ctx.
-func waitFuture(ctx context.Context, f raft.Future) error {
+// waitFuture waits for a raft future, ctx, or raft's shutdown. A future
+// raft had not taken from its apply queue when it shut down is never
+// answered (with BatchApplyCh the queue is buffered, and nothing drains it
+// after shutdown): once raft is down, such a wait ends with
+// raft.ErrRaftShutdown instead of blocking forever.
+func (s *Server) waitFuture(ctx context.Context, f raft.Future) error {
 	done := make(chan error, 1)
 	go func() { done <- f.Error() }()
 	select {
@@ -528,6 +536,17 @@ func waitFuture(ctx context.Context, f raft.Future) error {
 		return err
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-s.raftDown:
+		// raft has answered everything it ever will: an answered future's
+		// wait returns as soon as it is scheduled.
+		t := time.NewTimer(100 * time.Millisecond)
+		defer t.Stop()
+		select {
+		case err := <-done:
+			return err
+		case <-t.C:
+			return raft.ErrRaftShutdown
+		}
 	}
 }
 
@@ -549,7 +568,7 @@ func (s *Server) AddVoter(ctx context.Context, id, addr string) error {
 	if !s.IsLeader() {
 		return ErrNotLeader
 	}
-	if err := waitFuture(ctx, s.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(addr), 0, s.cfg.ApplyTimeout)); err != nil {
+	if err := s.waitFuture(ctx, s.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(addr), 0, s.cfg.ApplyTimeout)); err != nil {
 		return fmt.Errorf("server: add voter %s: %w", id, mapRaftErr(err))
 	}
 	return nil
@@ -560,7 +579,7 @@ func (s *Server) RemoveServer(ctx context.Context, id string) error {
 	if !s.IsLeader() {
 		return ErrNotLeader
 	}
-	if err := waitFuture(ctx, s.raft.RemoveServer(raft.ServerID(id), 0, s.cfg.ApplyTimeout)); err != nil {
+	if err := s.waitFuture(ctx, s.raft.RemoveServer(raft.ServerID(id), 0, s.cfg.ApplyTimeout)); err != nil {
 		return fmt.Errorf("server: remove server %s: %w", id, mapRaftErr(err))
 	}
 	return nil
