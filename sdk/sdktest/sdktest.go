@@ -10,7 +10,34 @@
 //
 // Run serves the agent over real gRPC inside the test process and drives it
 // through the host half that planetary itself uses; RunBinary does the same
-// against a built plugin binary in its own process.
+// against a built plugin binary in its own process. Each check is a subtest
+// named below; Check runs the same checks on any testing.TB, without
+// subtests, naming the check in each failure.
+//
+// What each check proves:
+//
+//   - info: Info answers with a Name and a Version, and the host and the
+//     agent share an API version.
+//   - schema: the schema's attribute names are set and unique, every
+//     default fits its attribute's type, and Options.Config fits the schema.
+//   - configure: Configure accepts Options.Config for a node.
+//   - health: a configured agent answers Health within a second.
+//   - optional interfaces: every capability the agent does not list in
+//     Info.Implements fails with host.ErrNotImplemented, without a call.
+//   - fingerprint (agents with sdk.CapFingerprint): a first fingerprint
+//     arrives, an unhealthy one says why, and the stream ends with its ctx.
+//   - price schedule (sdk.CapPriceSchedule): the base price and every rate
+//     are non-negative and every rate names its unit.
+//   - attest (sdk.CapAttest): Attest answers.
+//   - execute (sdk.CapExecute): every Options.Tasks case, sent concurrently
+//     on one execute stream, gets exactly one result that meets its Expect
+//     or WantErr, and the stream drains after a half-close, within Timeout.
+//   - cancel (sdk.CapExecute with Options.Cancel): Options.Cancel, cancelled
+//     as soon as it is sent, makes Execute return within CancelWithin and is
+//     reported as host.ErrTaskCancelled; an Execute that ignores its ctx
+//     fails this check when the deadline passes.
+//   - shutdown: once serving ends (Run) or the process is killed
+//     (RunBinary), the plugin no longer answers.
 package sdktest
 
 import (
@@ -18,6 +45,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -49,11 +77,15 @@ type Options struct {
 	Node sdk.NodeInfo
 	// Tasks run concurrently over one execute stream.
 	Tasks []Case
-	// Cancel, when set, is a task that runs until it is cancelled; the suite
-	// cancels it and expects host.ErrTaskCancelled.
+	// Cancel, when set, is a task that runs until it is cancelled; the
+	// cancel check sends it, cancels it at once and expects its Execute to
+	// return within CancelWithin, reported as host.ErrTaskCancelled.
 	Cancel *sdk.Task
 	// Timeout bounds each step (default 10s).
 	Timeout time.Duration
+	// CancelWithin bounds how long a cancelled task's Execute may take to
+	// return (default: Timeout).
+	CancelWithin time.Duration
 	// Args and SHA256 are used by RunBinary only.
 	Args   []string
 	SHA256 string
@@ -170,6 +202,13 @@ func (o Options) timeout() time.Duration {
 	return 10 * time.Second
 }
 
+func (o Options) cancelWithin() time.Duration {
+	if o.CancelWithin > 0 {
+		return o.CancelWithin
+	}
+	return o.timeout()
+}
+
 func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
@@ -181,172 +220,292 @@ func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	}
 }
 
-func suite(t *testing.T, p *host.Plugin, opts Options) {
-	t.Helper()
-	step := func() (context.Context, context.CancelFunc) {
-		return context.WithTimeout(context.Background(), opts.timeout())
-	}
+// check is one conformance check: what it proves, and the code that proves
+// it. A check fails through tb (Errorf/Fatalf); Fatalf ends only that check.
+type check struct {
+	name string
+	// when reports whether the check applies to this plugin (nil: always).
+	when func(p *host.Plugin, opts Options) bool
+	run  func(tb testing.TB, p *host.Plugin, opts Options, values map[string]any)
+}
 
-	t.Run("info", func(t *testing.T) {
-		ctx, cancel := step()
-		defer cancel()
-		info, err := p.Info(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if info.Name == "" || info.Version == "" {
-			t.Errorf("Info must set Name and Version, got %+v", info)
-		}
-		if p.APIVersion() == "" {
-			t.Errorf("no API version negotiated")
-		}
-	})
+// checks are the conformance checks in the order they run; the package
+// documentation lists what each one proves.
+var checks = []check{
+	{name: "info", run: checkInfo},
+	{name: "schema", run: checkSchema},
+	{name: "configure", run: checkConfigure},
+	{name: "health", run: checkHealth},
+	{name: "optional interfaces", run: checkOptional},
+	{name: "fingerprint", when: has(sdk.CapFingerprint), run: checkFingerprint},
+	{name: "price schedule", when: has(sdk.CapPriceSchedule), run: checkPriceSchedule},
+	{name: "attest", when: has(sdk.CapAttest), run: checkAttest},
+	{name: "execute", when: has(sdk.CapExecute), run: execute},
+	{name: "cancel", when: func(p *host.Plugin, o Options) bool { return p.Has(sdk.CapExecute) && o.Cancel != nil },
+		run: checkCancel},
+}
 
+func has(c string) func(*host.Plugin, Options) bool {
+	return func(p *host.Plugin, _ Options) bool { return p.Has(c) }
+}
+
+func configValues(opts Options) map[string]any {
 	values := maps.Clone(opts.Config)
 	if values == nil {
 		values = map[string]any{}
 	}
-	t.Run("schema", func(t *testing.T) {
-		ctx, cancel := step()
-		defer cancel()
-		schema, err := p.Schema(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		seen := map[string]bool{}
-		for _, a := range schema.Attributes {
-			if a.Name == "" || seen[a.Name] {
-				t.Errorf("attribute name %q is empty or repeated", a.Name)
-			}
-			seen[a.Name] = true
-			if a.Default != nil {
-				if errs := host.ValidateConfig(sdk.Schema{Attributes: []sdk.Attribute{a}}, map[string]any{a.Name: a.Default}); len(errs) > 0 {
-					t.Errorf("attribute %q: default does not match its type: %v", a.Name, errs)
-				}
-			}
-		}
-		for _, err := range host.ValidateConfig(schema, values) {
-			t.Errorf("Options.Config does not fit the schema: %v", err)
-		}
-	})
+	return values
+}
 
-	t.Run("configure", func(t *testing.T) {
-		ctx, cancel := step()
-		defer cancel()
-		node := opts.Node
-		if node.DataDir == "" {
-			node.DataDir = t.TempDir()
+// suite runs every check as a subtest of t.
+func suite(t *testing.T, p *host.Plugin, opts Options) {
+	t.Helper()
+	values := configValues(opts)
+	for _, c := range checks {
+		if c.when != nil && !c.when(p, opts) {
+			continue
 		}
-		if node.ID == "" {
-			node.ID = "node-test"
-		}
-		if err := p.Configure(ctx, sdk.Config{Node: node, Values: values}); err != nil {
-			t.Fatal(err)
-		}
-	})
-
-	t.Run("health", func(t *testing.T) {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		if err := p.Health(ctx); err != nil {
-			t.Fatal(err)
-		}
-	})
-
-	t.Run("optional interfaces", func(t *testing.T) {
-		for _, c := range []string{sdk.CapFingerprint, sdk.CapPriceSchedule, sdk.CapAttest, sdk.CapExecute} {
-			if p.Has(c) {
-				continue
-			}
-			ctx, cancel := step()
-			var err error
-			switch c {
-			case sdk.CapFingerprint:
-				_, err = p.Fingerprint(ctx)
-			case sdk.CapPriceSchedule:
-				_, err = p.PriceSchedule(ctx)
-			case sdk.CapAttest:
-				_, err = p.Attest(ctx)
-			case sdk.CapExecute:
-				_, err = p.Exec(ctx)
-			}
-			cancel()
-			if !errors.Is(err, host.ErrNotImplemented) || !strings.Contains(err.Error(), "does not implement") {
-				t.Errorf("%s: want a not-implemented error, got %v", c, err)
-			}
-		}
-	})
-
-	if p.Has(sdk.CapFingerprint) {
-		t.Run("fingerprint", func(t *testing.T) {
-			ctx, cancel := step()
-			ch, err := p.Fingerprint(ctx)
-			if err != nil {
-				cancel()
-				t.Fatal(err)
-			}
-			select {
-			case fp, ok := <-ch:
-				if !ok {
-					t.Fatal("fingerprint stream ended before the first fingerprint")
-				}
-				if !fp.Healthy && fp.Message == "" {
-					t.Errorf("an unhealthy fingerprint must say why in Message")
-				}
-			case <-ctx.Done():
-				t.Fatal("no fingerprint before the deadline")
-			}
-			cancel()
-			// The stream must end with its context.
-			deadline := time.After(opts.timeout())
-			for {
-				select {
-				case _, ok := <-ch:
-					if !ok {
-						return
-					}
-				case <-deadline:
-					t.Fatal("fingerprint stream did not end with its context")
-				}
-			}
-		})
-	}
-
-	if p.Has(sdk.CapPriceSchedule) {
-		t.Run("price schedule", func(t *testing.T) {
-			ctx, cancel := step()
-			defer cancel()
-			ps, err := p.PriceSchedule(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if ps.BaseMu < 0 {
-				t.Errorf("negative base price %d", ps.BaseMu)
-			}
-			for _, r := range ps.Rates {
-				if r.Unit == "" || r.PerUnitMu < 0 {
-					t.Errorf("bad rate %+v", r)
-				}
-			}
-		})
-	}
-
-	if p.Has(sdk.CapAttest) {
-		t.Run("attest", func(t *testing.T) {
-			ctx, cancel := step()
-			defer cancel()
-			if _, err := p.Attest(ctx); err != nil {
-				t.Fatal(err)
-			}
-		})
-	}
-
-	if p.Has(sdk.CapExecute) {
-		t.Run("execute", func(t *testing.T) { execute(t, p, opts) })
+		t.Run(c.name, func(t *testing.T) { c.run(t, p, opts, values) })
 	}
 }
 
-func execute(t *testing.T, p *host.Plugin, opts Options) {
+// Check serves the agent made by factory in-process, as Run does, and runs
+// every check in turn on tb without subtests: each failure is reported with
+// tb.Errorf, prefixed with the name of the check that failed, and a check
+// that cannot go on ends only itself. It suits a harness that has no
+// subtests, such as a test of an agent that is meant to fail a check.
+func Check(tb testing.TB, factory func() sdk.Agent, opts Options) {
+	tb.Helper()
+	var p *host.Plugin
+	var stop func(time.Duration) error
+	if !runCheck(tb, "serve", func(tb testing.TB) { p, stop = serve(tb, factory) }) {
+		return
+	}
+	values := configValues(opts)
+	for _, c := range checks {
+		if c.when != nil && !c.when(p, opts) {
+			continue
+		}
+		runCheck(tb, c.name, func(tb testing.TB) { c.run(tb, p, opts, values) })
+	}
+	runCheck(tb, "shutdown", func(tb testing.TB) {
+		if err := stop(opts.timeout()); err != nil {
+			tb.Fatal(err)
+		}
+	})
+}
+
+// runCheck runs fn on its own goroutine with a tb that names the check in
+// every failure; FailNow ends that goroutine, as it ends a subtest. It
+// reports whether the check passed.
+func runCheck(tb testing.TB, name string, fn func(tb testing.TB)) bool {
+	ctb := &checkTB{TB: tb, name: name}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn(ctb)
+	}()
+	<-done
+	return !ctb.Failed()
+}
+
+// checkTB reports a check's failures on the outer tb, prefixed with the
+// check's name.
+type checkTB struct {
+	testing.TB
+	name string
+
+	mu     sync.Mutex
+	failed bool
+}
+
+func (c *checkTB) fail(msg string) {
+	c.mu.Lock()
+	c.failed = true
+	c.mu.Unlock()
+	c.TB.Helper()
+	c.TB.Errorf("sdktest check %q: %s", c.name, msg)
+}
+
+func (c *checkTB) Error(args ...any) { c.TB.Helper(); c.fail(fmt.Sprint(args...)) }
+func (c *checkTB) Errorf(format string, args ...any) {
+	c.TB.Helper()
+	c.fail(fmt.Sprintf(format, args...))
+}
+func (c *checkTB) Fatal(args ...any) { c.TB.Helper(); c.fail(fmt.Sprint(args...)); c.FailNow() }
+func (c *checkTB) Fatalf(format string, args ...any) {
+	c.TB.Helper()
+	c.fail(fmt.Sprintf(format, args...))
+	c.FailNow()
+}
+func (c *checkTB) Fail() { c.fail("failed") }
+
+// FailNow marks the check failed and ends its goroutine.
+func (c *checkTB) FailNow() {
+	c.mu.Lock()
+	c.failed = true
+	c.mu.Unlock()
+	runtime.Goexit()
+}
+
+// Failed reports whether this check failed.
+func (c *checkTB) Failed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.failed
+}
+
+func (o Options) step() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), o.timeout())
+}
+
+func checkInfo(t testing.TB, p *host.Plugin, opts Options, _ map[string]any) {
+	ctx, cancel := opts.step()
+	defer cancel()
+	info, err := p.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Name == "" || info.Version == "" {
+		t.Errorf("Info must set Name and Version, got %+v", info)
+	}
+	if p.APIVersion() == "" {
+		t.Errorf("no API version negotiated")
+	}
+}
+
+func checkSchema(t testing.TB, p *host.Plugin, opts Options, values map[string]any) {
+	ctx, cancel := opts.step()
+	defer cancel()
+	schema, err := p.Schema(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, a := range schema.Attributes {
+		if a.Name == "" || seen[a.Name] {
+			t.Errorf("attribute name %q is empty or repeated", a.Name)
+		}
+		seen[a.Name] = true
+		if a.Default != nil {
+			if errs := host.ValidateConfig(sdk.Schema{Attributes: []sdk.Attribute{a}}, map[string]any{a.Name: a.Default}); len(errs) > 0 {
+				t.Errorf("attribute %q: default does not match its type: %v", a.Name, errs)
+			}
+		}
+	}
+	for _, err := range host.ValidateConfig(schema, values) {
+		t.Errorf("Options.Config does not fit the schema: %v", err)
+	}
+}
+
+func checkConfigure(t testing.TB, p *host.Plugin, opts Options, values map[string]any) {
+	ctx, cancel := opts.step()
+	defer cancel()
+	node := opts.Node
+	if node.DataDir == "" {
+		node.DataDir = t.TempDir()
+	}
+	if node.ID == "" {
+		node.ID = "node-test"
+	}
+	if err := p.Configure(ctx, sdk.Config{Node: node, Values: values}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func checkHealth(t testing.TB, p *host.Plugin, _ Options, _ map[string]any) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := p.Health(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func checkOptional(t testing.TB, p *host.Plugin, opts Options, _ map[string]any) {
+	for _, c := range []string{sdk.CapFingerprint, sdk.CapPriceSchedule, sdk.CapAttest, sdk.CapExecute} {
+		if p.Has(c) {
+			continue
+		}
+		ctx, cancel := opts.step()
+		var err error
+		switch c {
+		case sdk.CapFingerprint:
+			_, err = p.Fingerprint(ctx)
+		case sdk.CapPriceSchedule:
+			_, err = p.PriceSchedule(ctx)
+		case sdk.CapAttest:
+			_, err = p.Attest(ctx)
+		case sdk.CapExecute:
+			_, err = p.Exec(ctx)
+		}
+		cancel()
+		if !errors.Is(err, host.ErrNotImplemented) || !strings.Contains(err.Error(), "does not implement") {
+			t.Errorf("%s: want a not-implemented error, got %v", c, err)
+		}
+	}
+}
+
+func checkFingerprint(t testing.TB, p *host.Plugin, opts Options, _ map[string]any) {
+	ctx, cancel := opts.step()
+	ch, err := p.Fingerprint(ctx)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	select {
+	case fp, ok := <-ch:
+		if !ok {
+			cancel()
+			t.Fatal("fingerprint stream ended before the first fingerprint")
+		}
+		if !fp.Healthy && fp.Message == "" {
+			t.Errorf("an unhealthy fingerprint must say why in Message")
+		}
+	case <-ctx.Done():
+		cancel()
+		t.Fatal("no fingerprint before the deadline")
+	}
+	cancel()
+	// The stream must end with its context.
+	deadline := time.After(opts.timeout())
+	for {
+		select {
+		case _, ok := <-ch:
+			if !ok {
+				return
+			}
+		case <-deadline:
+			t.Fatal("fingerprint stream did not end with its context")
+		}
+	}
+}
+
+func checkPriceSchedule(t testing.TB, p *host.Plugin, opts Options, _ map[string]any) {
+	ctx, cancel := opts.step()
+	defer cancel()
+	ps, err := p.PriceSchedule(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ps.BaseMu < 0 {
+		t.Errorf("negative base price %d", ps.BaseMu)
+	}
+	for _, r := range ps.Rates {
+		if r.Unit == "" || r.PerUnitMu < 0 {
+			t.Errorf("bad rate %+v", r)
+		}
+	}
+}
+
+func checkAttest(t testing.TB, p *host.Plugin, opts Options, _ map[string]any) {
+	ctx, cancel := opts.step()
+	defer cancel()
+	if _, err := p.Attest(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func execute(t testing.TB, p *host.Plugin, opts Options, _ map[string]any) {
 	ctx, cancel := context.WithTimeout(context.Background(), opts.timeout())
 	defer cancel()
 	s, err := p.Exec(ctx)
@@ -365,19 +524,6 @@ func execute(t *testing.T, p *host.Plugin, opts Options) {
 		if err := s.Send(c.Task); err != nil {
 			t.Fatalf("send %s: %v", c.Task.JobID, err)
 		}
-	}
-	if opts.Cancel != nil {
-		task := *opts.Cancel
-		if task.Attempt == 0 {
-			task.Attempt = 1
-		}
-		if err := s.Send(task); err != nil {
-			t.Fatalf("send %s: %v", task.JobID, err)
-		}
-		if err := s.Cancel(task.JobID, task.Attempt); err != nil {
-			t.Fatalf("cancel %s: %v", task.JobID, err)
-		}
-		cases[fmt.Sprintf("%s/%d", task.JobID, task.Attempt)] = Case{Name: "cancel", Task: task, WantErr: host.ErrTaskCancelled}
 	}
 	if err := s.CloseSend(); err != nil {
 		t.Fatalf("close send: %v", err)
@@ -412,6 +558,53 @@ func execute(t *testing.T, p *host.Plugin, opts Options) {
 	}
 	for key := range cases {
 		t.Errorf("no result for %s", key)
+	}
+}
+
+// checkCancel sends Options.Cancel on an execute stream of its own,
+// cancels it at once and requires its Execute to return, reported as
+// cancelled, within CancelWithin. An agent whose Execute ignores its ctx
+// never returns and fails here, instead of hanging the suite.
+func checkCancel(t testing.TB, p *host.Plugin, opts Options, _ map[string]any) {
+	within := opts.cancelWithin()
+	ctx, cancel := context.WithCancel(context.Background())
+	// Ending the stream's ctx on the way out cancels whatever the agent
+	// still runs (an agent that ignores that too is past helping).
+	defer cancel()
+	s, err := p.Exec(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	task := *opts.Cancel
+	if task.Attempt == 0 {
+		task.Attempt = 1
+	}
+	if err := s.Send(task); err != nil {
+		t.Fatalf("send %s: %v", task.JobID, err)
+	}
+	if err := s.Cancel(task.JobID, task.Attempt); err != nil {
+		t.Fatalf("cancel %s: %v", task.JobID, err)
+	}
+	deadline := time.NewTimer(within)
+	defer deadline.Stop()
+	for {
+		select {
+		case r, ok := <-s.Results():
+			if !ok {
+				t.Fatalf("the execute stream ended without a result for the cancelled task %s", task.JobID)
+			}
+			if r.JobID != task.JobID || r.Attempt != task.Attempt {
+				t.Errorf("result for a task never sent: %s/%d", r.JobID, r.Attempt)
+				continue
+			}
+			if !errors.Is(r.Err, host.ErrTaskCancelled) {
+				t.Fatalf("cancelled task %s: err = %v, want %v", task.JobID, r.Err, host.ErrTaskCancelled)
+			}
+			return
+		case <-deadline.C:
+			t.Fatalf("task %s was cancelled but Execute did not return within %s: Execute must return "+
+				"once its ctx is done (does it ignore ctx?)", task.JobID, within)
+		}
 	}
 }
 
