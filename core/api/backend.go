@@ -25,6 +25,8 @@ type Backend interface {
 	Events() *eventlog.Log
 	Now() int64
 	AppliedIndex() uint64
+	// WaitIndex blocks until the FSM has applied idx or ctx ends.
+	WaitIndex(ctx context.Context, idx uint64) error
 	Peers() ([]server.Peer, error)
 	CheckPath(path string) error
 

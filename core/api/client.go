@@ -633,3 +633,38 @@ func (c *Client) readCompactStream(ctx context.Context, body io.Reader, fn func(
 		}
 	}
 }
+
+// Query is a blocking query: a GET of path (a list or get route) that,
+// when index is not zero, the server answers only once it has applied an
+// entry past index or wait has passed (0: the server's default). It
+// decodes the answer into out and returns the index to pass next time.
+func (c *Client) Query(ctx context.Context, path string, q url.Values, index uint64, wait time.Duration, out any) (uint64, error) {
+	v := url.Values{}
+	for k, x := range q {
+		v[k] = x
+	}
+	if index > 0 {
+		v.Set("index", strconv.FormatUint(index, 10))
+		if wait > 0 {
+			v.Set("wait", wait.String())
+		}
+	}
+	req, err := c.newRequest(ctx, http.MethodGet, path, v, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := c.do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	next, _ := strconv.ParseUint(resp.Header.Get(IndexHeader), 10, 64)
+	if out == nil {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return next, nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return next, fmt.Errorf("api: decode %s: %w", path, err)
+	}
+	return next, nil
+}

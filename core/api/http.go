@@ -36,7 +36,7 @@ type Config struct {
 	MaxBodyBytes int64
 	// MaxSnapshotBytes bounds a snapshot restore upload.
 	MaxSnapshotBytes int64
-	// MaxEventWait bounds ?wait= of GET /v1/events.
+	// MaxEventWait bounds ?wait= of GET /v1/events and of blocking queries.
 	MaxEventWait time.Duration
 	// StreamKeepAlive is how often an idle assignment stream sends a blank line.
 	StreamKeepAlive time.Duration
@@ -304,6 +304,13 @@ func (h *HTTP) handle(pattern string, need access, write bool, fn handlerFunc) {
 				return
 			}
 		}
+		blocking := blocks(pattern)
+		if blocking {
+			if err := h.blockingQuery(r); err != nil {
+				h.writeError(w, err)
+				return
+			}
+		}
 		if mode == modeRead && !stale {
 			// Read barrier: confirm leadership and apply everything
 			// committed before this request, so the read is linearizable.
@@ -311,6 +318,9 @@ func (h *HTTP) handle(pattern string, need access, write bool, fn handlerFunc) {
 				h.writeError(w, err)
 				return
 			}
+		}
+		if blocking {
+			h.setIndex(w)
 		}
 		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, id))
 		out, err := fn(w, r)

@@ -3,8 +3,10 @@ package api
 import (
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/planetary/planetary/raftfsm/state"
@@ -25,6 +27,17 @@ type metrics struct {
 	applied  *prometheus.Desc
 	events   *prometheus.Desc
 	isLeader *prometheus.Desc
+
+	pluginNodes  *prometheus.Desc
+	pluginProc   *prometheus.Desc
+	heartbeatAge *prometheus.Desc
+}
+
+// collectorSource is implemented by backends with collectors of their own
+// (core/server: placement latency histograms and raft's metrics through
+// go-metrics' Prometheus sink).
+type collectorSource interface {
+	Collectors() []prometheus.Collector
 }
 
 func newMetrics(reg *prometheus.Registry, b Backend) (*metrics, error) {
@@ -46,6 +59,27 @@ func newMetrics(reg *prometheus.Registry, b Backend) (*metrics, error) {
 		applied:  prometheus.NewDesc("planetary_raft_applied_index", "Raft index applied to the FSM.", nil, nil),
 		events:   prometheus.NewDesc("planetary_events_head", "Sequence number of the event chain head.", nil, nil),
 		isLeader: prometheus.NewDesc("planetary_leader", "1 when this server is the raft leader.", nil, nil),
+		pluginNodes: prometheus.NewDesc("planetary_plugin_nodes",
+			"Nodes by the plugin serving them and their status.", []string{"plugin", "status"}, nil),
+		pluginProc: prometheus.NewDesc("planetary_plugin_process",
+			"1 when the leader's last heartbeat of the node named a live plugin process.", []string{"node", "plugin"}, nil),
+		heartbeatAge: prometheus.NewDesc("planetary_node_heartbeat_age_seconds",
+			"Age of the leader's last accepted heartbeat of the node.", []string{"node"}, nil),
+	}
+	// Go runtime and process collectors, as every client_golang program
+	// exports them.
+	if err := reg.Register(collectors.NewGoCollector()); err != nil {
+		return nil, fmt.Errorf("api: register metrics: %w", err)
+	}
+	if err := reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})); err != nil {
+		return nil, fmt.Errorf("api: register metrics: %w", err)
+	}
+	if cs, ok := b.(collectorSource); ok {
+		for _, c := range cs.Collectors() {
+			if err := reg.Register(c); err != nil {
+				return nil, fmt.Errorf("api: register metrics: %w", err)
+			}
+		}
 	}
 	if err := reg.Register(m.submitLatency); err != nil {
 		return nil, fmt.Errorf("api: register metrics: %w", err)
@@ -68,6 +102,9 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	ch <- m.applied
 	ch <- m.events
 	ch <- m.isLeader
+	ch <- m.pluginNodes
+	ch <- m.pluginProc
+	ch <- m.heartbeatAge
 }
 
 // Collect implements prometheus.Collector.
@@ -89,6 +126,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		for st, n := range byStatus {
 			ch <- prometheus.MustNewConstMetric(m.nodes, prometheus.GaugeValue, float64(n), state.NodeStatus(st).String())
 		}
+		m.collectPlugins(ch, s)
 		ch <- prometheus.MustNewConstMetric(m.events, prometheus.GaugeValue, float64(s.Head().Seq))
 	})
 	ch <- prometheus.MustNewConstMetric(m.applied, prometheus.GaugeValue, float64(m.b.AppliedIndex()))
@@ -102,4 +140,40 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 func (h *HTTP) metricsHandler(w http.ResponseWriter, r *http.Request) (any, error) {
 	h.metrics.handler.ServeHTTP(w, r)
 	return nil, nil
+}
+
+// collectPlugins exports plugin state: nodes by plugin and status from the
+// replicated records, and, where the backend tracks heartbeats (the
+// leader's in-memory NodeInfo), whether a plugin process serves each node
+// and how old its last heartbeat is. Plugin state fields a node record
+// gains are exported here, beside these.
+func (m *metrics) collectPlugins(ch chan<- prometheus.Metric, s *state.Store) {
+	type key struct{ plugin, status string }
+	counts := map[key]int{}
+	var order []key
+	pids, _ := m.b.(pluginPidSource)
+	beats, _ := m.b.(heartbeatSource)
+	now := time.Now()
+	for _, n := range s.Nodes() {
+		k := key{n.PluginKind, n.Status.String()}
+		if _, ok := counts[k]; !ok {
+			order = append(order, k)
+		}
+		counts[k]++
+		if pids != nil {
+			up := 0.0
+			if pids.PluginPid(n.ID) > 0 {
+				up = 1
+			}
+			ch <- prometheus.MustNewConstMetric(m.pluginProc, prometheus.GaugeValue, up, n.ID, n.PluginKind)
+		}
+		if beats != nil {
+			if t, ok := beats.LastHeartbeat(n.ID); ok {
+				ch <- prometheus.MustNewConstMetric(m.heartbeatAge, prometheus.GaugeValue, now.Sub(t).Seconds(), n.ID)
+			}
+		}
+	}
+	for _, k := range order {
+		ch <- prometheus.MustNewConstMetric(m.pluginNodes, prometheus.GaugeValue, float64(counts[k]), k.plugin, k.status)
+	}
 }

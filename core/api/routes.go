@@ -72,9 +72,7 @@ func (h *HTTP) routes() {
 	h.handle("POST /v1/client/results", accessManagement, true, h.clientResults)
 	h.handle("POST /v1/client/nodes/state", accessManagement, true, h.clientNodeState)
 
-	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		h.writeError(w, notFound("no route %s %s", r.Method, r.URL.Path))
-	})
+	h.mux.HandleFunc("/", h.unrouted)
 }
 
 func (h *HTTP) health(w http.ResponseWriter, r *http.Request) (any, error) {

@@ -138,7 +138,9 @@ func (s *Server) schedulerLoop(ctx context.Context) {
 			r    *inflightRound
 		)
 		s.fsm.Read(func(st *state.Store) {
+			began := time.Now()
 			d = s.sched.Plan(pending.view(st), st.Policy().MissionSeed)
+			s.placement.plan.Observe(time.Since(began).Seconds())
 			topo = st.Meta().Topology
 			if !d.Empty() {
 				r = pending.addRound(st, &d)
@@ -205,6 +207,7 @@ func (s *Server) schedulerLoop(ctx context.Context) {
 func (s *Server) commitRound(ctx context.Context, d scheduler.Decisions, topo uint64) bool {
 	applied := 0
 	commit := func(t command.MessageType, msg marshaler, n int) {
+		began := time.Now()
 		resp, err := s.Apply(ctx, t, msg)
 		if err != nil {
 			if ctx.Err() == nil && !errors.Is(err, ErrNotLeader) {
@@ -227,6 +230,10 @@ func (s *Server) commitRound(ctx context.Context, d scheduler.Decisions, topo ui
 		switch t {
 		case command.AssignBatchType:
 			s.stats.assigned.Add(uint64(ok))
+			s.placement.commit.Observe(time.Since(began).Seconds())
+			if ok > 0 {
+				s.observeAssigned(d.Assign[0].JobID)
+			}
 		case command.SpillBatchType:
 			s.stats.spilled.Add(uint64(ok))
 		case command.ParkBatchType:

@@ -68,7 +68,8 @@ type Server struct {
 	leading      atomic.Bool
 	notifyCh     chan bool
 
-	stats counters
+	stats     counters
+	placement *placementMetrics
 
 	// mem maps raft ids to HTTP API addresses (cluster.go).
 	mem members
@@ -105,16 +106,22 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = hclog.NewNullLogger()
 	}
+	// Raft emits its metrics from its first moments: the sink is in place
+	// before any raft starts.
+	if _, err := raftMetrics(); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("server: create data dir: %w", err)
 	}
 	s := &Server{
-		cfg:      cfg,
-		logger:   cfg.Logger.Named("server"),
-		changed:  make(chan struct{}),
-		pending:  newPendingWork(),
-		kick:     make(chan struct{}, 1),
-		raftDown: make(chan struct{}),
+		cfg:       cfg,
+		logger:    cfg.Logger.Named("server"),
+		changed:   make(chan struct{}),
+		pending:   newPendingWork(),
+		kick:      make(chan struct{}, 1),
+		raftDown:  make(chan struct{}),
+		placement: newPlacementMetrics(),
 	}
 	s.shutdownCtx, s.shutdownCancel = context.WithCancel(context.Background())
 	s.sched = scheduler.New(scheduler.Config{Logger: cfg.Logger})
@@ -420,6 +427,10 @@ func (s *Server) floorNow(t int64) {
 
 // AppliedIndex is the last raft index applied to the FSM.
 func (s *Server) AppliedIndex() uint64 { return s.fsm.AppliedIndex() }
+
+// WaitIndex blocks until the FSM has applied idx or ctx ends (the wait of
+// the API's blocking queries).
+func (s *Server) WaitIndex(ctx context.Context, idx uint64) error { return s.fsm.WaitIndex(ctx, idx) }
 
 // LastIndex is the last raft index stored in the log.
 func (s *Server) LastIndex() uint64 { return s.raft.LastIndex() }
