@@ -74,7 +74,7 @@ func (c *txn) assign(a command.Assignment, at int64) Outcome {
 		return rejected(a.JobID, "node %s is retired", n.ID)
 	case n.Status != state.NodeUp:
 		return rejected(a.JobID, "node %s is %s", n.ID, n.Status)
-	case n.Shard != j.Shard:
+	case n.Shard != j.Shard && a.From != j.Shard:
 		return rejected(a.JobID, "node %s is in shard %s, job in %s", n.ID, n.Shard, j.Shard)
 	case int64(c.s.ActiveCount(n.ID)) >= n.Capacity:
 		return rejected(a.JobID, "node %s at capacity %d", n.ID, n.Capacity)
@@ -83,8 +83,18 @@ func (c *txn) assign(a command.Assignment, at int64) Outcome {
 	case c.s.Policy().SystemPaused:
 		return rejected(a.JobID, "system paused")
 	}
-	if sh := c.s.Shard(j.Shard); sh == nil || sh.Paused {
+	sh := c.s.Shard(j.Shard)
+	if sh == nil || sh.Paused {
 		return rejected(a.JobID, "shard %s paused or gone", j.Shard)
+	}
+	spill := n.Shard != j.Shard
+	if spill {
+		if !sh.SpillsTo(n.Shard) {
+			return rejected(a.JobID, "shard %s does not spill to %s", j.Shard, n.Shard)
+		}
+		if t := c.s.Shard(n.Shard); t == nil || t.Paused {
+			return rejected(a.JobID, "shard %s paused or gone", n.Shard)
+		}
 	}
 	nj := j.Clone()
 	nj.State = state.JobAssigned
@@ -93,8 +103,20 @@ func (c *txn) assign(a command.Assignment, at int64) Outcome {
 	nj.QuoteMu = a.QuoteMu
 	nj.AssignedAt = at
 	nj.ParkedReason = ""
+	if spill {
+		// A spill is a placement: the job leaves its queue for a node of a
+		// target shard, and comes back to this queue if the attempt ends
+		// without a result.
+		nj.Shard, nj.Origin = n.Shard, j.Shard
+		nj.Hops++
+	}
 	c.s.PutJob(nj)
-	c.emit(state.Event{Type: state.EvJobAssigned, Job: j.ID, Attempt: a.Attempt, Shard: j.Shard, Node: n.ID, ValueMu: j.ValueMu, AmountMu: a.QuoteMu})
+	if spill {
+		c.s.AddFlow(j.Shard, n.Shard, 1, j.ValueMu)
+		c.emit(state.Event{Type: state.EvJobSpilled, Job: j.ID, Attempt: j.Attempt, From: j.Shard, To: n.Shard, Shard: n.Shard,
+			ValueMu: j.ValueMu, Reason: a.Rule, Detail: SpillDetail(a)})
+	}
+	c.emit(state.Event{Type: state.EvJobAssigned, Job: j.ID, Attempt: a.Attempt, Shard: nj.Shard, Node: n.ID, ValueMu: j.ValueMu, AmountMu: a.QuoteMu})
 	return applied(j.ID)
 }
 
@@ -128,6 +150,8 @@ func applyCompleteBatch(c *txn, body []byte) *Response {
 	b := decode[command.CompleteBatch](c, body)
 	c.time = b.Time
 	out := make([]Outcome, 0, len(b.Results))
+	var svc serviceSamples
+	defer svc.flush(c)
 	for i := range b.Results {
 		r := &b.Results[i]
 		j := c.s.Job(r.JobID)
@@ -145,6 +169,7 @@ func applyCompleteBatch(c *txn, body []byte) *Response {
 			out = append(out, rejected(j.ID, "job is %s", j.State))
 			continue
 		}
+		svc.add(c, j, b.Time)
 		if j.State == state.JobAssigned {
 			// A result implies the start: clients leave out the start of an
 			// attempt whose result they send in the same breath, so the
@@ -163,9 +188,10 @@ func applyCompleteBatch(c *txn, body []byte) *Response {
 			c.s.AddPayment(j.Node, j.QuoteMu)
 			c.emit(state.Event{Type: state.EvJobCompleted, Job: j.ID, Attempt: j.Attempt, Shard: j.Shard, Node: j.Node, ValueMu: j.ValueMu, AmountMu: j.QuoteMu})
 		case r.Retryable && j.Attempt < b.MaxAttempts:
-			q := queueJob(nj, j.Shard)
+			to := c.queueShard(j)
+			q := queueJob(nj, to)
 			c.s.PutJob(q)
-			c.emit(state.Event{Type: state.EvJobRequeued, Job: j.ID, Attempt: j.Attempt, Shard: j.Shard, Node: j.Node, ValueMu: j.ValueMu, Reason: "retryable failure", Detail: bound(r.Error)})
+			c.emit(state.Event{Type: state.EvJobRequeued, Job: j.ID, Attempt: j.Attempt, Shard: to, From: movedFrom(j, to), Node: j.Node, ValueMu: j.ValueMu, Reason: "retryable failure", Detail: bound(r.Error)})
 		default:
 			nj.State = state.JobFailed
 			nj.FinishedAt = b.Time

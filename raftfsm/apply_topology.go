@@ -40,6 +40,7 @@ func applyMission(c *txn, body []byte) *Response {
 		sh := m.Shards[i]
 		if old := c.s.Shard(sh.Name); old != nil {
 			sh.Paused, sh.CreatedAt = old.Paused, old.CreatedAt
+			sh.ServiceMeanNs, sh.ServiceSamples = old.ServiceMeanNs, old.ServiceSamples
 			c.s.PutShard(&sh)
 			c.emit(state.Event{Type: state.EvShardUpdated, Shard: sh.Name, Detail: "mission"})
 		} else {
@@ -309,6 +310,8 @@ func applyShardUpdate(c *txn, body []byte) *Response {
 			sh.DisplayName = m.Shard.DisplayName
 		case "region":
 			sh.Region = m.Shard.Region
+		case "spill_grace_ms":
+			sh.SpillGraceMs = m.Shard.SpillGraceMs
 		default:
 			return &Response{Err: errorf(ErrUnknownField, "shard field %q", f)}
 		}

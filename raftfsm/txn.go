@@ -90,14 +90,94 @@ func queueJob(j *state.Job, shard string) *state.Job {
 	n.QuoteMu = 0
 	n.AssignedAt = 0
 	n.ParkedReason = ""
+	n.Origin = ""
 	return n
 }
 
-// requeue puts an assigned or running job back in its shard queue.
+// queueShard is the queue an active attempt of j goes back to when it ends
+// without a result: the shard whose router spilled it (when that shard still
+// exists), else the shard it ran in.
+func (c *txn) queueShard(j *state.Job) string {
+	if j.Origin != "" && j.Origin != j.Shard && c.s.Shard(j.Origin) != nil {
+		return j.Origin
+	}
+	return j.Shard
+}
+
+// movedFrom is the From of a requeue event: the shard the job ran in when
+// the requeue takes it back to another shard's queue.
+func movedFrom(j *state.Job, to string) string {
+	if j.Shard != to {
+		return j.Shard
+	}
+	return ""
+}
+
+// requeue puts an assigned or running job back in its queue (see
+// queueShard).
 func (c *txn) requeue(j *state.Job, reason string) {
-	n := queueJob(j, j.Shard)
+	to := c.queueShard(j)
+	n := queueJob(j, to)
 	c.s.PutJob(n)
-	c.emit(state.Event{Type: state.EvJobRequeued, Job: j.ID, Attempt: j.Attempt, Shard: j.Shard, Node: j.Node, ValueMu: j.ValueMu, Reason: reason})
+	c.emit(state.Event{Type: state.EvJobRequeued, Job: j.ID, Attempt: j.Attempt, Shard: to, From: movedFrom(j, to), Node: j.Node, ValueMu: j.ValueMu, Reason: reason})
+}
+
+// SpillDetail is the audit line of a spill: the estimates the router
+// compared, e.g. "home wait 1400ms > budget 200ms; target 0ms".
+func SpillDetail(a command.Assignment) string {
+	home := "home cannot run it"
+	if a.HomeEstMs >= 0 {
+		home = fmt.Sprintf("home wait %dms", a.HomeEstMs)
+	}
+	budget := "no budget"
+	if a.BudgetMs > 0 {
+		budget = fmt.Sprintf("budget %dms", a.BudgetMs)
+	}
+	return fmt.Sprintf("%s; %s; target %dms", home, budget, a.TargetEstMs)
+}
+
+// serviceSamples gathers the service times of one command's results per
+// shard and records them in the shards' ServiceMeanNs at flush, in the
+// order the shards first appeared.
+type serviceSamples struct {
+	shards []*state.Shard
+}
+
+// serviceWeight is the inverse weight of a new sample in ServiceMeanNs.
+const serviceWeight = 8
+
+func (s *serviceSamples) add(c *txn, j *state.Job, at int64) {
+	if j.AssignedAt <= 0 || at < j.AssignedAt {
+		return
+	}
+	var sh *state.Shard
+	for _, x := range s.shards {
+		if x.Name == j.Shard {
+			sh = x
+			break
+		}
+	}
+	if sh == nil {
+		old := c.s.Shard(j.Shard)
+		if old == nil {
+			return
+		}
+		sh = old.Clone()
+		s.shards = append(s.shards, sh)
+	}
+	x := at - j.AssignedAt
+	if sh.ServiceSamples == 0 {
+		sh.ServiceMeanNs = x
+	} else {
+		sh.ServiceMeanNs += (x - sh.ServiceMeanNs) / serviceWeight
+	}
+	sh.ServiceSamples++
+}
+
+func (s *serviceSamples) flush(c *txn) {
+	for _, sh := range s.shards {
+		c.s.PutShard(sh)
+	}
 }
 
 // move queues a job in another shard, counted as a flow from its shard.

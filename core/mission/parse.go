@@ -3,12 +3,15 @@ package mission
 import (
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
+
+	"github.com/planetary/planetary/raftfsm/state"
 )
 
 // ParseFile reads an HCL file that may hold an agent config, a mission or
@@ -326,11 +329,13 @@ func (p *parser) decodeShard(doc *BlockDoc, b *hcl.Block, entry int) Shard {
 			p.errorf(rngs[i], "Spillover to itself", "Shard %q lists itself as a spillover target.", s.Name)
 		case seen[t]:
 			p.errorf(rngs[i], "Duplicate spillover target", "Shard %q lists %q twice.", s.Name, t)
+		case t == state.SpillAny: // every other shard
 		default:
 			p.refer("shard", t, rngs[i], fmt.Sprintf("shard %q spillover_targets", s.Name), entry)
 		}
 		seen[t] = true
 	}
+	s.SpillGraceMs = max(r.Duration("spill_grace"), 0)
 	s.Spillover = p.decodeSpillovers(doc.block("spillover"), blocks["spillover"], s.Name, entry)
 	return s
 }
@@ -566,7 +571,14 @@ func (p *parser) checkCapabilities(m *Mission) {
 			continue
 		}
 		ok := false
-		for _, sh := range append([]string{w.Shard}, targets[w.Shard]...) {
+		scope := append([]string{w.Shard}, targets[w.Shard]...)
+		if slices.Contains(scope, state.SpillAny) {
+			scope = scope[:0]
+			for name := range p.nodeCaps {
+				scope = append(scope, name)
+			}
+		}
+		for _, sh := range scope {
 			for _, n := range p.nodeCaps[sh] {
 				if hasAll(n.Capabilities, w.Capabilities) {
 					ok = true

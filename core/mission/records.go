@@ -22,6 +22,7 @@ func (s Shard) Record() state.Shard {
 		MaxQueue:            s.MaxQueue,
 		QueueAlertThreshold: s.QueueAlertThreshold,
 		SpilloverTargets:    append([]string(nil), s.SpilloverTargets...),
+		SpillGraceMs:        s.SpillGraceMs,
 	}
 	for _, p := range s.Spillover {
 		r.Policies = append(r.Policies, state.SpilloverPolicy{

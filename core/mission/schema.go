@@ -190,10 +190,11 @@ func shardDoc() BlockDoc {
 		Attributes: []AttrDoc{
 			{Name: "display_name", Type: TypeString, Default: "", Description: "Human name.", Example: `"Earth Hypergrid"`},
 			{Name: "region", Type: TypeString, Default: "", DefaultText: "the shard name", Description: "Region label."},
-			{Name: "latency_budget_ms", Type: TypeInt, Default: int64(0), Description: "Nodes slower than this are not used (0: no limit)."},
+			{Name: "latency_budget_ms", Type: TypeInt, Default: int64(0), Description: "Latency budget of the shard's jobs: nodes slower than this are not used, and a job whose estimated wait here exceeds it spills to a target that can start it within it (0: no limit, no such spill)."},
 			{Name: "max_queue", Type: TypeInt, Default: int64(0), Description: "Queue bound (0: unbounded)."},
 			{Name: "queue_alert_threshold", Type: TypeInt, Default: int64(0), Description: "Queue depth that raises an alert event."},
-			{Name: "spillover_targets", Type: TypeStrings, Default: []string{}, Description: "Shards this one may spill to, in order."},
+			{Name: "spillover_targets", Type: TypeStrings, Default: []string{}, Description: "Shards this one may spill to, in order; \"*\" stands for every other shard, by name. With none (and no spillover blocks) the shard never spills."},
+			{Name: "spill_grace", Type: TypeDuration, DefaultText: "twice the servers' heartbeat TTL (30s)", Description: "A job whose shard's capable nodes went down less than this long ago waits for them instead of spilling."},
 		},
 		Blocks: []BlockDoc{spilloverDoc()},
 	}

@@ -44,6 +44,7 @@ type Shard struct {
 	QueueAlertThreshold int64       `json:"queue_alert_threshold"`
 	SpilloverTargets    []string    `json:"spillover_targets"`
 	Spillover           []Spillover `json:"spillover"`
+	SpillGraceMs        int64       `json:"spill_grace_ms,omitempty"`
 }
 
 // Spillover drains work to Target when the queue is deeper than Threshold.

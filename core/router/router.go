@@ -1,21 +1,28 @@
-// Package router holds planetary's shard routing rules: where a queued job
-// goes when its shard cannot run it (spillover), when it is set aside
-// (parked), how queue pressure drains a shard, and a shard's health.
+// Package router holds planetary's shard routing rules: when a queued job
+// spills (is placed on a node of another shard), when it is set aside
+// (parked), how queue pressure is relieved, a job's estimated wait at home,
+// and a shard's health.
 //
 // Like core/scheduler, the router is pure: it reads a View and a Fitter and
 // returns decisions; it never reads a clock, a random source or does I/O, and
 // it iterates in a fixed order so equal inputs give equal outputs.
 //
-// Target order. For a job of shard S the candidate targets are, in order:
-//  1. S's Policies that apply to the job, sorted by (Threshold asc, Weight
+// A queued job belongs to its shard until it is assigned. A spill is a
+// placement decision of the shard's router: the job is assigned to a node of
+// a target shard that can start it now; it never moves to another shard's
+// queue. A job that did not spill is still at home when its shard recovers.
+//
+// Targets. A shard spills only to the shards it declares, in this order:
+//  1. its Policies that apply to the job, sorted by (Threshold asc, Weight
 //     desc, Target). A policy with RequiredCapabilities applies to a job that
 //     requires at least one of them; an empty list applies to every job.
-//  2. S's SpilloverTargets in the listed order.
-//  3. Every other shard, by name (used only when 1 and 2 have no shard that
-//     can take the job, which the order guarantees).
+//  2. its SpilloverTargets in the listed order; state.SpillAny ("*") stands
+//     for every other shard, by name, at its place in the list.
 //
-// Unknown shards and S itself are never targets, and a paused shard (or any
-// shard while the system is paused) is skipped.
+// A shard that declares none never spills. Unknown shards and the shard
+// itself are never targets, and a paused shard (or any shard while the
+// system is paused) takes nothing. An owner reroute and a shard
+// deregistration with spill are the other ways out of a shard.
 package router
 
 import (
@@ -44,8 +51,13 @@ type Fitter interface {
 	// Fits reports whether some node of shard could ever take job: it is up
 	// and passes every filter, whatever its current load.
 	Fits(job *state.Job, shard string) bool
-	// Explain says, in one line, why no node of the given shards (nil: every
-	// shard) can take job, e.g. "no up node in any shard has capabilities
+	// Take places job, for this round, on the best node of shard that fits
+	// it, has a free run slot now and whose latency is within maxMs (0: no
+	// limit). It returns the assignment (JobID, Attempt, Node, QuoteMu) and
+	// the node's latency in milliseconds, the time to start the job there.
+	Take(job *state.Job, shard string, maxMs int64) (a command.Assignment, startMs int64, ok bool)
+	// Explain says, in one line, why no node of the given shards can take
+	// job, e.g. "no up node in any of mars, helios has capabilities
 	// [quantum]".
 	Explain(job *state.Job, shards []string) string
 }
@@ -85,12 +97,48 @@ func systemPaused(v View) bool {
 	return v.Policy().SystemPaused
 }
 
+// Rules: why a job spilled. Each spill names its rule (the job.spilled
+// event's reason) with the estimates it compared.
+const (
+	// RuleLatency: the job's estimated wait at home exceeds its shard's
+	// latency budget and a target can start it within the budget.
+	RuleLatency = "latency budget"
+	// RuleOutage: no node of the shard that could take the job has been up
+	// for longer than the shard's spill_grace.
+	RuleOutage = "home outage"
+	// RuleNoFit: no node of the shard could ever take the job.
+	RuleNoFit = "no fit at home"
+	// RuleThreshold: the queue is deeper than a spillover policy's threshold.
+	RuleThreshold = "queue threshold"
+	// RuleMaxQueue: the queue is deeper than the shard's max_queue.
+	RuleMaxQueue = "max queue"
+)
+
+// NoEstimate is the home estimate of a job its shard cannot run.
+const NoEstimate = -1
+
+// EstimateWaitMs is a job's estimated wait in a shard, in milliseconds:
+// with ahead jobs in front of it (held by the nodes that can take it, or
+// queued before it and staying), holding slots on those nodes and a mean
+// service time of meanNs, the job starts once ahead-slots+1 of those jobs
+// have finished, at a rate of slots per meanNs. A job with fewer than
+// slots jobs ahead waits 0. It returns NoEstimate when slots or meanNs is 0.
+func EstimateWaitMs(ahead, slots, meanNs int64) int64 {
+	if slots <= 0 || meanNs <= 0 {
+		return NoEstimate
+	}
+	if ahead < slots {
+		return 0
+	}
+	return (ahead - slots + 1) * meanNs / slots / 1_000_000
+}
+
 // Config configures a Router.
 type Config struct {
 	Logger hclog.Logger
 	// MaxHops bounds spillover: a job that has already been spilled MaxHops
-	// times is parked instead of spilled again. 0 means the number of shards
-	// at the time of the round.
+	// times no longer spills (it waits at home, or is parked when home
+	// cannot run it). 0 means the number of shards at the time of the round.
 	MaxHops int
 }
 
@@ -124,7 +172,7 @@ type Action uint8
 const (
 	// Wait leaves the job queued where it is.
 	Wait Action = iota
-	// Spill moves the job to Route.To.
+	// Spill places the job on a node of another shard (Route.Assign).
 	Spill
 	// Park sets the job aside with Route.Reason.
 	Park
@@ -145,20 +193,20 @@ func (a Action) String() string {
 // Route is the router's answer for one job.
 type Route struct {
 	Action Action
-	To     string // for Spill
-	Reason string // for Park (and a note for Wait)
+	Assign command.Assignment // for Spill: the placement, with From, Rule and estimates
+	Reason string             // for Park (and a note for Wait)
 }
 
-// Stats counts the spills of one round by cause.
+// Stats counts the spills of one round by rule.
 type Stats struct {
-	Rerouted   int // jobs no node of their shard could ever take
-	Drained    int // queue pressure (a policy's Threshold)
-	Overflowed int // queue above MaxQueue
+	OverBudget int // RuleLatency
+	Rerouted   int // RuleOutage and RuleNoFit
+	Drained    int // RuleThreshold
+	Overflowed int // RuleMaxQueue
 }
 
-// Round is the router's state for one placement round: the view, the
-// fitter, and the jobs already sent to each target this round (so a target's
-// MaxQueue is respected). A Round is not safe for concurrent use.
+// Round is the router's state for one placement round. A Round is not safe
+// for concurrent use.
 type Round struct {
 	r        *Router
 	v        View
@@ -166,8 +214,8 @@ type Round struct {
 	maxHops  int
 	sysPause bool
 	all      []string            // every shard name, sorted
-	incoming map[string]int      // spilled to a shard this round
 	policies map[string][]policy // sorted policies per source shard
+	targets  map[string][]string // declared targets per source shard (no policies)
 	stats    Stats
 }
 
@@ -194,8 +242,8 @@ func (r *Router) Begin(v View, fit Fitter) *Round {
 		maxHops:  maxHops,
 		sysPause: systemPaused(v),
 		all:      all,
-		incoming: make(map[string]int),
 		policies: make(map[string][]policy),
+		targets:  make(map[string][]string),
 	}
 }
 
@@ -229,6 +277,23 @@ func (rd *Round) sortedPolicies(from *state.Shard) []policy {
 	return ps
 }
 
+// declared returns from's SpilloverTargets with SpillAny expanded, cached.
+func (rd *Round) declared(from *state.Shard) []string {
+	if ts, ok := rd.targets[from.Name]; ok {
+		return ts
+	}
+	var ts []string
+	for _, t := range from.SpilloverTargets {
+		if t == state.SpillAny {
+			ts = append(ts, rd.all...)
+			continue
+		}
+		ts = append(ts, t)
+	}
+	rd.targets[from.Name] = ts
+	return ts
+}
+
 // applies reports whether p applies to job: p has no RequiredCapabilities,
 // or job requires at least one of them.
 func (p policy) applies(job *state.Job) bool {
@@ -245,31 +310,37 @@ func (p policy) applies(job *state.Job) bool {
 	return false
 }
 
+// Declares reports whether shard declares any spillover target at all.
+func (rd *Round) Declares(shard *state.Shard) bool {
+	return len(shard.SpilloverTargets) > 0 || len(shard.Policies) > 0
+}
+
 // Targets returns the candidate targets for job leaving from, in the order
 // described in the package doc. Paused shards are included (callers skip
 // them); from and unknown shards are not; each shard appears once.
 func (rd *Round) Targets(from string, job *state.Job) []string {
 	src := rd.v.Shard(from)
-	seen := map[string]bool{from: true}
-	out := make([]string, 0, len(rd.all))
+	if src == nil || !rd.Declares(src) {
+		return nil
+	}
+	out := make([]string, 0, 4)
 	add := func(name string) {
-		if seen[name] || rd.v.Shard(name) == nil {
+		if name == from || rd.v.Shard(name) == nil {
 			return
 		}
-		seen[name] = true
-		out = append(out, name)
-	}
-	if src != nil {
-		for _, p := range rd.sortedPolicies(src) {
-			if p.applies(job) {
-				add(p.Target)
+		for _, t := range out {
+			if t == name {
+				return
 			}
 		}
-		for _, t := range src.SpilloverTargets {
-			add(t)
+		out = append(out, name)
+	}
+	for _, p := range rd.sortedPolicies(src) {
+		if p.applies(job) {
+			add(p.Target)
 		}
 	}
-	for _, t := range rd.all {
+	for _, t := range rd.declared(src) {
 		add(t)
 	}
 	return out
@@ -280,42 +351,82 @@ func (rd *Round) paused(shard string) bool {
 	return s == nil || s.Paused || rd.sysPause
 }
 
-// saturated reports whether shard's queue, counting the jobs sent to it
-// this round, is at or above its MaxQueue.
-func (rd *Round) saturated(shard string) bool {
-	s := rd.v.Shard(shard)
-	if s == nil || s.MaxQueue <= 0 {
-		return false
+// take places job on target for rule, filling the assignment's audit fields.
+func (rd *Round) take(job *state.Job, from *state.Shard, target, rule string, homeEst int64) (command.Assignment, bool) {
+	if rd.paused(target) {
+		return command.Assignment{}, false
 	}
-	return int64(rd.v.QueueLen(shard)+rd.incoming[shard]) >= s.MaxQueue
+	a, startMs, ok := rd.fit.Take(job, target, from.LatencyBudgetMs)
+	if !ok {
+		return a, false
+	}
+	a.From, a.Rule, a.HomeEstMs, a.BudgetMs, a.TargetEstMs = from.Name, rule, homeEst, from.LatencyBudgetMs, startMs
+	return a, true
 }
 
-// Reroute decides for a queued job that no node of its own shard could ever
-// take: spill it to the first target that can, wait when only paused shards
-// can, park it when it has used up its hops or when no shard can take it.
-func (rd *Round) Reroute(job *state.Job) Route {
-	if int(job.Hops) >= rd.maxHops {
+// movable reports whether job may still spill (it is below the hop bound).
+func (rd *Round) movable(job *state.Job) bool { return int(job.Hops) < rd.maxHops }
+
+// OverBudget decides for a queued job whose shard can run it but whose
+// estimated wait there (homeEst, ms) exceeds the shard's latency budget:
+// spill it to the first target that can start it within the budget, or
+// leave it waiting.
+func (rd *Round) OverBudget(from *state.Shard, job *state.Job, homeEst int64) Route {
+	if !rd.movable(job) {
+		return Route{Action: Wait, Reason: "hop limit reached"}
+	}
+	for _, t := range rd.Targets(from.Name, job) {
+		if a, ok := rd.take(job, from, t, RuleLatency, homeEst); ok {
+			rd.stats.OverBudget++
+			return Route{Action: Spill, Assign: a}
+		}
+	}
+	return Route{Action: Wait, Reason: "no target can start it within the budget"}
+}
+
+// Away decides for a queued job no up node of its shard can take. held
+// reports that a node of the shard that could take it went down less than
+// spill_grace ago; outage that the shard has nodes that could take it
+// were they up (so the rule is RuleOutage, not RuleNoFit).
+//
+//   - Within the grace the job waits for its shard when a target could take
+//     it, and is parked otherwise (it is unparked when a node comes up).
+//   - After it, the job spills to the first target that can start it now
+//     within the budget; it waits when a target could take it later (full,
+//     or paused); it is parked when no node of the shard or its targets
+//     could ever take it, or when it has used up its hops.
+func (rd *Round) Away(from *state.Shard, job *state.Job, held, outage bool) Route {
+	scope := []string{from.Name}
+	if !rd.movable(job) {
 		return Route{Action: Park, Reason: fmt.Sprintf("hop limit %d reached: %s",
-			rd.maxHops, rd.fit.Explain(job, []string{job.Shard}))}
+			rd.maxHops, rd.fit.Explain(job, scope))}
 	}
-	pausedFit := ""
-	for _, t := range rd.Targets(job.Shard, job) {
-		if rd.paused(t) {
-			if pausedFit == "" && rd.fit.Fits(job, t) {
-				pausedFit = t
+	targets := rd.Targets(from.Name, job)
+	rule := RuleNoFit
+	if outage {
+		rule = RuleOutage
+	}
+	waitFor := ""
+	for _, t := range targets {
+		if !held {
+			if a, ok := rd.take(job, from, t, rule, NoEstimate); ok {
+				rd.stats.Rerouted++
+				return Route{Action: Spill, Assign: a}
 			}
-			continue
 		}
-		if rd.fit.Fits(job, t) {
-			rd.incoming[t]++
-			rd.stats.Rerouted++
-			return Route{Action: Spill, To: t}
+		if waitFor == "" && rd.fit.Fits(job, t) {
+			waitFor = t
 		}
 	}
-	if pausedFit != "" {
-		return Route{Action: Wait, Reason: fmt.Sprintf("only paused shard %s can take it", pausedFit)}
+	switch {
+	case waitFor != "" && held:
+		return Route{Action: Wait, Reason: "home node down within spill_grace"}
+	case waitFor != "" && rd.paused(waitFor):
+		return Route{Action: Wait, Reason: fmt.Sprintf("only paused shard %s can take it", waitFor)}
+	case waitFor != "":
+		return Route{Action: Wait, Reason: fmt.Sprintf("target %s is full", waitFor)}
 	}
-	return Route{Action: Park, Reason: rd.fit.Explain(job, nil)}
+	return Route{Action: Park, Reason: rd.fit.Explain(job, append(scope, targets...))}
 }
 
 // UnderPressure reports whether a queue of n jobs in shard passes a policy
@@ -334,32 +445,32 @@ func (rd *Round) UnderPressure(shard *state.Shard, n int) bool {
 }
 
 // Relieve applies queue pressure to shard. pending is the part of the
-// shard's queue still waiting after this round's placements, in queue order;
-// its length is the queue length the rules see. Jobs leave from the tail:
+// shard's queue still waiting after this round's placements and spills, in
+// queue order; its length is the queue length the rules see. Jobs leave from
+// the tail, each placed on a node of the target that can start it now (a
+// target with no free slot takes nothing):
 //
 //   - for each policy with Threshold > 0, in policy order, while the queue is
 //     longer than Threshold: up to MaxDrain jobs (and never below Threshold;
-//     MaxDrain 0 means only the latter bound) move to the policy's Target,
-//     each only if the policy applies to it and Target can take it;
-//   - then, while the queue is longer than MaxQueue (> 0), the overflow
-//     moves to the first target (package order) that can take the job.
+//     MaxDrain 0 means only the latter bound) go to the policy's Target,
+//     each only if the policy applies to it;
+//   - then, while the queue is longer than MaxQueue (> 0), the overflow goes
+//     to the first target (package order) that can start the job.
 //
-// A target that is paused, unknown, the shard itself, or saturated (its
-// queue plus this round's arrivals at or above its MaxQueue) takes nothing.
-// Jobs at the hop bound stay. At most budget spills are returned; done[i]
-// is set for each pending[i] that spills.
-func (rd *Round) Relieve(shard *state.Shard, pending []*state.Job, done []bool, budget int) []command.Spill {
-	var out []command.Spill
+// Jobs at the hop bound stay. At most budget spills are returned; done[i] is
+// set for each pending[i] that spills. homeEst[i] is pending[i]'s estimated
+// wait at home (for the audit record).
+func (rd *Round) Relieve(shard *state.Shard, pending []*state.Job, homeEst []int64, done []bool, budget int) []command.Assignment {
+	var out []command.Assignment
 	n := len(pending)
-	spill := func(i int, to string) {
+	spill := func(i int, a command.Assignment) {
 		done[i] = true
-		out = append(out, command.Spill{JobID: pending[i].ID, From: shard.Name, To: to})
-		rd.incoming[to]++
+		out = append(out, a)
 		n--
 		budget--
 	}
 	movable := func(i int) bool {
-		return !done[i] && int(pending[i].Hops) < rd.maxHops
+		return !done[i] && rd.movable(pending[i])
 	}
 	for _, p := range rd.sortedPolicies(shard) {
 		if budget <= 0 {
@@ -369,7 +480,7 @@ func (rd *Round) Relieve(shard *state.Shard, pending []*state.Job, done []bool, 
 			continue
 		}
 		t := p.Target
-		if t == shard.Name || rd.paused(t) || rd.saturated(t) {
+		if t == shard.Name || rd.paused(t) || rd.v.Shard(t) == nil {
 			continue
 		}
 		limit := int64(n) - p.Threshold
@@ -377,15 +488,16 @@ func (rd *Round) Relieve(shard *state.Shard, pending []*state.Job, done []bool, 
 			limit = p.MaxDrain
 		}
 		for i := len(pending) - 1; i >= 0 && limit > 0 && budget > 0; i-- {
-			if !movable(i) || !p.applies(pending[i]) || !rd.fit.Fits(pending[i], t) {
+			if !movable(i) || !p.applies(pending[i]) {
 				continue
 			}
-			spill(i, t)
+			a, ok := rd.take(pending[i], shard, t, RuleThreshold, homeEst[i])
+			if !ok {
+				continue
+			}
+			spill(i, a)
 			limit--
 			rd.stats.Drained++
-			if rd.saturated(t) {
-				break
-			}
 		}
 	}
 	if shard.MaxQueue <= 0 {
@@ -396,12 +508,11 @@ func (rd *Round) Relieve(shard *state.Shard, pending []*state.Job, done []bool, 
 			continue
 		}
 		for _, t := range rd.Targets(shard.Name, pending[i]) {
-			if rd.paused(t) || rd.saturated(t) || !rd.fit.Fits(pending[i], t) {
-				continue
+			if a, ok := rd.take(pending[i], shard, t, RuleMaxQueue, homeEst[i]); ok {
+				spill(i, a)
+				rd.stats.Overflowed++
+				break
 			}
-			spill(i, t)
-			rd.stats.Overflowed++
-			break
 		}
 	}
 	return out

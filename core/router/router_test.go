@@ -29,34 +29,94 @@ func plan(f *schedtest.Fabric, cfg scheduler.Config) scheduler.Decisions {
 	return scheduler.New(cfg).Plan(f, 42)
 }
 
-// TestMarsGPUOutage: mars.gpu-helion goes down; a gpu job queued in mars
-// spills to helios (whose solaris array has gpu), then runs there.
+// pastGrace sets the mission clock beyond the default spill_grace of every
+// node's last status change (all at 0 in the fixtures).
+func pastGrace(f *schedtest.Fabric) {
+	f.Now = int64(scheduler.DefaultSpillGrace) + 1
+}
+
+// nearHelios brings helios' solaris array (600ms in the fixture) within
+// mars' 420ms budget, so it can meet a mars job's budget.
+func nearHelios(f *schedtest.Fabric) {
+	f.Node("helios.solaris-array").LatencyMs = 300
+}
+
+// spills returns the spill assignments of a round.
+func spills(d scheduler.Decisions) []command.Assignment {
+	var out []command.Assignment
+	for _, a := range d.Assign {
+		if a.From != "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// TestMarsGPUOutage: mars.gpu-helion goes down. Within spill_grace a gpu
+// job queued in mars waits for it; past the grace the mars router places it
+// on helios' solaris array (a policy target for gpu work), and the job
+// keeps mars as its origin.
 func TestMarsGPUOutage(t *testing.T) {
-	f := schedtest.Example()
-	f.Node("mars.gpu-helion").Status = state.NodeDown
-	f.Jobs = []*state.Job{
-		{ID: "render-1", Shard: "mars", Home: "mars", Capabilities: []string{"gpu"}, State: state.JobQueued, Seq: 1},
-		{ID: "smelt-1", Shard: "mars", Home: "mars", Capabilities: []string{"manufacturing"}, State: state.JobQueued, Seq: 2},
+	build := func() *schedtest.Fabric {
+		f := schedtest.Example()
+		nearHelios(f)
+		f.Node("mars.gpu-helion").Status = state.NodeDown
+		f.Jobs = []*state.Job{
+			{ID: "render-1", Shard: "mars", Home: "mars", Capabilities: []string{"gpu"}, State: state.JobQueued, Seq: 1},
+			{ID: "smelt-1", Shard: "mars", Home: "mars", Capabilities: []string{"manufacturing"}, State: state.JobQueued, Seq: 2},
+		}
+		f.Reindex()
+		return f
 	}
-	f.Reindex()
-
+	f := build()
 	d := plan(f, scheduler.DefaultConfig())
-	wantSpill := []command.Spill{{JobID: "render-1", From: "mars", To: "helios"}}
-	if !reflect.DeepEqual(d.Spill, wantSpill) {
-		t.Fatalf("round 1 spills = %+v, want %+v", d.Spill, wantSpill)
+	if len(spills(d)) != 0 || d.Stats.Held != 1 || len(d.Assign) != 1 || d.Assign[0].Node != "mars.regolith-cradle" {
+		t.Fatalf("within the grace: %+v", d)
 	}
-	if len(d.Assign) != 1 || d.Assign[0].Node != "mars.regolith-cradle" {
-		t.Fatalf("round 1 assignments = %+v", d.Assign)
-	}
-	f.Apply(d.Assign, d.Spill, d.Park)
 
+	f = build()
+	pastGrace(f)
 	d = plan(f, scheduler.DefaultConfig())
-	want := []command.Assignment{{JobID: "render-1", Attempt: 1, Node: "helios.solaris-array", QuoteMu: 1200}}
-	if !reflect.DeepEqual(d.Assign, want) || len(d.Spill)+len(d.Park) != 0 {
-		t.Fatalf("round 2 = %+v, want assignments %+v", d, want)
+	want := command.Assignment{JobID: "render-1", Attempt: 1, Node: "helios.solaris-array", QuoteMu: 1200,
+		From: "mars", Rule: router.RuleOutage, HomeEstMs: router.NoEstimate, BudgetMs: 420, TargetEstMs: 300}
+	if got := spills(d); len(got) != 1 || got[0] != want {
+		t.Fatalf("past the grace: spills = %+v, want %+v", got, want)
 	}
-	if j := f.Job("render-1"); j.Hops != 1 || j.Home != "mars" {
+	f.Apply(d.Assign, d.Park)
+	if j := f.Job("render-1"); j.Hops != 1 || j.Home != "mars" || j.Shard != "helios" || j.Origin != "mars" {
 		t.Fatalf("job after spill = %+v", j)
+	}
+}
+
+// TestSpillGrace: a shard's own spill_grace overrides the default, on the
+// mission clock.
+func TestSpillGrace(t *testing.T) {
+	cases := []struct {
+		name  string
+		grace int64 // ms
+		now   int64 // ns since the node went down
+		spill bool
+	}{
+		{"default grace, 1s down", 0, 1e9, false},
+		{"default grace, past it", 0, int64(scheduler.DefaultSpillGrace), true},
+		{"2s grace, 1.9s down", 2000, 1.9e9, false},
+		{"2s grace, 2s down", 2000, 2e9, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := schedtest.Example()
+			nearHelios(f)
+			f.Node("mars.gpu-helion").Status = state.NodeDown
+			f.Node("mars.gpu-helion").LastStatusAt = 5e9
+			f.Shard("mars").SpillGraceMs = tc.grace
+			f.Now = 5e9 + tc.now
+			f.Jobs = []*state.Job{{ID: "g", Shard: "mars", Capabilities: []string{"gpu"}}}
+			f.Reindex()
+			d := plan(f, scheduler.DefaultConfig())
+			if got := len(spills(d)) == 1; got != tc.spill {
+				t.Fatalf("spilled = %v, want %v: %+v", got, tc.spill, d)
+			}
+		})
 	}
 }
 
@@ -68,11 +128,11 @@ func TestParkReasons(t *testing.T) {
 		want   string
 	}{
 		{"unknown capability", &state.Job{ID: "q", Shard: "earth", Capabilities: []string{"quantum"}}, nil,
-			"no up node in any shard has capabilities [quantum]"},
+			"no up node in any of earth, luna, mars has capabilities [quantum]"},
 		{"every gpu node down", &state.Job{ID: "g", Shard: "mars", Capabilities: []string{"gpu"}}, func(f *schedtest.Fabric) {
 			f.Node("mars.gpu-helion").Status = state.NodeDown
 			f.Node("helios.solaris-array").Status = state.NodeDown
-		}, "no up node in any shard has capabilities [gpu]"},
+		}, "no up node in any of mars, helios, earth has capabilities [gpu]"},
 		{"max price", &state.Job{ID: "p", Shard: "mars", Capabilities: []string{"gpu"}, MaxPriceMu: 500_000}, func(f *schedtest.Fabric) {
 			f.Node("mars.gpu-helion").Price.BaseMu = 1_750_000
 			f.Node("helios.solaris-array").Price.BaseMu = 2_000_000
@@ -87,6 +147,7 @@ func TestParkReasons(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			f := schedtest.Example()
+			pastGrace(f)
 			f.Jobs = []*state.Job{tc.job}
 			if tc.mutate != nil {
 				tc.mutate(f)
@@ -94,7 +155,7 @@ func TestParkReasons(t *testing.T) {
 			f.Reindex()
 			d := plan(f, scheduler.DefaultConfig())
 			want := []command.Park{{JobID: tc.job.ID, Reason: tc.want}}
-			if !reflect.DeepEqual(d.Park, want) || len(d.Spill)+len(d.Assign) != 0 {
+			if !reflect.DeepEqual(d.Park, want) || len(d.Assign) != 0 {
 				t.Fatalf("got %+v, want parks %+v", d, want)
 			}
 		})
@@ -116,12 +177,14 @@ func TestHopBound(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			f := schedtest.Example()
+			pastGrace(f)
+			nearHelios(f)
 			f.Node("mars.gpu-helion").Status = state.NodeDown
 			f.Jobs = []*state.Job{{ID: "g", Shard: "mars", Capabilities: []string{"gpu"}, Hops: tc.hops}}
 			f.Reindex()
 			d := plan(f, scheduler.Config{MaxHops: tc.maxHops})
 			if tc.spill {
-				if len(d.Spill) != 1 || d.Spill[0].To != "helios" {
+				if sp := spills(d); len(sp) != 1 || sp[0].Node != "helios.solaris-array" {
 					t.Fatalf("want a spill to helios, got %+v", d)
 				}
 				return
@@ -153,51 +216,70 @@ func TestRerouteTargetOrder(t *testing.T) {
 	cases := []struct {
 		name   string
 		mutate func(src *state.Shard, f *schedtest.Fabric)
-		want   string
+		want   string // the target's node; "" for no spill
 	}{
-		{"no policy, no targets: any shard by name", func(*state.Shard, *schedtest.Fabric) {}, "a"},
-		{"listed targets before other shards", func(s *state.Shard, _ *schedtest.Fabric) { s.SpilloverTargets = []string{"c", "b"} }, "c"},
+		{"no policy, no targets: never spills", func(*state.Shard, *schedtest.Fabric) {}, ""},
+		{"listed targets in order", func(s *state.Shard, _ *schedtest.Fabric) { s.SpilloverTargets = []string{"c", "b"} }, "c1"},
+		{"any: every other shard by name", func(s *state.Shard, _ *schedtest.Fabric) { s.SpilloverTargets = []string{state.SpillAny} }, "a1"},
+		{"listed before any", func(s *state.Shard, _ *schedtest.Fabric) { s.SpilloverTargets = []string{"c", state.SpillAny} }, "c1"},
 		{"policies before listed targets", func(s *state.Shard, _ *schedtest.Fabric) {
 			s.SpilloverTargets = []string{"c"}
 			s.Policies = []state.SpilloverPolicy{{Target: "d", Threshold: 10}}
-		}, "d"},
+		}, "d1"},
 		{"policy order: threshold asc", func(s *state.Shard, _ *schedtest.Fabric) {
 			s.Policies = []state.SpilloverPolicy{{Target: "b", Threshold: 20}, {Target: "c", Threshold: 10}}
-		}, "c"},
+		}, "c1"},
 		{"policy order: weight desc", func(s *state.Shard, _ *schedtest.Fabric) {
 			s.Policies = []state.SpilloverPolicy{{Target: "b", Threshold: 10, Weight: 1}, {Target: "c", Threshold: 10, Weight: 5}}
-		}, "c"},
+		}, "c1"},
 		{"policy order: target name", func(s *state.Shard, _ *schedtest.Fabric) {
 			s.Policies = []state.SpilloverPolicy{{Target: "c", Threshold: 10}, {Target: "b", Threshold: 10}}
-		}, "b"},
+		}, "b1"},
 		{"policy whose capabilities the job lacks is skipped", func(s *state.Shard, _ *schedtest.Fabric) {
 			s.Policies = []state.SpilloverPolicy{{Target: "b", RequiredCapabilities: []string{"y"}}, {Target: "c", Threshold: 10, RequiredCapabilities: []string{"x", "y"}}}
-		}, "c"},
+		}, "c1"},
 		{"target without a capable node skipped", func(s *state.Shard, f *schedtest.Fabric) {
 			s.SpilloverTargets = []string{"c", "b"}
 			f.Node("c1").Status = state.NodeDown
-		}, "b"},
+		}, "b1"},
+		{"full target skipped", func(s *state.Shard, f *schedtest.Fabric) {
+			s.SpilloverTargets = []string{"c", "b"}
+			f.Node("c1").Capacity = 1
+			f.Jobs = append(f.Jobs, &state.Job{ID: "busy", Shard: "c", State: state.JobRunning, Node: "c1"})
+		}, "b1"},
 		{"paused target skipped", func(s *state.Shard, f *schedtest.Fabric) {
 			s.SpilloverTargets = []string{"c", "b"}
 			f.Shard("c").Paused = true
-		}, "b"},
+		}, "b1"},
+		{"target too slow for the budget skipped", func(s *state.Shard, f *schedtest.Fabric) {
+			s.SpilloverTargets = []string{"c", "b"}
+			s.LatencyBudgetMs = 100
+			f.Node("c1").LatencyMs = 150
+			f.Node("b1").LatencyMs = 40
+		}, "b1"},
 		{"self and unknown targets ignored", func(s *state.Shard, _ *schedtest.Fabric) {
 			s.SpilloverTargets = []string{"src", "nowhere", "d"}
-		}, "d"},
+		}, "d1"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			d := plan(build(tc.mutate), scheduler.DefaultConfig())
-			want := []command.Spill{{JobID: "j", From: "src", To: tc.want}}
-			if !reflect.DeepEqual(d.Spill, want) {
-				t.Fatalf("spills = %+v, want %+v", d.Spill, want)
+			sp := spills(d)
+			if tc.want == "" {
+				if len(sp) != 0 || len(d.Park) != 1 {
+					t.Fatalf("want no spill and a park, got %+v", d)
+				}
+				return
+			}
+			if len(sp) != 1 || sp[0].Node != tc.want || sp[0].From != "src" || sp[0].Rule != router.RuleNoFit {
+				t.Fatalf("spills = %+v, want one to %s", sp, tc.want)
 			}
 		})
 	}
 }
 
 func TestOnlyPausedShardCanTake(t *testing.T) {
-	f := schedtest.New([]*state.Shard{{Name: "src"}, {Name: "gpu"}},
+	f := schedtest.New([]*state.Shard{{Name: "src", SpilloverTargets: []string{"gpu"}}, {Name: "gpu"}},
 		[]*state.Node{nd("g1", "gpu", "gpu")},
 		[]*state.Job{{ID: "j", Shard: "src", Capabilities: []string{"gpu"}}}, state.Policy{})
 	f.Shard("gpu").Paused = true
@@ -208,7 +290,7 @@ func TestOnlyPausedShardCanTake(t *testing.T) {
 }
 
 // pressureFabric: shard "src" with one busy node and n queued jobs; sister
-// shards "a" and "b" each with a free node for "x".
+// shards "a" and "b" each with a free node for "x" (4 slots).
 func pressureFabric(n int, src *state.Shard) *schedtest.Fabric {
 	src.Name = "src"
 	busy := nd("s1", "src", "x")
@@ -219,10 +301,12 @@ func pressureFabric(n int, src *state.Shard) *schedtest.Fabric {
 		[]*state.Node{busy, nd("a1", "a", "x"), nd("b1", "b", "x")}, js, state.Policy{})
 }
 
+// spillsTo maps each target shard to the jobs placed there.
 func spillsTo(d scheduler.Decisions) map[string][]string {
 	m := map[string][]string{}
-	for _, s := range d.Spill {
-		m[s.To] = append(m[s.To], s.JobID)
+	for _, a := range spills(d) {
+		sh := strings.SplitN(a.Node, "1", 2)[0]
+		m[sh] = append(m[sh], a.JobID)
 	}
 	return m
 }
@@ -243,12 +327,12 @@ func TestQueuePressure(t *testing.T) {
 			map[string][]string{"a": {"src-011", "src-010"}}},
 		{"policies drain in order", 20, state.Shard{Policies: []state.SpilloverPolicy{{Target: "b", Threshold: 12, MaxDrain: 2}, {Target: "a", Threshold: 10, MaxDrain: 3}}}, nil,
 			map[string][]string{"a": {"src-019", "src-018", "src-017"}, "b": {"src-016", "src-015"}}},
+		{"a target takes no more than its free slots", 20, state.Shard{Policies: []state.SpilloverPolicy{{Target: "a", Threshold: 10, MaxDrain: 8}}}, nil,
+			map[string][]string{"a": {"src-019", "src-018", "src-017", "src-016"}}},
 		{"paused target drains nothing", 20, state.Shard{Policies: []state.SpilloverPolicy{{Target: "a", Threshold: 10, MaxDrain: 3}}},
 			func(f *schedtest.Fabric) { f.Shard("a").Paused = true }, map[string][]string{}},
 		{"target without capable node drains nothing", 20, state.Shard{Policies: []state.SpilloverPolicy{{Target: "a", Threshold: 10, MaxDrain: 3}}},
 			func(f *schedtest.Fabric) { f.Node("a1").Capabilities = []string{"y"} }, map[string][]string{}},
-		{"saturated target takes up to its MaxQueue", 20, state.Shard{Policies: []state.SpilloverPolicy{{Target: "a", Threshold: 10, MaxDrain: 5}}},
-			func(f *schedtest.Fabric) { f.Shard("a").MaxQueue = 2 }, map[string][]string{"a": {"src-019", "src-018"}}},
 		{"policy requiring capabilities drains only matching jobs", 20, state.Shard{Policies: []state.SpilloverPolicy{{Target: "a", Threshold: 10, MaxDrain: 2, RequiredCapabilities: []string{"vision"}}}},
 			func(f *schedtest.Fabric) {
 				f.Job("src-005").Capabilities = []string{"x", "vision"}
@@ -259,7 +343,7 @@ func TestQueuePressure(t *testing.T) {
 		{"overflow skips a paused target", 15, state.Shard{MaxQueue: 12, SpilloverTargets: []string{"b", "a"}},
 			func(f *schedtest.Fabric) { f.Shard("b").Paused = true }, map[string][]string{"a": {"src-014", "src-013", "src-012"}}},
 		{"drain then overflow", 20, state.Shard{MaxQueue: 15, Policies: []state.SpilloverPolicy{{Target: "a", Threshold: 10, MaxDrain: 2}}, SpilloverTargets: []string{"b"}}, nil,
-			map[string][]string{"a": {"src-019", "src-018", "src-017", "src-016", "src-015"}}},
+			map[string][]string{"a": {"src-019", "src-018", "src-017", "src-016"}, "b": {"src-015"}}},
 		{"jobs at the hop bound stay", 12, state.Shard{MaxQueue: 10, SpilloverTargets: []string{"b"}},
 			func(f *schedtest.Fabric) { f.Job("src-011").Hops = 3 }, map[string][]string{"b": {"src-010", "src-009"}}},
 	}
@@ -272,16 +356,11 @@ func TestQueuePressure(t *testing.T) {
 				f.Reindex()
 			}
 			d := plan(f, scheduler.DefaultConfig())
-			if len(d.Assign)+len(d.Park) != 0 {
+			if len(d.Assign) != len(spills(d)) || len(d.Park) != 0 {
 				t.Fatalf("unexpected assignments/parks: %+v", d)
 			}
 			if got := spillsTo(d); !reflect.DeepEqual(got, tc.want) {
 				t.Fatalf("spills = %v, want %v", got, tc.want)
-			}
-			for _, s := range d.Spill {
-				if s.From == s.To {
-					t.Fatalf("spill to self: %+v", s)
-				}
 			}
 		})
 	}
@@ -333,13 +412,89 @@ func TestExampleFabricHealthAndTargets(t *testing.T) {
 	rd := router.New(router.DefaultConfig()).Begin(f, nil)
 	gpuJob := &state.Job{Capabilities: []string{"gpu"}}
 	mfgJob := &state.Job{Capabilities: []string{"manufacturing"}}
-	if got := strings.Join(rd.Targets("mars", gpuJob), ","); got != "helios,earth,luna" {
+	if got := strings.Join(rd.Targets("mars", gpuJob), ","); got != "helios,earth" {
 		t.Fatalf("mars targets for a gpu job = %s", got)
 	}
-	if got := strings.Join(rd.Targets("mars", mfgJob), ","); got != "earth,helios,luna" {
+	if got := strings.Join(rd.Targets("mars", mfgJob), ","); got != "earth,helios" {
 		t.Fatalf("mars targets for a manufacturing job = %s", got)
 	}
 	if rd.MaxHops() != 4 {
 		t.Fatalf("MaxHops = %d", rd.MaxHops())
+	}
+}
+
+func TestEstimateWaitMs(t *testing.T) {
+	cases := []struct {
+		ahead, slots, meanNs, want int64
+	}{
+		{0, 4, 100e6, 0},
+		{3, 4, 100e6, 0},
+		{4, 4, 100e6, 25},  // the first completion of 4 running
+		{7, 4, 100e6, 100}, // a whole turn of the 4 slots
+		{10, 0, 100e6, router.NoEstimate},
+		{10, 4, 0, router.NoEstimate},
+	}
+	for _, tc := range cases {
+		if got := router.EstimateWaitMs(tc.ahead, tc.slots, tc.meanNs); got != tc.want {
+			t.Errorf("EstimateWaitMs(%d, %d, %d) = %d, want %d", tc.ahead, tc.slots, tc.meanNs, got, tc.want)
+		}
+	}
+}
+
+// TestLatencyBudgetTenTimesCapacity: a shard holding 10 times its capacity
+// in queued jobs, with a 200ms budget and a 100ms mean service time, keeps
+// exactly the jobs whose estimated wait is within the budget and places the
+// rest on its target; the wait of the last job that stays is within the
+// budget and one more job would have exceeded it.
+func TestLatencyBudgetTenTimesCapacity(t *testing.T) {
+	const (
+		capacity = 10
+		budgetMs = 200
+		meanNs   = 100_000_000
+	)
+	home := &state.Shard{Name: "home", LatencyBudgetMs: budgetMs, ServiceMeanNs: meanNs, ServiceSamples: 50,
+		SpilloverTargets: []string{"spare"}}
+	hn := nd("home-1", "home", "x")
+	hn.Capacity = capacity
+	sn := nd("spare-1", "spare", "x")
+	sn.Capacity = 1000
+	f := schedtest.New([]*state.Shard{home, {Name: "spare"}}, []*state.Node{hn, sn},
+		jobs(10*capacity, "home", "x"), state.Policy{})
+	d := plan(f, scheduler.DefaultConfig())
+
+	var atHome, spilled []command.Assignment
+	for _, a := range d.Assign {
+		if a.From == "" {
+			atHome = append(atHome, a)
+		} else {
+			spilled = append(spilled, a)
+		}
+	}
+	stay := 10*capacity - len(atHome) - len(spilled)
+	// The k-th waiting job (0-based) has capacity running jobs and k
+	// staying jobs ahead of it on capacity slots.
+	lastWait := router.EstimateWaitMs(int64(capacity+stay-1), capacity, meanNs)
+	nextWait := router.EstimateWaitMs(int64(capacity+stay), capacity, meanNs)
+	t.Logf("queued %d on %d slots, budget %dms, mean service %dms: %d start at home, %d wait at home (last estimate %dms; one more would wait %dms), %d spill",
+		10*capacity, capacity, budgetMs, meanNs/1_000_000, len(atHome), stay, lastWait, nextWait, len(spilled))
+	if len(atHome) != capacity || stay != 20 || len(spilled) != 70 {
+		t.Fatalf("%d at home, %d stay, %d spilled; want 10, 20, 70", len(atHome), stay, len(spilled))
+	}
+	if lastWait > budgetMs || nextWait <= budgetMs {
+		t.Fatalf("last staying wait %dms, next %dms, budget %dms", lastWait, nextWait, budgetMs)
+	}
+	for i, a := range spilled {
+		if a.Rule != router.RuleLatency || a.BudgetMs != budgetMs || a.HomeEstMs <= budgetMs || a.TargetEstMs > budgetMs ||
+			a.Node != "spare-1" || a.JobID != fmt.Sprintf("home-%03d", 30+i) {
+			t.Fatalf("spill %d = %+v", i, a)
+		}
+	}
+	// Without a budget, or before any service time is known, nothing spills.
+	for _, mutate := range []func(){func() { home.LatencyBudgetMs = 0 }, func() { home.ServiceMeanNs = 0 }} {
+		home.LatencyBudgetMs, home.ServiceMeanNs = budgetMs, meanNs
+		mutate()
+		if d := plan(f, scheduler.DefaultConfig()); d.Stats.Spilled != 0 {
+			t.Fatalf("spilled %d with budget %d, mean %d", d.Stats.Spilled, home.LatencyBudgetMs, home.ServiceMeanNs)
+		}
 	}
 }

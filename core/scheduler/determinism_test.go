@@ -52,7 +52,8 @@ func randomFabric(seed uint64) *schedtest.Fabric {
 	for _, n := range names {
 		s := &state.Shard{Name: n, LatencyBudgetMs: int64(r.IntN(3) * 100), MaxQueue: int64(r.IntN(3) * 4),
 			QueueAlertThreshold: int64(r.IntN(10)), Paused: r.IntN(8) == 0,
-			SpilloverTargets: pickN(r, append(names, "ghost"), 2)}
+			SpilloverTargets: pickN(r, append(names, "ghost", state.SpillAny), 2),
+			ServiceMeanNs:    int64(r.IntN(3)) * 40_000_000, SpillGraceMs: int64(r.IntN(2)) * 1000}
 		for k := r.IntN(3); k > 0; k-- {
 			s.Policies = append(s.Policies, state.SpilloverPolicy{Target: names[r.IntN(nShards)],
 				Threshold: int64(r.IntN(3) * 5), MaxDrain: int64(r.IntN(4)), Weight: int64(r.IntN(3)),
@@ -89,11 +90,29 @@ func randomFabric(seed uint64) *schedtest.Fabric {
 		}
 		jobs = append(jobs, j)
 	}
+	if r.IntN(2) == 0 {
+		// A spare shard with room and every capability, declared as a
+		// target (policy or list) by some shards, so spills find slots.
+		shards = append(shards, &state.Shard{Name: "zz"})
+		nodes = append(nodes, &state.Node{ID: "zz-1", Shard: "zz", Capabilities: vocab, Capacity: int64(r.IntN(12)),
+			Status: state.NodeUp, LatencyMs: int64(r.IntN(150))})
+		for _, s := range shards[:len(shards)-1] {
+			switch r.IntN(3) {
+			case 0:
+				s.SpilloverTargets = append(s.SpilloverTargets, "zz")
+			case 1:
+				s.Policies = append(s.Policies, state.SpilloverPolicy{Target: "zz", Threshold: int64(r.IntN(3) * 3), MaxDrain: int64(r.IntN(4))})
+			}
+		}
+	}
 	f := schedtest.New(shards, nodes, jobs, state.Policy{CompliancePolicy: policies[r.IntN(len(policies))],
 		SystemPaused: r.IntN(20) == 0})
 	for _, nd := range nodes {
 		f.Completed[nd.ID] = int64(r.IntN(4))
+		nd.LastStatusAt = int64(r.IntN(3)) * 10_000_000_000
 	}
+	// The mission clock: every node's grace running, or some past it.
+	f.Now = int64(r.IntN(3)) * 20_000_000_000
 	return f
 }
 
@@ -118,8 +137,17 @@ func checkDecisions(t *testing.T, f *schedtest.Fabric, d scheduler.Decisions) {
 	for _, a := range d.Assign {
 		mark(a.JobID)
 		j, n := f.Job(a.JobID), f.Node(a.Node)
-		if n == nil || n.Shard != j.Shard || n.Status != state.NodeUp || a.Attempt != j.Attempt+1 {
+		if n == nil || n.Status != state.NodeUp || a.Attempt != j.Attempt+1 {
 			t.Fatalf("bad assignment %+v (job %+v, node %+v)", a, j, n)
+		}
+		switch {
+		case a.From == "" && n.Shard != j.Shard:
+			t.Fatalf("assignment to another shard without a spill: %+v (job %+v)", a, j)
+		case a.From != "" && (a.From != j.Shard || n.Shard == j.Shard || !f.Shard(j.Shard).SpillsTo(n.Shard) ||
+			f.Shard(n.Shard).Paused || a.Rule == ""):
+			t.Fatalf("bad spill %+v (job %+v, node %+v, targets %v)", a, j, n, f.Shard(j.Shard).SpilloverTargets)
+		case a.From != "" && a.BudgetMs > 0 && a.TargetEstMs > a.BudgetMs:
+			t.Fatalf("spill to a target that cannot meet the budget: %+v", a)
 		}
 		if j.MaxPriceMu > 0 && a.QuoteMu > j.MaxPriceMu {
 			t.Fatalf("assignment over max price: %+v", a)
@@ -127,12 +155,6 @@ func checkDecisions(t *testing.T, f *schedtest.Fabric, d scheduler.Decisions) {
 		taken[n.ID]++
 		if int64(f.ActiveCount(n.ID))+taken[n.ID] > n.Capacity {
 			t.Fatalf("node %s over capacity", n.ID)
-		}
-	}
-	for _, s := range d.Spill {
-		mark(s.JobID)
-		if s.From == s.To || f.Shard(s.To) == nil || f.Shard(s.To).Paused || s.From != f.Job(s.JobID).Shard {
-			t.Fatalf("bad spill %+v", s)
 		}
 	}
 	for _, p := range d.Park {
@@ -156,7 +178,10 @@ func TestDeterminism(t *testing.T) {
 		}
 		checkDecisions(t, f, a)
 		total.Assigned += a.Stats.Assigned
+		total.Spilled += a.Stats.Spilled
 		total.Rerouted += a.Stats.Rerouted
+		total.OverBudget += a.Stats.OverBudget
+		total.Held += a.Stats.Held
 		total.Drained += a.Stats.Drained
 		total.Overflowed += a.Stats.Overflowed
 		total.Parked += a.Stats.Parked
@@ -164,7 +189,7 @@ func TestDeterminism(t *testing.T) {
 	}
 	// The generator must exercise every kind of decision.
 	if total.Assigned == 0 || total.Rerouted == 0 || total.Drained == 0 || total.Overflowed == 0 ||
-		total.Parked == 0 || total.Waiting == 0 {
+		total.Parked == 0 || total.Waiting == 0 || total.OverBudget == 0 || total.Held == 0 {
 		t.Fatalf("generated states too narrow: %+v", total)
 	}
 	t.Logf("totals over 1000 states: %+v", total)

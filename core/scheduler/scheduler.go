@@ -65,11 +65,11 @@ package scheduler
 
 import (
 	"fmt"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/google/cel-go/common/types/ref"
 	"github.com/hashicorp/go-hclog"
@@ -97,6 +97,8 @@ type View interface {
 	// Policy is the owner policy (a copy: the same signature as
 	// *state.Store's, so the Store satisfies View).
 	Policy() state.Policy
+	// Clock is the mission clock (Unix ns), the "now" of spill_grace.
+	Clock() int64
 }
 
 var _ router.View = View(nil)
@@ -112,11 +114,20 @@ type Config struct {
 	MaxPerRound int
 	// MaxHops bounds spillover per job; 0 means the number of shards.
 	MaxHops int
+	// SpillGrace is the spill_grace of shards that declare none: a job
+	// whose shard's capable nodes went down less than this long ago (on the
+	// mission clock) waits for them. 0 means DefaultSpillGrace; servers set
+	// twice their heartbeat TTL.
+	SpillGrace time.Duration
 }
+
+// DefaultSpillGrace is Config.SpillGrace's default: twice the default
+// heartbeat TTL of a server.
+const DefaultSpillGrace = 30 * time.Second
 
 // DefaultConfig returns the default Config.
 func DefaultConfig() Config {
-	return Config{Logger: hclog.NewNullLogger(), MaxPerRound: DefaultMaxPerRound}
+	return Config{Logger: hclog.NewNullLogger(), MaxPerRound: DefaultMaxPerRound, SpillGrace: DefaultSpillGrace}
 }
 
 // Scheduler plans placement rounds. It keeps only a cache of compiled CEL
@@ -144,6 +155,9 @@ func New(cfg Config) *Scheduler {
 	if cfg.MaxHops < 0 {
 		cfg.MaxHops = 0
 	}
+	if cfg.SpillGrace <= 0 {
+		cfg.SpillGrace = DefaultSpillGrace
+	}
 	s := &Scheduler{
 		cfg:    cfg,
 		logger: cfg.Logger.Named("scheduler"),
@@ -157,17 +171,17 @@ func New(cfg Config) *Scheduler {
 	return s
 }
 
-// Decisions is one round's outcome, each list in decision order.
+// Decisions is one round's outcome, each list in decision order. A spill
+// is an assignment to a node of another shard (Assignment.From set).
 type Decisions struct {
 	Assign []command.Assignment
-	Spill  []command.Spill
 	Park   []command.Park
 	Stats  Stats
 }
 
 // Empty reports whether the round decided nothing.
 func (d *Decisions) Empty() bool {
-	return len(d.Assign) == 0 && len(d.Spill) == 0 && len(d.Park) == 0
+	return len(d.Assign) == 0 && len(d.Park) == 0
 }
 
 // Stats describes a round.
@@ -176,13 +190,15 @@ type Stats struct {
 	PausedShards []string // skipped, sorted
 	Shards       int      // shards planned
 	Scanned      int      // queued jobs examined in queue order
-	Assigned     int
-	Spilled      int // Rerouted + Drained + Overflowed
-	Rerouted     int // no node of their shard fits them
-	Drained      int // queue pressure, per policy threshold
-	Overflowed   int // above MaxQueue
+	Assigned     int      // assignments, spills included
+	Spilled      int      // OverBudget + Rerouted + Drained + Overflowed
+	OverBudget   int      // estimated wait at home over the latency budget
+	Rerouted     int      // home outage beyond spill_grace, or nothing at home fits
+	Drained      int      // queue pressure, per policy threshold
+	Overflowed   int      // above MaxQueue
 	Parked       int
-	Waiting      int // examined, fit somewhere here, no free slot now
+	Waiting      int // examined, left queued (no free slot here or at a target)
+	Held         int // left queued for home nodes down within spill_grace
 	Truncated    bool
 	// PolicyError is the compliance policy's compile error, if any.
 	PolicyError string
@@ -207,7 +223,9 @@ func (s *Scheduler) Plan(v View, seed uint64) Decisions {
 	}
 	budget := s.cfg.MaxPerRound
 	var queue []*state.Job
-	var done []bool
+	var routed []shardWaits
+	// Pass 1: every shard places its own queue on its own nodes, so the
+	// slots a spill takes in pass 2 are ones no local job could use.
 	for _, sh := range v.Shards() {
 		if budget <= 0 {
 			d.Stats.Truncated = true
@@ -223,11 +241,14 @@ func (s *Scheduler) Plan(v View, seed uint64) Decisions {
 			queue = append(queue, j)
 			return true
 		})
-		done = slices.Grow(done[:0], len(queue))[:len(queue)]
-		clear(done)
 		nodes := rd.nodesOf(sh.Name)
 		shapes := shapeMemo{}
-		for i, j := range queue {
+		declares := rd.rt.Declares(sh)
+		var w shardWaits
+		if declares {
+			w.sh = sh
+		}
+		for _, j := range queue {
 			if budget <= 0 {
 				d.Stats.Truncated = true
 				break
@@ -240,7 +261,7 @@ func (s *Scheduler) Plan(v View, seed uint64) Decisions {
 				// queue costs a round little. Compliance and price are
 				// judged when the job is reached while such a node has a
 				// free slot.
-				d.Stats.Waiting++
+				w.add(j, waitQueued)
 				continue
 			}
 			ji := &jobInfo{j: j}
@@ -252,60 +273,225 @@ func (s *Scheduler) Plan(v View, seed uint64) Decisions {
 				d.Assign = append(d.Assign, command.Assignment{
 					JobID: j.ID, Attempt: j.Attempt + 1, Node: best.n.ID, QuoteMu: best.quote,
 				})
-				done[i] = true
 				budget--
 				continue
 			case fits:
-				d.Stats.Waiting++
+				w.add(j, waitQueued)
 				continue
 			}
-			r := rd.rt.Reroute(j)
-			switch r.Action {
-			case router.Spill:
-				d.Spill = append(d.Spill, command.Spill{JobID: j.ID, From: sh.Name, To: r.To})
-				done[i] = true
-				budget--
-			case router.Park:
-				d.Park = append(d.Park, command.Park{JobID: j.ID, Reason: r.Reason})
-				done[i] = true
-				budget--
-			default:
-				d.Stats.Waiting++
+			held, outage := rd.homeDown(j, sh, nodes)
+			if !declares {
+				// No target: the job is parked at home (and unparked when
+				// a node comes up or the topology otherwise changes).
+				if r := rd.rt.Away(sh, j, held, outage); r.Action == router.Park {
+					d.Park = append(d.Park, command.Park{JobID: j.ID, Reason: r.Reason})
+					budget--
+				}
+				continue
 			}
+			kind := waitAway
+			if held {
+				kind = waitHeld
+			} else if outage {
+				kind = waitOutage
+			}
+			w.add(j, kind)
 		}
+		if declares {
+			routed = append(routed, w)
+		} else {
+			d.Stats.Waiting += w.queued
+		}
+	}
+	// Pass 2: each shard's router, in shard order, routes what still waits.
+	for i := range routed {
 		if budget <= 0 {
-			continue
+			d.Stats.Truncated = true
+			break
 		}
-		left := 0
-		for _, dn := range done {
-			if !dn {
-				left++
-			}
-		}
-		if !rd.rt.UnderPressure(sh, left) {
-			continue
-		}
-		pending := queue[:0:0]
-		var pdone []bool
-		for i, j := range queue {
-			if !done[i] {
-				pending = append(pending, j)
-				pdone = append(pdone, false)
-			}
-		}
-		spills := rd.rt.Relieve(sh, pending, pdone, budget)
-		budget -= len(spills)
-		d.Spill = append(d.Spill, spills...)
+		budget = rd.route(&routed[i], &d, budget)
 	}
 	if budget <= 0 {
 		d.Stats.Truncated = true
 	}
 	rs := rd.rt.Stats()
-	d.Stats.Rerouted, d.Stats.Drained, d.Stats.Overflowed = rs.Rerouted, rs.Drained, rs.Overflowed
-	d.Stats.Assigned, d.Stats.Spilled, d.Stats.Parked = len(d.Assign), len(d.Spill), len(d.Park)
-	d.Stats.Waiting -= rs.Drained + rs.Overflowed
+	d.Stats.OverBudget, d.Stats.Rerouted, d.Stats.Drained, d.Stats.Overflowed = rs.OverBudget, rs.Rerouted, rs.Drained, rs.Overflowed
+	d.Stats.Assigned, d.Stats.Parked = len(d.Assign), len(d.Park)
+	for _, a := range d.Assign {
+		if a.From != "" {
+			d.Stats.Spilled++
+		}
+	}
 	d.Stats.ExprErrors = rd.exprErrors
 	return d
+}
+
+// Why a job still waits after pass 1.
+const (
+	waitQueued uint8 = iota // home has a node that fits it, with no free slot now
+	waitHeld                // home's capable nodes are down within spill_grace
+	waitOutage              // home's capable nodes are down (or retired) beyond it
+	waitAway                // no node of home could ever take it
+)
+
+// shardWaits is one shard's jobs left waiting by pass 1, in queue order.
+type shardWaits struct {
+	sh     *state.Shard
+	jobs   []*state.Job
+	kinds  []uint8
+	queued int
+}
+
+func (w *shardWaits) add(j *state.Job, kind uint8) {
+	if kind == waitQueued {
+		w.queued++
+	}
+	if w.sh != nil {
+		w.jobs = append(w.jobs, j)
+		w.kinds = append(w.kinds, kind)
+	}
+}
+
+// shapeLoad is, for the jobs of one capability set in one shard, what the
+// wait estimate needs: the slots of the nodes that could take them (up, or
+// down within spill_grace) and the jobs those hold or that wait before.
+type shapeLoad struct {
+	slots int64 // jobs those nodes hold (Capacity)
+	ahead int64 // active + taken on them, plus jobs of the shape that stay
+}
+
+// route runs a shard's router over its waiting jobs: the latency budget
+// and the outage rules in queue order, then queue pressure from the tail
+// on what stays. It returns the decisions budget left.
+func (rd *round) route(w *shardWaits, d *Decisions, budget int) int {
+	sh := w.sh
+	nodes := rd.nodesOf(sh.Name)
+	useBudget := sh.LatencyBudgetMs > 0 && sh.ServiceMeanNs > 0
+	loads := map[string]*shapeLoad{}
+	loadOf := func(j *state.Job) *shapeLoad {
+		k := shapeKey(j.Capabilities)
+		l := loads[k]
+		if l == nil {
+			x := rd.shapeLoad(j, sh, nodes)
+			l = &x
+			loads[k] = l
+		}
+		return l
+	}
+	var pending []*state.Job
+	var ests []int64
+	for i, j := range w.jobs {
+		if budget <= 0 {
+			return budget
+		}
+		switch w.kinds[i] {
+		case waitQueued:
+			l := loadOf(j)
+			est := router.EstimateWaitMs(l.ahead, l.slots, sh.ServiceMeanNs)
+			if useBudget && est > sh.LatencyBudgetMs {
+				if r := rd.rt.OverBudget(sh, j, est); r.Action == router.Spill {
+					d.Assign = append(d.Assign, r.Assign)
+					budget--
+					continue
+				}
+			}
+			l.ahead++
+			pending = append(pending, j)
+			ests = append(ests, est)
+			d.Stats.Waiting++
+		default:
+			r := rd.rt.Away(sh, j, w.kinds[i] == waitHeld, w.kinds[i] == waitHeld || w.kinds[i] == waitOutage)
+			switch r.Action {
+			case router.Spill:
+				d.Assign = append(d.Assign, r.Assign)
+				budget--
+			case router.Park:
+				d.Park = append(d.Park, command.Park{JobID: j.ID, Reason: r.Reason})
+				budget--
+			default:
+				if w.kinds[i] == waitHeld {
+					d.Stats.Held++
+				} else {
+					d.Stats.Waiting++
+				}
+			}
+		}
+	}
+	if budget <= 0 || !rd.rt.UnderPressure(sh, len(pending)) {
+		return budget
+	}
+	done := make([]bool, len(pending))
+	spills := rd.rt.Relieve(sh, pending, ests, done, budget)
+	d.Assign = append(d.Assign, spills...)
+	d.Stats.Waiting -= len(spills)
+	return budget - len(spills)
+}
+
+// shapeKey identifies a capability set.
+func shapeKey(caps []string) string {
+	switch len(caps) {
+	case 0:
+		return ""
+	case 1:
+		return caps[0]
+	}
+	return strings.Join(caps, "\x00")
+}
+
+// shapeLoad sums, over sh's nodes that pass j's static filters when up (or
+// would, being down within spill_grace), their Capacity and the jobs they
+// hold now (active and taken this round).
+func (rd *round) shapeLoad(j *state.Job, sh *state.Shard, nodes []*nodeInfo) shapeLoad {
+	var l shapeLoad
+	ji := &jobInfo{j: j}
+	for _, ni := range nodes {
+		switch {
+		case ni.n.Status == state.NodeUp:
+			if _, ok := staticStage(ji, ni, sh); !ok {
+				continue
+			}
+		case rd.inGrace(ni.n, sh):
+			if !staticUp(ji, ni, sh) {
+				continue
+			}
+		default:
+			continue
+		}
+		l.slots += ni.hold
+		l.ahead += ni.active + ni.taken
+	}
+	return l
+}
+
+// grace is sh's spill_grace in nanoseconds.
+func (rd *round) grace(sh *state.Shard) int64 {
+	if sh.SpillGraceMs > 0 {
+		return sh.SpillGraceMs * 1_000_000
+	}
+	return int64(rd.s.cfg.SpillGrace)
+}
+
+// inGrace reports whether n is down and went down less than sh's
+// spill_grace ago on the mission clock.
+func (rd *round) inGrace(n *state.Node, sh *state.Shard) bool {
+	return n.Status == state.NodeDown && rd.now-n.LastStatusAt < rd.grace(sh)
+}
+
+// homeDown classifies a job no up node of sh fits: held when a node that
+// would take it were it up went down within spill_grace; outage when such a
+// node exists but is down (or retired) for longer.
+func (rd *round) homeDown(j *state.Job, sh *state.Shard, nodes []*nodeInfo) (held, outage bool) {
+	ji := &jobInfo{j: j}
+	for _, ni := range nodes {
+		if ni.n.Status == state.NodeUp || !staticUp(ji, ni, sh) {
+			continue
+		}
+		if rd.inGrace(ni.n, sh) {
+			return true, true
+		}
+		outage = true
+	}
+	return false, outage
 }
 
 // round is the per-Plan working state.
@@ -321,6 +507,8 @@ type round struct {
 	// policy reads (see expr.memo), for this round.
 	compMemo map[string]bool
 	keyBuf   []byte
+	now      int64          // the mission clock
+	free     map[string]int // free run slots of a shard's up nodes, for Take
 }
 
 type nodeInfo struct {
@@ -343,7 +531,7 @@ type jobInfo struct {
 }
 
 func (s *Scheduler) newRound(v View, pol *state.Policy) *round {
-	rd := &round{s: s, v: v, nodes: make(map[string][]*nodeInfo)}
+	rd := &round{s: s, v: v, nodes: make(map[string][]*nodeInfo), now: v.Clock(), free: make(map[string]int)}
 	if src := strings.TrimSpace(pol.CompliancePolicy); src != "" {
 		rd.compliance = s.compile(exprCompliance, src)
 		rd.compErr = rd.compliance.err
@@ -476,6 +664,20 @@ func staticStage(ji *jobInfo, ni *nodeInfo, sh *state.Shard) (stage, bool) {
 		return stageLatency, false
 	}
 	return stageCompliance, true
+}
+
+// staticUp is staticStage for a node as if it were up: whether it would
+// pass the static filters for ji.
+func staticUp(ji *jobInfo, ni *nodeInfo, sh *state.Shard) bool {
+	if ni.n.Status == state.NodeRetired {
+		return false
+	}
+	up := *ni
+	n := *ni.n
+	n.Status = state.NodeUp
+	up.n = &n
+	_, ok := staticStage(ji, &up, sh)
+	return ok
 }
 
 func (rd *round) compliant(ji *jobInfo, ni *nodeInfo) bool {
@@ -654,6 +856,54 @@ func (rd *round) Fits(job *state.Job, shard string) bool {
 		}
 	}
 	return false
+}
+
+// Take implements router.Fitter: it places job on the best node of shard
+// that fits it and has a free run slot now (lowest quote, then load, then
+// id), skipping nodes slower than maxMs (> 0).
+func (rd *round) Take(job *state.Job, shard string, maxMs int64) (command.Assignment, int64, bool) {
+	sh := rd.v.Shard(shard)
+	if sh == nil {
+		return command.Assignment{}, 0, false
+	}
+	nodes := rd.nodesOf(shard)
+	free, ok := rd.free[shard]
+	if !ok {
+		for _, ni := range nodes {
+			if ni.n.Status == state.NodeUp && ni.free() {
+				free += int(ni.slots - ni.active - ni.taken)
+			}
+		}
+		rd.free[shard] = free
+	}
+	if free <= 0 {
+		return command.Assignment{}, 0, false
+	}
+	ji := &jobInfo{j: job}
+	var best *nodeInfo
+	for _, ni := range nodes {
+		if !ni.free() {
+			continue
+		}
+		if maxMs > 0 && effectiveLatency(ni.n) > maxMs {
+			continue
+		}
+		vd := rd.judge(ji, ni, sh)
+		if vd.stage != stageFits {
+			continue
+		}
+		ni.quote = vd.quote
+		if best == nil || better(ni, best) {
+			best = ni
+		}
+	}
+	if best == nil {
+		return command.Assignment{}, 0, false
+	}
+	best.taken++
+	rd.free[shard]--
+	return command.Assignment{JobID: job.ID, Attempt: job.Attempt + 1, Node: best.n.ID, QuoteMu: best.quote},
+		effectiveLatency(best.n), true
 }
 
 // credits formats micro-credits as decimal credits.

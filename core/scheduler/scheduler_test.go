@@ -85,7 +85,7 @@ func TestPlanFilters(t *testing.T) {
 			nodes:  []*state.Node{nd("a", "s", 100, "general")},
 			jobs:   []*state.Job{jb("j1", "s", "finance"), jb("j2", "s", "general")},
 			want:   placement{"j2": "a"},
-			parked: map[string]string{"j1": "no up node in any shard has capabilities [finance]"},
+			parked: map[string]string{"j1": "no up node in s has capabilities [finance]"},
 		},
 		{
 			name:  "job without capabilities runs anywhere",
@@ -138,7 +138,7 @@ func TestPlanFilters(t *testing.T) {
 			nodes:  []*state.Node{{ID: "a", Shard: "s", Capacity: 4, Quota: 3, Status: state.NodeUp}},
 			jobs:   []*state.Job{jb("j1", "s")},
 			setup:  func(f *schedtest.Fabric) { f.Completed["a"] = 3 },
-			parked: map[string]string{"j1": "every capable node in any shard has used up its quota"},
+			parked: map[string]string{"j1": "every capable node in s has used up its quota"},
 		},
 		{
 			name:   "latency budget",
@@ -267,8 +267,8 @@ func TestPlanFilters(t *testing.T) {
 					t.Fatalf("park reason of %s = %q, want it to contain %q", id, got[id], sub)
 				}
 			}
-			if len(d.Spill) != 0 {
-				t.Fatalf("unexpected spills %v", d.Spill)
+			if d.Stats.Spilled != 0 {
+				t.Fatalf("unexpected spills %+v", d.Assign)
 			}
 		})
 	}
@@ -355,8 +355,8 @@ func TestPaused(t *testing.T) {
 			for _, p := range d.Park {
 				gotParked = append(gotParked, p.JobID)
 			}
-			if !reflect.DeepEqual(gotParked, tc.parked) || len(d.Spill) != 0 {
-				t.Fatalf("parked = %v spills = %v, want parked %v", gotParked, d.Spill, tc.parked)
+			if !reflect.DeepEqual(gotParked, tc.parked) || d.Stats.Spilled != 0 {
+				t.Fatalf("parked = %v spills = %d, want parked %v", gotParked, d.Stats.Spilled, tc.parked)
 			}
 			if tc.stats != nil && !tc.stats(d.Stats) {
 				t.Fatalf("stats = %+v", d.Stats)

@@ -40,6 +40,9 @@ func storeOf(f *schedtest.Fabric) *state.Store {
 		}
 	}
 	st.SetPolicy(c.Pol)
+	m := st.Meta()
+	m.Clock = c.Now
+	st.SetMeta(m)
 	return st
 }
 

@@ -65,9 +65,6 @@ func (f *pendingWork) addRound(st *state.Store, d *scheduler.Decisions) *infligh
 	for _, a := range d.Assign {
 		put(a.JobID, a.Node)
 	}
-	for _, sp := range d.Spill {
-		put(sp.JobID, "")
-	}
 	for _, p := range d.Park {
 		put(p.JobID, "")
 	}

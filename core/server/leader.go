@@ -202,8 +202,8 @@ func (s *Server) schedulerLoop(ctx context.Context) {
 	}
 }
 
-// commitRound commits one round (AssignBatch, SpillBatch, ParkBatch, each
-// only when non-empty) and reports whether any decision was applied.
+// commitRound commits one round (AssignBatch, spills included, and
+// ParkBatch, each only when non-empty) and reports whether any decision was applied.
 func (s *Server) commitRound(ctx context.Context, d scheduler.Decisions, topo uint64) bool {
 	applied := 0
 	commit := func(t command.MessageType, msg marshaler, n int) {
@@ -234,8 +234,7 @@ func (s *Server) commitRound(ctx context.Context, d scheduler.Decisions, topo ui
 			if ok > 0 {
 				s.observeAssigned(d.Assign[0].JobID)
 			}
-		case command.SpillBatchType:
-			s.stats.spilled.Add(uint64(ok))
+			s.stats.spilled.Add(uint64(spilled(d.Assign, resp)))
 		case command.ParkBatchType:
 			s.stats.parked.Add(uint64(ok))
 		}
@@ -243,13 +242,25 @@ func (s *Server) commitRound(ctx context.Context, d scheduler.Decisions, topo ui
 	if len(d.Assign) > 0 {
 		commit(command.AssignBatchType, &command.AssignBatch{Time: s.Now(), Assignments: d.Assign}, len(d.Assign))
 	}
-	if len(d.Spill) > 0 && ctx.Err() == nil {
-		commit(command.SpillBatchType, &command.SpillBatch{Time: s.Now(), Spills: d.Spill}, len(d.Spill))
-	}
 	if len(d.Park) > 0 && ctx.Err() == nil {
 		commit(command.ParkBatchType, &command.ParkBatch{Time: s.Now(), Parks: d.Park, Topology: topo}, len(d.Park))
 	}
 	return applied > 0
+}
+
+// spilled counts the spills among assignments the FSM applied.
+func spilled(as []command.Assignment, resp *raftfsm.Response) int {
+	n := 0
+	for i, a := range as {
+		if a.From == "" {
+			continue
+		}
+		if resp != nil && i < len(resp.Outcomes) && resp.Outcomes[i].Status == raftfsm.Rejected {
+			continue
+		}
+		n++
+	}
+	return n
 }
 
 // heartbeatLoop arms TTL timers for Up nodes that have none, on every
@@ -286,19 +297,22 @@ func (s *Server) clockLoop(ctx context.Context) {
 			clock   int64
 			done    int64
 		)
+		var grace bool
 		s.fsm.Read(func(st *state.Store) {
 			pol = st.Policy()
 			applied = pol.MissionDigest != ""
 			clock = st.Clock()
 			done = st.Global().N[state.JobCompleted]
+			grace = s.pendingGrace(st)
 		})
 		if !applied {
 			continue
 		}
-		// The clock only matters while timed schedule entries are pending;
-		// an idle fabric writes nothing to its log.
+		// The clock only matters while timed schedule entries are pending
+		// or queued jobs wait out a spill_grace; an idle fabric writes
+		// nothing to its log.
 		now := s.Now()
-		if now > clock && pendingTimed(pol) {
+		if now > clock && (pendingTimed(pol) || grace) {
 			if _, err := s.Apply(ctx, command.ClockAdvanceType, &command.ClockAdvance{Time: now}); err != nil {
 				if ctx.Err() == nil {
 					s.logger.Error("advance mission clock", "error", err)
@@ -310,6 +324,30 @@ func (s *Server) clockLoop(ctx context.Context) {
 		}
 		s.fireDue(ctx, pol, clock, done)
 	}
+}
+
+// pendingGrace reports whether a shard with queued jobs has a node that
+// went down less than the shard's spill_grace ago on the mission clock:
+// the clock must move on for the scheduler to see the grace end.
+func (s *Server) pendingGrace(st *state.Store) bool {
+	clock := st.Clock()
+	for _, n := range st.Nodes() {
+		if n.Status != state.NodeDown {
+			continue
+		}
+		sh := st.Shard(n.Shard)
+		if sh == nil || st.QueueLen(sh.Name) == 0 {
+			continue
+		}
+		grace := int64(2 * s.cfg.HeartbeatTTL)
+		if sh.SpillGraceMs > 0 {
+			grace = sh.SpillGraceMs * int64(time.Millisecond)
+		}
+		if clock-n.LastStatusAt < grace {
+			return true
+		}
+	}
+	return false
 }
 
 // dueEntries returns the schedule entries due at clock with done jobs

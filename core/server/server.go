@@ -124,7 +124,7 @@ func New(cfg Config) (*Server, error) {
 		placement: newPlacementMetrics(),
 	}
 	s.shutdownCtx, s.shutdownCancel = context.WithCancel(context.Background())
-	s.sched = scheduler.New(scheduler.Config{Logger: cfg.Logger})
+	s.sched = scheduler.New(scheduler.Config{Logger: cfg.Logger, SpillGrace: 2 * cfg.HeartbeatTTL})
 	s.hb = newHeartbeats(s)
 
 	ev, err := eventlog.Open(filepath.Join(cfg.DataDir, "events"), cfg.Logger)

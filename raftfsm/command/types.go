@@ -51,6 +51,17 @@ type Assignment struct {
 	Attempt uint32
 	Node    string
 	QuoteMu int64
+	// A spill: the router of the job's shard places it on a node of one of
+	// the shard's spillover targets. From is the shard the job is queued in
+	// (empty for a placement at home), Rule the routing rule that decided
+	// (router.Rule*), and the estimates the ones it compared, in
+	// milliseconds: the wait at home (-1: home cannot run it), the budget
+	// (0: none) and the time to start on the target.
+	From        string
+	Rule        string
+	HomeEstMs   int64
+	BudgetMs    int64
+	TargetEstMs int64
 }
 
 // AssignBatch commits a round of placement decisions.

@@ -488,6 +488,36 @@ func (z *Assignment) DecodeMsg(dc *msgp.Reader) (err error) {
 				err = msgp.WrapError(err, "QuoteMu")
 				return
 			}
+		case "From":
+			z.From, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "From")
+				return
+			}
+		case "Rule":
+			z.Rule, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "Rule")
+				return
+			}
+		case "HomeEstMs":
+			z.HomeEstMs, err = dc.ReadInt64()
+			if err != nil {
+				err = msgp.WrapError(err, "HomeEstMs")
+				return
+			}
+		case "BudgetMs":
+			z.BudgetMs, err = dc.ReadInt64()
+			if err != nil {
+				err = msgp.WrapError(err, "BudgetMs")
+				return
+			}
+		case "TargetEstMs":
+			z.TargetEstMs, err = dc.ReadInt64()
+			if err != nil {
+				err = msgp.WrapError(err, "TargetEstMs")
+				return
+			}
 		default:
 			err = dc.Skip()
 			if err != nil {
@@ -501,9 +531,9 @@ func (z *Assignment) DecodeMsg(dc *msgp.Reader) (err error) {
 
 // EncodeMsg implements msgp.Encodable
 func (z *Assignment) EncodeMsg(en *msgp.Writer) (err error) {
-	// map header, size 4
+	// map header, size 9
 	// write "JobID"
-	err = en.Append(0x84, 0xa5, 0x4a, 0x6f, 0x62, 0x49, 0x44)
+	err = en.Append(0x89, 0xa5, 0x4a, 0x6f, 0x62, 0x49, 0x44)
 	if err != nil {
 		return
 	}
@@ -542,15 +572,65 @@ func (z *Assignment) EncodeMsg(en *msgp.Writer) (err error) {
 		err = msgp.WrapError(err, "QuoteMu")
 		return
 	}
+	// write "From"
+	err = en.Append(0xa4, 0x46, 0x72, 0x6f, 0x6d)
+	if err != nil {
+		return
+	}
+	err = en.WriteString(z.From)
+	if err != nil {
+		err = msgp.WrapError(err, "From")
+		return
+	}
+	// write "Rule"
+	err = en.Append(0xa4, 0x52, 0x75, 0x6c, 0x65)
+	if err != nil {
+		return
+	}
+	err = en.WriteString(z.Rule)
+	if err != nil {
+		err = msgp.WrapError(err, "Rule")
+		return
+	}
+	// write "HomeEstMs"
+	err = en.Append(0xa9, 0x48, 0x6f, 0x6d, 0x65, 0x45, 0x73, 0x74, 0x4d, 0x73)
+	if err != nil {
+		return
+	}
+	err = en.WriteInt64(z.HomeEstMs)
+	if err != nil {
+		err = msgp.WrapError(err, "HomeEstMs")
+		return
+	}
+	// write "BudgetMs"
+	err = en.Append(0xa8, 0x42, 0x75, 0x64, 0x67, 0x65, 0x74, 0x4d, 0x73)
+	if err != nil {
+		return
+	}
+	err = en.WriteInt64(z.BudgetMs)
+	if err != nil {
+		err = msgp.WrapError(err, "BudgetMs")
+		return
+	}
+	// write "TargetEstMs"
+	err = en.Append(0xab, 0x54, 0x61, 0x72, 0x67, 0x65, 0x74, 0x45, 0x73, 0x74, 0x4d, 0x73)
+	if err != nil {
+		return
+	}
+	err = en.WriteInt64(z.TargetEstMs)
+	if err != nil {
+		err = msgp.WrapError(err, "TargetEstMs")
+		return
+	}
 	return
 }
 
 // MarshalMsg implements msgp.Marshaler
 func (z *Assignment) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
-	// map header, size 4
+	// map header, size 9
 	// string "JobID"
-	o = append(o, 0x84, 0xa5, 0x4a, 0x6f, 0x62, 0x49, 0x44)
+	o = append(o, 0x89, 0xa5, 0x4a, 0x6f, 0x62, 0x49, 0x44)
 	o = msgp.AppendString(o, z.JobID)
 	// string "Attempt"
 	o = append(o, 0xa7, 0x41, 0x74, 0x74, 0x65, 0x6d, 0x70, 0x74)
@@ -561,6 +641,21 @@ func (z *Assignment) MarshalMsg(b []byte) (o []byte, err error) {
 	// string "QuoteMu"
 	o = append(o, 0xa7, 0x51, 0x75, 0x6f, 0x74, 0x65, 0x4d, 0x75)
 	o = msgp.AppendInt64(o, z.QuoteMu)
+	// string "From"
+	o = append(o, 0xa4, 0x46, 0x72, 0x6f, 0x6d)
+	o = msgp.AppendString(o, z.From)
+	// string "Rule"
+	o = append(o, 0xa4, 0x52, 0x75, 0x6c, 0x65)
+	o = msgp.AppendString(o, z.Rule)
+	// string "HomeEstMs"
+	o = append(o, 0xa9, 0x48, 0x6f, 0x6d, 0x65, 0x45, 0x73, 0x74, 0x4d, 0x73)
+	o = msgp.AppendInt64(o, z.HomeEstMs)
+	// string "BudgetMs"
+	o = append(o, 0xa8, 0x42, 0x75, 0x64, 0x67, 0x65, 0x74, 0x4d, 0x73)
+	o = msgp.AppendInt64(o, z.BudgetMs)
+	// string "TargetEstMs"
+	o = append(o, 0xab, 0x54, 0x61, 0x72, 0x67, 0x65, 0x74, 0x45, 0x73, 0x74, 0x4d, 0x73)
+	o = msgp.AppendInt64(o, z.TargetEstMs)
 	return
 }
 
@@ -606,6 +701,36 @@ func (z *Assignment) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "QuoteMu")
 				return
 			}
+		case "From":
+			z.From, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "From")
+				return
+			}
+		case "Rule":
+			z.Rule, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Rule")
+				return
+			}
+		case "HomeEstMs":
+			z.HomeEstMs, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "HomeEstMs")
+				return
+			}
+		case "BudgetMs":
+			z.BudgetMs, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "BudgetMs")
+				return
+			}
+		case "TargetEstMs":
+			z.TargetEstMs, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "TargetEstMs")
+				return
+			}
 		default:
 			bts, err = msgp.Skip(bts)
 			if err != nil {
@@ -620,7 +745,7 @@ func (z *Assignment) UnmarshalMsg(bts []byte) (o []byte, err error) {
 
 // Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
 func (z *Assignment) Msgsize() (s int) {
-	s = 1 + 6 + msgp.StringPrefixSize + len(z.JobID) + 8 + msgp.Uint32Size + 5 + msgp.StringPrefixSize + len(z.Node) + 8 + msgp.Int64Size
+	s = 1 + 6 + msgp.StringPrefixSize + len(z.JobID) + 8 + msgp.Uint32Size + 5 + msgp.StringPrefixSize + len(z.Node) + 8 + msgp.Int64Size + 5 + msgp.StringPrefixSize + len(z.From) + 5 + msgp.StringPrefixSize + len(z.Rule) + 10 + msgp.Int64Size + 9 + msgp.Int64Size + 12 + msgp.Int64Size
 	return
 }
 

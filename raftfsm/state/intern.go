@@ -92,7 +92,7 @@ func (in *Interner) Caps(c []string) []string {
 
 // jobFields is the number of fields UnmarshalJob knows; a test compares it
 // with the Job struct so a new field cannot be forgotten here.
-const jobFields = 24
+const jobFields = 25
 
 // UnmarshalJob decodes a Job written by the generated Job.MarshalMsg (a
 // msgpack array of the fields in declaration order, see //msgp:tuple in
@@ -190,6 +190,8 @@ func (in *Interner) UnmarshalJob(bts []byte, z *Job) ([]byte, error) {
 			i64(&z.FinishedAt)
 		case 23:
 			istr(&z.Submitter)
+		case 24:
+			istr(&z.Origin)
 		default:
 			bts, err = msgp.Skip(bts)
 		}

@@ -78,6 +78,7 @@ func (s *Store) internJob(j *Job) {
 	j.Node = s.Intern(j.Node)
 	j.Kind = s.Intern(j.Kind)
 	j.Submitter = s.Intern(j.Submitter)
+	j.Origin = s.Intern(j.Origin)
 	j.Capabilities = s.in.Caps(j.Capabilities)
 	if len(j.Payload) == 0 {
 		j.Payload = nil

@@ -94,6 +94,16 @@ type Shard struct {
 	Policies            []SpilloverPolicy
 	Paused              bool
 	CreatedAt           int64
+	// SpillGraceMs: a job whose only nodes here went down less than this
+	// long ago waits for them instead of spilling (0: the servers' default,
+	// twice the heartbeat TTL).
+	SpillGraceMs int64
+	// ServiceMeanNs is the shard's recent mean service time: an
+	// exponentially weighted mean (weight 1/8) of the time from assignment
+	// to result of the attempts that ended on its nodes, from leader-stamped
+	// times; ServiceSamples counts them. The router's wait estimate reads it.
+	ServiceMeanNs  int64
+	ServiceSamples int64
 }
 
 // Resources are what a node's deployment offers.
@@ -195,6 +205,10 @@ type Job struct {
 	AssignedAt   int64
 	FinishedAt   int64
 	Submitter    string
+	// Origin is the shard whose router placed the current attempt on a node
+	// of Shard (a spill); empty when the job runs where it is queued. An
+	// attempt that ends without a result goes back to Origin's queue.
+	Origin string
 }
 
 // Counts are per-state job counts and values.

@@ -1109,8 +1109,8 @@ func (z *Job) DecodeMsg(dc *msgp.Reader) (err error) {
 		err = msgp.WrapError(err)
 		return
 	}
-	if zb0001 != 24 {
-		err = msgp.ArrayError{Wanted: 24, Got: zb0001}
+	if zb0001 != 25 {
+		err = msgp.ArrayError{Wanted: 25, Got: zb0001}
 		return
 	}
 	z.Seq, err = dc.ReadUint64()
@@ -1250,13 +1250,18 @@ func (z *Job) DecodeMsg(dc *msgp.Reader) (err error) {
 		err = msgp.WrapError(err, "Submitter")
 		return
 	}
+	z.Origin, err = dc.ReadString()
+	if err != nil {
+		err = msgp.WrapError(err, "Origin")
+		return
+	}
 	return
 }
 
 // EncodeMsg implements msgp.Encodable
 func (z *Job) EncodeMsg(en *msgp.Writer) (err error) {
-	// array header, size 24
-	err = en.Append(0xdc, 0x0, 0x18)
+	// array header, size 25
+	err = en.Append(0xdc, 0x0, 0x19)
 	if err != nil {
 		return
 	}
@@ -1387,14 +1392,19 @@ func (z *Job) EncodeMsg(en *msgp.Writer) (err error) {
 		err = msgp.WrapError(err, "Submitter")
 		return
 	}
+	err = en.WriteString(z.Origin)
+	if err != nil {
+		err = msgp.WrapError(err, "Origin")
+		return
+	}
 	return
 }
 
 // MarshalMsg implements msgp.Marshaler
 func (z *Job) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
-	// array header, size 24
-	o = append(o, 0xdc, 0x0, 0x18)
+	// array header, size 25
+	o = append(o, 0xdc, 0x0, 0x19)
 	o = msgp.AppendUint64(o, z.Seq)
 	o = msgp.AppendString(o, z.ID)
 	o = msgp.AppendString(o, z.Key)
@@ -1422,6 +1432,7 @@ func (z *Job) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.AppendInt64(o, z.AssignedAt)
 	o = msgp.AppendInt64(o, z.FinishedAt)
 	o = msgp.AppendString(o, z.Submitter)
+	o = msgp.AppendString(o, z.Origin)
 	return
 }
 
@@ -1433,8 +1444,8 @@ func (z *Job) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		err = msgp.WrapError(err)
 		return
 	}
-	if zb0001 != 24 {
-		err = msgp.ArrayError{Wanted: 24, Got: zb0001}
+	if zb0001 != 25 {
+		err = msgp.ArrayError{Wanted: 25, Got: zb0001}
 		return
 	}
 	z.Seq, bts, err = msgp.ReadUint64Bytes(bts)
@@ -1574,6 +1585,11 @@ func (z *Job) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		err = msgp.WrapError(err, "Submitter")
 		return
 	}
+	z.Origin, bts, err = msgp.ReadStringBytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err, "Origin")
+		return
+	}
 	o = bts
 	return
 }
@@ -1584,7 +1600,7 @@ func (z *Job) Msgsize() (s int) {
 	for za0001 := range z.Capabilities {
 		s += msgp.StringPrefixSize + len(z.Capabilities[za0001])
 	}
-	s += msgp.Int64Size + msgp.Int64Size + msgp.Int64Size + msgp.StringPrefixSize + len(z.Kind) + msgp.BytesPrefixSize + len(z.Payload) + msgp.Uint8Size + msgp.StringPrefixSize + len(z.Node) + msgp.Uint32Size + msgp.Uint32Size + msgp.Int64Size + msgp.StringPrefixSize + len(z.ParkedReason) + msgp.StringPrefixSize + len(z.Output) + msgp.Int64Size + msgp.StringPrefixSize + len(z.Error) + msgp.Int64Size + msgp.Int64Size + msgp.Int64Size + msgp.StringPrefixSize + len(z.Submitter)
+	s += msgp.Int64Size + msgp.Int64Size + msgp.Int64Size + msgp.StringPrefixSize + len(z.Kind) + msgp.BytesPrefixSize + len(z.Payload) + msgp.Uint8Size + msgp.StringPrefixSize + len(z.Node) + msgp.Uint32Size + msgp.Uint32Size + msgp.Int64Size + msgp.StringPrefixSize + len(z.ParkedReason) + msgp.StringPrefixSize + len(z.Output) + msgp.Int64Size + msgp.StringPrefixSize + len(z.Error) + msgp.Int64Size + msgp.Int64Size + msgp.Int64Size + msgp.StringPrefixSize + len(z.Submitter) + msgp.StringPrefixSize + len(z.Origin)
 	return
 }
 
@@ -4057,6 +4073,24 @@ func (z *Shard) DecodeMsg(dc *msgp.Reader) (err error) {
 				err = msgp.WrapError(err, "CreatedAt")
 				return
 			}
+		case "SpillGraceMs":
+			z.SpillGraceMs, err = dc.ReadInt64()
+			if err != nil {
+				err = msgp.WrapError(err, "SpillGraceMs")
+				return
+			}
+		case "ServiceMeanNs":
+			z.ServiceMeanNs, err = dc.ReadInt64()
+			if err != nil {
+				err = msgp.WrapError(err, "ServiceMeanNs")
+				return
+			}
+		case "ServiceSamples":
+			z.ServiceSamples, err = dc.ReadInt64()
+			if err != nil {
+				err = msgp.WrapError(err, "ServiceSamples")
+				return
+			}
 		default:
 			err = dc.Skip()
 			if err != nil {
@@ -4070,9 +4104,9 @@ func (z *Shard) DecodeMsg(dc *msgp.Reader) (err error) {
 
 // EncodeMsg implements msgp.Encodable
 func (z *Shard) EncodeMsg(en *msgp.Writer) (err error) {
-	// map header, size 10
+	// map header, size 13
 	// write "Name"
-	err = en.Append(0x8a, 0xa4, 0x4e, 0x61, 0x6d, 0x65)
+	err = en.Append(0x8d, 0xa4, 0x4e, 0x61, 0x6d, 0x65)
 	if err != nil {
 		return
 	}
@@ -4185,15 +4219,45 @@ func (z *Shard) EncodeMsg(en *msgp.Writer) (err error) {
 		err = msgp.WrapError(err, "CreatedAt")
 		return
 	}
+	// write "SpillGraceMs"
+	err = en.Append(0xac, 0x53, 0x70, 0x69, 0x6c, 0x6c, 0x47, 0x72, 0x61, 0x63, 0x65, 0x4d, 0x73)
+	if err != nil {
+		return
+	}
+	err = en.WriteInt64(z.SpillGraceMs)
+	if err != nil {
+		err = msgp.WrapError(err, "SpillGraceMs")
+		return
+	}
+	// write "ServiceMeanNs"
+	err = en.Append(0xad, 0x53, 0x65, 0x72, 0x76, 0x69, 0x63, 0x65, 0x4d, 0x65, 0x61, 0x6e, 0x4e, 0x73)
+	if err != nil {
+		return
+	}
+	err = en.WriteInt64(z.ServiceMeanNs)
+	if err != nil {
+		err = msgp.WrapError(err, "ServiceMeanNs")
+		return
+	}
+	// write "ServiceSamples"
+	err = en.Append(0xae, 0x53, 0x65, 0x72, 0x76, 0x69, 0x63, 0x65, 0x53, 0x61, 0x6d, 0x70, 0x6c, 0x65, 0x73)
+	if err != nil {
+		return
+	}
+	err = en.WriteInt64(z.ServiceSamples)
+	if err != nil {
+		err = msgp.WrapError(err, "ServiceSamples")
+		return
+	}
 	return
 }
 
 // MarshalMsg implements msgp.Marshaler
 func (z *Shard) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
-	// map header, size 10
+	// map header, size 13
 	// string "Name"
-	o = append(o, 0x8a, 0xa4, 0x4e, 0x61, 0x6d, 0x65)
+	o = append(o, 0x8d, 0xa4, 0x4e, 0x61, 0x6d, 0x65)
 	o = msgp.AppendString(o, z.Name)
 	// string "DisplayName"
 	o = append(o, 0xab, 0x44, 0x69, 0x73, 0x70, 0x6c, 0x61, 0x79, 0x4e, 0x61, 0x6d, 0x65)
@@ -4232,6 +4296,15 @@ func (z *Shard) MarshalMsg(b []byte) (o []byte, err error) {
 	// string "CreatedAt"
 	o = append(o, 0xa9, 0x43, 0x72, 0x65, 0x61, 0x74, 0x65, 0x64, 0x41, 0x74)
 	o = msgp.AppendInt64(o, z.CreatedAt)
+	// string "SpillGraceMs"
+	o = append(o, 0xac, 0x53, 0x70, 0x69, 0x6c, 0x6c, 0x47, 0x72, 0x61, 0x63, 0x65, 0x4d, 0x73)
+	o = msgp.AppendInt64(o, z.SpillGraceMs)
+	// string "ServiceMeanNs"
+	o = append(o, 0xad, 0x53, 0x65, 0x72, 0x76, 0x69, 0x63, 0x65, 0x4d, 0x65, 0x61, 0x6e, 0x4e, 0x73)
+	o = msgp.AppendInt64(o, z.ServiceMeanNs)
+	// string "ServiceSamples"
+	o = append(o, 0xae, 0x53, 0x65, 0x72, 0x76, 0x69, 0x63, 0x65, 0x53, 0x61, 0x6d, 0x70, 0x6c, 0x65, 0x73)
+	o = msgp.AppendInt64(o, z.ServiceSamples)
 	return
 }
 
@@ -4339,6 +4412,24 @@ func (z *Shard) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "CreatedAt")
 				return
 			}
+		case "SpillGraceMs":
+			z.SpillGraceMs, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "SpillGraceMs")
+				return
+			}
+		case "ServiceMeanNs":
+			z.ServiceMeanNs, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "ServiceMeanNs")
+				return
+			}
+		case "ServiceSamples":
+			z.ServiceSamples, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "ServiceSamples")
+				return
+			}
 		default:
 			bts, err = msgp.Skip(bts)
 			if err != nil {
@@ -4361,7 +4452,7 @@ func (z *Shard) Msgsize() (s int) {
 	for za0002 := range z.Policies {
 		s += z.Policies[za0002].Msgsize()
 	}
-	s += 7 + msgp.BoolSize + 10 + msgp.Int64Size
+	s += 7 + msgp.BoolSize + 10 + msgp.Int64Size + 13 + msgp.Int64Size + 14 + msgp.Int64Size + 15 + msgp.Int64Size
 	return
 }
 

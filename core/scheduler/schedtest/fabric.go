@@ -18,6 +18,7 @@ type Fabric struct {
 	Jobs      []*state.Job
 	Completed map[string]int64 // completions per node
 	Pol       state.Policy
+	Now       int64 // the mission clock
 
 	shards map[string]*state.Shard
 	nodes  map[string][]*state.Node
@@ -124,6 +125,9 @@ func (f *Fabric) CompletedOn(node string) int64 { return f.Completed[node] }
 // Policy returns the owner policy.
 func (f *Fabric) Policy() state.Policy { return f.Pol }
 
+// Clock returns the mission clock (Now).
+func (f *Fabric) Clock() int64 { return f.Now }
+
 // Job returns a job by id, or nil.
 func (f *Fabric) Job(id string) *state.Job {
 	for _, j := range f.Jobs {
@@ -145,9 +149,10 @@ func (f *Fabric) Node(id string) *state.Node {
 }
 
 // Apply records decisions as the FSM would (without its validation):
-// assigned jobs become active on their node, spilled jobs move shard with
-// one more hop, parked jobs are set aside.
-func (f *Fabric) Apply(assign []command.Assignment, spill []command.Spill, park []command.Park) {
+// assigned jobs become active on their node; a spill (From set) also moves
+// the job to the node's shard with one more hop and its Origin set; parked
+// jobs are set aside.
+func (f *Fabric) Apply(assign []command.Assignment, park []command.Park) {
 	byID := make(map[string]*state.Job, len(f.Jobs))
 	for _, j := range f.Jobs {
 		byID[j.ID] = j
@@ -155,12 +160,12 @@ func (f *Fabric) Apply(assign []command.Assignment, spill []command.Spill, park 
 	for _, a := range assign {
 		if j := byID[a.JobID]; j != nil {
 			j.State, j.Node, j.Attempt, j.QuoteMu = state.JobAssigned, a.Node, a.Attempt, a.QuoteMu
-		}
-	}
-	for _, s := range spill {
-		if j := byID[s.JobID]; j != nil {
-			j.Shard = s.To
-			j.Hops++
+			if a.From != "" {
+				if n := f.Node(a.Node); n != nil {
+					j.Shard, j.Origin = n.Shard, a.From
+					j.Hops++
+				}
+			}
 		}
 	}
 	for _, p := range park {
@@ -173,7 +178,7 @@ func (f *Fabric) Apply(assign []command.Assignment, spill []command.Spill, park 
 
 // Clone returns a deep copy (records and indexes).
 func (f *Fabric) Clone() *Fabric {
-	c := &Fabric{Pol: clonePolicy(f.Pol), Completed: make(map[string]int64, len(f.Completed))}
+	c := &Fabric{Pol: clonePolicy(f.Pol), Now: f.Now, Completed: make(map[string]int64, len(f.Completed))}
 	for k, v := range f.Completed {
 		c.Completed[k] = v
 	}

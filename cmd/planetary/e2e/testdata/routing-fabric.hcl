@@ -32,6 +32,22 @@ shard "helios" {
   spillover_targets = ["mars"]
 }
 
+# No spillover targets: luna never spills.
+shard "luna" {
+  latency_budget_ms = 180
+}
+
+node "luna.relay" {
+  shard           = "luna"
+  plugin          = "sim"
+  capabilities    = ["navigation"]
+  capacity        = 4
+  max_concurrency = 4
+  price {
+    base = 0.00028
+  }
+}
+
 node "earth.core-alpha" {
   shard           = "earth"
   plugin          = "sim"
