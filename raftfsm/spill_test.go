@@ -28,7 +28,7 @@ func TestSpillAssignmentAndReturnHome(t *testing.T) {
 	r := mustApply(t, a, command.AssignBatchType, &command.AssignBatch{Time: 4, Assignments: []command.Assignment{
 		{JobID: "j1", Attempt: 1, Node: "u", From: "eu", Rule: "latency budget", HomeEstMs: 900, BudgetMs: 200},
 		{JobID: "j2", Attempt: 1, Node: "p", From: "eu", Rule: "latency budget"}, // ap is not a target of eu
-		{JobID: "j3", Attempt: 1, Node: "u"},                                       // no From: not a spill
+		{JobID: "j3", Attempt: 1, Node: "u"},                                     // no From: not a spill
 	}})
 	if got := statuses(r); !reflect.DeepEqual(got, []raftfsm.OutcomeStatus{raftfsm.Applied, raftfsm.Rejected, raftfsm.Rejected}) {
 		t.Fatalf("outcomes %v", r.Outcomes)
