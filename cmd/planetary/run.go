@@ -19,6 +19,7 @@ import (
 
 	"github.com/planetary/planetary/core/agent"
 	"github.com/planetary/planetary/core/api"
+	"github.com/planetary/planetary/core/health"
 	"github.com/planetary/planetary/core/mission"
 	"github.com/planetary/planetary/core/runner"
 	"github.com/planetary/planetary/examples"
@@ -58,6 +59,14 @@ Options:
                         retarget during the run wins).
   -data-dir=<dir>       Data dir of the in-process agent (default: temp).
   -log-level=<level>    Log level of the in-process agent (default error).
+
+Exit codes:
+
+  0  every job completed (or was cancelled by its owner)
+  1  an error: bad input, an API error, the bundle did not verify, or the
+     deadline passed
+  2  the run finished, but work is parked or failed: the Health line (and
+     GET /v1/shards, the console and the dashboard) name the shards and why
 ` + apiOptionsHelp)
 }
 
@@ -165,11 +174,13 @@ func (c *RunCommand) Run(args []string) int {
 }
 
 // printRun prints the run summary (or JSON) and returns the exit code: 1
-// when the bundle does not verify or the run hit its deadline.
+// when the bundle does not verify or the run hit its deadline, else the
+// health model's verdict (res.ExitCode): 2 when work is parked or failed,
+// 0 when it all completed.
 func (c *RunCommand) printRun(res *runner.Result, stopExpected bool) int {
-	code := 0
+	code := res.ExitCode
 	if res.VerifyErr != "" || (res.StopReason != runner.StopDone && !(stopExpected && res.StopReason == runner.StopAfter)) {
-		code = 1
+		code = health.ExitError
 	}
 	if c.json {
 		if c.printJSON(res) != 0 {
@@ -206,6 +217,7 @@ func runSummary(res *runner.Result) string {
 		"Owner interventions", strconv.FormatInt(m.OwnerInterventions, 10),
 		"Outage at", outage,
 		"Stopped", res.StopReason,
+		"Health", healthLine(res.Health),
 		"Wall time", res.Wall.Round(time.Millisecond).String(),
 		"Jobs/s", fmt.Sprintf("%.0f", res.JobsPerSec),
 		"Bundle", res.Dir,
@@ -419,4 +431,26 @@ func runCommands(m Meta) map[string]cli.CommandFactory {
 		"ledger verify": func() (cli.Command, error) { return &LedgerVerifyCommand{Meta: m}, nil },
 		"drill restart": func() (cli.Command, error) { return &DrillRestartCommand{Meta: m}, nil },
 	}
+}
+
+// healthLine renders the shards' health verdicts in one line: the worst
+// status, then each shard that is not ok with its reasons.
+func healthLine(hs []runner.ShardHealth) string {
+	var statuses, parts []string
+	for _, h := range hs {
+		statuses = append(statuses, h.Status)
+		if h.Status == health.OK || h.Status == "" {
+			continue
+		}
+		var rs []string
+		for _, r := range h.Reasons {
+			rs = append(rs, r.Text)
+		}
+		parts = append(parts, h.Shard+" "+h.Status+": "+strings.Join(rs, ", "))
+	}
+	out := health.Worst(statuses...)
+	if len(parts) > 0 {
+		out += " (" + strings.Join(parts, "; ") + ")"
+	}
+	return out
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/planetary/planetary/core/health"
 	"github.com/planetary/planetary/core/server"
 	"github.com/planetary/planetary/raftfsm/command"
 	"github.com/planetary/planetary/raftfsm/state"
@@ -13,18 +14,23 @@ import (
 
 // ---- shards
 
-func shardViewLive(s *state.Store, sh *state.Shard) Shard {
+// shardViewLive is the view of sh with its queue, counts and health
+// (verdicts from health.Shards over the same read).
+func shardViewLive(s *state.Store, sh *state.Shard, verdicts map[string]health.Verdict) Shard {
 	v := ShardView(sh)
 	v.QueueDepth = int64(s.QueueLen(sh.Name))
 	v.Counts = CountsView(s.ShardCounts(sh.Name))
+	hv := verdicts[sh.Name]
+	v.Health, v.HealthReasons = hv.Status, hv.Reasons
 	return v
 }
 
 func (h *HTTP) shardsList(w http.ResponseWriter, r *http.Request) (any, error) {
 	out := []Shard{}
 	h.b.Read(func(s *state.Store) {
+		verdicts := health.Shards(s)
 		for _, sh := range s.Shards() {
-			out = append(out, shardViewLive(s, sh))
+			out = append(out, shardViewLive(s, sh, verdicts))
 		}
 	})
 	return out, nil
@@ -35,7 +41,7 @@ func (h *HTTP) shardGet(w http.ResponseWriter, r *http.Request) (any, error) {
 	var out *Shard
 	h.b.Read(func(s *state.Store) {
 		if sh := s.Shard(name); sh != nil {
-			v := shardViewLive(s, sh)
+			v := shardViewLive(s, sh, health.Shards(s))
 			out = &v
 		}
 	})

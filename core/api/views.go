@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math"
 
+	"github.com/planetary/planetary/core/health"
 	"github.com/planetary/planetary/raftfsm/state"
 )
 
@@ -180,7 +181,11 @@ type Shard struct {
 	CreatedAt           int64             `json:"created_at,omitempty"`
 	QueueDepth          int64             `json:"queue_depth"`
 	Counts              Counts            `json:"counts,omitempty"`
-	Reason              string            `json:"reason,omitempty"` // request only
+	// Health is the shard's verdict in the one health model (core/health):
+	// ok, degraded or alert, with HealthReasons worst first.
+	Health        string          `json:"health,omitempty"`
+	HealthReasons []health.Reason `json:"health_reasons,omitempty"`
+	Reason        string          `json:"reason,omitempty"` // request only
 }
 
 // ShardUpdate is the body of POST /v1/shard/{name}/update; only non-nil

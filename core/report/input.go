@@ -10,6 +10,7 @@ package report
 import (
 	"time"
 
+	"github.com/planetary/planetary/core/health"
 	"github.com/planetary/planetary/raftfsm/state"
 )
 
@@ -63,12 +64,16 @@ type Stage struct {
 	Jobs  int64     `json:"jobs"`
 }
 
-// Health values of shards and nodes used for colouring.
+// Health values of shards and nodes used for colouring. A shard's health
+// is its verdict in the one health model (core/health): ok, degraded or
+// alert, as the API serves it; paused and down are older values a bundle
+// written before that model may hold.
 const (
-	HealthOK     = "ok"
-	HealthAlert  = "alert"  // queue above its alert threshold
-	HealthPaused = "paused" // shard or system paused
-	HealthDown   = "down"
+	HealthOK       = health.OK
+	HealthDegraded = health.Degraded
+	HealthAlert    = health.Alert
+	HealthPaused   = "paused" // shard or system paused (older bundles)
+	HealthDown     = "down"
 )
 
 // SpilloverPolicy is a shard's spillover rule.
@@ -92,7 +97,9 @@ type ShardView struct {
 	Policies            []SpilloverPolicy `json:"policies,omitempty"`
 	Paused              bool              `json:"paused"`
 	Health              string            `json:"health"`
-	QueueDepth          int64             `json:"queue_depth"`
+	// HealthReasons say why Health is not ok, worst first.
+	HealthReasons []string `json:"health_reasons,omitempty"`
+	QueueDepth    int64    `json:"queue_depth"`
 	// Counts and ValueMu are jobs (and their value) currently in this shard
 	// by state name.
 	Counts  map[string]int64 `json:"counts"`

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"sort"
 
+	"github.com/planetary/planetary/core/health"
 	"github.com/planetary/planetary/raftfsm"
 	"github.com/planetary/planetary/raftfsm/state"
 )
@@ -28,6 +29,7 @@ func FromStore(s *state.Store) Input {
 	in := Input{
 		Mission: Mission{Name: pol.MissionName, Seed: pol.MissionSeed, Label: pol.ReportingLabel, Dir: pol.ReportingDir},
 	}
+	verdicts := health.Shards(s)
 	for _, sh := range s.Shards() {
 		c := countsOf(s.ShardCounts(sh.Name))
 		v := ShardView{
@@ -41,12 +43,7 @@ func FromStore(s *state.Store) Input {
 			v.Policies = append(v.Policies, SpilloverPolicy{Target: p.Target, Threshold: p.Threshold, MaxDrain: p.MaxDrain,
 				RequiredCapabilities: append([]string(nil), p.RequiredCapabilities...), Weight: p.Weight})
 		}
-		switch {
-		case v.Paused:
-			v.Health = HealthPaused
-		case sh.QueueAlertThreshold > 0 && v.QueueDepth > sh.QueueAlertThreshold:
-			v.Health = HealthAlert
-		}
+		v.Health, v.HealthReasons = reasonsOf(verdicts[sh.Name])
 		in.Shards = append(in.Shards, v)
 	}
 	for _, n := range s.Nodes() {
@@ -113,4 +110,22 @@ func FromStore(s *state.Store) Input {
 	}
 	sort.SliceStable(in.Nodes, func(i, j int) bool { return in.Nodes[i].ID < in.Nodes[j].ID })
 	return in
+}
+
+// reasonsOf flattens a health verdict for the report views.
+func reasonsOf(v health.Verdict) (string, []string) {
+	var out []string
+	for _, r := range v.Reasons {
+		out = append(out, r.Text)
+	}
+	if v.Status == "" {
+		return HealthOK, out
+	}
+	return v.Status, out
+}
+
+// ShardHealth flattens a shard verdict as the API serves it (status and
+// reasons) for the report views.
+func ShardHealth(status string, reasons []health.Reason) (string, []string) {
+	return reasonsOf(health.Verdict{Status: status, Reasons: reasons})
 }

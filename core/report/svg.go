@@ -20,14 +20,15 @@ const (
 )
 
 var healthFill = map[string][2]string{ // fill, stroke
-	"shardOK":     {"#0d1b4c", "#64a9ff"},
-	"shardAlert":  {"#3a2308", "#f6b93b"},
-	"shardPaused": {"#2f143a", "#ff6bcb"},
-	"shardDown":   {"#3d0d0d", "#ff6b6b"},
-	"nodeUp":      {"#053b2a", "#1dd1a1"},
-	"nodeDown":    {"#3d0d0d", "#ff6b6b"},
-	"nodeRetired": {"#2b2b2b", "#999999"},
-	"nodeUnknown": {"#2b2b2b", "#f6b93b"},
+	"shardOK":       {"#0d1b4c", "#64a9ff"},
+	"shardAlert":    {"#3a2308", "#f6b93b"},
+	"shardDegraded": {"#2a2a10", "#e8e36a"},
+	"shardPaused":   {"#2f143a", "#ff6bcb"},
+	"shardDown":     {"#3d0d0d", "#ff6b6b"},
+	"nodeUp":        {"#053b2a", "#1dd1a1"},
+	"nodeDown":      {"#3d0d0d", "#ff6b6b"},
+	"nodeRetired":   {"#2b2b2b", "#999999"},
+	"nodeUnknown":   {"#2b2b2b", "#f6b93b"},
 }
 
 // clip shortens s to n runes with an ellipsis so labels stay in their box.

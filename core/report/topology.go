@@ -126,6 +126,8 @@ func shardClass(s ShardView) string {
 		return "shardPaused"
 	case s.Health == HealthAlert:
 		return "shardAlert"
+	case s.Health == HealthDegraded:
+		return "shardDegraded"
 	case s.Health == HealthDown:
 		return "shardDown"
 	}
@@ -157,6 +159,7 @@ func Mermaid(in Input) string {
 	for _, c := range [][2]string{
 		{"shardOK", "fill:#0d1b4c,stroke:#64a9ff,color:#f5f7ff"},
 		{"shardAlert", "fill:#3a2308,stroke:#f6b93b,color:#fff"},
+		{"shardDegraded", "fill:#2a2a10,stroke:#e8e36a,color:#fff"},
 		{"shardPaused", "fill:#2f143a,stroke:#ff6bcb,color:#fff"},
 		{"shardDown", "fill:#3d0d0d,stroke:#ff6b6b,color:#fff"},
 		{"router", "fill:#0b1733,stroke:#64a9ff,stroke-dasharray:4 2,color:#f5f7ff"},

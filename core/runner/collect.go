@@ -42,6 +42,13 @@ type CollectOptions struct {
 // The ledger is read first and events are cut at its chain head, so the
 // bundle verifies even while the fabric keeps working.
 func Collect(ctx context.Context, c *api.Client, opts CollectOptions) (report.Input, error) {
+	in, _, err := collect(ctx, c, opts)
+	return in, err
+}
+
+// collect is Collect that also returns the shards as the API served them,
+// with their health verdicts.
+func collect(ctx context.Context, c *api.Client, opts CollectOptions) (report.Input, []api.Shard, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -51,23 +58,23 @@ func Collect(ctx context.Context, c *api.Client, opts CollectOptions) (report.In
 	var in report.Input
 	led, err := c.Ledger(ctx)
 	if err != nil {
-		return in, fmt.Errorf("runner: read ledger: %w", err)
+		return in, nil, fmt.Errorf("runner: read ledger: %w", err)
 	}
 	pol, err := c.Mission(ctx)
 	if err != nil {
-		return in, fmt.Errorf("runner: read mission: %w", err)
+		return in, nil, fmt.Errorf("runner: read mission: %w", err)
 	}
 	shards, err := c.Shards(ctx)
 	if err != nil {
-		return in, fmt.Errorf("runner: read shards: %w", err)
+		return in, nil, fmt.Errorf("runner: read shards: %w", err)
 	}
 	nodes, err := c.Nodes(ctx)
 	if err != nil {
-		return in, fmt.Errorf("runner: read nodes: %w", err)
+		return in, nil, fmt.Errorf("runner: read nodes: %w", err)
 	}
 	evs, err := ReadEvents(ctx, c, 0, led.Chain.Seq, opts.EventWait)
 	if err != nil {
-		return in, err
+		return in, nil, err
 	}
 
 	in.GeneratedAt = opts.Now().UTC()
@@ -92,7 +99,7 @@ func Collect(ctx context.Context, c *api.Client, opts CollectOptions) (report.In
 	in.Checkpoint = checkpointOf(evs)
 	in.Schedule = scheduleOf(pol, opts.Mission, evs)
 	in.OwnerCommands = OwnerCommands(evs, opts.Mission)
-	return in, nil
+	return in, shards, nil
 }
 
 // Paging of ReadEvents: pages of eventPage events, up to pagesInFlight
@@ -239,12 +246,8 @@ func shardViews(shards []api.Shard, systemPaused bool) []report.ShardView {
 			v.Policies = append(v.Policies, report.SpilloverPolicy{Target: p.Target, Threshold: p.Threshold,
 				MaxDrain: p.MaxDrain, RequiredCapabilities: append([]string(nil), p.RequiredCapabilities...), Weight: p.Weight})
 		}
-		switch {
-		case v.Paused:
-			v.Health = report.HealthPaused
-		case s.QueueAlertThreshold > 0 && s.QueueDepth > s.QueueAlertThreshold:
-			v.Health = report.HealthAlert
-		}
+		// The API's verdict (core/health), as the console shows it.
+		v.Health, v.HealthReasons = report.ShardHealth(s.Health, s.HealthReasons)
 		out = append(out, v)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Name < out[j].Name })

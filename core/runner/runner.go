@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/planetary/planetary/core/api"
+	"github.com/planetary/planetary/core/health"
 	"github.com/planetary/planetary/core/mission"
 	"github.com/planetary/planetary/core/report"
 	"github.com/planetary/planetary/raftfsm/state"
@@ -113,6 +114,18 @@ type Result struct {
 	Input      report.Input        `json:"-"`
 	Dashboard  string              `json:"dashboard,omitempty"`
 	JobsPerSec float64             `json:"jobs_per_sec"`
+	// Health is every shard's verdict at the end of the run (core/health),
+	// as GET /v1/shards served it for the bundle.
+	Health []ShardHealth `json:"health"`
+	// ExitCode is health.RunExit of Health: health.ExitWork (2) when work
+	// is parked or failed, health.ExitDone (0) otherwise.
+	ExitCode int `json:"exit_code"`
+}
+
+// ShardHealth is one shard's health verdict.
+type ShardHealth struct {
+	Shard string `json:"shard"`
+	health.Verdict
 }
 
 // Run performs one mission run; see the package doc. It returns the result
@@ -235,10 +248,19 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		run.Status, run.StopReason = "stopped", res.StopReason
 	}
 	collectStart := time.Now()
-	in, err := Collect(ctx, c, CollectOptions{Mission: o.Mission, Run: run, Series: sampler.Series(), Label: label, Dir: dir})
+	in, shards, err := collect(ctx, c, CollectOptions{Mission: o.Mission, Run: run, Series: sampler.Series(), Label: label, Dir: dir})
 	if err != nil {
 		return nil, err
 	}
+	// The verdict is the API's health model over the same read as the
+	// bundle, so the exit code, the console and the dashboard agree.
+	verdicts := make([]health.Verdict, 0, len(shards))
+	for _, sh := range shards {
+		v := health.Verdict{Status: sh.Health, Reasons: sh.HealthReasons}
+		res.Health = append(res.Health, ShardHealth{Shard: sh.Name, Verdict: v})
+		verdicts = append(verdicts, v)
+	}
+	res.ExitCode = health.RunExit(verdicts)
 	res.Timings["collect"] = ms(time.Since(collectStart))
 	if err := WriteBundle(res, in, filepath.Join(dir, label)); err != nil {
 		return nil, err

@@ -47,15 +47,33 @@
     t.appendChild(body);
   }
 
+  // healthClass colours a verdict of the one health model (ok, degraded,
+  // alert); paused and down are what older bundles hold.
+  function healthClass(h) {
+    if (h === "ok") return "ok";
+    if (h === "degraded" || h === "paused") return "warn";
+    return "bad";
+  }
+  // reasonTexts reads health_reasons, served by the API as {code, status,
+  // text} and held by report bundles as plain strings.
+  function reasonTexts(rs) {
+    return (rs || []).map(function (r) { return typeof r === "string" ? r : r.text; });
+  }
+
   function renderShards(shards) {
     table("shards", ["Shard", "Region", "Health", "#Queue", "#In flight", "#Completed", "#Failed", "#Parked", "#Budget ms"],
       (shards || []).map(function (s) {
         var c = s.counts || {};
-        var health = s.health || (s.paused ? "paused" : "ok");
+        var health = s.health || "ok";
+        var reasons = reasonTexts(s.health_reasons);
+        var cell = el("td", { cls: "health " + healthClass(health), title: reasons.join("; ") }, [
+          el("span", { text: health }),
+          reasons.length ? el("div", { cls: "reasons", text: reasons.join("; ") }) : null
+        ]);
         return el("tr", { "data-shard": s.name, "data-paused": String(!!s.paused), "data-health": health }, [
           td(s.display_name ? s.display_name + " (" + s.name + ")" : s.name),
           td(s.region || ""),
-          td(health, health === "ok" ? "ok" : (health === "alert" || health === "paused" ? "warn" : "bad")),
+          cell,
           td(num(s.queue_depth != null ? s.queue_depth : count(c, "queued")), "num"),
           td(num(count(c, "assigned") + count(c, "running")), "num"),
           td(num(count(c, "completed")), "num"),
