@@ -548,6 +548,13 @@ func (s *suite) micro(ctx context.Context) {
 	if len(rs) == 0 {
 		s.add(Figure{Name: "placement decisions, 10,000 queued jobs over the example fabric", Command: g.Command(), Skipped: fmt.Sprint("no result: ", err)})
 	}
+	// placement decisions with latency estimates.
+	g = GoBench{Pkg: "./core/scheduler/", Pattern: "^BenchmarkPlanLatency10k$", Benchtime: "20x", Count: count}
+	rs, err = s.gobench(ctx, g)
+	s.goFigure(rs, err, g, "BenchmarkPlanLatency10k", "decisions/s", Figure{
+		Name: "placement decisions with latency estimates, 10,000 queued jobs over the example fabric (its capacities, budgets, a known mean service time)",
+		Unit: "decisions/s", Goal: atLeast(1_000_000, "≥ 1,000,000 decisions/s"),
+		Note: "every job not placed gets a wait estimate weighed against its budget"})
 	// one unbatched plugin call.
 	g = GoBench{Pkg: "./sdk/host/", Pattern: "^BenchmarkHealth$", Benchtime: s.sizeStr("3000x", "300x"), Count: count}
 	rs, err = s.gobench(ctx, g)

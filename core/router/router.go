@@ -422,9 +422,9 @@ func (rd *Round) Away(from *state.Shard, job *state.Job, held, outage bool) Rout
 	case waitFor != "" && held:
 		return Route{Action: Wait, Reason: "home node down within spill_grace"}
 	case waitFor != "" && rd.paused(waitFor):
-		return Route{Action: Wait, Reason: fmt.Sprintf("only paused shard %s can take it", waitFor)}
+		return Route{Action: Wait, Reason: "only a paused target can take it"}
 	case waitFor != "":
-		return Route{Action: Wait, Reason: fmt.Sprintf("target %s is full", waitFor)}
+		return Route{Action: Wait, Reason: "every target that can take it is full"}
 	}
 	return Route{Action: Park, Reason: rd.fit.Explain(job, append(scope, targets...))}
 }
