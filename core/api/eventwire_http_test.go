@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/planetary/planetary/core/api"
 	"github.com/planetary/planetary/raftfsm/state"
@@ -57,6 +58,12 @@ func TestEventsNegotiation(t *testing.T) {
 	if _, err := a.mgmt.SubmitJobs(ctx, jobs); err != nil {
 		t.Fatal(err)
 	}
+	// The mission has no up node, so the scheduler parks every job once;
+	// until it has, the log grows between the two reads of a case.
+	eventually(t, 30*time.Second, "every job parked", func() bool {
+		evs, err := a.mgmt.Events(ctx, 0, 0, state.EvJobParked, 0)
+		return err == nil && len(evs.Events) == len(jobs)
+	})
 	cases := []struct {
 		name  string
 		index uint64
