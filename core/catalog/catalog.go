@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sort"
 	"sync"
 	"time"
@@ -37,6 +38,9 @@ var (
 type Spec struct {
 	Name string
 	Kind string
+	// Block names the agent-config block the plugin comes from (for
+	// example `plugin "geo" in agent.hcl`); failures are reported under it.
+	Block string
 	// Builtin plugins run as SelfPath with args "plugin serve Kind" (Name
 	// when Kind is empty); others run Path, pinned by SHA256.
 	Builtin bool
@@ -89,14 +93,43 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// Plugin states, as Status.State reports them.
+const (
+	// StateStarting: a launch (handshake, schema, configure) is under way.
+	StateStarting = "starting"
+	// StateUp: the plugin is running and configured.
+	StateUp = "up"
+	// StateRefused: the plugin was refused for a reason a restart cannot
+	// fix (missing, not executable, sha256 mismatch, no common API version,
+	// config not fitting its schema or rejected); it stays down until its
+	// spec is updated (Update, e.g. on an agent config reload).
+	StateRefused = "refused"
+	// StateCrashed: the running plugin exited; it is restarted after the
+	// current backoff.
+	StateCrashed = "crashed"
+	// StateBackingOff: the last launch failed for a reason a retry may
+	// fix; the next one waits for the backoff, which doubles each time.
+	StateBackingOff = "backing_off"
+)
+
 // Status is a plugin's state for reports.
 type Status struct {
-	Name     string
+	Name string
+	// Block is the agent-config block the plugin comes from.
+	Block string
+	// State is one of the State* constants.
+	State    string
 	Running  bool
 	Pid      int
 	Restarts int
+	// Crashes counts the times the running plugin exited since its spec
+	// was last set.
+	Crashes int
 	// Err is the last launch or exit error ("" when none).
 	Err string
+	// Reason is why the plugin is not up: the refusal or failure, naming
+	// the plugin block, and for a sha256 mismatch both hashes ("" when up).
+	Reason string
 	// Permanent is set when the plugin stays down until reconfigured.
 	Permanent bool
 }
@@ -105,8 +138,15 @@ type entry struct {
 	spec      Spec
 	plugin    *host.Plugin
 	restarts  int
+	crashes   int
 	err       error
 	permanent bool
+	state     string
+	// launching is set while a launch of this entry runs; gen counts
+	// Updates, so a supervisor's pending restart of an older spec is
+	// dropped.
+	launching bool
+	gen       int
 }
 
 // Catalog runs a set of plugins.
@@ -148,7 +188,7 @@ func New(cfg Config) (*Catalog, error) {
 	}
 	c := &Catalog{cfg: cfg, logger: cfg.Logger.Named("catalog"), entries: map[string]*entry{}}
 	for _, s := range cfg.Plugins {
-		c.entries[s.Name] = &entry{spec: s}
+		c.entries[s.Name] = &entry{spec: s, state: StateStarting}
 	}
 	return c, nil
 }
@@ -166,8 +206,9 @@ func (c *Catalog) Start(ctx context.Context) error {
 	life, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
 	names := make([]string, 0, len(c.entries))
-	for n := range c.entries {
+	for n, e := range c.entries {
 		names = append(names, n)
+		e.launching = true
 	}
 	c.mu.Unlock()
 	sort.Strings(names)
@@ -206,11 +247,13 @@ func permanentErr(err error) bool {
 	return false
 }
 
-// launch starts one plugin and configures it.
+// launch starts one plugin and configures it. The caller has set
+// e.launching; launch clears it.
 func (c *Catalog) launch(ctx context.Context, name string) error {
 	c.mu.Lock()
 	e := c.entries[name]
 	spec := e.spec
+	e.state = StateStarting
 	c.mu.Unlock()
 
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.StartTimeout)
@@ -233,16 +276,22 @@ func (c *Catalog) launch(ctx context.Context, name string) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	e.launching = false
 	if err != nil {
 		e.err, e.permanent = err, permanentErr(err)
-		c.logger.Error("plugin failed to start", "plugin", name, "path", hc.Path, "permanent", e.permanent, "error", err)
+		e.state = StateBackingOff
+		if e.permanent {
+			e.state = StateRefused
+		}
+		c.logger.Error("plugin failed to start", "plugin", name, "block", spec.Block, "path", hc.Path,
+			"permanent", e.permanent, "error", reason(spec, err))
 		return err
 	}
 	if c.closed {
 		p.Kill()
 		return ErrClosed
 	}
-	e.plugin, e.err = p, nil
+	e.plugin, e.err, e.state = p, nil, StateUp
 	c.logger.Info("plugin started", "plugin", name, "pid", p.Pid(), "api", p.APIVersion())
 	return nil
 }
@@ -262,13 +311,15 @@ func configure(ctx context.Context, p *host.Plugin, spec Spec) error {
 	return p.Configure(ctx, sdk.Config{Node: spec.Node, Values: values})
 }
 
-// supervise restarts a plugin whenever it is down, with backoff.
+// supervise restarts a plugin whenever it is down for a reason a retry may
+// fix, with backoff. A refused plugin waits for Update.
 func (c *Catalog) supervise(life context.Context, name string) {
 	defer c.wg.Done()
 	backoff := c.cfg.MinBackoff
 	up := time.Now()
 	tick := time.NewTicker(c.cfg.Poll)
 	defer tick.Stop()
+	lastGen := 0
 	for {
 		select {
 		case <-life.Done():
@@ -277,21 +328,25 @@ func (c *Catalog) supervise(life context.Context, name string) {
 		}
 		c.mu.Lock()
 		e := c.entries[name]
-		p, permanent := e.plugin, e.permanent
-		if p != nil && p.Exited() {
+		if p := e.plugin; p != nil && p.Exited() {
 			e.plugin = nil
+			e.crashes++
 			e.err = fmt.Errorf("plugin %q (pid %d): %w", name, p.Pid(), host.ErrExited)
-			c.logger.Warn("plugin exited", "plugin", name, "pid", p.Pid())
-			p = nil
+			e.state = StateCrashed
+			c.logger.Warn("plugin exited", "plugin", name, "pid", p.Pid(), "crashes", e.crashes)
 		}
+		gen := e.gen
+		busy := e.launching || e.permanent || e.plugin != nil
+		running := e.plugin != nil
 		c.mu.Unlock()
-		if permanent {
-			return
+		if gen != lastGen {
+			// A new spec starts with a fresh backoff.
+			lastGen, backoff, up = gen, c.cfg.MinBackoff, time.Now()
 		}
-		if p != nil {
-			if time.Since(up) >= c.cfg.StableAfter {
-				backoff = c.cfg.MinBackoff
-			}
+		if running && time.Since(up) >= c.cfg.StableAfter {
+			backoff = c.cfg.MinBackoff
+		}
+		if busy {
 			continue
 		}
 		t := time.NewTimer(backoff)
@@ -303,7 +358,12 @@ func (c *Catalog) supervise(life context.Context, name string) {
 		}
 		backoff = min(backoff*2, c.cfg.MaxBackoff)
 		c.mu.Lock()
+		if e.gen != gen || e.launching || e.permanent || e.plugin != nil {
+			c.mu.Unlock()
+			continue // an Update got there first
+		}
 		e.restarts++
+		e.launching = true
 		n := e.restarts
 		c.mu.Unlock()
 		c.logger.Info("restarting plugin", "plugin", name, "restart", n, "next_backoff", backoff)
@@ -311,6 +371,82 @@ func (c *Catalog) supervise(life context.Context, name string) {
 			up = time.Now()
 		}
 	}
+}
+
+// Update replaces the spec of the plugin called spec.Name (for example
+// after the agent config was reloaded). A plugin whose spec changed, or
+// that is not up (refused, crashed, backing off), is stopped and launched
+// again with the new spec; one that is up with an identical spec keeps
+// running. It reports whether the plugin was relaunched, and that launch's
+// error. A launch under way is waited for first.
+func (c *Catalog) Update(ctx context.Context, spec Spec) (bool, error) {
+	for {
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			return false, ErrClosed
+		}
+		e, ok := c.entries[spec.Name]
+		if !ok {
+			c.mu.Unlock()
+			return false, fmt.Errorf("%w: %q", ErrUnknownPlugin, spec.Name)
+		}
+		if e.launching {
+			c.mu.Unlock()
+			t := time.NewTimer(c.cfg.Poll)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return false, ctx.Err()
+			case <-t.C:
+			}
+			continue
+		}
+		if e.plugin != nil && !e.plugin.Exited() && reflect.DeepEqual(e.spec, spec) {
+			c.mu.Unlock()
+			return false, nil
+		}
+		old := e.plugin
+		e.spec, e.plugin, e.err, e.permanent = spec, nil, nil, false
+		e.crashes, e.restarts = 0, 0
+		e.launching, e.state = true, StateStarting
+		e.gen++
+		c.mu.Unlock()
+		if old != nil {
+			old.Kill()
+		}
+		c.logger.Info("plugin spec updated; relaunching", "plugin", spec.Name, "block", spec.Block)
+		return true, c.launch(ctx, spec.Name)
+	}
+}
+
+// Spec returns the current spec of the plugin called name.
+func (c *Catalog) Spec(name string) (Spec, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[name]
+	if !ok {
+		return Spec{}, false
+	}
+	return e.spec, true
+}
+
+// reason is a failure as the operator reads it: under the plugin block it
+// comes from, and for a sha256 mismatch with both hashes.
+func reason(spec Spec, err error) string {
+	if err == nil {
+		return ""
+	}
+	block := spec.Block
+	if block == "" {
+		block = fmt.Sprintf("plugin %q", spec.Kind)
+	}
+	var ce *host.ChecksumError
+	if errors.As(err, &ce) {
+		return fmt.Sprintf("%s (node %s): %s does not match its sha256 pin: pinned %s, actual %s",
+			block, spec.Name, ce.Path, ce.Pinned, ce.Actual)
+	}
+	return fmt.Sprintf("%s (node %s): %v", block, spec.Name, err)
 }
 
 // Get returns the running plugin called name.
@@ -336,17 +472,39 @@ func (c *Catalog) Status() []Status {
 	defer c.mu.Unlock()
 	out := make([]Status, 0, len(c.entries))
 	for n, e := range c.entries {
-		s := Status{Name: n, Restarts: e.restarts, Permanent: e.permanent}
-		if e.plugin != nil && !e.plugin.Exited() {
-			s.Running, s.Pid = true, e.plugin.Pid()
-		}
-		if e.err != nil {
-			s.Err = e.err.Error()
-		}
-		out = append(out, s)
+		out = append(out, e.status(n))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
+}
+
+// State reports the plugin called name.
+func (c *Catalog) State(name string) (Status, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[name]
+	if !ok {
+		return Status{}, false
+	}
+	return e.status(name), true
+}
+
+// status is e's Status. Caller holds the catalog's lock.
+func (e *entry) status(name string) Status {
+	s := Status{Name: name, Block: e.spec.Block, State: e.state, Restarts: e.restarts, Crashes: e.crashes,
+		Permanent: e.permanent}
+	if e.plugin != nil && !e.plugin.Exited() {
+		s.Running, s.Pid = true, e.plugin.Pid()
+	} else if s.State == StateUp {
+		s.State = StateCrashed // exited; the supervisor has not seen it yet
+	}
+	if e.err != nil {
+		s.Err = e.err.Error()
+		if s.State != StateUp {
+			s.Reason = reason(e.spec, e.err)
+		}
+	}
+	return s
 }
 
 // Close stops the supervisors and kills every plugin.

@@ -67,7 +67,7 @@ func TestCatalog(t *testing.T) {
 		{Name: "good", Path: bin, SHA256: sum, Config: map[string]any{"uppercase": true}},
 		{Name: "builtin", Builtin: true, Kind: "echo"},
 		{Name: "crashy", Path: bin, SHA256: sum},
-		{Name: "pinned-wrong", Path: bin, SHA256: strings.Repeat("0", 64)},
+		{Name: "pinned-wrong", Block: `plugin "echo" in agent.hcl`, Path: bin, SHA256: strings.Repeat("0", 64)},
 		{Name: "not-exec", Path: writeFile(t, "agent", "#!/bin/sh\n", 0o644)},
 		{Name: "garbage", Path: writeFile(t, "noisy", "#!/bin/sh\necho this is not a handshake\nsleep 1\n", 0o755)},
 		{Name: "bad-config", Path: bin, SHA256: sum, Config: map[string]any{"nope": 1}},
@@ -82,14 +82,15 @@ func TestCatalog(t *testing.T) {
 	startErr := c.Start(ctx)
 
 	refused := []struct {
-		name string
-		want error
-		text string
+		name  string
+		want  error
+		text  string
+		state string // "" for either starting or backing_off (retried)
 	}{
-		{"pinned-wrong", host.ErrChecksum, bin},
-		{"not-exec", host.ErrNotExecutable, "agent"},
-		{"garbage", host.ErrStart, "this is not a handshake"},
-		{"bad-config", ErrConfigInvalid, "nope"},
+		{"pinned-wrong", host.ErrChecksum, bin, StateRefused},
+		{"not-exec", host.ErrNotExecutable, "agent", StateRefused},
+		{"garbage", host.ErrStart, "this is not a handshake", ""},
+		{"bad-config", ErrConfigInvalid, "nope", StateRefused},
 	}
 	for _, tt := range refused {
 		t.Run("refused/"+tt.name, func(t *testing.T) {
@@ -100,8 +101,25 @@ func TestCatalog(t *testing.T) {
 			if !errors.Is(err, ErrNotRunning) || !errors.Is(err, tt.want) || !strings.Contains(err.Error(), tt.text) {
 				t.Fatalf("Get: %v, want %v mentioning %q", err, tt.want, tt.text)
 			}
+			st, _ := c.State(tt.name)
+			switch {
+			case tt.state != "" && st.State != tt.state:
+				t.Fatalf("state %+v, want %s", st, tt.state)
+			case tt.state == "" && st.State != StateBackingOff && st.State != StateStarting:
+				t.Fatalf("state %+v, want backing_off or starting", st)
+			case st.Reason == "" || !strings.Contains(st.Reason, "(node "+tt.name+")"):
+				t.Fatalf("reason %q does not name the node", st.Reason)
+			}
 		})
 	}
+	t.Run("sha256 reason", func(t *testing.T) {
+		st, _ := c.State("pinned-wrong")
+		want := `plugin "echo" in agent.hcl (node pinned-wrong): ` + bin + " does not match its sha256 pin: pinned " +
+			strings.Repeat("0", 64) + ", actual " + sum
+		if st.Reason != want {
+			t.Fatalf("reason\n %q\nwant\n %q", st.Reason, want)
+		}
+	})
 
 	serving := func(t *testing.T, name, in, want string) {
 		t.Helper()
@@ -142,11 +160,31 @@ func TestCatalog(t *testing.T) {
 		})
 		serving(t, "crashy", "xy", "yx")
 		for _, s := range c.Status() {
-			if s.Name == "crashy" && s.Restarts < 1 {
+			if s.Name == "crashy" && (s.Restarts < 1 || s.Crashes != 1 || s.State != StateUp || s.Reason != "") {
 				t.Fatalf("status %+v", s)
 			}
 		}
 		serving(t, "good", "ok", "KO")
+	})
+
+	t.Run("update fixes a pin", func(t *testing.T) {
+		spec, _ := c.Spec("pinned-wrong")
+		spec.SHA256 = sum
+		relaunched, err := c.Update(ctx, spec)
+		if err != nil || !relaunched {
+			t.Fatalf("Update: relaunched %v, err %v", relaunched, err)
+		}
+		if st, _ := c.State("pinned-wrong"); st.State != StateUp || !st.Running || st.Reason != "" {
+			t.Fatalf("after update: %+v", st)
+		}
+		serving(t, "pinned-wrong", "pin", "nip")
+		p, _ := c.Get("pinned-wrong")
+		if relaunched, err := c.Update(ctx, spec); relaunched || err != nil {
+			t.Fatalf("same spec again: relaunched %v, err %v", relaunched, err)
+		}
+		if q, _ := c.Get("pinned-wrong"); q.Pid() != p.Pid() {
+			t.Fatalf("an identical spec restarted the plugin (pid %d -> %d)", p.Pid(), q.Pid())
+		}
 	})
 
 	t.Run("close kills all", func(t *testing.T) {
@@ -156,7 +194,7 @@ func TestCatalog(t *testing.T) {
 				pids = append(pids, s.Pid)
 			}
 		}
-		if len(pids) != 3 {
+		if len(pids) != 4 {
 			t.Fatalf("running %v", c.Status())
 		}
 		c.Close()

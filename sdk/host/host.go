@@ -10,10 +10,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"runtime"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -140,6 +142,13 @@ func Launch(ctx context.Context, cfg Config) (*Plugin, error) {
 	if err := checkExecutable(cfg.Name, cfg.Path); err != nil {
 		return nil, err
 	}
+	if cfg.SHA256 != "" {
+		// Checked here first, so the error can give the actual hash; the
+		// launch checks it again on the file it runs.
+		if err := checkSHA256(cfg); err != nil {
+			return nil, err
+		}
+	}
 
 	// Mutual TLS with P-256 keys: the host's made once per process, the
 	// plugin's per launch and handed over on descriptor 3 (see pluginmtls).
@@ -210,6 +219,45 @@ func Reattach(ctx context.Context, cfg Config, rc *plugin.ReattachConfig) (*Plug
 	return p, nil
 }
 
+// ChecksumError is a plugin binary that does not match its sha256 pin. It
+// wraps ErrChecksum and gives both hashes.
+type ChecksumError struct {
+	Plugin string
+	Path   string
+	// Pinned is the configured sha256, Actual the file's (hex, lower case;
+	// Actual says why when the file could not be read).
+	Pinned, Actual string
+}
+
+func (e *ChecksumError) Error() string {
+	return fmt.Sprintf("plugin %q: %s: %v: pinned %s, actual %s", e.Plugin, e.Path, ErrChecksum, e.Pinned, e.Actual)
+}
+
+// Unwrap returns ErrChecksum.
+func (e *ChecksumError) Unwrap() error { return ErrChecksum }
+
+func checkSHA256(cfg Config) error {
+	actual := fileSHA256(cfg.Path)
+	if pinned := strings.ToLower(cfg.SHA256); actual != pinned {
+		return &ChecksumError{Plugin: cfg.Name, Path: cfg.Path, Pinned: pinned, Actual: actual}
+	}
+	return nil
+}
+
+// fileSHA256 is the hex sha256 of the file at path, or why it has none.
+func fileSHA256(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Sprintf("unknown (%v)", err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return fmt.Sprintf("unknown (%v)", err)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
 func checkExecutable(name, path string) error {
 	st, err := os.Stat(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -248,7 +296,7 @@ func connect(ctx context.Context, cfg Config, client *plugin.Client) (*Plugin, e
 	}
 	if d.err != nil {
 		if errors.Is(d.err, plugin.ErrChecksumsDoNotMatch) {
-			return nil, fmt.Errorf("plugin %q: %s: %w (want sha256 %s)", cfg.Name, cfg.Path, ErrChecksum, cfg.SHA256)
+			return nil, &ChecksumError{Plugin: cfg.Name, Path: cfg.Path, Pinned: strings.ToLower(cfg.SHA256), Actual: fileSHA256(cfg.Path)}
 		}
 		return nil, fmt.Errorf("plugin %q (%s): %w: %w", cfg.Name, cfg.Path, ErrStart, d.err)
 	}

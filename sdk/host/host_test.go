@@ -127,6 +127,27 @@ func TestLaunchFailures(t *testing.T) {
 	}
 }
 
+// A sha256 mismatch gives both hashes, as a *ChecksumError.
+func TestChecksumErrorHashes(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	pinned := strings.Repeat("AB", 32)
+	p, err := Launch(ctx, Config{Name: "pinned", Path: testPlugin, SHA256: pinned, StartTimeout: time.Second})
+	if err == nil {
+		p.Kill()
+		t.Fatal("launch succeeded")
+	}
+	var ce *ChecksumError
+	if !errors.As(err, &ce) || !errors.Is(err, ErrChecksum) {
+		t.Fatalf("err = %v (%T), want a *ChecksumError wrapping ErrChecksum", err, err)
+	}
+	actual := fileSHA(t, testPlugin)
+	want := "pinned " + strings.ToLower(pinned) + ", actual " + actual
+	if ce.Pinned != strings.ToLower(pinned) || ce.Actual != actual || !strings.Contains(err.Error(), want) {
+		t.Fatalf("err = %v, want it to say %q", err, want)
+	}
+}
+
 func TestLaunchAndCall(t *testing.T) {
 	p := launch(t, Config{SHA256: fileSHA(t, testPlugin)})
 	ctx := context.Background()
