@@ -110,6 +110,14 @@ func TestLocalityLongOutageSpillsAlongTargets(t *testing.T) {
 	waitState(t, c, 90*time.Second, "completed", ids...)
 
 	sp := spills()
+	// A spilled attempt that ends without a result (its target node went
+	// down) returns to home's queue, so such a job may finish at home.
+	returned := map[string]bool{}
+	for _, e := range allEvents(t, c) {
+		if e.Type == state.EvJobRequeued && e.Shard == "home" && (e.From == "a" || e.From == "b") {
+			returned[e.Job] = true
+		}
+	}
 	perJob := map[string]int{}
 	for i, e := range sp {
 		perJob[e.Job]++
@@ -128,7 +136,7 @@ func TestLocalityLongOutageSpillsAlongTargets(t *testing.T) {
 			t.Errorf("job %s spilled %d times", id, perJob[id])
 		case perJob[id] == 1:
 			away++
-			if j.Home != "home" || (j.Node != "a.1" && j.Node != "b.1") {
+			if j.Home != "home" || (j.Node != "a.1" && j.Node != "b.1" && !(returned[id] && j.Node == "home.1")) {
 				t.Errorf("spilled job %s: home %s node %s", id, j.Home, j.Node)
 			}
 		default:
@@ -138,7 +146,8 @@ func TestLocalityLongOutageSpillsAlongTargets(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d jobs: %d spilled (targets in order %v), %d ran at home after the outage", len(ids), away, spillTargets(sp), home)
+	t.Logf("%d jobs: %d spilled (targets in order %v; %d came back home when a target's node went down), %d ran at home after the outage",
+		len(ids), away, spillTargets(sp), len(returned), home)
 	l := ledger(t, c)
 	checkInvariants(t, l)
 	if n := flowJobs(l, "home", "c"); n != 0 {

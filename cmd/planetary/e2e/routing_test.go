@@ -177,9 +177,27 @@ func TestRoutingBlipKeepsWorkHome(t *testing.T) {
 				n, err := c.Node(ctxT(t), tc.node)
 				return err == nil && n.Active > 0
 			})
-			pid := pluginPid(t, c, tc.node)
-			if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-				t.Fatalf("kill plugin %d: %v", pid, err)
+			// The outage is set up, not timed: kill the node's plugin until
+			// its node is recorded down (a kill the catalog absorbs before
+			// any beat reports it is no outage), at most 3 times.
+			downs := func() int {
+				n := 0
+				for _, e := range allEvents(t, c) {
+					if e.Type == state.EvNodeDown && e.Node == tc.node {
+						n++
+					}
+				}
+				return n
+			}
+			for try := 0; try < 3 && downs() == 0; try++ {
+				pid := pluginPid(t, c, tc.node)
+				if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+					t.Fatalf("kill plugin %d: %v", pid, err)
+				}
+				deadline := time.Now().Add(5 * time.Second)
+				for time.Now().Before(deadline) && downs() == 0 {
+					time.Sleep(50 * time.Millisecond)
+				}
 			}
 			waitState(t, c, 60*time.Second, "completed", ids...)
 
