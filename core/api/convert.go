@@ -75,7 +75,8 @@ func ShardView(s *state.Shard) Shard {
 		Name: s.Name, DisplayName: s.DisplayName, Region: s.Region,
 		LatencyBudgetMs: s.LatencyBudgetMs, MaxQueue: s.MaxQueue,
 		QueueAlertThreshold: s.QueueAlertThreshold, SpilloverTargets: s.SpilloverTargets,
-		Policies: policiesView(s.Policies), Paused: s.Paused, CreatedAt: s.CreatedAt,
+		Policies: policiesView(s.Policies), SpillGraceMs: s.SpillGraceMs,
+		ServiceMeanMs: float64(s.ServiceMeanNs) / 1e6, Paused: s.Paused, CreatedAt: s.CreatedAt,
 	}
 }
 
@@ -85,7 +86,7 @@ func ShardRecord(s Shard) state.Shard {
 		Name: s.Name, DisplayName: s.DisplayName, Region: s.Region,
 		LatencyBudgetMs: s.LatencyBudgetMs, MaxQueue: s.MaxQueue,
 		QueueAlertThreshold: s.QueueAlertThreshold, SpilloverTargets: s.SpilloverTargets,
-		Policies: policiesRecord(s.Policies),
+		Policies: policiesRecord(s.Policies), SpillGraceMs: s.SpillGraceMs,
 	}
 }
 

@@ -61,6 +61,8 @@ func validateShard(s Shard) error {
 		return badRequest("max_queue", "max_queue must not be negative")
 	case s.QueueAlertThreshold < 0:
 		return badRequest("queue_alert_threshold", "queue_alert_threshold must not be negative")
+	case s.SpillGraceMs < 0:
+		return badRequest("spill_grace_ms", "spill_grace_ms must not be negative")
 	}
 	for i, t := range s.SpilloverTargets {
 		if t == s.Name {
@@ -119,6 +121,9 @@ func (h *HTTP) shardUpdate(w http.ResponseWriter, r *http.Request) (any, error) 
 	}
 	if req.Policies != nil {
 		cmd.Fields, v.Policies = append(cmd.Fields, "policies"), *req.Policies
+	}
+	if req.SpillGraceMs != nil {
+		cmd.Fields, v.SpillGraceMs = append(cmd.Fields, "spill_grace_ms"), *req.SpillGraceMs
 	}
 	if len(cmd.Fields) == 0 {
 		return nil, badRequest("", "no field to update")

@@ -177,6 +177,8 @@ type Shard struct {
 	QueueAlertThreshold int64             `json:"queue_alert_threshold,omitempty"`
 	SpilloverTargets    []string          `json:"spillover_targets,omitempty"`
 	Policies            []SpilloverPolicy `json:"policies,omitempty"`
+	SpillGraceMs        int64             `json:"spill_grace_ms,omitempty"`  // 0: the servers' default
+	ServiceMeanMs       float64           `json:"service_mean_ms,omitempty"` // recent mean service time (read only)
 	Paused              bool              `json:"paused,omitempty"`
 	CreatedAt           int64             `json:"created_at,omitempty"`
 	QueueDepth          int64             `json:"queue_depth"`
@@ -197,6 +199,7 @@ type ShardUpdate struct {
 	QueueAlertThreshold *int64             `json:"queue_alert_threshold,omitempty"`
 	SpilloverTargets    *[]string          `json:"spillover_targets,omitempty"`
 	Policies            *[]SpilloverPolicy `json:"policies,omitempty"`
+	SpillGraceMs        *int64             `json:"spill_grace_ms,omitempty"`
 	Reason              string             `json:"reason,omitempty"`
 }
 
