@@ -165,7 +165,7 @@ func TestWorkloadJobs(t *testing.T) {
 		{"limit above count", len(w.Jobs(m.Seed, 100)), 12},
 		{"deterministic", w.Jobs(m.Seed, 0), jobs},
 		{"command", jobs[1].Command("alice"), command.JobSubmit{ID: "w-0002", Key: "m/w/2", Shard: "a", Capabilities: []string{"x"},
-			ValueMu: 10_500_000, Kind: "sim", Payload: []byte(`{"a":{"k":"v"},"duration_ms":3,"z":1}`), Submitter: "alice"}},
+			ValueMu: 10_500_000, Payload: []byte(`{"a":{"k":"v"},"duration_ms":3,"z":1}`), Submitter: "alice"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -425,7 +425,7 @@ func TestParseJobs(t *testing.T) {
 		t.Fatal(diags.Error())
 	}
 	want := JobSpec{ID: "batch-astronomy-1", Key: "batch/astronomy/1", Shard: "helios", Capabilities: []string{"gpu", "astronomy"},
-		Priority: 10, ValueMu: 4_000_000_000, Kind: "sim", Payload: []byte(`{"duration_ms":7,"target":"Proxima b"}`)}
+		Priority: 10, ValueMu: 4_000_000_000, Payload: []byte(`{"duration_ms":7,"target":"Proxima b"}`)}
 	if len(jobs) != 4 || !equal(jobs[3], want) {
 		t.Fatalf("got %+v", jobs)
 	}

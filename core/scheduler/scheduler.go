@@ -16,7 +16,9 @@
 //
 //  1. Candidates are the shard's nodes that are Up; have every capability
 //     the job requires (exact names: a node's "general" satisfies only
-//     "general"); have capacity (Capacity > 0) and a quota not yet used up
+//     "general"); run a plugin of the job's kind when the job names one
+//     (PluginKind == Kind; a job without a kind may run on any plugin that
+//     offers its capabilities); have capacity (Capacity > 0) and a quota not yet used up
 //     by completions; have latency
 //     (MeasuredLatencyMs if > 0, else LatencyMs) within the shard's
 //     LatencyBudgetMs (0 = no limit); pass the owner's compliance policy
@@ -583,6 +585,7 @@ type stage uint8
 const (
 	stageDown       stage = iota // not up
 	stageCaps                    // up, lacks a capability
+	stageKind                    // has the capabilities, its plugin is not of the job's kind
 	stageCapacity                // has the capabilities, zero slots
 	stageQuota                   // quota used up by completions
 	stageLatency                 // over the shard's latency budget
@@ -647,7 +650,7 @@ func (rd *round) judge(ji *jobInfo, ni *nodeInfo, sh *state.Shard) verdict {
 }
 
 // staticStage applies the filters that need no expression evaluation: up,
-// capabilities, capacity, quota and latency. ok is false with the stage that
+// capabilities, kind, capacity, quota and latency. ok is false with the stage that
 // failed.
 func staticStage(ji *jobInfo, ni *nodeInfo, sh *state.Shard) (stage, bool) {
 	n, j := ni.n, ji.j
@@ -656,6 +659,8 @@ func staticStage(ji *jobInfo, ni *nodeInfo, sh *state.Shard) (stage, bool) {
 		return stageDown, false
 	case !hasAll(n.Capabilities, j.Capabilities):
 		return stageCaps, false
+	case j.Kind != "" && n.PluginKind != j.Kind:
+		return stageKind, false
 	case ni.slots <= 0:
 		return stageCapacity, false
 	case n.Quota > 0 && ni.completed >= n.Quota:
@@ -811,12 +816,13 @@ func (rd *round) pick(ji *jobInfo, sh *state.Shard, nodes []*nodeInfo) (*nodeInf
 }
 
 // shapeMemo remembers, within a shard's pass of a round, whether jobs of
-// one capability set have a node that passes the static filters and
+// one capability set and kind have a node that passes the static filters and
 // whether any of those has a free slot. Capability sets are interned by
 // the store, so the slice identifies the set; the memo is reset whenever a
 // slot is taken.
 type shapeMemo struct {
 	caps   []string
+	kind   string
 	valid  bool
 	static bool // some node passes the static filters
 	free   bool // ... and one of those has a free slot
@@ -827,9 +833,9 @@ func (m *shapeMemo) reset() { m.valid = false }
 // waits reports whether j can only wait this round: some node passes its
 // static filters and none of those has a free slot.
 func (m *shapeMemo) waits(j *state.Job, sh *state.Shard, nodes []*nodeInfo) bool {
-	if !m.valid || len(m.caps) != len(j.Capabilities) || (len(j.Capabilities) > 0 && &m.caps[0] != &j.Capabilities[0]) {
+	if !m.valid || m.kind != j.Kind || len(m.caps) != len(j.Capabilities) || (len(j.Capabilities) > 0 && &m.caps[0] != &j.Capabilities[0]) {
 		ji := jobInfo{j: j}
-		m.caps, m.valid, m.static, m.free = j.Capabilities, true, false, false
+		m.caps, m.kind, m.valid, m.static, m.free = j.Capabilities, j.Kind, true, false, false
 		for _, ni := range nodes {
 			if _, ok := staticStage(&ji, ni, sh); ok {
 				m.static = true
@@ -932,6 +938,7 @@ func (rd *round) Explain(job *state.Job, shards []string) string {
 	var cheapestQ int64
 	var priceErr error
 	budgets := map[int64][]string{}
+	var kinds []string // plugin kinds of up nodes with the capabilities, in node order
 	for _, name := range shards {
 		sh := rd.v.Shard(name)
 		if sh == nil {
@@ -943,6 +950,14 @@ func (rd *round) Explain(job *state.Job, shards []string) string {
 				top = vd.stage
 			}
 			switch vd.stage {
+			case stageKind:
+				k := ni.n.PluginKind
+				if k == "" {
+					k = "none"
+				}
+				if !slices.Contains(kinds, k) {
+					kinds = append(kinds, k)
+				}
 			case stageLatency:
 				b := budgets[sh.LatencyBudgetMs]
 				if len(b) == 0 || b[len(b)-1] != name {
@@ -961,10 +976,19 @@ func (rd *round) Explain(job *state.Job, shards []string) string {
 	}
 	switch top {
 	case stageDown, stageCaps:
-		if len(job.Capabilities) == 0 {
-			return "no up node " + scope
+		var what string
+		switch {
+		case len(job.Capabilities) > 0 && job.Kind != "":
+			what = fmt.Sprintf(" has capabilities %v (and plugin kind %s)", job.Capabilities, job.Kind)
+		case len(job.Capabilities) > 0:
+			what = fmt.Sprintf(" has capabilities %v", job.Capabilities)
+		case job.Kind != "":
+			what = " has plugin kind " + job.Kind
 		}
-		return fmt.Sprintf("no up node %s has capabilities %v", scope, job.Capabilities)
+		return "no up node " + scope + what
+	case stageKind:
+		return fmt.Sprintf("no up node %s with capabilities %v has plugin kind %s (kinds there: %s)",
+			scope, job.Capabilities, job.Kind, strings.Join(kinds, ", "))
 	case stageCapacity:
 		return fmt.Sprintf("every capable node %s has zero capacity", scope)
 	case stageQuota:

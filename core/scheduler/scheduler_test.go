@@ -36,6 +36,10 @@ func jb(id, shard string, caps ...string) *state.Job {
 	return &state.Job{ID: id, Shard: shard, Capabilities: caps}
 }
 
+func kindNode(n *state.Node, kind string) *state.Node { n.PluginKind = kind; return n }
+
+func kindJob(j *state.Job, kind string) *state.Job { j.Kind = kind; return j }
+
 func sh(name string) *state.Shard { return &state.Shard{Name: name} }
 
 type placement map[string]string // job id -> node id
@@ -86,6 +90,33 @@ func TestPlanFilters(t *testing.T) {
 			jobs:   []*state.Job{jb("j1", "s", "finance"), jb("j2", "s", "general")},
 			want:   placement{"j2": "a"},
 			parked: map[string]string{"j1": "no up node in s has capabilities [finance]"},
+		},
+		{
+			name: "kind runs only on a plugin of that kind",
+			nodes: []*state.Node{kindNode(nd("a", "s", 100, "general"), "sim"),
+				kindNode(nd("b", "s", 900, "general"), "exec")},
+			jobs: []*state.Job{kindJob(jb("j1", "s", "general"), "exec"), kindJob(jb("j2", "s", "general"), "sim")},
+			want: placement{"j1": "b", "j2": "a"},
+		},
+		{
+			name:  "job without kind runs on any plugin with its capabilities",
+			nodes: []*state.Node{kindNode(nd("a", "s", 900, "general"), "sim"), kindNode(nd("b", "s", 100, "general"), "geo")},
+			jobs:  []*state.Job{jb("j1", "s", "general")},
+			want:  placement{"j1": "b"},
+		},
+		{
+			name:   "kind mismatch parks naming the kind",
+			nodes:  []*state.Node{kindNode(nd("a", "s", 100, "general"), "geo"), kindNode(nd("b", "s", 100, "general"), "sim")},
+			jobs:   []*state.Job{kindJob(jb("j1", "s", "general"), "exec")},
+			want:   placement{},
+			parked: map[string]string{"j1": "no up node in any shard with capabilities [general] has plugin kind exec (kinds there: geo, sim)"},
+		},
+		{
+			name:   "kind and missing capability park naming both",
+			nodes:  []*state.Node{kindNode(nd("a", "s", 100, "general"), "exec")},
+			jobs:   []*state.Job{kindJob(jb("j1", "s", "gpu"), "exec")},
+			want:   placement{},
+			parked: map[string]string{"j1": "no up node in any shard has capabilities [gpu] (and plugin kind exec)"},
 		},
 		{
 			name:  "job without capabilities runs anywhere",
