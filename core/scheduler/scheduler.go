@@ -67,6 +67,7 @@ package scheduler
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -371,7 +372,7 @@ func (rd *round) route(w *shardWaits, d *Decisions, budget int) int {
 	useBudget := sh.LatencyBudgetMs > 0 && sh.ServiceMeanNs > 0
 	loads := map[string]*shapeLoad{}
 	loadOf := func(j *state.Job) *shapeLoad {
-		k := shapeKey(j.Capabilities)
+		k := shapeKey(j.Kind, j.Capabilities)
 		l := loads[k]
 		if l == nil {
 			x := rd.shapeLoad(j, sh, nodes)
@@ -429,15 +430,13 @@ func (rd *round) route(w *shardWaits, d *Decisions, budget int) int {
 	return budget - len(spills)
 }
 
-// shapeKey identifies a capability set.
-func shapeKey(caps []string) string {
-	switch len(caps) {
-	case 0:
-		return ""
-	case 1:
-		return caps[0]
+// shapeKey identifies a kind and capability set.
+func shapeKey(kind string, caps []string) string {
+	k := strings.Join(caps, "\x00")
+	if kind != "" {
+		k = kind + "\x01" + k
 	}
-	return strings.Join(caps, "\x00")
+	return k
 }
 
 // shapeLoad sums, over sh's nodes that pass j's static filters when up (or

@@ -109,14 +109,14 @@ func TestPlanFilters(t *testing.T) {
 			nodes:  []*state.Node{kindNode(nd("a", "s", 100, "general"), "geo"), kindNode(nd("b", "s", 100, "general"), "sim")},
 			jobs:   []*state.Job{kindJob(jb("j1", "s", "general"), "exec")},
 			want:   placement{},
-			parked: map[string]string{"j1": "no up node in any shard with capabilities [general] has plugin kind exec (kinds there: geo, sim)"},
+			parked: map[string]string{"j1": "no up node in s with capabilities [general] has plugin kind exec (kinds there: geo, sim)"},
 		},
 		{
 			name:   "kind and missing capability park naming both",
 			nodes:  []*state.Node{kindNode(nd("a", "s", 100, "general"), "exec")},
 			jobs:   []*state.Job{kindJob(jb("j1", "s", "gpu"), "exec")},
 			want:   placement{},
-			parked: map[string]string{"j1": "no up node in any shard has capabilities [gpu] (and plugin kind exec)"},
+			parked: map[string]string{"j1": "no up node in s has capabilities [gpu] (and plugin kind exec)"},
 		},
 		{
 			name:  "job without capabilities runs anywhere",
