@@ -25,7 +25,7 @@ func (c *ACLBootstrapCommand) Synopsis() string { return "Create the first manag
 func (c *ACLBootstrapCommand) Run(args []string) int {
 	fs := c.FlagSet("acl bootstrap", true)
 	pos, ok := c.parseAll(fs, args)
-	if !ok || len(pos) != 0 {
+	if !c.wantArgs(ok, pos) {
 		return cli.RunResultHelp
 	}
 	client, err := c.client()

@@ -38,7 +38,7 @@ func (c *ACLTokenCreateCommand) Run(args []string) int {
 	fs.StringVar(&typ, "type", "", "")
 	fs.StringVar(&name, "name", "", "")
 	pos, ok := c.parseAll(fs, args)
-	if !ok || len(pos) != 0 {
+	if !c.wantArgs(ok, pos) {
 		return cli.RunResultHelp
 	}
 	switch typ {

@@ -57,5 +57,6 @@ func Commands(ui cli.Ui) map[string]cli.CommandFactory {
 	for k, f := range imageCommands(m) {
 		cmds[k] = f
 	}
+	addGroups(m, cmds)
 	return cmds
 }

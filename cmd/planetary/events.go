@@ -61,7 +61,7 @@ func (c *EventsCommand) Run(args []string) int {
 	fs.BoolVar(&follow, "follow", false, "")
 	fs.IntVar(&limit, "max", 0, "")
 	pos, ok := c.parseAll(fs, args)
-	if !ok || len(pos) != 0 {
+	if !c.wantArgs(ok, pos) {
 		return cli.RunResultHelp
 	}
 	if limit < 0 {

@@ -261,3 +261,26 @@ func (m *Meta) printJSONLine(v any) int {
 	m.Ui.Output(string(b))
 	return 0
 }
+
+// wantArgs checks the positional arguments against the command's usage:
+// names are the arguments it takes ("<id>"). When parsing failed (ok is
+// false: the flag error or -h was already handled) or the count is wrong,
+// it prints one error line saying what the command takes and returns
+// false; the caller then returns cli.RunResultHelp for the usage.
+func (m *Meta) wantArgs(ok bool, pos []string, names ...string) bool {
+	if !ok {
+		return false
+	}
+	if len(pos) == len(names) {
+		return true
+	}
+	switch len(names) {
+	case 0:
+		m.Ui.Error(fmt.Sprintf("This command takes no arguments, got %q", pos))
+	case 1:
+		m.Ui.Error("This command takes one argument: " + names[0])
+	default:
+		m.Ui.Error(fmt.Sprintf("This command takes %d arguments: %s", len(names), strings.Join(names, " ")))
+	}
+	return false
+}

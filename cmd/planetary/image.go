@@ -46,7 +46,7 @@ func (c *ImageImportCommand) Run(args []string) int {
 	fs := c.FlagSet("image import", false)
 	runtime := fs.String("runtime", "podman", "")
 	pos, ok := c.parseAll(fs, args)
-	if !ok || len(pos) != 2 {
+	if !c.wantArgs(ok, pos, "<rootfs.tar>", "<name:tag>") {
 		return cli.RunResultHelp
 	}
 	tarPath, ref := pos[0], pos[1]
@@ -112,7 +112,7 @@ func (c *ImageBuildBusyboxCommand) Run(args []string) int {
 	busybox := fs.String("busybox", "/bin/busybox", "")
 	applets := fs.String("applets", "", "")
 	pos, ok := c.parseAll(fs, args)
-	if !ok || len(pos) != 1 {
+	if !c.wantArgs(ok, pos, "<out.tar>") {
 		return cli.RunResultHelp
 	}
 	if _, err := os.Stat(*busybox); err != nil {

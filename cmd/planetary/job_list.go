@@ -50,7 +50,7 @@ func (c *JobListCommand) Run(args []string) int {
 	fs.IntVar(&q.Limit, "limit", 0, "")
 	fs.Uint64Var(&q.After, "after", 0, "")
 	pos, ok := c.parseAll(fs, args)
-	if !ok || len(pos) != 0 {
+	if !c.wantArgs(ok, pos) {
 		return cli.RunResultHelp
 	}
 	if q.Limit < 0 {

@@ -25,7 +25,7 @@ func (c *JobStatusCommand) Synopsis() string { return "Show one job's state" }
 func (c *JobStatusCommand) Run(args []string) int {
 	fs := c.FlagSet("job status", true)
 	pos, ok := c.parseAll(fs, args)
-	if !ok || len(pos) != 1 {
+	if !c.wantArgs(ok, pos, "<id>") {
 		return cli.RunResultHelp
 	}
 	client, err := c.client()

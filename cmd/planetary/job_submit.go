@@ -45,7 +45,7 @@ func (c *JobSubmitCommand) Run(args []string) int {
 	fs.BoolVar(&quiet, "quiet", false, "")
 	fs.StringVar(&reason, "reason", "", "")
 	pos, ok := c.parseAll(fs, args)
-	if !ok || len(pos) != 1 {
+	if !c.wantArgs(ok, pos, "<file>") {
 		return cli.RunResultHelp
 	}
 	specs, diags := mission.ParseJobFile(pos[0])

@@ -30,7 +30,7 @@ func (c *LedgerCommand) Synopsis() string { return "Show the ledger and its inva
 func (c *LedgerCommand) Run(args []string) int {
 	fs := c.FlagSet("ledger", true)
 	pos, ok := c.parseAll(fs, args)
-	if !ok || len(pos) != 0 {
+	if !c.wantArgs(ok, pos) {
 		return cli.RunResultHelp
 	}
 	client, err := c.client()

@@ -28,7 +28,7 @@ func (c *MembersCommand) Synopsis() string { return "List the cluster's servers"
 func (c *MembersCommand) Run(args []string) int {
 	fs := c.FlagSet("members", true)
 	pos, ok := c.parseAll(fs, args)
-	if !ok || len(pos) != 0 {
+	if !c.wantArgs(ok, pos) {
 		return cli.RunResultHelp
 	}
 	client, err := c.client()

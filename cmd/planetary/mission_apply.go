@@ -37,7 +37,7 @@ func (c *MissionApplyCommand) Run(args []string) int {
 	fs := c.FlagSet("mission apply", true)
 	fs.StringVar(&reason, "reason", "", "")
 	pos, ok := c.parseAll(fs, args)
-	if !ok || len(pos) != 1 {
+	if !c.wantArgs(ok, pos, "<file>") {
 		return cli.RunResultHelp
 	}
 	path := pos[0]

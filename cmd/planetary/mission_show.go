@@ -35,7 +35,7 @@ type missionShow struct {
 func (c *MissionShowCommand) Run(args []string) int {
 	fs := c.FlagSet("mission show", true)
 	pos, ok := c.parseAll(fs, args)
-	if !ok || len(pos) != 0 {
+	if !c.wantArgs(ok, pos) {
 		return cli.RunResultHelp
 	}
 	client, err := c.client()

@@ -26,7 +26,7 @@ func (c *NodeListCommand) Synopsis() string { return "List nodes" }
 func (c *NodeListCommand) Run(args []string) int {
 	fs := c.FlagSet("node list", true)
 	pos, ok := c.parseAll(fs, args)
-	if !ok || len(pos) != 0 {
+	if !c.wantArgs(ok, pos) {
 		return cli.RunResultHelp
 	}
 	client, err := c.client()

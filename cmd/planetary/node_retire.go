@@ -38,7 +38,7 @@ func (c *NodeRetireCommand) Run(args []string) int {
 	fs.BoolVar(&req.Requeue, "requeue", false, "")
 	fs.StringVar(&req.Reason, "reason", "", "")
 	pos, ok := c.parseAll(fs, args)
-	if !ok || len(pos) != 1 {
+	if !c.wantArgs(ok, pos, "<id>") {
 		return cli.RunResultHelp
 	}
 	client, err := c.client()

@@ -34,7 +34,7 @@ type nodeStatus struct {
 func (c *NodeStatusCommand) Run(args []string) int {
 	fs := c.FlagSet("node status", true)
 	pos, ok := c.parseAll(fs, args)
-	if !ok || len(pos) != 1 {
+	if !c.wantArgs(ok, pos, "<id>") {
 		return cli.RunResultHelp
 	}
 	client, err := c.client()

@@ -58,7 +58,7 @@ func (c *NodeUpdateCommand) Run(args []string) int {
 	fs.Int64Var(&latency, "latency-ms", 0, "")
 	fs.StringVar(&req.Reason, "reason", "", "")
 	pos, ok := c.parseAll(fs, args)
-	if !ok || len(pos) != 1 {
+	if !c.wantArgs(ok, pos, "<id>") {
 		return cli.RunResultHelp
 	}
 	set := setFlags(fs)

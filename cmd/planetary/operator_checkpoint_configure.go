@@ -47,7 +47,7 @@ func (c *OperatorCheckpointConfigureCommand) Run(args []string) int {
 	fs.StringVar(&cfg.Path, "path", "", "")
 	fs.StringVar(&cfg.Reason, "reason", "", "")
 	pos, ok := c.parseAll(fs, args)
-	if !ok || len(pos) != 0 {
+	if !c.wantArgs(ok, pos) {
 		return cli.RunResultHelp
 	}
 	if setFlags(fs)["interval"] && interval < time.Millisecond {

@@ -26,7 +26,7 @@ func (c *OperatorCheckpointSaveCommand) Synopsis() string { return "Take a check
 func (c *OperatorCheckpointSaveCommand) Run(args []string) int {
 	fs := c.FlagSet("operator checkpoint save", true)
 	pos, ok := c.parseAll(fs, args)
-	if !ok || len(pos) != 0 {
+	if !c.wantArgs(ok, pos) {
 		return cli.RunResultHelp
 	}
 	client, err := c.client()

@@ -49,7 +49,7 @@ func runPause(m *Meta, name string, pause bool, args []string) int {
 	fs.StringVar(&req.Shard, "shard", "", "")
 	fs.StringVar(&req.Reason, "reason", "", "")
 	pos, ok := m.parseAll(fs, args)
-	if !ok || len(pos) != 0 {
+	if !m.wantArgs(ok, pos) {
 		return cli.RunResultHelp
 	}
 	client, err := m.client()
@@ -58,13 +58,13 @@ func runPause(m *Meta, name string, pause bool, args []string) int {
 	}
 	ctx, cancel := m.context()
 	defer cancel()
-	call, verb := client.Resume, "resumed"
+	call, verb, doing := client.Resume, "resumed", "resuming"
 	if pause {
-		call, verb = client.Pause, "paused"
+		call, verb, doing = client.Pause, "paused", "pausing"
 	}
 	res, err := call(ctx, req.Shard, req.Reason)
 	if err != nil {
-		return m.apiFail(strings.TrimSuffix(verb, "d")+"ing", err)
+		return m.apiFail(doing, err)
 	}
 	if m.json {
 		return m.printJSON(res)

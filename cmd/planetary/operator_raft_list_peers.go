@@ -24,7 +24,7 @@ func (c *OperatorRaftListPeersCommand) Synopsis() string { return "List the raft
 func (c *OperatorRaftListPeersCommand) Run(args []string) int {
 	fs := c.FlagSet("operator raft list-peers", true)
 	pos, ok := c.parseAll(fs, args)
-	if !ok || len(pos) != 0 {
+	if !c.wantArgs(ok, pos) {
 		return cli.RunResultHelp
 	}
 	client, err := c.client()

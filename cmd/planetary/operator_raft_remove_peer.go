@@ -27,7 +27,7 @@ func (c *OperatorRaftRemovePeerCommand) Synopsis() string { return "Remove a raf
 func (c *OperatorRaftRemovePeerCommand) Run(args []string) int {
 	fs := c.FlagSet("operator raft remove-peer", true)
 	pos, ok := c.parseAll(fs, args)
-	if !ok || len(pos) != 1 {
+	if !c.wantArgs(ok, pos, "<id>") {
 		return cli.RunResultHelp
 	}
 	client, err := c.client()

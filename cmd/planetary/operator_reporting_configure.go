@@ -45,7 +45,7 @@ func (c *OperatorReportingConfigureCommand) Run(args []string) int {
 	fs.StringVar(&cfg.Label, "label", "", "")
 	fs.StringVar(&cfg.Reason, "reason", "", "")
 	pos, ok := c.parseAll(fs, args)
-	if !ok || len(pos) != 0 {
+	if !c.wantArgs(ok, pos) {
 		return cli.RunResultHelp
 	}
 	if cfg.Dir == "" && cfg.Label == "" {

@@ -42,7 +42,7 @@ func (c *OperatorShardDeregisterCommand) Run(args []string) int {
 	fs.BoolVar(&d.Cancel, "cancel", false, "")
 	fs.StringVar(&d.Reason, "reason", "", "")
 	pos, ok := c.parseAll(fs, args)
-	if !ok || len(pos) != 1 {
+	if !c.wantArgs(ok, pos, "<name>") {
 		return cli.RunResultHelp
 	}
 	if (d.SpillTo == "") == !d.Cancel {

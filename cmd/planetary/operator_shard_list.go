@@ -41,7 +41,7 @@ func shardHealth(s api.Shard) string {
 func (c *OperatorShardListCommand) Run(args []string) int {
 	fs := c.FlagSet("operator shard list", true)
 	pos, ok := c.parseAll(fs, args)
-	if !ok || len(pos) != 0 {
+	if !c.wantArgs(ok, pos) {
 		return cli.RunResultHelp
 	}
 	client, err := c.client()

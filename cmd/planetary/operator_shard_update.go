@@ -32,7 +32,7 @@ func (c *OperatorShardUpdateCommand) Run(args []string) int {
 	sf.register(fs, false)
 	fs.StringVar(&u.Reason, "reason", "", "")
 	pos, ok := c.parseAll(fs, args)
-	if !ok || len(pos) != 1 {
+	if !c.wantArgs(ok, pos, "<name>") {
 		return cli.RunResultHelp
 	}
 	set := setFlags(fs)

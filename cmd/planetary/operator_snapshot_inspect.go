@@ -32,7 +32,7 @@ func (c *OperatorSnapshotInspectCommand) Run(args []string) int {
 	fs := c.FlagSet("operator snapshot inspect", false)
 	fs.BoolVar(&c.json, "json", false, "")
 	pos, ok := c.parseAll(fs, args)
-	if !ok || len(pos) != 1 {
+	if !c.wantArgs(ok, pos, "<file>") {
 		return cli.RunResultHelp
 	}
 	info, err := inspectFile(pos[0])

@@ -32,7 +32,7 @@ func (c *OperatorSnapshotRestoreCommand) Synopsis() string {
 func (c *OperatorSnapshotRestoreCommand) Run(args []string) int {
 	fs := c.FlagSet("operator snapshot restore", true)
 	pos, ok := c.parseAll(fs, args)
-	if !ok || len(pos) != 1 {
+	if !c.wantArgs(ok, pos, "<file>") {
 		return cli.RunResultHelp
 	}
 	path := pos[0]

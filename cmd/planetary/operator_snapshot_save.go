@@ -31,7 +31,7 @@ func (c *OperatorSnapshotSaveCommand) Synopsis() string { return "Save a snapsho
 func (c *OperatorSnapshotSaveCommand) Run(args []string) int {
 	fs := c.FlagSet("operator snapshot save", true)
 	pos, ok := c.parseAll(fs, args)
-	if !ok || len(pos) != 1 {
+	if !c.wantArgs(ok, pos, "<file>") {
 		return cli.RunResultHelp
 	}
 	path := pos[0]

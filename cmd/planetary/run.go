@@ -55,8 +55,9 @@ Options:
   -stop-after=<v>       Stop early: a duration ("2s") or a share of jobs
                         completed ("30%"). The plan's stop_after is the
                         restart drill's; run ignores it.
-  -label=<name>         Bundle label (default: the plan's; a reporting
-                        retarget during the run wins).
+  -label=<name>         Bundle label. Given here it wins for this run, even
+                        over a reporting retarget of the schedule; by
+                        default the plan's, which a retarget replaces.
   -data-dir=<dir>       Data dir of the in-process agent (default: temp).
   -log-level=<level>    Log level of the in-process agent (default error).
 
@@ -133,7 +134,7 @@ func (c *RunCommand) Run(args []string) int {
 		opts.Deadline = 2 * time.Minute
 	}
 	if set["label"] {
-		opts.Label = f.label
+		opts.Label, opts.LabelPinned = f.label, true
 	}
 	if f.stopAfter != "" {
 		if opts.StopAfter, opts.StopAfterPercent, err = parseStopAfter(f.stopAfter); err != nil {
@@ -220,6 +221,7 @@ func runSummary(res *runner.Result) string {
 		"Health", healthLine(res.Health),
 		"Wall time", res.Wall.Round(time.Millisecond).String(),
 		"Jobs/s", fmt.Sprintf("%.0f", res.JobsPerSec),
+		"Label", res.Label,
 		"Bundle", res.Dir,
 		"Dashboard", res.Dashboard,
 		"Ledger verify", verify+fmt.Sprintf(" (%d events, chain head %d)", res.Verify.Events, res.Verify.Head.Seq),

@@ -93,7 +93,8 @@ func TestRunProcess(t *testing.T) {
 		name      string
 		wantInOut []string
 	}{
-		{"first run submits and completes", []string{"accepted 600, duplicate 0", "Stopped             = done", "Ledger verify       = OK"}},
+		// -label small wins over the schedule's reporting retarget.
+		{"first run submits and completes", []string{"accepted 600, duplicate 0", "Stopped             = done", "Ledger verify       = OK", "Label               = small", "/small\n"}},
 		{"second run on the same data dir submits nothing twice", []string{"accepted 0, duplicate 600", "Ledger verify       = OK"}},
 	}
 	for _, tt := range tests {

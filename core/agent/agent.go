@@ -254,7 +254,7 @@ func (a *Agent) startServer() error {
 	}
 	srv, err := server.New(sc)
 	if err != nil {
-		return fmt.Errorf("agent: server: %w", err)
+		return fmt.Errorf("agent: %w", err) // server errors name themselves
 	}
 	a.srv = srv
 	return nil
@@ -271,7 +271,7 @@ func (a *Agent) startHTTP() error {
 		PeerTLS:            a.tls,
 	})
 	if err != nil {
-		return fmt.Errorf("agent: api: %w", err)
+		return fmt.Errorf("agent: %w", err) // api errors name themselves
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", h.Handler())

@@ -70,8 +70,11 @@ type Options struct {
 	StopAfterPercent float64
 	// Label overrides the bundle label unless the live policy retargets
 	// reporting during the run; ReportDir overrides the live directory.
-	Label     string
-	ReportDir string
+	// With LabelPinned (a -label given on the command line) Label wins over
+	// any retarget of the schedule too.
+	Label       string
+	LabelPinned bool
+	ReportDir   string
 	// Progress receives a live bar (Terminal), periodic lines or, with
 	// JSON, one JSON object per line. nil is quiet.
 	Progress io.Writer
@@ -114,6 +117,8 @@ type Result struct {
 	Input      report.Input        `json:"-"`
 	Dashboard  string              `json:"dashboard,omitempty"`
 	JobsPerSec float64             `json:"jobs_per_sec"`
+	// Label is the bundle's label.
+	Label string `json:"label,omitempty"`
 	// Health is every shard's verdict at the end of the run (core/health),
 	// as GET /v1/shards served it for the bundle.
 	Health []ShardHealth `json:"health"`
@@ -233,6 +238,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, fmt.Errorf("runner: read mission: %w", err)
 	}
 	label := pickLabel(o.Label, pol0.ReportingLabel, pol.ReportingLabel)
+	if o.LabelPinned && o.Label != "" {
+		label = o.Label
+	}
+	res.Label = label
 	dir := o.ReportDir
 	if dir == "" {
 		dir = pol.ReportingDir
