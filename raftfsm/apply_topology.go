@@ -161,12 +161,19 @@ func applyNodeUpdate(c *txn, body []byte) *Response {
 			n.HeartbeatSec = m.Node.HeartbeatSec
 		case "plugin_kind":
 			n.PluginKind = m.Node.PluginKind
+		case "plugin_state":
+			n.PluginState, n.PluginCrashes, n.PluginReason = m.Node.PluginState, m.Node.PluginCrashes, m.Node.PluginReason
 		default:
 			return &Response{Err: errorf(ErrUnknownField, "node field %q", f)}
 		}
 	}
 	c.s.PutNode(n)
 	c.emit(state.Event{Type: state.EvNodeUpdated, Node: n.ID, Shard: n.Shard, Reason: m.Meta.Reason, Detail: strings.Join(m.Fields, ",")})
+	if len(m.Fields) == 1 && m.Fields[0] == "plugin_state" {
+		// A report, not a change of what the node offers: no requeue or
+		// unpark (the node's status follows its heartbeats).
+		return &Response{}
+	}
 	c.shed(n)
 	c.unpark()
 	c.owner()

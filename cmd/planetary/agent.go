@@ -80,7 +80,13 @@ Options:
     trace, debug, info, warn or error. Default info.
 
   -log-json
-    Log as JSON lines.`)
+    Log as JSON lines.
+
+  On SIGHUP the agent reads -config again and puts its plugin blocks and
+  sha256 pins in force without a restart: a node whose plugin spec changed,
+  or whose plugin is not up (refused, crashed), is relaunched with it. A file
+  that does not parse leaves everything as it was and says why. Other
+  settings, and plugin blocks added or removed, take a restart.`)
 }
 
 func (c *AgentCommand) Synopsis() string { return "Run a planetary agent" }
@@ -201,7 +207,16 @@ func (c *AgentCommand) Run(args []string) int {
 		return c.fail("Error: %v", err)
 	}
 	c.Ui.Output(banner(a, ac, file, dev))
-	<-ctx.Done()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for ctx.Err() == nil {
+		select {
+		case <-ctx.Done():
+		case <-hup:
+			c.reload(ctx, a, dev, config)
+		}
+	}
 	c.Ui.Output("planetary agent: shutting down")
 	if err := a.Shutdown(); err != nil {
 		return c.fail("Error during shutdown: %v", err)

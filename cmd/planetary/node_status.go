@@ -71,6 +71,8 @@ func (c *NodeStatusCommand) Run(args []string) int {
 		"Shard", n.Shard,
 		"Client", n.Client,
 		"Plugin", n.Plugin,
+		"Plugin state", pluginStateLine(n),
+		"Plugin reason", n.PluginReason,
 		"Status", status,
 		"Capabilities", strings.Join(n.Capabilities, ", "),
 		"Labels", strings.Join(n.Labels, ", "),
@@ -134,3 +136,23 @@ var (
 	_ cli.Command             = (*NodeStatusCommand)(nil)
 	_ cli.CommandAutocomplete = (*NodeStatusCommand)(nil)
 )
+
+// pluginStateLine is a node's plugin state as the operator reads it:
+// "up", "refused", "crashed 3 times", "backing off (crashed 2 times)".
+func pluginStateLine(n api.Node) string {
+	st := strings.ReplaceAll(n.PluginState, "_", " ")
+	if st == "" {
+		return "-"
+	}
+	times := fmt.Sprintf("crashed %d times", n.PluginCrashes)
+	if n.PluginCrashes == 1 {
+		times = "crashed once"
+	}
+	switch {
+	case n.PluginState == "crashed":
+		return times
+	case n.PluginCrashes > 0:
+		return st + " (" + times + ")"
+	}
+	return st
+}

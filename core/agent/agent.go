@@ -100,6 +100,11 @@ type Agent struct {
 	dmu     sync.Mutex
 	dyn     map[string]*catalog.Catalog
 	dclosed bool
+
+	// plugins are the plugin blocks in force (the agent config's, replaced
+	// by ReloadPlugins).
+	pmu     sync.Mutex
+	plugins []mission.PluginSpec
 }
 
 // New validates the config; Start runs the agent.
@@ -430,19 +435,7 @@ func (a *Agent) startClient(ctx, life context.Context) error {
 	if ac.Client.HeartbeatIntervalMs > 0 {
 		clc.HeartbeatInterval = time.Duration(ac.Client.HeartbeatIntervalMs) * time.Millisecond
 	}
-	clc.Catalog = client.CatalogFunc(func(ctx context.Context, n state.Node) (client.Executor, error) {
-		p, err := cat.Get(n.ID)
-		if !errors.Is(err, catalog.ErrUnknownPlugin) {
-			return p, err
-		}
-		a.dmu.Lock()
-		dc := a.dyn[n.ID]
-		a.dmu.Unlock()
-		if dc == nil {
-			return nil, err
-		}
-		return dc.Get(n.ID)
-	})
+	clc.Catalog = agentCatalog{a}
 	clc.Launcher = launcher{a}
 	for _, p := range ac.Plugins {
 		clc.Kinds = append(clc.Kinds, p.Name)
@@ -529,7 +522,7 @@ func (a *Agent) Shutdown() error {
 // plugin's.
 func (a *Agent) pluginSpec(n state.Node) (catalog.Spec, error) {
 	var p mission.PluginSpec
-	for _, ps := range a.cfg.Agent.Plugins {
+	for _, ps := range a.pluginBlocks() {
 		if ps.Name == n.PluginKind {
 			p = ps
 		}
@@ -554,7 +547,7 @@ func (a *Agent) pluginSpec(n state.Node) (catalog.Spec, error) {
 		return catalog.Spec{}, fmt.Errorf("agent: node dir: %w", err)
 	}
 	return catalog.Spec{
-		Name: n.ID, Kind: n.PluginKind, Builtin: p.Builtin || p.Path == "", Path: p.Path, SHA256: p.SHA256,
+		Name: n.ID, Kind: n.PluginKind, Block: blockName(p, n.PluginKind), Builtin: p.Builtin || p.Path == "", Path: p.Path, SHA256: p.SHA256,
 		Config: cfg, Node: sdk.NodeInfo{ID: n.ID, Shard: n.Shard, DataDir: dir, Seed: seed},
 	}, nil
 }

@@ -140,6 +140,7 @@ func NodeView(n *state.Node) Node {
 		Attestations: attestationsView(n.Attestations), Labels: n.Labels,
 		Status: n.Status.String(), StatusReason: n.StatusReason, RegisteredAt: n.RegisteredAt,
 		LastStatusAt: n.LastStatusAt, MeasuredLatencyMs: n.MeasuredLatencyMs, HeartbeatAgeMs: -1,
+		PluginState: n.PluginState, PluginCrashes: n.PluginCrashes, PluginReason: n.PluginReason,
 	}
 }
 

@@ -25,6 +25,17 @@ type NodeState struct {
 	// Resources and Runtime replace those parts of the node's deployment.
 	Resources *Resources `json:"resources,omitempty"`
 	Runtime   *string    `json:"runtime,omitempty"`
+	// Plugin is the state of the node's plugin process.
+	Plugin *PluginState `json:"plugin,omitempty"`
+}
+
+// PluginState is a node's plugin as its client's catalog sees it.
+type PluginState struct {
+	// State is starting, up, refused, crashed or backing_off.
+	State   string `json:"state"`
+	Crashes int64  `json:"crashes,omitempty"`
+	// Reason is why the plugin is not up ("" when up).
+	Reason string `json:"reason,omitempty"`
 }
 
 // ClientNodeState is the body of POST /v1/client/nodes/state.
@@ -101,6 +112,10 @@ func nodeStateUpdate(n *state.Node, st NodeState) (fields []string, upd state.No
 			fields, upd.Deployment = append(fields, "deployment"), d
 		}
 	}
+	if p := st.Plugin; p != nil && (p.State != n.PluginState || p.Crashes != n.PluginCrashes || p.Reason != n.PluginReason) {
+		fields = append(fields, "plugin_state")
+		upd.PluginState, upd.PluginCrashes, upd.PluginReason = p.State, p.Crashes, p.Reason
+	}
 	return fields, upd
 }
 
@@ -129,6 +144,9 @@ func (h *HTTP) clientNodeState(w http.ResponseWriter, r *http.Request) (any, err
 		if st.ID == "" {
 			return nil, badRequest(fmt.Sprintf("nodes[%d].id", i), "node id is required")
 		}
+		if st.Plugin != nil && st.Plugin.State == "" {
+			return nil, badRequest(fmt.Sprintf("nodes[%d].plugin.state", i), "plugin state is required")
+		}
 		if st.Price != nil && st.Price.Base < 0 {
 			return nil, badRequest(fmt.Sprintf("nodes[%d].price.base", i), "price base must not be negative")
 		}
@@ -143,6 +161,13 @@ func (h *HTTP) clientNodeState(w http.ResponseWriter, r *http.Request) (any, err
 				continue
 			}
 			fields, upd := nodeStateUpdate(n, st)
+			if i := slices.Index(fields, "plugin_state"); i >= 0 {
+				// Its own entry, attributed to the client: a report of the
+				// plugin's state is not an owner's change to the node.
+				fields = slices.Delete(fields, i, i+1)
+				cmds = append(cmds, command.NodeUpdate{ID: st.ID, Fields: []string{"plugin_state"}, Node: upd,
+					Meta: command.Meta{Actor: "client:" + req.Client, Reason: "plugin " + upd.PluginState}})
+			}
 			if len(fields) > 0 {
 				cmds = append(cmds, command.NodeUpdate{ID: st.ID, Fields: fields, Node: upd})
 			}
@@ -150,7 +175,13 @@ func (h *HTTP) clientNodeState(w http.ResponseWriter, r *http.Request) (any, err
 	})
 	for i := range cmds {
 		c := &cmds[i]
-		c.Meta = h.meta(r, "state published by client "+req.Client)
+		if c.Meta.Actor != "" {
+			m := h.meta(r, c.Meta.Reason)
+			m.Actor = c.Meta.Actor
+			c.Meta = m
+		} else {
+			c.Meta = h.meta(r, "state published by client "+req.Client)
+		}
 		res, err := h.apply(r, command.NodeUpdateType, c)
 		if err != nil {
 			return nil, fmt.Errorf("api: node %s state: %w", c.ID, err)

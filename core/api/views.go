@@ -283,9 +283,16 @@ type Node struct {
 	HeartbeatAgeMs int64 `json:"heartbeat_age_ms"`
 	// PluginPid is the pid of the plugin process serving the node, as its
 	// last heartbeat to the serving leader reported; 0 when unknown.
-	PluginPid int    `json:"plugin_pid"`
-	Counts    Counts `json:"counts,omitempty"`
-	Reason    string `json:"reason,omitempty"` // request only
+	PluginPid int `json:"plugin_pid"`
+	// PluginState is the plugin's state as its client last published it
+	// (starting, up, refused, crashed, backing_off; empty before any
+	// report), PluginCrashes how often it exited, PluginReason why it is
+	// not up (for a sha256 mismatch: the plugin block, both hashes).
+	PluginState   string `json:"plugin_state,omitempty"`
+	PluginCrashes int64  `json:"plugin_crashes,omitempty"`
+	PluginReason  string `json:"plugin_reason,omitempty"`
+	Counts        Counts `json:"counts,omitempty"`
+	Reason        string `json:"reason,omitempty"` // request only
 }
 
 // NodeUpdate is the body of POST /v1/node/{id}/update; only non-nil fields

@@ -291,6 +291,9 @@ func (c *Client) Run(ctx context.Context) error {
 		run(c.watchLoop)
 	}
 	run(c.heartbeatLoop)
+	if ps, ok := c.cfg.Catalog.(PluginStater); ok {
+		run(func(ctx context.Context) { c.pluginStateLoop(ctx, ps) })
+	}
 	run(c.assignmentLoop)
 	run(c.resultLoop)
 	run(c.cancelLoop)

@@ -173,6 +173,12 @@ type Node struct {
 	LastStatusAt      int64
 	MeasuredLatencyMs int64
 	Labels            []string
+	// PluginState is the node's plugin as its client last published it
+	// (starting, up, refused, crashed, backing_off; "" before any report),
+	// PluginCrashes how often it exited, PluginReason why it is not up.
+	PluginState   string
+	PluginCrashes int64
+	PluginReason  string
 }
 
 //msgp:tuple Job

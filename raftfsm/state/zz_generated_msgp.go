@@ -1824,6 +1824,24 @@ func (z *Node) DecodeMsg(dc *msgp.Reader) (err error) {
 					return
 				}
 			}
+		case "PluginState":
+			z.PluginState, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "PluginState")
+				return
+			}
+		case "PluginCrashes":
+			z.PluginCrashes, err = dc.ReadInt64()
+			if err != nil {
+				err = msgp.WrapError(err, "PluginCrashes")
+				return
+			}
+		case "PluginReason":
+			z.PluginReason, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "PluginReason")
+				return
+			}
 		default:
 			err = dc.Skip()
 			if err != nil {
@@ -1837,9 +1855,9 @@ func (z *Node) DecodeMsg(dc *msgp.Reader) (err error) {
 
 // EncodeMsg implements msgp.Encodable
 func (z *Node) EncodeMsg(en *msgp.Writer) (err error) {
-	// map header, size 20
+	// map header, size 23
 	// write "ID"
-	err = en.Append(0xde, 0x0, 0x14, 0xa2, 0x49, 0x44)
+	err = en.Append(0xde, 0x0, 0x17, 0xa2, 0x49, 0x44)
 	if err != nil {
 		return
 	}
@@ -2052,15 +2070,45 @@ func (z *Node) EncodeMsg(en *msgp.Writer) (err error) {
 			return
 		}
 	}
+	// write "PluginState"
+	err = en.Append(0xab, 0x50, 0x6c, 0x75, 0x67, 0x69, 0x6e, 0x53, 0x74, 0x61, 0x74, 0x65)
+	if err != nil {
+		return
+	}
+	err = en.WriteString(z.PluginState)
+	if err != nil {
+		err = msgp.WrapError(err, "PluginState")
+		return
+	}
+	// write "PluginCrashes"
+	err = en.Append(0xad, 0x50, 0x6c, 0x75, 0x67, 0x69, 0x6e, 0x43, 0x72, 0x61, 0x73, 0x68, 0x65, 0x73)
+	if err != nil {
+		return
+	}
+	err = en.WriteInt64(z.PluginCrashes)
+	if err != nil {
+		err = msgp.WrapError(err, "PluginCrashes")
+		return
+	}
+	// write "PluginReason"
+	err = en.Append(0xac, 0x50, 0x6c, 0x75, 0x67, 0x69, 0x6e, 0x52, 0x65, 0x61, 0x73, 0x6f, 0x6e)
+	if err != nil {
+		return
+	}
+	err = en.WriteString(z.PluginReason)
+	if err != nil {
+		err = msgp.WrapError(err, "PluginReason")
+		return
+	}
 	return
 }
 
 // MarshalMsg implements msgp.Marshaler
 func (z *Node) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
-	// map header, size 20
+	// map header, size 23
 	// string "ID"
-	o = append(o, 0xde, 0x0, 0x14, 0xa2, 0x49, 0x44)
+	o = append(o, 0xde, 0x0, 0x17, 0xa2, 0x49, 0x44)
 	o = msgp.AppendString(o, z.ID)
 	// string "Shard"
 	o = append(o, 0xa5, 0x53, 0x68, 0x61, 0x72, 0x64)
@@ -2137,6 +2185,15 @@ func (z *Node) MarshalMsg(b []byte) (o []byte, err error) {
 	for za0002 := range z.Labels {
 		o = msgp.AppendString(o, z.Labels[za0002])
 	}
+	// string "PluginState"
+	o = append(o, 0xab, 0x50, 0x6c, 0x75, 0x67, 0x69, 0x6e, 0x53, 0x74, 0x61, 0x74, 0x65)
+	o = msgp.AppendString(o, z.PluginState)
+	// string "PluginCrashes"
+	o = append(o, 0xad, 0x50, 0x6c, 0x75, 0x67, 0x69, 0x6e, 0x43, 0x72, 0x61, 0x73, 0x68, 0x65, 0x73)
+	o = msgp.AppendInt64(o, z.PluginCrashes)
+	// string "PluginReason"
+	o = append(o, 0xac, 0x50, 0x6c, 0x75, 0x67, 0x69, 0x6e, 0x52, 0x65, 0x61, 0x73, 0x6f, 0x6e)
+	o = msgp.AppendString(o, z.PluginReason)
 	return
 }
 
@@ -2308,6 +2365,24 @@ func (z *Node) UnmarshalMsg(bts []byte) (o []byte, err error) {
 					return
 				}
 			}
+		case "PluginState":
+			z.PluginState, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "PluginState")
+				return
+			}
+		case "PluginCrashes":
+			z.PluginCrashes, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "PluginCrashes")
+				return
+			}
+		case "PluginReason":
+			z.PluginReason, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "PluginReason")
+				return
+			}
 		default:
 			bts, err = msgp.Skip(bts)
 			if err != nil {
@@ -2330,6 +2405,7 @@ func (z *Node) Msgsize() (s int) {
 	for za0002 := range z.Labels {
 		s += msgp.StringPrefixSize + len(z.Labels[za0002])
 	}
+	s += 12 + msgp.StringPrefixSize + len(z.PluginState) + 14 + msgp.Int64Size + 13 + msgp.StringPrefixSize + len(z.PluginReason)
 	return
 }
 
