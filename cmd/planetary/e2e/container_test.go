@@ -291,7 +291,7 @@ job "%[1]snoimage" {
 			"Error": "timed out after 1.5s"}, ""},
 		{"cancel", "cancel", map[string]string{"State": "cancelled"}, ""},
 		{"missing image is parked naming the capability", "noimage", map[string]string{"State": "parked",
-			"Parked reason": "no up node in any shard has capabilities [container image:localhost/planetary-no-such-image:1]"}, ""},
+			"Parked reason": "no up node in earth has capabilities [container image:localhost/planetary-no-such-image:1] (and plugin kind container)"}, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
