@@ -318,6 +318,9 @@ func (c *Client) Jobs(ctx context.Context, q JobQuery) (JobList, error) {
 	if q.Node != "" {
 		v.Set("node", q.Node)
 	}
+	if q.Q != "" {
+		v.Set("q", q.Q)
+	}
 	if q.After > 0 {
 		v.Set("after", strconv.FormatUint(q.After, 10))
 	}
@@ -503,6 +506,25 @@ func (c *Client) Events(ctx context.Context, index uint64, wait time.Duration, t
 	if limit > 0 {
 		v.Set("limit", strconv.Itoa(limit))
 	}
+	return c.events(ctx, v)
+}
+
+// JobEvents returns the events of job id with seq > index, one page of the
+// log scanned: the answer's Index is where to go on, and a page with no
+// event of the job still advances it. It waits up to wait for an event of
+// the job when the scan reaches the head.
+func (c *Client) JobEvents(ctx context.Context, id string, index uint64, wait time.Duration) (Events, error) {
+	v := url.Values{}
+	v.Set("index", strconv.FormatUint(index, 10))
+	v.Set("job", id)
+	if wait > 0 {
+		v.Set("wait", wait.String())
+	}
+	v.Set("limit", strconv.Itoa(maxEventLimit))
+	return c.events(ctx, v)
+}
+
+func (c *Client) events(ctx context.Context, v url.Values) (Events, error) {
 	req, err := c.newRequest(ctx, http.MethodGet, "/v1/events", v, nil)
 	if err != nil {
 		return Events{}, err

@@ -28,10 +28,17 @@ type metrics struct {
 	events   *prometheus.Desc
 	isLeader *prometheus.Desc
 
-	pluginNodes  *prometheus.Desc
-	pluginProc   *prometheus.Desc
-	heartbeatAge *prometheus.Desc
+	pluginNodes   *prometheus.Desc
+	pluginProc    *prometheus.Desc
+	pluginState   *prometheus.Desc
+	pluginCrashes *prometheus.Desc
+	heartbeatAge  *prometheus.Desc
 }
+
+// PluginStates are the plugin states a client publishes for its nodes
+// (core/catalog's State* constants), in the order planetary_plugin_state
+// exports them.
+var PluginStates = []string{"starting", "up", "refused", "crashed", "backing_off"}
 
 // collectorSource is implemented by backends with collectors of their own
 // (core/server: placement latency histograms and raft's metrics through
@@ -63,6 +70,11 @@ func newMetrics(reg *prometheus.Registry, b Backend) (*metrics, error) {
 			"Nodes by the plugin serving them and their status.", []string{"plugin", "status"}, nil),
 		pluginProc: prometheus.NewDesc("planetary_plugin_process",
 			"1 when the leader's last heartbeat of the node named a live plugin process.", []string{"node", "plugin"}, nil),
+		pluginState: prometheus.NewDesc("planetary_plugin_state",
+			"1 for the state the node's plugin is in as its client last published it, 0 for the others.",
+			[]string{"node", "plugin", "state"}, nil),
+		pluginCrashes: prometheus.NewDesc("planetary_plugin_crashes",
+			"How often the node's plugin process exited, as its client last published it.", []string{"node", "plugin"}, nil),
 		heartbeatAge: prometheus.NewDesc("planetary_node_heartbeat_age_seconds",
 			"Age of the leader's last accepted heartbeat of the node.", []string{"node"}, nil),
 	}
@@ -104,6 +116,8 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	ch <- m.isLeader
 	ch <- m.pluginNodes
 	ch <- m.pluginProc
+	ch <- m.pluginState
+	ch <- m.pluginCrashes
 	ch <- m.heartbeatAge
 }
 
@@ -142,8 +156,9 @@ func (h *HTTP) metricsHandler(w http.ResponseWriter, r *http.Request) (any, erro
 	return nil, nil
 }
 
-// collectPlugins exports plugin state: nodes by plugin and status from the
-// replicated records, and, where the backend tracks heartbeats (the
+// collectPlugins exports plugin state: nodes by plugin and status, and per
+// node its plugin's published state (one gauge per state label) and crash
+// count, from the replicated records; and, where the backend tracks heartbeats (the
 // leader's in-memory NodeInfo), whether a plugin process serves each node
 // and how old its last heartbeat is. Plugin state fields a node record
 // gains are exported here, beside these.
@@ -160,6 +175,20 @@ func (m *metrics) collectPlugins(ch chan<- prometheus.Metric, s *state.Store) {
 			order = append(order, k)
 		}
 		counts[k]++
+		if n.PluginState != "" {
+			known := false
+			for _, st := range PluginStates {
+				v := 0.0
+				if st == n.PluginState {
+					v, known = 1, true
+				}
+				ch <- prometheus.MustNewConstMetric(m.pluginState, prometheus.GaugeValue, v, n.ID, n.PluginKind, st)
+			}
+			if !known {
+				ch <- prometheus.MustNewConstMetric(m.pluginState, prometheus.GaugeValue, 1, n.ID, n.PluginKind, n.PluginState)
+			}
+			ch <- prometheus.MustNewConstMetric(m.pluginCrashes, prometheus.GaugeValue, float64(n.PluginCrashes), n.ID, n.PluginKind)
+		}
 		if pids != nil {
 			up := 0.0
 			if pids.PluginPid(n.ID) > 0 {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/planetary/planetary/raftfsm"
@@ -247,14 +248,16 @@ func (h *HTTP) jobsList(w http.ResponseWriter, r *http.Request) (any, error) {
 		}
 		limit = min(n, maxJobLimit)
 	}
-	shard, node := q.Get("shard"), q.Get("node")
+	// q= keeps the jobs whose id contains it (a text search on ids).
+	shard, node, text := q.Get("shard"), q.Get("node"), q.Get("q")
 	out := JobList{Jobs: []Job{}}
 	h.b.Read(func(s *state.Store) {
 		n := s.NumJobs()
 		for seq := after + 1; seq <= uint64(n); seq++ {
 			j := s.JobBySeq(seq)
 			if j == nil || (want != state.JobUnknown && j.State != want) ||
-				(shard != "" && j.Shard != shard) || (node != "" && j.Node != node) {
+				(shard != "" && j.Shard != shard) || (node != "" && j.Node != node) ||
+				(text != "" && !strings.Contains(j.ID, text)) {
 				continue
 			}
 			if len(out.Jobs) == limit {

@@ -82,6 +82,10 @@ func (h *HTTP) events(w http.ResponseWriter, r *http.Request) (any, error) {
 			types[strings.TrimSpace(x)] = true
 		}
 	}
+	// job= keeps one job's events (its timeline); the scan still walks
+	// every event after index, so a caller pages on with the answer's
+	// index until it reaches head.
+	job := q.Get("job")
 	log := h.b.Events()
 	ctx := r.Context()
 	if wait > 0 {
@@ -96,7 +100,7 @@ func (h *HTTP) events(w http.ResponseWriter, r *http.Request) (any, error) {
 	if accepts(r, MsgpackType) {
 		head, _ := log.Head()
 		hint := 0
-		if head > index && types == nil {
+		if head > index && types == nil && job == "" {
 			hint = int(min(head-index, uint64(limit)))
 		}
 		page = newEventPageWriter(hint)
@@ -120,7 +124,7 @@ func (h *HTTP) events(w http.ResponseWriter, r *http.Request) (any, error) {
 		// filter.
 		n, err := log.Scan(out.Index, limit, func(e *state.Event) {
 			out.Index = e.Seq
-			if types != nil && !types[e.Type] {
+			if (types != nil && !types[e.Type]) || (job != "" && e.Job != job) {
 				return
 			}
 			found++

@@ -127,6 +127,8 @@ type JobQuery struct {
 	State string
 	Shard string
 	Node  string
+	// Q keeps the jobs whose id contains it.
+	Q     string
 	After uint64
 	Limit int
 }
