@@ -33,11 +33,17 @@ agent {
 plugin "sim" {}
 
 # The exec plugin runs host commands, so it is off unless enabled here, and
-# only the listed executables may run.
+# only the listed executables may run. Shells and interpreters (sh, bash,
+# python, perl, env, ...) are refused in allow unless allow_interpreters =
+# true, which lets any job run any code. A command sees only PATH, HOME,
+# USER, LOGNAME, TZ, TMPDIR and the locale variables of the agent's
+# environment, plus the env its job declares (LD_* and other loader or
+# interpreter hooks dropped); a job's timeout_ms may not exceed
+# max_timeout_ms (default one hour).
 plugin "exec" {
   config {
     enabled = true
-    allow   = ["echo", "sh", "true"]
+    allow   = ["echo", "true"]
   }
 }
 

@@ -241,10 +241,36 @@ func banner(a *agent.Agent, ac *mission.AgentConfig, f *agentFiles, dev bool) st
 		addr = ac.Client.Servers[0]
 	}
 	line := fmt.Sprintf("planetary agent (%s)%s: api %s  ui %s/ui/  data %s", role, name, addr, addr, a.DataDir())
+	if ac.Client.Enabled {
+		line += "\n  " + execSummary(ac)
+	}
 	if dev && a.Token() != "" {
 		line += fmt.Sprintf("\n  export PLANETARY_ADDR=%s PLANETARY_TOKEN=%s", addr, a.Token())
 	}
 	return line
+}
+
+// execSummary says whether this agent's exec plugin runs host commands,
+// which ones, and whether shells and interpreters are allowed.
+func execSummary(ac *mission.AgentConfig) string {
+	for _, p := range ac.Plugins {
+		if p.Name != "exec" || !p.Builtin {
+			continue
+		}
+		if on, _ := p.Config["enabled"].(bool); !on {
+			break
+		}
+		allow, _ := p.Config["allow"].([]string)
+		list := "nothing"
+		if len(allow) > 0 {
+			list = strings.Join(allow, ", ")
+		}
+		if unsafe, _ := p.Config["allow_interpreters"].(bool); unsafe {
+			return "exec: on, allow " + list + "; UNSAFE: allow_interpreters lets shells and interpreters run any code"
+		}
+		return "exec: on, allow " + list + " (no shells or interpreters)"
+	}
+	return `exec: off (plugin "exec" { config { enabled = true, allow = [...] } } turns it on)`
 }
 
 // agentFiles is the parsed agent input plus the mission's source text.

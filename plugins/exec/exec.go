@@ -1,7 +1,11 @@
 // Package exec is the command agent: it runs an allowlisted command per task
 // in a working directory under the node's data dir. It is off unless the
 // agent config sets enabled = true, and it runs only commands named in
-// allow: a submit token must never mean arbitrary code on every host.
+// allow: a submit token must never mean arbitrary code on every host. Shells
+// and interpreters are refused in allow unless allow_interpreters is set, a
+// command sees only the HostEnv variables of the agent's environment plus
+// the job's env that passes the filter, and no task runs longer than
+// max_timeout_ms.
 package exec
 
 import (
@@ -31,6 +35,15 @@ const Version = "0.1.0"
 // MaxOutput bounds the combined stdout and stderr kept per task.
 const MaxOutput = 64 << 10
 
+// DefaultTimeout is a task's timeout when neither the job nor the agent
+// config sets one; DefaultMaxTimeout caps a job's timeout_ms unless the
+// agent config sets max_timeout_ms, which may not exceed MaxTimeoutLimit.
+const (
+	DefaultTimeout    = time.Minute
+	DefaultMaxTimeout = time.Hour
+	MaxTimeoutLimit   = 7 * 24 * time.Hour
+)
+
 var (
 	// ErrDisabled is reported for every task while enabled is not true.
 	ErrDisabled = errors.New("exec agent is disabled (set enabled = true and an allow list in the agent config)")
@@ -45,6 +58,8 @@ var (
 	ErrWaitDelay = errors.New("exec: output still open 2s after the command exited")
 	// ErrNoDataDir is a configuration without a node data dir.
 	ErrNoDataDir = errors.New("exec: node data dir is not set")
+	// ErrTimeout is a timeout_ms that is negative or above the cap.
+	ErrTimeout = errors.New("exec: timeout_ms out of range")
 )
 
 // Payload is the JSON an exec task carries.
@@ -62,18 +77,24 @@ type Agent struct {
 	mu      sync.RWMutex
 	enabled bool
 	allow   []string
-	timeout time.Duration
-	dirs    *workDirs
-	gate    *startGate
-	// env is the plugin's environment, read once at Configure; every task
-	// starts from it.
+	// interpreters is allow_interpreters: shells and interpreters may be
+	// listed in allow.
+	interpreters bool
+	timeout      time.Duration
+	maxTimeout   time.Duration
+	dirs         *workDirs
+	gate         *startGate
+	// env is the HostEnv part of the plugin's environment, read once at
+	// Configure; every task starts from it.
 	env []string
 	// devNull is every command's stdin, opened once.
 	devNull *os.File
 }
 
 // New returns an unconfigured (disabled) exec agent.
-func New() sdk.Agent { return &Agent{timeout: time.Minute, gate: newStartGate(defaultMaxStarting())} }
+func New() sdk.Agent {
+	return &Agent{timeout: DefaultTimeout, maxTimeout: DefaultMaxTimeout, gate: newStartGate(defaultMaxStarting())}
+}
 
 // defaultMaxStarting is 16 commands starting per CPU the process may use.
 // Short commands spend most of their life in exec and exit, so the CPUs
@@ -95,8 +116,12 @@ func (a *Agent) Info(context.Context) (sdk.Info, error) {
 func (a *Agent) Schema(context.Context) (sdk.Schema, error) {
 	return sdk.Schema{Attributes: []sdk.Attribute{
 		{Name: "enabled", Type: sdk.TypeBool, Default: false, Description: "run commands at all"},
-		{Name: "allow", Type: sdk.TypeStringList, Description: "command base names (found on PATH) or absolute paths that may run"},
+		{Name: "allow", Type: sdk.TypeStringList, Description: "command base names (found on PATH) or absolute paths that may run; no shells or interpreters unless allow_interpreters"},
+		{Name: "allow_interpreters", Type: sdk.TypeBool, Default: false,
+			Description: "UNSAFE: let allow list shells and interpreters (sh, bash, python, perl, env ...), so any job may run any code"},
 		{Name: "timeout_ms", Type: sdk.TypeNumber, Default: 60000.0, Description: "default per-task timeout"},
+		{Name: "max_timeout_ms", Type: sdk.TypeNumber, Default: 3600000.0,
+			Description: "the largest timeout_ms a job may ask for (at most 7 days)"},
 		{Name: "max_starting", Type: sdk.TypeNumber, Default: 0.0,
 			Description: "commands being started at once; more tasks queue in the agent (0: 16 per CPU)"},
 	}}, nil
@@ -106,9 +131,23 @@ func (a *Agent) Schema(context.Context) (sdk.Schema, error) {
 func (a *Agent) Configure(_ context.Context, cfg sdk.Config) error {
 	enabled, _ := cfg.Values["enabled"].(bool)
 	allow, _ := cfg.Values["allow"].([]string)
-	timeout := time.Minute
+	interpreters, _ := cfg.Values["allow_interpreters"].(bool)
+	if err := checkAllow(allow, interpreters); err != nil {
+		return err
+	}
+	maxTimeout := DefaultMaxTimeout
+	if f, ok := cfg.Values["max_timeout_ms"].(float64); ok && f > 0 {
+		maxTimeout = time.Duration(f) * time.Millisecond
+		if maxTimeout > MaxTimeoutLimit {
+			return fmt.Errorf("%w: max_timeout_ms %.0f exceeds the limit of %d (7 days)", ErrTimeout, f, MaxTimeoutLimit.Milliseconds())
+		}
+	}
+	timeout := DefaultTimeout
 	if f, ok := cfg.Values["timeout_ms"].(float64); ok && f > 0 {
 		timeout = time.Duration(f) * time.Millisecond
+	}
+	if timeout > maxTimeout {
+		return fmt.Errorf("%w: timeout_ms %d exceeds max_timeout_ms %d", ErrTimeout, timeout.Milliseconds(), maxTimeout.Milliseconds())
 	}
 	maxStarting := defaultMaxStarting()
 	if f, ok := cfg.Values["max_starting"].(float64); ok && f >= 1 {
@@ -134,7 +173,8 @@ func (a *Agent) Configure(_ context.Context, cfg sdk.Config) error {
 		}
 		a.devNull = f
 	}
-	a.enabled, a.allow, a.timeout, a.dirs, a.env = enabled, slices.Clone(allow), timeout, dirs, os.Environ()
+	a.enabled, a.allow, a.interpreters, a.dirs, a.env = enabled, slices.Clone(allow), interpreters, dirs, hostEnv(os.Environ())
+	a.timeout, a.maxTimeout = timeout, maxTimeout
 	a.gate = newStartGate(maxStarting)
 	return nil
 }
@@ -160,8 +200,21 @@ func (a *Agent) Fingerprint(ctx context.Context) (<-chan sdk.Fingerprint, error)
 
 // resolve checks cmd against the allow list and returns what to run. A bare
 // name must be listed by name and is looked up on PATH; a path must be
-// listed exactly.
-func resolve(allow []string, cmd string) (string, error) {
+// listed exactly. Unless interpreters is set, the file it resolves to must
+// not be a shell or interpreter either (an allowed name may be a link to
+// one).
+func resolve(allow []string, cmd string, interpreters bool) (string, error) {
+	path, err := resolveAllowed(allow, cmd)
+	if err != nil || interpreters {
+		return path, err
+	}
+	if err := checkInterpreter(path); err != nil {
+		return "", fmt.Errorf("%q: %w: %w", cmd, ErrNotAllowed, err)
+	}
+	return path, nil
+}
+
+func resolveAllowed(allow []string, cmd string) (string, error) {
 	if cmd == "" {
 		return "", fmt.Errorf("%w: command is empty", ErrBadPayload)
 	}
@@ -189,7 +242,8 @@ func refuse(err error) sdk.Result {
 // Execute implements sdk.Executor.
 func (a *Agent) Execute(ctx context.Context, task sdk.Task) (sdk.Result, error) {
 	a.mu.RLock()
-	enabled, allow, timeout, dirs, env, gate, devNull := a.enabled, a.allow, a.timeout, a.dirs, a.env, a.gate, a.devNull
+	enabled, allow, interpreters, dirs, env, gate, devNull := a.enabled, a.allow, a.interpreters, a.dirs, a.env, a.gate, a.devNull
+	timeout, maxTimeout := a.timeout, a.maxTimeout
 	a.mu.RUnlock()
 	if !enabled {
 		return refuse(ErrDisabled), nil
@@ -198,9 +252,17 @@ func (a *Agent) Execute(ctx context.Context, task sdk.Task) (sdk.Result, error) 
 	if err := json.Unmarshal(task.Payload, &p); err != nil {
 		return refuse(fmt.Errorf("%w: %w", ErrBadPayload, err)), nil
 	}
-	path, err := resolve(allow, p.Command)
+	path, err := resolve(allow, p.Command, interpreters)
 	if err != nil {
 		return refuse(err), nil
+	}
+	switch {
+	case p.TimeoutMS < 0:
+		return refuse(fmt.Errorf("%w: timeout_ms %d is negative", ErrTimeout, p.TimeoutMS)), nil
+	case p.TimeoutMS > maxTimeout.Milliseconds():
+		return refuse(fmt.Errorf("%w: timeout_ms %d exceeds the agent's max_timeout_ms %d", ErrTimeout, p.TimeoutMS, maxTimeout.Milliseconds())), nil
+	case p.TimeoutMS > 0:
+		timeout = time.Duration(p.TimeoutMS) * time.Millisecond
 	}
 	if p.Dir != "" && (filepath.IsAbs(p.Dir) || !filepath.IsLocal(p.Dir)) {
 		return refuse(fmt.Errorf("%w: %q", ErrBadDir, p.Dir)), nil
@@ -224,15 +286,12 @@ func (a *Agent) Execute(ctx context.Context, task sdk.Task) (sdk.Result, error) 
 			return sdk.Result{}, fmt.Errorf("exec: working dir: %w", err)
 		}
 	}
-	if p.TimeoutMS > 0 {
-		timeout = time.Duration(p.TimeoutMS) * time.Millisecond
-	}
 	runCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
 	s := spec{path: path, argv: append([]string{path}, p.Args...), dir: dir, env: env, stdin: devNull.Fd()}
 	if len(p.Env) > 0 {
-		s.env = mergeEnv(env, p.Env)
+		s.env, _ = childEnv(env, p.Env)
 	}
 	out := &boundedBuffer{max: MaxOutput}
 	var grace *time.Timer

@@ -38,7 +38,7 @@ func wantError(sub string) func(sdk.Result) error {
 
 func TestConformance(t *testing.T) {
 	sdktest.Run(t, New, sdktest.Options{
-		Config: map[string]any{"enabled": true, "allow": []string{"sh", "false"}},
+		Config: map[string]any{"enabled": true, "allow": []string{"sh", "false"}, "allow_interpreters": true},
 		Tasks: []sdktest.Case{
 			{Name: "echo", Task: sdk.Task{JobID: "echo", Payload: payload(t, Payload{Command: "sh", Args: []string{"-c", "echo hi $X; pwd"}, Env: map[string]string{"X": "there"}})},
 				Expect: func(r sdk.Result) error {
@@ -65,8 +65,8 @@ func TestConformance(t *testing.T) {
 
 func TestDisabledByDefault(t *testing.T) {
 	sdktest.Run(t, New, sdktest.Options{
-		Config: map[string]any{"allow": []string{"sh"}},
-		Tasks: []sdktest.Case{{Name: "refused", Task: sdk.Task{JobID: "j", Payload: payload(t, Payload{Command: "sh", Args: []string{"-c", "true"}})},
+		Config: map[string]any{"allow": []string{"true"}},
+		Tasks: []sdktest.Case{{Name: "refused", Task: sdk.Task{JobID: "j", Payload: payload(t, Payload{Command: "true"})},
 			Expect: wantError("disabled")}},
 	})
 }
@@ -75,7 +75,7 @@ func configured(t *testing.T, allow ...string) *Agent {
 	t.Helper()
 	a := New().(*Agent)
 	err := a.Configure(context.Background(), sdk.Config{Node: sdk.NodeInfo{DataDir: t.TempDir()},
-		Values: map[string]any{"enabled": true, "allow": allow}})
+		Values: map[string]any{"enabled": true, "allow": allow, "allow_interpreters": true}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,21 +130,24 @@ func TestCancelKillsProcessGroup(t *testing.T) {
 
 func TestResolve(t *testing.T) {
 	tests := []struct {
-		name    string
-		allow   []string
-		cmd     string
-		wantErr error
+		name         string
+		allow        []string
+		cmd          string
+		interpreters bool
+		wantErr      error
 	}{
-		{"bare name allowed", []string{"sh"}, "sh", nil},
-		{"bare name refused", []string{"sh"}, "ls", ErrNotAllowed},
-		{"path must be listed exactly", []string{"sh"}, "/bin/sh", ErrNotAllowed},
-		{"path listed", []string{"/bin/sh"}, "/bin/sh", nil},
-		{"relative path refused", []string{"./sh"}, "./sh", ErrNotAllowed},
-		{"empty", []string{"sh"}, "", ErrBadPayload},
+		{"bare name allowed", []string{"sh"}, "sh", true, nil},
+		{"bare name refused", []string{"sh"}, "ls", true, ErrNotAllowed},
+		{"path must be listed exactly", []string{"sh"}, "/bin/sh", true, ErrNotAllowed},
+		{"path listed", []string{"/bin/sh"}, "/bin/sh", true, nil},
+		{"relative path refused", []string{"./sh"}, "./sh", true, ErrNotAllowed},
+		{"empty", []string{"sh"}, "", true, ErrBadPayload},
+		{"interpreter refused at run time", []string{"sh"}, "sh", false, ErrInterpreter},
+		{"plain command", []string{"echo"}, "echo", false, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := resolve(tt.allow, tt.cmd)
+			_, err := resolve(tt.allow, tt.cmd, tt.interpreters)
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("err = %v, want %v", err, tt.wantErr)
 			}

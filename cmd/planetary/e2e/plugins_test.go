@@ -56,25 +56,102 @@ func submitJobs(t *testing.T, c *api.Client, jobs []api.JobSubmit) {
 	}
 }
 
-// TestExecPluginPid runs `sh -c 'echo $PPID'` on the exec node of the real
-// example mission: the parent of the shell is the exec plugin, a process of
-// its own, and the node view reports the same pid.
-func TestExecPluginPid(t *testing.T) {
+// execConfig is examples/mission-real.hcl with examples/agent.hcl, its exec
+// plugin allowing extra (still no shells or interpreters).
+func execConfig(t *testing.T, allow string) string {
+	t.Helper()
+	m, err := os.ReadFile("../../../examples/mission-real.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := os.ReadFile("../../../examples/agent.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const def = `allow   = ["echo", "true"]`
+	if !bytes.Contains(a, []byte(def)) {
+		t.Fatalf("examples/agent.hcl no longer has %s", def)
+	}
+	a = bytes.Replace(a, []byte(def), []byte("allow = "+allow), 1)
+	path := filepath.Join(t.TempDir(), "exec.hcl")
+	if err := os.WriteFile(path, append(append(m, '\n'), a...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func runExecJob(t *testing.T, c *api.Client, id string, payload map[string]any, state string) api.Job {
+	t.Helper()
+	raw, _ := json.Marshal(payload)
+	submitJobs(t, c, []api.JobSubmit{{ID: id, Shard: "earth", Capabilities: []string{"exec"}, Kind: "exec",
+		Value: 1, Payload: raw}})
+	var job api.Job
+	waitFor(t, 30*time.Second, "exec job "+id+" "+state, func() bool {
+		j, err := c.Job(context.Background(), id)
+		job = j
+		return err == nil && (j.State == state || j.State == "completed" || j.State == "failed")
+	})
+	if job.State != state {
+		t.Fatalf("job %s is %s (error %q, output %q), want %s", id, job.State, job.Error, job.Output, state)
+	}
+	return job
+}
+
+// TestDevExecSafe: the dev agent's exec plugin runs echo and true, says so
+// in its banner, and refuses a shell.
+func TestDevExecSafe(t *testing.T) {
 	p := startAgent(t, t.TempDir(), freePort(t), freePort(t), "-dev", "-config", "../../../examples/mission-real.hcl")
+	if out := p.output(); !strings.Contains(out, "exec: on, allow echo, true (no shells or interpreters)") {
+		t.Fatalf("banner does not say what exec runs:\n%s", out)
+	}
+	c := p.client()
+	if j := runExecJob(t, c, "echo", map[string]any{"command": "echo", "args": []string{"hi"}}, "completed"); j.Output != "hi\n" {
+		t.Fatalf("echo output %q", j.Output)
+	}
+	j := runExecJob(t, c, "shell", map[string]any{"command": "sh", "args": []string{"-c", "id"}}, "failed")
+	if !strings.Contains(j.Error, "not in the exec agent's allow list") {
+		t.Fatalf("sh failed with %q, want the allow list refusal", j.Error)
+	}
+}
+
+// TestExecPluginPid reads the parent pid of a command (cat /proc/self/stat)
+// run on the exec node of the real example mission: the parent is the exec
+// plugin, a process of its own, and the node view reports the same pid. A
+// command's env holds only the documented host variables and its job's
+// env: LD_PRELOAD and LD_DEBUG, set in the agent's environment and by the
+// job, never reach it.
+func TestExecPluginPid(t *testing.T) {
+	t.Setenv("LD_LIBRARY_PATH", "/nonexistent-planetary-lib")
+	t.Setenv("LD_BIND_NOW", "1")
+	t.Setenv("PLANETARY_HOST_SECRET", "not-for-jobs")
+	p := startAgent(t, t.TempDir(), freePort(t), freePort(t), "-dev", "-config", execConfig(t, `["echo", "cat", "printenv"]`))
 	c := p.client()
 	waitFor(t, 30*time.Second, "exec node up with a plugin pid", func() bool {
 		n := nodeView(t, c, "earth.exec-1")
 		return n.Status == "up" && n.PluginPid > 0
 	})
-	payload, _ := json.Marshal(map[string]any{"command": "sh", "args": []string{"-c", "echo $PPID"}})
-	submitJobs(t, c, []api.JobSubmit{{ID: "ppid", Shard: "earth", Capabilities: []string{"exec"}, Kind: "exec",
-		Value: 1, Payload: payload}})
-	var job api.Job
-	waitFor(t, 30*time.Second, "exec job completed", func() bool {
-		j, err := c.Job(context.Background(), "ppid")
-		job = j
-		return err == nil && j.State == "completed"
-	})
+	env := runExecJob(t, c, "env", map[string]any{"command": "printenv",
+		"env": map[string]string{"GREETING": "hi", "LD_PRELOAD": "/nonexistent/evil.so", "LD_DEBUG": "all"}}, "completed")
+	for _, line := range strings.Split(strings.TrimSpace(env.Output), "\n") {
+		name, _, _ := strings.Cut(line, "=")
+		switch name {
+		case "PATH", "HOME", "USER", "LOGNAME", "TZ", "TMPDIR", "LANG", "LANGUAGE", "GREETING":
+		default:
+			if !strings.HasPrefix(name, "LC_") {
+				t.Errorf("the command saw %q", line)
+			}
+		}
+	}
+	if !strings.Contains(env.Output, "GREETING=hi\n") || strings.Contains(env.Output, "LD_") {
+		t.Errorf("printenv output:\n%s", env.Output)
+	}
+	job := runExecJob(t, c, "ppid", map[string]any{"command": "cat", "args": []string{"/proc/self/stat"}}, "completed")
+	stat := job.Output[strings.LastIndexByte(job.Output, ')')+1:]
+	fields := strings.Fields(stat)
+	if len(fields) < 2 {
+		t.Fatalf("stat %q", job.Output)
+	}
+	job.Output = fields[1]
 	pid, err := strconv.Atoi(strings.TrimSpace(job.Output))
 	if err != nil {
 		t.Fatalf("output %q: %v", job.Output, err)
