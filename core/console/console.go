@@ -1,7 +1,9 @@
 // Package console serves the live mission console at /ui: static HTML, CSS
 // and JavaScript embedded in the binary, with no CDN and no build step. The
-// page reads the /v1 API (shards, nodes, ledger, events, topology.svg) and
-// sends owner actions with the token the user enters.
+// page reads the /v1 API (shards, nodes, jobs, ledger, events,
+// topology.svg) through blocking queries, has overview, jobs, job and nodes
+// views (docs/console.md), and sends owner actions with the token the user
+// enters.
 //
 // The rendering script is shared with the offline dashboard of a report
 // bundle, which embeds it with the data inlined (see Asset).
@@ -41,8 +43,8 @@ func Asset(name string) ([]byte, error) {
 }
 
 // Handler serves the console. Mount it with http.StripPrefix("/ui", ...) or
-// at a mux pattern "/ui/"; it serves index.html, app.js, render.js and
-// style.css and answers 404 for anything else.
+// at a mux pattern "/ui/"; it serves index.html, app.js, views.js,
+// render.js and style.css and answers 404 for anything else.
 func Handler() http.Handler {
 	index, _ := Asset("index.html")
 	panels, _ := Asset(AssetPanels)
@@ -50,8 +52,9 @@ func Handler() http.Handler {
 	files := map[string][]byte{"index.html": index}
 	types := map[string]string{"index.html": "text/html; charset=utf-8"}
 	for name, ct := range map[string]string{
-		"app.js": "text/javascript; charset=utf-8", AssetRender: "text/javascript; charset=utf-8",
-		AssetStyle: "text/css; charset=utf-8",
+		"app.js": "text/javascript; charset=utf-8", "views.js": "text/javascript; charset=utf-8",
+		AssetRender: "text/javascript; charset=utf-8",
+		AssetStyle:  "text/css; charset=utf-8",
 	} {
 		b, _ := Asset(name)
 		files[name], types[name] = b, ct

@@ -22,7 +22,8 @@ func TestHandler(t *testing.T) {
 	}{
 		{"GET", "/ui/", 200, "text/html", `<table id="shards">`},
 		{"GET", "/ui/index.html", 200, "text/html", `<script src="render.js">`},
-		{"GET", "/ui/app.js", 200, "text/javascript", "X-Planetary-Token"},
+		{"GET", "/ui/app.js", 200, "text/javascript", "X-Planetary-Index"},
+		{"GET", "/ui/views.js", 200, "text/javascript", "renderJobs"},
 		{"GET", "/ui/render.js", 200, "text/javascript", "renderAll"},
 		{"GET", "/ui/style.css", 200, "text/css", "--bg"},
 		{"HEAD", "/ui/app.js", 200, "text/javascript", ""},
@@ -51,7 +52,7 @@ func TestHandler(t *testing.T) {
 		})
 	}
 	// The page itself references no other origin.
-	for _, name := range []string{"index.html", AssetRender, AssetStyle, AssetPanels, "app.js"} {
+	for _, name := range []string{"index.html", AssetRender, AssetStyle, AssetPanels, "app.js", "views.js"} {
 		b, err := Asset(name)
 		if err != nil {
 			t.Fatal(err)

@@ -1,9 +1,20 @@
-// The live mission console: polls the /v1 API, long-polls events, and sends
-// owner actions with the token kept in sessionStorage.
+// The live mission console. Each view keeps itself current through the
+// API's blocking queries: a read answers with X-Planetary-Index, and the
+// next read passes it back as ?index= so the server holds the request until
+// the FSM applies a later entry (or ?wait= passes). The event panels
+// long-poll /v1/events by sequence number. Owner actions are sent with the
+// token kept in sessionStorage.
 (function () {
   "use strict";
   var API = (document.body.getAttribute("data-api") || "") + "/v1";
   var TOKEN_KEY = "planetary-token";
+  var V = window.PlanetaryViews;
+  // WAIT is how long one blocking query may be held; MIN_GAP spaces the
+  // queries of one view when the fabric changes all the time (every applied
+  // entry wakes a query), FALLBACK is the refresh against a server that
+  // answers without an index; RETRY follows an error.
+  var WAIT = "60s", MIN_GAP = 1000, FALLBACK = 2000, RETRY = 2000;
+  var PAGE = 50;
   var model = { shards: [], nodes: [], ledger: {}, events: [], series: [], svg: "" };
   var eventIndex = 0;
 
@@ -13,15 +24,87 @@
     s.setAttribute("data-state", state);
     s.textContent = text;
   }
-  function get(path) {
+  function get(path, signal) {
     var h = {};
     if (token()) h["X-Planetary-Token"] = token();
-    return fetch(API + path, { headers: h, cache: "no-store" }).then(function (r) {
-      if (!r.ok) throw new Error(path + ": HTTP " + r.status);
+    return fetch(API + path, { headers: h, cache: "no-store", signal: signal }).then(function (r) {
+      if (!r.ok) {
+        return r.text().then(function (t) {
+          var e = new Error(path + ": HTTP " + r.status + " " + t);
+          e.status = r.status;
+          throw e;
+        });
+      }
       return r;
     });
   }
+  function qs(params) {
+    var parts = [];
+    Object.keys(params).forEach(function (k) {
+      if (params[k] !== "" && params[k] != null) parts.push(encodeURIComponent(k) + "=" + encodeURIComponent(params[k]));
+    });
+    return parts.length ? "?" + parts.join("&") : "";
+  }
+  // query is one blocking query: it resolves to {index, body} where index
+  // is the X-Planetary-Index of the answer (0 from a server without one).
+  function query(path, params, index, signal) {
+    var p = {};
+    Object.keys(params || {}).forEach(function (k) { p[k] = params[k]; });
+    if (index) { p.index = index; p.wait = WAIT; }
+    return get(path + qs(p), signal).then(function (r) {
+      var idx = parseInt(r.headers.get("X-Planetary-Index") || "0", 10) || 0;
+      return r.json().then(function (b) { return { index: idx, body: b }; });
+    });
+  }
   function list(body, key) { return Array.isArray(body) ? body : (body && body[key]) || []; }
+  function sleep(ms, signal) {
+    return new Promise(function (resolve) {
+      var t = setTimeout(resolve, ms);
+      if (signal) signal.addEventListener("abort", function () { clearTimeout(t); resolve(); });
+    });
+  }
+  function failed(e) {
+    var m = String(e.message || e);
+    var auth = e.status === 401 || e.status === 403;
+    status(auth ? "unauthorized" : "error", auth ? "token required: " + m : m);
+  }
+
+  // ---- watches: loops of blocking queries that end when the view changes
+
+  var current = null; // {signal, abort}
+  function newScope() {
+    if (current) current.abort.abort();
+    var ac = new AbortController();
+    current = { abort: ac, signal: ac.signal };
+    return current;
+  }
+  // watch calls step(index, signal) again and again; step resolves to the
+  // next index. A changed index is followed at once unless the last query
+  // began less than gap ms ago; an unchanged one (the wait ran out) at
+  // once; none (no blocking support) after FALLBACK.
+  function watch(scope, step, gap) {
+    var index = 0;
+    gap = gap == null ? MIN_GAP : gap;
+    (function loop() {
+      if (scope.signal.aborted) return;
+      var began = Date.now();
+      step(index, scope.signal).then(function (next) {
+        if (scope.signal.aborted) return;
+        var pause = 0;
+        if (!next) pause = FALLBACK;
+        else if (next !== index) pause = Math.max(0, gap - (Date.now() - began));
+        index = next || 0;
+        status("live", "live · index " + index);
+        return sleep(pause, scope.signal).then(loop);
+      }, function (e) {
+        if (scope.signal.aborted || e.name === "AbortError") return;
+        failed(e);
+        return sleep(RETRY, scope.signal).then(loop);
+      });
+    })();
+  }
+
+  // ---- overview
 
   function sample() {
     var per = {};
@@ -31,47 +114,208 @@
     model.series.push({ time_ms: Date.now(), per_shard: per });
     if (model.series.length > 300) model.series.shift();
   }
-
-  function poll() {
-    return Promise.all([
-      get("/shards").then(function (r) { return r.json(); }),
-      get("/nodes").then(function (r) { return r.json(); }),
-      get("/ledger").then(function (r) { return r.json(); })
-    ]).then(function (res) {
-      model.shards = list(res[0], "shards");
-      model.nodes = list(res[1], "nodes");
-      model.ledger = res[2];
-      sample();
-      Planetary.renderShards(model.shards);
-      Planetary.renderNodes(model.nodes);
-      Planetary.renderLedger(model.ledger);
-      Planetary.lineChart("chart-queue", model.series, "queue_depth");
-      Planetary.lineChart("chart-completed", model.series, "completed");
-      Planetary.flowChart("chart-flows", model.ledger.flows);
-      status("live", "live · " + new Date().toLocaleTimeString());
-      document.body.setAttribute("data-rendered", "true");
-    }).catch(function (e) {
-      var m = String(e.message || e);
-      status(/HTTP (401|403)/.test(m) ? "unauthorized" : "error", /HTTP (401|403)/.test(m) ? "token required: " + m : m);
-    });
-  }
-
-  function topology() {
-    return get("/topology.svg").then(function (r) { return r.text(); })
+  var lastTopology = 0;
+  function topology(signal) {
+    lastTopology = Date.now();
+    return get("/topology.svg", signal).then(function (r) { return r.text(); })
       .then(function (svg) { model.svg = svg; Planetary.renderTopology(svg); })
       .catch(function () {});
   }
-
-  function events() {
-    get("/events?index=" + eventIndex + "&wait=20s").then(function (r) { return r.json(); }).then(function (b) {
-      var evs = b.events || [];
-      model.events = model.events.concat(evs).slice(-500);
-      if (b.index != null) eventIndex = b.index;
-      else if (evs.length) eventIndex = evs[evs.length - 1].seq;
-      if (evs.length) Planetary.renderEvents(model.events);
-      events();
-    }).catch(function () { setTimeout(events, 2000); });
+  function overview(index, signal) {
+    return query("/shards", {}, index, signal).then(function (res) {
+      return Promise.all([
+        get("/nodes", signal).then(function (r) { return r.json(); }),
+        get("/ledger", signal).then(function (r) { return r.json(); })
+      ]).then(function (more) {
+        model.shards = list(res.body, "shards");
+        model.nodes = list(more[0], "nodes");
+        model.ledger = more[1];
+        sample();
+        Planetary.renderShards(model.shards);
+        Planetary.renderNodes(model.nodes);
+        Planetary.renderLedger(model.ledger);
+        Planetary.lineChart("chart-queue", model.series, "queue_depth");
+        Planetary.lineChart("chart-completed", model.series, "completed");
+        Planetary.flowChart("chart-flows", model.ledger.flows);
+        document.body.setAttribute("data-rendered", "true");
+        if (Date.now() - lastTopology >= 5000 || !model.svg) topology(signal);
+        if (!eventsStarted) startEvents();
+        return res.index;
+      });
+    });
   }
+
+  // The overview's event panel: one long poll by sequence number, started
+  // near the chain head rather than replaying the whole log into the page.
+  var eventsStarted = false;
+  function startEvents() {
+    eventsStarted = true;
+    var head = (model.ledger && model.ledger.chain && model.ledger.chain.seq) || 0;
+    eventIndex = Math.max(0, head - 300);
+    (function events() {
+      get("/events?index=" + eventIndex + "&wait=" + WAIT).then(function (r) { return r.json(); }).then(function (b) {
+        var evs = b.events || [];
+        model.events = model.events.concat(evs).slice(-500);
+        if (b.index != null) eventIndex = b.index;
+        else if (evs.length) eventIndex = evs[evs.length - 1].seq;
+        if (evs.length) Planetary.renderEvents(model.events);
+        events();
+      }).catch(function () { setTimeout(events, RETRY); });
+    })();
+  }
+
+  // ---- jobs
+
+  var jobsBack = []; // cursors of the pages before the current one
+  function jobsParams(p) { return { state: p.state || "", shard: p.shard || "", q: p.q || "" }; }
+  function jobsHash(p, after) {
+    var x = jobsParams(p);
+    if (after) x.after = after;
+    return "#/jobs" + qs(x);
+  }
+  function showJobs(scope, p) {
+    var f = document.getElementById("jobs-filter");
+    f.elements.state.value = p.state || "";
+    f.elements.q.value = p.q || "";
+    V.fillShardFilter(model.shards, p.shard || "");
+    var after = parseInt(p.after || "0", 10) || 0;
+    if (!after) jobsBack = [];
+    var last = null;
+    document.getElementById("jobs-next").onclick = function () {
+      if (!last || !last.next) return;
+      jobsBack.push(after);
+      location.hash = jobsHash(p, last.next);
+    };
+    document.getElementById("jobs-prev").onclick = function () {
+      location.hash = jobsHash(p, jobsBack.pop() || 0);
+    };
+    var params = jobsParams(p);
+    params.after = after || "";
+    params.limit = PAGE;
+    watch(scope, function (index, signal) {
+      return Promise.all([
+        query("/jobs", params, index, signal),
+        get("/shards", signal).then(function (r) { return r.json(); })
+      ]).then(function (res) {
+        last = res[0].body;
+        model.shards = list(res[1], "shards");
+        V.fillShardFilter(model.shards, p.shard || "");
+        V.renderJobs(last, jobsBack.length + 1);
+        document.body.setAttribute("data-rendered", "true");
+        return res[0].index;
+      });
+    });
+  }
+  document.getElementById("jobs-filter").addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var f = ev.target;
+    location.hash = jobsHash({ state: f.elements.state.value, shard: f.elements.shard.value, q: f.elements.q.value.trim() }, 0);
+  });
+  document.getElementById("jobs-filter").addEventListener("change", function (ev) {
+    if (ev.target.tagName === "SELECT") ev.target.form.requestSubmit();
+  });
+  (function () {
+    var sel = document.getElementById("jobs-filter-state");
+    Planetary.STATES.forEach(function (st) {
+      var o = document.createElement("option");
+      o.value = st;
+      o.textContent = st;
+      sel.appendChild(o);
+    });
+  })();
+
+  // ---- one job
+
+  function showJob(scope, id) {
+    document.getElementById("job-title").textContent = id;
+    var missing = document.getElementById("job-missing");
+    missing.hidden = true;
+    V.renderTimeline([]);
+    watch(scope, function (index, signal) {
+      return query("/job/" + encodeURIComponent(id), {}, index, signal).then(function (res) {
+        V.renderJob(res.body);
+        document.body.setAttribute("data-rendered", "true");
+        return res.index;
+      }, function (e) {
+        if (e.status === 404) {
+          missing.hidden = false;
+          missing.textContent = "no job " + id;
+        }
+        throw e;
+      });
+    });
+    // Its timeline: the event log filtered to the job, paged from the
+    // start and then held open for the job's next event.
+    var events = [], cursor = 0;
+    (function more() {
+      if (scope.signal.aborted) return;
+      get("/events" + qs({ job: id, index: cursor, limit: 10000, wait: WAIT }), scope.signal).then(function (r) {
+        return r.json();
+      }).then(function (b) {
+        if (scope.signal.aborted) return;
+        if ((b.events || []).length) {
+          events = events.concat(b.events);
+          V.renderTimeline(events);
+        }
+        cursor = b.index || cursor;
+        var tl = document.getElementById("job-timeline");
+        tl.setAttribute("data-index", String(cursor));
+        tl.setAttribute("data-complete", String(cursor >= (b.head || 0)));
+        more();
+      }, function (e) {
+        if (scope.signal.aborted || e.name === "AbortError") return;
+        failed(e);
+        sleep(RETRY, scope.signal).then(more);
+      });
+    })();
+  }
+
+  // ---- nodes
+
+  function showNodes(scope) {
+    watch(scope, function (index, signal) {
+      return query("/nodes", {}, index, signal).then(function (res) {
+        model.nodes = list(res.body, "nodes");
+        V.renderNodeList(model.nodes);
+        document.body.setAttribute("data-rendered", "true");
+        return res.index;
+      });
+    });
+  }
+
+  // ---- routing: #/ (overview), #/jobs?state=&shard=&q=&after=, #/job/ID, #/nodes
+
+  function route() {
+    var h = location.hash.replace(/^#\/?/, "");
+    var path = h.split("?")[0], params = {};
+    (h.split("?")[1] || "").split("&").forEach(function (kv) {
+      if (!kv) return;
+      var i = kv.indexOf("=");
+      params[decodeURIComponent(i < 0 ? kv : kv.slice(0, i))] = i < 0 ? "" : decodeURIComponent(kv.slice(i + 1).replace(/\+/g, " "));
+    });
+    var view = "overview", id = "";
+    if (path === "jobs") view = "jobs";
+    else if (path.indexOf("job/") === 0) { view = "job"; id = decodeURIComponent(path.slice(4)); }
+    else if (path === "nodes") view = "nodes";
+    Array.prototype.forEach.call(document.querySelectorAll("main.view"), function (m) {
+      m.hidden = m.id !== "view-" + view;
+    });
+    Array.prototype.forEach.call(document.querySelectorAll("nav#views a"), function (a) {
+      var v = a.getAttribute("data-view");
+      if (v === view || (view === "job" && v === "jobs")) a.setAttribute("aria-current", "page");
+      else a.removeAttribute("aria-current");
+    });
+    document.body.setAttribute("data-view", view);
+    document.body.removeAttribute("data-rendered");
+    var scope = newScope();
+    if (view === "jobs") showJobs(scope, params);
+    else if (view === "job") showJob(scope, id);
+    else if (view === "nodes") showNodes(scope);
+    else watch(scope, overview);
+  }
+  window.addEventListener("hashchange", route);
+
+  // ---- owner actions
 
   function post(path, body) {
     var h = { "Content-Type": "application/json" };
@@ -84,8 +328,7 @@
       return r.text().then(function (t) {
         out.setAttribute("data-state", r.ok ? "ok" : "error");
         out.textContent = (r.ok ? "done: " : "refused (" + r.status + "): ") + path + " " + t;
-        poll();
-        topology();
+        if (r.ok) lastTopology = 0; // the committed change wakes the view's query
       });
     }).catch(function (e) { out.setAttribute("data-state", "error"); out.textContent = String(e); });
   }
@@ -126,14 +369,5 @@
   get("/mission").then(function (r) { return r.json(); }).then(function (m) {
     if (m && m.name) document.getElementById("mission-name").textContent = m.name;
   }).catch(function () {});
-  // Start the event stream near the chain head rather than replaying the
-  // whole log into the page.
-  poll().then(function () {
-    var head = (model.ledger && model.ledger.chain && model.ledger.chain.seq) || 0;
-    eventIndex = Math.max(0, head - 300);
-    events();
-  });
-  topology();
-  setInterval(poll, 2000);
-  setInterval(topology, 5000);
+  route();
 })();

@@ -85,15 +85,19 @@
   }
 
   function renderNodes(nodes) {
-    table("nodes", ["Node", "Shard", "Status", "#Active", "#Capacity", "#Completed", "#Price", "#Earned", "#Heartbeat age", "Attestations"],
+    table("nodes", ["Node", "Shard", "Status", "Plugin", "#Active", "#Capacity", "#Completed", "#Price", "#Earned", "#Heartbeat age", "Attestations"],
       (nodes || []).map(function (n) {
         var a = n.attestations || {};
         var att = (a.certifications || []).concat(a.jurisdiction ? [a.jurisdiction] : []).join(", ");
         var hb = n.heartbeat_age_ms == null || n.heartbeat_age_ms < 0 ? "—" : (n.heartbeat_age_ms / 1000).toFixed(1) + " s";
         var earned = n.earned != null ? n.earned : (n.earned_mu || 0) / 1e6;
         var status = n.status || "unknown";
-        return el("tr", { "data-node": n.id, "data-status": status }, [
+        var ps = n.plugin_state || "";
+        var kind = n.plugin || n.plugin_kind || "";
+        var plugin = (kind ? kind + " " : "") + (ps === "crashed" ? "crashed " + (n.plugin_crashes || 0) : ps.replace("_", " "));
+        return el("tr", { "data-node": n.id, "data-status": status, "data-plugin-state": ps || "none" }, [
           td(n.id), td(n.shard || ""), td(status, status === "up" ? "ok" : (status === "down" ? "bad" : "warn")),
+          el("td", { text: plugin, title: n.plugin_reason || "", cls: ps === "up" ? "ok" : (ps === "refused" || ps === "crashed" ? "bad" : (ps ? "warn" : "")) }),
           td(num(n.active), "num"), td(num(n.capacity), "num"), td(num(n.completed), "num"),
           td(credits(priceBase(n.price)) + " " + ((n.price && n.price.currency) || "credits"), "num"),
           td(credits(earned), "num"), td(hb, "num"), td(att)

@@ -34,8 +34,9 @@ type Config struct {
 	// AllowedHosts are host[:port] values requests may reach (for example
 	// an httptest server); everything else but file/data/blob is blocked.
 	AllowedHosts []string
-	// ArtifactsDir receives screenshots; $PLANETARY_TEST_ARTIFACTS or a
-	// test temp dir when empty.
+	// ArtifactsDir receives screenshots; when empty
+	// $PLANETARY_TEST_ARTIFACTS, else .tmp/artifacts at the module root
+	// (git-ignored), else a test temp dir.
 	ArtifactsDir string
 	// Timeout bounds the whole browser session; 60s when zero.
 	Timeout time.Duration
@@ -64,7 +65,7 @@ func New(t testing.TB, cfg Config) *Browser {
 		t.Skipf("%v: %s (apt-get install -y chromium)", ErrNoChrome, cfg.ChromePath)
 	}
 	if cfg.ArtifactsDir == "" {
-		cfg.ArtifactsDir = os.Getenv("PLANETARY_TEST_ARTIFACTS")
+		cfg.ArtifactsDir = DefaultArtifactsDir()
 	}
 	if cfg.ArtifactsDir == "" {
 		cfg.ArtifactsDir = t.TempDir()
@@ -107,6 +108,32 @@ func New(t testing.TB, cfg Config) *Browser {
 		t.Fatalf("browsertest: fetch.enable: %v", err)
 	}
 	return b
+}
+
+// ArtifactsEnv names the directory that receives screenshots.
+const ArtifactsEnv = "PLANETARY_TEST_ARTIFACTS"
+
+// DefaultArtifactsDir is $PLANETARY_TEST_ARTIFACTS, else .tmp/artifacts
+// under the module root found above the working directory (git-ignored),
+// else "" when there is none.
+func DefaultArtifactsDir() string {
+	if d := os.Getenv(ArtifactsEnv); d != "" {
+		return d
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		return ""
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return filepath.Join(dir, ".tmp", "artifacts")
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
 }
 
 // listen runs on the tab's reader goroutine: it records requests and

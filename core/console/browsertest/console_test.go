@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,12 +18,51 @@ import (
 )
 
 // fixtureAPI is a small real in-memory implementation of the console's
-// routes: read views from report.Example() and a pause flag per shard.
+// routes: read views from report.Example() (or the nodes set by a test),
+// a pause flag per shard, and blocking queries: every answer carries
+// X-Planetary-Index, and a read given ?index= at the current index waits
+// for the next change (or the caller leaving).
 type fixtureAPI struct {
-	mu     sync.Mutex
-	token  string
-	in     report.Input
-	paused map[string]bool
+	mu      sync.Mutex
+	token   string
+	in      report.Input
+	nodes   any // served by GET /v1/nodes when set
+	paused  map[string]bool
+	index   uint64 // changes so far; the index served is one more (a raft index is never 0)
+	changed chan struct{}
+	reads   []string // request URIs of the blocking routes, in order
+}
+
+// change records a state change: the index moves on and waiting reads wake.
+func (f *fixtureAPI) change(fn func()) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fn()
+	f.index++
+	if f.changed != nil {
+		close(f.changed)
+	}
+	f.changed = make(chan struct{})
+}
+
+// block waits as a blocking query does, then writes the index header and
+// returns with f.mu held.
+func (f *fixtureAPI) block(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	f.reads = append(f.reads, r.URL.RequestURI())
+	if f.changed == nil {
+		f.changed = make(chan struct{})
+	}
+	if idx, err := strconv.ParseUint(r.URL.Query().Get("index"), 10, 64); err == nil && idx >= f.index+1 {
+		ch := f.changed
+		f.mu.Unlock()
+		select {
+		case <-ch:
+		case <-r.Context().Done():
+		}
+		f.mu.Lock()
+	}
+	w.Header().Set("X-Planetary-Index", strconv.FormatUint(f.index+1, 10))
 }
 
 func (f *fixtureAPI) routes(mux *http.ServeMux) {
@@ -30,7 +71,7 @@ func (f *fixtureAPI) routes(mux *http.ServeMux) {
 		_ = json.NewEncoder(w).Encode(v)
 	}
 	mux.HandleFunc("GET /v1/shards", func(w http.ResponseWriter, r *http.Request) {
-		f.mu.Lock()
+		f.block(w, r)
 		defer f.mu.Unlock()
 		out := append([]report.ShardView(nil), f.in.Shards...)
 		for i := range out {
@@ -42,7 +83,15 @@ func (f *fixtureAPI) routes(mux *http.ServeMux) {
 		js(w, out)
 	})
 	mux.HandleFunc("GET /v1/mission", func(w http.ResponseWriter, r *http.Request) { js(w, map[string]any{"name": f.in.Mission.Name}) })
-	mux.HandleFunc("GET /v1/nodes", func(w http.ResponseWriter, r *http.Request) { js(w, f.in.Nodes) })
+	mux.HandleFunc("GET /v1/nodes", func(w http.ResponseWriter, r *http.Request) {
+		f.block(w, r)
+		defer f.mu.Unlock()
+		if f.nodes != nil {
+			js(w, f.nodes)
+			return
+		}
+		js(w, f.in.Nodes)
+	})
 	mux.HandleFunc("GET /v1/ledger", func(w http.ResponseWriter, r *http.Request) { js(w, report.BuildLedger(f.in)) })
 	mux.HandleFunc("GET /v1/events", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Query().Get("index") != "0" {
@@ -63,9 +112,7 @@ func (f *fixtureAPI) routes(mux *http.ServeMux) {
 			}
 			var body struct{ Shard string }
 			_ = json.NewDecoder(r.Body).Decode(&body)
-			f.mu.Lock()
-			f.paused[body.Shard] = v
-			f.mu.Unlock()
+			f.change(func() { f.paused[body.Shard] = v })
 			js(w, map[string]uint64{"index": 1})
 		}
 	}
@@ -99,5 +146,90 @@ func TestConsoleLive(t *testing.T) {
 	)
 	b.WaitTrue(`document.getElementById("mission-name").textContent === "fixture-mission"`, 10*time.Second)
 	b.Screenshot("paused")
+	b.RequireNoBlocked()
+	// The pause reached the page through a blocking query: after the first
+	// read of /v1/shards, every read passes the index it last saw.
+	api.mu.Lock()
+	defer api.mu.Unlock()
+	var shardReads []string
+	for _, u := range api.reads {
+		if strings.HasPrefix(u, "/v1/shards") {
+			shardReads = append(shardReads, u)
+		}
+	}
+	if len(shardReads) < 2 || strings.Contains(shardReads[0], "index=") {
+		t.Fatalf("shard reads %v", shardReads)
+	}
+	for _, u := range shardReads[1:] {
+		if !strings.Contains(u, "index=") {
+			t.Fatalf("a later read without ?index=: %s (all: %v)", u, shardReads)
+		}
+	}
+}
+
+// TestConsoleNodesPluginStates renders the nodes view for a node in each
+// plugin state, and a plugin refused for a sha256 mismatch with both
+// hashes; a state change published later reaches the open page.
+func TestConsoleNodesPluginStates(t *testing.T) {
+	pinned, actual := strings.Repeat("ab", 32), strings.Repeat("0f", 32)
+	node := func(id, state string, crashes int64, reason string) map[string]any {
+		return map[string]any{"id": id, "shard": "earth", "plugin": "sim", "status": "down", "capacity": 2,
+			"heartbeat_age_ms": -1, "plugin_state": state, "plugin_crashes": crashes, "plugin_reason": reason}
+	}
+	nodes := []map[string]any{
+		node("n-starting", "starting", 0, "launching"),
+		node("n-up", "up", 0, ""),
+		node("n-refused", "refused", 0, `plugin "x" in agent.hcl (node n-refused): /opt/x does not match its sha256 pin: pinned `+pinned+`, actual `+actual),
+		node("n-crashed", "crashed", 3, "exit status 2"),
+		node("n-backoff", "backing_off", 1, "handshake: timeout"),
+		node("n-silent", "", 0, ""),
+	}
+	nodes[1]["status"] = "up"
+	api := &fixtureAPI{token: "s3cret", in: report.Example(), paused: map[string]bool{}, nodes: nodes}
+	mux := http.NewServeMux()
+	mux.Handle("/ui/", http.StripPrefix("/ui", console.Handler()))
+	api.routes(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	u, _ := url.Parse(srv.URL)
+
+	b := browsertest.New(t, browsertest.Config{AllowedHosts: []string{u.Host}})
+	b.Do(
+		chromedp.Navigate(srv.URL+"/ui/#/nodes"),
+		chromedp.WaitReady(chromedp.CSS(`#node-list tr[data-node=n-up][data-plugin-state=up]`)),
+	)
+	cases := []struct{ node, state, text string }{
+		{"n-starting", "starting", "starting"},
+		{"n-up", "up", "up"},
+		{"n-refused", "refused", "refused"},
+		{"n-crashed", "crashed", "crashed 3"},
+		{"n-backoff", "backing_off", "backing off (crashed 1)"},
+		{"n-silent", "none", "—"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.node, func(t *testing.T) {
+			got := browsertest.Eval[string](b, `(function(){var r=document.querySelector('#node-list tr[data-node="`+tc.node+
+				`"]');return r?r.getAttribute("data-plugin-state")+"|"+r.querySelector("td.plugin-state").textContent:""})()`)
+			if got != tc.state+"|"+tc.text {
+				t.Fatalf("row shows %q, want %q", got, tc.state+"|"+tc.text)
+			}
+		})
+	}
+	hashes := browsertest.Eval[string](b, `(function(){var r=document.querySelector('#node-list tr[data-node=n-refused]');`+
+		`return r.querySelector('code[data-hash=pinned]').textContent+" "+r.querySelector('code[data-hash=actual]').textContent})()`)
+	if hashes != pinned+" "+actual {
+		t.Fatalf("refused row hashes %q", hashes)
+	}
+	// The overview's node table carries the plugin state too.
+	b.Screenshot("nodes")
+	api.change(func() { nodes[3]["plugin_state"], nodes[3]["plugin_crashes"] = "up", int64(3) })
+	b.Do(chromedp.WaitReady(chromedp.CSS(`#node-list tr[data-node=n-crashed][data-plugin-state=up]`)))
+	b.Do(
+		chromedp.Navigate(srv.URL+"/ui/#/"),
+		chromedp.WaitReady(chromedp.CSS(`#nodes tr[data-node=n-refused][data-plugin-state=refused]`)),
+	)
+	if txt := browsertest.Eval[string](b, `document.querySelector('#nodes tr[data-node=n-crashed][data-plugin-state=up]').textContent`); !strings.Contains(txt, "sim up") {
+		t.Fatalf("overview row %q", txt)
+	}
 	b.RequireNoBlocked()
 }
