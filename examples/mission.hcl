@@ -458,10 +458,22 @@ workload "mars-gpu" {
 
 workload "helios-astronomy" {
   shard        = "helios"
-  count        = 800
+  count        = 780
   capabilities = ["gpu", "astronomy"]
   duration_ms  = 7
   value        = 4000
+}
+
+# Spillover by design: no Mars node has "astronomy", so every one of these
+# jobs is placed on Helios (a Mars spillover target) whatever the machine's
+# speed; `drill acceptance` counts them in its spillovers check.
+workload "mars-astronomy" {
+  shard        = "mars"
+  count        = 20
+  capabilities = ["gpu", "astronomy"]
+  duration_ms  = 7
+  value        = 4000
+  note         = "Astronomy jobs submitted to Mars spill to Helios by construction"
 }
 
 # ---------------------------------------------------------- owner schedule

@@ -62,7 +62,7 @@ func TestKardashevExample(t *testing.T) {
 		{"name", m.Name, "kardashev"},
 		{"shards", len(m.Shards), 4},
 		{"nodes", len(m.Nodes), 8},
-		{"workloads", len(m.Workloads), 8},
+		{"workloads", len(m.Workloads), 9},
 		{"schedule", len(m.Schedule), 11},
 		{"blueprint jobs", len(GenerateJobs(m, 0)), 5810},
 		{"plan jobs", m.Plan.Jobs, int64(5810)},
