@@ -8,10 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/planetary/planetary/core/api"
 	"github.com/planetary/planetary/core/console/browsertest"
@@ -23,8 +26,10 @@ import (
 // and settlement, a parked job's reason, and the nodes view with a plugin
 // up and a plugin refused for a sha256 mismatch (both hashes shown). A job
 // submitted and a job cancelled through the API while a view is open reach
-// it through the blocking queries, without a reload; every read after a
-// view's first passes ?index=.
+// it through the blocking queries, without a reload, and so do a killed
+// plugin's crash and restart; /v1/metrics shows the same plugin states;
+// paging goes forward and back; every read after a view's first passes
+// ?index=.
 func TestConsoleJobsAndNodes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("process test")
@@ -112,6 +117,38 @@ func TestConsoleJobsAndNodes(t *testing.T) {
 	submit(t, c, api.JobSubmit{ID: "late-0", Shard: "earth", Capabilities: []string{"quantum"}, Value: 1})
 	b.Do(chromedp.WaitReady(chromedp.CSS(`#jobs-table tr[data-job="late-0"]`)))
 
+	// Paging, three jobs a page: next, next (the last page), previous.
+	ids := func() string {
+		return browsertest.Eval[string](b, `Array.prototype.map.call(document.querySelectorAll('#jobs-table tbody tr'), function(r){return r.getAttribute('data-job')}).join(",")`)
+	}
+	b.Do(
+		chromedp.Navigate(p.addr+"/ui/#/jobs?limit=3"),
+		chromedp.WaitReady(chromedp.CSS(`#jobs-page[data-page="1"][data-more=true]`)),
+	)
+	pages := []string{ids()}
+	b.Do(
+		chromedp.Click(chromedp.CSS(`#jobs-next`)),
+		chromedp.WaitReady(chromedp.CSS(`#jobs-page[data-page="2"][data-more=true]`)),
+	)
+	pages = append(pages, ids())
+	b.Do(
+		chromedp.Click(chromedp.CSS(`#jobs-next`)),
+		chromedp.WaitReady(chromedp.CSS(`#jobs-page[data-page="3"][data-more=false]`)),
+	)
+	pages = append(pages, ids())
+	if disabled := browsertest.Eval[bool](b, `document.getElementById('jobs-next').disabled`); !disabled {
+		t.Error("next page enabled on the last page")
+	}
+	b.Do(
+		chromedp.Click(chromedp.CSS(`#jobs-prev`)),
+		chromedp.WaitReady(chromedp.CSS(`#jobs-page[data-page="2"]`)),
+	)
+	pages = append(pages, ids())
+	if want := []string{"render-0,render-1,render-2", "render-3,render-4,render-5", "quantum-0,quantum-1,late-0",
+		"render-3,render-4,render-5"}; strings.Join(pages, " ") != strings.Join(want, " ") {
+		t.Errorf("pages %v, want %v", pages, want)
+	}
+
 	// One completed job: its timeline, its attempt with the node and the
 	// quote, and its settlement.
 	b.Do(
@@ -181,25 +218,90 @@ func TestConsoleJobsAndNodes(t *testing.T) {
 	}
 	b.Screenshot("nodes")
 
-	// Live means blocking queries: after the first read of a view's route,
-	// each read passes the index it last saw.
-	first := map[string]bool{}
+	// The sim plugin of earth.a killed: the open view shows its crash
+	// count, and the plugin up again once its client restarted it.
+	n, err := c.Node(ctxT(t), "earth.a")
+	if err != nil || n.PluginPid == 0 {
+		t.Fatalf("earth.a: pid %d, %v", n.PluginPid, err)
+	}
+	if err := syscall.Kill(n.PluginPid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	b.Do(chromedp.WaitReady(chromedp.CSS(`#node-list tr[data-node="earth.a"][data-plugin-crashes="1"]`)))
+	b.Do(chromedp.WaitReady(chromedp.CSS(`#node-list tr[data-node="earth.a"][data-plugin-crashes="1"][data-plugin-state=up][data-status=up]`)))
+	b.Screenshot("nodes-after-crash")
+
+	// /v1/metrics carries the same plugin states, in Prometheus text.
+	text, err := c.Metrics(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(strings.NewReader(text))
+	if err != nil {
+		t.Fatalf("metrics do not parse: %v", err)
+	}
+	gauge := func(family string, labels map[string]string) (float64, bool) {
+		for _, m := range fams[family].GetMetric() {
+			match := true
+			for k, v := range labels {
+				found := false
+				for _, lp := range m.GetLabel() {
+					found = found || (lp.GetName() == k && lp.GetValue() == v)
+				}
+				match = match && found
+			}
+			if match {
+				return m.GetGauge().GetValue(), true
+			}
+		}
+		return 0, false
+	}
+	for _, tc := range []struct {
+		family string
+		labels map[string]string
+		want   float64
+	}{
+		{"planetary_plugin_state", map[string]string{"node": "earth.pinned", "plugin": "pinned-tool", "state": "refused"}, 1},
+		{"planetary_plugin_state", map[string]string{"node": "earth.pinned", "state": "up"}, 0},
+		{"planetary_plugin_state", map[string]string{"node": "earth.a", "plugin": "sim", "state": "up"}, 1},
+		{"planetary_plugin_state", map[string]string{"node": "earth.a", "state": "crashed"}, 0},
+		{"planetary_plugin_crashes", map[string]string{"node": "earth.a"}, 1},
+		{"planetary_plugin_crashes", map[string]string{"node": "mars.b"}, 0},
+		{"planetary_queue_depth", map[string]string{"shard": "earth"}, 0},
+	} {
+		if got, ok := gauge(tc.family, tc.labels); !ok || got != tc.want {
+			t.Errorf("%s%v = %v (present %v), want %v", tc.family, tc.labels, got, ok, tc.want)
+		}
+	}
+
+	// Live means blocking queries: a view reads its route once without
+	// an index when it opens, and every read after that, within the same
+	// visit, passes the index it last saw. The views that changed while
+	// open got their change from such a read.
+	prev := ""
+	withIndex := map[string]int{}
 	for _, r := range b.Requests() {
 		ru, err := url.Parse(r)
-		if err != nil || !strings.HasPrefix(ru.Path, "/v1/") {
+		if err != nil {
 			continue
 		}
 		route := ru.Path
 		if route != "/v1/jobs" && route != "/v1/nodes" && !strings.HasPrefix(route, "/v1/job/") {
 			continue
 		}
-		key := route + "?" + strings.Join([]string{ru.Query().Get("state"), ru.Query().Get("shard"), ru.Query().Get("q"), ru.Query().Get("after")}, "|")
-		if !first[key] {
-			first[key] = true
-			continue
-		}
-		if ru.Query().Get("index") == "" {
+		q := ru.Query()
+		key := route + "?" + strings.Join([]string{q.Get("state"), q.Get("shard"), q.Get("q"), q.Get("after"), q.Get("limit")}, "|")
+		if q.Get("index") != "" {
+			withIndex[key]++
+		} else if key == prev {
 			t.Errorf("a repeated read without ?index=: %s", r)
+		}
+		prev = key
+	}
+	for _, key := range []string{"/v1/jobs?||late||50", "/v1/job/quantum-0?||||", "/v1/nodes?||||"} {
+		if withIndex[key] == 0 {
+			t.Errorf("%s changed while open but was never read with ?index= (reads with an index: %v)", key, withIndex)
 		}
 	}
 	b.RequireNoBlocked()

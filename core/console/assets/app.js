@@ -167,7 +167,7 @@
   // ---- jobs
 
   var jobsBack = []; // cursors of the pages before the current one
-  function jobsParams(p) { return { state: p.state || "", shard: p.shard || "", q: p.q || "" }; }
+  function jobsParams(p) { return { state: p.state || "", shard: p.shard || "", q: p.q || "", limit: p.limit || "" }; }
   function jobsHash(p, after) {
     var x = jobsParams(p);
     if (after) x.after = after;
@@ -191,7 +191,7 @@
     };
     var params = jobsParams(p);
     params.after = after || "";
-    params.limit = PAGE;
+    params.limit = parseInt(p.limit || "0", 10) || PAGE;
     watch(scope, function (index, signal) {
       return Promise.all([
         query("/jobs", params, index, signal),
@@ -209,7 +209,9 @@
   document.getElementById("jobs-filter").addEventListener("submit", function (ev) {
     ev.preventDefault();
     var f = ev.target;
-    location.hash = jobsHash({ state: f.elements.state.value, shard: f.elements.shard.value, q: f.elements.q.value.trim() }, 0);
+    var cur = parseHash().params;
+    location.hash = jobsHash({ state: f.elements.state.value, shard: f.elements.shard.value, q: f.elements.q.value.trim(),
+      limit: cur.limit }, 0);
   });
   document.getElementById("jobs-filter").addEventListener("change", function (ev) {
     if (ev.target.tagName === "SELECT") ev.target.form.requestSubmit();
@@ -283,9 +285,9 @@
     });
   }
 
-  // ---- routing: #/ (overview), #/jobs?state=&shard=&q=&after=, #/job/ID, #/nodes
+  // ---- routing: #/ (overview), #/jobs?state=&shard=&q=&after=&limit=, #/job/ID, #/nodes
 
-  function route() {
+  function parseHash() {
     var h = location.hash.replace(/^#\/?/, "");
     var path = h.split("?")[0], params = {};
     (h.split("?")[1] || "").split("&").forEach(function (kv) {
@@ -293,6 +295,10 @@
       var i = kv.indexOf("=");
       params[decodeURIComponent(i < 0 ? kv : kv.slice(0, i))] = i < 0 ? "" : decodeURIComponent(kv.slice(i + 1).replace(/\+/g, " "));
     });
+    return { path: path, params: params };
+  }
+  function route() {
+    var ph = parseHash(), path = ph.path, params = ph.params;
     var view = "overview", id = "";
     if (path === "jobs") view = "jobs";
     else if (path.indexOf("job/") === 0) { view = "job"; id = decodeURIComponent(path.slice(4)); }

@@ -102,8 +102,18 @@
   }
   function kv(rows) {
     return rows.filter(function (r) { return r[1] !== "" && r[1] != null; }).map(function (r) {
-      return el("tr", { "data-field": r[0] }, [el("th", { text: r[2] || r[0] }), el("td", { text: show(r[1]) })]);
+      return el("tr", { "data-field": r[0] }, [el("th", { text: r[2] || r[0] }), el("td", {}, [value(r[1])])]);
     });
+  }
+  // value renders a field of the job view: an object (usage, settlement,
+  // ...) as a nested table of its fields, anything else as text.
+  function value(v) {
+    if (v && typeof v === "object" && !Array.isArray(v)) {
+      return el("table", { cls: "kv nested" }, [el("tbody", {}, Object.keys(v).sort().map(function (k) {
+        return el("tr", { "data-field": k }, [el("th", { text: k.replace(/_/g, " ") }), el("td", {}, [value(v[k])])]);
+      }))]);
+    }
+    return document.createTextNode(show(v));
   }
 
   function renderJob(j) {
@@ -208,6 +218,7 @@
     if (!st) return "—";
     if (st === "crashed") return "crashed " + (n.plugin_crashes || 0);
     if (st === "backing_off") return "backing off" + (n.plugin_crashes ? " (crashed " + n.plugin_crashes + ")" : "");
+    if (n.plugin_crashes) return st + " (crashed " + n.plugin_crashes + ")";
     return st;
   }
   function pluginClass(st) {
@@ -223,7 +234,7 @@
         var st = n.plugin_state || "";
         var pin = shaPin(n.plugin_reason);
         var why = el("td", { cls: "reason" }, [
-          n.status_reason ? el("div", { cls: "status-reason", text: n.status_reason }) : null,
+          n.status_reason && n.status !== "up" ? el("div", { cls: "status-reason", text: n.status_reason }) : null,
           n.plugin_reason ? el("div", { cls: "plugin-reason", text: pin ? n.plugin_reason.split(": pinned ")[0] : n.plugin_reason }) : null,
           pin ? el("div", { cls: "hashes" }, [
             el("div", {}, ["pinned ", el("code", { cls: "hash", "data-hash": "pinned", text: pin.pinned })]),

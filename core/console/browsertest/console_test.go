@@ -26,7 +26,9 @@ type fixtureAPI struct {
 	mu      sync.Mutex
 	token   string
 	in      report.Input
-	nodes   any // served by GET /v1/nodes when set
+	nodes   any              // served by GET /v1/nodes when set
+	jobs    []map[string]any // served by GET /v1/jobs and /v1/job/{id}
+	jobEvs  []map[string]any // served by GET /v1/events?job=
 	paused  map[string]bool
 	index   uint64 // changes so far; the index served is one more (a raft index is never 0)
 	changed chan struct{}
@@ -93,7 +95,43 @@ func (f *fixtureAPI) routes(mux *http.ServeMux) {
 		js(w, f.in.Nodes)
 	})
 	mux.HandleFunc("GET /v1/ledger", func(w http.ResponseWriter, r *http.Request) { js(w, report.BuildLedger(f.in)) })
+	mux.HandleFunc("GET /v1/jobs", func(w http.ResponseWriter, r *http.Request) {
+		f.block(w, r)
+		defer f.mu.Unlock()
+		out := []map[string]any{}
+		for _, j := range f.jobs {
+			if st := r.URL.Query().Get("state"); st == "" || j["state"] == st {
+				out = append(out, j)
+			}
+		}
+		js(w, map[string]any{"jobs": out})
+	})
+	mux.HandleFunc("GET /v1/job/{id}", func(w http.ResponseWriter, r *http.Request) {
+		f.block(w, r)
+		defer f.mu.Unlock()
+		for _, j := range f.jobs {
+			if j["id"] == r.PathValue("id") {
+				js(w, j)
+				return
+			}
+		}
+		http.Error(w, `{"error":"job not found"}`, http.StatusNotFound)
+	})
 	mux.HandleFunc("GET /v1/events", func(w http.ResponseWriter, r *http.Request) {
+		if job := r.URL.Query().Get("job"); job != "" {
+			if r.URL.Query().Get("index") != "0" {
+				<-r.Context().Done() // long poll: nothing new
+				return
+			}
+			out := []map[string]any{}
+			for _, e := range f.jobEvs {
+				if e["job"] == job {
+					out = append(out, e)
+				}
+			}
+			js(w, map[string]any{"events": out, "index": len(f.jobEvs), "head": len(f.jobEvs)})
+			return
+		}
 		if r.URL.Query().Get("index") != "0" {
 			<-r.Context().Done() // long poll: nothing new
 			return
@@ -183,6 +221,7 @@ func TestConsoleNodesPluginStates(t *testing.T) {
 		node("n-crashed", "crashed", 3, "exit status 2"),
 		node("n-backoff", "backing_off", 1, "handshake: timeout"),
 		node("n-silent", "", 0, ""),
+		node("n-restarted", "up", 2, ""),
 	}
 	nodes[1]["status"] = "up"
 	api := &fixtureAPI{token: "s3cret", in: report.Example(), paused: map[string]bool{}, nodes: nodes}
@@ -201,6 +240,7 @@ func TestConsoleNodesPluginStates(t *testing.T) {
 	cases := []struct{ node, state, text string }{
 		{"n-starting", "starting", "starting"},
 		{"n-up", "up", "up"},
+		{"n-restarted", "up", "up (crashed 2)"},
 		{"n-refused", "refused", "refused"},
 		{"n-crashed", "crashed", "crashed 3"},
 		{"n-backoff", "backing_off", "backing off (crashed 1)"},
@@ -231,5 +271,67 @@ func TestConsoleNodesPluginStates(t *testing.T) {
 	if txt := browsertest.Eval[string](b, `document.querySelector('#nodes tr[data-node=n-crashed][data-plugin-state=up]').textContent`); !strings.Contains(txt, "sim up") {
 		t.Fatalf("overview row %q", txt)
 	}
+	b.RequireNoBlocked()
+}
+
+// TestConsoleJobExtraFields renders a job whose view carries fields the
+// page does not know (usage and settlement objects, as a metering API adds
+// them) under "More", field by field, beside its attempts and settlement
+// from the events.
+func TestConsoleJobExtraFields(t *testing.T) {
+	const ns = int64(1_796_000_000_000_000_000)
+	job := map[string]any{"seq": 1, "id": "j-usage", "home": "earth", "shard": "earth", "state": "completed",
+		"node": "earth.a", "attempt": 2, "hops": 0, "value": 3, "quote": 0.4, "submitted_at": ns,
+		"usage":      map[string]any{"cpu_seconds": 1.5, "gpu_seconds": 0.25},
+		"settlement": map[string]any{"charged": 0.4, "refunded": 0.1, "currency": "credits"}}
+	ev := func(seq int, typ string, attempt int, node string, amount int64, reason string) map[string]any {
+		return map[string]any{"seq": seq, "time": ns + int64(seq)*1e6, "type": typ, "job": "j-usage", "attempt": attempt,
+			"shard": "earth", "node": node, "amount_mu": amount, "reason": reason}
+	}
+	api := &fixtureAPI{token: "s3cret", in: report.Example(), paused: map[string]bool{},
+		jobs: []map[string]any{job},
+		jobEvs: []map[string]any{
+			ev(1, "job.submitted", 0, "", 0, ""),
+			ev(2, "job.assigned", 1, "earth.b", 300000, ""),
+			ev(3, "job.requeued", 1, "earth.b", 0, "node down"),
+			ev(4, "job.assigned", 2, "earth.a", 400000, ""),
+			ev(5, "job.started", 2, "earth.a", 0, ""),
+			ev(6, "job.completed", 2, "earth.a", 400000, ""),
+		}}
+	mux := http.NewServeMux()
+	mux.Handle("/ui/", http.StripPrefix("/ui", console.Handler()))
+	api.routes(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	u, _ := url.Parse(srv.URL)
+
+	b := browsertest.New(t, browsertest.Config{AllowedHosts: []string{u.Host}})
+	b.Do(
+		chromedp.Navigate(srv.URL+"/ui/#/job/j-usage"),
+		chromedp.WaitReady(chromedp.CSS(`#job-more tr[data-field=usage] tr[data-field=cpu_seconds]`)),
+		chromedp.WaitReady(chromedp.CSS(`#job-timeline li[data-type="job.completed"]`)),
+	)
+	text := func(sel string) string {
+		return browsertest.Eval[string](b, `document.querySelector('`+sel+`').textContent`)
+	}
+	cases := []struct{ sel, want string }{
+		{`#job-more tr[data-field=usage] tr[data-field=cpu_seconds] td`, "1.5"},
+		{`#job-more tr[data-field=usage] tr[data-field=gpu_seconds] td`, "0.25"},
+		{`#job-more tr[data-field=settlement] tr[data-field=refunded] td`, "0.1"},
+		{`#job-more tr[data-field=settlement] tr[data-field=currency] td`, "credits"},
+		{`#job-attempts tr[data-attempt="1"][data-outcome=requeued]`, "1earth.bearth0.3requeuednode down"},
+		{`#job-settlement[data-settled=true]`, "settled: paid 0.4 credits to earth.a"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.sel, func(t *testing.T) {
+			if got := text(tc.sel); got != tc.want {
+				t.Fatalf("%q, want %q", got, tc.want)
+			}
+		})
+	}
+	if hidden := browsertest.Eval[bool](b, `document.getElementById('job-more-panel').hidden`); hidden {
+		t.Fatal("the More panel is hidden")
+	}
+	b.Screenshot("job")
 	b.RequireNoBlocked()
 }
