@@ -115,7 +115,7 @@ func Chronicle(in Input) string {
 	if len(led.Flows) > 0 {
 		p("\nWork moved between shards:\n\n")
 		for _, f := range led.Flows {
-			p("- %s → %s: %s jobs worth %s credits\n", f.From, f.To, num(f.Jobs), fmtCredits(f.ValueMu))
+			p("- %s → %s: %s jobs worth %s credits%s\n", f.From, f.To, num(f.Jobs), fmtCredits(f.ValueMu), ruleNote(f.Rules))
 		}
 	}
 	p("\n")
@@ -211,4 +211,14 @@ func sumFlowMu(fs []FlowLedger) int64 {
 		n += f.ValueMu
 	}
 	return n
+}
+
+// ruleNote lists the rules behind a flow's moves, " (by latency budget 10,
+// no fit 2)", or nothing when the bundle's events name none.
+func ruleNote(rules map[string]int64) string {
+	if len(rules) == 0 {
+		return ""
+	}
+	l := flowLabel(0, rules)
+	return " (by " + l[strings.Index(l, ": ")+2:] + ")"
 }

@@ -180,3 +180,39 @@ func BenchmarkBundle40k(b *testing.B) {
 		}
 	})
 }
+
+// TestFlowRules: ledger.json and the topology name the rule behind every
+// move of a flow, the most used first.
+func TestFlowRules(t *testing.T) {
+	evs := []state.Event{
+		{Type: state.EvJobSpilled, Job: "a", From: "earth", To: "mars", Reason: "latency budget"},
+		{Type: state.EvJobSpilled, Job: "b", From: "earth", To: "mars", Reason: "no fit"},
+		{Type: state.EvJobSpilled, Job: "c", From: "earth", To: "mars", Reason: "latency budget"},
+		{Type: state.EvJobRerouted, Job: "d", From: "earth", To: "mars", Reason: "maintenance window"},
+		{Type: state.EvJobCompleted, Job: "a"},
+	}
+	got := flowRules(evs)[[2]string{"earth", "mars"}]
+	want := map[string]int64{"latency budget": 2, "no fit": 1, RuleOwnerReroute: 1}
+	if len(got) != len(want) {
+		t.Fatalf("rules = %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("rules[%q] = %d, want %d", k, got[k], v)
+		}
+	}
+	if l := flowLabel(4, got); l != "4 jobs: latency budget 2, no fit 1, owner reroute 1" {
+		t.Errorf("label = %q", l)
+	}
+	if l := flowLabel(0, nil); l != "0 jobs" {
+		t.Errorf("label without rules = %q", l)
+	}
+	in := Input{Shards: []ShardView{{Name: "earth"}, {Name: "mars"}},
+		Ledger: Ledger{Flows: []Flow{{From: "earth", To: "mars", Jobs: 4}}}, Events: evs}
+	if led := BuildLedger(in); len(led.Flows) != 1 || led.Flows[0].Rules["latency budget"] != 2 {
+		t.Errorf("ledger.json flows = %+v, want the rules counted", led.Flows)
+	}
+	if m := Mermaid(in); !strings.Contains(m, "4 jobs: latency budget 2, no fit 1, owner reroute 1") {
+		t.Errorf("topology lacks the flow's rules:\n%s", m)
+	}
+}

@@ -180,6 +180,10 @@ type Flow struct {
 	To      string `json:"to"`
 	Jobs    int64  `json:"jobs"`
 	ValueMu int64  `json:"value_mu"`
+	// Rules counts the moves of this flow by the rule that decided each
+	// (a spill event's reason; "owner reroute" for a reroute), over the
+	// events the bundle holds.
+	Rules map[string]int64 `json:"rules,omitempty"`
 }
 
 // Invariant is one ledger invariant check.

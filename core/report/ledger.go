@@ -40,6 +40,10 @@ type FlowLedger struct {
 	Jobs    int64   `json:"jobs"`
 	ValueMu int64   `json:"value_mu"`
 	Value   float64 `json:"value"`
+	// Rules counts the flow's moves by the rule that decided each, over the
+	// bundle's events (so after event-log pruning they may sum to less than
+	// Jobs).
+	Rules map[string]int64 `json:"rules,omitempty"`
 }
 
 // Totals are the headline ledger figures.
@@ -111,10 +115,46 @@ func countsDoc(jobs, val map[string]int64) map[string]CountValue {
 	return out
 }
 
-func flowsDoc(fs []Flow) []FlowLedger {
+// flowRules counts spill and reroute events by (from, to) and rule.
+func flowRules(evs []state.Event) map[[2]string]map[string]int64 {
+	out := map[[2]string]map[string]int64{}
+	for i := range evs {
+		e := &evs[i]
+		if e.Type != state.EvJobSpilled && e.Type != state.EvJobRerouted {
+			continue
+		}
+		k := [2]string{e.From, e.To}
+		if out[k] == nil {
+			out[k] = map[string]int64{}
+		}
+		out[k][moveRule(e)]++
+	}
+	return out
+}
+
+// moveRule names the rule behind a spill or reroute event: a spill's reason
+// is the routing rule that placed it; a reroute is the owner's.
+func moveRule(e *state.Event) string {
+	switch {
+	case e.Type == state.EvJobRerouted:
+		return RuleOwnerReroute
+	case e.Reason != "":
+		return e.Reason
+	}
+	return "unstated"
+}
+
+// RuleOwnerReroute is the rule named for a flow's owner reroutes.
+const RuleOwnerReroute = "owner reroute"
+
+func flowsDoc(fs []Flow, rules map[[2]string]map[string]int64) []FlowLedger {
 	out := make([]FlowLedger, 0, len(fs))
 	for _, f := range fs {
-		out = append(out, FlowLedger{From: f.From, To: f.To, Jobs: f.Jobs, ValueMu: f.ValueMu, Value: credits(f.ValueMu)})
+		r := f.Rules
+		if rules != nil {
+			r = rules[[2]string{f.From, f.To}]
+		}
+		out = append(out, FlowLedger{From: f.From, To: f.To, Jobs: f.Jobs, ValueMu: f.ValueMu, Value: credits(f.ValueMu), Rules: r})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].From != out[j].From {
@@ -133,7 +173,7 @@ func BuildLedger(in Input) LedgerDoc {
 		Global:      countsDoc(in.Ledger.Global.Jobs, in.Ledger.Global.ValueMu),
 		Shards:      make(map[string]map[string]CountValue, len(in.Shards)),
 		Nodes:       make(map[string]NodeLedger, len(in.Nodes)),
-		Flows:       flowsDoc(in.Ledger.Flows),
+		Flows:       flowsDoc(in.Ledger.Flows, flowRules(in.Events)),
 		PaymentsMu:  make(map[string]int64, len(in.Ledger.Payments)),
 		Payments:    make(map[string]float64, len(in.Ledger.Payments)),
 		Invariants:  append([]Invariant{}, in.Ledger.Invariants...),
@@ -329,6 +369,10 @@ func (r *replay) apply(e *state.Event) error {
 		}
 		f.Jobs++
 		f.ValueMu += j.valueMu
+		if f.Rules == nil {
+			f.Rules = map[string]int64{}
+		}
+		f.Rules[moveRule(e)]++
 		j.hops++
 		j.state, j.node, j.shard = state.JobQueued, "", to
 		r.shards[to] = true
@@ -397,7 +441,7 @@ func (r *replay) doc() LedgerDoc {
 	for _, f := range r.flows {
 		fs = append(fs, *f)
 	}
-	d.Flows = flowsDoc(fs)
+	d.Flows = flowsDoc(fs, nil)
 	for k, v := range r.payments {
 		if v != 0 {
 			d.PaymentsMu[k] = v

@@ -115,7 +115,7 @@ func TestMermaid(t *testing.T) {
 		in   Input
 		want []string
 	}{
-		{"fixture", base, []string{`-->|"<= 120ms"|`, `-.->|"2 jobs"|`, "subgraph shard_mars_north_1[", "class node_earth_edge nodeDown"}},
+		{"fixture", base, []string{`-->|"<= 120ms"|`, `-.->|"2 jobs: queue above threshold 2"|`, "subgraph shard_mars_north_1[", "class node_earth_edge nodeDown"}},
 		{"dots dashes collisions", odd, []string{"shard_a_b_c_2", "class node_a_b_c_n_1 nodeRetired", "#quot;", "#124;"}},
 		{"empty", Input{}, []string{"flowchart LR"}},
 	}

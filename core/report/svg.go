@@ -126,7 +126,7 @@ func SVG(in Input) string {
 		}
 		fmt.Fprintf(&b, `<g class="flow" data-from="%s" data-to="%s" data-jobs="%d">`, esc(f.From), esc(f.To), f.Jobs)
 		fmt.Fprintf(&b, `<path d="M%d,%d C%d,%d %d,%d %d,%d" fill="none" stroke="%s" stroke-width="2" stroke-dasharray="%s" marker-end="url(#arrow)"/>`, x1, top, x1, ly, x2, ly, x2, top, stroke, dash)
-		fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#f6b93b" text-anchor="middle">%s</text></g>`+"\n", (x1+x2)/2, ly+4, esc(fmt.Sprintf("%s → %s: %d jobs", f.From, f.To, f.Jobs)))
+		fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#f6b93b" text-anchor="middle">%s</text></g>`+"\n", (x1+x2)/2, ly+4, esc(fmt.Sprintf("%s → %s: %s", f.From, f.To, flowLabel(f.Jobs, f.Rules))))
 	}
 	b.WriteString("</svg>\n")
 	return b.String()

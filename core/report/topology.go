@@ -65,7 +65,9 @@ func buildTopo(in Input) topo {
 	}
 	// Spillover edges: every configured target, labelled with its flow.
 	seen := map[[2]string]int{}
+	rules := flowRules(in.Events)
 	for _, f := range in.Ledger.Flows {
+		f.Rules = rules[[2]string{f.From, f.To}]
 		if _, a := idx[f.From]; !a {
 			continue
 		}
@@ -192,7 +194,7 @@ func Mermaid(in Input) string {
 	}
 	for _, f := range t.flows {
 		from, to := t.shardByName(f.From), t.shardByName(f.To)
-		fmt.Fprintf(&b, "  %s -.->|\"%d jobs\"| %s\n", from.router, f.Jobs, to.router)
+		fmt.Fprintf(&b, "  %s -.->|\"%s\"| %s\n", from.router, mermaidText(flowLabel(f.Jobs, f.Rules)), to.router)
 	}
 	for _, s := range t.shards {
 		fmt.Fprintf(&b, "  class %s %s\n", s.id, shardClass(s.ShardView))
@@ -202,4 +204,34 @@ func Mermaid(in Input) string {
 		}
 	}
 	return b.String()
+}
+
+// flowLabel is a flow's label: its job count and, when its events name
+// them, the rules that moved the jobs, the most used first
+// ("12 jobs: latency budget 10, no fit 2").
+func flowLabel(jobs int64, rules map[string]int64) string {
+	label := fmt.Sprintf("%d jobs", jobs)
+	if len(rules) == 0 {
+		return label
+	}
+	names := make([]string, 0, len(rules))
+	for r := range rules {
+		names = append(names, r)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		if rules[names[i]] != rules[names[j]] {
+			return rules[names[i]] > rules[names[j]]
+		}
+		return names[i] < names[j]
+	})
+	parts := make([]string, len(names))
+	for i, r := range names {
+		parts[i] = fmt.Sprintf("%s %d", r, rules[r])
+	}
+	return label + ": " + strings.Join(parts, ", ")
+}
+
+// mermaidText makes s safe inside a quoted Mermaid label.
+func mermaidText(s string) string {
+	return strings.NewReplacer(`"`, "#quot;", "|", "#124;").Replace(s)
 }
