@@ -132,7 +132,15 @@ func TestSubmitAndList(t *testing.T) {
 		jobs = append(jobs, api.JobSubmit{ID: fmt.Sprintf("j-%02d", i), Key: fmt.Sprintf("k-%02d", i), Shard: "earth",
 			Value: 1.25, Kind: "sim", Payload: []byte(`{"duration_ms":0}`)})
 	}
-	jobs = append(jobs, api.JobSubmit{ID: "bad", Shard: "nowhere"})
+	// A batch naming an unknown shard is refused whole, before raft.
+	last := a.srv.LastIndex()
+	if _, err := sub.SubmitJobs(ctx, append(jobs, api.JobSubmit{ID: "bad", Shard: "nowhere"})); err == nil ||
+		!strings.Contains(err.Error(), "jobs[25].shard") {
+		t.Fatalf("batch with an unknown shard: %v", err)
+	}
+	if a.srv.LastIndex() != last {
+		t.Fatalf("a refused batch moved the raft index")
+	}
 	res, err := sub.SubmitJobs(ctx, jobs)
 	if err != nil {
 		t.Fatalf("SubmitJobs: %v", err)
@@ -141,9 +149,6 @@ func TestSubmitAndList(t *testing.T) {
 		if r.Status != api.StatusAccepted || r.ID != jobs[i].ID {
 			t.Fatalf("result %d: %+v", i, r)
 		}
-	}
-	if res[25].Status != api.StatusRejected || res[25].Reason == "" {
-		t.Fatalf("unknown shard: %+v", res[25])
 	}
 	// Same key again: duplicate, answering with the first job's id.
 	dup, err := sub.SubmitJobs(ctx, []api.JobSubmit{{Key: "k-03", Shard: "earth"}})
@@ -221,9 +226,25 @@ func TestBadRequests(t *testing.T) {
 	}{
 		{"missing shard", "POST", "/v1/jobs", `[{"shard":"earth"},{"id":"x"}]`, 400, "jobs[1].shard"},
 		{"negative value", "POST", "/v1/jobs", `[{"shard":"earth","value":-1}]`, 400, "jobs[0].value"},
-		{"unknown field", "POST", "/v1/jobs", `[{"shard":"earth","colour":"red"}]`, 400, "colour"},
-		{"wrong type", "POST", "/v1/jobs", `[{"shard":"earth","priority":"high"}]`, 400, "priority"},
-		{"malformed", "POST", "/v1/jobs", `[{"shard":`, 400, ""},
+		{"unknown field", "POST", "/v1/jobs", `[{"shard":"earth","colour":"red"}]`, 400, "jobs[0].colour"},
+		{"wrong type", "POST", "/v1/jobs", `[{"shard":"earth"},{"shard":"earth"},{"shard":"earth"},{"shard":"earth","priority":"high"}]`, 400, "jobs[3].priority"},
+		{"malformed", "POST", "/v1/jobs", `[{"shard":`, 400, "jobs[0]"},
+		{"not an array", "POST", "/v1/jobs", `{"shard":"earth"}`, 400, "jobs"},
+		{"trailing batch", "POST", "/v1/jobs", `[{"shard":"earth"}][{"shard":"earth"}]`, 400, ""},
+		{"trailing garbage", "POST", "/v1/jobs", `[{"shard":"earth"}] x`, 400, ""},
+		{"trailing object", "POST", "/v1/shards", `{"name":"venus"}{"name":"pluto"}`, 400, ""},
+		{"unknown shard in batch", "POST", "/v1/jobs", `[{"shard":"earth"},{"shard":"earth"},{"shard":"pluto"}]`, 404, "jobs[2].shard"},
+		{"bad job id", "POST", "/v1/jobs", `[{"shard":"earth"},{"id":"../x","shard":"earth"}]`, 400, "jobs[1].id"},
+		{"priority out of range", "POST", "/v1/jobs", `[{"shard":"earth","priority":1000000001}]`, 400, "jobs[0].priority"},
+		{"value overflow", "POST", "/v1/jobs", `[{"shard":"earth","value":1e13}]`, 400, "jobs[0].value"},
+		{"max_price overflow", "POST", "/v1/jobs", `[{"shard":"earth","max_price":9.3e12}]`, 400, "jobs[0].max_price"},
+		{"unknown spillover target", "POST", "/v1/shard/earth/update", `{"spillover_targets":["mars","pluto"]}`, 404, "spillover_targets[1]"},
+		{"unknown policy target", "POST", "/v1/shard/earth/update", `{"policies":[{"target":"pluto"}]}`, 404, "policies[0].target"},
+		{"negative latency", "POST", "/v1/node/earth.n1/update", `{"latency_ms":-5}`, 400, "latency_ms"},
+		{"latency overflow", "POST", "/v1/node/earth.n1/update", `{"latency_ms":9223372036854775807}`, 400, "latency_ms"},
+		{"interval overflow", "POST", "/v1/operator/checkpoint", `{"interval_ms":9223372036854775807}`, 400, "interval_ms"},
+		{"reporting label with a slash", "POST", "/v1/operator/reporting", `{"label":"../../etc"}`, 400, "label"},
+		{"reporting label dot-dot", "POST", "/v1/operator/reporting", `{"label":".."}`, 400, "label"},
 		{"too large", "POST", "/v1/jobs", `[{"shard":"earth","kind":"` + strings.Repeat("x", 2000) + `"}]`, 413, ""},
 		{"unknown token type", "POST", "/v1/acl/tokens", `{"name":"n","type":"root"}`, 400, "type"},
 		{"unknown shard", "POST", "/v1/shard/pluto/update", `{"max_queue":1}`, 404, ""},

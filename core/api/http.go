@@ -373,32 +373,68 @@ func (h *HTTP) writeError(w http.ResponseWriter, err error) {
 }
 
 // decode reads a JSON body bounded by MaxBodyBytes into v. Unknown fields
-// are refused, naming the field.
+// are refused, naming the field, and so is anything after the JSON value.
 func (h *HTTP) decode(w http.ResponseWriter, r *http.Request, v any) error {
 	r.Body = http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes)
-	dec := json.NewDecoder(r.Body)
+	return decodeBody(r.Body, v)
+}
+
+// decodeBody decodes exactly one JSON value from body into v.
+func decodeBody(body io.Reader, v any) error {
+	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		var mbe *http.MaxBytesError
-		var ute *json.UnmarshalTypeError
-		var se *json.SyntaxError
-		switch {
-		case errors.As(err, &mbe):
-			return &apiError{status: http.StatusRequestEntityTooLarge,
-				msg: fmt.Sprintf("request body larger than %d bytes", mbe.Limit)}
-		case errors.Is(err, io.EOF):
-			return badRequest("", "empty request body")
-		case errors.As(err, &ute):
-			return badRequest(ute.Field, "field %s: cannot use JSON %s as %s", ute.Field, ute.Value, ute.Type)
-		case errors.As(err, &se):
-			return badRequest("", "malformed JSON at offset %d: %v", se.Offset, err)
-		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-			return badRequest(f, "unknown field %q", f)
-		}
-		return badRequest("", "bad request body: %v", err)
+		return decodeError(err, "")
 	}
-	return nil
+	return noTrailing(dec)
+}
+
+// noTrailing refuses anything but white space after the body's JSON value:
+// `[a][b]` is one bad request, not a request for a.
+func noTrailing(dec *json.Decoder) error {
+	end := dec.InputOffset()
+	_, err := dec.Token()
+	if errors.Is(err, io.EOF) {
+		return nil
+	}
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return decodeError(err, "")
+	}
+	return badRequest("", "trailing data after the JSON value that ends at offset %d", end)
+}
+
+// decodeError translates a JSON decoding error; prefix names the item being
+// decoded ("jobs[3]") and is put before field names.
+func decodeError(err error, prefix string) error {
+	field := func(f string) string {
+		switch {
+		case prefix == "":
+			return f
+		case f == "":
+			return prefix
+		}
+		return prefix + "." + f
+	}
+	var mbe *http.MaxBytesError
+	var ute *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &mbe):
+		return &apiError{status: http.StatusRequestEntityTooLarge,
+			msg: fmt.Sprintf("request body larger than %d bytes", mbe.Limit)}
+	case errors.Is(err, io.EOF) && prefix == "":
+		return badRequest("", "empty request body")
+	case errors.As(err, &ute):
+		f := field(ute.Field)
+		return badRequest(f, "field %s: cannot use JSON %s as %s", f, ute.Value, ute.Type)
+	case errors.As(err, &se):
+		return badRequest(prefix, "malformed JSON at offset %d: %v", se.Offset, err)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		f := field(strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`))
+		return badRequest(f, "unknown field %q", f)
+	}
+	return badRequest(prefix, "bad request body: %v", err)
 }
 
 // meta stamps an owner command.

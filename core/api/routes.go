@@ -188,26 +188,17 @@ func outcomeStatus(s raftfsm.OutcomeStatus) string {
 
 func (h *HTTP) jobsSubmit(w http.ResponseWriter, r *http.Request) (any, error) {
 	start := time.Now()
-	var req []JobSubmit
-	if err := h.decode(w, r, &req); err != nil {
+	r.Body = http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes)
+	req, err := decodeSubmit(r.Body)
+	if err != nil {
 		return nil, err
 	}
-	if len(req) == 0 {
-		return nil, badRequest("jobs", "no jobs")
+	jobs, err := validateSubmit(req)
+	if err != nil {
+		return nil, err
 	}
-	jobs := make([]command.JobSubmit, len(req))
-	for i, j := range req {
-		switch {
-		case j.Shard == "":
-			return nil, badRequest(fmt.Sprintf("jobs[%d].shard", i), "jobs[%d]: shard is required", i)
-		case j.Value < 0:
-			return nil, badRequest(fmt.Sprintf("jobs[%d].value", i), "jobs[%d]: value must not be negative", i)
-		case j.MaxPrice < 0:
-			return nil, badRequest(fmt.Sprintf("jobs[%d].max_price", i), "jobs[%d]: max_price must not be negative", i)
-		}
-		jobs[i] = command.JobSubmit{ID: j.ID, Key: j.Key, Shard: j.Shard, Capabilities: j.Capabilities,
-			Priority: j.Priority, ValueMu: Micro(j.Value), MaxPriceMu: Micro(j.MaxPrice), Kind: j.Kind,
-			Payload: []byte(j.Payload)}
+	if err := h.requireShards(jobs); err != nil {
+		return nil, err
 	}
 	outs, err := h.b.Submit(r.Context(), jobs, caller(r).actor())
 	if err != nil {

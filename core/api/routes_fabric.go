@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/planetary/planetary/core/health"
+	"github.com/planetary/planetary/core/limits"
 	"github.com/planetary/planetary/core/server"
 	"github.com/planetary/planetary/raftfsm/command"
 	"github.com/planetary/planetary/raftfsm/state"
@@ -74,7 +75,31 @@ func validateShard(s Shard) error {
 			return badRequest(fmt.Sprintf("policies[%d].target", i), "spillover target must name another shard")
 		}
 	}
-	return nil
+	return checkShardLimits(s)
+}
+
+// requireTargets refuses spillover targets that name no shard.
+func (h *HTTP) requireTargets(s Shard) error {
+	var field, name string
+	h.b.Read(func(st *state.Store) {
+		for i, t := range s.SpilloverTargets {
+			if st.Shard(t) == nil {
+				field, name = fmt.Sprintf("spillover_targets[%d]", i), t
+				return
+			}
+		}
+		for i, p := range s.Policies {
+			if st.Shard(p.Target) == nil {
+				field, name = fmt.Sprintf("policies[%d].target", i), p.Target
+				return
+			}
+		}
+	})
+	if field == "" {
+		return nil
+	}
+	return &apiError{status: http.StatusNotFound, field: field,
+		msg: fmt.Sprintf("%s: spillover target shard %q not found", field, name)}
 }
 
 func (h *HTTP) shardRegister(w http.ResponseWriter, r *http.Request) (any, error) {
@@ -89,6 +114,9 @@ func (h *HTTP) shardRegister(w http.ResponseWriter, r *http.Request) (any, error
 	h.b.Read(func(s *state.Store) { exists = s.Shard(req.Name) != nil })
 	if exists {
 		return nil, &apiError{status: http.StatusConflict, field: "name", msg: fmt.Sprintf("shard %q already exists", req.Name)}
+	}
+	if err := h.requireTargets(req); err != nil {
+		return nil, err
 	}
 	return h.apply(r, command.ShardRegisterType, &command.ShardRegister{Meta: h.meta(r, req.Reason), Shard: ShardRecord(req)})
 }
@@ -129,6 +157,9 @@ func (h *HTTP) shardUpdate(w http.ResponseWriter, r *http.Request) (any, error) 
 		return nil, badRequest("", "no field to update")
 	}
 	if err := validateShard(v); err != nil {
+		return nil, err
+	}
+	if err := h.requireTargets(v); err != nil {
 		return nil, err
 	}
 	cmd.Shard = ShardRecord(v)
@@ -226,7 +257,7 @@ func validateNode(n Node, prefix string) error {
 	case n.Price.Base < 0:
 		return badRequest(f("price.base"), "node %s: price base must not be negative", n.ID)
 	}
-	return nil
+	return checkNodeLimits(n, prefix)
 }
 
 func (h *HTTP) nodeRegister(w http.ResponseWriter, r *http.Request) (any, error) {
@@ -277,14 +308,23 @@ func (h *HTTP) nodeUpdate(w http.ResponseWriter, r *http.Request) (any, error) {
 		cmd.Fields, n.Quota = append(cmd.Fields, "quota"), *req.Quota
 	}
 	if req.LatencyMs != nil {
+		if *req.LatencyMs < 0 {
+			return nil, badRequest("latency_ms", "latency_ms must not be negative")
+		}
 		cmd.Fields, n.LatencyMs = append(cmd.Fields, "latency_ms"), *req.LatencyMs
 	}
 	if req.Capabilities != nil {
+		if err := checkCapabilities("capabilities", *req.Capabilities); err != nil {
+			return nil, err
+		}
 		cmd.Fields, n.Capabilities = append(cmd.Fields, "capabilities"), *req.Capabilities
 	}
 	if req.Price != nil {
 		if req.Price.Base < 0 {
 			return nil, badRequest("price.base", "price base must not be negative")
+		}
+		if err := checkPrice("price.", *req.Price); err != nil {
+			return nil, err
 		}
 		cmd.Fields, n.Price = append(cmd.Fields, "price"), priceRecord(*req.Price)
 	}
@@ -296,6 +336,13 @@ func (h *HTTP) nodeUpdate(w http.ResponseWriter, r *http.Request) (any, error) {
 	}
 	if len(cmd.Fields) == 0 {
 		return nil, badRequest("", "no field to update")
+	}
+	if err := checkAll(checkCount("capacity", n.Capacity), checkCount("max_concurrency", n.MaxConcurrency),
+		checkCount("quota", n.Quota), checkDuration("latency_ms", n.LatencyMs),
+		checkCount("deployment.resources.gpus", n.Deployment.Resources.GPUs),
+		limitCheck("deployment.zones", limits.Labels("deployment.zones", n.Deployment.Zones)),
+		checkAttestations("attestations.", attestationsView(n.Attestations))); err != nil {
+		return nil, err
 	}
 	return h.apply(r, command.NodeUpdateType, &cmd)
 }
@@ -349,6 +396,9 @@ func (h *HTTP) checkpointConfigure(w http.ResponseWriter, r *http.Request) (any,
 	if req.IntervalMs < 0 {
 		return nil, badRequest("interval_ms", "interval_ms must not be negative")
 	}
+	if err := checkDuration("interval_ms", req.IntervalMs); err != nil {
+		return nil, err
+	}
 	if req.IntervalMs == 0 && req.Path == "" {
 		return nil, badRequest("", "set interval_ms or path")
 	}
@@ -392,6 +442,11 @@ func (h *HTTP) reportingConfigure(w http.ResponseWriter, r *http.Request) (any, 
 	}
 	if req.Dir == "" && req.Label == "" {
 		return nil, badRequest("", "set dir or label")
+	}
+	if req.Label != "" {
+		if err := limits.PathComponent("label", req.Label); err != nil {
+			return nil, limitError("label", err)
+		}
 	}
 	if req.Dir != "" {
 		if err := h.checkPath(req.Dir, "dir"); err != nil {

@@ -190,13 +190,10 @@ func (h *HTTP) missionPut(w http.ResponseWriter, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if m.Checkpoint.Path != "" {
-		if err := h.checkPath(m.Checkpoint.Path, "checkpoint.path"); err != nil {
-			return nil, err
-		}
-	}
-	if m.Reporting.Dir != "" {
-		if err := h.checkPath(m.Reporting.Dir, "reporting.directory"); err != nil {
+	// Every path the mission writes to, its schedule entries' included,
+	// falls under the agent's allowed roots.
+	for _, wp := range m.WritePaths() {
+		if err := h.checkPath(wp.Path, wp.Field); err != nil {
 			return nil, err
 		}
 	}

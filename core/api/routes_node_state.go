@@ -150,6 +150,11 @@ func (h *HTTP) clientNodeState(w http.ResponseWriter, r *http.Request) (any, err
 		if st.Price != nil && st.Price.Base < 0 {
 			return nil, badRequest(fmt.Sprintf("nodes[%d].price.base", i), "price base must not be negative")
 		}
+		if st.Price != nil {
+			if err := checkPrice(fmt.Sprintf("nodes[%d].price.", i), *st.Price); err != nil {
+				return nil, err
+			}
+		}
 	}
 	out := NodeStateResult{Updated: []string{}}
 	var cmds []command.NodeUpdate

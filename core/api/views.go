@@ -2,7 +2,8 @@ package api
 
 import (
 	"encoding/json"
-	"math"
+
+	"github.com/planetary/planetary/core/limits"
 
 	"github.com/planetary/planetary/core/health"
 	"github.com/planetary/planetary/raftfsm/state"
@@ -57,8 +58,10 @@ type Peer struct {
 // Credits converts micro-credits to decimal credits.
 func Credits(mu int64) float64 { return float64(mu) / state.Micro }
 
-// Micro converts decimal credits to micro-credits, rounding half away from zero.
-func Micro(credits float64) int64 { return int64(math.Round(credits * state.Micro)) }
+// Micro converts decimal credits to micro-credits, rounding half away from
+// zero; amounts beyond the money limit (docs/limits.md) are clamped to it, so
+// the conversion never wraps. Routes check amounts with limits.Credits first.
+func Micro(credits float64) int64 { return limits.SaturatingMicro(credits) }
 
 // JobSubmit is one job of POST /v1/jobs.
 type JobSubmit struct {

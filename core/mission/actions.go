@@ -1,6 +1,8 @@
 package mission
 
 import (
+	"fmt"
+
 	"github.com/planetary/planetary/raftfsm/command"
 )
 
@@ -237,3 +239,36 @@ var (
 	_ OwnerAction = (*CheckpointConfigureAction)(nil)
 	_ OwnerAction = (*ReportingConfigureAction)(nil)
 )
+
+// WritePath is a filesystem path a mission makes the agent write to, with
+// the field that names it.
+type WritePath struct {
+	Field, Path string
+}
+
+// WritePaths lists every path the mission writes to: the checkpoint path,
+// the report directory and those of its schedule entries
+// (checkpoint.configure, reporting.configure). A server checks each against
+// its allowed roots before applying the mission.
+func (m *Mission) WritePaths() []WritePath {
+	var out []WritePath
+	if m.Checkpoint.Path != "" {
+		out = append(out, WritePath{"checkpoint.path", m.Checkpoint.Path})
+	}
+	if m.Reporting.Dir != "" {
+		out = append(out, WritePath{"reporting.directory", m.Reporting.Dir})
+	}
+	for _, e := range m.Schedule {
+		switch a := e.Args.(type) {
+		case *CheckpointConfigureAction:
+			if a.Path != "" {
+				out = append(out, WritePath{fmt.Sprintf("schedule.%s.path", e.ID), a.Path})
+			}
+		case *ReportingConfigureAction:
+			if a.Dir != "" {
+				out = append(out, WritePath{fmt.Sprintf("schedule.%s.directory", e.ID), a.Dir})
+			}
+		}
+	}
+	return out
+}

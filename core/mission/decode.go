@@ -13,6 +13,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
+
+	"github.com/planetary/planetary/core/limits"
 )
 
 // content decodes a block body against doc. It reports unknown, missing and
@@ -181,6 +183,10 @@ func (r *reader) NonNegInt(name string) int64 {
 		r.errorf(r.Range(name), "Negative value", "Attribute %q must not be negative, got %d.", name, i)
 		return 0
 	}
+	if i > limits.MaxCount {
+		r.errorf(r.Range(name), "Value out of range", "Attribute %q must be at most %d, got %d.", name, limits.MaxCount, i)
+		return 0
+	}
 	return i
 }
 
@@ -274,6 +280,11 @@ func (r *reader) Duration(name string) int64 {
 		return def
 	}
 	ms, ok := parseDurationMs(v.AsString())
+	if ok && ms > limits.MaxDurationMs {
+		r.errorf(r.Range(name), "Value out of range",
+			"Attribute %q must be at most 366 days (%d ms), got %q.", name, int64(limits.MaxDurationMs), v.AsString())
+		return def
+	}
 	if !ok {
 		r.errorf(r.Range(name), "Invalid duration",
 			"Attribute %q must be a non-negative duration such as \"900ms\", \"30s\" or \"2m\", got %q.", name, v.AsString())
@@ -430,8 +441,8 @@ func configValues(b *hcl.Block, diags *hcl.Diagnostics) (map[string]any, ConfigS
 	return out, src
 }
 
-// maxCredits keeps micro-credit amounts well inside int64.
-const maxCredits = 1e12
+// maxCredits keeps micro-credit amounts well inside int64 (docs/limits.md).
+const maxCredits = limits.MaxCredits
 
 // Credits converts decimal credits to micro-credits (1 credit = 1,000,000),
 // rounding half away from zero on the decimal value as written (so 0.0000005
@@ -463,7 +474,7 @@ func Credits(c float64) int64 {
 
 // validName reports whether s is a usable shard, node, workload or entry name.
 func validName(s string) bool {
-	if s == "" {
+	if s == "" || len(s) > limits.MaxNameLen {
 		return false
 	}
 	for _, c := range s {
@@ -490,7 +501,7 @@ func checkName(b *hcl.Block, what string, diags *hcl.Diagnostics) string {
 	if !validName(name) {
 		*diags = append(*diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError, Summary: "Invalid " + what + " name",
-			Detail:  fmt.Sprintf("%q is not a valid %s name: use letters, digits, '.', '-' and '_'.", name, what),
+			Detail:  fmt.Sprintf("%q is not a valid %s name: use 1-%d letters, digits, '.', '-' and '_'.", name, what, limits.MaxNameLen),
 			Subject: labelRange(b).Ptr(),
 		})
 	}

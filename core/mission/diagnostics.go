@@ -9,12 +9,15 @@ import (
 	"github.com/hashicorp/hcl/v2/hclparse"
 )
 
+// maxSnippets bounds the source snippets FormatDiagnostics renders.
+const maxSnippets = 10
+
 // FormatDiagnostics writes one line per problem,
 //
 //	<file>:<line>,<col>: <summary>; <detail>
 //
 // (warnings say "warning:" after the position), then the snippets rendered
-// by hcl's text writer. files supplies sources for the snippets; a file a
+// by hcl's text writer for the first maxSnippets. files supplies sources for the snippets; a file a
 // diagnostic names that is missing from files is read from disk when it can
 // be, so callers holding only diagnostics still get snippets.
 func FormatDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics) error {
@@ -35,7 +38,7 @@ func FormatDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagno
 			continue
 		}
 		if src, err := os.ReadFile(name); err == nil {
-			if f, _ := p.ParseHCL(src, name); f != nil {
+			if f, _ := parseHCL(p, src, name); f != nil {
 				all[name] = f
 			}
 		}
@@ -59,6 +62,12 @@ func FormatDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagno
 	}
 	if _, err := fmt.Fprintln(w); err != nil {
 		return fmt.Errorf("write diagnostics: %w", err)
+	}
+	// The text writer scans the source from its start for each snippet, so
+	// only the first maxSnippets diagnostics get one: a large file with
+	// many errors renders in bounded time.
+	if len(diags) > maxSnippets {
+		diags = diags[:maxSnippets]
 	}
 	tw := hcl.NewDiagnosticTextWriter(w, all, 0, false)
 	if err := tw.WriteDiagnostics(diags); err != nil {

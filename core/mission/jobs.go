@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
 
+	"github.com/planetary/planetary/core/limits"
 	"github.com/planetary/planetary/raftfsm/command"
 )
 
@@ -23,9 +24,9 @@ func ParseJobFile(path string) ([]JobSpec, hcl.Diagnostics) {
 
 // ParseJobs is ParseJobFile over bytes.
 func ParseJobs(src []byte, filename string) ([]JobSpec, hcl.Diagnostics) {
-	f, diags := hclparse.NewParser().ParseHCL(src, filename)
+	f, diags := parseHCL(hclparse.NewParser(), src, filename)
 	if f == nil || f.Body == nil {
-		return nil, diags
+		return nil, capDiagnostics(diags)
 	}
 	docs := jobFileDocs()
 	top := &BlockDoc{Name: "file", Blocks: docs}
@@ -51,6 +52,15 @@ func ParseJobs(src []byte, filename string) ([]JobSpec, hcl.Diagnostics) {
 		if j.Payload == nil {
 			j.Payload = []byte("{}")
 		}
+		if id != "" {
+			if err := limits.JobID("job", id); err != nil {
+				p.errorf(labelRange(b), "Invalid job id", "%v.", err)
+			}
+		}
+		r.limit("key", limits.Key("key", j.Key))
+		r.limit("priority", limits.Priority("priority", j.Priority))
+		r.limit("capabilities", limits.Capabilities("capabilities", j.Capabilities))
+		r.limit("payload", limits.Payload("payload", len(j.Payload)))
 		j.Capabilities = RequiredCapabilities(j.Kind, j.Payload, j.Capabilities)
 		if p.declare(seen, "job", id, b) {
 			jobs = append(jobs, j)
@@ -59,7 +69,7 @@ func ParseJobs(src []byte, filename string) ([]JobSpec, hcl.Diagnostics) {
 	if len(c.Blocks) == 0 && !p.diags.HasErrors() {
 		p.errorf(f.Body.MissingItemRange(), "No jobs", "%s holds no job \"ID\" { ... } block.", filename)
 	}
-	return jobs, p.diags
+	return jobs, capDiagnostics(p.diags)
 }
 
 // ContainerKind is the job kind run by the container agent.

@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
 
+	"github.com/planetary/planetary/core/limits"
 	"github.com/planetary/planetary/raftfsm/state"
 )
 
@@ -28,10 +29,10 @@ func ParseFile(path string) (*File, hcl.Diagnostics) {
 func Parse(src []byte, filename string) (*File, hcl.Diagnostics) {
 	p := hclparse.NewParser()
 	out := &File{}
-	f, diags := p.ParseHCL(src, filename)
+	f, diags := parseHCL(p, src, filename)
 	out.Sources = p.Files()
 	if f == nil || f.Body == nil {
-		return out, diags
+		return out, capDiagnostics(diags)
 	}
 	docs := append(agentFileDocs(), missionFileDocs()...)
 	top := &BlockDoc{Name: "file", Blocks: docs}
@@ -50,7 +51,7 @@ func Parse(src []byte, filename string) (*File, hcl.Diagnostics) {
 	if out.Agent != nil && out.Mission != nil {
 		ps.checkRoots(out.Agent)
 	}
-	return out, ps.diags
+	return out, capDiagnostics(ps.diags)
 }
 
 // ParseMissionFile parses a file that must hold a mission (an agent config
@@ -259,6 +260,9 @@ func (p *parser) decodeMission(by map[string]hcl.Blocks, fileRange hcl.Range) *M
 		if m.Reporting.Label == "" {
 			m.Reporting.Label = m.Name
 		}
+		if m.Reporting.Label != "" {
+			r.limit("label", limits.PathComponent("label", m.Reporting.Label))
+		}
 	}
 	seenWl, seenPrefix := map[string]hcl.Range{}, map[string]hcl.Range{}
 	for _, b := range by["workload"] {
@@ -383,6 +387,8 @@ func (p *parser) decodeNode(doc *BlockDoc, b *hcl.Block, entry int) Node {
 	n.HeartbeatSec = r.NonNegInt("heartbeat_sec")
 	n.Endpoint = r.String("endpoint")
 	n.Labels = r.Strings("labels")
+	r.limit("labels", limits.Labels("labels", n.Labels))
+	r.limit("capabilities", limits.Capabilities("capabilities", n.Capabilities))
 	n.Deployment = p.decodeDeployment(doc.block("deployment"), blocks["deployment"])
 	n.Price = p.decodePrice(doc.block("price"), blocks["price"])
 	n.Attestations = p.decodeAttestations(doc.block("attestations"), blocks["attestations"])
@@ -469,6 +475,10 @@ func (p *parser) decodeWorkload(doc *BlockDoc, b *hcl.Block, mission string) Wor
 	w.DurationMs = r.NonNegInt("duration_ms")
 	w.Payload = r.Object("payload")
 	w.Note = r.String("note")
+	r.limit("priority", limits.Priority("priority", w.Priority))
+	r.limit("capabilities", limits.Capabilities("capabilities", w.Capabilities))
+	r.limit("payload", limits.Payload("payload", len(w.Payload)+len(`,"duration_ms":`)+20))
+	r.limit("id_prefix", limits.JobID("id_prefix", fmt.Sprintf("%s-%04d", w.IDPrefix, w.Count)))
 	p.workloads = append(p.workloads, wlCheck{w: w, rng: r.Range("capabilities")})
 	return w
 }

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/planetary/planetary/core/limits"
 )
 
 // decodeSchedule reads one schedule entry: the common attributes first, then
@@ -244,6 +246,9 @@ func (p *parser) decodeAction(doc *BlockDoc, r *reader, blocks map[string]hcl.Bl
 		return a
 	case ActReportingConfigure:
 		a := &ReportingConfigureAction{Dir: r.NonEmpty("directory"), Label: r.NonEmpty("label")}
+		if a.Label != "" {
+			r.limit("label", limits.PathComponent("label", a.Label))
+		}
 		p.paths = append(p.paths, pathRef{a.Dir, "report directory", r.Range("directory")})
 		return a
 	}

@@ -36,6 +36,7 @@ func Nav() []Section {
 			{Slug: "job-files", Title: "Job files", Source: "job-files.md"},
 			{Slug: "cli", Title: "CLI reference", Generated: genCLI},
 			{Slug: "http-api", Title: "HTTP API", Source: "http-api.md"},
+			{Slug: "limits", Title: "Limits", Source: "limits.md"},
 		}},
 		{Title: "Guides", Pages: []PageSpec{
 			{Slug: "plugins", Title: "Writing agent plugins", Source: "plugins.md"},
