@@ -65,6 +65,7 @@ func checkShardLimits(s Shard) error {
 	if err := checkAll(
 		limitCheck("name", limits.Name("name", s.Name)),
 		checkDuration("latency_budget_ms", s.LatencyBudgetMs),
+		checkDuration("spill_grace_ms", s.SpillGraceMs),
 		checkCount("max_queue", s.MaxQueue),
 		checkCount("queue_alert_threshold", s.QueueAlertThreshold),
 	); err != nil {
