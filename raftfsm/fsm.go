@@ -43,6 +43,15 @@ type EventSink interface {
 	Sync(seq uint64) error
 }
 
+// SnapshotCovered is an optional EventSink extension. Covered is called with
+// a snapshot's chain head once the snapshot is durable (after Persist closed
+// its sink, and after Restore read one from raft's snapshot store): raft no
+// longer replays the entries behind it, so the events up to that head may be
+// pruned from an event log.
+type SnapshotCovered interface {
+	Covered(head state.ChainHead)
+}
+
 // Config configures an FSM.
 type Config struct {
 	Logger hclog.Logger
@@ -310,6 +319,9 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	f.applied = make(chan struct{})
 	f.mu.Unlock()
 	f.logger.Info("restored snapshot", "jobs", st.NumJobs(), "index", st.AppliedIndex(), "events", st.Head().Seq)
+	if c, ok := f.cfg.Events.(SnapshotCovered); ok {
+		c.Covered(st.Head())
+	}
 	return nil
 }
 
@@ -337,6 +349,9 @@ func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 	}
 	if err := sink.Close(); err != nil {
 		return fmt.Errorf("raftfsm: persist: close sink: %w", err)
+	}
+	if c, ok := s.events.(SnapshotCovered); ok {
+		c.Covered(s.img.Meta.Head)
 	}
 	return nil
 }

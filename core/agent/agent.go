@@ -28,6 +28,7 @@ import (
 	"github.com/planetary/planetary/core/catalog"
 	"github.com/planetary/planetary/core/client"
 	"github.com/planetary/planetary/core/console"
+	"github.com/planetary/planetary/core/eventlog"
 	"github.com/planetary/planetary/core/mission"
 	"github.com/planetary/planetary/core/server"
 	"github.com/planetary/planetary/raftfsm/state"
@@ -221,6 +222,17 @@ func (a *Agent) startServer() error {
 	if sc.SchedulerTick == 0 {
 		sc.SchedulerTick = def.SchedulerTick
 	}
+	// Raft's snapshot settings and the event retention come from the agent
+	// config unless the caller set them.
+	if sc.SnapshotThreshold == 0 && ac.Server.SnapshotThreshold > 0 {
+		sc.SnapshotThreshold = uint64(ac.Server.SnapshotThreshold)
+	}
+	if sc.TrailingLogs == 0 && ac.Server.TrailingLogs > 0 {
+		sc.TrailingLogs = uint64(ac.Server.TrailingLogs)
+	}
+	if sc.SnapshotInterval == 0 && ac.Server.SnapshotIntervalMs > 0 {
+		sc.SnapshotInterval = time.Duration(ac.Server.SnapshotIntervalMs) * time.Millisecond
+	}
 	if sc.SnapshotThreshold == 0 {
 		sc.SnapshotThreshold = def.SnapshotThreshold
 	}
@@ -229,6 +241,14 @@ func (a *Agent) startServer() error {
 	}
 	if sc.SnapshotInterval == 0 {
 		sc.SnapshotInterval = def.SnapshotInterval
+	}
+	if er := ac.EventRetention; sc.EventRetention == (eventlog.Retention{}) {
+		sc.EventRetention = eventlog.Retention{
+			MaxAge: time.Duration(max(er.MaxAgeMs, 0)) * time.Millisecond, MaxBytes: er.MaxBytes, ArchiveDir: er.ArchiveDir,
+		}
+	}
+	if sc.EventSegmentBytes == 0 {
+		sc.EventSegmentBytes = ac.EventRetention.SegmentBytes
 	}
 	if sc.MaxEntryJobs == 0 {
 		sc.MaxEntryJobs = def.MaxEntryJobs

@@ -490,6 +490,13 @@ func (c *Client) Ledger(ctx context.Context) (Ledger, error) {
 	return out, c.call(ctx, http.MethodGet, "/v1/ledger", nil, nil, &out)
 }
 
+// EventRetention returns the event retention policy of the server that
+// answers and what it has pruned.
+func (c *Client) EventRetention(ctx context.Context) (EventRetention, error) {
+	var out EventRetention
+	return out, c.call(ctx, http.MethodGet, "/v1/events/retention", nil, nil, &out)
+}
+
 // Events returns events with seq > index, waiting up to wait for one to
 // appear; typ filters by event type when set (several types separated by
 // commas); limit 0 is the server default. It asks for the page in

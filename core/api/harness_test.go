@@ -31,6 +31,12 @@ func testLogger(t testing.TB) hclog.Logger {
 
 func newAgent(t testing.TB, mutate func(*api.Config)) *agent {
 	t.Helper()
+	return newAgentWith(t, nil, mutate)
+}
+
+// newAgentWith is newAgent with the server config changed by smut first.
+func newAgentWith(t testing.TB, smut func(*server.Config), mutate func(*api.Config)) *agent {
+	t.Helper()
 	root := t.TempDir()
 	cfg := server.DefaultConfig()
 	cfg.NodeID = "s1"
@@ -40,6 +46,9 @@ func newAgent(t testing.TB, mutate func(*api.Config)) *agent {
 	cfg.Logger = testLogger(t)
 	cfg.AllowedRoots = []string{root}
 	cfg.HeartbeatTTL = 5 * time.Second
+	if smut != nil {
+		smut(&cfg)
+	}
 	srv, err := server.New(cfg)
 	if err != nil {
 		t.Fatalf("server.New: %v", err)

@@ -65,6 +65,7 @@ func (h *HTTP) routes() {
 
 	h.handle("GET /v1/ledger", accessRead, false, h.ledger)
 	h.handle("GET /v1/events", accessRead, false, h.events)
+	h.handle("GET /v1/events/retention", accessRead, false, h.eventRetention)
 	h.handle("GET /v1/topology.svg", accessRead, false, h.topologySVG)
 
 	h.handle("POST /v1/client/register", accessManagement, true, h.clientRegister)

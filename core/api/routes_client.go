@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/tinylib/msgp/msgp"
 
+	"github.com/planetary/planetary/core/eventlog"
 	"github.com/planetary/planetary/core/server"
 	"github.com/planetary/planetary/raftfsm"
 	"github.com/planetary/planetary/raftfsm/command"
@@ -87,6 +89,9 @@ func (h *HTTP) events(w http.ResponseWriter, r *http.Request) (any, error) {
 	// index until it reaches head.
 	job := q.Get("job")
 	log := h.b.Events()
+	if st, ok := log.Pruned(); ok && index < st.Anchor.Seq {
+		return nil, prunedError(st)
+	}
 	ctx := r.Context()
 	if wait > 0 {
 		var cancel context.CancelFunc
@@ -134,6 +139,11 @@ func (h *HTTP) events(w http.ResponseWriter, r *http.Request) (any, error) {
 				out.Events = append(out.Events, *e)
 			}
 		})
+		if errors.Is(err, eventlog.ErrPruned) {
+			if st, ok := log.Pruned(); ok {
+				return nil, prunedError(st)
+			}
+		}
 		if err != nil {
 			return nil, fmt.Errorf("api: read events: %w", err)
 		}
@@ -147,6 +157,29 @@ func (h *HTTP) events(w http.ResponseWriter, r *http.Request) (any, error) {
 			return answer() // the wait ran out: an empty answer
 		}
 	}
+}
+
+// prunedError answers a read of events that event retention removed.
+func prunedError(st eventlog.RetentionState) *apiError {
+	return &apiError{status: http.StatusGone, field: "index", msg: fmt.Sprintf(
+		"events up to seq %d were pruned by event retention; the first retained event is seq %d (ask with index=%d or later)",
+		st.Anchor.Seq, st.Anchor.Seq+1, st.Anchor.Seq)}
+}
+
+func (h *HTTP) eventRetention(w http.ResponseWriter, r *http.Request) (any, error) {
+	log := h.b.Events()
+	pol := log.Retention()
+	st, ok := log.Pruned()
+	out := EventRetention{
+		MaxAgeMs: pol.MaxAge.Milliseconds(), MaxBytes: pol.MaxBytes, ArchiveDir: pol.ArchiveDir,
+		Pruned: ok, Anchor: ChainHead{Seq: st.Anchor.Seq, Hash: st.Anchor.Hash},
+		Covered:      ChainHead{Seq: st.Covered.Seq, Hash: st.Covered.Hash},
+		PrunedEvents: st.PrunedEvents, PrunedSegments: st.PrunedSegments, PrunedBytes: st.PrunedBytes,
+		ArchivedSegments: st.ArchivedSegments,
+	}
+	out.FirstSeq = st.Anchor.Seq + 1
+	out.Head, _ = log.Head()
+	return out, nil
 }
 
 // ---- client protocol

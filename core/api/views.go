@@ -370,6 +370,24 @@ type Events struct {
 	Head   uint64        `json:"head"`
 }
 
+// EventRetention is the body of GET /v1/events/retention: the server's
+// event retention policy and what it has pruned. Events after Anchor (from
+// FirstSeq on) are retained; Anchor is where their chain verifies from.
+type EventRetention struct {
+	MaxAgeMs         int64     `json:"max_age_ms"`
+	MaxBytes         int64     `json:"max_bytes"`
+	ArchiveDir       string    `json:"archive_dir,omitempty"`
+	Pruned           bool      `json:"pruned"`
+	Anchor           ChainHead `json:"anchor"`
+	FirstSeq         uint64    `json:"first_seq"`
+	Head             uint64    `json:"head"`
+	Covered          ChainHead `json:"covered"`
+	PrunedEvents     uint64    `json:"pruned_events"`
+	PrunedSegments   int       `json:"pruned_segments"`
+	PrunedBytes      int64     `json:"pruned_bytes"`
+	ArchivedSegments int       `json:"archived_segments"`
+}
+
 // PauseRequest is the body of POST /v1/operator/pause and /resume.
 type PauseRequest struct {
 	Shard  string `json:"shard,omitempty"`

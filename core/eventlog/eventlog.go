@@ -70,6 +70,11 @@ type Config struct {
 	// FsyncInterval bounds how long written events stay un-fsynced when no
 	// caller asks for durability.
 	FsyncInterval time.Duration
+	// Retention bounds the closed segments kept (see retention.go); the
+	// zero value keeps every segment.
+	Retention Retention
+	// Now is the clock segment ages are measured with (default time.Now).
+	Now func() time.Time
 }
 
 // DefaultConfig returns the defaults for a log in dir.
@@ -94,7 +99,7 @@ func (c Config) Validate() error {
 	case c.FsyncInterval <= 0:
 		return errors.New("eventlog: FsyncInterval must be positive")
 	}
-	return nil
+	return c.Retention.Validate()
 }
 
 // Anchor is a point where chain verification (re)starts: the next event in the
@@ -121,6 +126,11 @@ type segment struct {
 	path  string
 	// index is a sparse seq->offset index, every indexEvery events.
 	index []indexPoint
+	// events, last and lastHash describe the events the segment holds;
+	// they are final once the segment is closed (not the newest).
+	events   uint64
+	last     uint64
+	lastHash string
 }
 
 // Log is the on-disk event log. It implements raftfsm.EventSink.
@@ -158,13 +168,26 @@ type Log struct {
 	// duplicates was compared with the log (see forked).
 	dupChecked bool
 
+	// Retention (retention.go): covered is the chain head of the newest
+	// durable raft snapshot; pruned what was removed so far.
+	covered   Anchor
+	pruned    RetentionState
+	pruneWake chan struct{}
+	pruneDone chan struct{}
+	// pruneMu serialises a prune with setAside.
+	pruneMu sync.Mutex
+
 	// Owned by the writer goroutine.
-	f       *os.File
-	bw      *bufio.Writer
-	size    int64
-	sinceIx int
-	dirty   bool
-	buf     []byte // one encoded line, reused
+	f *os.File
+	// curEvents, curLast and curHash describe the open segment's events.
+	curEvents uint64
+	curLast   uint64
+	curHash   string
+	bw        *bufio.Writer
+	size      int64
+	sinceIx   int
+	dirty     bool
+	buf       []byte // one encoded line, reused
 }
 
 type pendingItem struct {
@@ -189,22 +212,28 @@ func New(cfg Config) (*Log, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = hclog.NewNullLogger()
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("eventlog: create dir: %w", err)
 	}
 	l := &Log{
-		cfg:      cfg,
-		logger:   cfg.Logger.Named("eventlog"),
-		changed:  make(chan struct{}),
-		wake:     make(chan struct{}, 1),
-		resetReq: make(chan chan error),
-		done:     make(chan struct{}),
-		tail:     newRing(cfg.TailEvents),
+		cfg:       cfg,
+		logger:    cfg.Logger.Named("eventlog"),
+		changed:   make(chan struct{}),
+		wake:      make(chan struct{}, 1),
+		resetReq:  make(chan chan error),
+		done:      make(chan struct{}),
+		tail:      newRing(cfg.TailEvents),
+		pruneWake: make(chan struct{}, 1),
+		pruneDone: make(chan struct{}),
 	}
 	if err := l.load(); err != nil {
 		return nil, err
 	}
 	go l.writer()
+	go l.pruner()
 	return l, nil
 }
 
@@ -229,6 +258,9 @@ func (l *Log) load() error {
 		l.segs = append(l.segs, &segment{first: first, path: filepath.Join(l.cfg.Dir, n)})
 	}
 	sort.Slice(l.segs, func(i, j int) bool { return l.segs[i].first < l.segs[j].first })
+	if err := l.loadRetention(); err != nil {
+		return err
+	}
 
 	// Every segment is scanned once: it yields the sparse index, the anchors
 	// and, from the newest, the head.
@@ -238,9 +270,19 @@ func (l *Log) load() error {
 		if err != nil {
 			return err
 		}
+		sg.events, sg.last, sg.lastHash = res.events, res.lastEvent, res.lastEventHash
 		if l.firstSeq == 0 && res.firstEvent != 0 {
 			l.firstSeq = res.firstEvent
-			if !res.anchorFirst {
+			if l.pruned.PrunedSegments > 0 && !res.anchorFirst {
+				// Verification starts at the persisted retention anchor
+				// (a segment that starts with an anchor record starts
+				// there itself).
+				l.anchors = append(l.anchors, l.pruned.Anchor)
+				if res.firstEvent != l.pruned.Anchor.Seq+1 || res.firstPrev != l.pruned.Anchor.Hash {
+					l.logger.Warn("event log does not continue from its retention anchor",
+						"anchor_seq", l.pruned.Anchor.Seq, "first_seq", res.firstEvent)
+				}
+			} else if !res.anchorFirst {
 				// The log starts with an event: its predecessor is the
 				// implicit first anchor ({0, zero hash} at genesis).
 				l.anchors = append(l.anchors, Anchor{Seq: res.firstEvent - 1, Hash: res.firstPrev})
@@ -259,6 +301,7 @@ func (l *Log) load() error {
 			}
 			l.size = res.goodSize
 			l.sinceIx = res.sinceIndex
+			l.curEvents, l.curLast, l.curHash = res.events, res.lastEvent, res.lastEventHash
 		}
 	}
 	l.written, l.durable = l.appended, l.appended
@@ -286,6 +329,10 @@ type scanResult struct {
 	goodSize    int64
 	torn        bool
 	sinceIndex  int
+	// events counts the events (not anchors); lastEvent is the last one.
+	events        uint64
+	lastEvent     uint64
+	lastEventHash string
 }
 
 // scanSegment reads a whole segment, building its sparse index. A bad line is
@@ -341,6 +388,8 @@ func scanSegment(sg *segment, newest bool) (scanResult, error) {
 				sg.index = append(sg.index, indexPoint{seq: r.Seq, off: off})
 			}
 			n++
+			res.events++
+			res.lastEvent, res.lastEventHash = r.Seq, r.Hash
 		}
 		res.lastSeq, res.lastHash = r.Seq, r.Hash
 		off += int64(len(line))
@@ -458,6 +507,8 @@ func (l *Log) startOver() error {
 // setAside runs on the writer: it writes what is pending, closes the
 // segment and moves every segment into forked-<head>/.
 func (l *Log) setAside() error {
+	l.pruneMu.Lock()
+	defer l.pruneMu.Unlock()
 	l.mu.Lock()
 	batch := l.pending
 	l.pending = nil
@@ -496,6 +547,10 @@ func (l *Log) setAside() error {
 		}
 	}
 	l.size, l.sinceIx, l.dirty = 0, 0, false
+	l.curEvents, l.curLast, l.curHash = 0, 0, ""
+	if err := l.setAsideRetention(dst); err != nil {
+		return err
+	}
 	return syncDir(l.cfg.Dir)
 }
 
@@ -703,6 +758,9 @@ func (l *Log) readDisk(after uint64, max int, written uint64, segs []segment) ([
 // (written reached).
 func readSegment(path string, off int64, after uint64, max int, written uint64) ([]state.Event, bool, error) {
 	f, err := os.Open(path)
+	if os.IsNotExist(err) {
+		return nil, false, fmt.Errorf("%w: %s", ErrPruned, filepath.Base(path))
+	}
 	if err != nil {
 		return nil, false, fmt.Errorf("eventlog: open segment: %w", err)
 	}
@@ -750,6 +808,7 @@ func (l *Log) Close() error {
 	default:
 	}
 	<-l.done
+	<-l.pruneDone
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.writeErr
@@ -886,6 +945,8 @@ func (l *Log) writeBatch(batch []pendingItem) error {
 			l.buf = appendRecord(l.buf[:0], false, &it.ev)
 		}
 		if it.anchor == nil {
+			l.curEvents++
+			l.curLast, l.curHash = it.ev.Seq, it.ev.Hash
 			if l.sinceIx == 0 {
 				l.mu.Lock()
 				sg := l.segs[len(l.segs)-1]
@@ -919,6 +980,13 @@ func (l *Log) rotate(first uint64) error {
 		if err := l.f.Close(); err != nil {
 			return fmt.Errorf("eventlog: close segment: %w", err)
 		}
+		l.mu.Lock()
+		if n := len(l.segs); n > 0 {
+			sg := l.segs[n-1]
+			sg.events, sg.last, sg.lastHash = l.curEvents, l.curLast, l.curHash
+		}
+		l.mu.Unlock()
+		l.wakePruner()
 	}
 	path := filepath.Join(l.cfg.Dir, segName(first))
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
@@ -930,6 +998,7 @@ func (l *Log) rotate(first uint64) error {
 		return err
 	}
 	l.f, l.size, l.sinceIx = f, 0, 0
+	l.curEvents, l.curLast, l.curHash = 0, 0, ""
 	if l.bw == nil {
 		l.bw = bufio.NewWriterSize(f, 256<<10)
 	} else {

@@ -51,7 +51,33 @@ func decodeAgent(by map[string]hcl.Blocks, diags *hcl.Diagnostics) *AgentConfig 
 		return newReader(d.Attributes, nil, hcl.Range{}, diags)
 	}
 	s := sub("server")
-	a.Server = ServerConfig{Enabled: s.Bool("enabled"), Bind: s.NonEmpty("bind"), BootstrapExpect: s.NonNegInt("bootstrap_expect"), Join: s.Strings("join")}
+	a.Server = ServerConfig{Enabled: s.Bool("enabled"), Bind: s.NonEmpty("bind"), BootstrapExpect: s.NonNegInt("bootstrap_expect"), Join: s.Strings("join"),
+		SnapshotThreshold: s.Int("snapshot_threshold"), TrailingLogs: s.Int("trailing_logs"), SnapshotIntervalMs: s.Duration("snapshot_interval")}
+	for _, kv := range []struct {
+		k string
+		v int64
+	}{{"snapshot_threshold", a.Server.SnapshotThreshold}, {"trailing_logs", a.Server.TrailingLogs}} {
+		if k, v := kv.k, kv.v; s.Has(k) && v <= 0 {
+			s.errorf(s.Range(k), "Invalid value", "%s must be a positive number of raft log entries, got %d.", k, v)
+		}
+	}
+	if s.Has("snapshot_interval") && a.Server.SnapshotIntervalMs <= 0 {
+		s.errorf(s.Range("snapshot_interval"), "Invalid duration", "snapshot_interval must be positive.")
+	}
+	e := sub("event_retention")
+	a.EventRetention = EventRetentionConfig{MaxAgeMs: e.Duration("max_age"), MaxBytes: e.NonNegInt("max_bytes"),
+		ArchiveDir: e.String("archive_dir"), SegmentBytes: e.Int("segment_bytes")}
+	if e.Has("segment_bytes") && a.EventRetention.SegmentBytes <= 0 {
+		e.errorf(e.Range("segment_bytes"), "Invalid value", "segment_bytes must be a positive number of bytes.")
+	}
+	if er := a.EventRetention; er.ArchiveDir != "" {
+		switch {
+		case er.MaxAgeMs <= 0 && er.MaxBytes <= 0:
+			e.errorf(e.Range("archive_dir"), "Archive without a limit", "archive_dir archives pruned segments, but neither max_age nor max_bytes is set, so nothing is ever pruned.")
+		case !a.Allows(er.ArchiveDir):
+			e.errorf(e.Range("archive_dir"), "Path outside allowed roots", "The event archive directory %q is not under any of the agent's allowed_roots (%s).", er.ArchiveDir, strings.Join(a.AllowedRoots, ", "))
+		}
+	}
 	c := sub("client")
 	a.Client = ClientConfig{Enabled: c.Bool("enabled"), Servers: c.Strings("servers"), Nodes: c.Strings("nodes"), HeartbeatIntervalMs: c.Duration("heartbeat_interval")}
 	if len(a.Client.Servers) == 0 {

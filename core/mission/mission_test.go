@@ -379,6 +379,13 @@ func TestParseAgent(t *testing.T) {
 		{"defaults", "agent {}", func(a *AgentConfig) any { return a }, DefaultAgentConfig()},
 		{"default servers", "agent {\n http_addr = \"10.0.0.1:4646\"\n}", func(a *AgentConfig) any { return a.Client.Servers }, []string{"10.0.0.1:4646"}},
 		{"heartbeat", "agent {\n client {\n heartbeat_interval = \"250ms\"\n }\n}", func(a *AgentConfig) any { return a.Client.HeartbeatIntervalMs }, int64(250)},
+		{"raft snapshots", "agent {\n server {\n snapshot_threshold = 2048\n trailing_logs = 256\n snapshot_interval = \"5s\"\n }\n}",
+			func(a *AgentConfig) any {
+				return [3]int64{a.Server.SnapshotThreshold, a.Server.TrailingLogs, a.Server.SnapshotIntervalMs}
+			}, [3]int64{2048, 256, 5000}},
+		{"event retention", "agent {\n event_retention {\n max_age = \"168h\"\n max_bytes = 1073741824\n archive_dir = \"checkpoints/events\"\n }\n}",
+			func(a *AgentConfig) any { return a.EventRetention },
+			EventRetentionConfig{MaxAgeMs: 168 * 3600 * 1000, MaxBytes: 1 << 30, ArchiveDir: "checkpoints/events", SegmentBytes: 64 << 20}},
 		{"builtin", "agent {}\nplugin \"sim\" {}", func(a *AgentConfig) any { return noSource(a.Plugins[0]) }, PluginSpec{Name: "sim", Builtin: true, Config: map[string]any{}}},
 		{"external", "agent {}\nplugin \"geo\" {\n path = \"./geo\"\n sha256 = \"" + strings.Repeat("ab", 32) + "\"\n config {\n zone = \"z\"\n }\n}",
 			func(a *AgentConfig) any { return noSource(a.Plugins[0]) },
@@ -397,6 +404,8 @@ func TestParseAgent(t *testing.T) {
 	}
 	d := DefaultAgentConfig()
 	if d.HTTPAddr != "127.0.0.1:4646" || !d.Server.Enabled || !d.Client.Enabled || !d.ACL.Enabled || d.Client.HeartbeatIntervalMs != 1000 ||
+		d.Server.SnapshotThreshold != 512 || d.Server.TrailingLogs != 128 || d.Server.SnapshotIntervalMs != 30000 ||
+		d.EventRetention != (EventRetentionConfig{SegmentBytes: 64 << 20}) ||
 		!equal(d.AllowedRoots, []string{"reports", "checkpoints"}) || !equal(d.Client.Nodes, []string{"*"}) {
 		t.Fatalf("defaults: %+v", d)
 	}

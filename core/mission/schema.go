@@ -142,6 +142,18 @@ func agentFileDocs() []BlockDoc {
 						{Name: "bind", Type: TypeString, Default: "127.0.0.1:4647", Description: "Raft transport address."},
 						{Name: "bootstrap_expect", Type: TypeInt, Default: int64(1), Description: "Servers to wait for before bootstrapping."},
 						{Name: "join", Type: TypeStrings, Default: []string{}, Description: "HTTP API addresses of other servers to form or join a cluster with."},
+						{Name: "snapshot_threshold", Type: TypeInt, Default: int64(512), Description: "Raft log entries since the last snapshot that make raft take a new one (bounds raft.db)."},
+						{Name: "trailing_logs", Type: TypeInt, Default: int64(128), Description: "Raft log entries kept behind a snapshot, so a slightly lagging follower catches up without a snapshot install."},
+						{Name: "snapshot_interval", Type: TypeDuration, Default: "30s", Description: "How often raft checks snapshot_threshold (randomised between this and twice this)."},
+					},
+				},
+				{
+					Name: "event_retention", Description: "Bounds the event log in the data dir. Closed segments are pruned oldest first, and only once a durable raft snapshot covers every event in them; the chain anchor at the new start is kept so the retained events still verify. Without this block every event is kept.",
+					Attributes: []AttrDoc{
+						{Name: "max_age", Type: TypeDuration, Default: "0s", Description: "Prune segments last written longer ago than this (0s: no age limit).", Example: `"168h"`},
+						{Name: "max_bytes", Type: TypeInt, Default: int64(0), Description: "Prune the oldest segments while the event log is larger than this many bytes (0: no size limit).", Example: "10737418240"},
+						{Name: "archive_dir", Type: TypeString, Default: "", Description: "Archive each pruned segment here gzip-compressed (events-<seq>.ndjson.gz) instead of only deleting it; must lie under allowed_roots.", Example: `"checkpoints/events"`},
+						{Name: "segment_bytes", Type: TypeInt, Default: int64(64 << 20), Description: "Size at which the event log starts a new segment; retention prunes whole segments."},
 					},
 				},
 				{

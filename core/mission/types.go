@@ -204,6 +204,8 @@ type AgentConfig struct {
 	ACL          ACLConfig
 	TLS          TLSConfig
 	Plugins      []PluginSpec
+	// EventRetention bounds the event log (zero limits: keep everything).
+	EventRetention EventRetentionConfig
 }
 
 // ServerConfig is the server role.
@@ -212,6 +214,19 @@ type ServerConfig struct {
 	Bind            string
 	BootstrapExpect int64
 	Join            []string
+	// SnapshotThreshold, TrailingLogs and SnapshotIntervalMs tune raft's
+	// snapshots and log compaction.
+	SnapshotThreshold  int64
+	TrailingLogs       int64
+	SnapshotIntervalMs int64
+}
+
+// EventRetentionConfig is the event_retention block: limits of 0 mean none.
+type EventRetentionConfig struct {
+	MaxAgeMs     int64
+	MaxBytes     int64
+	ArchiveDir   string
+	SegmentBytes int64
 }
 
 // ClientConfig is the client role.

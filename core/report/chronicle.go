@@ -155,6 +155,14 @@ func Chronicle(in Input) string {
 	p("## Ledger guarantees\n\n")
 	p("Every change of state is an event chained to the one before it by a SHA-256 hash. This bundle holds %s events, from seq %d to seq %d; the chain head recorded by the fabric is `%s`.\n\n",
 		num(int64(len(in.Events))), in.Anchor.Seq+1, in.Ledger.Head.Seq, short(in.Ledger.Head.Hash))
+	if pr := in.Pruned; pr != nil {
+		where := "deleted"
+		if pr.ArchivedSegments > 0 {
+			where = fmt.Sprintf("archived gzip-compressed to `%s`", pr.ArchiveDir)
+		}
+		p("Event retention pruned %s earlier events (%d segments, %s bytes, %s) once a raft snapshot covered them. This bundle covers the retained window: it verifies from the anchor at event %d, hash `%s`, and its event counts start there.\n\n",
+			num(int64(pr.Events)), pr.Segments, num(pr.Bytes), where, in.Anchor.Seq, short(in.Anchor.Hash))
+	}
 	if len(in.Ledger.Invariants) == 0 {
 		p("- No invariant checks were recorded.\n")
 	}

@@ -29,7 +29,10 @@ type Input struct {
 	// Anchor is the chain position the events start after: Events[0].Prev
 	// must equal Anchor.Hash and Events[0].Seq Anchor.Seq+1. The zero anchor
 	// (seq 0, 64 zero hex digits or empty) is the genesis of the chain.
-	Anchor        Anchor         `json:"anchor"`
+	Anchor Anchor `json:"anchor"`
+	// Pruned, when set, says what event retention removed before Anchor:
+	// the bundle covers the retained window only.
+	Pruned        *Pruned        `json:"pruned,omitempty"`
 	Checkpoint    Checkpoint     `json:"checkpoint"`
 	Schedule      Schedule       `json:"schedule"`
 	OwnerCommands []OwnerCommand `json:"owner_commands"`
@@ -206,6 +209,16 @@ type Ledger struct {
 	Invariants []Invariant      `json:"invariants"`
 	// Head is the chain head anchored in the FSM.
 	Head Anchor `json:"head"`
+}
+
+// Pruned describes the events event retention removed from the fabric's
+// event log before a bundle's anchor (they are not in events.ndjson).
+type Pruned struct {
+	Events           uint64 `json:"events"`
+	Segments         int    `json:"segments"`
+	Bytes            int64  `json:"bytes"`
+	ArchivedSegments int    `json:"archived_segments,omitempty"`
+	ArchiveDir       string `json:"archive_dir,omitempty"`
 }
 
 // Anchor is a position in the event hash chain.

@@ -81,6 +81,8 @@ type LedgerDoc struct {
 	Anchor Anchor `json:"anchor"`
 	Chain  Anchor `json:"chain"`
 	Events int    `json:"events"`
+	// Pruned says what event retention removed before Anchor.
+	Pruned *Pruned `json:"pruned,omitempty"`
 	// Marks are chain positions sampled from the log when the bundle was
 	// written (every event for small logs, at most MaxMarks in all), so
 	// verification can name where a re-hashed log departs from the record.
@@ -181,6 +183,7 @@ func BuildLedger(in Input) LedgerDoc {
 		Chain:       normAnchor(in.Ledger.Head),
 		Events:      len(in.Events),
 		Marks:       marksOf(in.Events),
+		Pruned:      in.Pruned,
 	}
 	if in.Ledger.Shards != nil {
 		for name, c := range in.Ledger.Shards {

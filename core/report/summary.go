@@ -79,7 +79,10 @@ type Summary struct {
 	Anchor        Anchor         `json:"anchor"`
 	Head          Anchor         `json:"head"`
 	Events        int            `json:"events"`
-	Invariants    []Invariant    `json:"invariants"`
+	// Pruned says what event retention removed before Anchor: the event
+	// counts above (requeues, pauses) cover the retained window only.
+	Pruned     *Pruned     `json:"pruned,omitempty"`
+	Invariants []Invariant `json:"invariants"`
 }
 
 // BuildSummary derives summary.json from in and its ledger document.
@@ -134,7 +137,7 @@ func BuildSummary(in Input, led LedgerDoc) Summary {
 			Pending: int64(len(in.Schedule.Pending)),
 		},
 		Checkpoint: in.Checkpoint, Anchor: in.Anchor, Head: in.Ledger.Head, Events: len(in.Events),
-		Invariants: led.Invariants,
+		Pruned: in.Pruned, Invariants: led.Invariants,
 	}
 	for _, c := range in.OwnerCommands {
 		s.OwnerCommands.ByAction[c.Action]++

@@ -44,6 +44,8 @@ type VerifyResult struct {
 	// cannot be rebuilt from a partial log, so only the chain is verified.
 	LedgerChecked bool `json:"ledger_checked"`
 	LedgerOK      bool `json:"ledger_ok"`
+	// Pruned is what event retention removed before Anchor (ledger.json).
+	Pruned *Pruned `json:"pruned,omitempty"`
 	// BadSeq is the first bad event (0 when none); BadLine its line in
 	// events.ndjson (1-based, 0 when the problem is a missing event).
 	BadSeq  uint64 `json:"bad_seq,omitempty"`
@@ -69,6 +71,7 @@ func Verify(dir string) (res VerifyResult, err error) {
 	}
 	led.Anchor, led.Chain = normAnchor(led.Anchor), normAnchor(led.Chain)
 	res.Anchor, res.Recorded, res.Head = led.Anchor, led.Chain, led.Anchor
+	res.Pruned = led.Pruned
 	var cp CheckpointDoc
 	if err := readJSON(filepath.Join(dir, FileCheckpoint), &cp); err == nil {
 		if cp.Anchor.Hash != "" && normAnchor(cp.Anchor) != led.Anchor {
@@ -345,6 +348,9 @@ func (r VerifyResult) Text() string {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "bundle:   %s\n", r.Dir)
 	fmt.Fprintf(&b, "events:   %d verified after anchor seq %d\n", r.Events, r.Anchor.Seq)
+	if r.Pruned != nil {
+		fmt.Fprintf(&b, "pruned:   %d events before the anchor (event retention)\n", r.Pruned.Events)
+	}
 	fmt.Fprintf(&b, "head:     seq %d %s (recorded seq %d %s)\n", r.Head.Seq, short(r.Head.Hash), r.Recorded.Seq, short(r.Recorded.Hash))
 	chain := "ok"
 	if !r.ChainOK {
@@ -354,6 +360,8 @@ func (r VerifyResult) Text() string {
 	switch {
 	case !r.ChainOK:
 		fmt.Fprintf(&b, "ledger:   not checked\n")
+	case !r.LedgerChecked && r.Pruned != nil:
+		fmt.Fprintf(&b, "ledger:   not rebuilt (earlier events pruned)\n")
 	case !r.LedgerChecked:
 		fmt.Fprintf(&b, "ledger:   not rebuilt (log starts after genesis)\n")
 	case r.LedgerOK:

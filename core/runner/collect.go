@@ -2,7 +2,9 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"sort"
 	"strings"
 	"sync"
@@ -41,14 +43,30 @@ type CollectOptions struct {
 //
 // The ledger is read first and events are cut at its chain head, so the
 // bundle verifies even while the fabric keeps working.
+//
+// When event retention has pruned the start of the log, the bundle covers
+// the retained window: its events start after the retention anchor, and
+// Input.Pruned says what was removed.
 func Collect(ctx context.Context, c *api.Client, opts CollectOptions) (report.Input, error) {
 	in, _, err := collect(ctx, c, opts)
 	return in, err
 }
 
 // collect is Collect that also returns the shards as the API served them,
-// with their health verdicts.
+// with their health verdicts. A prune that moves the retained window while
+// the events are read makes it start over (a few times).
 func collect(ctx context.Context, c *api.Client, opts CollectOptions) (report.Input, []api.Shard, error) {
+	for try := 1; ; try++ {
+		in, shards, err := collectOnce(ctx, c, opts)
+		var ae *api.Error
+		if try < 3 && errors.As(err, &ae) && ae.Status == http.StatusGone {
+			continue
+		}
+		return in, shards, err
+	}
+}
+
+func collectOnce(ctx context.Context, c *api.Client, opts CollectOptions) (report.Input, []api.Shard, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -56,6 +74,22 @@ func collect(ctx context.Context, c *api.Client, opts CollectOptions) (report.In
 		opts.EventWait = 10 * time.Second
 	}
 	var in report.Input
+	// The retained window is read before the ledger, so its anchor is at
+	// or before the ledger's chain head.
+	var anchor report.Anchor
+	ret, err := c.EventRetention(ctx)
+	var ae *api.Error
+	switch {
+	case errors.As(err, &ae) && ae.Status == http.StatusNotFound:
+		// A server without event retention keeps every event.
+	case err != nil:
+		return in, nil, fmt.Errorf("runner: read event retention: %w", err)
+	}
+	if ret.Pruned {
+		anchor = report.Anchor{Seq: ret.Anchor.Seq, Hash: ret.Anchor.Hash}
+		in.Pruned = &report.Pruned{Events: ret.PrunedEvents, Segments: ret.PrunedSegments, Bytes: ret.PrunedBytes,
+			ArchivedSegments: ret.ArchivedSegments, ArchiveDir: ret.ArchiveDir}
+	}
 	led, err := c.Ledger(ctx)
 	if err != nil {
 		return in, nil, fmt.Errorf("runner: read ledger: %w", err)
@@ -72,7 +106,7 @@ func collect(ctx context.Context, c *api.Client, opts CollectOptions) (report.In
 	if err != nil {
 		return in, nil, fmt.Errorf("runner: read nodes: %w", err)
 	}
-	evs, err := ReadEvents(ctx, c, 0, led.Chain.Seq, opts.EventWait)
+	evs, err := ReadEvents(ctx, c, anchor.Seq, led.Chain.Seq, opts.EventWait)
 	if err != nil {
 		return in, nil, err
 	}
@@ -95,7 +129,7 @@ func collect(ctx context.Context, c *api.Client, opts CollectOptions) (report.In
 	in.Ledger = ledgerOf(led)
 	cutAtLedger(&in, led)
 	in.Events = evs
-	in.Anchor = report.Anchor{Seq: 0}
+	in.Anchor = anchor
 	in.Checkpoint = checkpointOf(evs)
 	in.Schedule = scheduleOf(pol, opts.Mission, evs)
 	in.OwnerCommands = OwnerCommands(evs, opts.Mission)

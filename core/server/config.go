@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/planetary/planetary/core/eventlog"
 )
 
 // Errors returned by the server.
@@ -89,6 +91,13 @@ type Config struct {
 	TrailingLogs      uint64
 	// SnapshotInterval is how often raft checks SnapshotThreshold.
 	SnapshotInterval time.Duration
+	// EventRetention bounds the event log in DataDir/events (the zero
+	// value keeps every segment). Segments are pruned only behind a durable
+	// raft snapshot; an ArchiveDir must lie under AllowedRoots.
+	EventRetention eventlog.Retention
+	// EventSegmentBytes is the size at which the event log starts a new
+	// segment (0: eventlog's default, 64 MiB).
+	EventSegmentBytes int64
 	// MaxEntryJobs bounds the jobs (or results) coalesced into one entry.
 	MaxEntryJobs int
 	// MaxEntryBytes is the entry size above which Apply logs a warning.
@@ -159,6 +168,9 @@ func (c *Config) Validate() error {
 		return bad("MaxEntryBytes must be positive")
 	case c.ApplyTimeout <= 0:
 		return bad("ApplyTimeout must be positive")
+	}
+	if err := c.EventRetention.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	return nil
 }

@@ -127,7 +127,20 @@ func New(cfg Config) (*Server, error) {
 	s.sched = scheduler.New(scheduler.Config{Logger: cfg.Logger, SpillGrace: 2 * cfg.HeartbeatTTL})
 	s.hb = newHeartbeats(s)
 
-	ev, err := eventlog.Open(filepath.Join(cfg.DataDir, "events"), cfg.Logger)
+	ecfg := eventlog.DefaultConfig(filepath.Join(cfg.DataDir, "events"))
+	ecfg.Logger = cfg.Logger
+	ecfg.Retention = cfg.EventRetention
+	if cfg.EventSegmentBytes > 0 {
+		ecfg.SegmentBytes = cfg.EventSegmentBytes
+	}
+	if dir := ecfg.Retention.ArchiveDir; dir != "" {
+		abs, err := s.resolveAllowed(dir)
+		if err != nil {
+			return nil, fmt.Errorf("server: event retention archive_dir: %w", err)
+		}
+		ecfg.Retention.ArchiveDir = abs
+	}
+	ev, err := eventlog.New(ecfg)
 	if err != nil {
 		return nil, fmt.Errorf("server: open event log: %w", err)
 	}
@@ -399,6 +412,8 @@ func (s *Server) ConsistentRead(ctx context.Context, fn func(*state.Store)) erro
 
 // Events returns the event log.
 func (s *Server) Events() *eventlog.Log { return s.events }
+
+var _ raftfsm.SnapshotCovered = (*eventlog.Log)(nil)
 
 // Now returns the leader clock in Unix nanoseconds: wall time, never going
 // backwards, and never behind the times already committed.
