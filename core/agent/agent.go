@@ -10,6 +10,7 @@ package agent
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -20,6 +21,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -87,6 +89,9 @@ type Agent struct {
 	cli     *client.Client
 	token   string
 
+	// v1 is the HTTP API, in place once the server has opened.
+	v1 atomic.Pointer[http.Handler]
+
 	// tls is the mutual TLS config (nil when off); peerHTTP calls other
 	// servers' APIs with it.
 	tls      *tls.Config
@@ -147,10 +152,16 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 		a.peerHTTP.Transport = t
 	}
 	if ac.Server.Enabled {
+		// The API listens first and answers 503 "starting" while the
+		// server opens its data dir (a large snapshot takes a while to
+		// restore) and replays its log.
+		if err := a.startHTTP(); err != nil {
+			return err
+		}
 		if err := a.startServer(); err != nil {
 			return err
 		}
-		if err := a.startHTTP(); err != nil {
+		if err := a.startAPI(); err != nil {
 			return err
 		}
 		if err := a.formCluster(ctx); err != nil {
@@ -163,6 +174,9 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 		}()
 		if err := a.srv.WaitLeader(ctx); err != nil {
 			return fmt.Errorf("agent: waiting for a raft leader: %w", err)
+		}
+		if err := a.srv.WaitReplayed(ctx); err != nil {
+			return fmt.Errorf("agent: replaying the raft log: %w", err)
 		}
 		if ac.ACL.Enabled {
 			if err := a.ensureToken(ctx); err != nil {
@@ -285,7 +299,9 @@ func (a *Agent) startServer() error {
 	return nil
 }
 
-func (a *Agent) startHTTP() error {
+// startAPI puts the HTTP API of the opened server in place of the
+// start-up answer.
+func (a *Agent) startAPI() error {
 	ac := a.cfg.Agent
 	h, err := api.New(api.Config{
 		Backend:            server.Track(a.srv),
@@ -298,8 +314,37 @@ func (a *Agent) startHTTP() error {
 	if err != nil {
 		return fmt.Errorf("agent: %w", err) // api errors name themselves
 	}
+	handler := h.Handler()
+	a.v1.Store(&handler)
+	return nil
+}
+
+// openingMessage is the 503 answer of the API before the server has opened
+// its data dir.
+const openingMessage = "starting, opening the raft log and restoring the latest snapshot"
+
+// serveV1 is the /v1/ API once startAPI has run, and a 503 "starting"
+// before (health says so in its own shape).
+func (a *Agent) serveV1(w http.ResponseWriter, r *http.Request) {
+	if h := a.v1.Load(); h != nil {
+		(*h).ServeHTTP(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", "1")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	var body any = api.ErrorBody{Error: openingMessage}
+	if r.URL.Path == "/v1/health" {
+		body = api.Health{Status: "starting", Message: openingMessage}
+	}
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+// startHTTP listens on the API address; /v1/ answers 503 until startAPI.
+func (a *Agent) startHTTP() error {
+	ac := a.cfg.Agent
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", h.Handler())
+	mux.HandleFunc("/v1/", a.serveV1)
 	mux.Handle("/ui/", http.StripPrefix("/ui", console.Handler()))
 	if a.cfg.EnableDebug {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)

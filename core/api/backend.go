@@ -38,6 +38,8 @@ type Backend interface {
 	// Cluster membership (core/server/cluster.go).
 	Self() server.SelfInfo
 	WaitReady(ctx context.Context) error
+	// Readiness is the start-up replay's progress (core/server/startup.go).
+	Readiness() server.Readiness
 	Digest() ([32]byte, uint64)
 	SetHTTPAddr(id, addr string)
 	AddVoter(ctx context.Context, id, addr string) error

@@ -233,10 +233,35 @@ func (c *Client) call(ctx context.Context, method, path string, q url.Values, in
 
 func esc(s string) string { return url.PathEscape(s) }
 
-// Health returns the serving agent's health.
+// Health returns the serving agent's health. A server still replaying its
+// raft log answers 503 with its health (Status "starting"), which Health
+// returns without an error.
 func (c *Client) Health(ctx context.Context) (Health, error) {
 	var out Health
-	return out, c.call(ctx, http.MethodGet, "/v1/health", nil, nil, &out)
+	req, err := c.newRequest(ctx, http.MethodGet, "/v1/health", nil, nil)
+	if err != nil {
+		return out, err
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return out, fmt.Errorf("api: GET /v1/health: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusServiceUnavailable {
+		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		if json.Unmarshal(raw, &out) == nil && out.Status == "starting" {
+			return out, nil
+		}
+		return Health{}, &Error{Status: resp.StatusCode, Message: strings.TrimSpace(string(raw))}
+	}
+	if resp.StatusCode < 200 || resp.StatusCode >= 300 {
+		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		return out, &Error{Status: resp.StatusCode, Message: strings.TrimSpace(string(raw))}
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return out, fmt.Errorf("api: decode /v1/health: %w", err)
+	}
+	return out, nil
 }
 
 // Leader returns the raft leader's address and id.

@@ -275,7 +275,30 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request) (any, error)
 // (write=true) refuse on a follower before doing anything.
 func (h *HTTP) handle(pattern string, need access, write bool, fn handlerFunc) {
 	mode := modeOf(pattern, write)
+	// Health reports the start-up replay itself; status/self is how
+	// servers find each other's addresses while any of them starts.
+	waitsForReplay := pattern != "GET /v1/health" && pattern != "GET /v1/status/self"
 	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		// Until the FSM has replayed the raft log it holds neither every
+		// token nor every job it acknowledged: answer 503 with the
+		// progress rather than a 401 or a partial read.
+		if err := h.b.Readiness().Error(); err != nil {
+			if waitsForReplay {
+				w.Header().Set("Retry-After", "1")
+				h.writeError(w, err)
+				return
+			}
+			// Open routes answer without looking at a token the FSM
+			// may not hold yet.
+			out, err := fn(w, r)
+			switch {
+			case err != nil:
+				h.writeError(w, err)
+			case out != nil:
+				writeJSON(w, http.StatusOK, out)
+			}
+			return
+		}
 		stale := mode == modeRead && isStale(r)
 		if mode != modeLocal && !stale && !h.b.IsLeader() {
 			// The leader authorizes forwarded requests against its own
@@ -357,7 +380,7 @@ func (h *HTTP) writeError(w http.ResponseWriter, err error) {
 	case errors.As(err, &ae):
 	case errors.Is(err, server.ErrNotLeader):
 		ae = h.noLeader()
-	case errors.Is(err, server.ErrShutdown):
+	case errors.Is(err, server.ErrShutdown), errors.Is(err, server.ErrStarting):
 		ae = &apiError{status: http.StatusServiceUnavailable, msg: err.Error()}
 	case errors.Is(err, server.ErrPathNotAllowed):
 		ae = &apiError{status: http.StatusForbidden, msg: err.Error()}

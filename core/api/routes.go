@@ -83,6 +83,12 @@ func (h *HTTP) health(w http.ResponseWriter, r *http.Request) (any, error) {
 	if addr == "" {
 		out.Status = "no leader"
 	}
+	if rd := h.b.Readiness(); !rd.Ready {
+		out.Status, out.AppliedIndex, out.ReplayTarget, out.Message = "starting", rd.Applied, rd.Target, rd.Error().Error()
+		w.Header().Set("Retry-After", "1")
+		writeJSON(w, http.StatusServiceUnavailable, out)
+		return nil, nil
+	}
 	return out, nil
 }
 

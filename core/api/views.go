@@ -34,11 +34,16 @@ type Diagnostic struct {
 }
 
 // Health is the body of GET /v1/health.
+// Status is "ok", "no leader", or "starting" while the server replays its
+// raft log at start (then the answer is a 503, ReplayTarget is raft's last
+// index at open and Message says how far the replay is).
 type Health struct {
 	Status       string `json:"status"`
 	Leader       bool   `json:"leader"`
 	LeaderAddr   string `json:"leader_addr,omitempty"`
 	AppliedIndex uint64 `json:"applied_index"`
+	ReplayTarget uint64 `json:"replay_target,omitempty"`
+	Message      string `json:"message,omitempty"`
 }
 
 // LeaderInfo is the body of GET /v1/status/leader.

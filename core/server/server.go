@@ -73,6 +73,10 @@ type Server struct {
 
 	// mem maps raft ids to HTTP API addresses (cluster.go).
 	mem members
+
+	// replay and ready track the start-up replay (startup.go).
+	replay replay
+	ready  atomic.Bool
 }
 
 // counters are the server's own statistics (see Stats).
@@ -177,6 +181,7 @@ func New(cfg Config) (*Server, error) {
 		s.goRun(c.run)
 	}
 	s.goRun(s.watchApplied)
+	s.goRun(s.watchReplay)
 	s.goRun(s.monitorLeadership)
 	return s, nil
 }
@@ -278,6 +283,7 @@ func (s *Server) setupRaft() error {
 		return fmt.Errorf("server: start raft: %w", err)
 	}
 	s.raft = r
+	s.initReplay(logs)
 	if cfg.Bootstrap && !existing {
 		s.logger.Info("bootstrapping single-node cluster", "id", cfg.NodeID, "addr", s.trans.LocalAddr())
 		f := r.BootstrapCluster(raft.Configuration{Servers: []raft.Server{{

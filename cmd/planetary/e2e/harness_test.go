@@ -73,20 +73,9 @@ func startAgent(t *testing.T, dataDir, httpAddr, bind string, args ...string) *a
 	t.Helper()
 	all := append([]string{"agent"}, absConfig(t, args)...)
 	all = append(all, "-data-dir", dataDir, "-http-addr", httpAddr, "-bind", bind, "-log-level", "warn")
-	cmd := exec.Command(planetaryBin(t), all...)
-	// Relative mission paths (checkpoints/, reports/) resolve under the
-	// test's own directory, never in the source tree.
-	if err := os.MkdirAll(dataDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	cmd.Dir = dataDir
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &syncWriter{w: &out}, &syncWriter{w: &out}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &agentProc{t: t, cmd: cmd, out: &out, addr: "http://" + httpAddr, dataDir: dataDir}
+	cmd := newAgentCmd(t, dataDir, all)
+	out := cmd.Stdout.(*syncWriter).w
+	p := &agentProc{t: t, cmd: cmd, out: out, addr: "http://" + httpAddr, dataDir: dataDir}
 	t.Cleanup(func() { p.kill() })
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
@@ -109,6 +98,26 @@ func startAgent(t *testing.T, dataDir, httpAddr, bind string, args ...string) *a
 	}
 	t.Fatalf("agent did not come up:\n%s", out.String())
 	return nil
+}
+
+// newAgentCmd starts the planetary binary with args in dataDir (relative
+// mission paths such as checkpoints/ and reports/ resolve under the test's
+// own directory, never in the source tree), in its own process group, its
+// stdout and stderr in one buffer.
+func newAgentCmd(t *testing.T, dataDir string, args []string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(planetaryBin(t), args...)
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Dir = dataDir
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &syncWriter{w: &out}, &syncWriter{w: &out}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd
 }
 
 // absConfig returns args with a relative -config path made absolute, so the
