@@ -65,8 +65,12 @@ func decodeAgent(by map[string]hcl.Blocks, diags *hcl.Diagnostics) *AgentConfig 
 		s.errorf(s.Range("snapshot_interval"), "Invalid duration", "snapshot_interval must be positive.")
 	}
 	e := sub("event_retention")
-	a.EventRetention = EventRetentionConfig{MaxAgeMs: e.Duration("max_age"), MaxBytes: e.NonNegInt("max_bytes"),
+	a.EventRetention = EventRetentionConfig{MaxAgeMs: e.Duration("max_age"), MaxBytes: e.Int("max_bytes"),
 		ArchiveDir: e.String("archive_dir"), SegmentBytes: e.Int("segment_bytes")}
+	if a.EventRetention.MaxBytes < 0 {
+		e.errorf(e.Range("max_bytes"), "Negative value", "max_bytes must not be negative, got %d.", a.EventRetention.MaxBytes)
+		a.EventRetention.MaxBytes = 0
+	}
 	if e.Has("segment_bytes") && a.EventRetention.SegmentBytes <= 0 {
 		e.errorf(e.Range("segment_bytes"), "Invalid value", "segment_bytes must be a positive number of bytes.")
 	}
