@@ -1,6 +1,7 @@
 package raftfsm
 
 import (
+	"fmt"
 	"sort"
 
 	"github.com/planetary/planetary/raftfsm/command"
@@ -18,6 +19,10 @@ func applySubmitBatch(c *txn, body []byte) *Response {
 				out = append(out, dup(ex.ID, "idempotency key "+js.Key))
 				continue
 			}
+			if t, ok := c.s.CollectedByKey(js.Key); ok {
+				out = append(out, dup(t.ID, fmt.Sprintf("idempotency key %s (job collected at %d)", js.Key, t.CollectedAt)))
+				continue
+			}
 		}
 		switch {
 		case js.ID == "":
@@ -28,6 +33,10 @@ func applySubmitBatch(c *txn, body []byte) *Response {
 			continue
 		case c.s.Job(js.ID) != nil:
 			out = append(out, rejected(js.ID, "duplicate job id"))
+			continue
+		}
+		if t, ok := c.s.CollectedByID(js.ID); ok {
+			out = append(out, rejected(js.ID, "duplicate job id (collected at %d)", t.CollectedAt))
 			continue
 		}
 		j := &state.Job{

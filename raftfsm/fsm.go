@@ -151,6 +151,7 @@ func New(cfg Config) *FSM {
 	h[command.ScheduleFireType] = applyScheduleFire
 	h[command.ACLBootstrapType] = applyACLBootstrap
 	h[command.ACLTokenCreateType] = applyACLTokenCreate
+	h[command.JobGCType] = applyJobGC
 	return f
 }
 

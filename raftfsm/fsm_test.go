@@ -83,7 +83,11 @@ func TestRandomLogsReplayIdentically(t *testing.T) {
 				t.Fatal("digests differ")
 			}
 			var g state.Counts
-			a.Read(func(s *state.Store) { g = s.Global() })
+			var gc state.Collected
+			a.Read(func(s *state.Store) { g, gc = s.Global(), s.Collected() })
+			if gc.Jobs == 0 || gc.Batches == 0 {
+				t.Fatalf("log collected nothing: %+v", gc)
+			}
 			if g.N[state.JobCompleted] == 0 || g.N[state.JobQueued]+g.N[state.JobAssigned] == 0 {
 				t.Fatalf("log too shallow: %v", g.N)
 			}
@@ -112,6 +116,8 @@ func TestSnapshotRoundTrip(t *testing.T) {
 		"shard-counts": len(before.ShardCounts) > 0, "node-counts": len(before.NodeCounts) > 0,
 		"flows": len(before.Flows) > 0, "payments": len(before.Payments) > 0, "tokens": len(before.Tokens) > 0,
 		"policy": before.Policy.MissionName != "" && len(before.Policy.Fired) > 0, "meta": before.Meta.Head.Seq > 0 && before.Meta.Clock > 0,
+		"collected": before.Collected.Jobs > 0 && len(before.Collected.Shards) > 0 && len(before.Collected.Nodes) > 0,
+		"tombs":     len(before.Tombs) > 0, "holes": before.Meta.Seqs > uint64(len(before.Jobs)) && before.Jobs[0].Seq > 1,
 	}
 	for name, ok := range present {
 		if !ok {
@@ -133,6 +139,8 @@ func TestSnapshotRoundTrip(t *testing.T) {
 		{"policy", before.Policy, after.Policy},
 		{"tokens", before.Tokens, after.Tokens},
 		{"meta", before.Meta, after.Meta},
+		{"collected", before.Collected, after.Collected},
+		{"tombs", before.Tombs, after.Tombs},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -260,6 +268,39 @@ func TestInvariantsDetectCorruption(t *testing.T) {
 		}},
 		{"flows", raftfsm.InvFlows, func(s *state.Store) { s.Tamper().AddFlow("eu", "us", 1) }},
 		{"chain", raftfsm.InvChain, func(s *state.Store) { s.Tamper().SetEvents(s.Meta().Events + 1) }},
+		{"collected-count", raftfsm.InvJobsConserved, func(s *state.Store) {
+			c := s.Collected()
+			s.Tamper().SetCollected(c.Jobs+1, c.Global, c.PaidMu, c.Hops)
+		}},
+		{"collected-as-live-state", raftfsm.InvJobsConserved, func(s *state.Store) {
+			c := s.Collected()
+			c.Global.N[state.JobCompleted]--
+			c.Global.N[state.JobRunning]++
+			s.Tamper().SetCollected(c.Jobs, c.Global, c.PaidMu, c.Hops)
+		}},
+		{"collected-value", raftfsm.InvTerminalOnce, func(s *state.Store) {
+			c := s.Collected()
+			c.Global.ValueMu[state.JobCompleted] += 7
+			s.Tamper().SetCollected(c.Jobs, c.Global, c.PaidMu, c.Hops)
+		}},
+		{"collected-shard", raftfsm.InvShardTotals, func(s *state.Store) {
+			c := s.CollectedShard("eu")
+			c.N[state.JobCompleted]++
+			s.Tamper().SetCollectedShard("eu", c)
+		}},
+		{"collected-payments", raftfsm.InvPayments, func(s *state.Store) {
+			c := s.Collected()
+			s.Tamper().SetCollected(c.Jobs, c.Global, c.PaidMu+1, c.Hops)
+		}},
+		{"collected-hops", raftfsm.InvFlows, func(s *state.Store) {
+			c := s.Collected()
+			s.Tamper().SetCollected(c.Jobs, c.Global, c.PaidMu, c.Hops+1)
+		}},
+		{"tomb-of-live-job", raftfsm.InvJobsConserved, func(s *state.Store) {
+			var id string
+			s.JobsIter(func(j *state.Job) bool { id = j.ID; return false })
+			s.Tamper().AddTomb(state.Tomb{ID: id, State: state.JobCompleted, CollectedAt: s.Clock()})
+		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -274,6 +315,9 @@ func TestInvariantsDetectCorruption(t *testing.T) {
 			}
 			if bad := failed(raftfsm.CheckInvariants(s)); len(bad) > 0 {
 				t.Fatalf("before tampering: %v", bad)
+			}
+			if s.Collected().Jobs == 0 {
+				t.Fatal("the log collected no job: the collected cases would not test GC")
 			}
 			tc.tamper(s)
 			var hit bool

@@ -25,8 +25,9 @@ type Invariant struct {
 	Message string
 }
 
-// CheckInvariants recomputes the ledger from the jobs and compares it with
-// the store's tables. It is pure and reads s only.
+// CheckInvariants recomputes the ledger from the live jobs plus garbage
+// collection's aggregates and compares it with the store's tables, which
+// count every job ever submitted. It is pure and reads s only.
 func CheckInvariants(s *state.Store) []Invariant {
 	var (
 		byState  state.Counts
@@ -63,12 +64,43 @@ func CheckInvariants(s *state.Store) []Invariant {
 		if j.State.Terminal() {
 			terminal += j.ValueMu
 		}
-		if j.State == state.JobCompleted {
-			paid += j.QuoteMu
-		}
+		paid += paidOf(j)
 		hops += int64(j.Hops)
 		return true
 	})
+	// What garbage collection removed is counted from its aggregates.
+	gc := s.Collected()
+	live := byState
+	for i := range byState.N {
+		byState.N[i] += gc.Global.N[i]
+		byState.ValueMu[i] += gc.Global.ValueMu[i]
+	}
+	for _, name := range s.CollectedShardNames() {
+		addCounts(byShard, name, s.CollectedShard(name))
+	}
+	for _, name := range s.CollectedNodeNames() {
+		addCounts(byNode, name, s.CollectedNode(name))
+	}
+	for _, st := range []state.JobState{state.JobCompleted, state.JobFailed, state.JobCancelled} {
+		terminal += gc.Global.ValueMu[st]
+	}
+	paid += gc.PaidMu
+	hops += gc.Hops
+	var gcSum int64
+	for i, n := range gc.Global.N {
+		gcSum += n
+		if n != 0 && !state.JobState(i).Terminal() && badState == "" {
+			badState = fmt.Sprintf("%d collected jobs counted as %s", n, state.JobState(i))
+		}
+	}
+	if badState == "" {
+		s.TombsIter(func(t state.Tomb) bool {
+			if s.Job(t.ID) != nil {
+				badState = fmt.Sprintf("job %s is both live and collected", t.ID)
+			}
+			return badState == ""
+		})
+	}
 	g := s.Global()
 	var out []Invariant
 	check := func(id string, ok bool, format string, args ...any) {
@@ -96,16 +128,20 @@ func CheckInvariants(s *state.Store) []Invariant {
 	switch {
 	case badState != "":
 		check(InvJobsConserved, false, "%s", badState)
+	case gcSum != gc.Jobs:
+		check(InvJobsConserved, false, "collected counts sum to %d, %d jobs collected", gcSum, gc.Jobs)
+	case int64(s.LiveJobs())+gc.Jobs != int64(s.NumJobs()):
+		check(InvJobsConserved, false, "%d live and %d collected jobs, %d submitted", s.LiveJobs(), gc.Jobs, s.NumJobs())
 	case sum != int64(s.NumJobs()):
 		check(InvJobsConserved, false, "global counts sum to %d, %d jobs", sum, s.NumJobs())
 	case g.N != byState.N:
 		check(InvJobsConserved, false, "global counts %v, jobs by state %v", g.N, byState.N)
-	case int64(queued) != byState.N[state.JobQueued]:
-		check(InvJobsConserved, false, "queues hold %d jobs, %d queued", queued, byState.N[state.JobQueued])
-	case int64(s.ParkedLen()) != byState.N[state.JobParked]:
-		check(InvJobsConserved, false, "parked set holds %d jobs, %d parked", s.ParkedLen(), byState.N[state.JobParked])
-	case int64(inActive) != byState.N[state.JobAssigned]+byState.N[state.JobRunning]:
-		check(InvJobsConserved, false, "active sets hold %d jobs, %d assigned or running", inActive, byState.N[state.JobAssigned]+byState.N[state.JobRunning])
+	case int64(queued) != live.N[state.JobQueued]:
+		check(InvJobsConserved, false, "queues hold %d jobs, %d queued", queued, live.N[state.JobQueued])
+	case int64(s.ParkedLen()) != live.N[state.JobParked]:
+		check(InvJobsConserved, false, "parked set holds %d jobs, %d parked", s.ParkedLen(), live.N[state.JobParked])
+	case int64(inActive) != live.N[state.JobAssigned]+live.N[state.JobRunning]:
+		check(InvJobsConserved, false, "active sets hold %d jobs, %d assigned or running", inActive, live.N[state.JobAssigned]+live.N[state.JobRunning])
 	default:
 		check(InvJobsConserved, true, "")
 	}
@@ -198,6 +234,18 @@ func CheckInvariants(s *state.Store) []Invariant {
 	m := s.Meta()
 	check(InvChain, m.Head.Seq == m.Events, "chain head %d, %d events emitted", m.Head.Seq, m.Events)
 	return out
+}
+
+func addCounts(m map[string]*state.Counts, k string, c state.Counts) {
+	t := m[k]
+	if t == nil {
+		t = &state.Counts{}
+		m[k] = t
+	}
+	for i := range c.N {
+		t.N[i] += c.N[i]
+		t.ValueMu[i] += c.ValueMu[i]
+	}
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -251,7 +251,7 @@ func (h *HTTP) jobsList(w http.ResponseWriter, r *http.Request) (any, error) {
 	out := JobList{Jobs: []Job{}}
 	h.b.Read(func(s *state.Store) {
 		n := s.NumJobs()
-		for seq := after + 1; seq <= uint64(n); seq++ {
+		for seq := max(after+1, s.FirstSeq()); seq <= uint64(n); seq++ {
 			j := s.JobBySeq(seq)
 			if j == nil || (want != state.JobUnknown && j.State != want) ||
 				(shard != "" && j.Shard != shard) || (node != "" && j.Node != node) ||

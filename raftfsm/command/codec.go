@@ -101,6 +101,8 @@ func New(t MessageType) msgp.Unmarshaler {
 		return &CheckpointSaved{}
 	case NodeClaimType:
 		return &NodeClaim{}
+	case JobGCType:
+		return &JobGC{}
 	}
 	return nil
 }
@@ -138,7 +140,7 @@ func (t MessageType) String() string {
 		"requeue-batch", "spill-batch", "park-batch", "node-register", "node-update", "node-status",
 		"node-retire", "shard-register", "shard-update", "shard-deregister", "pause", "job-cancel",
 		"job-reroute", "checkpoint-configure", "reporting-configure", "clock-advance", "schedule-fire",
-		"acl-bootstrap", "acl-token-create", "checkpoint-saved", "node-claim"}
+		"acl-bootstrap", "acl-token-create", "checkpoint-saved", "node-claim", "job-gc"}
 	if int(t) < len(names) && t != 0 {
 		return names[t]
 	}

@@ -43,6 +43,7 @@ const (
 	ACLTokenCreateType      MessageType = 24
 	CheckpointSavedType     MessageType = 25
 	NodeClaimType           MessageType = 26
+	JobGCType               MessageType = 27
 )
 
 // Meta says who issued an owner command and why.

@@ -292,3 +292,16 @@ type ACLTokenCreate struct {
 	Meta  Meta
 	Token state.Token
 }
+
+// JobGC collects terminal jobs (garbage collection, proposed by the leader in
+// bounded batches). Before is the mission time at or before which a job must
+// have finished; it may not be later than the mission clock. A job that is
+// not terminal, finished after Before, or unknown is rejected per job.
+// ForgetBefore, when set, also ends the idempotency window of the tombs
+// collected before it.
+type JobGC struct {
+	Meta         Meta
+	Before       int64
+	IDs          []string
+	ForgetBefore int64
+}

@@ -1781,6 +1781,228 @@ func (z *JobCancel) Msgsize() (s int) {
 }
 
 // DecodeMsg implements msgp.Decodable
+func (z *JobGC) DecodeMsg(dc *msgp.Reader) (err error) {
+	var field []byte
+	_ = field
+	var zb0001 uint32
+	zb0001, err = dc.ReadMapHeader()
+	if err != nil {
+		err = msgp.WrapError(err)
+		return
+	}
+	for zb0001 > 0 {
+		zb0001--
+		field, err = dc.ReadMapKeyPtr()
+		if err != nil {
+			err = msgp.WrapError(err)
+			return
+		}
+		switch msgp.UnsafeString(field) {
+		case "Meta":
+			err = z.Meta.DecodeMsg(dc)
+			if err != nil {
+				err = msgp.WrapError(err, "Meta")
+				return
+			}
+		case "Before":
+			z.Before, err = dc.ReadInt64()
+			if err != nil {
+				err = msgp.WrapError(err, "Before")
+				return
+			}
+		case "IDs":
+			var zb0002 uint32
+			zb0002, err = dc.ReadArrayHeader()
+			if err != nil {
+				err = msgp.WrapError(err, "IDs")
+				return
+			}
+			if cap(z.IDs) >= int(zb0002) {
+				z.IDs = (z.IDs)[:zb0002]
+			} else {
+				z.IDs = make([]string, zb0002)
+			}
+			for za0001 := range z.IDs {
+				z.IDs[za0001], err = dc.ReadString()
+				if err != nil {
+					err = msgp.WrapError(err, "IDs", za0001)
+					return
+				}
+			}
+		case "ForgetBefore":
+			z.ForgetBefore, err = dc.ReadInt64()
+			if err != nil {
+				err = msgp.WrapError(err, "ForgetBefore")
+				return
+			}
+		default:
+			err = dc.Skip()
+			if err != nil {
+				err = msgp.WrapError(err)
+				return
+			}
+		}
+	}
+	return
+}
+
+// EncodeMsg implements msgp.Encodable
+func (z *JobGC) EncodeMsg(en *msgp.Writer) (err error) {
+	// map header, size 4
+	// write "Meta"
+	err = en.Append(0x84, 0xa4, 0x4d, 0x65, 0x74, 0x61)
+	if err != nil {
+		return
+	}
+	err = z.Meta.EncodeMsg(en)
+	if err != nil {
+		err = msgp.WrapError(err, "Meta")
+		return
+	}
+	// write "Before"
+	err = en.Append(0xa6, 0x42, 0x65, 0x66, 0x6f, 0x72, 0x65)
+	if err != nil {
+		return
+	}
+	err = en.WriteInt64(z.Before)
+	if err != nil {
+		err = msgp.WrapError(err, "Before")
+		return
+	}
+	// write "IDs"
+	err = en.Append(0xa3, 0x49, 0x44, 0x73)
+	if err != nil {
+		return
+	}
+	err = en.WriteArrayHeader(uint32(len(z.IDs)))
+	if err != nil {
+		err = msgp.WrapError(err, "IDs")
+		return
+	}
+	for za0001 := range z.IDs {
+		err = en.WriteString(z.IDs[za0001])
+		if err != nil {
+			err = msgp.WrapError(err, "IDs", za0001)
+			return
+		}
+	}
+	// write "ForgetBefore"
+	err = en.Append(0xac, 0x46, 0x6f, 0x72, 0x67, 0x65, 0x74, 0x42, 0x65, 0x66, 0x6f, 0x72, 0x65)
+	if err != nil {
+		return
+	}
+	err = en.WriteInt64(z.ForgetBefore)
+	if err != nil {
+		err = msgp.WrapError(err, "ForgetBefore")
+		return
+	}
+	return
+}
+
+// MarshalMsg implements msgp.Marshaler
+func (z *JobGC) MarshalMsg(b []byte) (o []byte, err error) {
+	o = msgp.Require(b, z.Msgsize())
+	// map header, size 4
+	// string "Meta"
+	o = append(o, 0x84, 0xa4, 0x4d, 0x65, 0x74, 0x61)
+	o, err = z.Meta.MarshalMsg(o)
+	if err != nil {
+		err = msgp.WrapError(err, "Meta")
+		return
+	}
+	// string "Before"
+	o = append(o, 0xa6, 0x42, 0x65, 0x66, 0x6f, 0x72, 0x65)
+	o = msgp.AppendInt64(o, z.Before)
+	// string "IDs"
+	o = append(o, 0xa3, 0x49, 0x44, 0x73)
+	o = msgp.AppendArrayHeader(o, uint32(len(z.IDs)))
+	for za0001 := range z.IDs {
+		o = msgp.AppendString(o, z.IDs[za0001])
+	}
+	// string "ForgetBefore"
+	o = append(o, 0xac, 0x46, 0x6f, 0x72, 0x67, 0x65, 0x74, 0x42, 0x65, 0x66, 0x6f, 0x72, 0x65)
+	o = msgp.AppendInt64(o, z.ForgetBefore)
+	return
+}
+
+// UnmarshalMsg implements msgp.Unmarshaler
+func (z *JobGC) UnmarshalMsg(bts []byte) (o []byte, err error) {
+	var field []byte
+	_ = field
+	var zb0001 uint32
+	zb0001, bts, err = msgp.ReadMapHeaderBytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err)
+		return
+	}
+	for zb0001 > 0 {
+		zb0001--
+		field, bts, err = msgp.ReadMapKeyZC(bts)
+		if err != nil {
+			err = msgp.WrapError(err)
+			return
+		}
+		switch msgp.UnsafeString(field) {
+		case "Meta":
+			bts, err = z.Meta.UnmarshalMsg(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Meta")
+				return
+			}
+		case "Before":
+			z.Before, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Before")
+				return
+			}
+		case "IDs":
+			var zb0002 uint32
+			zb0002, bts, err = msgp.ReadArrayHeaderBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "IDs")
+				return
+			}
+			if cap(z.IDs) >= int(zb0002) {
+				z.IDs = (z.IDs)[:zb0002]
+			} else {
+				z.IDs = make([]string, zb0002)
+			}
+			for za0001 := range z.IDs {
+				z.IDs[za0001], bts, err = msgp.ReadStringBytes(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "IDs", za0001)
+					return
+				}
+			}
+		case "ForgetBefore":
+			z.ForgetBefore, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "ForgetBefore")
+				return
+			}
+		default:
+			bts, err = msgp.Skip(bts)
+			if err != nil {
+				err = msgp.WrapError(err)
+				return
+			}
+		}
+	}
+	o = bts
+	return
+}
+
+// Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
+func (z *JobGC) Msgsize() (s int) {
+	s = 1 + 5 + z.Meta.Msgsize() + 7 + msgp.Int64Size + 4 + msgp.ArrayHeaderSize
+	for za0001 := range z.IDs {
+		s += msgp.StringPrefixSize + len(z.IDs[za0001])
+	}
+	s += 13 + msgp.Int64Size
+	return
+}
+
+// DecodeMsg implements msgp.Decodable
 func (z *JobReroute) DecodeMsg(dc *msgp.Reader) (err error) {
 	var field []byte
 	_ = field

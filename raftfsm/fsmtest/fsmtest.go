@@ -223,7 +223,36 @@ func (g *Gen) Next(s *state.Store) []byte {
 	case k < 99:
 		return enc(command.ReportingConfigureType, &command.ReportingConfigure{Meta: g.meta(), Label: fmt.Sprintf("l%d", r.IntN(9))})
 	}
+	if r.IntN(3) == 0 {
+		return g.gc(s)
+	}
 	return enc(command.ClockAdvanceType, &command.ClockAdvance{Time: g.now})
+}
+
+// gc collects some terminal jobs that finished a few ms of mission time ago,
+// with now and then a job that may not be collected (live, too young or
+// unknown), and sometimes ends the idempotency window of older tombs.
+func (g *Gen) gc(s *state.Store) []byte {
+	r := g.rng
+	m := &command.JobGC{Meta: g.meta(), Before: s.Clock() - 5_000_000}
+	s.JobsIter(func(j *state.Job) bool {
+		if j.State.Terminal() && j.FinishedAt <= m.Before && r.IntN(2) == 0 {
+			m.IDs = append(m.IDs, j.ID)
+		} else if r.IntN(200) == 0 {
+			m.IDs = append(m.IDs, j.ID) // not collectable, or too young
+		}
+		return len(m.IDs) < 8
+	})
+	if r.IntN(5) == 0 && g.jobs > 0 {
+		m.IDs = append(m.IDs, fmt.Sprintf("job-%05d", r.IntN(g.jobs)+1)) // maybe collected already
+	}
+	if r.IntN(3) == 0 {
+		m.ForgetBefore = s.Clock() - 40_000_000
+	}
+	if r.IntN(20) == 0 {
+		m.Before = s.Clock() + 1 // after the mission clock: rejected
+	}
+	return enc(command.JobGCType, m)
 }
 
 // Applier feeds entries to an FSM with consecutive raft indexes.

@@ -9,7 +9,10 @@
 // Records come in a fixed order: shards (sorted by name), nodes (sorted by
 // id), jobs (by seq), global counts, shard counts, node counts (sorted),
 // flows (sorted by from, to), payments (sorted), policy, tokens (sorted) and
-// the store meta (chain head, events, clock, applied index). The trailer's
+// the store meta (chain head, events, clock, applied index), then (version 2)
+// garbage collection's aggregates and the tombs of the idempotency window in
+// collection order. Job seqs are ascending with gaps where jobs were
+// collected. The trailer's
 // offset is its own position in the stream and the CRC-32C covers every byte
 // before the trailer. Readers reject unknown tags; a new record type or a
 // change to an existing one bumps Version and keeps a reader for the old one.
@@ -35,7 +38,12 @@ const Magic = "PLNTSNAP"
 // Version is the format version written by this build.
 //
 //	1: initial format.
-const Version uint16 = 1
+//	2: adds the collected aggregates record and tomb records (garbage
+//	   collection); version 1 streams still read, with none collected.
+const Version uint16 = 2
+
+// minVersion is the oldest format this build reads.
+const minVersion uint16 = 1
 
 var (
 	// ErrBadMagic: the stream does not start with Magic.
@@ -63,6 +71,8 @@ const (
 	tagPolicy      = 9
 	tagToken       = 10
 	tagMeta        = 11
+	tagCollected   = 12
+	tagTomb        = 13
 	tagTrailer     = 0xFF
 
 	headerLen  = len(Magic) + 2
@@ -109,11 +119,15 @@ func (w *writer) record(tag byte, m msgp.Marshaler) {
 
 // Write encodes img to out. It buffers internally and flushes before
 // returning.
-func Write(out io.Writer, img *state.Image) error {
+func Write(out io.Writer, img *state.Image) error { return write(out, img, Version) }
+
+// write encodes img in format version ver (tests write version 1 streams
+// to show they still read).
+func write(out io.Writer, img *state.Image, ver uint16) error {
 	w := &writer{tab: castagnoli(), w: bufio.NewWriterSize(out, 1<<20), buf: make([]byte, 0, 4096)}
 	var hdr [headerLen]byte
 	copy(hdr[:], Magic)
-	binary.BigEndian.PutUint16(hdr[len(Magic):], Version)
+	binary.BigEndian.PutUint16(hdr[len(Magic):], ver)
 	w.raw(hdr[:])
 	for _, s := range img.Shards {
 		w.record(tagShard, s)
@@ -142,6 +156,12 @@ func Write(out io.Writer, img *state.Image) error {
 		w.record(tagToken, &img.Tokens[i])
 	}
 	w.record(tagMeta, &img.Meta)
+	if ver >= 2 {
+		w.record(tagCollected, &img.Collected)
+		for i := range img.Tombs {
+			w.record(tagTomb, &img.Tombs[i])
+		}
+	}
 	if w.err != nil {
 		return w.err
 	}
@@ -270,8 +290,8 @@ func scan(in io.Reader, visit visitor) (uint16, error) {
 		return 0, ErrBadMagic
 	}
 	ver := binary.BigEndian.Uint16(hdr[len(Magic):])
-	if ver != Version {
-		return ver, fmt.Errorf("%w: %d (this build reads %d)", ErrUnsupportedVersion, ver, Version)
+	if ver < minVersion || ver > Version {
+		return ver, fmt.Errorf("%w: %d (this build reads %d to %d)", ErrUnsupportedVersion, ver, minVersion, Version)
 	}
 	for {
 		at := r.streamPos()
@@ -366,6 +386,11 @@ func Read(in io.Reader) (*state.Image, error) {
 		case tagMeta:
 			sawMeta = true
 			return unmarshal(body, &img.Meta)
+		case tagCollected:
+			return unmarshal(body, &img.Collected)
+		case tagTomb:
+			img.Tombs = append(img.Tombs, state.Tomb{})
+			return unmarshal(body, &img.Tombs[len(img.Tombs)-1])
 		}
 		return fmt.Errorf("unknown record tag %d", tag)
 	})
@@ -394,8 +419,11 @@ type Info struct {
 	Flows    int
 	Payments int
 	Tokens   int
+	Tombs    int
 	Global   state.Counts
-	Meta     state.StoreMeta // chain head, events, clock, applied index
+	// Collected: garbage collection's aggregates (zero before version 2).
+	Collected state.Collected
+	Meta      state.StoreMeta // chain head, events, clock, applied index
 }
 
 type countingReader struct {
@@ -432,6 +460,10 @@ func Inspect(in io.Reader) (Info, error) {
 			return unmarshal(body, &info.Global)
 		case tagMeta:
 			return unmarshal(body, &info.Meta)
+		case tagCollected:
+			return unmarshal(body, &info.Collected)
+		case tagTomb:
+			info.Tombs++
 		case tagShardCounts, tagNodeCounts, tagPolicy:
 		default:
 			return fmt.Errorf("unknown record tag %d", tag)

@@ -82,3 +82,41 @@ func TestReadErrors(t *testing.T) {
 		})
 	}
 }
+
+// A version 1 stream (before garbage collection) still reads, with nothing
+// collected; a version 2 stream carries the aggregates and tombs.
+func TestReadsVersion1AndCarriesCollected(t *testing.T) {
+	img := testImage(3)
+	var v1 bytes.Buffer
+	if err := write(&v1, img, 1); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Read(bytes.NewReader(v1.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Jobs) != 3 || got.Collected.Jobs != 0 || len(got.Tombs) != 0 {
+		t.Fatalf("v1: %d jobs, %+v", len(got.Jobs), got.Collected)
+	}
+	if _, err := state.FromImage(got); err != nil {
+		t.Fatal(err)
+	}
+	img.Collected = state.Collected{Jobs: 1, Global: state.Counts{N: [state.NumJobStates]int64{4: 1}}, PaidMu: 3,
+		Shards: []state.NamedCounts{{Name: "eu", Counts: state.Counts{N: [state.NumJobStates]int64{4: 1}}}}}
+	img.Tombs = []state.Tomb{{ID: "gone", Key: "k", State: state.JobCompleted, CollectedAt: 4}}
+	var v2 bytes.Buffer
+	if err := Write(&v2, img); err != nil {
+		t.Fatal(err)
+	}
+	got, err = Read(bytes.NewReader(v2.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got.Collected, img.Collected) || !reflect.DeepEqual(got.Tombs, img.Tombs) {
+		t.Fatalf("v2: %+v %+v", got.Collected, got.Tombs)
+	}
+	info, err := Inspect(bytes.NewReader(v2.Bytes()))
+	if err != nil || info.Tombs != 1 || info.Collected.Jobs != 1 {
+		t.Fatalf("inspect %+v %v", info, err)
+	}
+}

@@ -18,8 +18,8 @@ type assignEnt struct {
 // live reports whether e still names the job's current active attempt on
 // node.
 func (s *Store) live(e assignEnt, node string) bool {
-	j := s.jobs[e.seq-1]
-	return j.Attempt == e.attempt && j.Node == node && isActive(j.State)
+	j := s.JobBySeq(e.seq)
+	return j != nil && j.Attempt == e.attempt && j.Node == node && isActive(j.State)
 }
 
 // logAssigned records that j's attempt became active on its node.
@@ -77,7 +77,7 @@ func (s *Store) AssignedSince(node string, after uint64, fn func(*Job)) {
 	}
 	for _, e := range l.ents[lo:] {
 		if s.live(e, node) {
-			fn(s.jobs[e.seq-1])
+			fn(s.at(e.seq))
 		}
 	}
 }

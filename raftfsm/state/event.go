@@ -40,6 +40,9 @@ const (
 	EvScheduleSkipped      = "schedule.skipped"
 	EvACLBootstrapped      = "acl.bootstrapped"
 	EvACLTokenCreated      = "acl.token_created"
+	// EvJobsCollected: one per garbage collection batch; Detail says how
+	// many jobs and tombs, and the first and last job id.
+	EvJobsCollected = "jobs.collected"
 )
 
 // Event is one entry of the hash-chained event log. Fields that do not apply

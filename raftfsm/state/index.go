@@ -94,6 +94,36 @@ func (x *strIndex) reserve(n int, keyOf func(seq uint32) string) {
 	}
 }
 
+// remove deletes key (which must be present) by backward shift: the entries
+// after it in its probe run move up, so no tombstone slows later probes.
+func (x *strIndex) remove(key string, keyOf func(seq uint32) string) {
+	if len(x.slots) == 0 {
+		return
+	}
+	h := hashString(key)
+	tag, mask := tagOf(h), uint64(len(x.slots)-1)
+	i := h & mask
+	for {
+		if x.tags[i] == 0 {
+			return
+		}
+		if x.tags[i] == tag && keyOf(x.slots[i]) == key {
+			break
+		}
+		i = (i + 1) & mask
+	}
+	for j := (i + 1) & mask; x.tags[j] != 0; j = (j + 1) & mask {
+		home := hashString(keyOf(x.slots[j])) & mask
+		// Move j into the hole at i unless its home lies cyclically in (i, j].
+		if (j > i && (home <= i || home > j)) || (j < i && home <= i && home > j) {
+			x.slots[i], x.tags[i] = x.slots[j], x.tags[j]
+			i = j
+		}
+	}
+	x.slots[i], x.tags[i] = 0, 0
+	x.n--
+}
+
 const deadBit = uint64(1) << 63
 
 // seqList is a sorted list of job seqs (one priority level of a shard queue).

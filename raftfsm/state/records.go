@@ -28,4 +28,35 @@ type StoreMeta struct {
 	// where a job fits). Park decisions carry the count they were made at;
 	// a park made before a later change is stale and rejected.
 	Topology uint64
+	// Seqs is the highest job seq ever assigned (collected jobs leave gaps,
+	// so the live jobs alone do not tell it). Written into snapshots; 0 in
+	// snapshots from before garbage collection.
+	Seqs uint64
+}
+
+// Collected is the share of the ledger held by jobs that garbage collection
+// removed: the counts and values per state (globally, per shard, per node),
+// the payments and hops their records carried. The live tables stay totals
+// over every job ever submitted; invariants compare them with the live
+// records plus these aggregates.
+type Collected struct {
+	Jobs    int64
+	Global  Counts
+	Shards  []NamedCounts // sorted by name
+	Nodes   []NamedCounts // sorted by id
+	PaidMu  int64
+	Hops    int64
+	Batches int64
+	LastAt  int64 // leader time of the latest collection
+}
+
+// Tomb is what stays of a collected job for the idempotency window: its id
+// and key answer "collected at" and make a resubmit a duplicate until the
+// tomb itself is forgotten.
+type Tomb struct {
+	ID          string
+	Key         string
+	State       JobState
+	FinishedAt  int64
+	CollectedAt int64
 }

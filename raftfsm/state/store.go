@@ -19,11 +19,15 @@ var ErrBadImage = errors.New("state: inconsistent image")
 // raftfsm's Apply and Restore only; callers of raftfsm.FSM.Read must not call
 // them.
 type Store struct {
-	jobs   []*Job // by Seq-1; jobs are never deleted
-	ids    strIndex
-	keys   strIndex
-	shards map[string]*Shard
-	nodes  map[string]*Node
+	// jobs holds the records by seq: jobs[i] has seq jobBase+i+1. Garbage
+	// collection leaves nil holes and trims them from the front.
+	jobs    []*Job
+	jobBase uint64
+	nlive   int
+	ids     strIndex
+	keys    strIndex
+	shards  map[string]*Shard
+	nodes   map[string]*Node
 
 	queues map[string]*shardQueue
 	active map[string][]uint64 // node -> seqs assigned or running, ascending
@@ -45,6 +49,8 @@ type Store struct {
 	meta        StoreMeta
 
 	in *Interner
+
+	gc collectedTables
 }
 
 // NewStore returns an empty Store.
@@ -63,11 +69,13 @@ func NewStore() *Store {
 		tokens:      make(map[string]*Token),
 		tokenByHash: make(map[string]string),
 		in:          NewInterner(),
+		gc:          newCollectedTables(),
 	}
 }
 
-func (s *Store) idOf(seq uint32) string  { return s.jobs[seq-1].ID }
-func (s *Store) keyOf(seq uint32) string { return s.jobs[seq-1].Key }
+func (s *Store) at(seq uint64) *Job      { return s.jobs[seq-1-s.jobBase] }
+func (s *Store) idOf(seq uint32) string  { return s.at(uint64(seq)).ID }
+func (s *Store) keyOf(seq uint32) string { return s.at(uint64(seq)).Key }
 
 // Intern returns the canonical copy of a low-cardinality string.
 func (s *Store) Intern(v string) string { return s.in.Str(v) }
@@ -87,15 +95,24 @@ func (s *Store) internJob(j *Job) {
 
 // ---- reads ----
 
-// NumJobs is the number of jobs ever submitted (the highest Seq).
-func (s *Store) NumJobs() int { return len(s.jobs) }
+// NumJobs is the number of jobs ever submitted (the highest Seq); collected
+// jobs included.
+func (s *Store) NumJobs() int { return int(s.jobBase) + len(s.jobs) }
 
-// JobBySeq returns the job with that seq, or nil.
+// LiveJobs is the number of job records held (not collected).
+func (s *Store) LiveJobs() int { return s.nlive }
+
+// FirstSeq is the lowest seq that may still have a record: every seq below
+// it was collected.
+func (s *Store) FirstSeq() uint64 { return s.jobBase + 1 }
+
+// JobBySeq returns the job with that seq, or nil (never submitted or
+// collected).
 func (s *Store) JobBySeq(seq uint64) *Job {
-	if seq == 0 || seq > uint64(len(s.jobs)) {
+	if seq <= s.jobBase || seq > uint64(s.NumJobs()) {
 		return nil
 	}
-	return s.jobs[seq-1]
+	return s.at(seq)
 }
 
 // Job returns the job with that id, or nil.
@@ -109,9 +126,12 @@ func (s *Store) JobByKey(key string) *Job {
 	return s.JobBySeq(s.keys.find(key, s.keyOf))
 }
 
-// JobsIter calls fn for every job in seq order until fn returns false.
+// JobsIter calls fn for every live job in seq order until fn returns false.
 func (s *Store) JobsIter(fn func(*Job) bool) {
 	for _, j := range s.jobs {
+		if j == nil {
+			continue
+		}
 		if !fn(j) {
 			return
 		}
@@ -168,7 +188,7 @@ func (s *Store) QueueLen(shard string) int {
 // (asc) order until fn returns false.
 func (s *Store) Queue(shard string, fn func(*Job) bool) {
 	if q := s.queues[shard]; q != nil {
-		q.each(false, func(seq uint64) bool { return fn(s.jobs[seq-1]) })
+		q.each(false, func(seq uint64) bool { return fn(s.at(seq)) })
 	}
 }
 
@@ -176,7 +196,7 @@ func (s *Store) Queue(shard string, fn func(*Job) bool) {
 // comes first.
 func (s *Store) QueueReverse(shard string, fn func(*Job) bool) {
 	if q := s.queues[shard]; q != nil {
-		q.each(true, func(seq uint64) bool { return fn(s.jobs[seq-1]) })
+		q.each(true, func(seq uint64) bool { return fn(s.at(seq)) })
 	}
 }
 
@@ -191,7 +211,7 @@ func (s *Store) Parked(fn func(*Job) bool) {
 	}
 	sort.Slice(seqs, func(i, j int) bool { return seqs[i] < seqs[j] })
 	for _, seq := range seqs {
-		if !fn(s.jobs[seq-1]) {
+		if !fn(s.at(seq)) {
 			return
 		}
 	}
@@ -200,7 +220,7 @@ func (s *Store) Parked(fn func(*Job) bool) {
 // Active calls fn for the assigned and running jobs of a node in seq order.
 func (s *Store) Active(node string, fn func(*Job) bool) {
 	for _, seq := range s.active[node] {
-		if !fn(s.jobs[seq-1]) {
+		if !fn(s.at(seq)) {
 			return
 		}
 	}
@@ -335,8 +355,9 @@ func (s *Store) TokenByHash(hash string) (Token, bool) {
 func (s *Store) PutJob(j *Job) {
 	s.internJob(j)
 	if j.Seq == 0 {
-		j.Seq = uint64(len(s.jobs)) + 1
+		j.Seq = uint64(s.NumJobs()) + 1
 		s.jobs = append(s.jobs, j)
+		s.nlive++
 		s.ids.add(j.ID, uint32(j.Seq), s.idOf)
 		if j.Key != "" {
 			s.keys.add(j.Key, uint32(j.Seq), s.keyOf)
@@ -347,12 +368,15 @@ func (s *Store) PutJob(j *Job) {
 		}
 		return
 	}
-	old := s.jobs[j.Seq-1]
+	old := s.JobBySeq(j.Seq)
+	if old == nil {
+		panic(fmt.Sprintf("state: job %d was collected", j.Seq))
+	}
 	if old.ID != j.ID || old.Key != j.Key {
 		panic(fmt.Sprintf("state: job %d changed id or key", j.Seq))
 	}
 	s.unlink(old)
-	s.jobs[j.Seq-1] = j
+	s.jobs[j.Seq-1-s.jobBase] = j
 	s.link(j, true)
 	if isActive(j.State) && !(isActive(old.State) && old.Attempt == j.Attempt && old.Node == j.Node) {
 		s.logAssigned(j)
@@ -489,6 +513,10 @@ type Image struct {
 	Policy      Policy
 	Tokens      []Token
 	Meta        StoreMeta
+	// Collected and Tombs are garbage collection's aggregates and the
+	// idempotency window (empty in images from before it).
+	Collected Collected
+	Tombs     []Tomb
 	// Interner, when set, holds the strings the jobs were decoded with
 	// (restore); it becomes the new store's interner.
 	Interner *Interner
@@ -500,7 +528,7 @@ func (s *Store) Image() *Image {
 	return &Image{
 		Shards:      s.Shards(),
 		Nodes:       s.Nodes(),
-		Jobs:        append([]*Job(nil), s.jobs...),
+		Jobs:        s.liveJobs(),
 		Global:      s.global,
 		ShardCounts: s.AllShardCounts(),
 		NodeCounts:  s.AllNodeCounts(),
@@ -508,7 +536,9 @@ func (s *Store) Image() *Image {
 		Payments:    s.Payments(),
 		Policy:      s.policy,
 		Tokens:      s.Tokens(),
-		Meta:        s.meta,
+		Meta:        s.imageMeta(),
+		Collected:   s.gc.image(),
+		Tombs:       s.gc.tombList(),
 	}
 }
 
@@ -527,19 +557,31 @@ func FromImage(img *Image) (*Store, error) {
 	for _, n := range img.Nodes {
 		s.PutNode(n)
 	}
-	s.jobs = make([]*Job, len(img.Jobs))
+	highest := img.Meta.Seqs
+	if n := len(img.Jobs); n > 0 && img.Jobs[n-1] != nil {
+		highest = max(highest, img.Jobs[n-1].Seq)
+	}
+	if len(img.Jobs) > 0 && img.Jobs[0] != nil && img.Jobs[0].Seq > 0 {
+		s.jobBase = img.Jobs[0].Seq - 1
+	} else {
+		s.jobBase = highest
+	}
+	s.jobs = make([]*Job, highest-s.jobBase)
+	s.nlive = len(img.Jobs)
 	nkeys := 0
+	prev := s.jobBase
 	for i, j := range img.Jobs {
-		if j == nil || j.Seq != uint64(i)+1 {
+		if j == nil || j.Seq <= prev || j.Seq > highest {
 			return nil, fmt.Errorf("%w: job at position %d has seq %d", ErrBadImage, i+1, jobSeq(j))
 		}
+		prev = j.Seq
 		if img.Interner == nil {
 			// Not from a decoder: the records may be shared with a live
 			// store, so intern into copies.
 			j = j.Clone()
 			s.internJob(j)
 		}
-		s.jobs[i] = j
+		s.jobs[j.Seq-1-s.jobBase] = j
 		if j.Key != "" {
 			nkeys++
 		}
@@ -549,8 +591,11 @@ func FromImage(img *Image) (*Store, error) {
 	var wg sync.WaitGroup
 	var idErr, keyErr error
 	wg.Go(func() {
-		s.ids.reserve(len(s.jobs), s.idOf)
+		s.ids.reserve(s.nlive, s.idOf)
 		for _, j := range s.jobs {
+			if j == nil {
+				continue
+			}
 			if s.ids.find(j.ID, s.idOf) != 0 {
 				idErr = fmt.Errorf("%w: duplicate job id %q", ErrBadImage, j.ID)
 				return
@@ -561,7 +606,7 @@ func FromImage(img *Image) (*Store, error) {
 	wg.Go(func() {
 		s.keys.reserve(nkeys, s.keyOf)
 		for _, j := range s.jobs {
-			if j.Key == "" {
+			if j == nil || j.Key == "" {
 				continue
 			}
 			if s.keys.find(j.Key, s.keyOf) != 0 {
@@ -572,6 +617,9 @@ func FromImage(img *Image) (*Store, error) {
 		}
 	})
 	for _, j := range s.jobs {
+		if j == nil {
+			continue
+		}
 		s.link(j, false)
 		if isActive(j.State) {
 			s.logAssigned(j)
@@ -604,6 +652,9 @@ func FromImage(img *Image) (*Store, error) {
 		s.PutToken(t)
 	}
 	s.meta = img.Meta
+	if err := s.gc.restore(s, img.Collected, img.Tombs); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 

@@ -19,7 +19,7 @@ func (t Tamper) SetNodeCounts(id string, c Counts) { t.s.nodeCounts[id] = &c }
 
 // ReplaceJob swaps the record with j.Seq for j without touching queues,
 // active sets or counts.
-func (t Tamper) ReplaceJob(j *Job) { t.s.jobs[j.Seq-1] = j }
+func (t Tamper) ReplaceJob(j *Job) { t.s.jobs[j.Seq-1-t.s.jobBase] = j }
 
 // AddActive puts seq in a node's active set.
 func (t Tamper) AddActive(node string, seq uint64) {
@@ -34,3 +34,15 @@ func (t Tamper) AddFlow(from, to string, jobs int64) { t.s.AddFlow(from, to, job
 
 // SetEvents overwrites the number of events emitted.
 func (t Tamper) SetEvents(n uint64) { t.s.meta.Events = n }
+
+// SetCollected overwrites garbage collection's global aggregates (jobs,
+// counts, payments and hops).
+func (t Tamper) SetCollected(jobs int64, c Counts, paidMu, hops int64) {
+	t.s.gc.jobs, t.s.gc.global, t.s.gc.paidMu, t.s.gc.hops = jobs, c, paidMu, hops
+}
+
+// SetCollectedShard overwrites one shard's collected counts.
+func (t Tamper) SetCollectedShard(name string, c Counts) { t.s.gc.shards[name] = &c }
+
+// AddTomb records a tomb without removing any job.
+func (t Tamper) AddTomb(tb Tomb) { t.s.gc.addTomb(tb) }

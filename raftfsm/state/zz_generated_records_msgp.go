@@ -7,6 +7,536 @@ import (
 )
 
 // DecodeMsg implements msgp.Decodable
+func (z *Collected) DecodeMsg(dc *msgp.Reader) (err error) {
+	var field []byte
+	_ = field
+	var zb0001 uint32
+	zb0001, err = dc.ReadMapHeader()
+	if err != nil {
+		err = msgp.WrapError(err)
+		return
+	}
+	for zb0001 > 0 {
+		zb0001--
+		field, err = dc.ReadMapKeyPtr()
+		if err != nil {
+			err = msgp.WrapError(err)
+			return
+		}
+		switch msgp.UnsafeString(field) {
+		case "Jobs":
+			z.Jobs, err = dc.ReadInt64()
+			if err != nil {
+				err = msgp.WrapError(err, "Jobs")
+				return
+			}
+		case "Global":
+			err = z.Global.DecodeMsg(dc)
+			if err != nil {
+				err = msgp.WrapError(err, "Global")
+				return
+			}
+		case "Shards":
+			var zb0002 uint32
+			zb0002, err = dc.ReadArrayHeader()
+			if err != nil {
+				err = msgp.WrapError(err, "Shards")
+				return
+			}
+			if cap(z.Shards) >= int(zb0002) {
+				z.Shards = (z.Shards)[:zb0002]
+			} else {
+				z.Shards = make([]NamedCounts, zb0002)
+			}
+			for za0001 := range z.Shards {
+				var zb0003 uint32
+				zb0003, err = dc.ReadMapHeader()
+				if err != nil {
+					err = msgp.WrapError(err, "Shards", za0001)
+					return
+				}
+				for zb0003 > 0 {
+					zb0003--
+					field, err = dc.ReadMapKeyPtr()
+					if err != nil {
+						err = msgp.WrapError(err, "Shards", za0001)
+						return
+					}
+					switch msgp.UnsafeString(field) {
+					case "Name":
+						z.Shards[za0001].Name, err = dc.ReadString()
+						if err != nil {
+							err = msgp.WrapError(err, "Shards", za0001, "Name")
+							return
+						}
+					case "Counts":
+						err = z.Shards[za0001].Counts.DecodeMsg(dc)
+						if err != nil {
+							err = msgp.WrapError(err, "Shards", za0001, "Counts")
+							return
+						}
+					default:
+						err = dc.Skip()
+						if err != nil {
+							err = msgp.WrapError(err, "Shards", za0001)
+							return
+						}
+					}
+				}
+			}
+		case "Nodes":
+			var zb0004 uint32
+			zb0004, err = dc.ReadArrayHeader()
+			if err != nil {
+				err = msgp.WrapError(err, "Nodes")
+				return
+			}
+			if cap(z.Nodes) >= int(zb0004) {
+				z.Nodes = (z.Nodes)[:zb0004]
+			} else {
+				z.Nodes = make([]NamedCounts, zb0004)
+			}
+			for za0002 := range z.Nodes {
+				var zb0005 uint32
+				zb0005, err = dc.ReadMapHeader()
+				if err != nil {
+					err = msgp.WrapError(err, "Nodes", za0002)
+					return
+				}
+				for zb0005 > 0 {
+					zb0005--
+					field, err = dc.ReadMapKeyPtr()
+					if err != nil {
+						err = msgp.WrapError(err, "Nodes", za0002)
+						return
+					}
+					switch msgp.UnsafeString(field) {
+					case "Name":
+						z.Nodes[za0002].Name, err = dc.ReadString()
+						if err != nil {
+							err = msgp.WrapError(err, "Nodes", za0002, "Name")
+							return
+						}
+					case "Counts":
+						err = z.Nodes[za0002].Counts.DecodeMsg(dc)
+						if err != nil {
+							err = msgp.WrapError(err, "Nodes", za0002, "Counts")
+							return
+						}
+					default:
+						err = dc.Skip()
+						if err != nil {
+							err = msgp.WrapError(err, "Nodes", za0002)
+							return
+						}
+					}
+				}
+			}
+		case "PaidMu":
+			z.PaidMu, err = dc.ReadInt64()
+			if err != nil {
+				err = msgp.WrapError(err, "PaidMu")
+				return
+			}
+		case "Hops":
+			z.Hops, err = dc.ReadInt64()
+			if err != nil {
+				err = msgp.WrapError(err, "Hops")
+				return
+			}
+		case "Batches":
+			z.Batches, err = dc.ReadInt64()
+			if err != nil {
+				err = msgp.WrapError(err, "Batches")
+				return
+			}
+		case "LastAt":
+			z.LastAt, err = dc.ReadInt64()
+			if err != nil {
+				err = msgp.WrapError(err, "LastAt")
+				return
+			}
+		default:
+			err = dc.Skip()
+			if err != nil {
+				err = msgp.WrapError(err)
+				return
+			}
+		}
+	}
+	return
+}
+
+// EncodeMsg implements msgp.Encodable
+func (z *Collected) EncodeMsg(en *msgp.Writer) (err error) {
+	// map header, size 8
+	// write "Jobs"
+	err = en.Append(0x88, 0xa4, 0x4a, 0x6f, 0x62, 0x73)
+	if err != nil {
+		return
+	}
+	err = en.WriteInt64(z.Jobs)
+	if err != nil {
+		err = msgp.WrapError(err, "Jobs")
+		return
+	}
+	// write "Global"
+	err = en.Append(0xa6, 0x47, 0x6c, 0x6f, 0x62, 0x61, 0x6c)
+	if err != nil {
+		return
+	}
+	err = z.Global.EncodeMsg(en)
+	if err != nil {
+		err = msgp.WrapError(err, "Global")
+		return
+	}
+	// write "Shards"
+	err = en.Append(0xa6, 0x53, 0x68, 0x61, 0x72, 0x64, 0x73)
+	if err != nil {
+		return
+	}
+	err = en.WriteArrayHeader(uint32(len(z.Shards)))
+	if err != nil {
+		err = msgp.WrapError(err, "Shards")
+		return
+	}
+	for za0001 := range z.Shards {
+		// map header, size 2
+		// write "Name"
+		err = en.Append(0x82, 0xa4, 0x4e, 0x61, 0x6d, 0x65)
+		if err != nil {
+			return
+		}
+		err = en.WriteString(z.Shards[za0001].Name)
+		if err != nil {
+			err = msgp.WrapError(err, "Shards", za0001, "Name")
+			return
+		}
+		// write "Counts"
+		err = en.Append(0xa6, 0x43, 0x6f, 0x75, 0x6e, 0x74, 0x73)
+		if err != nil {
+			return
+		}
+		err = z.Shards[za0001].Counts.EncodeMsg(en)
+		if err != nil {
+			err = msgp.WrapError(err, "Shards", za0001, "Counts")
+			return
+		}
+	}
+	// write "Nodes"
+	err = en.Append(0xa5, 0x4e, 0x6f, 0x64, 0x65, 0x73)
+	if err != nil {
+		return
+	}
+	err = en.WriteArrayHeader(uint32(len(z.Nodes)))
+	if err != nil {
+		err = msgp.WrapError(err, "Nodes")
+		return
+	}
+	for za0002 := range z.Nodes {
+		// map header, size 2
+		// write "Name"
+		err = en.Append(0x82, 0xa4, 0x4e, 0x61, 0x6d, 0x65)
+		if err != nil {
+			return
+		}
+		err = en.WriteString(z.Nodes[za0002].Name)
+		if err != nil {
+			err = msgp.WrapError(err, "Nodes", za0002, "Name")
+			return
+		}
+		// write "Counts"
+		err = en.Append(0xa6, 0x43, 0x6f, 0x75, 0x6e, 0x74, 0x73)
+		if err != nil {
+			return
+		}
+		err = z.Nodes[za0002].Counts.EncodeMsg(en)
+		if err != nil {
+			err = msgp.WrapError(err, "Nodes", za0002, "Counts")
+			return
+		}
+	}
+	// write "PaidMu"
+	err = en.Append(0xa6, 0x50, 0x61, 0x69, 0x64, 0x4d, 0x75)
+	if err != nil {
+		return
+	}
+	err = en.WriteInt64(z.PaidMu)
+	if err != nil {
+		err = msgp.WrapError(err, "PaidMu")
+		return
+	}
+	// write "Hops"
+	err = en.Append(0xa4, 0x48, 0x6f, 0x70, 0x73)
+	if err != nil {
+		return
+	}
+	err = en.WriteInt64(z.Hops)
+	if err != nil {
+		err = msgp.WrapError(err, "Hops")
+		return
+	}
+	// write "Batches"
+	err = en.Append(0xa7, 0x42, 0x61, 0x74, 0x63, 0x68, 0x65, 0x73)
+	if err != nil {
+		return
+	}
+	err = en.WriteInt64(z.Batches)
+	if err != nil {
+		err = msgp.WrapError(err, "Batches")
+		return
+	}
+	// write "LastAt"
+	err = en.Append(0xa6, 0x4c, 0x61, 0x73, 0x74, 0x41, 0x74)
+	if err != nil {
+		return
+	}
+	err = en.WriteInt64(z.LastAt)
+	if err != nil {
+		err = msgp.WrapError(err, "LastAt")
+		return
+	}
+	return
+}
+
+// MarshalMsg implements msgp.Marshaler
+func (z *Collected) MarshalMsg(b []byte) (o []byte, err error) {
+	o = msgp.Require(b, z.Msgsize())
+	// map header, size 8
+	// string "Jobs"
+	o = append(o, 0x88, 0xa4, 0x4a, 0x6f, 0x62, 0x73)
+	o = msgp.AppendInt64(o, z.Jobs)
+	// string "Global"
+	o = append(o, 0xa6, 0x47, 0x6c, 0x6f, 0x62, 0x61, 0x6c)
+	o, err = z.Global.MarshalMsg(o)
+	if err != nil {
+		err = msgp.WrapError(err, "Global")
+		return
+	}
+	// string "Shards"
+	o = append(o, 0xa6, 0x53, 0x68, 0x61, 0x72, 0x64, 0x73)
+	o = msgp.AppendArrayHeader(o, uint32(len(z.Shards)))
+	for za0001 := range z.Shards {
+		// map header, size 2
+		// string "Name"
+		o = append(o, 0x82, 0xa4, 0x4e, 0x61, 0x6d, 0x65)
+		o = msgp.AppendString(o, z.Shards[za0001].Name)
+		// string "Counts"
+		o = append(o, 0xa6, 0x43, 0x6f, 0x75, 0x6e, 0x74, 0x73)
+		o, err = z.Shards[za0001].Counts.MarshalMsg(o)
+		if err != nil {
+			err = msgp.WrapError(err, "Shards", za0001, "Counts")
+			return
+		}
+	}
+	// string "Nodes"
+	o = append(o, 0xa5, 0x4e, 0x6f, 0x64, 0x65, 0x73)
+	o = msgp.AppendArrayHeader(o, uint32(len(z.Nodes)))
+	for za0002 := range z.Nodes {
+		// map header, size 2
+		// string "Name"
+		o = append(o, 0x82, 0xa4, 0x4e, 0x61, 0x6d, 0x65)
+		o = msgp.AppendString(o, z.Nodes[za0002].Name)
+		// string "Counts"
+		o = append(o, 0xa6, 0x43, 0x6f, 0x75, 0x6e, 0x74, 0x73)
+		o, err = z.Nodes[za0002].Counts.MarshalMsg(o)
+		if err != nil {
+			err = msgp.WrapError(err, "Nodes", za0002, "Counts")
+			return
+		}
+	}
+	// string "PaidMu"
+	o = append(o, 0xa6, 0x50, 0x61, 0x69, 0x64, 0x4d, 0x75)
+	o = msgp.AppendInt64(o, z.PaidMu)
+	// string "Hops"
+	o = append(o, 0xa4, 0x48, 0x6f, 0x70, 0x73)
+	o = msgp.AppendInt64(o, z.Hops)
+	// string "Batches"
+	o = append(o, 0xa7, 0x42, 0x61, 0x74, 0x63, 0x68, 0x65, 0x73)
+	o = msgp.AppendInt64(o, z.Batches)
+	// string "LastAt"
+	o = append(o, 0xa6, 0x4c, 0x61, 0x73, 0x74, 0x41, 0x74)
+	o = msgp.AppendInt64(o, z.LastAt)
+	return
+}
+
+// UnmarshalMsg implements msgp.Unmarshaler
+func (z *Collected) UnmarshalMsg(bts []byte) (o []byte, err error) {
+	var field []byte
+	_ = field
+	var zb0001 uint32
+	zb0001, bts, err = msgp.ReadMapHeaderBytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err)
+		return
+	}
+	for zb0001 > 0 {
+		zb0001--
+		field, bts, err = msgp.ReadMapKeyZC(bts)
+		if err != nil {
+			err = msgp.WrapError(err)
+			return
+		}
+		switch msgp.UnsafeString(field) {
+		case "Jobs":
+			z.Jobs, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Jobs")
+				return
+			}
+		case "Global":
+			bts, err = z.Global.UnmarshalMsg(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Global")
+				return
+			}
+		case "Shards":
+			var zb0002 uint32
+			zb0002, bts, err = msgp.ReadArrayHeaderBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Shards")
+				return
+			}
+			if cap(z.Shards) >= int(zb0002) {
+				z.Shards = (z.Shards)[:zb0002]
+			} else {
+				z.Shards = make([]NamedCounts, zb0002)
+			}
+			for za0001 := range z.Shards {
+				var zb0003 uint32
+				zb0003, bts, err = msgp.ReadMapHeaderBytes(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "Shards", za0001)
+					return
+				}
+				for zb0003 > 0 {
+					zb0003--
+					field, bts, err = msgp.ReadMapKeyZC(bts)
+					if err != nil {
+						err = msgp.WrapError(err, "Shards", za0001)
+						return
+					}
+					switch msgp.UnsafeString(field) {
+					case "Name":
+						z.Shards[za0001].Name, bts, err = msgp.ReadStringBytes(bts)
+						if err != nil {
+							err = msgp.WrapError(err, "Shards", za0001, "Name")
+							return
+						}
+					case "Counts":
+						bts, err = z.Shards[za0001].Counts.UnmarshalMsg(bts)
+						if err != nil {
+							err = msgp.WrapError(err, "Shards", za0001, "Counts")
+							return
+						}
+					default:
+						bts, err = msgp.Skip(bts)
+						if err != nil {
+							err = msgp.WrapError(err, "Shards", za0001)
+							return
+						}
+					}
+				}
+			}
+		case "Nodes":
+			var zb0004 uint32
+			zb0004, bts, err = msgp.ReadArrayHeaderBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Nodes")
+				return
+			}
+			if cap(z.Nodes) >= int(zb0004) {
+				z.Nodes = (z.Nodes)[:zb0004]
+			} else {
+				z.Nodes = make([]NamedCounts, zb0004)
+			}
+			for za0002 := range z.Nodes {
+				var zb0005 uint32
+				zb0005, bts, err = msgp.ReadMapHeaderBytes(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "Nodes", za0002)
+					return
+				}
+				for zb0005 > 0 {
+					zb0005--
+					field, bts, err = msgp.ReadMapKeyZC(bts)
+					if err != nil {
+						err = msgp.WrapError(err, "Nodes", za0002)
+						return
+					}
+					switch msgp.UnsafeString(field) {
+					case "Name":
+						z.Nodes[za0002].Name, bts, err = msgp.ReadStringBytes(bts)
+						if err != nil {
+							err = msgp.WrapError(err, "Nodes", za0002, "Name")
+							return
+						}
+					case "Counts":
+						bts, err = z.Nodes[za0002].Counts.UnmarshalMsg(bts)
+						if err != nil {
+							err = msgp.WrapError(err, "Nodes", za0002, "Counts")
+							return
+						}
+					default:
+						bts, err = msgp.Skip(bts)
+						if err != nil {
+							err = msgp.WrapError(err, "Nodes", za0002)
+							return
+						}
+					}
+				}
+			}
+		case "PaidMu":
+			z.PaidMu, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "PaidMu")
+				return
+			}
+		case "Hops":
+			z.Hops, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Hops")
+				return
+			}
+		case "Batches":
+			z.Batches, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Batches")
+				return
+			}
+		case "LastAt":
+			z.LastAt, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "LastAt")
+				return
+			}
+		default:
+			bts, err = msgp.Skip(bts)
+			if err != nil {
+				err = msgp.WrapError(err)
+				return
+			}
+		}
+	}
+	o = bts
+	return
+}
+
+// Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
+func (z *Collected) Msgsize() (s int) {
+	s = 1 + 5 + msgp.Int64Size + 7 + z.Global.Msgsize() + 7 + msgp.ArrayHeaderSize
+	for za0001 := range z.Shards {
+		s += 1 + 5 + msgp.StringPrefixSize + len(z.Shards[za0001].Name) + 7 + z.Shards[za0001].Counts.Msgsize()
+	}
+	s += 6 + msgp.ArrayHeaderSize
+	for za0002 := range z.Nodes {
+		s += 1 + 5 + msgp.StringPrefixSize + len(z.Nodes[za0002].Name) + 7 + z.Nodes[za0002].Counts.Msgsize()
+	}
+	s += 7 + msgp.Int64Size + 5 + msgp.Int64Size + 8 + msgp.Int64Size + 7 + msgp.Int64Size
+	return
+}
+
+// DecodeMsg implements msgp.Decodable
 func (z *NamedCounts) DecodeMsg(dc *msgp.Reader) (err error) {
 	var field []byte
 	_ = field
@@ -320,6 +850,12 @@ func (z *StoreMeta) DecodeMsg(dc *msgp.Reader) (err error) {
 				err = msgp.WrapError(err, "Topology")
 				return
 			}
+		case "Seqs":
+			z.Seqs, err = dc.ReadUint64()
+			if err != nil {
+				err = msgp.WrapError(err, "Seqs")
+				return
+			}
 		default:
 			err = dc.Skip()
 			if err != nil {
@@ -333,9 +869,9 @@ func (z *StoreMeta) DecodeMsg(dc *msgp.Reader) (err error) {
 
 // EncodeMsg implements msgp.Encodable
 func (z *StoreMeta) EncodeMsg(en *msgp.Writer) (err error) {
-	// map header, size 6
+	// map header, size 7
 	// write "Head"
-	err = en.Append(0x86, 0xa4, 0x48, 0x65, 0x61, 0x64)
+	err = en.Append(0x87, 0xa4, 0x48, 0x65, 0x61, 0x64)
 	if err != nil {
 		return
 	}
@@ -394,15 +930,25 @@ func (z *StoreMeta) EncodeMsg(en *msgp.Writer) (err error) {
 		err = msgp.WrapError(err, "Topology")
 		return
 	}
+	// write "Seqs"
+	err = en.Append(0xa4, 0x53, 0x65, 0x71, 0x73)
+	if err != nil {
+		return
+	}
+	err = en.WriteUint64(z.Seqs)
+	if err != nil {
+		err = msgp.WrapError(err, "Seqs")
+		return
+	}
 	return
 }
 
 // MarshalMsg implements msgp.Marshaler
 func (z *StoreMeta) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
-	// map header, size 6
+	// map header, size 7
 	// string "Head"
-	o = append(o, 0x86, 0xa4, 0x48, 0x65, 0x61, 0x64)
+	o = append(o, 0x87, 0xa4, 0x48, 0x65, 0x61, 0x64)
 	o, err = z.Head.MarshalMsg(o)
 	if err != nil {
 		err = msgp.WrapError(err, "Head")
@@ -423,6 +969,9 @@ func (z *StoreMeta) MarshalMsg(b []byte) (o []byte, err error) {
 	// string "Topology"
 	o = append(o, 0xa8, 0x54, 0x6f, 0x70, 0x6f, 0x6c, 0x6f, 0x67, 0x79)
 	o = msgp.AppendUint64(o, z.Topology)
+	// string "Seqs"
+	o = append(o, 0xa4, 0x53, 0x65, 0x71, 0x73)
+	o = msgp.AppendUint64(o, z.Seqs)
 	return
 }
 
@@ -480,6 +1029,12 @@ func (z *StoreMeta) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "Topology")
 				return
 			}
+		case "Seqs":
+			z.Seqs, bts, err = msgp.ReadUint64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Seqs")
+				return
+			}
 		default:
 			bts, err = msgp.Skip(bts)
 			if err != nil {
@@ -494,6 +1049,213 @@ func (z *StoreMeta) UnmarshalMsg(bts []byte) (o []byte, err error) {
 
 // Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
 func (z *StoreMeta) Msgsize() (s int) {
-	s = 1 + 5 + z.Head.Msgsize() + 7 + msgp.Uint64Size + 6 + msgp.Int64Size + 6 + msgp.Uint64Size + 16 + msgp.BoolSize + 9 + msgp.Uint64Size
+	s = 1 + 5 + z.Head.Msgsize() + 7 + msgp.Uint64Size + 6 + msgp.Int64Size + 6 + msgp.Uint64Size + 16 + msgp.BoolSize + 9 + msgp.Uint64Size + 5 + msgp.Uint64Size
+	return
+}
+
+// DecodeMsg implements msgp.Decodable
+func (z *Tomb) DecodeMsg(dc *msgp.Reader) (err error) {
+	var field []byte
+	_ = field
+	var zb0001 uint32
+	zb0001, err = dc.ReadMapHeader()
+	if err != nil {
+		err = msgp.WrapError(err)
+		return
+	}
+	for zb0001 > 0 {
+		zb0001--
+		field, err = dc.ReadMapKeyPtr()
+		if err != nil {
+			err = msgp.WrapError(err)
+			return
+		}
+		switch msgp.UnsafeString(field) {
+		case "ID":
+			z.ID, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "ID")
+				return
+			}
+		case "Key":
+			z.Key, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "Key")
+				return
+			}
+		case "State":
+			err = z.State.DecodeMsg(dc)
+			if err != nil {
+				err = msgp.WrapError(err, "State")
+				return
+			}
+		case "FinishedAt":
+			z.FinishedAt, err = dc.ReadInt64()
+			if err != nil {
+				err = msgp.WrapError(err, "FinishedAt")
+				return
+			}
+		case "CollectedAt":
+			z.CollectedAt, err = dc.ReadInt64()
+			if err != nil {
+				err = msgp.WrapError(err, "CollectedAt")
+				return
+			}
+		default:
+			err = dc.Skip()
+			if err != nil {
+				err = msgp.WrapError(err)
+				return
+			}
+		}
+	}
+	return
+}
+
+// EncodeMsg implements msgp.Encodable
+func (z *Tomb) EncodeMsg(en *msgp.Writer) (err error) {
+	// map header, size 5
+	// write "ID"
+	err = en.Append(0x85, 0xa2, 0x49, 0x44)
+	if err != nil {
+		return
+	}
+	err = en.WriteString(z.ID)
+	if err != nil {
+		err = msgp.WrapError(err, "ID")
+		return
+	}
+	// write "Key"
+	err = en.Append(0xa3, 0x4b, 0x65, 0x79)
+	if err != nil {
+		return
+	}
+	err = en.WriteString(z.Key)
+	if err != nil {
+		err = msgp.WrapError(err, "Key")
+		return
+	}
+	// write "State"
+	err = en.Append(0xa5, 0x53, 0x74, 0x61, 0x74, 0x65)
+	if err != nil {
+		return
+	}
+	err = z.State.EncodeMsg(en)
+	if err != nil {
+		err = msgp.WrapError(err, "State")
+		return
+	}
+	// write "FinishedAt"
+	err = en.Append(0xaa, 0x46, 0x69, 0x6e, 0x69, 0x73, 0x68, 0x65, 0x64, 0x41, 0x74)
+	if err != nil {
+		return
+	}
+	err = en.WriteInt64(z.FinishedAt)
+	if err != nil {
+		err = msgp.WrapError(err, "FinishedAt")
+		return
+	}
+	// write "CollectedAt"
+	err = en.Append(0xab, 0x43, 0x6f, 0x6c, 0x6c, 0x65, 0x63, 0x74, 0x65, 0x64, 0x41, 0x74)
+	if err != nil {
+		return
+	}
+	err = en.WriteInt64(z.CollectedAt)
+	if err != nil {
+		err = msgp.WrapError(err, "CollectedAt")
+		return
+	}
+	return
+}
+
+// MarshalMsg implements msgp.Marshaler
+func (z *Tomb) MarshalMsg(b []byte) (o []byte, err error) {
+	o = msgp.Require(b, z.Msgsize())
+	// map header, size 5
+	// string "ID"
+	o = append(o, 0x85, 0xa2, 0x49, 0x44)
+	o = msgp.AppendString(o, z.ID)
+	// string "Key"
+	o = append(o, 0xa3, 0x4b, 0x65, 0x79)
+	o = msgp.AppendString(o, z.Key)
+	// string "State"
+	o = append(o, 0xa5, 0x53, 0x74, 0x61, 0x74, 0x65)
+	o, err = z.State.MarshalMsg(o)
+	if err != nil {
+		err = msgp.WrapError(err, "State")
+		return
+	}
+	// string "FinishedAt"
+	o = append(o, 0xaa, 0x46, 0x69, 0x6e, 0x69, 0x73, 0x68, 0x65, 0x64, 0x41, 0x74)
+	o = msgp.AppendInt64(o, z.FinishedAt)
+	// string "CollectedAt"
+	o = append(o, 0xab, 0x43, 0x6f, 0x6c, 0x6c, 0x65, 0x63, 0x74, 0x65, 0x64, 0x41, 0x74)
+	o = msgp.AppendInt64(o, z.CollectedAt)
+	return
+}
+
+// UnmarshalMsg implements msgp.Unmarshaler
+func (z *Tomb) UnmarshalMsg(bts []byte) (o []byte, err error) {
+	var field []byte
+	_ = field
+	var zb0001 uint32
+	zb0001, bts, err = msgp.ReadMapHeaderBytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err)
+		return
+	}
+	for zb0001 > 0 {
+		zb0001--
+		field, bts, err = msgp.ReadMapKeyZC(bts)
+		if err != nil {
+			err = msgp.WrapError(err)
+			return
+		}
+		switch msgp.UnsafeString(field) {
+		case "ID":
+			z.ID, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "ID")
+				return
+			}
+		case "Key":
+			z.Key, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Key")
+				return
+			}
+		case "State":
+			bts, err = z.State.UnmarshalMsg(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "State")
+				return
+			}
+		case "FinishedAt":
+			z.FinishedAt, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "FinishedAt")
+				return
+			}
+		case "CollectedAt":
+			z.CollectedAt, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "CollectedAt")
+				return
+			}
+		default:
+			bts, err = msgp.Skip(bts)
+			if err != nil {
+				err = msgp.WrapError(err)
+				return
+			}
+		}
+	}
+	o = bts
+	return
+}
+
+// Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
+func (z *Tomb) Msgsize() (s int) {
+	s = 1 + 3 + msgp.StringPrefixSize + len(z.ID) + 4 + msgp.StringPrefixSize + len(z.Key) + 6 + z.State.Msgsize() + 11 + msgp.Int64Size + 12 + msgp.Int64Size
 	return
 }
