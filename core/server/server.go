@@ -225,8 +225,9 @@ func (s *Server) setupRaft() error {
 	s.notifyCh = notify
 
 	var (
-		logs   raft.LogStore
-		stable raft.StableStore
+		logs    raft.LogStore
+		stable  raft.StableStore
+		checked *checkedSnapshots
 	)
 	if cfg.InMemory {
 		store := raft.NewInmemStore()
@@ -248,11 +249,14 @@ func (s *Server) setupRaft() error {
 			return fmt.Errorf("server: log cache: %w", err)
 		}
 		logs = cached
+		s.removeLeftovers()
 		snaps, err := raft.NewFileSnapshotStoreWithLogger(filepath.Join(cfg.DataDir, "snapshots"), 2, cfg.Logger.Named("snapshots"))
 		if err != nil {
 			return fmt.Errorf("server: snapshot store: %w", err)
 		}
-		s.snapshots = snaps
+		checked = &checkedSnapshots{SnapshotStore: snaps, logs: bolt}
+		checked.starting.Store(true)
+		s.snapshots = checked
 		// Without AdvertiseAddr raft advertises the listener's address
 		// (which also resolves a ":0" port).
 		var advAddr net.Addr
@@ -279,7 +283,14 @@ func (s *Server) setupRaft() error {
 		return fmt.Errorf("server: inspect raft state: %w", err)
 	}
 	r, err := raft.NewRaft(rc, s.fsm, logs, stable, s.snapshots, s.trans)
-	if err != nil {
+	if checked != nil {
+		if err := s.snapshotOutcome(checked, err); err != nil {
+			if r != nil {
+				_ = r.Shutdown().Error()
+			}
+			return err
+		}
+	} else if err != nil {
 		return fmt.Errorf("server: start raft: %w", err)
 	}
 	s.raft = r

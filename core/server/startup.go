@@ -50,6 +50,7 @@ func (s *Server) initReplay(logs raft.LogStore) {
 	s.replay.cmdTarget = applied
 	if s.replay.target <= applied {
 		s.ready.Store(true)
+		s.onReady()
 		return
 	}
 	// Find the last command entry; a start usually ends on one or on the
@@ -82,6 +83,7 @@ func (s *Server) Readiness() Readiness {
 		if s.ready.CompareAndSwap(false, true) {
 			s.logger.Info("raft log replayed", "index", r.Applied, "target", s.replay.target,
 				"duration", time.Since(s.replay.opened).Round(time.Millisecond))
+			s.onReady()
 		}
 		r.Ready = true
 	}
@@ -129,5 +131,14 @@ func (s *Server) watchReplay(ctx context.Context) {
 		case <-s.changes():
 		case <-tick.C:
 		}
+	}
+}
+
+// onReady runs once, when the replay is done: the FSM now holds the
+// mission's checkpoint path, so an interrupted export's temp file can be
+// found and removed.
+func (s *Server) onReady() {
+	if !s.cfg.InMemory {
+		s.removeCheckpointLeftovers()
 	}
 }
