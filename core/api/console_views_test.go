@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -224,5 +225,66 @@ func TestMetricsPluginState(t *testing.T) {
 	}
 	if !depth["earth"] {
 		t.Errorf("no queue depth for earth")
+	}
+}
+
+// TestJobEventsStart: a timeline read from index 0 starts where the job
+// was submitted (at the start of its submit batch), so a first page of 100
+// events already holds its submit event, past hundreds of other events; the events it returns are the
+// same as a scan of the whole log.
+func TestJobEventsStart(t *testing.T) {
+	a := newAgent(t, nil)
+	applyMission(t, a, testMission)
+	ctx := context.Background()
+	for b := range 4 {
+		var jobs []api.JobSubmit
+		for i := range 100 {
+			id := fmt.Sprintf("filler-%d-%d", b, i)
+			if b == 2 && i == 50 {
+				id = "x"
+			}
+			jobs = append(jobs, api.JobSubmit{ID: id, Shard: "earth", Capabilities: []string{"quantum"}})
+		}
+		if _, err := a.mgmt.SubmitJobs(ctx, jobs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var first api.Events
+	if _, err := a.mgmt.Query(ctx, "/v1/events", url.Values{"job": {"x"}, "index": {"0"}, "limit": {"100"}}, 0, 0, &first); err != nil {
+		t.Fatal(err)
+	}
+	if len(first.Events) == 0 || first.Events[0].Type != "job.submitted" || first.Events[0].Job != "x" {
+		t.Fatalf("first page of 100: %+v (index %d head %d)", first.Events, first.Index, first.Head)
+	}
+	// The whole log, job by job, from a cursor past 0 (no start search).
+	var all []string
+	for idx := uint64(1); ; {
+		var page api.Events
+		if _, err := a.mgmt.Query(ctx, "/v1/events", url.Values{"job": {"x"}, "index": {fmt.Sprint(idx)}}, 0, 0, &page); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range page.Events {
+			all = append(all, e.Type)
+		}
+		if page.Index >= page.Head || page.Index == idx {
+			break
+		}
+		idx = page.Index
+	}
+	got, err := a.mgmt.JobEvents(ctx, "x", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, e := range got.Events {
+		types = append(types, e.Type)
+	}
+	if !slices.Equal(types, all) || len(types) == 0 {
+		t.Fatalf("from the start search %v, from a full scan %v", types, all)
+	}
+	// An unknown job scans from the start and finds nothing.
+	none, err := a.mgmt.JobEvents(ctx, "nope", 0, 0)
+	if err != nil || len(none.Events) != 0 {
+		t.Fatalf("unknown job: %+v, %v", none.Events, err)
 	}
 }

@@ -86,10 +86,29 @@ func (h *HTTP) events(w http.ResponseWriter, r *http.Request) (any, error) {
 	}
 	// job= keeps one job's events (its timeline); the scan still walks
 	// every event after index, so a caller pages on with the answer's
-	// index until it reaches head.
+	// index until it reaches head. From index 0 it starts where the job
+	// was submitted (see jobStart).
 	job := q.Get("job")
 	log := h.b.Events()
-	if st, ok := log.Pruned(); ok && index < st.Anchor.Seq {
+	st, pruned := log.Pruned()
+	if job != "" && index == 0 {
+		var at int64
+		h.b.Read(func(s *state.Store) {
+			if j := s.Job(job); j != nil {
+				at = j.SubmittedAt
+			}
+		})
+		// A timeline whose start was pruned begins at the first retained
+		// event.
+		floor := uint64(0)
+		if pruned {
+			floor = st.Anchor.Seq
+		}
+		if index, err = jobStart(log, job, at, floor); err != nil {
+			return nil, fmt.Errorf("api: read events: %w", err)
+		}
+	}
+	if pruned && index < st.Anchor.Seq {
 		return nil, prunedError(st)
 	}
 	ctx := r.Context()
@@ -180,6 +199,44 @@ func (h *HTTP) eventRetention(w http.ResponseWriter, r *http.Request) (any, erro
 	out.FirstSeq = st.Anchor.Seq + 1
 	out.Head, _ = log.Head()
 	return out, nil
+}
+
+// jobStart returns a cursor just before the job.submitted event of job, so
+// a timeline read need not scan the log from its start: a binary search
+// for the last event stamped before the job's submit time at, then a
+// check that the submit event follows within one page (events of one
+// entry share its time). Leader-stamped times rise with the sequence
+// unless a clock stepped back; when the check fails, or the job is
+// unknown, the answer is floor (the first retained cursor: 0, or the
+// anchor of a pruned log) and the caller scans the whole log.
+func jobStart(log *eventlog.Log, job string, at int64, floor uint64) (uint64, error) {
+	if at == 0 {
+		return floor, nil
+	}
+	head, _ := log.Head()
+	lo, hi := floor, max(head, floor)
+	for lo < hi {
+		mid := lo + (hi-lo+1)/2
+		evs, err := log.Read(mid-1, 1)
+		if err != nil {
+			return 0, err
+		}
+		if len(evs) == 0 || evs[0].Time >= at {
+			hi = mid - 1
+		} else {
+			lo = mid
+		}
+	}
+	found := false
+	if _, err := log.Scan(lo, maxEventLimit, func(e *state.Event) {
+		found = found || (e.Job == job && e.Type == state.EvJobSubmitted && e.Time == at)
+	}); err != nil {
+		return 0, err
+	}
+	if !found {
+		return floor, nil
+	}
+	return lo, nil
 }
 
 // ---- client protocol
