@@ -67,4 +67,22 @@ func TestEventsBeforeRetainedWindow(t *testing.T) {
 	if err != nil || len(page.Events) == 0 || page.Events[0].Seq != ret.FirstSeq || page.Events[0].Prev != ret.Anchor.Hash {
 		t.Fatalf("events from the anchor: %+v %v", page, err)
 	}
+	// A job's timeline from index 0 is not refused: it starts at the job's
+	// submission when that is retained, else at the anchor.
+	if _, err := c.SubmitJobs(ctx, []api.JobSubmit{{ID: "after", Shard: "earth"}}); err != nil {
+		t.Fatal(err)
+	}
+	late, err := c.JobEvents(ctx, "after", 0, 0)
+	if err != nil || len(late.Events) == 0 || late.Events[0].Type != "job.submitted" || late.Events[0].Seq <= ret.Anchor.Seq {
+		t.Fatalf("timeline of a retained job: %+v %v", late.Events, err)
+	}
+	early, err := c.JobEvents(ctx, "r0-0", 0, 0)
+	if err != nil {
+		t.Fatalf("timeline of a job submitted before the window: %v", err)
+	}
+	for _, e := range early.Events {
+		if e.Seq <= ret.Anchor.Seq || e.Type == "job.submitted" {
+			t.Fatalf("timeline of a pruned job's submission holds %+v (anchor %d)", e, ret.Anchor.Seq)
+		}
+	}
 }

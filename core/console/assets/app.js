@@ -160,7 +160,13 @@
         else if (evs.length) eventIndex = evs[evs.length - 1].seq;
         if (evs.length) Planetary.renderEvents(model.events);
         events();
-      }).catch(function () { setTimeout(events, RETRY); });
+      }).catch(function (e) {
+        // 410: event retention pruned the start; go on from the first
+        // retained event the answer names.
+        var m = e.status === 410 && /index=(\d+)/.exec(e.message || "");
+        if (m) { eventIndex = parseInt(m[1], 10); events(); return; }
+        setTimeout(events, RETRY);
+      });
     })();
   }
 

@@ -183,6 +183,10 @@
   function renderTimeline(events) {
     var ul = document.getElementById("job-timeline");
     ul.innerHTML = "";
+    if (events.length && events[0].type !== "job.submitted") {
+      ul.appendChild(el("li", { "data-type": "pruned", cls: "dim",
+        text: "the job's earlier events were pruned by event retention" }));
+    }
     events.forEach(function (e) {
       ul.appendChild(el("li", { "data-seq": String(e.seq), "data-type": e.type, "data-attempt": String(e.attempt || 0) }, [
         el("span", { cls: "when", text: when(e.time) }), " ", el("strong", { text: e.type }), " ", el("span", { text: eventText(e) })
