@@ -112,7 +112,7 @@ func jobStates(evs []state.Event) (map[string]string, map[[2]string]int64) {
 
 var (
 	routerLine = regexp.MustCompile(`(\S+)\{\{"router (\S+) ·`)
-	flowLine   = regexp.MustCompile(`(\S+) -\.->\|"(\d+) jobs"\| (\S+)`)
+	flowLine   = regexp.MustCompile(`(\S+) -\.->\|"(\d+) jobs(?:: [^"]*)?"\| (\S+)`)
 )
 
 // topologyFlows reads the spillover edges of mission-topology.mmd as
