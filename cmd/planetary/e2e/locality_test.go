@@ -57,7 +57,8 @@ node "home.1" {
 // a, never on c (which has room but is not a target), and each spill names
 // its rule. The test then pauses a and b (so nothing else can spill while
 // home comes back) and restarts home's host: every job that had not spilled
-// runs at home, and none spilled twice.
+// runs at home, and no job spilled again unless its spilled attempt came
+// back home first.
 func TestLocalityLongOutageSpillsAlongTargets(t *testing.T) {
 	if testing.Short() {
 		t.Skip("process test")
@@ -111,11 +112,13 @@ func TestLocalityLongOutageSpillsAlongTargets(t *testing.T) {
 
 	sp := spills()
 	// A spilled attempt that ends without a result (its target node went
-	// down) returns to home's queue, so such a job may finish at home.
-	returned := map[string]bool{}
+	// down, as a loaded machine can make it miss its heartbeats) returns to
+	// home's queue, so such a job may finish at home, or spill once more
+	// while home is still down.
+	returned := map[string]int{}
 	for _, e := range allEvents(t, c) {
 		if e.Type == state.EvJobRequeued && e.Shard == "home" && (e.From == "a" || e.From == "b") {
-			returned[e.Job] = true
+			returned[e.Job]++
 		}
 	}
 	perJob := map[string]int{}
@@ -132,11 +135,11 @@ func TestLocalityLongOutageSpillsAlongTargets(t *testing.T) {
 	for _, id := range ids {
 		j := job(t, c, id)
 		switch {
-		case perJob[id] > 1:
-			t.Errorf("job %s spilled %d times", id, perJob[id])
-		case perJob[id] == 1:
+		case perJob[id] > 1+returned[id]:
+			t.Errorf("job %s spilled %d times but came back home only %d times", id, perJob[id], returned[id])
+		case perJob[id] >= 1:
 			away++
-			if j.Home != "home" || (j.Node != "a.1" && j.Node != "b.1" && !(returned[id] && j.Node == "home.1")) {
+			if j.Home != "home" || (j.Node != "a.1" && j.Node != "b.1" && !(returned[id] > 0 && j.Node == "home.1")) {
 				t.Errorf("spilled job %s: home %s node %s", id, j.Home, j.Node)
 			}
 		default:
@@ -153,8 +156,8 @@ func TestLocalityLongOutageSpillsAlongTargets(t *testing.T) {
 	if n := flowJobs(l, "home", "c"); n != 0 {
 		t.Errorf("home -> c flow = %d: c is not a target", n)
 	}
-	if flowJobs(l, "home", "a")+flowJobs(l, "home", "b") != int64(away) {
-		t.Errorf("flows %+v, want %d spills to a and b", l.Flows, away)
+	if flowJobs(l, "home", "a")+flowJobs(l, "home", "b") != int64(len(sp)) {
+		t.Errorf("flows %+v, want the %d spills to a and b", l.Flows, len(sp))
 	}
 }
 
