@@ -7,11 +7,11 @@ import (
 	"github.com/planetary/planetary/raftfsm/state"
 )
 
-// paidOf is what the payments invariant counts for one job: the quote of a
+// paidOf is what the payments invariant counts for one job: the settled amount of a
 // completed job. Garbage collection keeps the same amount in its aggregates.
 func paidOf(j *state.Job) int64 {
 	if j.State == state.JobCompleted {
-		return j.QuoteMu
+		return j.SettledMu
 	}
 	return 0
 }

@@ -43,6 +43,7 @@ func applySubmitBatch(c *txn, body []byte) *Response {
 			ID: js.ID, Key: js.Key, Home: js.Shard, Shard: js.Shard, Capabilities: js.Capabilities,
 			Priority: js.Priority, ValueMu: js.ValueMu, MaxPriceMu: js.MaxPriceMu, Kind: js.Kind,
 			Payload: js.Payload, State: state.JobQueued, SubmittedAt: b.Time, Submitter: js.Submitter,
+			Units: js.Units,
 		}
 		c.s.PutJob(j)
 		c.emit(state.Event{Type: state.EvJobSubmitted, Job: j.ID, Shard: j.Shard, ValueMu: j.ValueMu, Actor: j.Submitter})
@@ -110,6 +111,7 @@ func (c *txn) assign(a command.Assignment, at int64) Outcome {
 	nj.Node = n.ID
 	nj.Attempt = a.Attempt
 	nj.QuoteMu = a.QuoteMu
+	nj.Meters = a.Meters
 	nj.AssignedAt = at
 	nj.ParkedReason = ""
 	if spill {
@@ -193,9 +195,13 @@ func applyCompleteBatch(c *txn, body []byte) *Response {
 		case r.OK:
 			nj.State = state.JobCompleted
 			nj.FinishedAt = b.Time
+			var basis string
+			nj.Usage = r.Usage
+			nj.SettledMu, basis = state.Settle(j, r.Usage)
 			c.s.PutJob(nj)
-			c.s.AddPayment(j.Node, j.QuoteMu)
-			c.emit(state.Event{Type: state.EvJobCompleted, Job: j.ID, Attempt: j.Attempt, Shard: j.Shard, Node: j.Node, ValueMu: j.ValueMu, AmountMu: j.QuoteMu})
+			c.s.AddPayment(j.Node, nj.SettledMu)
+			c.emit(state.Event{Type: state.EvJobCompleted, Job: j.ID, Attempt: j.Attempt, Shard: j.Shard, Node: j.Node, ValueMu: j.ValueMu,
+				AmountMu: nj.SettledMu, Detail: state.SettleDetail(nj, basis)})
 		case r.Retryable && j.Attempt < b.MaxAttempts:
 			to := c.queueShard(j)
 			q := queueJob(nj, to)

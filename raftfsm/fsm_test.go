@@ -63,6 +63,16 @@ func failed(invs []raftfsm.Invariant) []string {
 }
 
 func TestRandomLogsReplayIdentically(t *testing.T) {
+	// How the completed jobs of all seeds were settled: the logs must reach
+	// every basis, so the invariants are checked over usage-based payments.
+	bases := map[string]int{}
+	defer func() {
+		for _, b := range []string{state.SettledUsage, state.SettledQuoteCap, state.SettledMaxPriceCap, state.SettledNoUsage, state.SettledUnmetered} {
+			if bases[b] == 0 {
+				t.Errorf("no completed job settled by %q: %v", b, bases)
+			}
+		}
+	}()
 	for _, seed := range []uint64{1, 2, 3, 42, 1234} {
 		t.Run(fmt.Sprint("seed-", seed), func(t *testing.T) {
 			entries, live := fsmtest.Log(seed, 800, func(i int, e []byte, f *raftfsm.FSM) {
@@ -84,7 +94,23 @@ func TestRandomLogsReplayIdentically(t *testing.T) {
 			}
 			var g state.Counts
 			var gc state.Collected
-			a.Read(func(s *state.Store) { g, gc = s.Global(), s.Collected() })
+			a.Read(func(s *state.Store) {
+				g, gc = s.Global(), s.Collected()
+				s.JobsIter(func(j *state.Job) bool {
+					if j.State == state.JobCompleted {
+						// The basis the job was settled by; its amount
+						// must be what Settle gives for its usage.
+						pre := j.Clone()
+						pre.SettledMu = 0
+						amt, basis := state.Settle(pre, j.Usage)
+						if amt != j.SettledMu {
+							t.Fatalf("job %s settled %d, Settle gives %d (%s)", j.ID, j.SettledMu, amt, basis)
+						}
+						bases[basis]++
+					}
+					return true
+				})
+			})
 			if gc.Jobs == 0 || gc.Batches == 0 {
 				t.Fatalf("log collected nothing: %+v", gc)
 			}
@@ -250,7 +276,7 @@ func TestInvariantsDetectCorruption(t *testing.T) {
 		{"active-set", raftfsm.InvNodeActive, func(s *state.Store) {
 			var seq uint64
 			s.JobsIter(func(j *state.Job) bool {
-				if j.State.Terminal() {
+				if j.State.Terminal() && j.Node != "" {
 					seq = j.Seq
 					return false
 				}
@@ -267,6 +293,22 @@ func TestInvariantsDetectCorruption(t *testing.T) {
 			s.Tamper().SetPayment("eu-n0", s.PaymentTo("eu-n0")+1)
 		}},
 		{"flows", raftfsm.InvFlows, func(s *state.Store) { s.Tamper().AddFlow("eu", "us", 1) }},
+		{"settled-over-quote", raftfsm.InvSettled, func(s *state.Store) {
+			// Paid above its quote, with the node's payment moved along so
+			// that only the settlement check can see it.
+			var j *state.Job
+			s.JobsIter(func(x *state.Job) bool {
+				if x.State == state.JobCompleted {
+					j = x
+					return false
+				}
+				return true
+			})
+			nj := j.Clone()
+			nj.SettledMu = j.QuoteMu + 1
+			s.Tamper().ReplaceJob(nj)
+			s.Tamper().SetPayment(j.Node, s.PaymentTo(j.Node)+nj.SettledMu-j.SettledMu)
+		}},
 		{"chain", raftfsm.InvChain, func(s *state.Store) { s.Tamper().SetEvents(s.Meta().Events + 1) }},
 		{"collected-count", raftfsm.InvJobsConserved, func(s *state.Store) {
 			c := s.Collected()

@@ -16,6 +16,7 @@ const (
 	InvPayments      = "payments"
 	InvFlows         = "flows"
 	InvChain         = "chain"
+	InvSettled       = "settled"
 )
 
 // Invariant is the result of one check.
@@ -30,14 +31,15 @@ type Invariant struct {
 // count every job ever submitted. It is pure and reads s only.
 func CheckInvariants(s *state.Store) []Invariant {
 	var (
-		byState  state.Counts
-		byShard  = map[string]*state.Counts{}
-		byNode   = map[string]*state.Counts{}
-		active   = map[string]int{}
-		terminal int64
-		paid     int64
-		hops     int64
-		badState string
+		byState   state.Counts
+		byShard   = map[string]*state.Counts{}
+		byNode    = map[string]*state.Counts{}
+		active    = map[string]int{}
+		terminal  int64
+		paid      int64
+		hops      int64
+		badState  string
+		badSettle string
 	)
 	add := func(m map[string]*state.Counts, k string, j *state.Job) {
 		c := m[k]
@@ -65,6 +67,9 @@ func CheckInvariants(s *state.Store) []Invariant {
 			terminal += j.ValueMu
 		}
 		paid += paidOf(j)
+		if j.State == state.JobCompleted && badSettle == "" && (j.SettledMu < 0 || j.SettledMu > j.QuoteMu || (j.MaxPriceMu > 0 && j.SettledMu > j.MaxPriceMu)) {
+			badSettle = fmt.Sprintf("job %s settled %d, quote %d, max price %d", j.ID, j.SettledMu, j.QuoteMu, j.MaxPriceMu)
+		}
 		hops += int64(j.Hops)
 		return true
 	})
@@ -221,7 +226,11 @@ func CheckInvariants(s *state.Store) []Invariant {
 	for _, p := range s.Payments() {
 		pay += p.AmountMu
 	}
-	check(InvPayments, pay == paid, "payments %d, completed quotes %d", pay, paid)
+	check(InvPayments, pay == paid, "payments %d, completed jobs settled %d", pay, paid)
+
+	// settled: each completed job was paid from 0 up to its quote and its
+	// max price.
+	check(InvSettled, badSettle == "", "%s", badSettle)
 
 	// flows.
 	var fl int64

@@ -88,6 +88,7 @@ func queueJob(j *state.Job, shard string) *state.Job {
 	n.Shard = shard
 	n.Node = ""
 	n.QuoteMu = 0
+	n.Meters = nil
 	n.AssignedAt = 0
 	n.ParkedReason = ""
 	n.Origin = ""

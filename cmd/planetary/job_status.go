@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/cli"
@@ -16,7 +18,11 @@ func (c *JobStatusCommand) Help() string {
 Usage: planetary job status [options] <id>
 
   Shows one job: its state, home and current shard, node, attempt, spillover
-  hops, quote, parked reason, output, exit code, error and times.
+  hops, quote, parked reason, output, exit code, error and times. A metered
+  job also shows the units it declared, the quote's rates per unit, the
+  usage its plugin reported and, once completed, what it settled at and why
+  (usage, the quote when no usage was reported, or a cap at the quote or
+  max price).
 ` + apiOptionsHelp)
 }
 
@@ -57,6 +63,13 @@ func (c *JobStatusCommand) Run(args []string) int {
 	if j.Quote > 0 {
 		quote = credits(j.Quote)
 	}
+	settled := ""
+	if j.Settled != nil {
+		settled = credits(*j.Settled)
+		if j.Settlement != "" {
+			settled += " (" + j.Settlement + ")"
+		}
+	}
 	c.Ui.Output(kv(
 		"ID", j.ID,
 		"Key", j.Key,
@@ -69,6 +82,10 @@ func (c *JobStatusCommand) Run(args []string) int {
 		"Value", credits(j.Value),
 		"Max price", maxPrice,
 		"Quote", quote,
+		"Units", unitList(j.Units),
+		"Rates", unitList(j.Meters),
+		"Usage", unitList(j.Usage),
+		"Settled", settled,
 		"Attempt", fmt.Sprint(j.Attempt),
 		"Hops", fmt.Sprint(j.Hops),
 		"Parked reason", j.ParkedReason,
@@ -83,6 +100,16 @@ func (c *JobStatusCommand) Run(args []string) int {
 		c.Ui.Output("\nOutput\n" + strings.TrimRight(j.Output, "\n"))
 	}
 	return 0
+}
+
+// unitList renders a map of numbers per unit as "token=800, second=2.5" in
+// unit order.
+func unitList(m map[string]float64) string {
+	parts := make([]string, 0, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, k+"="+credits(m[k]))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func (c *JobStatusCommand) AutocompleteArgs() complete.Predictor { return complete.PredictAnything }

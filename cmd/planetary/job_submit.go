@@ -57,7 +57,7 @@ func (c *JobSubmitCommand) Run(args []string) int {
 		batch[i] = api.JobSubmit{
 			ID: j.ID, Key: j.Key, Shard: j.Shard, Capabilities: j.Capabilities, Priority: j.Priority,
 			Value: api.Credits(j.ValueMu), MaxPrice: api.Credits(j.MaxPriceMu), Kind: j.Kind,
-			Payload: json.RawMessage(j.Payload),
+			Payload: json.RawMessage(j.Payload), Units: api.UnitsView(j.Units),
 		}
 	}
 	client, err := c.client()

@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/tinylib/msgp/msgp"
@@ -26,7 +28,8 @@ import (
 //	  ([]str), seed (uint), quote (float)];
 //	results body: [client, started ([]attempt), results ([]result)];
 //	attempt: [job, attempt];
-//	result: [job, attempt, ok, retryable, exit_code, output, error].
+//	result: [job, attempt, ok, retryable, exit_code, output, error,
+//	  usage (map of unit to float, or nil)].
 const MsgpackType = "application/x-msgpack"
 
 // ErrWire is returned for a client-protocol message that does not decode.
@@ -35,7 +38,7 @@ var ErrWire = errors.New("api: malformed client protocol message")
 const (
 	assignmentFields = 8
 	attemptFields    = 2
-	resultFields     = 7
+	resultFields     = 7 // the fields every result has; usage (8th) is optional
 	resultsFields    = 3
 )
 
@@ -177,7 +180,7 @@ func appendResults(b []byte, r *ClientResults) []byte {
 	b = msgp.AppendArrayHeader(b, uint32(len(r.Results)))
 	for i := range r.Results {
 		x := &r.Results[i]
-		b = msgp.AppendArrayHeader(b, resultFields)
+		b = msgp.AppendArrayHeader(b, resultFields+1)
 		b = msgp.AppendString(b, x.JobID)
 		b = msgp.AppendUint32(b, x.Attempt)
 		b = msgp.AppendBool(b, x.OK)
@@ -185,8 +188,64 @@ func appendResults(b []byte, r *ClientResults) []byte {
 		b = msgp.AppendInt64(b, x.ExitCode)
 		b = msgp.AppendString(b, x.Output)
 		b = msgp.AppendString(b, x.Error)
+		b = appendUsage(b, x.Usage)
 	}
 	return b
+}
+
+// appendUsage appends a result's usage: nil, or a map of unit to units in
+// unit order (so that the same result always encodes the same bytes).
+func appendUsage(b []byte, u map[string]float64) []byte {
+	if len(u) == 0 {
+		return msgp.AppendNil(b)
+	}
+	b = msgp.AppendMapHeader(b, uint32(len(u)))
+	for _, k := range slices.Sorted(maps.Keys(u)) {
+		b = msgp.AppendString(b, k)
+		b = msgp.AppendFloat64(b, u[k])
+	}
+	return b
+}
+
+// readUsage reads what appendUsage wrote; numbers may be of any msgpack
+// numeric type.
+func readUsage(b []byte) (map[string]float64, []byte, error) {
+	if msgp.IsNil(b) {
+		b, err := msgp.ReadNilBytes(b)
+		return nil, b, err
+	}
+	n, b, err := msgp.ReadMapHeaderBytes(b)
+	if err != nil {
+		return nil, b, err
+	}
+	out := make(map[string]float64, n)
+	for ; n > 0; n-- {
+		var k string
+		if k, b, err = msgp.ReadStringBytes(b); err != nil {
+			return nil, b, err
+		}
+		var v float64
+		if v, b, err = readNumber(b); err != nil {
+			return nil, b, err
+		}
+		out[k] = v
+	}
+	return out, b, nil
+}
+
+func readNumber(b []byte) (float64, []byte, error) {
+	switch msgp.NextType(b) {
+	case msgp.Float32Type:
+		f, b, err := msgp.ReadFloat32Bytes(b)
+		return float64(f), b, err
+	case msgp.IntType:
+		i, b, err := msgp.ReadInt64Bytes(b)
+		return float64(i), b, err
+	case msgp.UintType:
+		u, b, err := msgp.ReadUint64Bytes(b)
+		return float64(u), b, err
+	}
+	return msgp.ReadFloat64Bytes(b)
 }
 
 // skipFields skips the fields of a record past the known ones.
@@ -275,6 +334,12 @@ func decodeResults(b []byte) (ClientResults, error) {
 		}
 		if x.Error, b, err = msgp.ReadStringBytes(b); err != nil {
 			return out, wrap(err)
+		}
+		if k > resultFields {
+			if x.Usage, b, err = readUsage(b); err != nil {
+				return out, wrap(err)
+			}
+			k--
 		}
 		if b, err = skipFields(b, k-resultFields); err != nil {
 			return out, wrap(err)

@@ -95,11 +95,24 @@ func TestResultsBody(t *testing.T) {
 		Client:  "c1",
 		Started: []JobAttempt{{"a", 1}, {"b", 2}},
 		Results: []Result{
-			{JobID: "a", Attempt: 1, OK: true},
+			{JobID: "a", Attempt: 1, OK: true, Usage: map[string]float64{"token": 812, "second": 1.5}},
 			{JobID: "b", Attempt: 2, Retryable: true, ExitCode: -3, Output: "out\n", Error: "boom ✗"},
 		},
 	}
 	good := appendResults(nil, &full)
+	// A result as written before usage was carried: seven fields.
+	old := msgp.AppendArrayHeader(nil, resultsFields)
+	old = msgp.AppendString(old, "c3")
+	old = msgp.AppendArrayHeader(old, 0)
+	old = msgp.AppendArrayHeader(old, 1)
+	old = msgp.AppendArrayHeader(old, resultFields)
+	old = msgp.AppendString(old, "a")
+	old = msgp.AppendUint32(old, 1)
+	old = msgp.AppendBool(old, true)
+	old = msgp.AppendBool(old, false)
+	old = msgp.AppendInt64(old, 0)
+	old = msgp.AppendString(old, "")
+	old = msgp.AppendString(old, "")
 	extended := msgp.AppendArrayHeader(nil, resultsFields+1)
 	_, rest, _ := msgp.ReadArrayHeaderBytes(good)
 	extended = msgp.AppendString(append(extended, rest...), "future")
@@ -112,6 +125,7 @@ func TestResultsBody(t *testing.T) {
 		{"full", good, full, false},
 		{"empty", appendResults(nil, &ClientResults{Client: "c2"}), ClientResults{Client: "c2"}, false},
 		{"extra trailing field", extended, full, false},
+		{"result without usage", old, ClientResults{Client: "c3", Results: []Result{{JobID: "a", Attempt: 1, OK: true}}}, false},
 		{"truncated", good[:len(good)-3], ClientResults{}, true},
 		{"trailing bytes", append(append([]byte(nil), good...), 0xc0), ClientResults{}, true},
 		{"too few fields", msgp.AppendString(msgp.AppendArrayHeader(nil, 1), "c1"), ClientResults{}, true},

@@ -21,7 +21,7 @@ func payloadJSON(p []byte) json.RawMessage {
 
 // JobView converts a job record to its JSON view.
 func JobView(j *state.Job) Job {
-	return Job{
+	view := Job{
 		Seq: j.Seq, ID: j.ID, Key: j.Key, Home: j.Home, Shard: j.Shard,
 		Capabilities: j.Capabilities, Priority: j.Priority,
 		Value: Credits(j.ValueMu), MaxPrice: Credits(j.MaxPriceMu),
@@ -30,7 +30,41 @@ func JobView(j *state.Job) Job {
 		ParkedReason: j.ParkedReason, Output: j.Output, ExitCode: j.ExitCode, Error: j.Error,
 		SubmittedAt: j.SubmittedAt, AssignedAt: j.AssignedAt, FinishedAt: j.FinishedAt,
 		Submitter: j.Submitter,
+		Units:     UnitsView(j.Units), Usage: UnitsView(j.Usage), Meters: metersView(j.Meters),
 	}
+	if j.State == state.JobCompleted {
+		v := Credits(j.SettledMu)
+		view.Settled = &v
+		_, view.Settlement = state.Settle(j, j.Usage)
+	}
+	return view
+}
+
+// unitsView converts quantities (micro-units) to units per dimension.
+func UnitsView(qs []state.Quantity) map[string]float64 {
+	if len(qs) == 0 {
+		return nil
+	}
+	out := make(map[string]float64, len(qs))
+	for _, q := range qs {
+		out[q.Unit] = float64(q.Micro) / state.Micro
+	}
+	return out
+}
+
+// UnitsRecord converts units per dimension to sorted quantities; the error
+// names the first dimension that cannot be metered.
+func UnitsRecord(m map[string]float64) ([]state.Quantity, error) { return state.Quantities(m) }
+
+func metersView(ms []state.Meter) map[string]float64 {
+	if len(ms) == 0 {
+		return nil
+	}
+	out := make(map[string]float64, len(ms))
+	for _, m := range ms {
+		out[m.Unit] += Credits(m.PerUnitMu)
+	}
+	return out
 }
 
 // CountsView converts per-state counts, leaving out empty states.

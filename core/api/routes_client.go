@@ -321,8 +321,12 @@ func (h *HTTP) clientResults(w http.ResponseWriter, r *http.Request) (any, error
 	}
 	results := make([]command.Result, len(req.Results))
 	for i, x := range req.Results {
+		usage, err := state.Quantities(x.Usage)
+		if err != nil {
+			return nil, badRequest(fmt.Sprintf("results[%d].usage", i), "%v", err)
+		}
 		results[i] = command.Result{JobID: x.JobID, Attempt: x.Attempt, OK: x.OK, Retryable: x.Retryable,
-			ExitCode: x.ExitCode, Output: x.Output, Error: x.Error}
+			ExitCode: x.ExitCode, Output: x.Output, Error: x.Error, Usage: usage}
 	}
 	if err := h.b.Results(r.Context(), req.Client, started, results); err != nil {
 		return nil, err

@@ -95,9 +95,13 @@ func validateSubmit(req []JobSubmit) ([]command.JobSubmit, error) {
 		if err != nil {
 			return nil, limitError(f("max_price"), err)
 		}
+		units, err := UnitsRecord(j.Units)
+		if err != nil {
+			return nil, badRequest(f("units"), "jobs[%d]: %v", i, err)
+		}
 		jobs[i] = command.JobSubmit{ID: j.ID, Key: j.Key, Shard: j.Shard, Capabilities: j.Capabilities,
 			Priority: j.Priority, ValueMu: value, MaxPriceMu: maxPrice, Kind: j.Kind,
-			Payload: []byte(j.Payload)}
+			Payload: []byte(j.Payload), Units: units}
 	}
 	return jobs, nil
 }

@@ -79,6 +79,9 @@ type JobSubmit struct {
 	MaxPrice     float64         `json:"max_price,omitempty"`
 	Kind         string          `json:"kind,omitempty"`
 	Payload      json.RawMessage `json:"payload,omitempty"`
+	// Units the job expects per metered dimension, e.g. {"token": 800}
+	// (docs/pricing.md).
+	Units map[string]float64 `json:"units,omitempty"`
 }
 
 // Submit statuses.
@@ -121,6 +124,14 @@ type Job struct {
 	AssignedAt   int64           `json:"assigned_at,omitempty"`
 	FinishedAt   int64           `json:"finished_at,omitempty"`
 	Submitter    string          `json:"submitter,omitempty"`
+	// Metering (docs/pricing.md): the declared units, the metered rates of
+	// the quote (credits a unit), the usage the plugin reported, and, once
+	// completed, the settled amount and how it was arrived at.
+	Units      map[string]float64 `json:"units,omitempty"`
+	Meters     map[string]float64 `json:"meters,omitempty"`
+	Usage      map[string]float64 `json:"usage,omitempty"`
+	Settled    *float64           `json:"settled,omitempty"`
+	Settlement string             `json:"settlement,omitempty"`
 }
 
 // JobList is the body of GET /v1/jobs. Next is the cursor for the following
@@ -542,6 +553,9 @@ type Result struct {
 	ExitCode  int64  `json:"exit_code,omitempty"`
 	Output    string `json:"output,omitempty"`
 	Error     string `json:"error,omitempty"`
+	// Usage is what the plugin reported the attempt consumed, units per
+	// dimension (e.g. {"token": 812}); absent when it reported nothing.
+	Usage map[string]float64 `json:"usage,omitempty"`
 }
 
 // ClientResults is the body of POST /v1/client/results.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -550,5 +551,20 @@ func TestMaxConcurrencyQueuesOnClient(t *testing.T) {
 	})
 	if !queued {
 		t.Fatal("the node never held more jobs than it runs at once")
+	}
+}
+
+func TestUsageOf(t *testing.T) {
+	var dropped []string
+	got := usageOf(map[string]float64{"token": 812, "second": 1.5, "": 1, "bad": math.NaN(), "neg": -1, "huge": 1e13},
+		func(unit string, _ float64) { dropped = append(dropped, unit) })
+	if len(got) != 2 || got["token"] != 812 || got["second"] != 1.5 {
+		t.Fatalf("usage %v", got)
+	}
+	if len(dropped) != 4 {
+		t.Fatalf("dropped %v", dropped)
+	}
+	if usageOf(nil, nil) != nil || usageOf(map[string]float64{"x": math.Inf(1)}, func(string, float64) {}) != nil {
+		t.Fatal("want nil usage")
 	}
 }

@@ -3,6 +3,8 @@ package client
 import (
 	"context"
 	"errors"
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -385,7 +387,7 @@ func (nr *nodeRunner) session(ctx context.Context) error {
 				nr.c.reportDown(nr.node.ID, tr.Err)
 				reported = true
 			}
-			nr.c.finish(k, toResult(tr))
+			nr.c.finish(k, toResult(tr, nr.c.log))
 			if err := startWaiting(); err != nil {
 				return nr.drain(inflight, waiting, err)
 			}
@@ -416,7 +418,7 @@ func (nr *nodeRunner) fail(a api.Assignment, err error) {
 		Error: "node " + a.Node + ": " + err.Error()})
 }
 
-func toResult(tr host.TaskResult) api.Result {
+func toResult(tr host.TaskResult, log hclog.Logger) api.Result {
 	r := api.Result{JobID: tr.JobID, Attempt: tr.Attempt}
 	if tr.Err != nil {
 		// No result: the agent errored, the stream ended (both retryable), or
@@ -428,5 +430,30 @@ func toResult(tr host.TaskResult) api.Result {
 	}
 	r.OK, r.Retryable, r.ExitCode, r.Output, r.Error =
 		tr.Result.OK, tr.Result.Retryable, tr.Result.ExitCode, tr.Result.Output, tr.Result.Error
+	r.Usage = usageOf(tr.Result.Usage, func(unit string, v float64) {
+		log.Warn("plugin reported usage that cannot be metered; dropped", "job_id", tr.JobID, "unit", unit, "units", v)
+	})
 	return r
+}
+
+// usageOf is the usage a plugin reported, without the dimensions that
+// cannot be metered (an empty or too long name, units that are negative,
+// not finite or above state.MaxUnits, dimensions past state.MaxDimensions),
+// each passed to drop: the server refuses a
+// results batch holding one, and a job settles a dimension it does not
+// hear of at its declared units. nil when nothing is left.
+func usageOf(u map[string]float64, drop func(unit string, v float64)) map[string]float64 {
+	var out map[string]float64
+	for _, k := range slices.Sorted(maps.Keys(u)) {
+		v := u[k]
+		if _, ok := state.MicroUnits(v); !ok || k == "" || len(k) > state.MaxUnitLen || len(out) == state.MaxDimensions {
+			drop(k, v)
+			continue
+		}
+		if out == nil {
+			out = make(map[string]float64, len(u))
+		}
+		out[k] = v
+	}
+	return out
 }

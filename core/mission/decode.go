@@ -15,6 +15,7 @@ import (
 	"github.com/zclconf/go-cty/cty/convert"
 
 	"github.com/planetary/planetary/core/limits"
+	"github.com/planetary/planetary/raftfsm/state"
 )
 
 // content decodes a block body against doc. It reports unknown, missing and
@@ -327,6 +328,45 @@ func (r *reader) Object(name string) []byte {
 		panic(fmt.Sprintf("mission: marshal payload: %v", err))
 	}
 	return b
+}
+
+// Units reads an object of numbers, units per metered dimension (e.g.
+// { token = 800, gpu_second = 12.5 }), as quantities sorted by unit. Each
+// number must be finite, not negative and at most state.MaxUnits.
+func (r *reader) Units(name string) []state.Quantity {
+	r.doc(name, TypeObject)
+	a, ok := r.attrs[name]
+	if !ok {
+		return nil
+	}
+	v, d := a.Expr.Value(nil)
+	*r.diags = append(*r.diags, d...)
+	if d.HasErrors() || v.IsNull() {
+		return nil
+	}
+	if !v.IsWhollyKnown() || (!v.Type().IsObjectType() && !v.Type().IsMapType()) {
+		r.errorf(a.Expr.Range(), "Incorrect attribute value type",
+			"Attribute %q must be an object of units per metered dimension, such as { token = 800 }, got %s.", name, v.Type().FriendlyName())
+		return nil
+	}
+	m := map[string]float64{}
+	for it := v.ElementIterator(); it.Next(); {
+		k, e := it.Element()
+		unit := k.AsString()
+		if e.IsNull() || e.Type() != cty.Number {
+			r.errorf(a.Expr.Range(), "Incorrect attribute value type",
+				"Attribute %q: the units of %q must be a number, got %s.", name, unit, e.Type().FriendlyName())
+			return nil
+		}
+		f, _ := e.AsBigFloat().Float64()
+		m[unit] = f
+	}
+	q, err := state.Quantities(m)
+	if err != nil {
+		r.errorf(a.Expr.Range(), "Invalid units", "Attribute %q: %v.", name, err)
+		return nil
+	}
+	return q
 }
 
 // ctyToGo converts a known constant to plain Go values; encoding/json then

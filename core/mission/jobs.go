@@ -3,6 +3,7 @@ package mission
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -46,6 +47,7 @@ func ParseJobs(src []byte, filename string) ([]JobSpec, hcl.Diagnostics) {
 			Priority:     r.Int("priority"),
 			ValueMu:      r.Credits("value"),
 			MaxPriceMu:   r.Credits("max_price"),
+			Units:        r.Units("units"),
 			Kind:         r.NonEmpty("kind"),
 			Payload:      r.Object("payload"),
 		}
@@ -115,7 +117,7 @@ func (j JobSpec) Command(submitter string) command.JobSubmit {
 	return command.JobSubmit{
 		ID: j.ID, Key: j.Key, Shard: j.Shard, Capabilities: append([]string(nil), j.Capabilities...),
 		Priority: j.Priority, ValueMu: j.ValueMu, MaxPriceMu: j.MaxPriceMu, Kind: j.Kind,
-		Payload: append([]byte(nil), j.Payload...), Submitter: submitter,
+		Payload: append([]byte(nil), j.Payload...), Submitter: submitter, Units: slices.Clone(j.Units),
 	}
 }
 
@@ -164,6 +166,7 @@ func (w *Workload) appendJobs(out []JobSpec, count int64, limit int) []JobSpec {
 			Priority:     w.Priority,
 			ValueMu:      w.ValueMu + (i-1)*w.ValueStepMu,
 			MaxPriceMu:   w.MaxPriceMu,
+			Units:        w.Units,
 			Kind:         w.Kind,
 			Payload:      payload,
 		})

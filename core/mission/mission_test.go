@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -544,5 +545,25 @@ func TestAllows(t *testing.T) {
 				t.Fatalf("Allows(%q) = %v, want %v", c.path, got, c.want)
 			}
 		})
+	}
+}
+
+func TestParseJobUnits(t *testing.T) {
+	jobs, diags := ParseJobs([]byte(`job "s1" {
+  shard = "earth"
+  units = { token = 800, gpu_second = 12.5 }
+}
+job "s2" {
+  shard = "earth"
+}`), "units.hcl")
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	want := []state.Quantity{{Unit: "gpu_second", Micro: 12_500_000}, {Unit: "token", Micro: 800_000_000}}
+	if !reflect.DeepEqual(jobs[0].Units, want) || jobs[1].Units != nil {
+		t.Fatalf("units: %+v, %+v", jobs[0].Units, jobs[1].Units)
+	}
+	if got := jobs[0].Command("tok").Units; !reflect.DeepEqual(got, want) {
+		t.Fatalf("command units: %+v", got)
 	}
 }

@@ -471,6 +471,7 @@ func (p *parser) decodeWorkload(doc *BlockDoc, b *hcl.Block, mission string) Wor
 	w.ValueMu = r.Credits("value")
 	w.ValueStepMu = r.Credits("value_step")
 	w.MaxPriceMu = r.Credits("max_price")
+	w.Units = r.Units("units")
 	w.Kind = r.NonEmpty("kind")
 	w.DurationMs = r.NonNegInt("duration_ms")
 	w.Payload = r.Object("payload")

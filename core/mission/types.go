@@ -7,6 +7,8 @@ package mission
 
 import (
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/planetary/planetary/raftfsm/state"
 )
 
 // File is the content of one HCL file: an optional agent config and an
@@ -139,20 +141,21 @@ type Reporting struct {
 
 // Workload is a job blueprint: Count jobs of one class.
 type Workload struct {
-	Name         string   `json:"name"`
-	Mission      string   `json:"-"` // the mission name, for idempotency keys
-	Shard        string   `json:"shard"`
-	Count        int64    `json:"count"`
-	IDPrefix     string   `json:"id_prefix"`
-	Capabilities []string `json:"capabilities"`
-	Priority     int64    `json:"priority"`
-	ValueMu      int64    `json:"value_mu"`
-	ValueStepMu  int64    `json:"value_step_mu"`
-	MaxPriceMu   int64    `json:"max_price_mu"`
-	Kind         string   `json:"kind"`
-	DurationMs   int64    `json:"duration_ms"`
-	Payload      []byte   `json:"payload"` // JSON object or nil
-	Note         string   `json:"note"`
+	Name         string           `json:"name"`
+	Mission      string           `json:"-"` // the mission name, for idempotency keys
+	Shard        string           `json:"shard"`
+	Count        int64            `json:"count"`
+	IDPrefix     string           `json:"id_prefix"`
+	Capabilities []string         `json:"capabilities"`
+	Priority     int64            `json:"priority"`
+	ValueMu      int64            `json:"value_mu"`
+	ValueStepMu  int64            `json:"value_step_mu"`
+	MaxPriceMu   int64            `json:"max_price_mu"`
+	Units        []state.Quantity `json:"units,omitempty"`
+	Kind         string           `json:"kind"`
+	DurationMs   int64            `json:"duration_ms"`
+	Payload      []byte           `json:"payload"` // JSON object or nil
+	Note         string           `json:"note"`
 }
 
 // ScheduleEntry is one owner schedule entry. Exactly one of AtMs (mission
@@ -180,15 +183,16 @@ type Plan struct {
 
 // JobSpec is one job to submit, from a job file or a workload.
 type JobSpec struct {
-	ID           string   `json:"id"`
-	Key          string   `json:"key"`
-	Shard        string   `json:"shard"`
-	Capabilities []string `json:"capabilities"`
-	Priority     int64    `json:"priority"`
-	ValueMu      int64    `json:"value_mu"`
-	MaxPriceMu   int64    `json:"max_price_mu"`
-	Kind         string   `json:"kind"`
-	Payload      []byte   `json:"payload"` // JSON
+	ID           string           `json:"id"`
+	Key          string           `json:"key"`
+	Shard        string           `json:"shard"`
+	Capabilities []string         `json:"capabilities"`
+	Priority     int64            `json:"priority"`
+	ValueMu      int64            `json:"value_mu"`
+	MaxPriceMu   int64            `json:"max_price_mu"`
+	Units        []state.Quantity `json:"units,omitempty"` // expected units per metered dimension
+	Kind         string           `json:"kind"`
+	Payload      []byte           `json:"payload"` // JSON
 }
 
 // AgentConfig is the per-host agent configuration, defaults filled.

@@ -79,7 +79,7 @@ func TestMarsGPUOutage(t *testing.T) {
 	d = plan(f, scheduler.DefaultConfig())
 	want := command.Assignment{JobID: "render-1", Attempt: 1, Node: "helios.solaris-array", QuoteMu: 1200,
 		From: "mars", Rule: router.RuleOutage, HomeEstMs: router.NoEstimate, BudgetMs: 420, TargetEstMs: 300}
-	if got := spills(d); len(got) != 1 || got[0] != want {
+	if got := spills(d); len(got) != 1 || !reflect.DeepEqual(got[0], want) {
 		t.Fatalf("past the grace: spills = %+v, want %+v", got, want)
 	}
 	f.Apply(d.Assign, d.Park)

@@ -338,6 +338,7 @@ func Submit(ctx context.Context, c *api.Client, jobs []mission.JobSpec, batch, i
 			req = append(req, api.JobSubmit{
 				ID: j.ID, Key: j.Key, Shard: j.Shard, Capabilities: j.Capabilities, Priority: j.Priority,
 				Value: api.Credits(j.ValueMu), MaxPrice: api.Credits(j.MaxPriceMu), Kind: j.Kind, Payload: j.Payload,
+				Units: api.UnitsView(j.Units),
 			})
 		}
 		select {

@@ -42,9 +42,14 @@
 //
 // At most Config.MaxPerRound decisions are made per round.
 //
-// Pricing. A node's quote for a job is Price.BaseMu, plus PerUnitMu for each
-// rate whose Unit is one of the job's capabilities (one unit each; other
-// units count zero here), plus the Price.Expr result when set. Expr is CEL
+// Pricing. A node's quote for a job is Price.BaseMu, plus, for each rate
+// whose Unit the job declares units of (Job.Units, a metered dimension),
+// PerUnitMu times the declared units (state.MeterCost; an overflow makes the
+// node unable to quote), plus PerUnitMu for each other rate whose Unit is
+// one of the job's capabilities (one unit each; other units count zero
+// here), plus the Price.Expr result when set. The metered rates go into the
+// assignment (Assignment.Meters), so that completion settles them from the
+// plugin's reported usage (state.Settle, docs/pricing.md). Expr is CEL
 // over `node` and `job`; a double result is credits (rounded half away from
 // zero to micro-credits) and an int or uint result is micro-credits. A
 // negative quote or an evaluation error makes the node unable to quote.
@@ -275,6 +280,7 @@ func (s *Scheduler) Plan(v View, seed uint64) Decisions {
 				best.taken++
 				d.Assign = append(d.Assign, command.Assignment{
 					JobID: j.ID, Attempt: j.Attempt + 1, Node: best.n.ID, QuoteMu: best.quote,
+					Meters: meters(j, best.n),
 				})
 				budget--
 				continue
@@ -734,6 +740,18 @@ func (rd *round) quote(ji *jobInfo, ni *nodeInfo) (int64, error) {
 	p := &ni.n.Price
 	q := p.BaseMu
 	for _, r := range p.Rates {
+		if units, ok := state.QuantityOf(ji.j.Units, r.Unit); ok {
+			// A metered dimension: the declared units.
+			c, err := state.MeterCost(r.PerUnitMu, units)
+			if err == nil {
+				q, err = state.AddMu(q, c)
+			}
+			if err != nil {
+				return 0, fmt.Errorf("node %s price: %s for %s units of %s: %w", ni.n.ID,
+					credits(r.PerUnitMu), state.FormatMicro(units), r.Unit, err)
+			}
+			continue
+		}
 		for _, c := range ji.j.Capabilities {
 			if r.Unit == c {
 				q += r.PerUnitMu
@@ -761,6 +779,22 @@ func (rd *round) quote(ji *jobInfo, ni *nodeInfo) (int64, error) {
 		return 0, fmt.Errorf("node %s price: %w (%d)", ni.n.ID, ErrNegativeQuote, q)
 	}
 	return q, nil
+}
+
+// meters are the rates of n's schedule that a quote for j charged for the
+// units j declares (see quote), in unit order; nil when none.
+func meters(j *state.Job, n *state.Node) []state.Meter {
+	if len(j.Units) == 0 {
+		return nil
+	}
+	var out []state.Meter
+	for _, r := range n.Price.Rates {
+		if _, ok := state.QuantityOf(j.Units, r.Unit); ok {
+			out = append(out, state.Meter{Unit: r.Unit, PerUnitMu: r.PerUnitMu})
+		}
+	}
+	slices.SortStableFunc(out, func(a, b state.Meter) int { return strings.Compare(a.Unit, b.Unit) })
+	return out
 }
 
 // free reports whether ni has a free run slot and quota room now.
@@ -907,7 +941,8 @@ func (rd *round) Take(job *state.Job, shard string, maxMs int64) (command.Assign
 	}
 	best.taken++
 	rd.free[shard]--
-	return command.Assignment{JobID: job.ID, Attempt: job.Attempt + 1, Node: best.n.ID, QuoteMu: best.quote},
+	return command.Assignment{JobID: job.ID, Attempt: job.Attempt + 1, Node: best.n.ID, QuoteMu: best.quote,
+			Meters: meters(job, best.n)},
 		effectiveLatency(best.n), true
 }
 

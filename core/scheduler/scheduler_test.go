@@ -318,6 +318,53 @@ func TestPlanAssignmentFields(t *testing.T) {
 	}
 }
 
+// A job that declares units is quoted its declared units at each metered
+// rate, and the assignment carries those rates for settlement; a rate the
+// job declares no units of is not metered (a capability's is flat).
+func TestPlanMeteredQuote(t *testing.T) {
+	cases := []struct {
+		name       string
+		units      []state.Quantity
+		maxPriceMu int64
+		wantQuote  int64 // -1: parked
+		wantMeters []state.Meter
+		wantReason string
+	}{
+		{"no units: flat capability rate only", nil, 0, 1_000 + 250, nil, ""},
+		{"declared tokens", []state.Quantity{{Unit: "token", Micro: 812 * state.Micro}}, 0, 1_000 + 250 + 812*7,
+			[]state.Meter{{Unit: "token", PerUnitMu: 7}}, ""},
+		{"declared gpu seconds meter the capability's rate",
+			[]state.Quantity{{Unit: "gpu", Micro: 2_500_000}, {Unit: "token", Micro: 10 * state.Micro}}, 0, 1_000 + 625 + 70,
+			[]state.Meter{{Unit: "gpu", PerUnitMu: 250}, {Unit: "token", PerUnitMu: 7}}, ""},
+		{"declared units over max price", []state.Quantity{{Unit: "token", Micro: 1000 * state.Micro}}, 5_000, -1, nil,
+			"no node within max price"},
+		{"declared units overflow", []state.Quantity{{Unit: "token", Micro: 9e18}}, 0, -1, nil, "no node could quote"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			n := nd("a", "s", 1_000, "gpu")
+			n.Price.Rates = []state.PriceRate{{Unit: "token", PerUnitMu: 7}, {Unit: "gpu", PerUnitMu: 250}, {Unit: "second", PerUnitMu: 3}}
+			if tc.name == "declared units overflow" {
+				n.Price.Rates[0].PerUnitMu = 1 << 40
+			}
+			j := jb("j1", "s", "gpu")
+			j.Units, j.MaxPriceMu = tc.units, tc.maxPriceMu
+			f := schedtest.New([]*state.Shard{sh("s")}, []*state.Node{n}, []*state.Job{j}, state.Policy{})
+			d := scheduler.New(scheduler.DefaultConfig()).Plan(f, 0)
+			if tc.wantQuote < 0 {
+				if len(d.Park) != 1 || !strings.Contains(d.Park[0].Reason, tc.wantReason) {
+					t.Fatalf("want a park naming %q, got %+v", tc.wantReason, d)
+				}
+				return
+			}
+			want := []command.Assignment{{JobID: "j1", Attempt: 1, Node: "a", QuoteMu: tc.wantQuote, Meters: tc.wantMeters}}
+			if !reflect.DeepEqual(d.Assign, want) {
+				t.Fatalf("Assign = %+v, want %+v", d.Assign, want)
+			}
+		})
+	}
+}
+
 func TestPriceExpr(t *testing.T) {
 	cases := []struct {
 		name  string

@@ -39,6 +39,9 @@ var ErrBadRate = errors.New("sim: rate must be unit=credits")
 type Payload struct {
 	DurationMS *float64 `json:"duration_ms,omitempty"`
 	FailRate   *float64 `json:"fail_rate,omitempty"`
+	// Usage is reported as the task's usage, units per dimension, beside
+	// the simulated "second"s (which it may override).
+	Usage map[string]float64 `json:"usage,omitempty"`
 }
 
 // Agent is the simulated agent.
@@ -221,11 +224,13 @@ func (a *Agent) Execute(ctx context.Context, task sdk.Task) (sdk.Result, error) 
 		return sdk.Result{}, fmt.Errorf("sim: exec log: %w", err)
 	}
 	failRate, duration := s.failRate, s.duration
+	var reported map[string]float64
 	if len(task.Payload) > 0 {
 		var p Payload
 		if err := json.Unmarshal(task.Payload, &p); err != nil {
 			return sdk.Result{OK: false, Error: fmt.Sprintf("%v: %v", ErrBadPayload, err)}, nil
 		}
+		reported = p.Usage
 		if p.FailRate != nil {
 			failRate = *p.FailRate
 		}
@@ -247,6 +252,9 @@ func (a *Agent) Execute(ctx context.Context, task sdk.Task) (sdk.Result, error) 
 		seed = node.Seed
 	}
 	usage := map[string]float64{"second": duration.Seconds()}
+	for k, v := range reported {
+		usage[k] = v
+	}
 	if Draw(seed, task.JobID, task.Attempt) < failRate {
 		return sdk.Result{OK: false, Retryable: true, ExitCode: 1, Error: "simulated failure", Usage: usage}, nil
 	}

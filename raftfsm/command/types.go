@@ -35,6 +35,9 @@ type JobSubmit struct {
 	Kind         string
 	Payload      []byte
 	Submitter    string
+	// Units are the units the job expects per metered dimension
+	// (state.Job.Units), sorted by unit.
+	Units []state.Quantity
 }
 
 // SubmitBatch submits many jobs in one entry. Per-job results are returned in
@@ -62,6 +65,10 @@ type Assignment struct {
 	HomeEstMs   int64
 	BudgetMs    int64
 	TargetEstMs int64
+	// Meters are the node's rates that QuoteMu charged for the job's
+	// declared units (state.Job.Meters), sorted by unit; settlement charges
+	// them for the reported usage instead.
+	Meters []state.Meter
 }
 
 // AssignBatch commits a round of placement decisions.
@@ -92,6 +99,9 @@ type Result struct {
 	ExitCode  int64
 	Output    string
 	Error     string
+	// Usage is what the plugin reported the attempt consumed, sorted by
+	// unit; nil when it reported nothing (the job settles at its quote).
+	Usage []state.Quantity
 }
 
 // CompleteBatch records results.

@@ -518,6 +518,25 @@ func (z *Assignment) DecodeMsg(dc *msgp.Reader) (err error) {
 				err = msgp.WrapError(err, "TargetEstMs")
 				return
 			}
+		case "Meters":
+			var zb0002 uint32
+			zb0002, err = dc.ReadArrayHeader()
+			if err != nil {
+				err = msgp.WrapError(err, "Meters")
+				return
+			}
+			if cap(z.Meters) >= int(zb0002) {
+				z.Meters = (z.Meters)[:zb0002]
+			} else {
+				z.Meters = make([]state.Meter, zb0002)
+			}
+			for za0001 := range z.Meters {
+				err = z.Meters[za0001].DecodeMsg(dc)
+				if err != nil {
+					err = msgp.WrapError(err, "Meters", za0001)
+					return
+				}
+			}
 		default:
 			err = dc.Skip()
 			if err != nil {
@@ -531,9 +550,9 @@ func (z *Assignment) DecodeMsg(dc *msgp.Reader) (err error) {
 
 // EncodeMsg implements msgp.Encodable
 func (z *Assignment) EncodeMsg(en *msgp.Writer) (err error) {
-	// map header, size 9
+	// map header, size 10
 	// write "JobID"
-	err = en.Append(0x89, 0xa5, 0x4a, 0x6f, 0x62, 0x49, 0x44)
+	err = en.Append(0x8a, 0xa5, 0x4a, 0x6f, 0x62, 0x49, 0x44)
 	if err != nil {
 		return
 	}
@@ -622,15 +641,32 @@ func (z *Assignment) EncodeMsg(en *msgp.Writer) (err error) {
 		err = msgp.WrapError(err, "TargetEstMs")
 		return
 	}
+	// write "Meters"
+	err = en.Append(0xa6, 0x4d, 0x65, 0x74, 0x65, 0x72, 0x73)
+	if err != nil {
+		return
+	}
+	err = en.WriteArrayHeader(uint32(len(z.Meters)))
+	if err != nil {
+		err = msgp.WrapError(err, "Meters")
+		return
+	}
+	for za0001 := range z.Meters {
+		err = z.Meters[za0001].EncodeMsg(en)
+		if err != nil {
+			err = msgp.WrapError(err, "Meters", za0001)
+			return
+		}
+	}
 	return
 }
 
 // MarshalMsg implements msgp.Marshaler
 func (z *Assignment) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
-	// map header, size 9
+	// map header, size 10
 	// string "JobID"
-	o = append(o, 0x89, 0xa5, 0x4a, 0x6f, 0x62, 0x49, 0x44)
+	o = append(o, 0x8a, 0xa5, 0x4a, 0x6f, 0x62, 0x49, 0x44)
 	o = msgp.AppendString(o, z.JobID)
 	// string "Attempt"
 	o = append(o, 0xa7, 0x41, 0x74, 0x74, 0x65, 0x6d, 0x70, 0x74)
@@ -656,6 +692,16 @@ func (z *Assignment) MarshalMsg(b []byte) (o []byte, err error) {
 	// string "TargetEstMs"
 	o = append(o, 0xab, 0x54, 0x61, 0x72, 0x67, 0x65, 0x74, 0x45, 0x73, 0x74, 0x4d, 0x73)
 	o = msgp.AppendInt64(o, z.TargetEstMs)
+	// string "Meters"
+	o = append(o, 0xa6, 0x4d, 0x65, 0x74, 0x65, 0x72, 0x73)
+	o = msgp.AppendArrayHeader(o, uint32(len(z.Meters)))
+	for za0001 := range z.Meters {
+		o, err = z.Meters[za0001].MarshalMsg(o)
+		if err != nil {
+			err = msgp.WrapError(err, "Meters", za0001)
+			return
+		}
+	}
 	return
 }
 
@@ -731,6 +777,25 @@ func (z *Assignment) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "TargetEstMs")
 				return
 			}
+		case "Meters":
+			var zb0002 uint32
+			zb0002, bts, err = msgp.ReadArrayHeaderBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Meters")
+				return
+			}
+			if cap(z.Meters) >= int(zb0002) {
+				z.Meters = (z.Meters)[:zb0002]
+			} else {
+				z.Meters = make([]state.Meter, zb0002)
+			}
+			for za0001 := range z.Meters {
+				bts, err = z.Meters[za0001].UnmarshalMsg(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "Meters", za0001)
+					return
+				}
+			}
 		default:
 			bts, err = msgp.Skip(bts)
 			if err != nil {
@@ -745,7 +810,10 @@ func (z *Assignment) UnmarshalMsg(bts []byte) (o []byte, err error) {
 
 // Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
 func (z *Assignment) Msgsize() (s int) {
-	s = 1 + 6 + msgp.StringPrefixSize + len(z.JobID) + 8 + msgp.Uint32Size + 5 + msgp.StringPrefixSize + len(z.Node) + 8 + msgp.Int64Size + 5 + msgp.StringPrefixSize + len(z.From) + 5 + msgp.StringPrefixSize + len(z.Rule) + 10 + msgp.Int64Size + 9 + msgp.Int64Size + 12 + msgp.Int64Size
+	s = 1 + 6 + msgp.StringPrefixSize + len(z.JobID) + 8 + msgp.Uint32Size + 5 + msgp.StringPrefixSize + len(z.Node) + 8 + msgp.Int64Size + 5 + msgp.StringPrefixSize + len(z.From) + 5 + msgp.StringPrefixSize + len(z.Rule) + 10 + msgp.Int64Size + 9 + msgp.Int64Size + 12 + msgp.Int64Size + 7 + msgp.ArrayHeaderSize
+	for za0001 := range z.Meters {
+		s += z.Meters[za0001].Msgsize()
+	}
 	return
 }
 
@@ -2359,6 +2427,25 @@ func (z *JobSubmit) DecodeMsg(dc *msgp.Reader) (err error) {
 				err = msgp.WrapError(err, "Submitter")
 				return
 			}
+		case "Units":
+			var zb0003 uint32
+			zb0003, err = dc.ReadArrayHeader()
+			if err != nil {
+				err = msgp.WrapError(err, "Units")
+				return
+			}
+			if cap(z.Units) >= int(zb0003) {
+				z.Units = (z.Units)[:zb0003]
+			} else {
+				z.Units = make([]state.Quantity, zb0003)
+			}
+			for za0002 := range z.Units {
+				err = z.Units[za0002].DecodeMsg(dc)
+				if err != nil {
+					err = msgp.WrapError(err, "Units", za0002)
+					return
+				}
+			}
 		default:
 			err = dc.Skip()
 			if err != nil {
@@ -2372,9 +2459,9 @@ func (z *JobSubmit) DecodeMsg(dc *msgp.Reader) (err error) {
 
 // EncodeMsg implements msgp.Encodable
 func (z *JobSubmit) EncodeMsg(en *msgp.Writer) (err error) {
-	// map header, size 10
+	// map header, size 11
 	// write "ID"
-	err = en.Append(0x8a, 0xa2, 0x49, 0x44)
+	err = en.Append(0x8b, 0xa2, 0x49, 0x44)
 	if err != nil {
 		return
 	}
@@ -2480,15 +2567,32 @@ func (z *JobSubmit) EncodeMsg(en *msgp.Writer) (err error) {
 		err = msgp.WrapError(err, "Submitter")
 		return
 	}
+	// write "Units"
+	err = en.Append(0xa5, 0x55, 0x6e, 0x69, 0x74, 0x73)
+	if err != nil {
+		return
+	}
+	err = en.WriteArrayHeader(uint32(len(z.Units)))
+	if err != nil {
+		err = msgp.WrapError(err, "Units")
+		return
+	}
+	for za0002 := range z.Units {
+		err = z.Units[za0002].EncodeMsg(en)
+		if err != nil {
+			err = msgp.WrapError(err, "Units", za0002)
+			return
+		}
+	}
 	return
 }
 
 // MarshalMsg implements msgp.Marshaler
 func (z *JobSubmit) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
-	// map header, size 10
+	// map header, size 11
 	// string "ID"
-	o = append(o, 0x8a, 0xa2, 0x49, 0x44)
+	o = append(o, 0x8b, 0xa2, 0x49, 0x44)
 	o = msgp.AppendString(o, z.ID)
 	// string "Key"
 	o = append(o, 0xa3, 0x4b, 0x65, 0x79)
@@ -2520,6 +2624,16 @@ func (z *JobSubmit) MarshalMsg(b []byte) (o []byte, err error) {
 	// string "Submitter"
 	o = append(o, 0xa9, 0x53, 0x75, 0x62, 0x6d, 0x69, 0x74, 0x74, 0x65, 0x72)
 	o = msgp.AppendString(o, z.Submitter)
+	// string "Units"
+	o = append(o, 0xa5, 0x55, 0x6e, 0x69, 0x74, 0x73)
+	o = msgp.AppendArrayHeader(o, uint32(len(z.Units)))
+	for za0002 := range z.Units {
+		o, err = z.Units[za0002].MarshalMsg(o)
+		if err != nil {
+			err = msgp.WrapError(err, "Units", za0002)
+			return
+		}
+	}
 	return
 }
 
@@ -2614,6 +2728,25 @@ func (z *JobSubmit) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "Submitter")
 				return
 			}
+		case "Units":
+			var zb0003 uint32
+			zb0003, bts, err = msgp.ReadArrayHeaderBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Units")
+				return
+			}
+			if cap(z.Units) >= int(zb0003) {
+				z.Units = (z.Units)[:zb0003]
+			} else {
+				z.Units = make([]state.Quantity, zb0003)
+			}
+			for za0002 := range z.Units {
+				bts, err = z.Units[za0002].UnmarshalMsg(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "Units", za0002)
+					return
+				}
+			}
 		default:
 			bts, err = msgp.Skip(bts)
 			if err != nil {
@@ -2632,7 +2765,10 @@ func (z *JobSubmit) Msgsize() (s int) {
 	for za0001 := range z.Capabilities {
 		s += msgp.StringPrefixSize + len(z.Capabilities[za0001])
 	}
-	s += 9 + msgp.Int64Size + 8 + msgp.Int64Size + 11 + msgp.Int64Size + 5 + msgp.StringPrefixSize + len(z.Kind) + 8 + msgp.BytesPrefixSize + len(z.Payload) + 10 + msgp.StringPrefixSize + len(z.Submitter)
+	s += 9 + msgp.Int64Size + 8 + msgp.Int64Size + 11 + msgp.Int64Size + 5 + msgp.StringPrefixSize + len(z.Kind) + 8 + msgp.BytesPrefixSize + len(z.Payload) + 10 + msgp.StringPrefixSize + len(z.Submitter) + 6 + msgp.ArrayHeaderSize
+	for za0002 := range z.Units {
+		s += z.Units[za0002].Msgsize()
+	}
 	return
 }
 
@@ -5428,6 +5564,25 @@ func (z *Result) DecodeMsg(dc *msgp.Reader) (err error) {
 				err = msgp.WrapError(err, "Error")
 				return
 			}
+		case "Usage":
+			var zb0002 uint32
+			zb0002, err = dc.ReadArrayHeader()
+			if err != nil {
+				err = msgp.WrapError(err, "Usage")
+				return
+			}
+			if cap(z.Usage) >= int(zb0002) {
+				z.Usage = (z.Usage)[:zb0002]
+			} else {
+				z.Usage = make([]state.Quantity, zb0002)
+			}
+			for za0001 := range z.Usage {
+				err = z.Usage[za0001].DecodeMsg(dc)
+				if err != nil {
+					err = msgp.WrapError(err, "Usage", za0001)
+					return
+				}
+			}
 		default:
 			err = dc.Skip()
 			if err != nil {
@@ -5441,9 +5596,9 @@ func (z *Result) DecodeMsg(dc *msgp.Reader) (err error) {
 
 // EncodeMsg implements msgp.Encodable
 func (z *Result) EncodeMsg(en *msgp.Writer) (err error) {
-	// map header, size 7
+	// map header, size 8
 	// write "JobID"
-	err = en.Append(0x87, 0xa5, 0x4a, 0x6f, 0x62, 0x49, 0x44)
+	err = en.Append(0x88, 0xa5, 0x4a, 0x6f, 0x62, 0x49, 0x44)
 	if err != nil {
 		return
 	}
@@ -5512,15 +5667,32 @@ func (z *Result) EncodeMsg(en *msgp.Writer) (err error) {
 		err = msgp.WrapError(err, "Error")
 		return
 	}
+	// write "Usage"
+	err = en.Append(0xa5, 0x55, 0x73, 0x61, 0x67, 0x65)
+	if err != nil {
+		return
+	}
+	err = en.WriteArrayHeader(uint32(len(z.Usage)))
+	if err != nil {
+		err = msgp.WrapError(err, "Usage")
+		return
+	}
+	for za0001 := range z.Usage {
+		err = z.Usage[za0001].EncodeMsg(en)
+		if err != nil {
+			err = msgp.WrapError(err, "Usage", za0001)
+			return
+		}
+	}
 	return
 }
 
 // MarshalMsg implements msgp.Marshaler
 func (z *Result) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
-	// map header, size 7
+	// map header, size 8
 	// string "JobID"
-	o = append(o, 0x87, 0xa5, 0x4a, 0x6f, 0x62, 0x49, 0x44)
+	o = append(o, 0x88, 0xa5, 0x4a, 0x6f, 0x62, 0x49, 0x44)
 	o = msgp.AppendString(o, z.JobID)
 	// string "Attempt"
 	o = append(o, 0xa7, 0x41, 0x74, 0x74, 0x65, 0x6d, 0x70, 0x74)
@@ -5540,6 +5712,16 @@ func (z *Result) MarshalMsg(b []byte) (o []byte, err error) {
 	// string "Error"
 	o = append(o, 0xa5, 0x45, 0x72, 0x72, 0x6f, 0x72)
 	o = msgp.AppendString(o, z.Error)
+	// string "Usage"
+	o = append(o, 0xa5, 0x55, 0x73, 0x61, 0x67, 0x65)
+	o = msgp.AppendArrayHeader(o, uint32(len(z.Usage)))
+	for za0001 := range z.Usage {
+		o, err = z.Usage[za0001].MarshalMsg(o)
+		if err != nil {
+			err = msgp.WrapError(err, "Usage", za0001)
+			return
+		}
+	}
 	return
 }
 
@@ -5603,6 +5785,25 @@ func (z *Result) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "Error")
 				return
 			}
+		case "Usage":
+			var zb0002 uint32
+			zb0002, bts, err = msgp.ReadArrayHeaderBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Usage")
+				return
+			}
+			if cap(z.Usage) >= int(zb0002) {
+				z.Usage = (z.Usage)[:zb0002]
+			} else {
+				z.Usage = make([]state.Quantity, zb0002)
+			}
+			for za0001 := range z.Usage {
+				bts, err = z.Usage[za0001].UnmarshalMsg(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "Usage", za0001)
+					return
+				}
+			}
 		default:
 			bts, err = msgp.Skip(bts)
 			if err != nil {
@@ -5617,7 +5818,10 @@ func (z *Result) UnmarshalMsg(bts []byte) (o []byte, err error) {
 
 // Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
 func (z *Result) Msgsize() (s int) {
-	s = 1 + 6 + msgp.StringPrefixSize + len(z.JobID) + 8 + msgp.Uint32Size + 3 + msgp.BoolSize + 10 + msgp.BoolSize + 9 + msgp.Int64Size + 7 + msgp.StringPrefixSize + len(z.Output) + 6 + msgp.StringPrefixSize + len(z.Error)
+	s = 1 + 6 + msgp.StringPrefixSize + len(z.JobID) + 8 + msgp.Uint32Size + 3 + msgp.BoolSize + 10 + msgp.BoolSize + 9 + msgp.Int64Size + 7 + msgp.StringPrefixSize + len(z.Output) + 6 + msgp.StringPrefixSize + len(z.Error) + 6 + msgp.ArrayHeaderSize
+	for za0001 := range z.Usage {
+		s += z.Usage[za0001].Msgsize()
+	}
 	return
 }
 

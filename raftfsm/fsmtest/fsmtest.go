@@ -90,6 +90,14 @@ func (g *Gen) Next(s *state.Store) []byte {
 			if r.IntN(20) == 0 {
 				js.Shard = "nowhere"
 			}
+			if r.IntN(3) == 0 {
+				// A metered job: it expects some tokens, sometimes under a
+				// max price.
+				js.Units = []state.Quantity{{Unit: "token", Micro: int64(r.IntN(100)) * state.Micro}}
+				if r.IntN(2) == 0 {
+					js.MaxPriceMu = int64(r.IntN(50)+1) * 100
+				}
+			}
 			if r.IntN(30) == 0 && g.jobs > 1 {
 				js.ID = fmt.Sprintf("job-%05d", r.IntN(g.jobs-1)+1) // duplicate id
 			}
@@ -113,7 +121,14 @@ func (g *Gen) Next(s *state.Store) []byte {
 			if r.IntN(10) == 0 {
 				att = j.Attempt // stale
 			}
-			b.Assignments = append(b.Assignments, command.Assignment{JobID: j.ID, Attempt: att, Node: pick(r, cands), QuoteMu: int64(r.IntN(50)+1) * 100})
+			a := command.Assignment{JobID: j.ID, Attempt: att, Node: pick(r, cands), QuoteMu: int64(r.IntN(50)+1) * 100}
+			if len(j.Units) > 0 {
+				// The quote charges the declared tokens at the meter's rate.
+				m := state.Meter{Unit: "token", PerUnitMu: int64(r.IntN(20))}
+				cost, _ := state.MeterCost(m.PerUnitMu, j.Units[0].Micro)
+				a.Meters, a.QuoteMu = []state.Meter{m}, a.QuoteMu+cost
+			}
+			b.Assignments = append(b.Assignments, a)
 		}
 		return enc(command.AssignBatchType, b)
 	case k < 50 && len(active) > 0:
@@ -134,6 +149,15 @@ func (g *Gen) Next(s *state.Store) []byte {
 			res := command.Result{JobID: j.ID, Attempt: att, OK: r.IntN(4) != 0, Output: "out"}
 			if !res.OK {
 				res.Error, res.Retryable, res.ExitCode = "boom", r.IntN(2) == 0, 1
+			}
+			if r.IntN(2) == 0 {
+				// Usage below, at or above the declared units (or of a
+				// dimension nothing meters).
+				unit := "token"
+				if r.IntN(5) == 0 {
+					unit = "second"
+				}
+				res.Usage = []state.Quantity{{Unit: unit, Micro: int64(r.IntN(200)) * state.Micro}}
 			}
 			b.Results = append(b.Results, res)
 		}

@@ -92,7 +92,12 @@ func (in *Interner) Caps(c []string) []string {
 
 // jobFields is the number of fields UnmarshalJob knows; a test compares it
 // with the Job struct so a new field cannot be forgotten here.
-const jobFields = 25
+const jobFields = 29
+
+// jobSettledField is SettledMu's place in the tuple. A completed job of an
+// older, shorter tuple was paid its quote: COMPAT, it decodes with
+// SettledMu = QuoteMu.
+const jobSettledField = 28
 
 // UnmarshalJob decodes a Job written by the generated Job.MarshalMsg (a
 // msgpack array of the fields in declaration order, see //msgp:tuple in
@@ -192,6 +197,14 @@ func (in *Interner) UnmarshalJob(bts []byte, z *Job) ([]byte, error) {
 			istr(&z.Submitter)
 		case 24:
 			istr(&z.Origin)
+		case 25:
+			z.Units, bts, err = in.quantities(bts)
+		case 26:
+			z.Meters, bts, err = meters(bts)
+		case 27:
+			z.Usage, bts, err = in.quantities(bts)
+		case 28:
+			i64(&z.SettledMu)
 		default:
 			bts, err = msgp.Skip(bts)
 		}
@@ -199,5 +212,51 @@ func (in *Interner) UnmarshalJob(bts []byte, z *Job) ([]byte, error) {
 			return bts, fmt.Errorf("job field %d: %w", f, err)
 		}
 	}
+	if n <= jobSettledField && z.State == JobCompleted {
+		z.SettledMu = z.QuoteMu
+	}
 	return bts, nil
+}
+
+// quantities decodes a []Quantity (nil or an array of [unit, micro] tuples as
+// the generated code writes them), interning the unit names.
+func (in *Interner) quantities(bts []byte) ([]Quantity, []byte, error) {
+	if msgp.IsNil(bts) {
+		bts, err := msgp.ReadNilBytes(bts)
+		return nil, bts, err
+	}
+	var out []Quantity
+	err := readStructs(&bts, func(b []byte) ([]byte, error) {
+		var q Quantity
+		b, err := q.UnmarshalMsg(b)
+		q.Unit = in.Bytes([]byte(q.Unit))
+		out = append(out, q)
+		return b, err
+	})
+	return out, bts, err
+}
+
+// meters decodes a []Meter.
+func meters(bts []byte) ([]Meter, []byte, error) {
+	if msgp.IsNil(bts) {
+		bts, err := msgp.ReadNilBytes(bts)
+		return nil, bts, err
+	}
+	var out []Meter
+	err := readStructs(&bts, func(b []byte) ([]byte, error) {
+		var r Meter
+		b, err := r.UnmarshalMsg(b)
+		out = append(out, r)
+		return b, err
+	})
+	return out, bts, err
+}
+
+func readStructs(bts *[]byte, one func([]byte) ([]byte, error)) error {
+	n, b, err := msgp.ReadArrayHeaderBytes(*bts)
+	for ; n > 0 && err == nil; n-- {
+		b, err = one(b)
+	}
+	*bts = b
+	return err
 }

@@ -12,7 +12,9 @@ func fullJob() *Job {
 	return &Job{Seq: 3, ID: "j", Key: "k", Home: "eu", Shard: "us", Capabilities: []string{"gpu", "cpu"},
 		Priority: 2, ValueMu: 5, MaxPriceMu: 6, Kind: "sim", Payload: []byte("{}"), State: JobRunning,
 		Node: "n1", Attempt: 2, Hops: 1, QuoteMu: 9, ParkedReason: "p", Output: "o", ExitCode: -1,
-		Error: "e", SubmittedAt: 10, AssignedAt: 11, FinishedAt: 12, Submitter: "tok", Origin: "mars"}
+		Error: "e", SubmittedAt: 10, AssignedAt: 11, FinishedAt: 12, Submitter: "tok", Origin: "mars",
+		Units: []Quantity{{Unit: "token", Micro: 800_000_000}}, Meters: []Meter{{Unit: "token", PerUnitMu: 2}},
+		Usage: []Quantity{{Unit: "token", Micro: 500_000_000}}, SettledMu: 7}
 }
 
 func TestUnmarshalJobCoversEveryField(t *testing.T) {

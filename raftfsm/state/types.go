@@ -215,6 +215,33 @@ type Job struct {
 	// of Shard (a spill); empty when the job runs where it is queued. An
 	// attempt that ends without a result goes back to Origin's queue.
 	Origin string
+	// Metering (docs/pricing.md). Units are the units the job declares it
+	// expects per metered dimension, sorted by Unit. Meters are the rates of
+	// the current attempt's quote that meter a declared dimension (QuoteMu
+	// charges them the declared units), sorted by Unit. Usage is what the
+	// completing attempt's plugin reported, sorted by Unit (nil: none).
+	// SettledMu is what the completed job was paid: settled from Usage,
+	// capped at QuoteMu and MaxPriceMu (see Settle).
+	Units     []Quantity
+	Meters    []Meter
+	Usage     []Quantity
+	SettledMu int64
+}
+
+//msgp:tuple Quantity Meter
+
+// Meter is a per-unit rate of a node's price schedule that a quote charged
+// for a dimension the job declares units of.
+type Meter struct {
+	Unit      string
+	PerUnitMu int64
+}
+
+// Quantity is an amount of one metered dimension in micro-units (one unit
+// is 1,000,000), so that metering is integer arithmetic.
+type Quantity struct {
+	Unit  string
+	Micro int64
 }
 
 // Counts are per-state job counts and values.

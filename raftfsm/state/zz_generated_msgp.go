@@ -1109,8 +1109,8 @@ func (z *Job) DecodeMsg(dc *msgp.Reader) (err error) {
 		err = msgp.WrapError(err)
 		return
 	}
-	if zb0001 != 25 {
-		err = msgp.ArrayError{Wanted: 25, Got: zb0001}
+	if zb0001 != 29 {
+		err = msgp.ArrayError{Wanted: 29, Got: zb0001}
 		return
 	}
 	z.Seq, err = dc.ReadUint64()
@@ -1255,13 +1255,117 @@ func (z *Job) DecodeMsg(dc *msgp.Reader) (err error) {
 		err = msgp.WrapError(err, "Origin")
 		return
 	}
+	var zb0004 uint32
+	zb0004, err = dc.ReadArrayHeader()
+	if err != nil {
+		err = msgp.WrapError(err, "Units")
+		return
+	}
+	if cap(z.Units) >= int(zb0004) {
+		z.Units = (z.Units)[:zb0004]
+	} else {
+		z.Units = make([]Quantity, zb0004)
+	}
+	for za0002 := range z.Units {
+		var zb0005 uint32
+		zb0005, err = dc.ReadArrayHeader()
+		if err != nil {
+			err = msgp.WrapError(err, "Units", za0002)
+			return
+		}
+		if zb0005 != 2 {
+			err = msgp.ArrayError{Wanted: 2, Got: zb0005}
+			return
+		}
+		z.Units[za0002].Unit, err = dc.ReadString()
+		if err != nil {
+			err = msgp.WrapError(err, "Units", za0002, "Unit")
+			return
+		}
+		z.Units[za0002].Micro, err = dc.ReadInt64()
+		if err != nil {
+			err = msgp.WrapError(err, "Units", za0002, "Micro")
+			return
+		}
+	}
+	var zb0006 uint32
+	zb0006, err = dc.ReadArrayHeader()
+	if err != nil {
+		err = msgp.WrapError(err, "Meters")
+		return
+	}
+	if cap(z.Meters) >= int(zb0006) {
+		z.Meters = (z.Meters)[:zb0006]
+	} else {
+		z.Meters = make([]Meter, zb0006)
+	}
+	for za0003 := range z.Meters {
+		var zb0007 uint32
+		zb0007, err = dc.ReadArrayHeader()
+		if err != nil {
+			err = msgp.WrapError(err, "Meters", za0003)
+			return
+		}
+		if zb0007 != 2 {
+			err = msgp.ArrayError{Wanted: 2, Got: zb0007}
+			return
+		}
+		z.Meters[za0003].Unit, err = dc.ReadString()
+		if err != nil {
+			err = msgp.WrapError(err, "Meters", za0003, "Unit")
+			return
+		}
+		z.Meters[za0003].PerUnitMu, err = dc.ReadInt64()
+		if err != nil {
+			err = msgp.WrapError(err, "Meters", za0003, "PerUnitMu")
+			return
+		}
+	}
+	var zb0008 uint32
+	zb0008, err = dc.ReadArrayHeader()
+	if err != nil {
+		err = msgp.WrapError(err, "Usage")
+		return
+	}
+	if cap(z.Usage) >= int(zb0008) {
+		z.Usage = (z.Usage)[:zb0008]
+	} else {
+		z.Usage = make([]Quantity, zb0008)
+	}
+	for za0004 := range z.Usage {
+		var zb0009 uint32
+		zb0009, err = dc.ReadArrayHeader()
+		if err != nil {
+			err = msgp.WrapError(err, "Usage", za0004)
+			return
+		}
+		if zb0009 != 2 {
+			err = msgp.ArrayError{Wanted: 2, Got: zb0009}
+			return
+		}
+		z.Usage[za0004].Unit, err = dc.ReadString()
+		if err != nil {
+			err = msgp.WrapError(err, "Usage", za0004, "Unit")
+			return
+		}
+		z.Usage[za0004].Micro, err = dc.ReadInt64()
+		if err != nil {
+			err = msgp.WrapError(err, "Usage", za0004, "Micro")
+			return
+		}
+	}
+	z.SettledMu, err = dc.ReadInt64()
+	if err != nil {
+		err = msgp.WrapError(err, "SettledMu")
+		return
+	}
 	return
 }
 
 // EncodeMsg implements msgp.Encodable
 func (z *Job) EncodeMsg(en *msgp.Writer) (err error) {
-	// array header, size 25
-	err = en.Append(0xdc, 0x0, 0x19)
+	// array header, size 29
+	err = en.Append(0xdc, 0x0, 0x1d)
 	if err != nil {
 		return
 	}
@@ -1397,14 +1501,85 @@ func (z *Job) EncodeMsg(en *msgp.Writer) (err error) {
 		err = msgp.WrapError(err, "Origin")
 		return
 	}
+	err = en.WriteArrayHeader(uint32(len(z.Units)))
+	if err != nil {
+		err = msgp.WrapError(err, "Units")
+		return
+	}
+	for za0002 := range z.Units {
+		// array header, size 2
+		err = en.Append(0x92)
+		if err != nil {
+			return
+		}
+		err = en.WriteString(z.Units[za0002].Unit)
+		if err != nil {
+			err = msgp.WrapError(err, "Units", za0002, "Unit")
+			return
+		}
+		err = en.WriteInt64(z.Units[za0002].Micro)
+		if err != nil {
+			err = msgp.WrapError(err, "Units", za0002, "Micro")
+			return
+		}
+	}
+	err = en.WriteArrayHeader(uint32(len(z.Meters)))
+	if err != nil {
+		err = msgp.WrapError(err, "Meters")
+		return
+	}
+	for za0003 := range z.Meters {
+		// array header, size 2
+		err = en.Append(0x92)
+		if err != nil {
+			return
+		}
+		err = en.WriteString(z.Meters[za0003].Unit)
+		if err != nil {
+			err = msgp.WrapError(err, "Meters", za0003, "Unit")
+			return
+		}
+		err = en.WriteInt64(z.Meters[za0003].PerUnitMu)
+		if err != nil {
+			err = msgp.WrapError(err, "Meters", za0003, "PerUnitMu")
+			return
+		}
+	}
+	err = en.WriteArrayHeader(uint32(len(z.Usage)))
+	if err != nil {
+		err = msgp.WrapError(err, "Usage")
+		return
+	}
+	for za0004 := range z.Usage {
+		// array header, size 2
+		err = en.Append(0x92)
+		if err != nil {
+			return
+		}
+		err = en.WriteString(z.Usage[za0004].Unit)
+		if err != nil {
+			err = msgp.WrapError(err, "Usage", za0004, "Unit")
+			return
+		}
+		err = en.WriteInt64(z.Usage[za0004].Micro)
+		if err != nil {
+			err = msgp.WrapError(err, "Usage", za0004, "Micro")
+			return
+		}
+	}
+	err = en.WriteInt64(z.SettledMu)
+	if err != nil {
+		err = msgp.WrapError(err, "SettledMu")
+		return
+	}
 	return
 }
 
 // MarshalMsg implements msgp.Marshaler
 func (z *Job) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
-	// array header, size 25
-	o = append(o, 0xdc, 0x0, 0x19)
+	// array header, size 29
+	o = append(o, 0xdc, 0x0, 0x1d)
 	o = msgp.AppendUint64(o, z.Seq)
 	o = msgp.AppendString(o, z.ID)
 	o = msgp.AppendString(o, z.Key)
@@ -1433,6 +1608,28 @@ func (z *Job) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.AppendInt64(o, z.FinishedAt)
 	o = msgp.AppendString(o, z.Submitter)
 	o = msgp.AppendString(o, z.Origin)
+	o = msgp.AppendArrayHeader(o, uint32(len(z.Units)))
+	for za0002 := range z.Units {
+		// array header, size 2
+		o = append(o, 0x92)
+		o = msgp.AppendString(o, z.Units[za0002].Unit)
+		o = msgp.AppendInt64(o, z.Units[za0002].Micro)
+	}
+	o = msgp.AppendArrayHeader(o, uint32(len(z.Meters)))
+	for za0003 := range z.Meters {
+		// array header, size 2
+		o = append(o, 0x92)
+		o = msgp.AppendString(o, z.Meters[za0003].Unit)
+		o = msgp.AppendInt64(o, z.Meters[za0003].PerUnitMu)
+	}
+	o = msgp.AppendArrayHeader(o, uint32(len(z.Usage)))
+	for za0004 := range z.Usage {
+		// array header, size 2
+		o = append(o, 0x92)
+		o = msgp.AppendString(o, z.Usage[za0004].Unit)
+		o = msgp.AppendInt64(o, z.Usage[za0004].Micro)
+	}
+	o = msgp.AppendInt64(o, z.SettledMu)
 	return
 }
 
@@ -1444,8 +1641,8 @@ func (z *Job) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		err = msgp.WrapError(err)
 		return
 	}
-	if zb0001 != 25 {
-		err = msgp.ArrayError{Wanted: 25, Got: zb0001}
+	if zb0001 != 29 {
+		err = msgp.ArrayError{Wanted: 29, Got: zb0001}
 		return
 	}
 	z.Seq, bts, err = msgp.ReadUint64Bytes(bts)
@@ -1590,6 +1787,110 @@ func (z *Job) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		err = msgp.WrapError(err, "Origin")
 		return
 	}
+	var zb0004 uint32
+	zb0004, bts, err = msgp.ReadArrayHeaderBytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err, "Units")
+		return
+	}
+	if cap(z.Units) >= int(zb0004) {
+		z.Units = (z.Units)[:zb0004]
+	} else {
+		z.Units = make([]Quantity, zb0004)
+	}
+	for za0002 := range z.Units {
+		var zb0005 uint32
+		zb0005, bts, err = msgp.ReadArrayHeaderBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Units", za0002)
+			return
+		}
+		if zb0005 != 2 {
+			err = msgp.ArrayError{Wanted: 2, Got: zb0005}
+			return
+		}
+		z.Units[za0002].Unit, bts, err = msgp.ReadStringBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Units", za0002, "Unit")
+			return
+		}
+		z.Units[za0002].Micro, bts, err = msgp.ReadInt64Bytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Units", za0002, "Micro")
+			return
+		}
+	}
+	var zb0006 uint32
+	zb0006, bts, err = msgp.ReadArrayHeaderBytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err, "Meters")
+		return
+	}
+	if cap(z.Meters) >= int(zb0006) {
+		z.Meters = (z.Meters)[:zb0006]
+	} else {
+		z.Meters = make([]Meter, zb0006)
+	}
+	for za0003 := range z.Meters {
+		var zb0007 uint32
+		zb0007, bts, err = msgp.ReadArrayHeaderBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Meters", za0003)
+			return
+		}
+		if zb0007 != 2 {
+			err = msgp.ArrayError{Wanted: 2, Got: zb0007}
+			return
+		}
+		z.Meters[za0003].Unit, bts, err = msgp.ReadStringBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Meters", za0003, "Unit")
+			return
+		}
+		z.Meters[za0003].PerUnitMu, bts, err = msgp.ReadInt64Bytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Meters", za0003, "PerUnitMu")
+			return
+		}
+	}
+	var zb0008 uint32
+	zb0008, bts, err = msgp.ReadArrayHeaderBytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err, "Usage")
+		return
+	}
+	if cap(z.Usage) >= int(zb0008) {
+		z.Usage = (z.Usage)[:zb0008]
+	} else {
+		z.Usage = make([]Quantity, zb0008)
+	}
+	for za0004 := range z.Usage {
+		var zb0009 uint32
+		zb0009, bts, err = msgp.ReadArrayHeaderBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Usage", za0004)
+			return
+		}
+		if zb0009 != 2 {
+			err = msgp.ArrayError{Wanted: 2, Got: zb0009}
+			return
+		}
+		z.Usage[za0004].Unit, bts, err = msgp.ReadStringBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Usage", za0004, "Unit")
+			return
+		}
+		z.Usage[za0004].Micro, bts, err = msgp.ReadInt64Bytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Usage", za0004, "Micro")
+			return
+		}
+	}
+	z.SettledMu, bts, err = msgp.ReadInt64Bytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err, "SettledMu")
+		return
+	}
 	o = bts
 	return
 }
@@ -1600,7 +1901,19 @@ func (z *Job) Msgsize() (s int) {
 	for za0001 := range z.Capabilities {
 		s += msgp.StringPrefixSize + len(z.Capabilities[za0001])
 	}
-	s += msgp.Int64Size + msgp.Int64Size + msgp.Int64Size + msgp.StringPrefixSize + len(z.Kind) + msgp.BytesPrefixSize + len(z.Payload) + msgp.Uint8Size + msgp.StringPrefixSize + len(z.Node) + msgp.Uint32Size + msgp.Uint32Size + msgp.Int64Size + msgp.StringPrefixSize + len(z.ParkedReason) + msgp.StringPrefixSize + len(z.Output) + msgp.Int64Size + msgp.StringPrefixSize + len(z.Error) + msgp.Int64Size + msgp.Int64Size + msgp.Int64Size + msgp.StringPrefixSize + len(z.Submitter) + msgp.StringPrefixSize + len(z.Origin)
+	s += msgp.Int64Size + msgp.Int64Size + msgp.Int64Size + msgp.StringPrefixSize + len(z.Kind) + msgp.BytesPrefixSize + len(z.Payload) + msgp.Uint8Size + msgp.StringPrefixSize + len(z.Node) + msgp.Uint32Size + msgp.Uint32Size + msgp.Int64Size + msgp.StringPrefixSize + len(z.ParkedReason) + msgp.StringPrefixSize + len(z.Output) + msgp.Int64Size + msgp.StringPrefixSize + len(z.Error) + msgp.Int64Size + msgp.Int64Size + msgp.Int64Size + msgp.StringPrefixSize + len(z.Submitter) + msgp.StringPrefixSize + len(z.Origin) + msgp.ArrayHeaderSize
+	for za0002 := range z.Units {
+		s += 1 + msgp.StringPrefixSize + len(z.Units[za0002].Unit) + msgp.Int64Size
+	}
+	s += msgp.ArrayHeaderSize
+	for za0003 := range z.Meters {
+		s += 1 + msgp.StringPrefixSize + len(z.Meters[za0003].Unit) + msgp.Int64Size
+	}
+	s += msgp.ArrayHeaderSize
+	for za0004 := range z.Usage {
+		s += 1 + msgp.StringPrefixSize + len(z.Usage[za0004].Unit) + msgp.Int64Size
+	}
+	s += msgp.Int64Size
 	return
 }
 
@@ -1653,6 +1966,93 @@ func (z *JobState) UnmarshalMsg(bts []byte) (o []byte, err error) {
 // Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
 func (z JobState) Msgsize() (s int) {
 	s = msgp.Uint8Size
+	return
+}
+
+// DecodeMsg implements msgp.Decodable
+func (z *Meter) DecodeMsg(dc *msgp.Reader) (err error) {
+	var zb0001 uint32
+	zb0001, err = dc.ReadArrayHeader()
+	if err != nil {
+		err = msgp.WrapError(err)
+		return
+	}
+	if zb0001 != 2 {
+		err = msgp.ArrayError{Wanted: 2, Got: zb0001}
+		return
+	}
+	z.Unit, err = dc.ReadString()
+	if err != nil {
+		err = msgp.WrapError(err, "Unit")
+		return
+	}
+	z.PerUnitMu, err = dc.ReadInt64()
+	if err != nil {
+		err = msgp.WrapError(err, "PerUnitMu")
+		return
+	}
+	return
+}
+
+// EncodeMsg implements msgp.Encodable
+func (z Meter) EncodeMsg(en *msgp.Writer) (err error) {
+	// array header, size 2
+	err = en.Append(0x92)
+	if err != nil {
+		return
+	}
+	err = en.WriteString(z.Unit)
+	if err != nil {
+		err = msgp.WrapError(err, "Unit")
+		return
+	}
+	err = en.WriteInt64(z.PerUnitMu)
+	if err != nil {
+		err = msgp.WrapError(err, "PerUnitMu")
+		return
+	}
+	return
+}
+
+// MarshalMsg implements msgp.Marshaler
+func (z Meter) MarshalMsg(b []byte) (o []byte, err error) {
+	o = msgp.Require(b, z.Msgsize())
+	// array header, size 2
+	o = append(o, 0x92)
+	o = msgp.AppendString(o, z.Unit)
+	o = msgp.AppendInt64(o, z.PerUnitMu)
+	return
+}
+
+// UnmarshalMsg implements msgp.Unmarshaler
+func (z *Meter) UnmarshalMsg(bts []byte) (o []byte, err error) {
+	var zb0001 uint32
+	zb0001, bts, err = msgp.ReadArrayHeaderBytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err)
+		return
+	}
+	if zb0001 != 2 {
+		err = msgp.ArrayError{Wanted: 2, Got: zb0001}
+		return
+	}
+	z.Unit, bts, err = msgp.ReadStringBytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err, "Unit")
+		return
+	}
+	z.PerUnitMu, bts, err = msgp.ReadInt64Bytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err, "PerUnitMu")
+		return
+	}
+	o = bts
+	return
+}
+
+// Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
+func (z Meter) Msgsize() (s int) {
+	s = 1 + msgp.StringPrefixSize + len(z.Unit) + msgp.Int64Size
 	return
 }
 
@@ -3611,6 +4011,93 @@ func (z *PriceSchedule) Msgsize() (s int) {
 		s += 1 + 5 + msgp.StringPrefixSize + len(z.Rates[za0001].Unit) + 10 + msgp.Int64Size
 	}
 	s += 5 + msgp.StringPrefixSize + len(z.Expr)
+	return
+}
+
+// DecodeMsg implements msgp.Decodable
+func (z *Quantity) DecodeMsg(dc *msgp.Reader) (err error) {
+	var zb0001 uint32
+	zb0001, err = dc.ReadArrayHeader()
+	if err != nil {
+		err = msgp.WrapError(err)
+		return
+	}
+	if zb0001 != 2 {
+		err = msgp.ArrayError{Wanted: 2, Got: zb0001}
+		return
+	}
+	z.Unit, err = dc.ReadString()
+	if err != nil {
+		err = msgp.WrapError(err, "Unit")
+		return
+	}
+	z.Micro, err = dc.ReadInt64()
+	if err != nil {
+		err = msgp.WrapError(err, "Micro")
+		return
+	}
+	return
+}
+
+// EncodeMsg implements msgp.Encodable
+func (z Quantity) EncodeMsg(en *msgp.Writer) (err error) {
+	// array header, size 2
+	err = en.Append(0x92)
+	if err != nil {
+		return
+	}
+	err = en.WriteString(z.Unit)
+	if err != nil {
+		err = msgp.WrapError(err, "Unit")
+		return
+	}
+	err = en.WriteInt64(z.Micro)
+	if err != nil {
+		err = msgp.WrapError(err, "Micro")
+		return
+	}
+	return
+}
+
+// MarshalMsg implements msgp.Marshaler
+func (z Quantity) MarshalMsg(b []byte) (o []byte, err error) {
+	o = msgp.Require(b, z.Msgsize())
+	// array header, size 2
+	o = append(o, 0x92)
+	o = msgp.AppendString(o, z.Unit)
+	o = msgp.AppendInt64(o, z.Micro)
+	return
+}
+
+// UnmarshalMsg implements msgp.Unmarshaler
+func (z *Quantity) UnmarshalMsg(bts []byte) (o []byte, err error) {
+	var zb0001 uint32
+	zb0001, bts, err = msgp.ReadArrayHeaderBytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err)
+		return
+	}
+	if zb0001 != 2 {
+		err = msgp.ArrayError{Wanted: 2, Got: zb0001}
+		return
+	}
+	z.Unit, bts, err = msgp.ReadStringBytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err, "Unit")
+		return
+	}
+	z.Micro, bts, err = msgp.ReadInt64Bytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err, "Micro")
+		return
+	}
+	o = bts
+	return
+}
+
+// Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
+func (z Quantity) Msgsize() (s int) {
+	s = 1 + msgp.StringPrefixSize + len(z.Unit) + msgp.Int64Size
 	return
 }
 
