@@ -259,8 +259,13 @@ func TestInvariantsDetectCorruption(t *testing.T) {
 			s.Tamper().SetGlobal(g)
 		}},
 		{"job-changes-state-behind-tables", raftfsm.InvJobsConserved, func(s *state.Store) {
-			j := s.JobBySeq(1).Clone()
+			var first *state.Job // the oldest live job (older ones may be collected)
+			s.JobsIter(func(x *state.Job) bool { first = x; return false })
+			j := first.Clone()
 			j.State = state.JobParked
+			if first.State == state.JobParked {
+				j.State = state.JobQueued
+			}
 			s.Tamper().ReplaceJob(j)
 		}},
 		{"shard-counts", raftfsm.InvShardTotals, func(s *state.Store) {

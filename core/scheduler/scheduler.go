@@ -22,7 +22,9 @@
 //     by completions; have latency
 //     (MeasuredLatencyMs if > 0, else LatencyMs) within the shard's
 //     LatencyBudgetMs (0 = no limit); pass the owner's compliance policy
-//     (CEL, see below); and quote within the job's MaxPriceMu (0 = no limit).
+//     (CEL, see below); and quote within the job's MaxPriceMu (0 = no limit;
+//     for a job that declares units, the quote less its metered part: a
+//     metered quote may exceed max_price, since settlement caps at it).
 //     Such a node "fits" the job; it can take it now when it also has room
 //     (Capacity minus ActiveCount minus jobs taken earlier this round) and
 //     quota room (CompletedOn + ActiveCount + taken < Quota when Quota > 0).
@@ -644,11 +646,13 @@ func (rd *round) judge(ji *jobInfo, ni *nodeInfo, sh *state.Shard) verdict {
 	if !rd.compliant(ji, ni) {
 		return verdict{stage: stageCompliance}
 	}
-	q, err := rd.quote(ji, ni)
+	q, metered, err := rd.quote(ji, ni)
 	if err != nil {
 		return verdict{stage: stagePrice, err: err}
 	}
-	if j.MaxPriceMu > 0 && q > j.MaxPriceMu {
+	if j.MaxPriceMu > 0 && q-metered > j.MaxPriceMu {
+		// What the job costs with no metered usage is over its max price.
+		// A metered quote above it is allowed: settlement caps at max_price.
 		return verdict{stage: stagePrice, quote: q}
 	}
 	return verdict{stage: stageFits, quote: q}
@@ -735,10 +739,11 @@ func (rd *round) evalCompliance(ni *nodeInfo, ji *jobInfo) bool {
 	return ok
 }
 
-// quote prices job ji on node ni from the node's replicated price schedule.
-func (rd *round) quote(ji *jobInfo, ni *nodeInfo) (int64, error) {
+// quote prices job ji on node ni from the node's replicated price schedule;
+// metered is the part of it charged for the job's declared units.
+func (rd *round) quote(ji *jobInfo, ni *nodeInfo) (q, metered int64, err error) {
 	p := &ni.n.Price
-	q := p.BaseMu
+	q = p.BaseMu
 	for _, r := range p.Rates {
 		if units, ok := state.QuantityOf(ji.j.Units, r.Unit); ok {
 			// A metered dimension: the declared units.
@@ -746,8 +751,11 @@ func (rd *round) quote(ji *jobInfo, ni *nodeInfo) (int64, error) {
 			if err == nil {
 				q, err = state.AddMu(q, c)
 			}
+			if err == nil {
+				metered, err = state.AddMu(metered, c)
+			}
 			if err != nil {
-				return 0, fmt.Errorf("node %s price: %s for %s units of %s: %w", ni.n.ID,
+				return 0, 0, fmt.Errorf("node %s price: %s for %s units of %s: %w", ni.n.ID,
 					credits(r.PerUnitMu), state.FormatMicro(units), r.Unit, err)
 			}
 			continue
@@ -762,7 +770,7 @@ func (rd *round) quote(ji *jobInfo, ni *nodeInfo) (int64, error) {
 	if ni.priceExpr != nil {
 		if ni.priceExpr.err != nil {
 			rd.exprErrors++
-			return 0, fmt.Errorf("node %s price: %w", ni.n.ID, ni.priceExpr.err)
+			return 0, 0, fmt.Errorf("node %s price: %w", ni.n.ID, ni.priceExpr.err)
 		}
 		var jv ref.Val
 		if !ni.priceExpr.nodeOnly {
@@ -771,14 +779,14 @@ func (rd *round) quote(ji *jobInfo, ni *nodeInfo) (int64, error) {
 		x, err := ni.priceExpr.evalMicro(rd.nodeVal(ni), jv)
 		if err != nil {
 			rd.exprErrors++
-			return 0, fmt.Errorf("node %s price: %w", ni.n.ID, err)
+			return 0, 0, fmt.Errorf("node %s price: %w", ni.n.ID, err)
 		}
 		q += x
 	}
 	if q < 0 {
-		return 0, fmt.Errorf("node %s price: %w (%d)", ni.n.ID, ErrNegativeQuote, q)
+		return 0, 0, fmt.Errorf("node %s price: %w (%d)", ni.n.ID, ErrNegativeQuote, q)
 	}
-	return q, nil
+	return q, metered, nil
 }
 
 // meters are the rates of n's schedule that a quote for j charged for the

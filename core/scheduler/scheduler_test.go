@@ -336,7 +336,9 @@ func TestPlanMeteredQuote(t *testing.T) {
 		{"declared gpu seconds meter the capability's rate",
 			[]state.Quantity{{Unit: "gpu", Micro: 2_500_000}, {Unit: "token", Micro: 10 * state.Micro}}, 0, 1_000 + 625 + 70,
 			[]state.Meter{{Unit: "gpu", PerUnitMu: 250}, {Unit: "token", PerUnitMu: 7}}, ""},
-		{"declared units over max price", []state.Quantity{{Unit: "token", Micro: 1000 * state.Micro}}, 5_000, -1, nil,
+		{"metered quote over max price: placed, settlement caps", []state.Quantity{{Unit: "token", Micro: 1000 * state.Micro}}, 5_000,
+			1_000 + 250 + 7_000, []state.Meter{{Unit: "token", PerUnitMu: 7}}, ""},
+		{"fixed part over max price", []state.Quantity{{Unit: "token", Micro: 1000 * state.Micro}}, 1_000, -1, nil,
 			"no node within max price"},
 		{"declared units overflow", []state.Quantity{{Unit: "token", Micro: 9e18}}, 0, -1, nil, "no node could quote"},
 	}

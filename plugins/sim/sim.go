@@ -40,7 +40,8 @@ type Payload struct {
 	DurationMS *float64 `json:"duration_ms,omitempty"`
 	FailRate   *float64 `json:"fail_rate,omitempty"`
 	// Usage is reported as the task's usage, units per dimension, beside
-	// the simulated "second"s (which it may override).
+	// the simulated "second"s (which it may override). A task that
+	// simulates no time and names no usage reports none.
 	Usage map[string]float64 `json:"usage,omitempty"`
 }
 
@@ -251,8 +252,14 @@ func (a *Agent) Execute(ctx context.Context, task sdk.Task) (sdk.Result, error) 
 	if seed == 0 {
 		seed = node.Seed
 	}
-	usage := map[string]float64{"second": duration.Seconds()}
+	var usage map[string]float64
+	if duration > 0 {
+		usage = map[string]float64{"second": duration.Seconds()}
+	}
 	for k, v := range reported {
+		if usage == nil {
+			usage = make(map[string]float64, len(reported))
+		}
 		usage[k] = v
 	}
 	if Draw(seed, task.JobID, task.Attempt) < failRate {
