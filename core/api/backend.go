@@ -40,6 +40,8 @@ type Backend interface {
 	WaitReady(ctx context.Context) error
 	// Readiness is the start-up replay's progress (core/server/startup.go).
 	Readiness() server.Readiness
+	// Disk says whether the data dir is full (core/server/disk.go).
+	Disk() server.DiskStatus
 	Digest() ([32]byte, uint64)
 	SetHTTPAddr(id, addr string)
 	AddVoter(ctx context.Context, id, addr string) error

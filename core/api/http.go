@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -382,6 +383,8 @@ func (h *HTTP) writeError(w http.ResponseWriter, err error) {
 		ae = h.noLeader()
 	case errors.Is(err, server.ErrShutdown), errors.Is(err, server.ErrStarting):
 		ae = &apiError{status: http.StatusServiceUnavailable, msg: err.Error()}
+	case errors.Is(err, server.ErrDiskFull), errors.Is(err, syscall.ENOSPC):
+		ae = &apiError{status: http.StatusInsufficientStorage, msg: err.Error()}
 	case errors.Is(err, server.ErrPathNotAllowed):
 		ae = &apiError{status: http.StatusForbidden, msg: err.Error()}
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

@@ -83,6 +83,9 @@ func (h *HTTP) health(w http.ResponseWriter, r *http.Request) (any, error) {
 	if addr == "" {
 		out.Status = "no leader"
 	}
+	if d := h.b.Disk(); d.Full {
+		out.Status, out.Message = "disk full", d.Err.Error()
+	}
 	if rd := h.b.Readiness(); !rd.Ready {
 		out.Status, out.AppliedIndex, out.ReplayTarget, out.Message = "starting", rd.Applied, rd.Target, rd.Error().Error()
 		w.Header().Set("Retry-After", "1")

@@ -34,7 +34,8 @@ type Diagnostic struct {
 }
 
 // Health is the body of GET /v1/health.
-// Status is "ok", "no leader", or "starting" while the server replays its
+// Status is "ok", "no leader", "disk full" while a raft or event log
+// write fails with ENOSPC (Message says which), or "starting" while the server replays its
 // raft log at start (then the answer is a 503, ReplayTarget is raft's last
 // index at open and Message says how far the replay is).
 type Health struct {

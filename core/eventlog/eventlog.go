@@ -45,6 +45,12 @@ var (
 	// ErrCorrupt is returned when a segment holds a line that cannot be parsed
 	// anywhere but at the very end of the newest segment.
 	ErrCorrupt = errors.New("eventlog: corrupt segment")
+	// ErrHole names a range of events the log does not hold and cannot get
+	// back: its tail was lost (torn or truncated) and the raft log that
+	// would regenerate it is already covered by a snapshot, so the next
+	// event delivered comes after the gap. Verification restarts at an
+	// anchor after it.
+	ErrHole = errors.New("eventlog: hole in the event log")
 )
 
 const (
@@ -437,7 +443,13 @@ func (l *Log) Append(evs []state.Event) {
 			// A jump (a follower installed a snapshot, the log starts
 			// mid-chain, or a restore continued from another history):
 			// record where verification restarts.
-			l.logger.Info("event chain discontinuity; writing anchor", "after", l.appended, "anchor_seq", a.Seq)
+			if l.appended > 0 && ev.Seq > l.appended+1 {
+				l.logger.Warn("event log has a hole the raft log no longer covers; writing anchor",
+					"error", fmt.Errorf("%w: events %d to %d are missing", ErrHole, l.appended+1, ev.Seq-1),
+					"first_missing", l.appended+1, "last_missing", ev.Seq-1, "anchor_seq", a.Seq)
+			} else {
+				l.logger.Info("event chain discontinuity; writing anchor", "after", l.appended, "anchor_seq", a.Seq)
+			}
 			l.tail.reset()
 			l.pending = append(l.pending, pendingItem{anchor: &a})
 			l.anchors = append(l.anchors, a)
@@ -592,6 +604,13 @@ func (l *Log) Sync(seq uint64) error {
 		<-ch
 		l.mu.Lock()
 	}
+}
+
+// WriteErr is the error that stopped the writer, nil while it writes.
+func (l *Log) WriteErr() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.writeErr
 }
 
 // Head returns the last sequence number accepted and its hash (hex).

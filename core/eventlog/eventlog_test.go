@@ -1,6 +1,7 @@
 package eventlog
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -430,5 +431,34 @@ func TestNextEventFromOtherHistory(t *testing.T) {
 	}
 	if n := len(verify(t, l)); n != 15 {
 		t.Fatalf("got %d", n)
+	}
+}
+
+// A tail the raft log can no longer regenerate (the next event delivered
+// after a restart comes after a gap) is a named error at WARN with the
+// hole's range, and the log continues from an anchor after it.
+func TestHoleReported(t *testing.T) {
+	dir := t.TempDir()
+	evs, _ := chain(state.ChainHead{}, 80)
+	l := openTest(t, dir, nil)
+	l.Append(evs[:40])
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	l2 := openTest(t, dir, func(c *Config) {
+		c.Logger = hclog.New(&hclog.LoggerOptions{Output: &buf, Level: hclog.Info})
+	})
+	defer l2.Close()
+	l2.Append(evs[60:])
+	if err := l2.Sync(80); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if !strings.Contains(out, "[WARN]") || !strings.Contains(out, ErrHole.Error()+": events 41 to 60 are missing") {
+		t.Fatalf("log does not name the hole:\n%s", out)
+	}
+	if got := l2.Anchors(); len(got) != 2 || got[1].Seq != 60 {
+		t.Fatalf("anchors %+v, want a second one at 60", got)
 	}
 }

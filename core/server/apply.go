@@ -29,7 +29,7 @@ func (s *Server) Apply(ctx context.Context, t command.MessageType, msg msgp.Mars
 		return nil, err
 	}
 	if err := s.waitFuture(ctx, f); err != nil {
-		return nil, fmt.Errorf("server: apply %s: %w", t, mapRaftErr(err))
+		return nil, fmt.Errorf("server: apply %s: %w", t, s.diskErr(mapRaftErr(err)))
 	}
 	return s.response(t, f)
 }
@@ -317,7 +317,7 @@ func (c *coalescer[T]) finish(b inflight[T]) {
 		c.settled(b.tok)
 	}
 	if err != nil {
-		err = fmt.Errorf("server: %s entry: %w", c.name, mapRaftErr(err))
+		err = fmt.Errorf("server: %s entry: %w", c.name, c.s.diskErr(mapRaftErr(err)))
 	} else {
 		resp, err = c.s.response(b.t, b.f)
 	}

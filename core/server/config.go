@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
 
 	"github.com/planetary/planetary/core/eventlog"
 )
@@ -59,6 +60,9 @@ type Config struct {
 	// (tests). DataDir still holds the event log.
 	InMemory bool
 	Logger   hclog.Logger
+	// WrapLogStore, when set, wraps the on-disk raft log store (fault
+	// injection in tests: a store that fails with ENOSPC). nil in use.
+	WrapLogStore func(raft.LogStore) raft.LogStore
 
 	// AllowedRoots are the directories under which owner commands may write
 	// checkpoints and reports (CheckPath).

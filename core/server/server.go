@@ -74,6 +74,9 @@ type Server struct {
 	// mem maps raft ids to HTTP API addresses (cluster.go).
 	mem members
 
+	// disk records ENOSPC failures of the raft stores (disk.go).
+	disk diskWatch
+
 	// replay and ready track the start-up replay (startup.go).
 	replay replay
 	ready  atomic.Bool
@@ -127,6 +130,7 @@ func New(cfg Config) (*Server, error) {
 		raftDown:  make(chan struct{}),
 		placement: newPlacementMetrics(),
 	}
+	s.disk.s = s
 	s.shutdownCtx, s.shutdownCancel = context.WithCancel(context.Background())
 	s.sched = scheduler.New(scheduler.Config{Logger: cfg.Logger, SpillGrace: 2 * cfg.HeartbeatTTL})
 	s.hb = newHeartbeats(s)
@@ -241,10 +245,15 @@ func (s *Server) setupRaft() error {
 			return fmt.Errorf("server: open raft store: %w", err)
 		}
 		s.closers = append(s.closers, bolt.Close)
-		stable = bolt
+		stable = diskStableStore{StableStore: bolt, d: &s.disk}
+		var durable raft.LogStore = bolt
+		if cfg.WrapLogStore != nil {
+			durable = cfg.WrapLogStore(durable)
+		}
 		// A small cache keeps recent entries off the disk for followers and
-		// the FSM; the bolt store remains the durable log.
-		cached, err := raft.NewLogCache(128, bolt)
+		// the FSM; the bolt store remains the durable log. Write errors
+		// below it are watched for a full disk.
+		cached, err := raft.NewLogCache(128, diskLogStore{LogStore: durable, d: &s.disk})
 		if err != nil {
 			return fmt.Errorf("server: log cache: %w", err)
 		}
