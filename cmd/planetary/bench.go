@@ -38,7 +38,9 @@ Options:
 
   -out=<file>          Write the report here (default: print it).
   -quick               Small runs, 1M-job figures skipped (a smoke test).
-  -only=<groups>       Comma list of P1,P2,P3,P4,P5,P6,P7,P8,micro.
+  -only=<groups>       Comma list of P1,P2,P3,P4,P5,P6,P7,P8,micro,disk.
+                       disk (the data dir's size over 1M-job runs) runs
+                       only when named.
   -dir=<dir>           Module root for go test (default ".").
   -cpuprofile=<file>   CPU profile of this process (the in-process runs).
   -memprofile=<file>   Heap profile at the end.

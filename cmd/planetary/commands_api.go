@@ -31,6 +31,7 @@ func apiCommands(m Meta) map[string]cli.CommandFactory {
 		"operator snapshot restore":     func() (cli.Command, error) { return &OperatorSnapshotRestoreCommand{Meta: m}, nil },
 		"operator snapshot inspect":     func() (cli.Command, error) { return &OperatorSnapshotInspectCommand{Meta: m}, nil },
 		"operator raft list-peers":      func() (cli.Command, error) { return &OperatorRaftListPeersCommand{Meta: m}, nil },
+		"operator raft compact":         func() (cli.Command, error) { return &OperatorRaftCompactCommand{Meta: m}, nil },
 		"operator raft remove-peer":     func() (cli.Command, error) { return &OperatorRaftRemovePeerCommand{Meta: m}, nil },
 		"operator raft transfer-leader": func() (cli.Command, error) { return &OperatorRaftTransferLeaderCommand{Meta: m}, nil },
 		"members":                       func() (cli.Command, error) { return &MembersCommand{Meta: m}, nil },

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -72,6 +73,22 @@ type LifecycleConfig struct {
 	StallTimeout time.Duration
 	// DataDir holds the agent's data dir (a temp dir when empty).
 	DataDir string
+	// AgentHCL is inserted into the agent block (an event_retention block).
+	AgentHCL string
+	// ServerHCL is inserted into the agent's server block (raft settings).
+	ServerHCL string
+	// DiskEvery, when positive, samples the size of raft.db, the event log
+	// and the snapshots at this period (LifecycleResult.Disk).
+	DiskEvery time.Duration
+}
+
+// DiskSample is the data dir's size at one moment of a run.
+type DiskSample struct {
+	At        time.Duration
+	Finished  int64
+	RaftDB    int64 // server/raft.db
+	Events    int64 // server/events (segments and retention state)
+	Snapshots int64 // server/snapshots
 }
 
 // DefaultLifecycleConfig is the P1 run: zero-duration sim jobs on two
@@ -110,6 +127,8 @@ type LifecycleResult struct {
 	// CPUPerJob is this process's CPU time per job (server, API, client
 	// role; plugin processes are not included).
 	CPUPerJob time.Duration
+	// Disk are the samples taken every DiskEvery, the last one at the end.
+	Disk []DiskSample
 }
 
 func (c *LifecycleConfig) fill() {
@@ -169,16 +188,18 @@ node "earth.n%d" {
 	return b.String()
 }
 
-func agentHCL(dataDir string) string {
+func agentHCL(dataDir, agentExtra, serverExtra string) string {
 	return fmt.Sprintf(`
 agent {
   name      = "bench"
   data_dir  = %q
   http_addr = "127.0.0.1:0"
+  %s
   server {
     enabled          = true
     bind             = "127.0.0.1:0"
     bootstrap_expect = 1
+    %s
   }
   client {
     enabled = true
@@ -196,7 +217,29 @@ plugin "exec" {
     allow   = ["true", "/bin/true"]
   }
 }
-`, dataDir)
+`, dataDir, agentExtra, serverExtra)
+}
+
+// dirSize is the total size of the regular files under dir.
+func dirSize(dir string) int64 {
+	var n int64
+	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+func fileSize(path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
 }
 
 func payloadFor(w Workload) []byte {
@@ -222,7 +265,7 @@ func Lifecycle(ctx context.Context, cfg LifecycleConfig) (LifecycleResult, error
 		defer os.RemoveAll(d)
 		dir = d
 	}
-	ac, diags := mission.ParseAgent([]byte(agentHCL(filepath.Join(dir, "agent"))), "bench-agent.hcl")
+	ac, diags := mission.ParseAgent([]byte(agentHCL(filepath.Join(dir, "agent"), cfg.AgentHCL, cfg.ServerHCL)), "bench-agent.hcl")
 	if diags.HasErrors() {
 		return LifecycleResult{}, fmt.Errorf("bench: agent config: %w", diags)
 	}
@@ -310,6 +353,15 @@ func Lifecycle(ctx context.Context, cfg LifecycleConfig) (LifecycleResult, error
 		}()
 	}
 
+	serverDir := filepath.Join(dir, "agent", "server")
+	var disk []DiskSample
+	var nextDisk time.Time
+	sample := func(now time.Time, finished int64) {
+		disk = append(disk, DiskSample{At: now.Sub(start), Finished: finished,
+			RaftDB: fileSize(filepath.Join(serverDir, "raft.db")), Events: dirSize(filepath.Join(serverDir, "events")),
+			Snapshots: dirSize(filepath.Join(serverDir, "snapshots"))})
+		nextDisk = now.Add(cfg.DiskEvery)
+	}
 	total := int64(cfg.Jobs)
 	warm := int64(float64(total) * cfg.WarmupFraction)
 	var warmAt time.Time
@@ -322,6 +374,9 @@ func Lifecycle(ctx context.Context, cfg LifecycleConfig) (LifecycleResult, error
 		now := time.Now()
 		if warmAt.IsZero() && f >= warm {
 			warmAt, warm = now, f
+		}
+		if cfg.DiskEvery > 0 && !now.Before(nextDisk) {
+			sample(now, f)
 		}
 		if f >= total {
 			final = c
@@ -347,6 +402,9 @@ func Lifecycle(ctx context.Context, cfg LifecycleConfig) (LifecycleResult, error
 	end := time.Now()
 	cpu := processCPU() - cpu0
 	wg.Wait()
+	if cfg.DiskEvery > 0 {
+		sample(end, total)
+	}
 	statsAfter := srv.Stats()
 	heapAfter := liveHeap()
 	res := LifecycleResult{
@@ -355,6 +413,7 @@ func Lifecycle(ctx context.Context, cfg LifecycleConfig) (LifecycleResult, error
 		Overall:     float64(total) / end.Sub(start).Seconds(),
 		RaftEntries: statsAfter.Applies - statsBefore.Applies,
 		CPUPerJob:   cpu / time.Duration(cfg.Jobs),
+		Disk:        disk,
 	}
 	if d := end.Sub(warmAt); d > 0 && total > warm {
 		res.Sustained = float64(total-warm) / d.Seconds()

@@ -33,8 +33,11 @@ type SuiteConfig struct {
 	Command string
 }
 
-// Groups of the suite, in run order.
-var groups = []string{"P1", "P3", "P2", "P4", "P5", "P6", "P7", "P8", "micro"}
+// Groups of the suite, in run order. Groups in optIn run only when -only
+// names them.
+var groups = []string{"P1", "P3", "P2", "P4", "P5", "P6", "P7", "P8", "micro", "disk"}
+
+var optIn = map[string]bool{"disk": true}
 
 // groupBudget bounds each group's wall time, so that the whole suite stays
 // under 15 minutes on 2 cores (a group that runs out reports what it did
@@ -42,7 +45,7 @@ var groups = []string{"P1", "P3", "P2", "P4", "P5", "P6", "P7", "P8", "micro"}
 var groupBudget = map[string]time.Duration{
 	"P1": 7 * time.Minute, "P3": 90 * time.Second, "P2": 3 * time.Minute, "P4": 5 * time.Minute,
 	"P5": 2 * time.Minute, "P6": 2 * time.Minute, "P7": 3 * time.Minute, "P8": 2 * time.Minute,
-	"micro": 5 * time.Minute,
+	"micro": 5 * time.Minute, "disk": 20 * time.Minute,
 }
 
 // Groups returns the suite's group names.
@@ -55,7 +58,7 @@ type suite struct {
 
 func (s *suite) want(g string) bool {
 	if len(s.cfg.Only) == 0 {
-		return true
+		return !optIn[g]
 	}
 	for _, o := range s.cfg.Only {
 		if strings.EqualFold(strings.TrimSpace(o), g) {
@@ -93,7 +96,7 @@ func RunSuite(ctx context.Context, cfg SuiteConfig) (Report, error) {
 	start := time.Now()
 	steps := map[string]func(context.Context){
 		"P1": s.p1, "P2": s.p2, "P3": s.p3, "P4": s.p4, "P5": s.p5, "P6": s.p6, "P7": s.p7, "P8": s.p8,
-		"micro": s.micro,
+		"micro": s.micro, "disk": s.disk,
 	}
 	for _, g := range groups {
 		if !s.want(g) {
@@ -587,4 +590,68 @@ func (s *suite) micro(ctx context.Context) {
 	g = GoBench{Pkg: "./core/client/", Pattern: "^BenchmarkEndToEnd$", Benchtime: s.sizeStr("20x", "3x"), Count: count}
 	rs, err = s.gobench(ctx, g)
 	s.goFigure(rs, err, g, "BenchmarkEndToEnd", "jobs/s", Figure{Name: "client role end to end, 1,000-job batches one at a time (waits for each batch)", Unit: "jobs/s"})
+}
+
+// diskRuns are the configurations of the disk group: the defaults, and an
+// event_retention size limit.
+var diskRuns = []struct{ name, agent string }{
+	{"default raft settings, every event kept", ""},
+	{"default raft settings, event_retention max_bytes 256 MiB", "event_retention {\n    max_bytes = 268435456\n  }"},
+}
+
+// disk measures the data dir over one long lifecycle run per diskRuns
+// entry: raft.db, the event log and the snapshots, sampled every second.
+// raft.db is bounded by raft's snapshots (it reuses freed pages, never
+// shrinks): its largest size in the second half of the run against the
+// first half shows whether it plateaus.
+func (s *suite) disk(ctx context.Context) {
+	jobs := s.size(1_000_000, 20_000)
+	cmd := "bin/planetary bench -only disk"
+	mb := func(b int64) float64 { return float64(b) / (1 << 20) }
+	for _, run := range diskRuns {
+		if ctx.Err() != nil {
+			return
+		}
+		c := s.lifecycleCfg(WorkloadSim, jobs)
+		c.StallTimeout = 2 * time.Minute
+		c.AgentHCL, c.DiskEvery = run.agent, time.Second
+		r, err := Lifecycle(ctx, c)
+		label := fmt.Sprintf("%s jobs, %s", num(float64(jobs)), run.name)
+		if err != nil {
+			s.logf("disk %s: %v", label, err)
+			s.add(Figure{Name: "raft.db peak, " + label, Unit: "MB", Command: cmd, Skipped: err.Error()})
+			continue
+		}
+		var peak, firstHalf, secondHalf, evPeak, snapPeak int64
+		for _, d := range r.Disk {
+			peak, evPeak, snapPeak = max(peak, d.RaftDB), max(evPeak, d.Events), max(snapPeak, d.Snapshots)
+			if d.Finished*2 < int64(jobs) {
+				firstHalf = max(firstHalf, d.RaftDB)
+			} else {
+				secondHalf = max(secondHalf, d.RaftDB)
+			}
+		}
+		end := r.Disk[len(r.Disk)-1]
+		s.logf("disk %s: raft.db peak %.1f MB (first half %.1f, second half %.1f), end %.1f MB; events end %.1f MB; snapshots peak %.1f MB",
+			label, mb(peak), mb(firstHalf), mb(secondHalf), mb(end.RaftDB), mb(end.Events), mb(snapPeak))
+		note := fmt.Sprintf("P1's lifecycle harness with %s jobs, sizes sampled every second; %s jobs/s sustained", num(float64(jobs)), num(r.Sustained))
+		s.add(Figure{Name: "raft.db peak, " + label, Unit: "MB", Values: []float64{mb(peak)}, Command: cmd, Note: note})
+		s.add(Figure{Name: "raft.db largest in the first half of the jobs, " + label, Unit: "MB", Values: []float64{mb(firstHalf)}, Command: cmd})
+		s.add(Figure{Name: "raft.db largest in the second half of the jobs, " + label, Unit: "MB", Values: []float64{mb(secondHalf)}, Command: cmd})
+		s.add(Figure{Name: "event log at the end, " + label, Unit: "MB", Values: []float64{mb(end.Events)}, Command: cmd})
+		s.add(Figure{Name: "event log peak, " + label, Unit: "MB", Values: []float64{mb(evPeak)}, Command: cmd})
+		s.add(Figure{Name: "snapshots dir peak, " + label, Unit: "MB", Values: []float64{mb(snapPeak)}, Command: cmd})
+		var b strings.Builder
+		b.WriteString("| jobs finished | time | raft.db | event log | snapshots |\n|---|---|---|---|---|\n")
+		step := max(int64(jobs)/10, 1)
+		nextRow := int64(0)
+		for i, d := range r.Disk {
+			if d.Finished >= nextRow || i == len(r.Disk)-1 {
+				fmt.Fprintf(&b, "| %s | %s | %.1f MB | %.1f MB | %.1f MB |\n", num(float64(d.Finished)), d.At.Round(time.Second),
+					mb(d.RaftDB), mb(d.Events), mb(d.Snapshots))
+				nextRow = (d.Finished/step + 1) * step
+			}
+		}
+		s.rep.Sections = append(s.rep.Sections, [2]string{"Data dir over time: " + label, b.String()})
+	}
 }
