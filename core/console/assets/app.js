@@ -99,6 +99,9 @@
       }, function (e) {
         if (scope.signal.aborted || e.name === "AbortError") return;
         failed(e);
+        // 404: the record does not exist (or was collected); asking again
+        // would not change that, so the view stops until it is reopened.
+        if (e.status === 404) return;
         return sleep(RETRY, scope.signal).then(loop);
       });
     })();
@@ -247,7 +250,8 @@
       }, function (e) {
         if (e.status === 404) {
           missing.hidden = false;
-          missing.textContent = "no job " + id;
+          missing.textContent = "no job " + id + " (never submitted, or finished and collected by job retention)";
+          document.body.setAttribute("data-rendered", "true");
         }
         throw e;
       });

@@ -333,5 +333,13 @@ func TestConsoleJobExtraFields(t *testing.T) {
 		t.Fatal("the More panel is hidden")
 	}
 	b.Screenshot("job")
+	// An unknown job says so.
+	b.Do(
+		chromedp.Navigate(srv.URL+"/ui/#/job/nope"),
+		chromedp.WaitReady(chromedp.CSS(`#job-missing:not([hidden])`)),
+	)
+	if msg := text(`#job-missing`); !strings.HasPrefix(msg, "no job nope") {
+		t.Fatalf("missing job: %q", msg)
+	}
 	b.RequireNoBlocked()
 }
