@@ -93,7 +93,7 @@
   // the API carries (usage, settlement, ...) is listed under "More".
   var KNOWN = ["seq", "id", "key", "home", "shard", "capabilities", "priority", "value", "max_price", "kind", "payload",
     "state", "node", "attempt", "hops", "quote", "parked_reason", "output", "exit_code", "error", "submitted_at",
-    "assigned_at", "finished_at", "submitter"];
+    "assigned_at", "finished_at", "submitter", "settled", "settlement"];
 
   function show(v) {
     if (v == null) return "";
@@ -138,6 +138,12 @@
       ["submitter", j.submitter, "Submitter"], ["key", j.key, "Key"], ["exit_code", j.exit_code || "", "Exit code"],
       ["error", j.error, "Error"], ["output", j.output, "Output"]
     ])));
+    // Metered settlement (settled, settlement), when the API carries it.
+    var settled = document.getElementById("job-settled");
+    settled.hidden = j.settled == null && !j.settlement;
+    settled.setAttribute("data-settled", j.settled == null ? "" : String(j.settled));
+    settled.textContent = settled.hidden ? "" : "settled " + (j.settled == null ? "" : credits(j.settled) + " credits") +
+      (j.settlement ? (j.settled == null ? "" : ": ") + j.settlement : "");
     var extra = Object.keys(j).filter(function (k) { return KNOWN.indexOf(k) < 0; }).sort();
     var more = document.getElementById("job-more");
     more.innerHTML = "";

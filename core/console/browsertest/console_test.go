@@ -274,16 +274,17 @@ func TestConsoleNodesPluginStates(t *testing.T) {
 	b.RequireNoBlocked()
 }
 
-// TestConsoleJobExtraFields renders a job whose view carries fields the
-// page does not know (usage and settlement objects, as a metering API adds
-// them) under "More", field by field, beside its attempts and settlement
-// from the events.
+// TestConsoleJobExtraFields renders a job with metered settlement: its
+// settled amount and how it was arrived at beside its attempts and the
+// payment from the events, and the fields the page has no place for
+// (usage, meters) under "More", field by field.
 func TestConsoleJobExtraFields(t *testing.T) {
 	const ns = int64(1_796_000_000_000_000_000)
 	job := map[string]any{"seq": 1, "id": "j-usage", "home": "earth", "shard": "earth", "state": "completed",
 		"node": "earth.a", "attempt": 2, "hops": 0, "value": 3, "quote": 0.4, "submitted_at": ns,
-		"usage":      map[string]any{"cpu_seconds": 1.5, "gpu_seconds": 0.25},
-		"settlement": map[string]any{"charged": 0.4, "refunded": 0.1, "currency": "credits"}}
+		"usage":   map[string]any{"cpu_seconds": 1.5, "gpu_seconds": 0.25},
+		"meters":  map[string]any{"cpu_seconds": 0.1, "gpu_seconds": 0.2},
+		"settled": 0.4, "settlement": "base 0.2 + metered 0.2"}
 	ev := func(seq int, typ string, attempt int, node string, amount int64, reason string) map[string]any {
 		return map[string]any{"seq": seq, "time": ns + int64(seq)*1e6, "type": typ, "job": "j-usage", "attempt": attempt,
 			"shard": "earth", "node": node, "amount_mu": amount, "reason": reason}
@@ -317,8 +318,8 @@ func TestConsoleJobExtraFields(t *testing.T) {
 	cases := []struct{ sel, want string }{
 		{`#job-more tr[data-field=usage] tr[data-field=cpu_seconds] td`, "1.5"},
 		{`#job-more tr[data-field=usage] tr[data-field=gpu_seconds] td`, "0.25"},
-		{`#job-more tr[data-field=settlement] tr[data-field=refunded] td`, "0.1"},
-		{`#job-more tr[data-field=settlement] tr[data-field=currency] td`, "credits"},
+		{`#job-more tr[data-field=meters] tr[data-field=gpu_seconds] td`, "0.2"},
+		{`#job-settled[data-settled="0.4"]`, "settled 0.4 credits: base 0.2 + metered 0.2"},
 		{`#job-attempts tr[data-attempt="1"][data-outcome=requeued]`, "1earth.bearth0.3requeuednode down"},
 		{`#job-settlement[data-settled=true]`, "settled: paid 0.4 credits to earth.a"},
 	}
