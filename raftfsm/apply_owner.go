@@ -142,3 +142,47 @@ func applyACLTokenCreate(c *txn, body []byte) *Response {
 	c.owner()
 	return &Response{}
 }
+
+func applyClientJoin(c *txn, body []byte) *Response {
+	m := decode[command.ClientJoin](c, body)
+	c.meta(m.Meta)
+	t := m.Token
+	if t.AccessorID == "" || t.SecretHash == "" || t.Name == "" || t.Type != state.TokenClientIdentity || t.RevokedAt != 0 {
+		return &Response{Err: errorf(ErrInvalid, "client identity without accessor, secret hash or name")}
+	}
+	if old, ok := c.s.ClientIdentity(t.Name); ok {
+		if old.RevokedAt != 0 {
+			return &Response{Err: errorf(ErrClientRevoked, "client %s", t.Name)}
+		}
+		return &Response{Err: errorf(ErrClientJoined, "client %s", t.Name)}
+	}
+	if _, ok := c.s.Token(t.AccessorID); ok {
+		return &Response{Err: errorf(ErrTokenExists, "accessor %s", t.AccessorID)}
+	}
+	if _, ok := c.s.TokenByHash(t.SecretHash); ok {
+		return &Response{Err: errorf(ErrTokenExists, "secret already in use")}
+	}
+	c.s.PutToken(t)
+	c.emit(state.Event{Type: state.EvClientJoined, Detail: t.Name + " " + t.AccessorID})
+	return &Response{}
+}
+
+func applyClientRevoke(c *txn, body []byte) *Response {
+	m := decode[command.ClientRevoke](c, body)
+	c.meta(m.Meta)
+	t, ok := c.s.ClientIdentity(m.Client)
+	if !ok {
+		return &Response{Err: errorf(ErrUnknownClient, "client %s", m.Client)}
+	}
+	if t.RevokedAt != 0 {
+		return &Response{Err: errorf(ErrClientRevoked, "client %s", m.Client)}
+	}
+	t.RevokedAt = c.time
+	if t.RevokedAt == 0 {
+		t.RevokedAt = 1 // a command without a time still revokes
+	}
+	c.s.PutToken(t)
+	c.emit(state.Event{Type: state.EvClientRevoked, Detail: m.Client + " " + t.AccessorID})
+	c.owner()
+	return &Response{}
+}

@@ -31,6 +31,9 @@ var (
 	ErrNodeRetired     = errors.New("node is retired")
 	ErrACLBootstrapped = errors.New("ACL already bootstrapped")
 	ErrTokenExists     = errors.New("ACL token already exists")
+	ErrClientJoined    = errors.New("client already holds an identity")
+	ErrClientRevoked   = errors.New("client identity revoked")
+	ErrUnknownClient   = errors.New("unknown client")
 	ErrInvalid         = errors.New("invalid command")
 )
 
@@ -152,6 +155,8 @@ func New(cfg Config) *FSM {
 	h[command.ACLBootstrapType] = applyACLBootstrap
 	h[command.ACLTokenCreateType] = applyACLTokenCreate
 	h[command.JobGCType] = applyJobGC
+	h[command.ClientJoinType] = applyClientJoin
+	h[command.ClientRevokeType] = applyClientRevoke
 	return f
 }
 

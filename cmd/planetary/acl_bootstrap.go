@@ -1,10 +1,15 @@
 package main
 
 import (
+	"errors"
+	"net/http"
 	"strings"
 
 	"github.com/hashicorp/cli"
 	"github.com/posener/complete"
+
+	"github.com/planetary/planetary/core/agent"
+	"github.com/planetary/planetary/core/api"
 )
 
 // ACLBootstrapCommand creates the first management token.
@@ -17,6 +22,12 @@ Usage: planetary acl bootstrap [options]
   Creates the first management token and prints its secret and accessor.
   It works once per fabric; keep the secret, it is not shown again. Use it
   with -token or PLANETARY_TOKEN.
+
+  An agent started from an agent config (planetary agent -config
+  examples/agent.hcl) serves itself with its own identity and leaves the
+  bootstrap to the operator. An agent that bootstraps for itself (-dev, a
+  mission-only -config, an in-process run) keeps the management token in
+  <data-dir>/management.token; then this command says so.
 ` + apiOptionsHelp)
 }
 
@@ -35,6 +46,12 @@ func (c *ACLBootstrapCommand) Run(args []string) int {
 	ctx, cancel := c.context()
 	defer cancel()
 	tok, err := client.ACLBootstrap(ctx)
+	var ae *api.Error
+	if errors.As(err, &ae) && ae.Status == http.StatusConflict {
+		return c.fail("Error bootstrapping ACL: %s. An agent started with -dev or a mission-only -config "+
+			"bootstrapped for itself and keeps the management token in <data-dir>/%s; otherwise ask whoever "+
+			"bootstrapped for a management token", ae.Message, agent.TokenFile)
+	}
 	if err != nil {
 		return c.apiFail("bootstrapping ACL", err)
 	}

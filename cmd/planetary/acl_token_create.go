@@ -14,16 +14,24 @@ type ACLTokenCreateCommand struct{ Meta }
 
 func (c *ACLTokenCreateCommand) Help() string {
 	return strings.TrimSpace(`
-Usage: planetary acl token create [options] -type <read|submit|management>
+Usage: planetary acl token create [options] -type <read|submit|management|client>
 
   Creates an ACL token and prints its secret and accessor. read tokens may
   only read; submit tokens may also submit jobs; management tokens may do
   everything. Needs a management token.
 
+  client tokens are join credentials for client agents on other hosts and
+  grant nothing else: create one once, then start each host with
+  planetary agent -client -servers <addr> -token <secret>. On its first
+  start the client joins and the servers issue it its own identity (only
+  its sha256 is replicated); it keeps the secret in
+  <data-dir>/client-identity.json and uses it from then on. Revoke a
+  client with planetary acl client revoke <name>.
+
 Create Options:
 
   -type=<type>
-    read, submit or management (required).
+    read, submit, management or client (required).
 
   -name=<name>
     A name for the token.
@@ -42,9 +50,9 @@ func (c *ACLTokenCreateCommand) Run(args []string) int {
 		return cli.RunResultHelp
 	}
 	switch typ {
-	case api.TokenTypeRead, api.TokenTypeSubmit, api.TokenTypeManagement:
+	case api.TokenTypeRead, api.TokenTypeSubmit, api.TokenTypeManagement, api.TokenTypeClient:
 	default:
-		return c.fail("Error: -type must be read, submit or management, got %q", typ)
+		return c.fail("Error: -type must be read, submit, management or client, got %q", typ)
 	}
 	client, err := c.client()
 	if err != nil {
@@ -67,7 +75,7 @@ func (c *ACLTokenCreateCommand) AutocompleteArgs() complete.Predictor { return c
 
 func (c *ACLTokenCreateCommand) AutocompleteFlags() complete.Flags {
 	return apiFlags(complete.Flags{
-		"-type": complete.PredictSet(api.TokenTypeRead, api.TokenTypeSubmit, api.TokenTypeManagement),
+		"-type": complete.PredictSet(api.TokenTypeRead, api.TokenTypeSubmit, api.TokenTypeManagement, api.TokenTypeClient),
 		"-name": complete.PredictAnything,
 	})
 }

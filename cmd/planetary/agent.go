@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -32,12 +33,19 @@ Usage: planetary agent [options]
 Options:
 
   -dev
-    Server and client in one process, ACL bootstrapped automatically, data in
-    a temp dir unless -data-dir is set, API on 127.0.0.1:4646. Without
+    Server and client in one process, ACL bootstrapped automatically (the
+    bootstrapped token is used, whatever PLANETARY_TOKEN says), data in a
+    temp dir unless -data-dir is set, API on 127.0.0.1:4646. Without
     -config the embedded examples/agent.hcl and examples/mission.hcl are used.
 
   -config=<file>
     An HCL file holding an agent block, plugin blocks, a mission, or both.
+    A file holding only a mission starts a single-host agent (server and
+    client, the built-in plugins of examples/agent.hcl) with these
+    defaults: data dir ./data/<mission name>, API 127.0.0.1:4646, ACL on;
+    the agent bootstraps ACLs itself, keeps the management token in
+    <data-dir>/management.token and prints it once. The banner says what
+    it assumed; -data-dir and -http-addr override.
 
   -server / -client
     Enable only the server or only the client role (overrides the file).
@@ -55,7 +63,13 @@ Options:
     The raft address of the server role. Default 127.0.0.1:4647.
 
   -token=<secret>
-    The ACL token the client role uses (or PLANETARY_TOKEN).
+    An operator's token for calls to other agents only (or
+    PLANETARY_TOKEN): a remote client's join credential (create one with
+    planetary acl token create -type client -name <name>) or a server's
+    join to its peers. An agent never needs it for itself: a client in the
+    same process as its server has its own identity, and a remote client
+    uses the join credential once, on its first start, then the identity
+    the servers issued it (kept in <data-dir>/client-identity.json).
 
   -bootstrap-expect=<n>
     Wait until n servers (this one and those reached through -join) are up,
@@ -137,11 +151,17 @@ func (c *AgentCommand) Run(args []string) int {
 		return 1
 	}
 	ac := file.Agent
+	single := false
 	if ac == nil {
-		if !dev {
-			return c.fail("Error: %s has no agent block", config)
+		if !dev && file.Mission == nil {
+			return c.fail("Error: %s holds neither an agent block nor a mission", config)
 		}
 		ac = devAgentConfig()
+		if !dev {
+			// A mission alone: a single-host agent with documented defaults.
+			ac.DataDir = filepath.Join("data", file.Mission.Name)
+			single = true
+		}
 	}
 	if dev {
 		ac.Server.Enabled, ac.Client.Enabled = true, true
@@ -175,8 +195,16 @@ func (c *AgentCommand) Run(args []string) int {
 	if logJSON {
 		ac.LogJSON = true
 	}
+	var assumed string
+	if single {
+		assumed = fmt.Sprintf("%s has no agent block: a single-host agent (server and client, built-in plugins as in %s), data dir %s, API %s, ACL on",
+			config, examples.AgentFile, ac.DataDir, ac.HTTPAddr)
+	}
+	// An operator's token serves only calls to other agents (a client's
+	// join, a server's join): this agent's own roles use its own identity.
+	tokSource := "-token flag"
 	if tok == "" {
-		tok = os.Getenv("PLANETARY_TOKEN")
+		tok, tokSource = os.Getenv("PLANETARY_TOKEN"), "PLANETARY_TOKEN"
 	}
 	level := hclog.LevelFromString(ac.LogLevel)
 	if level == hclog.NoLevel {
@@ -188,7 +216,8 @@ func (c *AgentCommand) Run(args []string) int {
 	if err != nil {
 		return c.fail("Error: cannot find the planetary binary: %v", err)
 	}
-	cfg := agent.Config{Logger: logger, Agent: ac, Mission: file.Mission, Dev: dev, SelfPath: self, Token: tok}
+	cfg := agent.Config{Logger: logger, Agent: ac, Mission: file.Mission, Dev: dev, SelfPath: self,
+		Token: tok, TokenSource: tokSource, BootstrapACL: dev || assumed != ""}
 	cfg.Server.HeartbeatTTL = ttl
 	cfg.EnableDebug = debug
 	cfg.Server.RaftHeartbeatTimeout = raftHB
@@ -206,7 +235,7 @@ func (c *AgentCommand) Run(args []string) int {
 		_ = a.Shutdown()
 		return c.fail("Error: %v", err)
 	}
-	c.Ui.Output(banner(a, ac, file, dev))
+	c.Ui.Output(banner(a, ac, file, assumed))
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -224,7 +253,7 @@ func (c *AgentCommand) Run(args []string) int {
 	return 0
 }
 
-func banner(a *agent.Agent, ac *mission.AgentConfig, f *agentFiles, dev bool) string {
+func banner(a *agent.Agent, ac *mission.AgentConfig, f *agentFiles, assumed string) string {
 	role := "server"
 	switch {
 	case ac.Server.Enabled && ac.Client.Enabled:
@@ -244,8 +273,16 @@ func banner(a *agent.Agent, ac *mission.AgentConfig, f *agentFiles, dev bool) st
 	if ac.Client.Enabled {
 		line += "\n  " + execSummary(ac)
 	}
-	if dev && a.Token() != "" {
-		line += fmt.Sprintf("\n  export PLANETARY_ADDR=%s PLANETARY_TOKEN=%s", addr, a.Token())
+	if assumed != "" {
+		line += "\n  assumed: " + assumed
+	}
+	file := filepath.Join(a.DataDir(), agent.TokenFile)
+	switch tok, fresh := a.ManagementToken(); {
+	case tok != "" && fresh:
+		// Printed once, on the start that bootstrapped it.
+		line += fmt.Sprintf("\n  ACL bootstrapped by the agent; management token kept in %s:\n  export PLANETARY_ADDR=%s PLANETARY_TOKEN=%s", file, addr, tok)
+	case tok != "":
+		line += fmt.Sprintf("\n  management token in %s (export PLANETARY_TOKEN=$(cat %s))", file, file)
 	}
 	return line
 }

@@ -37,6 +37,7 @@ func apiCommands(m Meta) map[string]cli.CommandFactory {
 		"members":                       func() (cli.Command, error) { return &MembersCommand{Meta: m}, nil },
 		"acl bootstrap":                 func() (cli.Command, error) { return &ACLBootstrapCommand{Meta: m}, nil },
 		"acl token create":              func() (cli.Command, error) { return &ACLTokenCreateCommand{Meta: m}, nil },
+		"acl client revoke":             func() (cli.Command, error) { return &ACLClientRevokeCommand{Meta: m}, nil },
 		"ledger":                        func() (cli.Command, error) { return &LedgerCommand{Meta: m}, nil },
 		"events":                        func() (cli.Command, error) { return &EventsCommand{Meta: m}, nil },
 	}

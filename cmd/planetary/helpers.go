@@ -63,8 +63,8 @@ func (m *Meta) apiFail(what string, err error) int {
 		if ae.Leader != "" {
 			msg += fmt.Sprintf(" (leader is %s)", ae.Leader)
 		}
-		if ae.Status == http.StatusUnauthorized {
-			msg += " (check -token or PLANETARY_TOKEN)"
+		if ae.Status == http.StatusUnauthorized || ae.Status == http.StatusForbidden {
+			msg += tokenHint(m.TokenSource(), m.Address())
 		}
 		m.Ui.Error(fmt.Sprintf("Error %s: %s", what, msg))
 		for _, d := range ae.Diagnostics {
@@ -283,4 +283,14 @@ func (m *Meta) wantArgs(ok bool, pos []string, names ...string) bool {
 		m.Ui.Error(fmt.Sprintf("This command takes %d arguments: %s", len(names), strings.Join(names, " ")))
 	}
 	return false
+}
+
+// tokenHint says which token a refused call used and what to do.
+func tokenHint(source, addr string) string {
+	if source == "none" {
+		return fmt.Sprintf(" (no token: set -token or PLANETARY_TOKEN to a token of the agent at %s; "+
+			"an agent that bootstrapped for itself keeps one in <data-dir>/management.token)", addr)
+	}
+	return fmt.Sprintf(" (token from %s, sent to %s: check it belongs to that agent's cluster and has the rights "+
+		"the command needs; a token exported for another agent is not valid here)", source, addr)
 }

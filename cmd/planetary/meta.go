@@ -62,6 +62,17 @@ func (m *Meta) Token() string {
 	return os.Getenv("PLANETARY_TOKEN")
 }
 
+// TokenSource says where Token() came from.
+func (m *Meta) TokenSource() string {
+	switch {
+	case m.token != "":
+		return "the -token flag"
+	case os.Getenv("PLANETARY_TOKEN") != "":
+		return "PLANETARY_TOKEN"
+	}
+	return "none"
+}
+
 // client returns an API client for Address() and Token().
 func (m *Meta) client() (*api.Client, error) {
 	cfg := api.ClientConfig{Address: m.Address(), Token: m.Token(), Stale: m.stale}

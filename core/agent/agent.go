@@ -9,7 +9,9 @@ package agent
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -41,8 +43,11 @@ import (
 var (
 	// ErrNoRole is returned when neither the server nor the client role is on.
 	ErrNoRole = errors.New("agent: neither the server nor the client role is enabled")
-	// ErrNoToken is returned when ACLs are on and a client has no token.
-	ErrNoToken = errors.New("agent: ACLs are enabled and no token is set (use -token or PLANETARY_TOKEN)")
+	// ErrNoToken is returned when ACLs are on and a client with no identity
+	// yet has no join credential.
+	ErrNoToken = errors.New("agent: ACLs are enabled and this client has no identity yet: " +
+		"create a join credential once with `planetary acl token create -type client -name hosts` " +
+		"and pass it with -token (or PLANETARY_TOKEN)")
 )
 
 // TokenFile is the name of the file in the data dir that holds the
@@ -60,14 +65,23 @@ type Config struct {
 	// MissionSource and MissionFile are the HCL text sent to the API.
 	MissionSource []byte
 	MissionFile   string
-	// Dev bootstraps ACLs itself, allows anonymous reads and uses a temp
-	// data dir when none is set.
+	// Dev bootstraps ACLs itself (as BootstrapACL), allows anonymous reads
+	// and uses a temp data dir when none is set.
 	Dev bool
+	// BootstrapACL makes a server agent bootstrap ACLs for itself when no
+	// one has, keeping the management secret in <data-dir>/management.token
+	// (a single-host agent started from a mission-only file; -dev; run).
+	BootstrapACL bool
 	// SelfPath is the planetary binary that serves built-in plugins.
 	SelfPath string
-	// Token is the ACL secret the client role uses (and the dev agent
-	// bootstraps with, when set).
+	// Token is an operator's ACL secret, used only against other agents:
+	// a client role's join credential (a client token, or management) and
+	// a server's join call to its peers. The agent's own server and
+	// client never need it.
 	Token string
+	// TokenSource says where Token came from ("-token flag",
+	// "PLANETARY_TOKEN"), for error messages.
+	TokenSource string
 	// EnableDebug serves Go's profiler under /debug/pprof/ on the API
 	// address (no ACL: keep the API on a trusted address when it is on).
 	EnableDebug bool
@@ -88,6 +102,13 @@ type Agent struct {
 	cat     *catalog.Catalog
 	cli     *client.Client
 	token   string
+	// secret is the agent's own secret (api.Config.AgentSecret), valid
+	// only on this process's API; mgmt is the management secret the agent
+	// bootstrapped or read from its data dir (BootstrapACL), and fresh
+	// says it was bootstrapped by this start.
+	secret string
+	mgmt   string
+	fresh  bool
 
 	// v1 is the HTTP API, in place once the server has opened.
 	v1 atomic.Pointer[http.Handler]
@@ -143,6 +164,9 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 		return err
 	}
 	if err := a.loadTLS(); err != nil {
+		return err
+	}
+	if a.secret, err = randomSecret(); err != nil {
 		return err
 	}
 	a.peerHTTP = &http.Client{Timeout: 30 * time.Second}
@@ -307,6 +331,7 @@ func (a *Agent) startAPI() error {
 		Backend:            server.Track(a.srv),
 		Logger:             a.cfg.Logger,
 		AllowAnonymousRead: a.cfg.Dev,
+		AgentSecret:        a.secret,
 		DisableACL:         !ac.ACL.Enabled,
 		LeaderAPI:          a.srv.LeaderHTTPAddr,
 		PeerTLS:            a.tls,
@@ -377,16 +402,29 @@ func (a *Agent) startHTTP() error {
 	return nil
 }
 
-// ensureToken finds the management secret: the configured one, the one a
-// previous dev run wrote to the data dir, or (dev only) a fresh bootstrap.
+// ensureToken (BootstrapACL, -dev) finds the agent's management secret: the
+// one a previous start wrote to the data dir, or a fresh bootstrap when no
+// one has bootstrapped yet. An operator's token (flag or environment) plays
+// no part: the agent's own calls use its own secret.
 func (a *Agent) ensureToken(ctx context.Context) error {
-	file := filepath.Join(a.dataDir, TokenFile)
-	if a.token == "" {
-		if b, err := os.ReadFile(file); err == nil {
-			a.token = strings.TrimSpace(string(b))
-		}
+	if !a.cfg.BootstrapACL && !a.cfg.Dev {
+		return nil
 	}
-	if !a.cfg.Dev || a.token != "" {
+	file := filepath.Join(a.dataDir, TokenFile)
+	if b, err := os.ReadFile(file); err == nil {
+		tok := strings.TrimSpace(string(b))
+		known := false
+		a.srv.Read(func(s *state.Store) { _, known = s.TokenByHash(api.HashSecret(tok)) })
+		if known {
+			a.mgmt = tok
+			return nil
+		}
+		a.log.Warn("the management token in the data dir is not known to the cluster; ignoring it", "file", file)
+	}
+	bootstrapped := false
+	a.srv.Read(func(s *state.Store) { bootstrapped = s.ACLBootstrapped() })
+	if bootstrapped {
+		a.log.Info("ACLs were bootstrapped by an operator; the agent serves itself with its own identity")
 		return nil
 	}
 	c, err := a.apiClient()
@@ -397,8 +435,8 @@ func (a *Agent) ensureToken(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("agent: ACL bootstrap: %w", err)
 	}
-	a.token = tok.SecretID
-	if err := os.WriteFile(file, []byte(a.token+"\n"), 0o600); err != nil {
+	a.mgmt, a.fresh = tok.SecretID, true
+	if err := os.WriteFile(file, []byte(a.mgmt+"\n"), 0o600); err != nil {
 		return fmt.Errorf("agent: write %s: %w", file, err)
 	}
 	return nil
@@ -409,6 +447,16 @@ func (a *Agent) applyMission(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if !a.srv.IsLeader() {
+		// The agent's own secret is valid on this server only; a follower
+		// forwards to the leader, which needs an operator's token.
+		if a.token == "" {
+			a.log.Warn("not the leader and no -token: the mission in the config is left to the leader's agent or `planetary mission apply`",
+				"file", a.cfg.MissionFile)
+			return nil
+		}
+		c.SetToken(a.token)
+	}
 	res, err := c.ApplyMission(ctx, a.cfg.MissionFile, a.cfg.MissionSource, "agent start")
 	if err != nil {
 		return fmt.Errorf("agent: apply mission %s: %w", a.cfg.MissionFile, err)
@@ -417,12 +465,110 @@ func (a *Agent) applyMission(ctx context.Context) error {
 	return nil
 }
 
+// apiClient is a client of this agent's own API with its own secret.
 func (a *Agent) apiClient() (*api.Client, error) {
 	cc := api.DefaultClientConfig()
 	cc.Address = a.HTTPAddr()
-	cc.Token = a.token
+	cc.Token = a.secret
 	cc.TLS = a.tls
 	return api.NewClient(cc)
+}
+
+// identity is a client's identity as kept in its data dir.
+type identity struct {
+	Client     string `json:"client"`
+	AccessorID string `json:"accessor_id"`
+	Secret     string `json:"secret"`
+}
+
+// clientIdentity returns the secret the client role authenticates with: its
+// identity from the data dir (confirmed with the servers), or a new one
+// issued by POST /v1/client/join. In one process with a leading server the
+// agent's own secret authorizes the join; otherwise the operator's join
+// credential (-token) does. A refusal stops the agent with what to do.
+func (a *Agent) clientIdentity(ctx context.Context, servers []string) (string, error) {
+	ac := a.cfg.Agent
+	if !ac.ACL.Enabled {
+		return a.token, nil
+	}
+	file := filepath.Join(a.dataDir, api.IdentityFile)
+	var id identity
+	cred, source := "", ""
+	if b, err := os.ReadFile(file); err == nil {
+		if err := json.Unmarshal(b, &id); err != nil {
+			return "", fmt.Errorf("agent: client identity %s: %w", file, err)
+		}
+		if id.Client == ac.Name && id.Secret != "" {
+			cred, source = id.Secret, "the client identity in "+file
+		}
+	}
+	issue := cred == ""
+	if issue {
+		switch {
+		case a.srv != nil && a.srv.IsLeader():
+			cred, source = a.secret, "the agent's own identity"
+			servers = []string{a.HTTPAddr()}
+		case a.token != "":
+			cred, source = a.token, a.tokenSource()
+		default:
+			return "", ErrNoToken
+		}
+	}
+	var out api.ClientJoined
+	var last error
+	for attempt := 0; ; attempt++ {
+		addr := servers[attempt%len(servers)]
+		c, err := api.NewClient(api.ClientConfig{Address: addr, Token: cred, TLS: a.tls})
+		if err != nil {
+			return "", fmt.Errorf("agent: server %q: %w", addr, err)
+		}
+		out, err = c.ClientJoin(ctx, ac.Name)
+		if err == nil {
+			break
+		}
+		var ae *api.Error
+		if errors.As(err, &ae) && ae.Status >= 400 && ae.Status < 500 {
+			hint := "create a join credential with `planetary acl token create -type client -name hosts` and pass it with -token"
+			if !issue {
+				hint = "an operator revoked this client, or the cluster was rebuilt: remove " + file + " and join again with a join credential"
+			}
+			return "", fmt.Errorf("agent: client %s: join refused by %s (token: %s): %w; %s", ac.Name, addr, source, err, hint)
+		}
+		last = err
+		if attempt%20 == 0 {
+			a.log.Info("waiting for a server to join", "servers", servers, "error", last)
+		}
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("agent: client join: %w (last error: %v)", ctx.Err(), last)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+	if !issue {
+		return cred, nil
+	}
+	id = identity{Client: ac.Name, AccessorID: out.AccessorID, Secret: out.Secret}
+	b, _ := json.Marshal(id)
+	if err := os.WriteFile(file, append(b, '\n'), 0o600); err != nil {
+		return "", fmt.Errorf("agent: write %s: %w", file, err)
+	}
+	a.log.Info("client joined; identity kept in the data dir", "client", ac.Name, "accessor", out.AccessorID, "file", file)
+	return out.Secret, nil
+}
+
+func (a *Agent) tokenSource() string {
+	if a.cfg.TokenSource != "" {
+		return a.cfg.TokenSource
+	}
+	return "agent config"
+}
+
+func randomSecret() (string, error) {
+	var b [24]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("agent: secret: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
 }
 
 // servedNodes are the mission nodes this host serves: matching the client's
@@ -465,8 +611,13 @@ func matchAny(patterns []string, id string) bool {
 
 func (a *Agent) startClient(ctx, life context.Context) error {
 	ac := a.cfg.Agent
-	if ac.ACL.Enabled && a.token == "" {
-		return ErrNoToken
+	servers := ac.Client.Servers
+	if ac.Server.Enabled {
+		servers = []string{a.HTTPAddr()}
+	}
+	secret, err := a.clientIdentity(ctx, servers)
+	if err != nil {
+		return err
 	}
 	nodes, _ := a.servedNodes()
 	var specs []catalog.Spec
@@ -486,14 +637,10 @@ func (a *Agent) startClient(ctx, life context.Context) error {
 		// A plugin that cannot start leaves its node down; the others serve.
 		a.log.Error("some plugins did not start; their nodes stay down", "error", err)
 	}
-	servers := ac.Client.Servers
-	if ac.Server.Enabled {
-		servers = []string{a.HTTPAddr()}
-	}
 	clc := client.DefaultConfig()
 	clc.Name = ac.Name
 	clc.Servers = servers
-	clc.Token = a.token
+	clc.Token = secret
 	clc.TLS = a.tls
 	clc.Logger = a.cfg.Logger
 	clc.Nodes = nodes
@@ -532,8 +679,18 @@ func (a *Agent) HTTPAddr() string {
 	return ""
 }
 
-// Token is the management secret known to this agent ("" when none).
-func (a *Agent) Token() string { return a.token }
+// Token is a management secret valid on this agent's API: the one it
+// bootstrapped or keeps in its data dir, else its own process secret.
+func (a *Agent) Token() string {
+	if a.mgmt != "" {
+		return a.mgmt
+	}
+	return a.secret
+}
+
+// ManagementToken is the management secret the agent bootstrapped or read
+// from its data dir ("" when none), and whether this start bootstrapped it.
+func (a *Agent) ManagementToken() (secret string, fresh bool) { return a.mgmt, a.fresh }
 
 // DataDir is the agent's data directory.
 func (a *Agent) DataDir() string { return a.dataDir }

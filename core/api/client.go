@@ -597,6 +597,19 @@ func (c *Client) ClientRegister(ctx context.Context, r ClientRegister) (ClientRe
 	return out, c.call(ctx, http.MethodPost, "/v1/client/register", nil, r, &out)
 }
 
+// ClientJoin asks to be issued the identity of client name (with a join
+// credential), or confirms it (with the identity itself).
+func (c *Client) ClientJoin(ctx context.Context, name string) (ClientJoined, error) {
+	var out ClientJoined
+	return out, c.call(ctx, http.MethodPost, "/v1/client/join", nil, ClientJoin{Client: name}, &out)
+}
+
+// RevokeClient revokes the identity of client name.
+func (c *Client) RevokeClient(ctx context.Context, name, reason string) (WriteResult, error) {
+	var out WriteResult
+	return out, c.call(ctx, http.MethodPost, "/v1/acl/client/"+esc(name)+"/revoke", nil, ClientRevoke{Reason: reason}, &out)
+}
+
 // ClientHeartbeat reports node health.
 func (c *Client) ClientHeartbeat(ctx context.Context, h ClientHeartbeat) error {
 	return c.call(ctx, http.MethodPost, "/v1/client/heartbeat", nil, h, nil)

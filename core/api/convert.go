@@ -202,6 +202,8 @@ func ParseTokenType(s string) (state.TokenType, bool) {
 		return state.TokenSubmit, true
 	case TokenTypeManagement:
 		return state.TokenManagement, true
+	case TokenTypeClient:
+		return state.TokenClient, true
 	}
 	return state.TokenNone, false
 }

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/subtle"
 	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
@@ -54,6 +55,11 @@ type Config struct {
 	PeerTLS *tls.Config
 	// Transport, when set, replaces the transport built from PeerTLS.
 	Transport http.RoundTripper
+	// AgentSecret, when set, is a secret known only to the process serving
+	// this API (the agent): a request bearing it acts as management on
+	// this server. It is never replicated, so another server (the leader
+	// a follower forwards to) does not accept it.
+	AgentSecret string
 }
 
 // DefaultConfig returns the defaults; set Backend.
@@ -156,6 +162,12 @@ const (
 	accessRead
 	accessSubmit
 	accessManagement
+	// accessClient: the client protocol; a management token or the
+	// client's own identity (for its own client name only).
+	accessClient
+	// accessJoin: POST /v1/client/join; a management token, a client join
+	// credential or the client's identity.
+	accessJoin
 	accessWrite = accessManagement // alias used for owner routes
 )
 
@@ -164,6 +176,15 @@ type identity struct {
 	Type     state.TokenType
 	Name     string
 	Accessor string
+}
+
+// client is the client name a client identity speaks for ("" for any
+// other caller).
+func (id identity) client() string {
+	if id.Type == state.TokenClientIdentity {
+		return id.Name
+	}
+	return ""
 }
 
 func (id identity) actor() string {
@@ -210,7 +231,11 @@ func (h *HTTP) authorize(r *http.Request, need access) (identity, *apiError) {
 	}
 	secret := secretOf(r)
 	id := identity{Type: state.TokenNone}
-	if secret != "" {
+	switch {
+	case secret == "":
+	case h.cfg.AgentSecret != "" && subtle.ConstantTimeCompare([]byte(secret), []byte(h.cfg.AgentSecret)) == 1:
+		id = identity{Type: state.TokenManagement, Name: "agent"}
+	default:
 		hash := HashSecret(secret)
 		var tok *state.Token
 		h.b.Read(func(s *state.Store) {
@@ -220,6 +245,10 @@ func (h *HTTP) authorize(r *http.Request, need access) (identity, *apiError) {
 		})
 		if tok == nil {
 			return id, &apiError{status: http.StatusUnauthorized, msg: "ACL token not found"}
+		}
+		if tok.RevokedAt != 0 {
+			return id, &apiError{status: http.StatusUnauthorized,
+				msg: fmt.Sprintf("client identity of %s was revoked", tok.Name)}
 		}
 		id = identity{Type: tok.Type, Name: tok.Name, Accessor: tok.AccessorID}
 	}
@@ -232,6 +261,34 @@ func (h *HTTP) authorize(r *http.Request, need access) (identity, *apiError) {
 		}
 		return id, &apiError{status: http.StatusUnauthorized, msg: "ACL token required"}
 	}
+	if id.Type == state.TokenManagement {
+		return id, nil
+	}
+	denied := func(want string) *apiError {
+		return &apiError{status: http.StatusForbidden,
+			msg: fmt.Sprintf("permission denied: %s token, route needs %s", id.Type, want)}
+	}
+	switch need {
+	case accessClient:
+		if id.Type != state.TokenClientIdentity {
+			return id, denied("a client identity or management")
+		}
+		return id, nil
+	case accessJoin:
+		if id.Type != state.TokenClient && id.Type != state.TokenClientIdentity {
+			return id, denied("a client join credential or management")
+		}
+		return id, nil
+	}
+	// Operator routes: read < submit < management. A client identity may
+	// read (its watch loop lists nodes); a join credential grants nothing.
+	rank := id.Type
+	switch id.Type {
+	case state.TokenClient:
+		rank = state.TokenNone
+	case state.TokenClientIdentity:
+		rank = state.TokenRead
+	}
 	var want state.TokenType
 	switch need {
 	case accessRead:
@@ -241,11 +298,20 @@ func (h *HTTP) authorize(r *http.Request, need access) (identity, *apiError) {
 	default:
 		want = state.TokenManagement
 	}
-	if id.Type < want {
-		return id, &apiError{status: http.StatusForbidden,
-			msg: fmt.Sprintf("permission denied: %s token, route needs %s", id.Type, want)}
+	if rank < want {
+		return id, denied(want.String())
 	}
 	return id, nil
+}
+
+// checkClient refuses a client identity that speaks for another client
+// than its own.
+func checkClient(r *http.Request, client string) error {
+	if own := caller(r).client(); own != "" && own != client {
+		return &apiError{status: http.StatusForbidden,
+			msg: fmt.Sprintf("permission denied: the identity of client %s cannot act for client %s", own, client)}
+	}
+	return nil
 }
 
 // apiError is an error answer.

@@ -31,6 +31,7 @@ func (h *HTTP) routes() {
 	h.handle("POST /v1/acl/bootstrap", accessOpen, true, h.aclBootstrap)
 	h.handle("POST /v1/acl/tokens", accessManagement, true, h.aclCreate)
 	h.handle("GET /v1/acl/tokens", accessManagement, false, h.aclList)
+	h.handle("POST /v1/acl/client/{name}/revoke", accessManagement, true, h.clientRevoke)
 
 	h.handle("GET /v1/mission", accessRead, false, h.missionGet)
 	h.handle("PUT /v1/mission", accessManagement, true, h.missionPut)
@@ -68,11 +69,12 @@ func (h *HTTP) routes() {
 	h.handle("GET /v1/events/retention", accessRead, false, h.eventRetention)
 	h.handle("GET /v1/topology.svg", accessRead, false, h.topologySVG)
 
-	h.handle("POST /v1/client/register", accessManagement, true, h.clientRegister)
-	h.handle("POST /v1/client/heartbeat", accessManagement, true, h.clientHeartbeat)
-	h.handle("GET /v1/client/assignments", accessManagement, false, h.clientAssignments)
-	h.handle("POST /v1/client/results", accessManagement, true, h.clientResults)
-	h.handle("POST /v1/client/nodes/state", accessManagement, true, h.clientNodeState)
+	h.handle("POST /v1/client/join", accessJoin, true, h.clientJoin)
+	h.handle("POST /v1/client/register", accessClient, true, h.clientRegister)
+	h.handle("POST /v1/client/heartbeat", accessClient, true, h.clientHeartbeat)
+	h.handle("GET /v1/client/assignments", accessClient, false, h.clientAssignments)
+	h.handle("POST /v1/client/results", accessClient, true, h.clientResults)
+	h.handle("POST /v1/client/nodes/state", accessClient, true, h.clientNodeState)
 
 	h.mux.HandleFunc("/", h.unrouted)
 }
@@ -159,7 +161,7 @@ func (h *HTTP) aclCreate(w http.ResponseWriter, r *http.Request) (any, error) {
 	}
 	typ, ok := ParseTokenType(req.Type)
 	if !ok {
-		return nil, badRequest("type", "token type %q is not read, submit or management", req.Type)
+		return nil, badRequest("type", "token type %q is not read, submit, management or client", req.Type)
 	}
 	if req.Name == "" {
 		return nil, badRequest("name", "token name is required")
@@ -178,7 +180,8 @@ func (h *HTTP) aclList(w http.ResponseWriter, r *http.Request) (any, error) {
 	out := []Token{}
 	h.b.Read(func(s *state.Store) {
 		for _, t := range s.Tokens() {
-			out = append(out, Token{AccessorID: t.AccessorID, Name: t.Name, Type: t.Type.String(), CreatedAt: t.CreatedAt})
+			out = append(out, Token{AccessorID: t.AccessorID, Name: t.Name, Type: t.Type.String(), CreatedAt: t.CreatedAt,
+				RevokedAt: t.RevokedAt})
 		}
 	})
 	return out, nil

@@ -249,6 +249,9 @@ func (h *HTTP) clientRegister(w http.ResponseWriter, r *http.Request) (any, erro
 	if req.Client == "" {
 		return nil, badRequest("client", "client is required")
 	}
+	if err := checkClient(r, req.Client); err != nil {
+		return nil, err
+	}
 	nodes := make([]state.Node, len(req.Nodes))
 	for i, n := range req.Nodes {
 		if err := validateNode(n, fmt.Sprintf("nodes[%d].", i)); err != nil {
@@ -274,6 +277,9 @@ func (h *HTTP) clientHeartbeat(w http.ResponseWriter, r *http.Request) (any, err
 	}
 	if req.Client == "" {
 		return nil, badRequest("client", "client is required")
+	}
+	if err := checkClient(r, req.Client); err != nil {
+		return nil, err
 	}
 	beats := make([]server.PidBeat, len(req.Nodes))
 	for i, b := range req.Nodes {
@@ -315,6 +321,9 @@ func (h *HTTP) clientResults(w http.ResponseWriter, r *http.Request) (any, error
 	if req.Client == "" {
 		return nil, badRequest("client", "client is required")
 	}
+	if err := checkClient(r, req.Client); err != nil {
+		return nil, err
+	}
 	started := make([]command.JobAttempt, len(req.Started))
 	for i, s := range req.Started {
 		started[i] = command.JobAttempt{JobID: s.JobID, Attempt: s.Attempt}
@@ -342,6 +351,9 @@ func (h *HTTP) clientAssignments(w http.ResponseWriter, r *http.Request) (any, e
 	client := r.URL.Query().Get("client")
 	if client == "" {
 		return nil, badRequest("client", "client is required")
+	}
+	if err := checkClient(r, client); err != nil {
+		return nil, err
 	}
 	fl, _ := w.(http.Flusher)
 	flush := func() {

@@ -140,6 +140,9 @@ func (h *HTTP) clientNodeState(w http.ResponseWriter, r *http.Request) (any, err
 	if req.Client == "" {
 		return nil, badRequest("client", "client is required")
 	}
+	if err := checkClient(r, req.Client); err != nil {
+		return nil, err
+	}
 	for i, st := range req.Nodes {
 		if st.ID == "" {
 			return nil, badRequest(fmt.Sprintf("nodes[%d].id", i), "node id is required")

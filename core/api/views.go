@@ -483,6 +483,11 @@ const (
 	TokenTypeRead       = "read"
 	TokenTypeSubmit     = "submit"
 	TokenTypeManagement = "management"
+	// TokenTypeClient is a join credential for client agents.
+	TokenTypeClient = "client"
+	// TokenTypeClientIdentity is a client agent's own identity, issued
+	// when it joins.
+	TokenTypeClientIdentity = "client-identity"
 )
 
 // Token is an ACL token. SecretID is set only in the answer that creates it.
@@ -492,6 +497,27 @@ type Token struct {
 	Name       string `json:"name"`
 	Type       string `json:"type"`
 	CreatedAt  int64  `json:"created_at,omitempty"`
+	// RevokedAt is set on a revoked client identity.
+	RevokedAt int64 `json:"revoked_at,omitempty"`
+}
+
+// ClientJoin is the body of POST /v1/client/join.
+type ClientJoin struct {
+	Client string `json:"client"`
+}
+
+// ClientJoined answers POST /v1/client/join. Secret is the client's new
+// identity, set only in the answer that issues it; a client that already
+// presents its identity gets an empty Secret.
+type ClientJoined struct {
+	Client     string `json:"client"`
+	AccessorID string `json:"accessor_id"`
+	Secret     string `json:"secret,omitempty"`
+}
+
+// ClientRevoke is the optional body of POST /v1/acl/client/{name}/revoke.
+type ClientRevoke struct {
+	Reason string `json:"reason,omitempty"`
 }
 
 // TokenRequest is the body of POST /v1/acl/tokens.

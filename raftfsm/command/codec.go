@@ -97,6 +97,10 @@ func New(t MessageType) msgp.Unmarshaler {
 		return &ACLBootstrap{}
 	case ACLTokenCreateType:
 		return &ACLTokenCreate{}
+	case ClientJoinType:
+		return &ClientJoin{}
+	case ClientRevokeType:
+		return &ClientRevoke{}
 	case CheckpointSavedType:
 		return &CheckpointSaved{}
 	case NodeClaimType:

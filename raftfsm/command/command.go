@@ -44,6 +44,8 @@ const (
 	CheckpointSavedType     MessageType = 25
 	NodeClaimType           MessageType = 26
 	JobGCType               MessageType = 27
+	ClientJoinType          MessageType = 28
+	ClientRevokeType        MessageType = 29
 )
 
 // Meta says who issued an owner command and why.

@@ -315,3 +315,18 @@ type JobGC struct {
 	IDs          []string
 	ForgetBefore int64
 }
+
+// ClientJoin stores the identity issued to a client agent when it joins
+// (Token.Type is TokenClientIdentity and Token.Name the client's name).
+// Rejected when that client already holds an identity, live or revoked.
+type ClientJoin struct {
+	Meta  Meta
+	Token state.Token
+}
+
+// ClientRevoke revokes a client agent's identity: its calls are refused
+// from then on, and its name cannot join again.
+type ClientRevoke struct {
+	Meta   Meta
+	Client string
+}

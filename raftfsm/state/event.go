@@ -43,6 +43,8 @@ const (
 	// EvJobsCollected: one per garbage collection batch; Detail says how
 	// many jobs and tombs, and the first and last job id.
 	EvJobsCollected = "jobs.collected"
+	EvClientJoined  = "acl.client_joined"
+	EvClientRevoked = "acl.client_revoked"
 )
 
 // Event is one entry of the hash-chained event log. Fields that do not apply

@@ -345,6 +345,21 @@ func (s *Store) TokenByHash(hash string) (Token, bool) {
 	return Token{}, false
 }
 
+// ClientIdentity returns the identity issued to the client agent name
+// (revoked ones included).
+func (s *Store) ClientIdentity(name string) (Token, bool) {
+	var best *Token
+	for _, t := range s.tokens {
+		if t.Type == TokenClientIdentity && t.Name == name && (best == nil || t.AccessorID < best.AccessorID) {
+			best = t
+		}
+	}
+	if best == nil {
+		return Token{}, false
+	}
+	return *best, true
+}
+
 // ---- writes (raftfsm only) ----
 
 // PutJob inserts a new job (Seq == 0: the next seq is assigned and the ID and

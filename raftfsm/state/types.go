@@ -302,9 +302,17 @@ const (
 	TokenRead       TokenType = 1
 	TokenSubmit     TokenType = 2
 	TokenManagement TokenType = 3
+	// TokenClient is a join credential: it lets a client agent join once
+	// (POST /v1/client/join) and be issued its own client identity; it
+	// grants nothing else.
+	TokenClient TokenType = 4
+	// TokenClientIdentity is a client agent's own identity, issued when it
+	// joins: Name is the client's name, and it grants the client protocol
+	// routes for that client only (and reads).
+	TokenClientIdentity TokenType = 5
 )
 
-var tokenTypeNames = [...]string{"none", "read", "submit", "management"}
+var tokenTypeNames = [...]string{"none", "read", "submit", "management", "client", "client-identity"}
 
 func (t TokenType) String() string {
 	if int(t) < len(tokenTypeNames) {
@@ -320,6 +328,9 @@ type Token struct {
 	Type       TokenType
 	Name       string
 	CreatedAt  int64
+	// RevokedAt is when a client identity was revoked (0: live). A revoked
+	// identity stays recorded, so its client name cannot join again.
+	RevokedAt int64 `msg:",omitempty"`
 }
 
 // ChainHead is the head of the event hash chain.

@@ -5314,6 +5314,12 @@ func (z *Token) DecodeMsg(dc *msgp.Reader) (err error) {
 				err = msgp.WrapError(err, "CreatedAt")
 				return
 			}
+		case "RevokedAt":
+			z.RevokedAt, err = dc.ReadInt64()
+			if err != nil {
+				err = msgp.WrapError(err, "RevokedAt")
+				return
+			}
 		default:
 			err = dc.Skip()
 			if err != nil {
@@ -5327,56 +5333,84 @@ func (z *Token) DecodeMsg(dc *msgp.Reader) (err error) {
 
 // EncodeMsg implements msgp.Encodable
 func (z *Token) EncodeMsg(en *msgp.Writer) (err error) {
-	// map header, size 5
-	// write "AccessorID"
-	err = en.Append(0x85, 0xaa, 0x41, 0x63, 0x63, 0x65, 0x73, 0x73, 0x6f, 0x72, 0x49, 0x44)
+	// check for omitted fields
+	zb0001Len := uint32(6)
+	var zb0001Mask uint8 /* 6 bits */
+	_ = zb0001Mask
+	if z.RevokedAt == 0 {
+		zb0001Len--
+		zb0001Mask |= 0x20
+	}
+	// variable map header, size zb0001Len
+	err = en.Append(0x80 | uint8(zb0001Len))
 	if err != nil {
 		return
 	}
-	err = en.WriteString(z.AccessorID)
-	if err != nil {
-		err = msgp.WrapError(err, "AccessorID")
-		return
-	}
-	// write "SecretHash"
-	err = en.Append(0xaa, 0x53, 0x65, 0x63, 0x72, 0x65, 0x74, 0x48, 0x61, 0x73, 0x68)
-	if err != nil {
-		return
-	}
-	err = en.WriteString(z.SecretHash)
-	if err != nil {
-		err = msgp.WrapError(err, "SecretHash")
-		return
-	}
-	// write "Type"
-	err = en.Append(0xa4, 0x54, 0x79, 0x70, 0x65)
-	if err != nil {
-		return
-	}
-	err = en.WriteUint8(uint8(z.Type))
-	if err != nil {
-		err = msgp.WrapError(err, "Type")
-		return
-	}
-	// write "Name"
-	err = en.Append(0xa4, 0x4e, 0x61, 0x6d, 0x65)
-	if err != nil {
-		return
-	}
-	err = en.WriteString(z.Name)
-	if err != nil {
-		err = msgp.WrapError(err, "Name")
-		return
-	}
-	// write "CreatedAt"
-	err = en.Append(0xa9, 0x43, 0x72, 0x65, 0x61, 0x74, 0x65, 0x64, 0x41, 0x74)
-	if err != nil {
-		return
-	}
-	err = en.WriteInt64(z.CreatedAt)
-	if err != nil {
-		err = msgp.WrapError(err, "CreatedAt")
-		return
+
+	// skip if no fields are to be emitted
+	if zb0001Len != 0 {
+		// write "AccessorID"
+		err = en.Append(0xaa, 0x41, 0x63, 0x63, 0x65, 0x73, 0x73, 0x6f, 0x72, 0x49, 0x44)
+		if err != nil {
+			return
+		}
+		err = en.WriteString(z.AccessorID)
+		if err != nil {
+			err = msgp.WrapError(err, "AccessorID")
+			return
+		}
+		// write "SecretHash"
+		err = en.Append(0xaa, 0x53, 0x65, 0x63, 0x72, 0x65, 0x74, 0x48, 0x61, 0x73, 0x68)
+		if err != nil {
+			return
+		}
+		err = en.WriteString(z.SecretHash)
+		if err != nil {
+			err = msgp.WrapError(err, "SecretHash")
+			return
+		}
+		// write "Type"
+		err = en.Append(0xa4, 0x54, 0x79, 0x70, 0x65)
+		if err != nil {
+			return
+		}
+		err = en.WriteUint8(uint8(z.Type))
+		if err != nil {
+			err = msgp.WrapError(err, "Type")
+			return
+		}
+		// write "Name"
+		err = en.Append(0xa4, 0x4e, 0x61, 0x6d, 0x65)
+		if err != nil {
+			return
+		}
+		err = en.WriteString(z.Name)
+		if err != nil {
+			err = msgp.WrapError(err, "Name")
+			return
+		}
+		// write "CreatedAt"
+		err = en.Append(0xa9, 0x43, 0x72, 0x65, 0x61, 0x74, 0x65, 0x64, 0x41, 0x74)
+		if err != nil {
+			return
+		}
+		err = en.WriteInt64(z.CreatedAt)
+		if err != nil {
+			err = msgp.WrapError(err, "CreatedAt")
+			return
+		}
+		if (zb0001Mask & 0x20) == 0 { // if not omitted
+			// write "RevokedAt"
+			err = en.Append(0xa9, 0x52, 0x65, 0x76, 0x6f, 0x6b, 0x65, 0x64, 0x41, 0x74)
+			if err != nil {
+				return
+			}
+			err = en.WriteInt64(z.RevokedAt)
+			if err != nil {
+				err = msgp.WrapError(err, "RevokedAt")
+				return
+			}
+		}
 	}
 	return
 }
@@ -5384,22 +5418,40 @@ func (z *Token) EncodeMsg(en *msgp.Writer) (err error) {
 // MarshalMsg implements msgp.Marshaler
 func (z *Token) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
-	// map header, size 5
-	// string "AccessorID"
-	o = append(o, 0x85, 0xaa, 0x41, 0x63, 0x63, 0x65, 0x73, 0x73, 0x6f, 0x72, 0x49, 0x44)
-	o = msgp.AppendString(o, z.AccessorID)
-	// string "SecretHash"
-	o = append(o, 0xaa, 0x53, 0x65, 0x63, 0x72, 0x65, 0x74, 0x48, 0x61, 0x73, 0x68)
-	o = msgp.AppendString(o, z.SecretHash)
-	// string "Type"
-	o = append(o, 0xa4, 0x54, 0x79, 0x70, 0x65)
-	o = msgp.AppendUint8(o, uint8(z.Type))
-	// string "Name"
-	o = append(o, 0xa4, 0x4e, 0x61, 0x6d, 0x65)
-	o = msgp.AppendString(o, z.Name)
-	// string "CreatedAt"
-	o = append(o, 0xa9, 0x43, 0x72, 0x65, 0x61, 0x74, 0x65, 0x64, 0x41, 0x74)
-	o = msgp.AppendInt64(o, z.CreatedAt)
+	// check for omitted fields
+	zb0001Len := uint32(6)
+	var zb0001Mask uint8 /* 6 bits */
+	_ = zb0001Mask
+	if z.RevokedAt == 0 {
+		zb0001Len--
+		zb0001Mask |= 0x20
+	}
+	// variable map header, size zb0001Len
+	o = append(o, 0x80|uint8(zb0001Len))
+
+	// skip if no fields are to be emitted
+	if zb0001Len != 0 {
+		// string "AccessorID"
+		o = append(o, 0xaa, 0x41, 0x63, 0x63, 0x65, 0x73, 0x73, 0x6f, 0x72, 0x49, 0x44)
+		o = msgp.AppendString(o, z.AccessorID)
+		// string "SecretHash"
+		o = append(o, 0xaa, 0x53, 0x65, 0x63, 0x72, 0x65, 0x74, 0x48, 0x61, 0x73, 0x68)
+		o = msgp.AppendString(o, z.SecretHash)
+		// string "Type"
+		o = append(o, 0xa4, 0x54, 0x79, 0x70, 0x65)
+		o = msgp.AppendUint8(o, uint8(z.Type))
+		// string "Name"
+		o = append(o, 0xa4, 0x4e, 0x61, 0x6d, 0x65)
+		o = msgp.AppendString(o, z.Name)
+		// string "CreatedAt"
+		o = append(o, 0xa9, 0x43, 0x72, 0x65, 0x61, 0x74, 0x65, 0x64, 0x41, 0x74)
+		o = msgp.AppendInt64(o, z.CreatedAt)
+		if (zb0001Mask & 0x20) == 0 { // if not omitted
+			// string "RevokedAt"
+			o = append(o, 0xa9, 0x52, 0x65, 0x76, 0x6f, 0x6b, 0x65, 0x64, 0x41, 0x74)
+			o = msgp.AppendInt64(o, z.RevokedAt)
+		}
+	}
 	return
 }
 
@@ -5455,6 +5507,12 @@ func (z *Token) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "CreatedAt")
 				return
 			}
+		case "RevokedAt":
+			z.RevokedAt, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "RevokedAt")
+				return
+			}
 		default:
 			bts, err = msgp.Skip(bts)
 			if err != nil {
@@ -5469,7 +5527,7 @@ func (z *Token) UnmarshalMsg(bts []byte) (o []byte, err error) {
 
 // Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
 func (z *Token) Msgsize() (s int) {
-	s = 1 + 11 + msgp.StringPrefixSize + len(z.AccessorID) + 11 + msgp.StringPrefixSize + len(z.SecretHash) + 5 + msgp.Uint8Size + 5 + msgp.StringPrefixSize + len(z.Name) + 10 + msgp.Int64Size
+	s = 1 + 11 + msgp.StringPrefixSize + len(z.AccessorID) + 11 + msgp.StringPrefixSize + len(z.SecretHash) + 5 + msgp.Uint8Size + 5 + msgp.StringPrefixSize + len(z.Name) + 10 + msgp.Int64Size + 10 + msgp.Int64Size
 	return
 }
 
