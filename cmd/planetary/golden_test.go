@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"os"
@@ -10,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/hashicorp/cli"
+
+	"github.com/planetary/planetary/core/api"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
@@ -96,27 +99,43 @@ func TestErrorTextsGolden(t *testing.T) {
 	if err := os.WriteFile(file, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	mc, err := api.NewClient(api.ClientConfig{Address: a.url, Token: a.secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reader, err := mc.CreateToken(context.Background(), "golden-read", "read")
+	if err != nil {
+		t.Fatal(err)
+	}
 	api := []string{"-address", a.url, "-token", a.secret}
 	wrong := []string{"-address", a.url, "-token", "00000000-0000-0000-0000-000000000000"}
+	readOnly := []string{"-address", a.url, "-token", reader.SecretID}
+	addrOnly := []string{"-address", a.url}
+	// env is PLANETARY_TOKEN for the case ("" unsets it).
 	cases := []struct {
 		cmd  string
 		args []string
+		env  string
 	}{
-		{"job status", nil},
-		{"job status", []string{"a", "b"}},
-		{"node retire", nil},
-		{"operator shard deregister", []string{"-cancel"}},
-		{"image import", []string{"only-one"}},
-		{"job list", []string{"extra"}},
-		{"job status", append(append([]string{}, api...), "no-such-job")},
-		{"operator pause", wrong},
-		{"operator resume", wrong},
-		{"mission apply", append(append([]string{}, api...), bad)},
-		{"job submit", append(append([]string{}, api...), bad)},
-		{"agent", []string{"-dev", "-data-dir", filepath.Join(file, "data")}},
+		{"job status", nil, ""},
+		{"job status", []string{"a", "b"}, ""},
+		{"node retire", nil, ""},
+		{"operator shard deregister", []string{"-cancel"}, ""},
+		{"image import", []string{"only-one"}, ""},
+		{"job list", []string{"extra"}, ""},
+		{"job status", append(append([]string{}, api...), "no-such-job"), ""},
+		{"operator pause", wrong, ""},
+		{"operator resume", wrong, ""},
+		{"operator pause", addrOnly, "00000000-0000-0000-0000-000000000000"},
+		{"operator resume", addrOnly, ""},
+		{"operator pause", readOnly, ""},
+		{"mission apply", append(append([]string{}, api...), bad), ""},
+		{"job submit", append(append([]string{}, api...), bad), ""},
+		{"agent", []string{"-dev", "-data-dir", filepath.Join(file, "data")}, ""},
 	}
 	var b strings.Builder
 	for _, tc := range cases {
+		t.Setenv("PLANETARY_TOKEN", tc.env)
 		ui := cli.NewMockUi()
 		c, err := Commands(ui)[tc.cmd]()
 		if err != nil {
@@ -129,11 +148,15 @@ func TestErrorTextsGolden(t *testing.T) {
 		norm := func(s string) string {
 			s = strings.ReplaceAll(s, a.url, "$ADDR")
 			s = strings.ReplaceAll(s, a.secret, "$TOKEN")
+			s = strings.ReplaceAll(s, reader.SecretID, "$READ_TOKEN")
 			s = strings.ReplaceAll(s, filepath.Dir(bad), "$DIR")
 			s = strings.ReplaceAll(s, filepath.Dir(file), "$DIR")
 			return s
 		}
 		args := norm(strings.Join(tc.args, " "))
+		if tc.env != "" {
+			args = "(PLANETARY_TOKEN=" + tc.env + ") " + args
+		}
 		out, errOut := norm(ui.OutputWriter.String()), norm(ui.ErrorWriter.String())
 		fmt.Fprintf(&b, "=== planetary %s %s\n--- exit %d\n--- stdout\n%s--- stderr\n%s\n", tc.cmd, args, code, out, errOut)
 		for _, bad := range []string{"server: server:", "api: api:", "agent: agent:", "eing", "Error: Error"} {

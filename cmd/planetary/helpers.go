@@ -64,7 +64,7 @@ func (m *Meta) apiFail(what string, err error) int {
 			msg += fmt.Sprintf(" (leader is %s)", ae.Leader)
 		}
 		if ae.Status == http.StatusUnauthorized || ae.Status == http.StatusForbidden {
-			msg += tokenHint(m.TokenSource(), m.Address())
+			msg += tokenHint(m.TokenSource(), m.Address(), ae.Status, ae.Message)
 		}
 		m.Ui.Error(fmt.Sprintf("Error %s: %s", what, msg))
 		for _, d := range ae.Diagnostics {
@@ -285,12 +285,28 @@ func (m *Meta) wantArgs(ok bool, pos []string, names ...string) bool {
 	return false
 }
 
-// tokenHint says which token a refused call used and what to do.
-func tokenHint(source, addr string) string {
+// tokenHint says which token a refused call used (source is TokenSource())
+// and what to do: status is the API's answer (401: no token was sent or it
+// is not known to the cluster; 403: it lacks the rights), msg its message.
+func tokenHint(source, addr string, status int, msg string) string {
+	const kept = "an agent that bootstrapped ACLs itself keeps its management token in <data-dir>/management.token"
 	if source == "none" {
-		return fmt.Sprintf(" (no token: set -token or PLANETARY_TOKEN to a token of the agent at %s; "+
-			"an agent that bootstrapped for itself keeps one in <data-dir>/management.token)", addr)
+		return fmt.Sprintf(" (no token was sent to %s: neither -token nor PLANETARY_TOKEN is set; "+
+			"export PLANETARY_TOKEN with a token of that cluster (%s), or run `planetary acl bootstrap` once on a new cluster)",
+			addr, kept)
 	}
-	return fmt.Sprintf(" (token from %s, sent to %s: check it belongs to that agent's cluster and has the rights "+
-		"the command needs; a token exported for another agent is not valid here)", source, addr)
+	drop := "unset PLANETARY_TOKEN"
+	if source == tokenFromFlag {
+		drop = "drop -token"
+	}
+	switch {
+	case status == http.StatusForbidden:
+		return fmt.Sprintf(" (the token from %s is known to the cluster at %s but lacks the rights this command needs; "+
+			"use a token with them, e.g. one made by `planetary acl token create -type management`)", source, addr)
+	case strings.Contains(msg, "revoked"):
+		return fmt.Sprintf(" (the token from %s is a revoked client identity; use an operator's token of the cluster at %s, or %s)",
+			source, addr, drop)
+	}
+	return fmt.Sprintf(" (the token from %s was not found on the cluster at %s; use a token of that cluster (%s), "+
+		"run `planetary acl bootstrap` if it has none yet, or %s)", source, addr, kept, drop)
 }

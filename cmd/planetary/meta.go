@@ -62,11 +62,14 @@ func (m *Meta) Token() string {
 	return os.Getenv("PLANETARY_TOKEN")
 }
 
+// tokenFromFlag is TokenSource() for a -token flag.
+const tokenFromFlag = "the -token flag"
+
 // TokenSource says where Token() came from.
 func (m *Meta) TokenSource() string {
 	switch {
 	case m.token != "":
-		return "the -token flag"
+		return tokenFromFlag
 	case os.Getenv("PLANETARY_TOKEN") != "":
 		return "PLANETARY_TOKEN"
 	}
