@@ -303,12 +303,12 @@ func submit(t testing.TB, c *api.Client, n int, prefix, payload string) {
 func TestEndToEnd(t *testing.T) {
 	f := newFixture(t)
 	f.startClient(t, nil)
-	eventually(t, 20*time.Second, "nodes up", func() bool {
+	eventually(t, 120*time.Second, "nodes up", func() bool {
 		return f.nodeStatus("earth.n1") == state.NodeUp && f.nodeStatus("earth.n2") == state.NodeUp
 	})
 	const n = 500
 	submit(t, f.mgmt, n, "ok", `{"duration_ms":0}`)
-	eventually(t, 30*time.Second, "all jobs completed", func() bool {
+	eventually(t, 120*time.Second, "all jobs completed", func() bool {
 		return f.counts().N[state.JobCompleted] == n
 	})
 	l, err := f.mgmt.Ledger(context.Background())
@@ -337,24 +337,24 @@ func TestEndToEnd(t *testing.T) {
 func TestFailuresRetry(t *testing.T) {
 	f := newFixture(t)
 	f.startClient(t, nil)
-	eventually(t, 20*time.Second, "nodes up", func() bool { return f.nodeStatus("earth.n1") == state.NodeUp })
+	eventually(t, 120*time.Second, "nodes up", func() bool { return f.nodeStatus("earth.n1") == state.NodeUp })
 	submit(t, f.mgmt, 20, "fail", `{"duration_ms":0,"fail_rate":1}`)
-	eventually(t, 30*time.Second, "all jobs failed", func() bool { return f.counts().N[state.JobFailed] == 20 })
+	eventually(t, 120*time.Second, "all jobs failed", func() bool { return f.counts().N[state.JobFailed] == 20 })
 }
 
 func TestCancelRunningTask(t *testing.T) {
 	f := newFixture(t)
 	c := f.startClient(t, nil)
-	eventually(t, 20*time.Second, "nodes up", func() bool { return f.nodeStatus("earth.n1") == state.NodeUp })
+	eventually(t, 120*time.Second, "nodes up", func() bool { return f.nodeStatus("earth.n1") == state.NodeUp })
 	submit(t, f.mgmt, 1, "long", `{"duration_ms":600000}`)
-	eventually(t, 20*time.Second, "job running", func() bool { return f.counts().N[state.JobRunning] == 1 })
+	eventually(t, 120*time.Second, "job running", func() bool { return f.counts().N[state.JobRunning] == 1 })
 	if len(c.running()) != 1 {
 		t.Fatalf("client runs %d tasks, want 1", len(c.running()))
 	}
 	if _, err := f.mgmt.CancelJob(context.Background(), "long-0000", "test"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 20*time.Second, "task cancelled on the plugin", func() bool { return len(c.running()) == 0 })
+	eventually(t, 120*time.Second, "task cancelled on the plugin", func() bool { return len(c.running()) == 0 })
 	if got := f.counts().N[state.JobCancelled]; got != 1 {
 		t.Fatalf("cancelled %d", got)
 	}
@@ -366,7 +366,7 @@ func TestCancelRunningTask(t *testing.T) {
 func TestStoppedPluginGoesDown(t *testing.T) {
 	f := newFixture(t)
 	f.startClient(t, nil)
-	eventually(t, 20*time.Second, "nodes up", func() bool {
+	eventually(t, 120*time.Second, "nodes up", func() bool {
 		return f.nodeStatus("earth.n1") == state.NodeUp && f.catalog.plugin("earth.n1") != nil
 	})
 	pid := f.catalog.plugin("earth.n1").Pid()
@@ -374,14 +374,14 @@ func TestStoppedPluginGoesDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGCONT) })
-	eventually(t, 20*time.Second, "stopped node down", func() bool { return f.nodeStatus("earth.n1") == state.NodeDown })
+	eventually(t, 120*time.Second, "stopped node down", func() bool { return f.nodeStatus("earth.n1") == state.NodeDown })
 	if f.nodeStatus("earth.n2") != state.NodeUp {
 		t.Fatalf("the other node went down too")
 	}
 	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 20*time.Second, "node up again", func() bool { return f.nodeStatus("earth.n1") == state.NodeUp })
+	eventually(t, 120*time.Second, "node up again", func() bool { return f.nodeStatus("earth.n1") == state.NodeUp })
 }
 
 // TestFailover gives the client a dead server first: it must move on to
@@ -392,9 +392,9 @@ func TestFailover(t *testing.T) {
 	deadURL := dead.URL
 	dead.Close()
 	f.startClient(t, func(c *Config) { c.Servers = []string{deadURL, f.http.URL} })
-	eventually(t, 20*time.Second, "nodes up", func() bool { return f.nodeStatus("earth.n1") == state.NodeUp })
+	eventually(t, 120*time.Second, "nodes up", func() bool { return f.nodeStatus("earth.n1") == state.NodeUp })
 	submit(t, f.mgmt, 50, "fo", `{"duration_ms":0}`)
-	eventually(t, 30*time.Second, "all jobs completed", func() bool { return f.counts().N[state.JobCompleted] == 50 })
+	eventually(t, 120*time.Second, "all jobs completed", func() bool { return f.counts().N[state.JobCompleted] == 50 })
 }
 
 func TestOutboxKeepsUnacknowledged(t *testing.T) {
@@ -489,7 +489,7 @@ func TestRestartedClientReportsUnservedNodesDown(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	f.startClient(t, nil)
-	eventually(t, 20*time.Second, "nodes up", func() bool {
+	eventually(t, 120*time.Second, "nodes up", func() bool {
 		return f.nodeStatus("earth.n1") == state.NodeUp && f.nodeStatus("earth.n2") == state.NodeUp
 	})
 	// A second life of the same client serves only earth.n1.
@@ -527,10 +527,10 @@ func TestMaxConcurrencyQueuesOnClient(t *testing.T) {
 		}
 	}
 	f.startClient(t, func(c *Config) { c.Nodes = n1 })
-	eventually(t, 20*time.Second, "earth.n1 up", func() bool { return f.nodeStatus("earth.n1") == state.NodeUp })
+	eventually(t, 120*time.Second, "earth.n1 up", func() bool { return f.nodeStatus("earth.n1") == state.NodeUp })
 	submit(t, f.mgmt, 8, "mc", `{"duration_ms":150}`)
 	queued := false
-	eventually(t, 30*time.Second, "all jobs completed", func() bool {
+	eventually(t, 120*time.Second, "all jobs completed", func() bool {
 		var running, held int
 		f.srv.Read(func(s *state.Store) {
 			s.JobsIter(func(j *state.Job) bool {
