@@ -27,6 +27,8 @@ mission "kardashev" {
   seed        = 42
   owner       = "Planetary Fabric Owner"
   description = "Curated workload spanning Earth, Luna, Mars and Helios to showcase sharded orchestration."
+  # The one currency of every price, value and payment in the fabric.
+  currency    = "USDC"
 }
 
 # ---------------------------------------------------------------- shards

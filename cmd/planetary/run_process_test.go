@@ -116,6 +116,7 @@ func TestRunProcess(t *testing.T) {
 			if code != 0 || !strings.HasPrefix(vout, "OK: ") {
 				t.Fatalf("ledger verify exited %d:\n%s", code, vout)
 			}
+			checkRunBundle(t, strings.TrimSpace(m[1]))
 		})
 	}
 }

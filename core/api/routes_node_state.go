@@ -89,6 +89,11 @@ func nodeStateUpdate(n *state.Node, st NodeState) (fields []string, upd state.No
 		if p.Unit == "" {
 			p.Unit = n.Price.Unit
 		}
+		if n.Price.Currency != "" {
+			// The currency is the fabric's label (the mission's), not
+			// the plugin's: money is one unit across every node.
+			p.Currency = n.Price.Currency
+		}
 		if !samePrice(p, n.Price) {
 			fields, upd.Price = append(fields, "price"), p
 		}
@@ -177,19 +182,18 @@ func (h *HTTP) clientNodeState(w http.ResponseWriter, r *http.Request) (any, err
 					Meta: command.Meta{Actor: "client:" + req.Client, Reason: "plugin " + upd.PluginState}})
 			}
 			if len(fields) > 0 {
-				cmds = append(cmds, command.NodeUpdate{ID: st.ID, Fields: fields, Node: upd})
+				// Attributed to the client too: what a plugin reports about
+				// its node is the client's, not an owner's, change.
+				cmds = append(cmds, command.NodeUpdate{ID: st.ID, Fields: fields, Node: upd,
+					Meta: command.Meta{Actor: "client:" + req.Client, Reason: "state published by client " + req.Client}})
 			}
 		}
 	})
 	for i := range cmds {
 		c := &cmds[i]
-		if c.Meta.Actor != "" {
-			m := h.meta(r, c.Meta.Reason)
-			m.Actor = c.Meta.Actor
-			c.Meta = m
-		} else {
-			c.Meta = h.meta(r, "state published by client "+req.Client)
-		}
+		m := h.meta(r, c.Meta.Reason)
+		m.Actor = c.Meta.Actor
+		c.Meta = m
 		res, err := h.apply(r, command.NodeUpdateType, c)
 		if err != nil {
 			return nil, fmt.Errorf("api: node %s state: %w", c.ID, err)

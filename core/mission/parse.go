@@ -145,6 +145,9 @@ type parser struct {
 	nodeCaps  map[string][]Node // shard -> nodes (declared and registered)
 	workloads []wlCheck
 	paths     []pathRef // checkpoint and report paths, checked against allowed roots
+	// currencies are the price currencies written out, checked against
+	// the mission's one currency.
+	currencies []pathRef
 }
 
 type pathRef struct {
@@ -215,6 +218,10 @@ func (p *parser) decodeMission(by map[string]hcl.Blocks, fileRange hcl.Range) *M
 	m.Seed = uint64(max(seed, 0))
 	m.Owner = r.String("owner")
 	m.Description = r.String("description")
+	m.Currency = r.String("currency")
+	if m.Currency == "" {
+		m.Currency = DefaultCurrency
+	}
 
 	for _, b := range by["shard"] {
 		s := p.decodeShard(doc("shard"), b, -1)
@@ -293,7 +300,35 @@ func (p *parser) decodeMission(by map[string]hcl.Blocks, fileRange hcl.Range) *M
 	}
 	p.checkRefs()
 	p.checkCapabilities(m)
+	p.checkCurrency(m)
 	return m
+}
+
+// DefaultCurrency is the currency label of a mission that names none.
+const DefaultCurrency = "credits"
+
+// checkCurrency gives every price the mission's currency: money is one unit
+// across the fabric, so a price in another currency is an error, and a price
+// that names none takes the mission's.
+func (p *parser) checkCurrency(m *Mission) {
+	for _, c := range p.currencies {
+		if c.path != m.Currency {
+			p.errorf(c.rng, "Mixed currencies",
+				"This price is in %q but the mission's currency is %q: every price, value and payment of a fabric is in the mission's one currency. Drop this attribute (the price then takes it) or change mission { currency }.",
+				c.path, m.Currency)
+		}
+	}
+	for i := range m.Nodes {
+		m.Nodes[i].Price.Currency = m.Currency
+	}
+	for i := range m.Schedule {
+		switch a := m.Schedule[i].Args.(type) {
+		case *NodeRegisterAction:
+			a.Node.Price.Currency = m.Currency
+		case *NodeUpdateAction:
+			a.Values.Price.Currency = m.Currency
+		}
+	}
 }
 
 // declare records name in seen and reports a duplicate.
@@ -429,6 +464,9 @@ func (p *parser) decodePrice(doc *BlockDoc, bs hcl.Blocks) Price {
 		r = newReader(doc.Attributes, nil, hcl.Range{}, &p.diags)
 	} else {
 		r, blocks = content(doc, bs[0].Body, bs[0].DefRange, &p.diags)
+	}
+	if r.Has("currency") {
+		p.currencies = append(p.currencies, pathRef{path: r.String("currency"), what: "currency", rng: r.Range("currency")})
 	}
 	pr := Price{Currency: r.String("currency"), Unit: r.String("unit"), BaseMu: r.Credits("base"), Expr: r.String("expr"), Rates: []Rate{}}
 	seen := map[string]hcl.Range{}

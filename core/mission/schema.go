@@ -229,7 +229,7 @@ func priceDoc() BlockDoc {
 	return BlockDoc{
 		Name: "price", Description: "Price schedule: base + sum(rate * units) [+ expr], in credits.",
 		Attributes: []AttrDoc{
-			{Name: "currency", Type: TypeString, Default: "credits", Description: "Currency label."},
+			{Name: "currency", Type: TypeString, Default: "", Description: "Currency label; when given it must be the mission's currency, which an omitted one takes."},
 			{Name: "unit", Type: TypeString, Default: "job", Description: "What base is charged per."},
 			{Name: "base", Type: TypeCredits, Default: float64(0), Description: "Base price in credits.", Example: "1.75"},
 			{Name: "expr", Type: TypeString, Default: "", Description: "Optional CEL over job attributes giving extra micro-credits."},
@@ -320,6 +320,7 @@ func missionFileDocs() []BlockDoc {
 				{Name: "seed", Type: TypeInt, Default: int64(0), Description: "Seed for every deterministic choice."},
 				{Name: "owner", Type: TypeString, Default: "", Description: "Who owns the fabric."},
 				{Name: "description", Type: TypeString, Default: "", Description: "Free text."},
+				{Name: "currency", Type: TypeString, Default: DefaultCurrency, Description: "The one currency label of every price, value and payment in the fabric (money is one unit: credits, whatever its label)."},
 			},
 		},
 		shardDoc(),

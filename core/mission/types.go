@@ -22,18 +22,21 @@ type File struct {
 // Mission is the cluster-wide mission. Money is in micro-credits, durations
 // in milliseconds.
 type Mission struct {
-	Name        string          `json:"name"`
-	Seed        uint64          `json:"seed"`
-	Owner       string          `json:"owner"`
-	Description string          `json:"description"`
-	Shards      []Shard         `json:"shards"`
-	Nodes       []Node          `json:"nodes"`
-	Compliance  Compliance      `json:"compliance"`
-	Checkpoint  Checkpoint      `json:"checkpoint"`
-	Reporting   Reporting       `json:"reporting"`
-	Workloads   []Workload      `json:"workloads"`
-	Schedule    []ScheduleEntry `json:"schedule"`
-	Plan        Plan            `json:"plan"`
+	Name        string `json:"name"`
+	Seed        uint64 `json:"seed"`
+	Owner       string `json:"owner"`
+	Description string `json:"description"`
+	// Currency labels every amount of money in the mission; money is one
+	// unit (credits) whatever the label, so every price uses it.
+	Currency   string          `json:"currency"`
+	Shards     []Shard         `json:"shards"`
+	Nodes      []Node          `json:"nodes"`
+	Compliance Compliance      `json:"compliance"`
+	Checkpoint Checkpoint      `json:"checkpoint"`
+	Reporting  Reporting       `json:"reporting"`
+	Workloads  []Workload      `json:"workloads"`
+	Schedule   []ScheduleEntry `json:"schedule"`
+	Plan       Plan            `json:"plan"`
 }
 
 // Shard is a regional job registry and its router policy.

@@ -3,6 +3,9 @@ package report
 import (
 	"fmt"
 	"strings"
+	"time"
+
+	"github.com/planetary/planetary/raftfsm/state"
 )
 
 func pct(f float64) string {
@@ -71,7 +74,8 @@ func Chronicle(in Input) string {
 	if m.Failed > 0 || m.Cancelled > 0 {
 		p(" %s failed and %s were cancelled by the owner.", num(m.Failed), num(m.Cancelled))
 	}
-	p("\n\n| Measure | Jobs | Value (credits) |\n| --- | ---: | ---: |\n")
+	cur, start := Currency(in), missionStart(in)
+	p("\n\n| Measure | Jobs | Value (%s) |\n| --- | ---: | ---: |\n", mdCell(cur))
 	g := led.Global
 	p("| Submitted | %s | %s |\n", num(m.Submitted), fmtCredits(led.Totals.ValueSubmittedMu))
 	for _, st := range States() {
@@ -83,6 +87,17 @@ func Chronicle(in Input) string {
 		p("| Stage | Started | Ended | Jobs |\n| --- | --- | --- | ---: |\n")
 		for _, s := range in.Run.Stages {
 			p("| %s | %s | %s | %s |\n", mdCell(s.Name), s.Start.UTC().Format("15:04:05"), s.End.UTC().Format("15:04:05"), num(s.Jobs))
+		}
+		p("\n")
+	}
+
+	p("## What happened\n\n")
+	if hs := Happenings(in); len(hs) == 0 {
+		p("No node went down, no work spilled, nothing was paused or retired.\n\n")
+	} else {
+		p("Times are mission time, from the moment the mission was applied.\n\n")
+		for _, h := range hs {
+			p("- **T+%s** %s\n", fmtSeconds(h.AtMs), mdCell(h.Text))
 		}
 		p("\n")
 	}
@@ -115,17 +130,17 @@ func Chronicle(in Input) string {
 	if len(led.Flows) > 0 {
 		p("\nWork moved between shards:\n\n")
 		for _, f := range led.Flows {
-			p("- %s → %s: %s jobs worth %s credits%s\n", f.From, f.To, num(f.Jobs), fmtCredits(f.ValueMu), ruleNote(f.Rules))
+			p("- %s → %s: %s jobs worth %s %s%s\n", f.From, f.To, num(f.Jobs), fmtCredits(f.ValueMu), mdCell(cur), ruleNote(f.Rules))
 		}
 	}
 	p("\n")
 
 	p("## Node marketplace\n\n")
 	p("Each node sets its own price; the scheduler picks the cheapest node that meets a job's needs.\n\n")
-	p("| Node | Shard | Status | Price | Completed | Earned (credits) | Busy now |\n| --- | --- | --- | ---: | ---: | ---: | ---: |\n")
+	p("| Node | Shard | Status | Price | Completed | Earned (%s) | Busy now |\n| --- | --- | --- | ---: | ---: | ---: | ---: |\n", mdCell(cur))
 	for _, n := range sum.Nodes {
 		p("| %s | %s | %s | %s %s/%s | %s | %s | %d of %d (%s) |\n", mdCell(n.ID), mdCell(n.Shard), mdCell(n.Status),
-			fmtCredits(n.Price.BaseMu), mdCell(currency(n.Price)), mdCell(unitOf(n.Price)), num(n.Completed), fmtCredits(n.EarnedMu),
+			fmtCredits(n.Price.BaseMu), mdCell(cur), mdCell(unitOf(n.Price)), num(n.Completed), fmtCredits(n.EarnedMu),
 			n.Active, n.Capacity, pct(n.Utilisation))
 	}
 	p("\n")
@@ -176,12 +191,15 @@ func Chronicle(in Input) string {
 	p("\n")
 
 	p("## Owner timeline\n\n")
+	if sum.OwnerCommands.ClientUpdates > 0 {
+		p("Clients also published node state %s times (plugin fingerprints, prices, attestations and plugin state); those are not owner actions and are not listed here.\n\n", num(sum.OwnerCommands.ClientUpdates))
+	}
 	if len(in.OwnerCommands) == 0 {
 		p("The owner gave no commands during this run.\n")
 	} else {
-		p("| Time | Who | Action | Why | Replay with |\n| --- | --- | --- | --- | --- |\n")
+		p("| Mission time (UTC) | Who | Action | Why | Replay with |\n| --- | --- | --- | --- | --- |\n")
 		for _, c := range in.OwnerCommands {
-			p("| %s | %s | %s | %s | `%s` |\n", c.Time.UTC().Format("15:04:05"), mdCell(c.Actor), mdCell(c.Action), mdCell(c.Reason), mdCell(c.CLI))
+			p("| T+%s (%s) | %s | %s | %s | `%s` |\n", fmtSeconds(max(c.Time.UnixNano()-start, 0)/int64(time.Millisecond)), c.Time.UTC().Format("15:04:05"), mdCell(c.Actor), mdCell(c.Action), mdCell(c.Reason), mdCell(c.CLI))
 		}
 	}
 	p("\nScheduled owner actions: %d executed, %d skipped, %d pending.\n\n", len(in.Schedule.Executed), len(in.Schedule.Skipped), len(in.Schedule.Pending))
@@ -229,4 +247,126 @@ func ruleNote(rules map[string]int64) string {
 	}
 	l := flowLabel(0, rules)
 	return " (by " + l[strings.Index(l, ": ")+2:] + ")"
+}
+
+// missionStart is the mission clock's zero: the first mission.applied
+// event, else the run's first stage, else the first event.
+func missionStart(in Input) int64 {
+	for i := range in.Events {
+		if in.Events[i].Type == state.EvMissionApplied {
+			return in.Events[i].Time
+		}
+	}
+	if len(in.Run.Stages) > 0 && !in.Run.Stages[0].Start.IsZero() {
+		return in.Run.Stages[0].Start.UnixNano()
+	}
+	if len(in.Events) > 0 {
+		return in.Events[0].Time
+	}
+	return 0
+}
+
+// fmtSeconds renders milliseconds of mission time as seconds, "1.234s".
+func fmtSeconds(ms int64) string {
+	return fmt.Sprintf("%.3fs", float64(ms)/1000)
+}
+
+// Happening is one line of the chronicle's account of the run: an outage, a
+// recovery, spills, a pause, a resume or a retirement, at its mission time.
+type Happening struct {
+	AtMs int64  `json:"at_ms"` // mission time
+	Kind string `json:"kind"`  // outage, recovery, spill, pause, resume, retirement
+	Text string `json:"text"`
+}
+
+// Happenings narrates the events of in that change what the fabric can do:
+// nodes going down and coming back, spills (grouped per raft entry, route
+// and rule), pauses and resumes, node retirements and shard
+// deregistrations, in log order.
+func Happenings(in Input) []Happening {
+	start := missionStart(in)
+	var out []Happening
+	type spillKey struct {
+		index          uint64
+		from, to, rule string
+	}
+	spills := map[spillKey]int{} // -> position in out
+	spillN := map[spillKey]int64{}
+	who := func(e *state.Event) string {
+		switch {
+		case strings.HasPrefix(e.Actor, "schedule:"):
+			return " by the owner's schedule (" + strings.TrimPrefix(e.Actor, "schedule:") + ")"
+		case strings.HasPrefix(e.Actor, "client:"), e.Actor == "system", e.Actor == "":
+			return ""
+		}
+		return " by " + e.Actor
+	}
+	why := func(e *state.Event) string {
+		if e.Reason == "" {
+			return ""
+		}
+		return ": " + e.Reason
+	}
+	shardOf := func(e *state.Event) string {
+		if e.Shard == "" {
+			return ""
+		}
+		return " (" + e.Shard + ")"
+	}
+	down := map[string]bool{}
+	for i := range in.Events {
+		e := &in.Events[i]
+		at := (e.Time - start) / int64(time.Millisecond)
+		add := func(kind, text string) {
+			out = append(out, Happening{AtMs: max(at, 0), Kind: kind, Text: text})
+		}
+		switch e.Type {
+		case state.EvNodeDown:
+			down[e.Node] = true
+			add("outage", fmt.Sprintf("node %s%s went down%s", e.Node, shardOf(e), why(e)))
+		case state.EvNodeUp:
+			if down[e.Node] {
+				delete(down, e.Node)
+				add("recovery", fmt.Sprintf("node %s%s came back up", e.Node, shardOf(e)))
+			}
+		case state.EvJobSpilled:
+			k := spillKey{e.Index, e.From, e.To, e.Reason}
+			spillN[k]++
+			if pos, ok := spills[k]; ok {
+				out[pos].Text = spillText(spillN[k], k.from, k.to, k.rule)
+				continue
+			}
+			spills[k] = len(out)
+			add("spill", spillText(1, e.From, e.To, e.Reason))
+		case state.EvSystemPaused:
+			add("pause", "the whole fabric was paused"+who(e)+why(e))
+		case state.EvSystemResumed:
+			add("resume", "the fabric resumed"+who(e)+why(e))
+		case state.EvShardPaused:
+			add("pause", "shard "+e.Shard+" was paused"+who(e)+why(e))
+		case state.EvShardResumed:
+			add("resume", "shard "+e.Shard+" resumed"+who(e)+why(e))
+		case state.EvNodeRetired:
+			add("retirement", fmt.Sprintf("node %s%s was retired%s%s", e.Node, shardOf(e), who(e), why(e)))
+		case state.EvShardDeregistered:
+			to := ""
+			if e.To != "" {
+				to = ", its work moved to " + e.To
+			}
+			add("retirement", "shard "+e.Shard+" was deregistered"+to+who(e)+why(e))
+		}
+	}
+	return out
+}
+
+func spillText(n int64, from, to, rule string) string {
+	jobs := "1 job"
+	if n != 1 {
+		jobs = num(n) + " jobs"
+	}
+	s := jobs + " spilled from " + from + " to " + to
+	if rule != "" {
+		s += " (" + rule + ")"
+	}
+	return s
 }

@@ -25,6 +25,7 @@ type dashboardData struct {
 	Ledger      LedgerDoc      `json:"ledger"`
 	Events      []state.Event  `json:"events"`
 	Series      []Sample       `json:"series"`
+	Currency    string         `json:"currency"`
 }
 
 const dashboardBoot = `
@@ -34,7 +35,21 @@ const dashboardBoot = `
   var svgHost = document.getElementById("bundle-svg");
   function show(d, svg) {
     Planetary.renderAll({ mission: d.mission, shards: d.shards, nodes: d.nodes, ledger: d.ledger,
-      events: d.events, series: d.series, svg: svg });
+      events: d.events, series: d.series, svg: svg, currency: d.currency });
+  }
+  // figures refreshes the summary figures from a dropped bundle's summary.json.
+  function figures(sum) {
+    var m = sum.metrics || {}, r = sum.rates || {}, cur = sum.currency || "credits";
+    var set = function (k, v) {
+      var e = document.querySelector('#summary-figures [data-figure="' + k + '"] .value');
+      if (e) e.textContent = v;
+    };
+    var n = function (v) { return (v || 0).toLocaleString("en-US"); };
+    set("jobs", n(m.submitted));
+    set("completion", (Math.round((r.completion_rate || 0) * 10000) / 100) + "%");
+    set("failed", n(m.failed));
+    set("spills", n(m.spillovers));
+    set("cost", (Math.round((m.paid || 0) * 1e6) / 1e6) + " " + cur);
   }
   show(data, svgHost.innerHTML);
   svgHost.innerHTML = "";
@@ -66,7 +81,8 @@ const dashboardBoot = `
         if (s) svg = s.outerHTML;
       }
       var name = (sum.mission && sum.mission.name) || "";
-      show({ mission: name, shards: sum.shards, nodes: sum.nodes, ledger: led, events: evs, series: series }, svg);
+      show({ mission: name, shards: sum.shards, nodes: sum.nodes, ledger: led, events: evs, series: series, currency: sum.currency }, svg);
+      figures(sum);
       var st = document.getElementById("bundle-status");
       st.textContent = "loaded " + Object.keys(byName).length + " files";
       st.setAttribute("data-loaded", "true");
@@ -119,6 +135,7 @@ func writeDashboard(w io.Writer, in Input, sum Summary, led LedgerDoc, svg strin
 	d := dashboardData{
 		Mission: in.Mission.Name, GeneratedAt: in.GeneratedAt.UTC().Format("2006-01-02 15:04:05 UTC"),
 		Summary: sum, Shards: sum.Shards, Nodes: sum.Nodes, Ledger: led, Events: evs, Series: in.Series,
+		Currency: sum.Currency,
 	}
 	if d.Events == nil {
 		d.Events = []state.Event{}
@@ -139,6 +156,7 @@ func writeDashboard(w io.Writer, in Input, sum Summary, led LedgerDoc, svg strin
 	fmt.Fprintf(&b, `<header><h1>planetary · <span id="mission-name">%s</span></h1><span class="meta">report generated %s</span>`,
 		esc(in.Mission.Name), esc(d.GeneratedAt))
 	b.WriteString(`<label id="dropzone">Drop a bundle folder here, or choose a folder <input id="bundle-input" type="file" multiple webkitdirectory> or its files <input id="bundle-files" type="file" multiple accept=".json,.ndjson,.html"></label> <span id="bundle-status" class="dim"></span></header>` + "\n<main>\n")
+	b.WriteString(summaryFigures(sum, led.Totals.PaidMu))
 	b.Write(panels)
 	b.WriteString("</main>\n<div id=\"bundle-svg\" hidden>\n")
 	b.WriteString(svg)
@@ -151,4 +169,24 @@ func writeDashboard(w io.Writer, in Input, sum Summary, led LedgerDoc, svg strin
 	b.WriteString("</script>\n</body>\n</html>\n")
 	_, err = io.WriteString(w, b.String())
 	return err
+}
+
+// summaryFigures is the dashboard's opening panel: the run's headline
+// figures (jobs, completion, failures, spills, cost) before any table or
+// chart, each with a stable data-figure key.
+func summaryFigures(sum Summary, paidMu int64) string {
+	m, r := sum.Metrics, sum.Rates
+	var b strings.Builder
+	b.WriteString(`<section class="wide" id="summary-panel"><h2>Summary</h2><dl id="summary-figures" class="figures">`)
+	for _, f := range [][3]string{
+		{"jobs", "Jobs", num(m.Submitted)},
+		{"completion", "Completed", pct(r.Completion)},
+		{"failed", "Failed", num(m.Failed)},
+		{"spills", "Spilled", num(m.Spillovers)},
+		{"cost", "Cost (paid to nodes)", fmtCredits(paidMu) + " " + sum.Currency},
+	} {
+		fmt.Fprintf(&b, `<div data-figure="%s"><dt>%s</dt><dd class="value">%s</dd></div>`, f[0], esc(f[1]), esc(f[2]))
+	}
+	b.WriteString("</dl></section>\n")
+	return b.String()
 }

@@ -46,6 +46,8 @@ type Mission struct {
 	Owner string `json:"owner,omitempty"`
 	Label string `json:"label,omitempty"`
 	Dir   string `json:"dir,omitempty"`
+	// Currency labels every amount of money (the mission's currency).
+	Currency string `json:"currency,omitempty"`
 }
 
 // Run describes how the run went.

@@ -2,6 +2,7 @@ package report
 
 import (
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/planetary/planetary/raftfsm/state"
@@ -56,13 +57,16 @@ type NodeSummary struct {
 	Utilisation float64 `json:"utilisation"` // active / capacity
 }
 
-// OwnerCounts counts owner commands.
+// OwnerCounts counts owner commands. Node state that clients published
+// (plugin fingerprints, prices, attestations, plugin state) is not an owner
+// action: ClientUpdates counts it apart.
 type OwnerCounts struct {
-	Total    int64            `json:"total"`
-	ByAction map[string]int64 `json:"by_action"`
-	Executed int64            `json:"schedule_executed"`
-	Skipped  int64            `json:"schedule_skipped"`
-	Pending  int64            `json:"schedule_pending"`
+	Total         int64            `json:"total"`
+	ClientUpdates int64            `json:"client_updates"`
+	ByAction      map[string]int64 `json:"by_action"`
+	Executed      int64            `json:"schedule_executed"`
+	Skipped       int64            `json:"schedule_skipped"`
+	Pending       int64            `json:"schedule_pending"`
 }
 
 // Summary is the content of summary.json.
@@ -83,6 +87,38 @@ type Summary struct {
 	// counts above (requeues, pauses) cover the retained window only.
 	Pruned     *Pruned     `json:"pruned,omitempty"`
 	Invariants []Invariant `json:"invariants"`
+	// Currency labels every amount of money in the bundle (one unit).
+	Currency string `json:"currency"`
+}
+
+// ClientPublished reports whether e is node state a client published (a
+// plugin's fingerprint, price, attestations or state) rather than an owner's
+// change. Logs written before such updates were attributed to the client
+// ("client:<name>") carry the token's identity and this reason.
+func ClientPublished(e *state.Event) bool {
+	return e.Type == state.EvNodeUpdated &&
+		(strings.HasPrefix(e.Actor, "client:") || strings.HasPrefix(e.Reason, "state published by client "))
+}
+
+// Currency is the one currency label of in: the mission's, else the one its
+// nodes' prices carry (the mission gives every price its currency), else
+// "credits".
+func Currency(in Input) string {
+	if in.Mission.Currency != "" {
+		return in.Mission.Currency
+	}
+	best := ""
+	for _, n := range in.Nodes {
+		if c := n.Price.Currency; c != "" && (best == "" || n.ID < best) {
+			best = n.ID
+		}
+	}
+	for _, n := range in.Nodes {
+		if n.ID == best {
+			return n.Price.Currency
+		}
+	}
+	return "credits"
 }
 
 // BuildSummary derives summary.json from in and its ledger document.
@@ -104,6 +140,7 @@ func BuildSummary(in Input, led LedgerDoc) Summary {
 		m.ValueSpillovers += f.Value
 	}
 	lost := map[string]bool{}
+	var clientUpdates int64
 	for i := range in.Events {
 		e := &in.Events[i]
 		switch e.Type {
@@ -118,6 +155,10 @@ func BuildSummary(in Input, led LedgerDoc) Summary {
 			}
 		case state.EvSystemPaused, state.EvShardPaused:
 			m.Pauses++
+		case state.EvNodeUpdated:
+			if ClientPublished(e) {
+				clientUpdates++
+			}
 		}
 	}
 	var r Rates
@@ -132,12 +173,12 @@ func BuildSummary(in Input, led LedgerDoc) Summary {
 		Mission: in.Mission, GeneratedAt: in.GeneratedAt.UTC(), Run: in.Run, Metrics: m, Rates: r,
 		Shards: []ShardSummary{}, Nodes: []NodeSummary{},
 		OwnerCommands: OwnerCounts{
-			Total: int64(len(in.OwnerCommands)), ByAction: map[string]int64{},
+			Total: int64(len(in.OwnerCommands)), ClientUpdates: clientUpdates, ByAction: map[string]int64{},
 			Executed: int64(len(in.Schedule.Executed)), Skipped: int64(len(in.Schedule.Skipped)),
 			Pending: int64(len(in.Schedule.Pending)),
 		},
 		Checkpoint: in.Checkpoint, Anchor: in.Anchor, Head: in.Ledger.Head, Events: len(in.Events),
-		Pruned: in.Pruned, Invariants: led.Invariants,
+		Pruned: in.Pruned, Invariants: led.Invariants, Currency: Currency(in),
 	}
 	for _, c := range in.OwnerCommands {
 		s.OwnerCommands.ByAction[c.Action]++

@@ -13,10 +13,15 @@ const (
 	svgColGap   = 90
 	svgHeaderH  = 48
 	svgRouterH  = 30
-	svgNodeH    = 58
+	svgNodeH    = 74
 	svgNodeGap  = 10
 	svgTitleH   = 36
 	svgFlowStep = 24
+	// svgNodeW is a node box's width; svgNodeChars the characters of a
+	// 12-unit label that fit in it with its padding (glyphs average at most
+	// 6.6 units: (202-16)/6.6).
+	svgNodeW     = svgColW - 48
+	svgNodeChars = 28
 )
 
 var healthFill = map[string][2]string{ // fill, stroke
@@ -67,6 +72,7 @@ func SVG(in Input) string {
 	boxH := svgHeaderH + svgRouterH + 24 + maxNodes*(svgNodeH+svgNodeGap)
 	width := 2*svgMargin + ncols*svgColW + (ncols-1)*svgColGap
 	height := top + boxH + svgMargin
+	cur := Currency(in)
 	colX := func(i int) int { return svgMargin + i*(svgColW+svgColGap) }
 	routerY := top + svgHeaderH
 	col := map[string]int{}
@@ -102,10 +108,16 @@ func SVG(in Input) string {
 			f := healthFill[nc]
 			fmt.Fprintf(&b, `<path d="M%d,%d V%d H%d" fill="none" stroke="#64a9ff" stroke-width="1.5"/>`+"\n", spine, routerY+svgRouterH, ny+svgNodeH/2, spine+16)
 			fmt.Fprintf(&b, `<g class="node %s" data-node="%s" data-status="%s"><title>%s</title>`, nc, esc(n.ID), esc(n.Status), esc(n.ID))
-			fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" rx="6" fill="%s" stroke="%s" stroke-width="2"/>`, spine+16, ny, svgColW-48, svgNodeH, f[0], f[1])
-			fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#f5f7ff" font-weight="bold">%s</text>`, spine+24, ny+17, esc(clip(n.ID, 26)))
-			fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#c8d3f5">%s</text>`, spine+24, ny+33, esc(fmt.Sprintf("%s · %d/%d active · %d done", n.Status, n.Active, n.Capacity, n.Completed)))
-			fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#c8d3f5">%s</text></g>`+"\n", spine+24, ny+49, esc(fmt.Sprintf("%s %s/%s · earned %s", fmtCredits(n.Price.BaseMu), currency(n.Price), unitOf(n.Price), fmtCredits(n.EarnedMu))))
+			fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" rx="6" fill="%s" stroke="%s" stroke-width="2"/>`, spine+16, ny, svgNodeW, svgNodeH, f[0], f[1])
+			fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#f5f7ff" font-weight="bold">%s</text>`, spine+24, ny+17, esc(clip(n.ID, svgNodeChars-2)))
+			for l, line := range []string{
+				fmt.Sprintf("%s · %d/%d active · %d done", n.Status, n.Active, n.Capacity, n.Completed),
+				fmt.Sprintf("price %s %s/%s", fmtCredits(n.Price.BaseMu), cur, unitOf(n.Price)),
+				fmt.Sprintf("earned %s %s", fmtCredits(n.EarnedMu), cur),
+			} {
+				fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#c8d3f5">%s</text>`, spine+24, ny+33+16*l, esc(clip(line, svgNodeChars)))
+			}
+			b.WriteString("</g>\n")
 		}
 		if s.LatencyBudgetMs > 0 && len(s.nodes) > 0 {
 			fmt.Fprintf(&b, `<text class="budget" x="%d" y="%d" fill="#64a9ff" font-size="11">%s</text>`+"\n", spine+4, routerY+svgRouterH+16, esc(fmt.Sprintf("<= %dms", s.LatencyBudgetMs)))
@@ -130,13 +142,6 @@ func SVG(in Input) string {
 	}
 	b.WriteString("</svg>\n")
 	return b.String()
-}
-
-func currency(p Price) string {
-	if p.Currency != "" {
-		return p.Currency
-	}
-	return "credits"
 }
 
 func unitOf(p Price) string {

@@ -114,7 +114,7 @@ func collectOnce(ctx context.Context, c *api.Client, opts CollectOptions) (repor
 	in.GeneratedAt = opts.Now().UTC()
 	in.Mission = report.Mission{Name: pol.Name, Seed: pol.Seed, Label: pol.ReportingLabel, Dir: pol.ReportingDir}
 	if opts.Mission != nil {
-		in.Mission.Owner = opts.Mission.Owner
+		in.Mission.Owner, in.Mission.Currency = opts.Mission.Owner, opts.Mission.Currency
 	}
 	if opts.Label != "" {
 		in.Mission.Label = opts.Label

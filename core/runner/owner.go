@@ -43,16 +43,33 @@ func OwnerCommands(evs []state.Event, m *mission.Mission) []report.OwnerCommand 
 	byIndex := map[uint64]*cmd{}
 	for i := range evs {
 		e := &evs[i]
-		if !ownerActor(e.Actor) {
+		if !ownerActor(e.Actor) || report.ClientPublished(e) {
 			continue
 		}
 		c := byIndex[e.Index]
+		switch e.Type {
+		case state.EvScheduleFired:
+			// A fired entry is an owner command even when its effect
+			// shows in no event of its own: a checkpoint.save the
+			// checkpoint loop carries out (actor system), a cancel or
+			// reroute whose locator found no job. The entry's first
+			// effect, when there is one, names the command.
+			if _, ok := entries[e.Detail]; ok && c == nil {
+				c = &cmd{index: e.Index, first: e}
+				byIndex[e.Index] = c
+				cmds = append(cmds, c)
+			}
+			continue
+		}
+		fired := c != nil && c.first.Type == state.EvScheduleFired
 		switch e.Type {
 		case state.EvJobCancelled, state.EvJobRerouted:
 			if c == nil {
 				c = &cmd{index: e.Index, first: e}
 				byIndex[e.Index] = c
 				cmds = append(cmds, c)
+			} else if fired {
+				c.first = e
 			}
 			c.jobs = append(c.jobs, e.Job)
 		case state.EvShardRegistered, state.EvShardUpdated, state.EvNodeRegistered, state.EvNodeUpdated:
@@ -66,7 +83,7 @@ func OwnerCommands(evs []state.Event, m *mission.Mission) []report.OwnerCommand 
 			if c != nil {
 				// A deregistration emits its node retirements first:
 				// the shard event names the command.
-				if e.Type == state.EvShardDeregistered && c.first.Type == state.EvNodeRetired {
+				if fired || e.Type == state.EvShardDeregistered && c.first.Type == state.EvNodeRetired {
 					c.first = e
 				}
 				continue
@@ -84,7 +101,7 @@ func OwnerCommands(evs []state.Event, m *mission.Mission) []report.OwnerCommand 
 		if id, ok := strings.CutPrefix(e.Actor, "schedule:"); ok {
 			if en, ok := entries[id]; ok {
 				entry = &en
-				if oc.Reason == "" {
+				if oc.Reason == "" || e.Type == state.EvScheduleFired {
 					oc.Reason = en.Reason
 				}
 			}
@@ -197,6 +214,17 @@ func fillCommand(oc *report.OwnerCommand, e *state.Event, jobs []string, entry *
 		}
 		oc.CLI = "planetary operator checkpoint configure" + iv + flag("path", body.Path) + rflag
 		post("/v1/operator/checkpoint", body)
+	case state.EvScheduleFired:
+		switch {
+		case entry != nil && (entry.Action == mission.ActJobCancel || entry.Action == mission.ActJobReroute):
+			fillJobCommand(oc, e, jobs, entry, rflag, entry.Action == mission.ActJobReroute)
+		case entry != nil && entry.Action != mission.ActCheckpointSave:
+			oc.Action = entry.Action
+		default:
+			oc.Action = mission.ActCheckpointSave
+			oc.CLI = "planetary operator checkpoint save"
+			post("/v1/operator/checkpoint/save", struct{}{})
+		}
 	case state.EvCheckpointSaved:
 		oc.Action = mission.ActCheckpointSave
 		oc.CLI = "planetary operator checkpoint save"
@@ -212,12 +240,11 @@ func fillCommand(oc *report.OwnerCommand, e *state.Event, jobs []string, entry *
 		oc.CLI = "planetary operator reporting configure" + flag("dir", body.Dir) + flag("label", body.Label) + rflag
 		post("/v1/operator/reporting", body)
 	case state.EvJobCancelled, state.EvJobRerouted:
-		fillJobCommand(oc, e, jobs, entry, rflag)
+		fillJobCommand(oc, e, jobs, entry, rflag, e.Type == state.EvJobRerouted)
 	}
 }
 
-func fillJobCommand(oc *report.OwnerCommand, e *state.Event, jobs []string, entry *mission.ScheduleEntry, rflag string) {
-	reroute := e.Type == state.EvJobRerouted
+func fillJobCommand(oc *report.OwnerCommand, e *state.Event, jobs []string, entry *mission.ScheduleEntry, rflag string, reroute bool) {
 	oc.Action = mission.ActJobCancel
 	if reroute {
 		oc.Action = mission.ActJobReroute

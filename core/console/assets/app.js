@@ -135,8 +135,9 @@
         model.ledger = more[1];
         sample();
         Planetary.renderShards(model.shards);
-        Planetary.renderNodes(model.nodes);
-        Planetary.renderLedger(model.ledger);
+        var cur = Planetary.currencyOf(model.nodes);
+        Planetary.renderNodes(model.nodes, cur);
+        Planetary.renderLedger(model.ledger, cur);
         Planetary.lineChart("chart-queue", model.series, "queue_depth");
         Planetary.lineChart("chart-completed", model.series, "completed");
         Planetary.flowChart("chart-flows", model.ledger.flows);

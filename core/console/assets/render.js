@@ -31,6 +31,16 @@
     if (!c || c[st] == null || typeof c[st] === "number") return 0;
     return c[st].value != null ? c[st].value : (c[st].value_mu || 0) / 1e6;
   }
+  // currencyOf is the one currency label of a model: money is one unit
+  // across the fabric, labelled by the mission's currency, which every
+  // node's price carries; "credits" when none says.
+  function currencyOf(nodes) {
+    var ids = (nodes || []).filter(function (n) { return n.price && n.price.currency; })
+      .map(function (n) { return n.id; }).sort();
+    if (!ids.length) return "credits";
+    var first = (nodes || []).filter(function (n) { return n.id === ids[0]; })[0];
+    return first.price.currency;
+  }
   function priceBase(p) {
     if (!p) return 0;
     return p.base != null ? p.base : (p.base_mu || 0) / 1e6;
@@ -84,8 +94,9 @@
       }));
   }
 
-  function renderNodes(nodes) {
-    table("nodes", ["Node", "Shard", "Status", "Plugin", "#Active", "#Capacity", "#Completed", "#Price", "#Earned", "#Heartbeat age", "Attestations"],
+  function renderNodes(nodes, currency) {
+    var cur = currency || currencyOf(nodes);
+    table("nodes", ["Node", "Shard", "Status", "Plugin", "#Active", "#Capacity", "#Completed", "#Price (" + cur + ")", "#Earned (" + cur + ")", "#Heartbeat age", "Attestations"],
       (nodes || []).map(function (n) {
         var a = n.attestations || {};
         var att = (a.certifications || []).concat(a.jurisdiction ? [a.jurisdiction] : []).join(", ");
@@ -99,20 +110,21 @@
           td(n.id), td(n.shard || ""), td(status, status === "up" ? "ok" : (status === "down" ? "bad" : "warn")),
           el("td", { text: plugin, title: n.plugin_reason || "", cls: ps === "up" ? "ok" : (ps === "refused" || ps === "crashed" ? "bad" : (ps ? "warn" : "")) }),
           td(num(n.active), "num"), td(num(n.capacity), "num"), td(num(n.completed), "num"),
-          td(credits(priceBase(n.price)) + " " + ((n.price && n.price.currency) || "credits"), "num"),
+          td(credits(priceBase(n.price)) + " / " + ((n.price && n.price.unit) || "job"), "num"),
           td(credits(earned), "num"), td(hb, "num"), td(att)
         ]);
       }));
   }
 
-  function renderLedger(l) {
+  function renderLedger(l, currency) {
     l = l || {};
+    var cur = currency || "credits";
     var g = l.global || {};
-    table("ledger", ["State", "#Jobs", "#Value"], STATES.map(function (st) {
+    table("ledger", ["State", "#Jobs", "#Value (" + cur + ")"], STATES.map(function (st) {
       return el("tr", { "data-state": st }, [td(st), td(num(count(g, st)), "num"), td(credits(value(g, st)), "num")]);
     }));
     var pay = l.payments || {};
-    table("payments", ["Node", "#Paid"], Object.keys(pay).sort().map(function (k) {
+    table("payments", ["Node", "#Paid (" + cur + ")"], Object.keys(pay).sort().map(function (k) {
       return el("tr", { "data-node": k }, [td(k), td(credits(pay[k]), "num")]);
     }));
     var inv = document.getElementById("invariants");
@@ -152,12 +164,24 @@
     Object.keys(attrs || {}).forEach(function (k) { e.setAttribute(k, attrs[k]); });
     return e;
   }
-  // lineChart draws one polyline per shard of series[i].per_shard[shard][field].
-  function lineChart(id, series, field) {
+  // axisText adds a label; vertical ones are rotated about their anchor.
+  function axisText(svg, x, y, text, attrs) {
+    var a = { x: x, y: y };
+    Object.keys(attrs || {}).forEach(function (k) { a[k] = attrs[k]; });
+    var t = svgEl("text", a);
+    t.textContent = text;
+    svg.appendChild(t);
+    return t;
+  }
+  var Y_LABELS = { queue_depth: "jobs queued", completed: "jobs completed" };
+  // lineChart draws one polyline per shard of series[i].per_shard[shard][field]
+  // over mission time, with both axes drawn and labelled (yLabel, default
+  // from the field; x: run time in seconds) and their end values marked.
+  function lineChart(id, series, field, yLabel) {
     var host = document.getElementById(id);
     if (!host) return;
     host.innerHTML = "";
-    var W = 600, H = 180, P = 28;
+    var W = 600, H = 200, P = 44, B = 46;
     var svg = svgEl("svg", { viewBox: "0 0 " + W + " " + H, "class": "chart", "data-chart": field, "data-points": String((series || []).length) });
     host.appendChild(svg);
     series = series || [];
@@ -167,18 +191,26 @@
     var t0 = series.length ? series[0].time_ms : 0, t1 = series.length ? series[series.length - 1].time_ms : 1;
     var max = 1;
     series.forEach(function (p) { names.forEach(function (s) { var v = ((p.per_shard || {})[s] || {})[field] || 0; if (v > max) max = v; }); });
-    svg.appendChild(svgEl("line", { x1: P, y1: H - P, x2: W - 8, y2: H - P, stroke: "#2b3d73" }));
-    var top = svgEl("text", { x: 2, y: 12 }); top.textContent = String(max); svg.appendChild(top);
+    var y0 = H - B, yTop = 10;
+    svg.appendChild(svgEl("line", { "class": "axis x", x1: P, y1: y0, x2: W - 8, y2: y0, stroke: "#2b3d73" }));
+    svg.appendChild(svgEl("line", { "class": "axis y", x1: P, y1: yTop, x2: P, y2: y0, stroke: "#2b3d73" }));
+    axisText(svg, P - 4, yTop + 8, num(max), { "text-anchor": "end", "class": "tick y" });
+    axisText(svg, P - 4, y0, "0", { "text-anchor": "end", "class": "tick y" });
+    axisText(svg, P, y0 + 12, (t0 / 1000).toFixed(1) + " s", { "text-anchor": "start", "class": "tick x" });
+    axisText(svg, W - 8, y0 + 12, (t1 / 1000).toFixed(1) + " s", { "text-anchor": "end", "class": "tick x" });
+    axisText(svg, (P + W - 8) / 2, y0 + 24, "run time (s)", { "text-anchor": "middle", "class": "axis-label x" });
+    axisText(svg, 12, (yTop + y0) / 2, yLabel || Y_LABELS[field] || field, { "text-anchor": "middle", "class": "axis-label y",
+      transform: "rotate(-90 12 " + ((yTop + y0) / 2) + ")" });
     names.forEach(function (s, i) {
       var pts = series.map(function (p) {
         var v = ((p.per_shard || {})[s] || {})[field] || 0;
         var x = P + (t1 > t0 ? (p.time_ms - t0) / (t1 - t0) : 0) * (W - P - 8);
-        var y = H - P - v / max * (H - P - 16);
+        var y = y0 - v / max * (y0 - yTop);
         return x.toFixed(1) + "," + y.toFixed(1);
       }).join(" ");
       var color = PALETTE[i % PALETTE.length];
       svg.appendChild(svgEl("polyline", { points: pts, fill: "none", stroke: color, "stroke-width": 2, "data-shard": s }));
-      var lab = svgEl("text", { x: P + 4 + i * 90, y: H - 8, fill: color }); lab.textContent = s; svg.appendChild(lab);
+      var lab = svgEl("text", { x: P + 4 + i * 90, y: H - 4, fill: color, "class": "legend" }); lab.textContent = s; svg.appendChild(lab);
     });
   }
   function flowChart(id, flows) {
@@ -186,14 +218,21 @@
     if (!host) return;
     host.innerHTML = "";
     flows = (flows || []).filter(function (f) { return f.jobs > 0; });
-    var W = 600, row = 22, H = Math.max(40, flows.length * row + 10);
+    var W = 600, row = 22, head = 16, H = Math.max(40, flows.length * row + 10) + head + 30;
     var svg = svgEl("svg", { viewBox: "0 0 " + W + " " + H, "class": "chart flows", "data-chart": "flows" });
     host.appendChild(svg);
     var max = 1;
     flows.forEach(function (f) { if (f.jobs > max) max = f.jobs; });
-    if (!flows.length) { var t = svgEl("text", { x: 4, y: 20 }); t.textContent = "no spillover flows"; svg.appendChild(t); }
+    axisText(svg, 4, 11, "route (from → to)", { "class": "axis-label y" });
+    var y0 = H - 30;
+    svg.appendChild(svgEl("line", { "class": "axis x", x1: 140, y1: y0, x2: W - 80, y2: y0, stroke: "#2b3d73" }));
+    svg.appendChild(svgEl("line", { "class": "axis y", x1: 140, y1: head, x2: 140, y2: y0, stroke: "#2b3d73" }));
+    axisText(svg, 140, y0 + 12, "0", { "text-anchor": "middle", "class": "tick x" });
+    axisText(svg, W - 80, y0 + 12, num(max), { "text-anchor": "middle", "class": "tick x" });
+    axisText(svg, (140 + W - 80) / 2, y0 + 24, "jobs moved", { "text-anchor": "middle", "class": "axis-label x" });
+    if (!flows.length) { var t = svgEl("text", { x: 146, y: head + 20 }); t.textContent = "no spillover flows"; svg.appendChild(t); }
     flows.forEach(function (f, i) {
-      var y = 6 + i * row;
+      var y = head + 6 + i * row;
       var lab = svgEl("text", { x: 4, y: y + 13 }); lab.textContent = f.from + " → " + f.to; svg.appendChild(lab);
       svg.appendChild(svgEl("rect", { x: 140, y: y, height: 16, width: Math.max(2, f.jobs / max * (W - 220)), fill: "#f6b93b", "data-from": f.from, "data-to": f.to }));
       var v = svgEl("text", { x: 146 + f.jobs / max * (W - 220), y: y + 13 }); v.textContent = num(f.jobs) + " jobs"; svg.appendChild(v);
@@ -205,8 +244,9 @@
     var title = document.getElementById("mission-name");
     if (title && m.mission) title.textContent = m.mission;
     renderShards(m.shards);
-    renderNodes(m.nodes);
-    renderLedger(m.ledger);
+    var cur = m.currency || currencyOf(m.nodes);
+    renderNodes(m.nodes, cur);
+    renderLedger(m.ledger, cur);
     renderEvents(m.events);
     renderTopology(m.svg);
     lineChart("chart-queue", m.series, "queue_depth");
@@ -216,7 +256,7 @@
   }
 
   global.Planetary = {
-    STATES: STATES, count: count, renderAll: renderAll, renderShards: renderShards, renderNodes: renderNodes,
+    STATES: STATES, count: count, currencyOf: currencyOf, renderAll: renderAll, renderShards: renderShards, renderNodes: renderNodes,
     renderLedger: renderLedger, renderEvents: renderEvents, renderTopology: renderTopology,
     lineChart: lineChart, flowChart: flowChart
   };

@@ -31,6 +31,17 @@ func TestDashboardOffline(t *testing.T) {
 	completed := browsertest.Eval[string](b, `document.querySelector('#ledger tr[data-state=completed] td:nth-child(2)').textContent`)
 	invariants := browsertest.Eval[float64](b, `document.querySelectorAll('#invariants li[data-ok=true]').length`)
 	title := browsertest.Eval[string](b, `document.getElementById('mission-name').textContent`)
+	// Every chart has both axes labelled; the summary figures open the page.
+	unlabelled := browsertest.Eval[string](b, `Array.prototype.filter.call(document.querySelectorAll('svg.chart'), function (c) {
+		var x = c.querySelector('text.axis-label.x'), y = c.querySelector('text.axis-label.y');
+		return !x || !y || !x.textContent || !y.textContent;
+	}).map(function (c) { return c.getAttribute('data-chart'); }).join(',')`)
+	charts := browsertest.Eval[float64](b, `document.querySelectorAll('svg.chart').length`)
+	firstPanel := browsertest.Eval[string](b, `document.querySelector('main section').id`)
+	figures := browsertest.Eval[string](b, `Array.prototype.map.call(document.querySelectorAll('#summary-figures [data-figure]'), function (f) { return f.getAttribute('data-figure') + '=' + f.querySelector('.value').textContent; }).join(' ')`)
+	if charts != 3 || unlabelled != "" || firstPanel != "summary-panel" || !strings.Contains(figures, "jobs=12") || !strings.Contains(figures, "cost=") {
+		t.Errorf("charts %v, without axis labels %q, first panel %q, figures %q", charts, unlabelled, firstPanel, figures)
+	}
 	b.Screenshot("dashboard")
 	if svgNodes != 3 || strings.TrimSpace(completed) != "8" || invariants != 3 || title != "fixture-mission" {
 		t.Fatalf("svg nodes %v, completed %q, invariants %v, title %q", svgNodes, completed, invariants, title)
