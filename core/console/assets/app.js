@@ -135,7 +135,7 @@
         model.ledger = more[1];
         sample();
         Planetary.renderShards(model.shards);
-        var cur = Planetary.currencyOf(model.nodes);
+        var cur = Planetary.currency = Planetary.currencyOf(model.nodes);
         Planetary.renderNodes(model.nodes, cur);
         Planetary.renderLedger(model.ledger, cur);
         Planetary.lineChart("chart-queue", model.series, "queue_depth");

@@ -211,7 +211,7 @@
     rows.forEach(function (a) { if (a.paid != null && a.outcome === "completed") { paid += a.paid; settled = true; } });
     var s = document.getElementById("job-settlement");
     s.setAttribute("data-settled", String(settled));
-    s.textContent = settled ? "settled: paid " + micro(paid) + " credits to " + rows.filter(function (a) {
+    s.textContent = settled ? "settled: paid " + micro(paid) + " " + ((global.Planetary && global.Planetary.currency) || "credits") + " to " + rows.filter(function (a) {
       return a.outcome === "completed"; }).map(function (a) { return a.node; }).join(", ")
       : "not settled: a job is paid its quote when an attempt completes";
   }
