@@ -44,7 +44,7 @@ func applyJobGC(c *txn, body []byte) *Response {
 			out = append(out, rejected(id, "finished at %d, after %d", j.FinishedAt, b.Before))
 			continue
 		}
-		c.s.Collect(j, paidOf(j), c.time)
+		c.s.Collect(j, paidOf(j), c.time, c.index)
 		if first == "" {
 			first = id
 		}

@@ -69,6 +69,8 @@ func applyMission(c *txn, body []byte) *Response {
 		p.CheckpointIntervalMs, p.CheckpointPath = m.CheckpointMs, m.CheckpointPath
 		p.ReportingDir, p.ReportingLabel = m.ReportingDir, m.ReportingLabel
 		p.CompliancePolicy = m.CompliancePolicy
+		p.JobGCThresholdMs, p.JobGCIntervalMs = m.JobGCThresholdMs, m.JobGCIntervalMs
+		p.JobGCBatch, p.IdempotencyWindowMs = m.JobGCBatch, m.IdempotencyWindowMs
 		p.Schedule = m.Schedule
 		if p.MissionStart == 0 {
 			p.MissionStart = m.Meta.Time

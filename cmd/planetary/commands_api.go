@@ -27,6 +27,7 @@ func apiCommands(m Meta) map[string]cli.CommandFactory {
 		"operator checkpoint configure": func() (cli.Command, error) { return &OperatorCheckpointConfigureCommand{Meta: m}, nil },
 		"operator checkpoint save":      func() (cli.Command, error) { return &OperatorCheckpointSaveCommand{Meta: m}, nil },
 		"operator reporting configure":  func() (cli.Command, error) { return &OperatorReportingConfigureCommand{Meta: m}, nil },
+		"operator gc":                   func() (cli.Command, error) { return &OperatorGCCommand{Meta: m}, nil },
 		"operator snapshot save":        func() (cli.Command, error) { return &OperatorSnapshotSaveCommand{Meta: m}, nil },
 		"operator snapshot restore":     func() (cli.Command, error) { return &OperatorSnapshotRestoreCommand{Meta: m}, nil },
 		"operator snapshot inspect":     func() (cli.Command, error) { return &OperatorSnapshotInspectCommand{Meta: m}, nil },

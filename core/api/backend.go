@@ -51,4 +51,6 @@ type Backend interface {
 	SnapshotSave(ctx context.Context, w io.Writer) (server.SnapshotInfo, error)
 	SnapshotRestore(ctx context.Context, r io.Reader) error
 	Checkpoint(ctx context.Context) (server.SnapshotInfo, error)
+	// CollectGarbage runs one garbage collection pass (core/server/gc.go).
+	CollectGarbage(ctx context.Context, opt server.GCOptions) (server.GCResult, error)
 }

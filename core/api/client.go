@@ -470,6 +470,12 @@ func (c *Client) SaveCheckpoint(ctx context.Context) (Snapshot, error) {
 	return out, c.call(ctx, http.MethodPost, "/v1/operator/checkpoint/save", nil, struct{}{}, &out)
 }
 
+// GC runs a garbage collection pass now and says what it collected.
+func (c *Client) GC(ctx context.Context, req GCRequest) (GCResult, error) {
+	var out GCResult
+	return out, c.call(ctx, http.MethodPost, "/v1/operator/gc", nil, req, &out)
+}
+
 // ConfigureReporting retargets report output.
 func (c *Client) ConfigureReporting(ctx context.Context, cfg ReportingConfig) (WriteResult, error) {
 	var out WriteResult

@@ -60,6 +60,7 @@ func (h *HTTP) routes() {
 	h.handle("POST /v1/operator/resume", accessManagement, true, h.pause(false))
 	h.handle("POST /v1/operator/checkpoint", accessManagement, true, h.checkpointConfigure)
 	h.handle("POST /v1/operator/checkpoint/save", accessManagement, true, h.checkpointSave)
+	h.handle("POST /v1/operator/gc", accessManagement, true, h.operatorGC)
 	h.handle("POST /v1/operator/reporting", accessManagement, true, h.reportingConfigure)
 	h.handle("GET /v1/operator/snapshot", accessManagement, false, h.snapshotSave)
 	h.handle("PUT /v1/operator/snapshot", accessManagement, true, h.snapshotRestore)
@@ -295,9 +296,27 @@ func (h *HTTP) jobGet(w http.ResponseWriter, r *http.Request) (any, error) {
 		}
 	})
 	if out == nil {
-		return nil, notFound("job %q not found", id)
+		return nil, h.jobNotFound(id)
 	}
 	return out, nil
+}
+
+// jobNotFound is the 404 of a job id: a collected job's tomb says when it
+// was collected (docs/retention.md), any other id is not found.
+func (h *HTTP) jobNotFound(id string) error {
+	var (
+		t  state.Tomb
+		ok bool
+	)
+	h.b.Read(func(s *state.Store) { t, ok = s.CollectedByID(id) })
+	if !ok {
+		return notFound("job %q not found", id)
+	}
+	msg := fmt.Sprintf("job %q collected at %s (mission time %d", id, time.Unix(0, t.CollectedAt).UTC().Format(time.RFC3339Nano), t.CollectedAt)
+	if t.CollectedIndex > 0 {
+		msg += fmt.Sprintf(", raft index %d", t.CollectedIndex)
+	}
+	return notFound("%s): it was %s and its record is gone; its share of the ledger stays in the totals", msg, t.State)
 }
 
 // requireJob answers 404 unless the job exists.
@@ -305,7 +324,7 @@ func (h *HTTP) requireJob(id string) error {
 	ok := false
 	h.b.Read(func(s *state.Store) { ok = s.Job(id) != nil })
 	if !ok {
-		return notFound("job %q not found", id)
+		return h.jobNotFound(id)
 	}
 	return nil
 }

@@ -482,3 +482,27 @@ func (h *HTTP) snapshotRestore(w http.ResponseWriter, r *http.Request) (any, err
 	}
 	return WriteResult{Index: h.b.AppliedIndex()}, nil
 }
+
+func (h *HTTP) operatorGC(w http.ResponseWriter, r *http.Request) (any, error) {
+	var req GCRequest
+	if err := h.decodeOptional(w, r, &req); err != nil {
+		return nil, err
+	}
+	opt := server.GCOptions{Threshold: -1, Actor: caller(r).actor(), Reason: req.Reason}
+	if req.Threshold != "" {
+		d, err := time.ParseDuration(req.Threshold)
+		if err != nil || d < 0 {
+			return nil, badRequest("threshold", "threshold must be a non-negative duration such as \"0s\" or \"10m\", got %q", req.Threshold)
+		}
+		opt.Threshold = d
+	}
+	res, err := h.b.CollectGarbage(r.Context(), opt)
+	if err != nil {
+		return nil, err
+	}
+	return GCResult{
+		Before: res.Before, ForgetBefore: res.ForgetBefore, Collected: res.Collected, Forgotten: res.Forgotten,
+		Skipped: res.Skipped, Batches: res.Batches, First: res.First, Last: res.Last, Index: res.Index,
+		LiveJobs: res.LiveJobs, Tombs: res.Tombs,
+	}, nil
+}

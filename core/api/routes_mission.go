@@ -60,6 +60,16 @@ func missionCommand(m *mission.Mission, meta command.Meta) (command.MissionApply
 		CheckpointMs: m.Checkpoint.IntervalMs, CheckpointPath: m.Checkpoint.Path,
 		ReportingDir: m.Reporting.Dir, ReportingLabel: m.Reporting.Label,
 		CompliancePolicy: m.Compliance.Policy,
+		JobGCThresholdMs: m.Retention.JobGCThresholdMs, JobGCIntervalMs: m.Retention.JobGCIntervalMs,
+		JobGCBatch: m.Retention.JobGCBatch, IdempotencyWindowMs: m.Retention.IdempotencyWindowMs,
+	}
+	// "0s" is -1 in the policy, where 0 means the default: no periodic
+	// pass, and tombs forgotten by the next pass.
+	if cmd.JobGCIntervalMs == 0 {
+		cmd.JobGCIntervalMs = -1
+	}
+	if cmd.IdempotencyWindowMs == 0 {
+		cmd.IdempotencyWindowMs = -1
 	}
 	for _, e := range m.Schedule {
 		se := state.ScheduleEntry{ID: e.ID, AtMs: e.AtMs, AfterCompleted: e.AfterCompleted, Note: e.Note, Action: e.Action}
@@ -114,6 +124,10 @@ func recordDiff(s *state.Store, cmd *command.MissionApply) []string {
 	pol("reporting_dir", p.ReportingDir, cmd.ReportingDir)
 	pol("reporting_label", p.ReportingLabel, cmd.ReportingLabel)
 	pol("compliance_policy", p.CompliancePolicy, cmd.CompliancePolicy)
+	pol("job_gc_threshold_ms", p.JobGCThresholdMs, cmd.JobGCThresholdMs)
+	pol("job_gc_interval_ms", p.JobGCIntervalMs, cmd.JobGCIntervalMs)
+	pol("job_gc_batch", p.JobGCBatch, cmd.JobGCBatch)
+	pol("idempotency_window_ms", p.IdempotencyWindowMs, cmd.IdempotencyWindowMs)
 	old := map[string]bool{}
 	for _, e := range p.Schedule {
 		old[e.ID] = true

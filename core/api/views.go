@@ -169,6 +169,30 @@ type OwnerRequest struct {
 	Reason string `json:"reason,omitempty"`
 }
 
+// GCRequest is the body of POST /v1/operator/gc. Threshold, when set,
+// replaces the mission's job_gc_threshold for this pass ("0s": every
+// finished job).
+type GCRequest struct {
+	Threshold string `json:"threshold,omitempty"`
+	Reason    string `json:"reason,omitempty"`
+}
+
+// GCResult is what one garbage collection pass collected. Times are mission
+// time in Unix ns.
+type GCResult struct {
+	Before       int64  `json:"before"`
+	ForgetBefore int64  `json:"forget_before,omitempty"`
+	Collected    int    `json:"collected"`
+	Forgotten    int    `json:"tombs_forgotten"`
+	Skipped      int    `json:"skipped"`
+	Batches      int    `json:"batches"`
+	First        string `json:"first,omitempty"`
+	Last         string `json:"last,omitempty"`
+	Index        uint64 `json:"index"`
+	LiveJobs     int    `json:"live_jobs"`
+	Tombs        int    `json:"tombs"`
+}
+
 // RerouteRequest is the body of POST /v1/job/{id}/reroute.
 type RerouteRequest struct {
 	Shard  string `json:"shard"`

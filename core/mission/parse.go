@@ -185,7 +185,7 @@ func (p *parser) refer(kind, name string, rng hcl.Range, what string, entry int)
 }
 
 func (p *parser) decodeMission(by map[string]hcl.Blocks, fileRange hcl.Range) *Mission {
-	missionKinds := []string{"shard", "node", "compliance", "checkpoint", "reporting", "workload", "schedule", "plan"}
+	missionKinds := []string{"shard", "node", "compliance", "checkpoint", "reporting", "retention", "workload", "schedule", "plan"}
 	if len(by["mission"]) == 0 {
 		for _, k := range missionKinds {
 			if len(by[k]) > 0 {
@@ -271,6 +271,7 @@ func (p *parser) decodeMission(by map[string]hcl.Blocks, fileRange hcl.Range) *M
 			r.limit("label", limits.PathComponent("label", m.Reporting.Label))
 		}
 	}
+	m.Retention = p.decodeRetention(doc("retention"), by["retention"], fileRange)
 	seenWl, seenPrefix := map[string]hcl.Range{}, map[string]hcl.Range{}
 	for _, b := range by["workload"] {
 		w := p.decodeWorkload(doc("workload"), b, m.Name)
@@ -659,4 +660,29 @@ func hasAll(have, need []string) bool {
 		}
 	}
 	return true
+}
+
+// maxGCBatch bounds the jobs of one JobGC entry.
+const maxGCBatch = 100_000
+
+// decodeRetention reads the retention block, or its defaults when absent.
+func (p *parser) decodeRetention(doc *BlockDoc, bs hcl.Blocks, fileRange hcl.Range) Retention {
+	var r *reader
+	if len(bs) > 0 {
+		r, _ = content(doc, bs[0].Body, bs[0].DefRange, &p.diags)
+	} else {
+		r = newReader(doc.Attributes, nil, fileRange, &p.diags)
+	}
+	out := Retention{
+		JobGCThresholdMs: r.Duration("job_gc_threshold"), JobGCIntervalMs: r.Duration("job_gc_interval"),
+		JobGCBatch: r.Int("job_gc_batch"), IdempotencyWindowMs: r.Duration("idempotency_window"),
+	}
+	if r.Has("job_gc_threshold") && out.JobGCThresholdMs == 0 {
+		p.errorf(r.Range("job_gc_threshold"), "Invalid duration", "The job_gc_threshold must be positive: a job is kept at least this long after it finished.")
+	}
+	if out.JobGCBatch < 1 || out.JobGCBatch > maxGCBatch {
+		p.errorf(r.Range("job_gc_batch"), "Value out of range", "Attribute \"job_gc_batch\" must be between 1 and %d, got %d.", maxGCBatch, out.JobGCBatch)
+		out.JobGCBatch = 1000
+	}
+	return out
 }

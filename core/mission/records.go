@@ -173,7 +173,7 @@ func Diff(old, new *Mission) []string {
 func missionHeader(m *Mission) map[string]any {
 	return map[string]any{
 		"seed": m.Seed, "owner": m.Owner, "description": m.Description, "name": m.Name,
-		"compliance": m.Compliance, "checkpoint": m.Checkpoint, "reporting": m.Reporting, "plan": m.Plan,
+		"compliance": m.Compliance, "checkpoint": m.Checkpoint, "reporting": m.Reporting, "retention": m.Retention, "plan": m.Plan,
 	}
 }
 

@@ -333,6 +333,15 @@ func missionFileDocs() []BlockDoc {
 		{Name: "checkpoint", File: "mission", Description: "Checkpoint policy.", Attributes: checkpointAttrs()},
 		{Name: "reporting", File: "mission", Description: "Report output.", Attributes: reportingAttrs()},
 		{
+			Name: "retention", File: "mission", Description: "Garbage collection of finished jobs by the leader (docs/retention.md).",
+			Attributes: []AttrDoc{
+				{Name: "job_gc_threshold", Type: TypeDuration, Default: "1h", Description: "A completed, failed or cancelled job is collected once it finished this long ago on the mission clock."},
+				{Name: "job_gc_interval", Type: TypeDuration, Default: "1m", Description: "How often the leader looks for jobs to collect; \"0s\" turns the periodic pass off (`planetary operator gc` still runs one)."},
+				{Name: "job_gc_batch", Type: TypeInt, Default: int64(1000), Description: "Most jobs collected by one raft entry (1 to 100000)."},
+				{Name: "idempotency_window", Type: TypeDuration, Default: "24h", Description: "How long a collected job's id and idempotency key stay taken after its collection: a resubmit inside it is a duplicate of the collected job."},
+			},
+		},
+		{
 			Name: "workload", Labels: []string{"name"}, Repeatable: true, File: "mission",
 			Description: "A job blueprint that `planetary run` submits: count jobs of one class.",
 			Attributes: []AttrDoc{

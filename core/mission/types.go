@@ -34,6 +34,7 @@ type Mission struct {
 	Compliance Compliance      `json:"compliance"`
 	Checkpoint Checkpoint      `json:"checkpoint"`
 	Reporting  Reporting       `json:"reporting"`
+	Retention  Retention       `json:"retention"`
 	Workloads  []Workload      `json:"workloads"`
 	Schedule   []ScheduleEntry `json:"schedule"`
 	Plan       Plan            `json:"plan"`
@@ -140,6 +141,15 @@ type Checkpoint struct {
 type Reporting struct {
 	Dir   string `json:"dir"`
 	Label string `json:"label"`
+}
+
+// Retention is the garbage collection policy of finished jobs
+// (docs/retention.md); durations are mission time in milliseconds.
+type Retention struct {
+	JobGCThresholdMs    int64 `json:"job_gc_threshold_ms"`
+	JobGCIntervalMs     int64 `json:"job_gc_interval_ms"`
+	JobGCBatch          int64 `json:"job_gc_batch"`
+	IdempotencyWindowMs int64 `json:"idempotency_window_ms"`
 }
 
 // Workload is a job blueprint: Count jobs of one class.

@@ -87,7 +87,7 @@ func (s *Server) leaderLoop(ctx context.Context) {
 	defer s.hb.stop()
 
 	var wg sync.WaitGroup
-	for _, loop := range []func(context.Context){s.schedulerLoop, s.heartbeatLoop, s.clockLoop, s.checkpointLoop} {
+	for _, loop := range []func(context.Context){s.schedulerLoop, s.heartbeatLoop, s.clockLoop, s.checkpointLoop, s.gcLoop} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -77,6 +77,9 @@ type Server struct {
 	// disk records ENOSPC failures of the raft stores (disk.go).
 	disk diskWatch
 
+	// gcMu runs one garbage collection pass at a time (gc.go).
+	gcMu sync.Mutex
+
 	// replay and ready track the start-up replay (startup.go).
 	replay replay
 	ready  atomic.Bool

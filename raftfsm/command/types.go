@@ -19,6 +19,12 @@ type MissionApply struct {
 	ReportingLabel   string
 	CompliancePolicy string
 	Schedule         []state.ScheduleEntry
+	// Retention (docs/retention.md), mission time in ms; 0 in entries
+	// written before it: the leader's defaults.
+	JobGCThresholdMs    int64
+	JobGCIntervalMs     int64
+	JobGCBatch          int64
+	IdempotencyWindowMs int64
 }
 
 // JobSubmit is one job in a SubmitBatch. ID is chosen by the leader (or

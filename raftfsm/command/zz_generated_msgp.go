@@ -3347,6 +3347,30 @@ func (z *MissionApply) DecodeMsg(dc *msgp.Reader) (err error) {
 					return
 				}
 			}
+		case "JobGCThresholdMs":
+			z.JobGCThresholdMs, err = dc.ReadInt64()
+			if err != nil {
+				err = msgp.WrapError(err, "JobGCThresholdMs")
+				return
+			}
+		case "JobGCIntervalMs":
+			z.JobGCIntervalMs, err = dc.ReadInt64()
+			if err != nil {
+				err = msgp.WrapError(err, "JobGCIntervalMs")
+				return
+			}
+		case "JobGCBatch":
+			z.JobGCBatch, err = dc.ReadInt64()
+			if err != nil {
+				err = msgp.WrapError(err, "JobGCBatch")
+				return
+			}
+		case "IdempotencyWindowMs":
+			z.IdempotencyWindowMs, err = dc.ReadInt64()
+			if err != nil {
+				err = msgp.WrapError(err, "IdempotencyWindowMs")
+				return
+			}
 		default:
 			err = dc.Skip()
 			if err != nil {
@@ -3360,9 +3384,9 @@ func (z *MissionApply) DecodeMsg(dc *msgp.Reader) (err error) {
 
 // EncodeMsg implements msgp.Encodable
 func (z *MissionApply) EncodeMsg(en *msgp.Writer) (err error) {
-	// map header, size 12
+	// map header, size 16
 	// write "Meta"
-	err = en.Append(0x8c, 0xa4, 0x4d, 0x65, 0x74, 0x61)
+	err = en.Append(0xde, 0x0, 0x10, 0xa4, 0x4d, 0x65, 0x74, 0x61)
 	if err != nil {
 		return
 	}
@@ -3502,15 +3526,55 @@ func (z *MissionApply) EncodeMsg(en *msgp.Writer) (err error) {
 			return
 		}
 	}
+	// write "JobGCThresholdMs"
+	err = en.Append(0xb0, 0x4a, 0x6f, 0x62, 0x47, 0x43, 0x54, 0x68, 0x72, 0x65, 0x73, 0x68, 0x6f, 0x6c, 0x64, 0x4d, 0x73)
+	if err != nil {
+		return
+	}
+	err = en.WriteInt64(z.JobGCThresholdMs)
+	if err != nil {
+		err = msgp.WrapError(err, "JobGCThresholdMs")
+		return
+	}
+	// write "JobGCIntervalMs"
+	err = en.Append(0xaf, 0x4a, 0x6f, 0x62, 0x47, 0x43, 0x49, 0x6e, 0x74, 0x65, 0x72, 0x76, 0x61, 0x6c, 0x4d, 0x73)
+	if err != nil {
+		return
+	}
+	err = en.WriteInt64(z.JobGCIntervalMs)
+	if err != nil {
+		err = msgp.WrapError(err, "JobGCIntervalMs")
+		return
+	}
+	// write "JobGCBatch"
+	err = en.Append(0xaa, 0x4a, 0x6f, 0x62, 0x47, 0x43, 0x42, 0x61, 0x74, 0x63, 0x68)
+	if err != nil {
+		return
+	}
+	err = en.WriteInt64(z.JobGCBatch)
+	if err != nil {
+		err = msgp.WrapError(err, "JobGCBatch")
+		return
+	}
+	// write "IdempotencyWindowMs"
+	err = en.Append(0xb3, 0x49, 0x64, 0x65, 0x6d, 0x70, 0x6f, 0x74, 0x65, 0x6e, 0x63, 0x79, 0x57, 0x69, 0x6e, 0x64, 0x6f, 0x77, 0x4d, 0x73)
+	if err != nil {
+		return
+	}
+	err = en.WriteInt64(z.IdempotencyWindowMs)
+	if err != nil {
+		err = msgp.WrapError(err, "IdempotencyWindowMs")
+		return
+	}
 	return
 }
 
 // MarshalMsg implements msgp.Marshaler
 func (z *MissionApply) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
-	// map header, size 12
+	// map header, size 16
 	// string "Meta"
-	o = append(o, 0x8c, 0xa4, 0x4d, 0x65, 0x74, 0x61)
+	o = append(o, 0xde, 0x0, 0x10, 0xa4, 0x4d, 0x65, 0x74, 0x61)
 	o, err = z.Meta.MarshalMsg(o)
 	if err != nil {
 		err = msgp.WrapError(err, "Meta")
@@ -3570,6 +3634,18 @@ func (z *MissionApply) MarshalMsg(b []byte) (o []byte, err error) {
 			return
 		}
 	}
+	// string "JobGCThresholdMs"
+	o = append(o, 0xb0, 0x4a, 0x6f, 0x62, 0x47, 0x43, 0x54, 0x68, 0x72, 0x65, 0x73, 0x68, 0x6f, 0x6c, 0x64, 0x4d, 0x73)
+	o = msgp.AppendInt64(o, z.JobGCThresholdMs)
+	// string "JobGCIntervalMs"
+	o = append(o, 0xaf, 0x4a, 0x6f, 0x62, 0x47, 0x43, 0x49, 0x6e, 0x74, 0x65, 0x72, 0x76, 0x61, 0x6c, 0x4d, 0x73)
+	o = msgp.AppendInt64(o, z.JobGCIntervalMs)
+	// string "JobGCBatch"
+	o = append(o, 0xaa, 0x4a, 0x6f, 0x62, 0x47, 0x43, 0x42, 0x61, 0x74, 0x63, 0x68)
+	o = msgp.AppendInt64(o, z.JobGCBatch)
+	// string "IdempotencyWindowMs"
+	o = append(o, 0xb3, 0x49, 0x64, 0x65, 0x6d, 0x70, 0x6f, 0x74, 0x65, 0x6e, 0x63, 0x79, 0x57, 0x69, 0x6e, 0x64, 0x6f, 0x77, 0x4d, 0x73)
+	o = msgp.AppendInt64(o, z.IdempotencyWindowMs)
 	return
 }
 
@@ -3702,6 +3778,30 @@ func (z *MissionApply) UnmarshalMsg(bts []byte) (o []byte, err error) {
 					return
 				}
 			}
+		case "JobGCThresholdMs":
+			z.JobGCThresholdMs, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "JobGCThresholdMs")
+				return
+			}
+		case "JobGCIntervalMs":
+			z.JobGCIntervalMs, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "JobGCIntervalMs")
+				return
+			}
+		case "JobGCBatch":
+			z.JobGCBatch, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "JobGCBatch")
+				return
+			}
+		case "IdempotencyWindowMs":
+			z.IdempotencyWindowMs, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "IdempotencyWindowMs")
+				return
+			}
 		default:
 			bts, err = msgp.Skip(bts)
 			if err != nil {
@@ -3716,7 +3816,7 @@ func (z *MissionApply) UnmarshalMsg(bts []byte) (o []byte, err error) {
 
 // Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
 func (z *MissionApply) Msgsize() (s int) {
-	s = 1 + 5 + z.Meta.Msgsize() + 5 + msgp.StringPrefixSize + len(z.Name) + 7 + msgp.StringPrefixSize + len(z.Digest) + 5 + msgp.Uint64Size + 7 + msgp.ArrayHeaderSize
+	s = 3 + 5 + z.Meta.Msgsize() + 5 + msgp.StringPrefixSize + len(z.Name) + 7 + msgp.StringPrefixSize + len(z.Digest) + 5 + msgp.Uint64Size + 7 + msgp.ArrayHeaderSize
 	for za0001 := range z.Shards {
 		s += z.Shards[za0001].Msgsize()
 	}
@@ -3728,6 +3828,7 @@ func (z *MissionApply) Msgsize() (s int) {
 	for za0003 := range z.Schedule {
 		s += z.Schedule[za0003].Msgsize()
 	}
+	s += 17 + msgp.Int64Size + 16 + msgp.Int64Size + 11 + msgp.Int64Size + 20 + msgp.Int64Size
 	return
 }
 

@@ -115,8 +115,9 @@ func (s *Store) imageMeta() StoreMeta {
 // Collect removes a terminal job's record and its id and key indexes; its
 // share of the ledger moves to the collected aggregates (paidMu is what the
 // payments invariant counts for it) and a tomb keeps its id and key for the
-// idempotency window. The ledger tables are totals and do not change.
-func (s *Store) Collect(j *Job, paidMu, at int64) {
+// idempotency window (at is the mission time and index the raft index of
+// the collection). The ledger tables are totals and do not change.
+func (s *Store) Collect(j *Job, paidMu, at int64, index uint64) {
 	if cur := s.JobBySeq(j.Seq); cur != j || !j.State.Terminal() {
 		panic(fmt.Sprintf("state: collect of job %d that is not a stored terminal record", j.Seq))
 	}
@@ -146,7 +147,7 @@ func (s *Store) Collect(j *Job, paidMu, at int64) {
 	g.paidMu += paidMu
 	g.hops += int64(j.Hops)
 	g.lastAt = at
-	g.addTomb(Tomb{ID: j.ID, Key: j.Key, State: j.State, FinishedAt: j.FinishedAt, CollectedAt: at})
+	g.addTomb(Tomb{ID: j.ID, Key: j.Key, State: j.State, FinishedAt: j.FinishedAt, CollectedAt: at, CollectedIndex: index})
 }
 
 // CollectBatchDone counts one applied collection batch.

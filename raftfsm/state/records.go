@@ -59,4 +59,7 @@ type Tomb struct {
 	State       JobState
 	FinishedAt  int64
 	CollectedAt int64
+	// CollectedIndex is the raft index of the JobGC entry (0 in tombs
+	// written before it was kept).
+	CollectedIndex uint64
 }

@@ -292,6 +292,12 @@ type Policy struct {
 	LastCheckpointPath   string
 	LastCheckpointSHA256 string
 	LastCheckpointAt     int64
+	// Retention of finished jobs (docs/retention.md), mission time in ms;
+	// 0 (a mission applied before retention existed): the defaults.
+	JobGCThresholdMs    int64
+	JobGCIntervalMs     int64
+	JobGCBatch          int64
+	IdempotencyWindowMs int64
 }
 
 // TokenType is an ACL token's power.

@@ -3038,6 +3038,30 @@ func (z *Policy) DecodeMsg(dc *msgp.Reader) (err error) {
 				err = msgp.WrapError(err, "LastCheckpointAt")
 				return
 			}
+		case "JobGCThresholdMs":
+			z.JobGCThresholdMs, err = dc.ReadInt64()
+			if err != nil {
+				err = msgp.WrapError(err, "JobGCThresholdMs")
+				return
+			}
+		case "JobGCIntervalMs":
+			z.JobGCIntervalMs, err = dc.ReadInt64()
+			if err != nil {
+				err = msgp.WrapError(err, "JobGCIntervalMs")
+				return
+			}
+		case "JobGCBatch":
+			z.JobGCBatch, err = dc.ReadInt64()
+			if err != nil {
+				err = msgp.WrapError(err, "JobGCBatch")
+				return
+			}
+		case "IdempotencyWindowMs":
+			z.IdempotencyWindowMs, err = dc.ReadInt64()
+			if err != nil {
+				err = msgp.WrapError(err, "IdempotencyWindowMs")
+				return
+			}
 		default:
 			err = dc.Skip()
 			if err != nil {
@@ -3051,9 +3075,9 @@ func (z *Policy) DecodeMsg(dc *msgp.Reader) (err error) {
 
 // EncodeMsg implements msgp.Encodable
 func (z *Policy) EncodeMsg(en *msgp.Writer) (err error) {
-	// map header, size 20
+	// map header, size 24
 	// write "CheckpointIntervalMs"
-	err = en.Append(0xde, 0x0, 0x14, 0xb4, 0x43, 0x68, 0x65, 0x63, 0x6b, 0x70, 0x6f, 0x69, 0x6e, 0x74, 0x49, 0x6e, 0x74, 0x65, 0x72, 0x76, 0x61, 0x6c, 0x4d, 0x73)
+	err = en.Append(0xde, 0x0, 0x18, 0xb4, 0x43, 0x68, 0x65, 0x63, 0x6b, 0x70, 0x6f, 0x69, 0x6e, 0x74, 0x49, 0x6e, 0x74, 0x65, 0x72, 0x76, 0x61, 0x6c, 0x4d, 0x73)
 	if err != nil {
 		return
 	}
@@ -3273,15 +3297,55 @@ func (z *Policy) EncodeMsg(en *msgp.Writer) (err error) {
 		err = msgp.WrapError(err, "LastCheckpointAt")
 		return
 	}
+	// write "JobGCThresholdMs"
+	err = en.Append(0xb0, 0x4a, 0x6f, 0x62, 0x47, 0x43, 0x54, 0x68, 0x72, 0x65, 0x73, 0x68, 0x6f, 0x6c, 0x64, 0x4d, 0x73)
+	if err != nil {
+		return
+	}
+	err = en.WriteInt64(z.JobGCThresholdMs)
+	if err != nil {
+		err = msgp.WrapError(err, "JobGCThresholdMs")
+		return
+	}
+	// write "JobGCIntervalMs"
+	err = en.Append(0xaf, 0x4a, 0x6f, 0x62, 0x47, 0x43, 0x49, 0x6e, 0x74, 0x65, 0x72, 0x76, 0x61, 0x6c, 0x4d, 0x73)
+	if err != nil {
+		return
+	}
+	err = en.WriteInt64(z.JobGCIntervalMs)
+	if err != nil {
+		err = msgp.WrapError(err, "JobGCIntervalMs")
+		return
+	}
+	// write "JobGCBatch"
+	err = en.Append(0xaa, 0x4a, 0x6f, 0x62, 0x47, 0x43, 0x42, 0x61, 0x74, 0x63, 0x68)
+	if err != nil {
+		return
+	}
+	err = en.WriteInt64(z.JobGCBatch)
+	if err != nil {
+		err = msgp.WrapError(err, "JobGCBatch")
+		return
+	}
+	// write "IdempotencyWindowMs"
+	err = en.Append(0xb3, 0x49, 0x64, 0x65, 0x6d, 0x70, 0x6f, 0x74, 0x65, 0x6e, 0x63, 0x79, 0x57, 0x69, 0x6e, 0x64, 0x6f, 0x77, 0x4d, 0x73)
+	if err != nil {
+		return
+	}
+	err = en.WriteInt64(z.IdempotencyWindowMs)
+	if err != nil {
+		err = msgp.WrapError(err, "IdempotencyWindowMs")
+		return
+	}
 	return
 }
 
 // MarshalMsg implements msgp.Marshaler
 func (z *Policy) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
-	// map header, size 20
+	// map header, size 24
 	// string "CheckpointIntervalMs"
-	o = append(o, 0xde, 0x0, 0x14, 0xb4, 0x43, 0x68, 0x65, 0x63, 0x6b, 0x70, 0x6f, 0x69, 0x6e, 0x74, 0x49, 0x6e, 0x74, 0x65, 0x72, 0x76, 0x61, 0x6c, 0x4d, 0x73)
+	o = append(o, 0xde, 0x0, 0x18, 0xb4, 0x43, 0x68, 0x65, 0x63, 0x6b, 0x70, 0x6f, 0x69, 0x6e, 0x74, 0x49, 0x6e, 0x74, 0x65, 0x72, 0x76, 0x61, 0x6c, 0x4d, 0x73)
 	o = msgp.AppendInt64(o, z.CheckpointIntervalMs)
 	// string "CheckpointPath"
 	o = append(o, 0xae, 0x43, 0x68, 0x65, 0x63, 0x6b, 0x70, 0x6f, 0x69, 0x6e, 0x74, 0x50, 0x61, 0x74, 0x68)
@@ -3353,6 +3417,18 @@ func (z *Policy) MarshalMsg(b []byte) (o []byte, err error) {
 	// string "LastCheckpointAt"
 	o = append(o, 0xb0, 0x4c, 0x61, 0x73, 0x74, 0x43, 0x68, 0x65, 0x63, 0x6b, 0x70, 0x6f, 0x69, 0x6e, 0x74, 0x41, 0x74)
 	o = msgp.AppendInt64(o, z.LastCheckpointAt)
+	// string "JobGCThresholdMs"
+	o = append(o, 0xb0, 0x4a, 0x6f, 0x62, 0x47, 0x43, 0x54, 0x68, 0x72, 0x65, 0x73, 0x68, 0x6f, 0x6c, 0x64, 0x4d, 0x73)
+	o = msgp.AppendInt64(o, z.JobGCThresholdMs)
+	// string "JobGCIntervalMs"
+	o = append(o, 0xaf, 0x4a, 0x6f, 0x62, 0x47, 0x43, 0x49, 0x6e, 0x74, 0x65, 0x72, 0x76, 0x61, 0x6c, 0x4d, 0x73)
+	o = msgp.AppendInt64(o, z.JobGCIntervalMs)
+	// string "JobGCBatch"
+	o = append(o, 0xaa, 0x4a, 0x6f, 0x62, 0x47, 0x43, 0x42, 0x61, 0x74, 0x63, 0x68)
+	o = msgp.AppendInt64(o, z.JobGCBatch)
+	// string "IdempotencyWindowMs"
+	o = append(o, 0xb3, 0x49, 0x64, 0x65, 0x6d, 0x70, 0x6f, 0x74, 0x65, 0x6e, 0x63, 0x79, 0x57, 0x69, 0x6e, 0x64, 0x6f, 0x77, 0x4d, 0x73)
+	o = msgp.AppendInt64(o, z.IdempotencyWindowMs)
 	return
 }
 
@@ -3533,6 +3609,30 @@ func (z *Policy) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "LastCheckpointAt")
 				return
 			}
+		case "JobGCThresholdMs":
+			z.JobGCThresholdMs, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "JobGCThresholdMs")
+				return
+			}
+		case "JobGCIntervalMs":
+			z.JobGCIntervalMs, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "JobGCIntervalMs")
+				return
+			}
+		case "JobGCBatch":
+			z.JobGCBatch, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "JobGCBatch")
+				return
+			}
+		case "IdempotencyWindowMs":
+			z.IdempotencyWindowMs, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "IdempotencyWindowMs")
+				return
+			}
 		default:
 			bts, err = msgp.Skip(bts)
 			if err != nil {
@@ -3559,7 +3659,7 @@ func (z *Policy) Msgsize() (s int) {
 	for za0003 := range z.Skipped {
 		s += msgp.StringPrefixSize + len(z.Skipped[za0003])
 	}
-	s += 14 + msgp.Int64Size + 7 + msgp.Int64Size + 20 + msgp.Uint64Size + 19 + msgp.Uint64Size + 19 + msgp.StringPrefixSize + len(z.LastCheckpointPath) + 21 + msgp.StringPrefixSize + len(z.LastCheckpointSHA256) + 17 + msgp.Int64Size
+	s += 14 + msgp.Int64Size + 7 + msgp.Int64Size + 20 + msgp.Uint64Size + 19 + msgp.Uint64Size + 19 + msgp.StringPrefixSize + len(z.LastCheckpointPath) + 21 + msgp.StringPrefixSize + len(z.LastCheckpointSHA256) + 17 + msgp.Int64Size + 17 + msgp.Int64Size + 16 + msgp.Int64Size + 11 + msgp.Int64Size + 20 + msgp.Int64Size
 	return
 }
 

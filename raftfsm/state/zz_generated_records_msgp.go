@@ -1101,6 +1101,12 @@ func (z *Tomb) DecodeMsg(dc *msgp.Reader) (err error) {
 				err = msgp.WrapError(err, "CollectedAt")
 				return
 			}
+		case "CollectedIndex":
+			z.CollectedIndex, err = dc.ReadUint64()
+			if err != nil {
+				err = msgp.WrapError(err, "CollectedIndex")
+				return
+			}
 		default:
 			err = dc.Skip()
 			if err != nil {
@@ -1114,9 +1120,9 @@ func (z *Tomb) DecodeMsg(dc *msgp.Reader) (err error) {
 
 // EncodeMsg implements msgp.Encodable
 func (z *Tomb) EncodeMsg(en *msgp.Writer) (err error) {
-	// map header, size 5
+	// map header, size 6
 	// write "ID"
-	err = en.Append(0x85, 0xa2, 0x49, 0x44)
+	err = en.Append(0x86, 0xa2, 0x49, 0x44)
 	if err != nil {
 		return
 	}
@@ -1165,15 +1171,25 @@ func (z *Tomb) EncodeMsg(en *msgp.Writer) (err error) {
 		err = msgp.WrapError(err, "CollectedAt")
 		return
 	}
+	// write "CollectedIndex"
+	err = en.Append(0xae, 0x43, 0x6f, 0x6c, 0x6c, 0x65, 0x63, 0x74, 0x65, 0x64, 0x49, 0x6e, 0x64, 0x65, 0x78)
+	if err != nil {
+		return
+	}
+	err = en.WriteUint64(z.CollectedIndex)
+	if err != nil {
+		err = msgp.WrapError(err, "CollectedIndex")
+		return
+	}
 	return
 }
 
 // MarshalMsg implements msgp.Marshaler
 func (z *Tomb) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
-	// map header, size 5
+	// map header, size 6
 	// string "ID"
-	o = append(o, 0x85, 0xa2, 0x49, 0x44)
+	o = append(o, 0x86, 0xa2, 0x49, 0x44)
 	o = msgp.AppendString(o, z.ID)
 	// string "Key"
 	o = append(o, 0xa3, 0x4b, 0x65, 0x79)
@@ -1191,6 +1207,9 @@ func (z *Tomb) MarshalMsg(b []byte) (o []byte, err error) {
 	// string "CollectedAt"
 	o = append(o, 0xab, 0x43, 0x6f, 0x6c, 0x6c, 0x65, 0x63, 0x74, 0x65, 0x64, 0x41, 0x74)
 	o = msgp.AppendInt64(o, z.CollectedAt)
+	// string "CollectedIndex"
+	o = append(o, 0xae, 0x43, 0x6f, 0x6c, 0x6c, 0x65, 0x63, 0x74, 0x65, 0x64, 0x49, 0x6e, 0x64, 0x65, 0x78)
+	o = msgp.AppendUint64(o, z.CollectedIndex)
 	return
 }
 
@@ -1242,6 +1261,12 @@ func (z *Tomb) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "CollectedAt")
 				return
 			}
+		case "CollectedIndex":
+			z.CollectedIndex, bts, err = msgp.ReadUint64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "CollectedIndex")
+				return
+			}
 		default:
 			bts, err = msgp.Skip(bts)
 			if err != nil {
@@ -1256,6 +1281,6 @@ func (z *Tomb) UnmarshalMsg(bts []byte) (o []byte, err error) {
 
 // Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
 func (z *Tomb) Msgsize() (s int) {
-	s = 1 + 3 + msgp.StringPrefixSize + len(z.ID) + 4 + msgp.StringPrefixSize + len(z.Key) + 6 + z.State.Msgsize() + 11 + msgp.Int64Size + 12 + msgp.Int64Size
+	s = 1 + 3 + msgp.StringPrefixSize + len(z.ID) + 4 + msgp.StringPrefixSize + len(z.Key) + 6 + z.State.Msgsize() + 11 + msgp.Int64Size + 12 + msgp.Int64Size + 15 + msgp.Uint64Size
 	return
 }
