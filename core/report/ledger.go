@@ -75,6 +75,7 @@ type LedgerDoc struct {
 	Flows       []FlowLedger                     `json:"flows"`
 	PaymentsMu  map[string]int64                 `json:"payments_mu"`
 	Payments    map[string]float64               `json:"payments"`
+	Settlement  SettlementLedger                 `json:"settlement"`
 	Invariants  []Invariant                      `json:"invariants"`
 	// Anchor is where events.ndjson starts; Chain is the head anchored in
 	// the FSM, which the last event of events.ndjson must equal.
@@ -87,6 +88,71 @@ type LedgerDoc struct {
 	// written (every event for small logs, at most MaxMarks in all), so
 	// verification can name where a re-hashed log departs from the record.
 	Marks []Anchor `json:"marks,omitempty"`
+}
+
+// SettlementLedger is how the completed jobs of the bundle's events were
+// settled (docs/pricing.md): what they were quoted and paid, how many by
+// each basis ("usage", "capped at quote", ...), and the units their
+// plugins reported per dimension. It is summed from the job.completed
+// events, whose detail records quote, usage and basis.
+type SettlementLedger struct {
+	Completed int64              `json:"completed"`
+	QuotedMu  int64              `json:"quoted_mu"`
+	Quoted    float64            `json:"quoted"`
+	SettledMu int64              `json:"settled_mu"`
+	Settled   float64            `json:"settled"`
+	ByBasis   map[string]int64   `json:"by_basis"`
+	Usage     map[string]float64 `json:"usage,omitempty"`
+	usageMu   map[string]int64
+}
+
+// unrecordedBasis is the basis of a job.completed event written before
+// settlement was recorded: it was paid its quote.
+const unrecordedBasis = "quote: not recorded"
+
+func (sl *SettlementLedger) add(e *state.Event) {
+	if sl.ByBasis == nil {
+		sl.ByBasis = map[string]int64{}
+	}
+	q, usage, _, basis, ok := state.ParseSettleDetail(e.Detail)
+	if !ok {
+		q, usage, basis = e.AmountMu, nil, unrecordedBasis
+	}
+	sl.Completed++
+	sl.QuotedMu += q
+	sl.SettledMu += e.AmountMu
+	sl.ByBasis[basis]++
+	for _, u := range usage {
+		if sl.usageMu == nil {
+			sl.usageMu = map[string]int64{}
+		}
+		sl.usageMu[u.Unit] += u.Micro
+	}
+}
+
+// done fills the credit and unit twins.
+func (sl *SettlementLedger) done() {
+	if sl.ByBasis == nil {
+		sl.ByBasis = map[string]int64{}
+	}
+	sl.Quoted, sl.Settled = credits(sl.QuotedMu), credits(sl.SettledMu)
+	if len(sl.usageMu) > 0 {
+		sl.Usage = make(map[string]float64, len(sl.usageMu))
+		for k, v := range sl.usageMu {
+			sl.Usage[k] = float64(v) / state.Micro
+		}
+	}
+}
+
+func settlementOf(evs []state.Event) SettlementLedger {
+	var sl SettlementLedger
+	for i := range evs {
+		if evs[i].Type == state.EvJobCompleted {
+			sl.add(&evs[i])
+		}
+	}
+	sl.done()
+	return sl
 }
 
 // MaxMarks bounds the number of chain marks in ledger.json.
@@ -202,6 +268,7 @@ func BuildLedger(in Input) LedgerDoc {
 		d.Payments[k] = credits(v)
 	}
 	d.Totals = totalsOf(d.Global, d.Flows, d.PaymentsMu)
+	d.Settlement = settlementOf(in.Events)
 	return d
 }
 
@@ -255,6 +322,7 @@ type replay struct {
 	shards   map[string]bool
 	flows    map[[2]string]*Flow
 	payments map[string]int64
+	settle   SettlementLedger
 	requeues int64
 	pauses   int64
 }
@@ -346,6 +414,7 @@ func (r *replay) apply(e *state.Event) error {
 		}
 		j.state = state.JobCompleted
 		r.payments[j.node] += e.AmountMu
+		r.settle.add(e)
 	case state.EvJobFailed:
 		j.state = state.JobFailed
 	case state.EvJobRequeued:
@@ -451,6 +520,8 @@ func (r *replay) doc() LedgerDoc {
 		}
 	}
 	d.Totals = totalsOf(d.Global, d.Flows, d.PaymentsMu)
+	d.Settlement = r.settle
+	d.Settlement.done()
 	return d
 }
 

@@ -29,6 +29,9 @@ type Metrics struct {
 	ValueOutstanding   float64 `json:"value_outstanding"`
 	ValueSpillovers    float64 `json:"value_spillovers"`
 	Paid               float64 `json:"paid"`
+	// Quoted is what the completed jobs were quoted; Paid what they
+	// settled at (docs/pricing.md).
+	Quoted float64 `json:"quoted"`
 }
 
 // Rates are fractions of submitted jobs in [0, 1].
@@ -89,6 +92,9 @@ type Summary struct {
 	Invariants []Invariant `json:"invariants"`
 	// Currency labels every amount of money in the bundle (one unit).
 	Currency string `json:"currency"`
+	// Settlement is ledger.json's settlement: quoted, settled, jobs by
+	// basis and reported usage.
+	Settlement SettlementLedger `json:"settlement"`
 }
 
 // ClientPublished reports whether e is node state a client published (a
@@ -134,6 +140,7 @@ func BuildSummary(in Input, led LedgerDoc) Summary {
 		ValueCancelled: g[state.JobCancelled.String()].Value,
 		ValueParked:    g[state.JobParked.String()].Value,
 		Paid:           t.Paid,
+		Quoted:         led.Settlement.Quoted,
 	}
 	m.ValueOutstanding = credits(t.ValueSubmittedMu - g["completed"].ValueMu - g["failed"].ValueMu - g["cancelled"].ValueMu)
 	for _, f := range led.Flows {
@@ -178,7 +185,7 @@ func BuildSummary(in Input, led LedgerDoc) Summary {
 			Pending: int64(len(in.Schedule.Pending)),
 		},
 		Checkpoint: in.Checkpoint, Anchor: in.Anchor, Head: in.Ledger.Head, Events: len(in.Events),
-		Pruned: in.Pruned, Invariants: led.Invariants, Currency: Currency(in),
+		Pruned: in.Pruned, Invariants: led.Invariants, Currency: Currency(in), Settlement: led.Settlement,
 	}
 	for _, c := range in.OwnerCommands {
 		s.OwnerCommands.ByAction[c.Action]++

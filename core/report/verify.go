@@ -319,6 +319,20 @@ func compareLedger(rec, got LedgerDoc) []string {
 			out = append(out, fmt.Sprintf("flows %s: ledger.json has %d jobs / %d mu, events give %d / %d", k, rf[k].Jobs, rf[k].ValueMu, gf[k].Jobs, gf[k].ValueMu))
 		}
 	}
+	rs, gs := rec.Settlement, got.Settlement
+	if rs.ByBasis == nil {
+		// A ledger.json written before settlements were summed.
+		rs = gs
+	}
+	if rs.Completed != gs.Completed || rs.QuotedMu != gs.QuotedMu || rs.SettledMu != gs.SettledMu {
+		out = append(out, fmt.Sprintf("settlement: ledger.json has %d jobs quoted %d mu settled %d mu, events give %d, %d mu, %d mu",
+			rs.Completed, rs.QuotedMu, rs.SettledMu, gs.Completed, gs.QuotedMu, gs.SettledMu))
+	}
+	for _, k := range unionKeys(rs.ByBasis, gs.ByBasis) {
+		if rs.ByBasis[k] != gs.ByBasis[k] {
+			out = append(out, fmt.Sprintf("settlement.by_basis.%s: ledger.json has %d jobs, events give %d", k, rs.ByBasis[k], gs.ByBasis[k]))
+		}
+	}
 	for _, k := range unionKeys(rec.PaymentsMu, got.PaymentsMu) {
 		if rec.PaymentsMu[k] != got.PaymentsMu[k] {
 			out = append(out, fmt.Sprintf("payments.%s: ledger.json has %d mu, events give %d mu", k, rec.PaymentsMu[k], got.PaymentsMu[k]))
