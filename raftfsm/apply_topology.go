@@ -54,6 +54,10 @@ func applyMission(c *txn, body []byte) *Response {
 		if old := c.s.Node(n.ID); old != nil {
 			n.Status, n.StatusReason, n.Client = old.Status, old.StatusReason, old.Client
 			n.RegisteredAt, n.LastStatusAt, n.MeasuredLatencyMs = old.RegisteredAt, old.LastStatusAt, old.MeasuredLatencyMs
+			if old.PriceSource == state.PricePlugin {
+				// The plugin's schedule stays in force over the mission's.
+				n.DeclaredPrice, n.Price, n.PriceSource = n.Price, old.Price, old.PriceSource
+			}
 			c.s.PutNode(&n)
 			c.emit(state.Event{Type: state.EvNodeUpdated, Node: n.ID, Shard: n.Shard, Detail: "mission"})
 			c.shed(&n)
@@ -95,6 +99,10 @@ func applyNodeRegister(c *txn, body []byte) *Response {
 	old := c.s.Node(n.ID)
 	if old != nil {
 		n.RegisteredAt, n.MeasuredLatencyMs = old.RegisteredAt, old.MeasuredLatencyMs
+		if old.PriceSource == state.PricePlugin {
+			// The plugin's schedule stays in force over the declared one.
+			n.DeclaredPrice, n.Price, n.PriceSource = n.Price, old.Price, old.PriceSource
+		}
 		if n.Client == "" {
 			n.Client = old.Client
 		}
@@ -146,7 +154,20 @@ func applyNodeUpdate(c *txn, body []byte) *Response {
 		case "quota":
 			n.Quota = m.Node.Quota
 		case "price":
-			n.Price = m.Node.Price
+			// The mission's or an owner's schedule: in force unless the
+			// plugin's overrides it.
+			if n.PriceSource == state.PricePlugin {
+				n.DeclaredPrice = m.Node.Price
+			} else {
+				n.Price = m.Node.Price
+			}
+		case "plugin_price":
+			// The schedule the node's plugin published wins over the
+			// mission's, which is kept.
+			if n.PriceSource != state.PricePlugin {
+				n.DeclaredPrice = n.Price
+			}
+			n.Price, n.PriceSource = m.Node.Price, state.PricePlugin
 		case "deployment":
 			n.Deployment = m.Node.Deployment
 		case "attestations":

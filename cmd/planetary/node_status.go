@@ -19,7 +19,8 @@ Usage: planetary node status [options] <id>
 
   Shows one node: shard, plugin, status, capacity and limits, price
   schedule, attestations, deployment, job counts by state and the jobs it is
-  running now.
+  running now. The price section says whose schedule is in force: the
+  mission's, or its plugin's, which overrides the mission's price (shown).
 ` + apiOptionsHelp)
 }
 
@@ -90,7 +91,7 @@ func (c *NodeStatusCommand) Run(args []string) int {
 	))
 	p := n.Price
 	c.Ui.Output("\nPrice")
-	c.Ui.Output(kv("Currency", p.Currency, "Unit", p.Unit, "Base", credits(p.Base), "Expression", p.Expr))
+	c.Ui.Output(kv("Price", priceSource(n), "Currency", p.Currency, "Unit", p.Unit, "Base", credits(p.Base), "Expression", p.Expr))
 	for _, r := range p.Rates {
 		c.Ui.Output(fmt.Sprintf("  per %s: %s", r.Unit, credits(r.PerUnit)))
 	}
@@ -155,4 +156,24 @@ func pluginStateLine(n api.Node) string {
 		return st + " (" + times + ")"
 	}
 	return st
+}
+
+// priceSource says whose schedule a node's price is: "mission", or "plugin
+// schedule (overrides mission price 0.02 + 0.001/token)" when its plugin's
+// published schedule is in force over the mission's.
+func priceSource(n api.Node) string {
+	if n.PriceSource != "plugin" {
+		return n.PriceSource
+	}
+	if d := n.DeclaredPrice; d != nil {
+		desc := credits(d.Base)
+		for _, r := range d.Rates {
+			desc += " + " + credits(r.PerUnit) + "/" + r.Unit
+		}
+		if d.Expr != "" {
+			desc += " + expr"
+		}
+		return "plugin schedule (overrides mission price " + desc + ")"
+	}
+	return "plugin schedule"
 }

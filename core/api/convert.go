@@ -166,7 +166,7 @@ func attestationsRecord(a Attestations) state.Attestations {
 
 // NodeView converts a node record to its JSON view (without live figures).
 func NodeView(n *state.Node) Node {
-	return Node{
+	v := Node{
 		ID: n.ID, Shard: n.Shard, Client: n.Client, Plugin: n.PluginKind,
 		Capabilities: n.Capabilities, Capacity: n.Capacity, MaxConcurrency: n.MaxConcurrency,
 		Quota: n.Quota, LatencyMs: n.LatencyMs, HeartbeatSec: n.HeartbeatSec, Endpoint: n.Endpoint,
@@ -175,7 +175,13 @@ func NodeView(n *state.Node) Node {
 		Status: n.Status.String(), StatusReason: n.StatusReason, RegisteredAt: n.RegisteredAt,
 		LastStatusAt: n.LastStatusAt, MeasuredLatencyMs: n.MeasuredLatencyMs, HeartbeatAgeMs: -1,
 		PluginState: n.PluginState, PluginCrashes: n.PluginCrashes, PluginReason: n.PluginReason,
+		PriceSource: "mission",
 	}
+	if n.PriceSource == state.PricePlugin {
+		d := priceView(n.DeclaredPrice)
+		v.PriceSource, v.DeclaredPrice = state.PricePlugin, &d
+	}
+	return v
 }
 
 // NodeRecord converts a node view to the replicated record. Status and

@@ -94,8 +94,8 @@ func nodeStateUpdate(n *state.Node, st NodeState) (fields []string, upd state.No
 			// the plugin's: money is one unit across every node.
 			p.Currency = n.Price.Currency
 		}
-		if !samePrice(p, n.Price) {
-			fields, upd.Price = append(fields, "price"), p
+		if !samePrice(p, n.Price) || n.PriceSource != state.PricePlugin {
+			fields, upd.Price = append(fields, "plugin_price"), p
 		}
 	}
 	if st.Attestations != nil {

@@ -302,19 +302,24 @@ type Attestations struct {
 
 // Node is the view of a node, and the body of POST /v1/nodes.
 type Node struct {
-	ID                string       `json:"id"`
-	Shard             string       `json:"shard"`
-	Client            string       `json:"client,omitempty"`
-	Plugin            string       `json:"plugin,omitempty"`
-	Capabilities      []string     `json:"capabilities,omitempty"`
-	Capacity          int64        `json:"capacity"`
-	MaxConcurrency    int64        `json:"max_concurrency,omitempty"`
-	Quota             int64        `json:"quota,omitempty"`
-	LatencyMs         int64        `json:"latency_ms,omitempty"`
-	HeartbeatSec      int64        `json:"heartbeat_sec,omitempty"`
-	Endpoint          string       `json:"endpoint,omitempty"`
-	Deployment        Deployment   `json:"deployment"`
-	Price             Price        `json:"price"`
+	ID             string     `json:"id"`
+	Shard          string     `json:"shard"`
+	Client         string     `json:"client,omitempty"`
+	Plugin         string     `json:"plugin,omitempty"`
+	Capabilities   []string   `json:"capabilities,omitempty"`
+	Capacity       int64      `json:"capacity"`
+	MaxConcurrency int64      `json:"max_concurrency,omitempty"`
+	Quota          int64      `json:"quota,omitempty"`
+	LatencyMs      int64      `json:"latency_ms,omitempty"`
+	HeartbeatSec   int64      `json:"heartbeat_sec,omitempty"`
+	Endpoint       string     `json:"endpoint,omitempty"`
+	Deployment     Deployment `json:"deployment"`
+	Price          Price      `json:"price"`
+	// PriceSource says whose schedule Price is: "plugin" (the node's plugin
+	// published it; it overrides the mission's, which is DeclaredPrice) or
+	// "mission" (the mission's or an owner's). See docs/pricing.md.
+	PriceSource       string       `json:"price_source,omitempty"`
+	DeclaredPrice     *Price       `json:"declared_price,omitempty"`
 	Attestations      Attestations `json:"attestations"`
 	Labels            []string     `json:"labels,omitempty"`
 	Status            string       `json:"status,omitempty"`

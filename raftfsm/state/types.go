@@ -179,7 +179,18 @@ type Node struct {
 	PluginState   string
 	PluginCrashes int64
 	PluginReason  string
+	// PriceSource is PricePlugin while the schedule its plugin published is
+	// in force (Price), "" while the mission's (or an owner's) is. The
+	// plugin's wins (docs/pricing.md); DeclaredPrice then keeps the
+	// mission's or owner's schedule, which a re-applied mission or an
+	// owner's price update changes without displacing the plugin's.
+	PriceSource   string
+	DeclaredPrice PriceSchedule
 }
+
+// PricePlugin is Node.PriceSource while the node's plugin's published price
+// schedule overrides the mission's.
+const PricePlugin = "plugin"
 
 //msgp:tuple Job
 

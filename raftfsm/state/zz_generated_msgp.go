@@ -2242,6 +2242,18 @@ func (z *Node) DecodeMsg(dc *msgp.Reader) (err error) {
 				err = msgp.WrapError(err, "PluginReason")
 				return
 			}
+		case "PriceSource":
+			z.PriceSource, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "PriceSource")
+				return
+			}
+		case "DeclaredPrice":
+			err = z.DeclaredPrice.DecodeMsg(dc)
+			if err != nil {
+				err = msgp.WrapError(err, "DeclaredPrice")
+				return
+			}
 		default:
 			err = dc.Skip()
 			if err != nil {
@@ -2255,9 +2267,9 @@ func (z *Node) DecodeMsg(dc *msgp.Reader) (err error) {
 
 // EncodeMsg implements msgp.Encodable
 func (z *Node) EncodeMsg(en *msgp.Writer) (err error) {
-	// map header, size 23
+	// map header, size 25
 	// write "ID"
-	err = en.Append(0xde, 0x0, 0x17, 0xa2, 0x49, 0x44)
+	err = en.Append(0xde, 0x0, 0x19, 0xa2, 0x49, 0x44)
 	if err != nil {
 		return
 	}
@@ -2500,15 +2512,35 @@ func (z *Node) EncodeMsg(en *msgp.Writer) (err error) {
 		err = msgp.WrapError(err, "PluginReason")
 		return
 	}
+	// write "PriceSource"
+	err = en.Append(0xab, 0x50, 0x72, 0x69, 0x63, 0x65, 0x53, 0x6f, 0x75, 0x72, 0x63, 0x65)
+	if err != nil {
+		return
+	}
+	err = en.WriteString(z.PriceSource)
+	if err != nil {
+		err = msgp.WrapError(err, "PriceSource")
+		return
+	}
+	// write "DeclaredPrice"
+	err = en.Append(0xad, 0x44, 0x65, 0x63, 0x6c, 0x61, 0x72, 0x65, 0x64, 0x50, 0x72, 0x69, 0x63, 0x65)
+	if err != nil {
+		return
+	}
+	err = z.DeclaredPrice.EncodeMsg(en)
+	if err != nil {
+		err = msgp.WrapError(err, "DeclaredPrice")
+		return
+	}
 	return
 }
 
 // MarshalMsg implements msgp.Marshaler
 func (z *Node) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
-	// map header, size 23
+	// map header, size 25
 	// string "ID"
-	o = append(o, 0xde, 0x0, 0x17, 0xa2, 0x49, 0x44)
+	o = append(o, 0xde, 0x0, 0x19, 0xa2, 0x49, 0x44)
 	o = msgp.AppendString(o, z.ID)
 	// string "Shard"
 	o = append(o, 0xa5, 0x53, 0x68, 0x61, 0x72, 0x64)
@@ -2594,6 +2626,16 @@ func (z *Node) MarshalMsg(b []byte) (o []byte, err error) {
 	// string "PluginReason"
 	o = append(o, 0xac, 0x50, 0x6c, 0x75, 0x67, 0x69, 0x6e, 0x52, 0x65, 0x61, 0x73, 0x6f, 0x6e)
 	o = msgp.AppendString(o, z.PluginReason)
+	// string "PriceSource"
+	o = append(o, 0xab, 0x50, 0x72, 0x69, 0x63, 0x65, 0x53, 0x6f, 0x75, 0x72, 0x63, 0x65)
+	o = msgp.AppendString(o, z.PriceSource)
+	// string "DeclaredPrice"
+	o = append(o, 0xad, 0x44, 0x65, 0x63, 0x6c, 0x61, 0x72, 0x65, 0x64, 0x50, 0x72, 0x69, 0x63, 0x65)
+	o, err = z.DeclaredPrice.MarshalMsg(o)
+	if err != nil {
+		err = msgp.WrapError(err, "DeclaredPrice")
+		return
+	}
 	return
 }
 
@@ -2783,6 +2825,18 @@ func (z *Node) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "PluginReason")
 				return
 			}
+		case "PriceSource":
+			z.PriceSource, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "PriceSource")
+				return
+			}
+		case "DeclaredPrice":
+			bts, err = z.DeclaredPrice.UnmarshalMsg(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "DeclaredPrice")
+				return
+			}
 		default:
 			bts, err = msgp.Skip(bts)
 			if err != nil {
@@ -2805,7 +2859,7 @@ func (z *Node) Msgsize() (s int) {
 	for za0002 := range z.Labels {
 		s += msgp.StringPrefixSize + len(z.Labels[za0002])
 	}
-	s += 12 + msgp.StringPrefixSize + len(z.PluginState) + 14 + msgp.Int64Size + 13 + msgp.StringPrefixSize + len(z.PluginReason)
+	s += 12 + msgp.StringPrefixSize + len(z.PluginState) + 14 + msgp.Int64Size + 13 + msgp.StringPrefixSize + len(z.PluginReason) + 12 + msgp.StringPrefixSize + len(z.PriceSource) + 14 + z.DeclaredPrice.Msgsize()
 	return
 }
 

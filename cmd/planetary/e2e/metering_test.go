@@ -19,7 +19,8 @@ import (
 // reports, so its settlement is set up, not timed: below the quote it pays
 // its usage, above it the quote, over its max price the max price, and with
 // no usage reported the quote. The job views, the job.completed events, the
-// ledger's payments and its invariants agree, and job status shows it.
+// ledger's payments and its invariants agree, and job status shows it; node
+// status shows the plugin's schedule overriding the mission's price.
 func TestMeteredSettlement(t *testing.T) {
 	cfg, err := filepath.Abs("testdata/metering.hcl")
 	if err != nil {
@@ -110,6 +111,23 @@ func TestMeteredSettlement(t *testing.T) {
 	if err != nil {
 		t.Fatalf("job status: %v\n%s", err, out)
 	}
+	// The plugin's schedule overrides the mission's price block, and node
+	// status says so.
+	n, err := c.Node(ctxT(t), "earth.meter")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.PriceSource != "plugin" || n.DeclaredPrice == nil || n.DeclaredPrice.Base != 0.02 {
+		t.Errorf("node price source %q, declared %+v; want plugin over the mission's 0.02", n.PriceSource, n.DeclaredPrice)
+	}
+	ns, err := exec.Command(planetaryBin(t), "node", "status", "-address", p.addr, "-token", p.token, "earth.meter").CombinedOutput()
+	if err != nil {
+		t.Fatalf("node status: %v\n%s", err, ns)
+	}
+	if !strings.Contains(string(ns), "Price    = plugin schedule (overrides mission price 0.02)") {
+		t.Errorf("node status does not show the override:\n%s", ns)
+	}
+
 	t.Logf("job status under-quote:\n%s", out)
 	for _, want := range []string{"Quote        = 1.1", "Units        = token=1000", "Rates        = token=0.001",
 		"Usage        = token=400", "Settled      = 0.5 (usage)"} {
