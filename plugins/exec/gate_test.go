@@ -67,13 +67,15 @@ func TestQueuedTask(t *testing.T) {
 	}
 
 	go func() {
-		res, err := a.Execute(context.Background(), sdk.Task{JobID: "late", Attempt: 1, Payload: payload(t, Payload{Command: "true", TimeoutMS: 10})})
+		res, err := a.Execute(context.Background(), sdk.Task{JobID: "late", Attempt: 1, Payload: payload(t, Payload{Command: "true", TimeoutMS: 1500})})
 		if err == nil && !res.OK {
 			err = errors.New(res.Error)
 		}
 		done <- err
 	}()
-	time.Sleep(30 * time.Millisecond) // longer than the task's timeout, spent queued
+	// Longer than the task's timeout, spent queued; the timeout itself leaves
+	// a loaded machine ample time to run `true` once started.
+	time.Sleep(2 * time.Second)
 	hold.release()
 	if err := <-done; err != nil {
 		t.Fatalf("task run after queueing past its timeout: %v", err)
