@@ -119,9 +119,11 @@ node "earth.ext" {
 	if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "the node up after SIGHUP", func() bool {
+	// The plugin's pid arrives with the node's next state publication,
+	// which may come after the one that says up.
+	waitFor(t, 30*time.Second, "the node up after SIGHUP, with its plugin's pid", func() bool {
 		n = status()
-		return n.Status == "up" && n.PluginState == "up"
+		return n.Status == "up" && n.PluginState == "up" && n.PluginPid != 0
 	})
 	if n.PluginReason != "" || n.PluginPid == 0 {
 		t.Fatalf("after reload: reason %q, plugin pid %d", n.PluginReason, n.PluginPid)
