@@ -19,7 +19,7 @@ import (
 func TestClusterFailover(t *testing.T) {
 	var servers []*Server
 	for i := range 3 {
-		cfg := testConfig(t, t.TempDir())
+		cfg := clusterConfig(t, t.TempDir())
 		cfg.InMemory = true
 		cfg.NodeID = fmt.Sprintf("s%d", i)
 		cfg.Bootstrap = i == 0

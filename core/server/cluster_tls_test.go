@@ -35,7 +35,7 @@ func TestRaftTLS(t *testing.T) {
 	}
 	var servers []*Server
 	for i, c := range []*tlsutil.TestCA{ca, ca, foreign} {
-		cfg := testConfig(t, t.TempDir())
+		cfg := clusterConfig(t, t.TempDir())
 		cfg.NodeID = fmt.Sprintf("s%d", i)
 		cfg.Bootstrap = i == 0
 		cfg.RaftTLS = load(c, cfg.NodeID)

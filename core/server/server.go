@@ -224,7 +224,8 @@ func (s *Server) setupRaft() error {
 	}
 	if cfg.RaftHeartbeatTimeout > 0 {
 		rc.HeartbeatTimeout = cfg.RaftHeartbeatTimeout
-		rc.LeaderLeaseTimeout = min(rc.LeaderLeaseTimeout, cfg.RaftHeartbeatTimeout)
+		// Half the heartbeat timeout, as raft's defaults (1s, 500ms) have it.
+		rc.LeaderLeaseTimeout = cfg.RaftHeartbeatTimeout / 2
 	}
 	if cfg.RaftElectionTimeout > 0 {
 		rc.ElectionTimeout = cfg.RaftElectionTimeout

@@ -39,6 +39,17 @@ func testConfig(t *testing.T, dir string) Config {
 	return cfg
 }
 
+// clusterConfig is testConfig for a server of a multi-server test: raft's
+// default timeouts (1s heartbeat and election, 500ms lease), so that a loaded
+// machine does not cost the leader its lease in the middle of a
+// configuration change.
+func clusterConfig(t *testing.T, dir string) Config {
+	cfg := testConfig(t, dir)
+	cfg.RaftHeartbeatTimeout = time.Second
+	cfg.RaftElectionTimeout = time.Second
+	return cfg
+}
+
 // startServer starts a server and waits until it leads with its leader loops
 // running.
 func startServer(t *testing.T, cfg Config) *Server {
