@@ -43,7 +43,8 @@ func applySubmitBatch(c *txn, body []byte) *Response {
 			ID: js.ID, Key: js.Key, Home: js.Shard, Shard: js.Shard, Capabilities: js.Capabilities,
 			Priority: js.Priority, ValueMu: js.ValueMu, MaxPriceMu: js.MaxPriceMu, Kind: js.Kind,
 			Payload: js.Payload, State: state.JobQueued, SubmittedAt: b.Time, Submitter: js.Submitter,
-			Units: js.Units,
+			Units:       js.Units,
+			MaxAttempts: js.MaxAttempts,
 		}
 		c.s.PutJob(j)
 		c.emit(state.Event{Type: state.EvJobSubmitted, Job: j.ID, Shard: j.Shard, ValueMu: j.ValueMu, Actor: j.Submitter})
@@ -202,7 +203,7 @@ func applyCompleteBatch(c *txn, body []byte) *Response {
 			c.s.AddPayment(j.Node, nj.SettledMu)
 			c.emit(state.Event{Type: state.EvJobCompleted, Job: j.ID, Attempt: j.Attempt, Shard: j.Shard, Node: j.Node, ValueMu: j.ValueMu,
 				AmountMu: nj.SettledMu, Detail: state.SettleDetail(nj, basis)})
-		case r.Retryable && j.Attempt < b.MaxAttempts:
+		case r.Retryable && j.Attempt < maxAttempts(j, b.MaxAttempts):
 			to := c.queueShard(j)
 			q := queueJob(nj, to)
 			c.s.PutJob(q)
@@ -230,7 +231,7 @@ func applyRequeueBatch(c *txn, body []byte) *Response {
 		case j.Attempt != r.Attempt:
 			out = append(out, rejected(r.JobID, "stale attempt %d (job at attempt %d)", r.Attempt, j.Attempt))
 		case j.State == state.JobAssigned || j.State == state.JobRunning:
-			c.requeue(j, r.Reason)
+			c.requeueLost(j, r.Reason)
 			out = append(out, applied(j.ID))
 		case j.State == state.JobQueued:
 			out = append(out, dup(j.ID, "job is queued"))

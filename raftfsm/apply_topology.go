@@ -76,6 +76,7 @@ func applyMission(c *txn, body []byte) *Response {
 		p.JobGCThresholdMs, p.JobGCIntervalMs = m.JobGCThresholdMs, m.JobGCIntervalMs
 		p.JobGCBatch, p.IdempotencyWindowMs = m.JobGCBatch, m.IdempotencyWindowMs
 		p.Schedule = m.Schedule
+		p.MaxAttempts = m.MaxAttempts
 		if p.MissionStart == 0 {
 			p.MissionStart = m.Meta.Time
 		}
@@ -125,9 +126,9 @@ func applyNodeRegister(c *txn, body []byte) *Response {
 	c.emit(state.Event{Type: state.EvNodeRegistered, Node: n.ID, Shard: n.Shard, Reason: m.Meta.Reason, Detail: n.Status.String()})
 	if old != nil {
 		if n.Status != state.NodeUp && n.Status != state.NodeRetired {
-			c.requeueActive(n.ID, "node "+n.Status.String())
+			c.requeueActive(n.ID, "node "+n.Status.String(), n.Status == state.NodeDown)
 		} else if old.Shard != n.Shard {
-			c.requeueActive(n.ID, "node moved to shard "+n.Shard)
+			c.requeueActive(n.ID, "node moved to shard "+n.Shard, false)
 		} else {
 			c.shed(&n)
 		}
@@ -232,7 +233,7 @@ func applyNodeStatus(c *txn, body []byte) *Response {
 		c.unpark()
 	case state.NodeDown:
 		c.emit(state.Event{Type: state.EvNodeDown, Node: n.ID, Shard: n.Shard, Reason: m.Meta.Reason})
-		c.requeueActive(n.ID, "node down")
+		c.requeueActive(n.ID, "node down", true)
 	case state.NodeRetired:
 		c.emit(state.Event{Type: state.EvNodeRetired, Node: n.ID, Shard: n.Shard, Reason: m.Meta.Reason})
 	default:
@@ -255,7 +256,7 @@ func applyNodeRetire(c *txn, body []byte) *Response {
 		c.emit(state.Event{Type: state.EvNodeRetired, Node: n.ID, Shard: n.Shard, Reason: m.Meta.Reason})
 	}
 	if m.Requeue {
-		c.requeueActive(m.ID, "node retired")
+		c.requeueActive(m.ID, "node retired", false)
 	}
 	c.owner()
 	return &Response{}

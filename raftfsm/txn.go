@@ -181,6 +181,34 @@ func (s *serviceSamples) flush(c *txn) {
 	}
 }
 
+// maxAttempts is a job's attempt cap: its own, else def.
+func maxAttempts(j *state.Job, def uint32) uint32 {
+	if j.MaxAttempts > 0 {
+		return j.MaxAttempts
+	}
+	return def
+}
+
+// requeueLost requeues an attempt that was lost with its node (or reported
+// lost), unless it was the job's last: then the job fails, so a job that
+// takes its node down with it cannot cycle for ever.
+func (c *txn) requeueLost(j *state.Job, reason string) {
+	if j.MaxAttempts == 0 || j.Attempt < j.MaxAttempts {
+		c.requeue(j, reason)
+		return
+	}
+	msg := fmt.Sprintf("attempts exhausted (%d of %d): %s", j.Attempt, j.MaxAttempts, reason)
+	if j.Error != "" {
+		msg += "; last error: " + j.Error
+	}
+	n := j.Clone()
+	n.State = state.JobFailed
+	n.FinishedAt = c.time
+	n.Error = bound(msg)
+	c.s.PutJob(n)
+	c.emit(state.Event{Type: state.EvJobFailed, Job: j.ID, Attempt: j.Attempt, Shard: j.Shard, Node: j.Node, ValueMu: j.ValueMu, Reason: reason, Detail: n.Error})
+}
+
 // move queues a job in another shard, counted as a flow from its shard.
 func (c *txn) move(j *state.Job, to, evType, reason string) {
 	n := queueJob(j, to)
@@ -206,10 +234,17 @@ func activeJobs(s *state.Store, node string) []*state.Job {
 	return out
 }
 
-// requeueActive requeues every assigned or running job of a node.
-func (c *txn) requeueActive(node, reason string) {
+// requeueActive requeues every assigned or running job of a node. lost
+// says the attempts died with the node (it went down), so each counts
+// against its job's MaxAttempts (requeueLost); a drain, move or retirement
+// is not the job's doing.
+func (c *txn) requeueActive(node, reason string, lost bool) {
 	for _, j := range activeJobs(c.s, node) {
-		c.requeue(j, reason)
+		if lost {
+			c.requeueLost(j, reason)
+		} else {
+			c.requeue(j, reason)
+		}
 	}
 }
 

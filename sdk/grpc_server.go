@@ -7,14 +7,17 @@ import (
 	"io"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"unicode/utf8"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/planetary/planetary/sdk/internal/agentpb"
 )
@@ -198,12 +201,44 @@ func newOutbox(stream agentpb.Agent_ExecuteServer, logger hclog.Logger) *outbox 
 	return o
 }
 
-// put queues one outcome for the writer.
+// put queues one outcome for the writer. An outcome too large for the
+// host to receive becomes an error outcome: sent as it is, it would end
+// the stream and every other task on it.
 func (o *outbox) put(oc *agentpb.Outcome) {
+	validUTF8(oc)
+	if outcomeSize(oc) > MaxMessageBytes-64<<10 {
+		if n := proto.Size(oc) + 16; n > MaxMessageBytes {
+			o.logger.Warn("execute: result too large for the transport", "job", oc.JobId, "attempt", oc.Attempt, "bytes", n)
+			oc = &agentpb.Outcome{JobId: oc.JobId, Attempt: oc.Attempt,
+				Error: fmt.Sprintf("result is %d bytes encoded, over the plugin transport's limit of %d", n, MaxMessageBytes)}
+		}
+	}
 	o.mu.Lock()
 	o.queue = append(o.queue, oc)
 	o.mu.Unlock()
 	o.kick()
+}
+
+// validUTF8 replaces invalid UTF-8 in an outcome's strings (a command's
+// output may be any bytes): proto strings must be UTF-8, and a message
+// that fails to encode ends the stream.
+func validUTF8(oc *agentpb.Outcome) {
+	fix := func(s *string) {
+		if !utf8.ValidString(*s) {
+			*s = strings.ToValidUTF8(*s, "\uFFFD")
+		}
+	}
+	fix(&oc.Error)
+	if r := oc.Result; r != nil {
+		fix(&r.Output)
+		fix(&r.Error)
+		for k, v := range r.Usage {
+			if !utf8.ValidString(k) {
+				delete(r.Usage, k)
+				r.Usage[strings.ToValidUTF8(k, "\uFFFD")] = v
+			}
+		}
+	}
 }
 
 func (o *outbox) kick() {

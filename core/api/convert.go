@@ -29,8 +29,8 @@ func JobView(j *state.Job) Job {
 		Node: j.Node, Attempt: j.Attempt, Hops: j.Hops, Quote: Credits(j.QuoteMu),
 		ParkedReason: j.ParkedReason, Output: j.Output, ExitCode: j.ExitCode, Error: j.Error,
 		SubmittedAt: j.SubmittedAt, AssignedAt: j.AssignedAt, FinishedAt: j.FinishedAt,
-		Submitter: j.Submitter,
-		Units:     UnitsView(j.Units), Usage: UnitsView(j.Usage), Meters: metersView(j.Meters),
+		Submitter: j.Submitter, MaxAttempts: j.MaxAttempts,
+		Units: UnitsView(j.Units), Usage: UnitsView(j.Usage), Meters: metersView(j.Meters),
 	}
 	if j.State == state.JobCompleted {
 		v := Credits(j.SettledMu)

@@ -59,7 +59,7 @@ func missionCommand(m *mission.Mission, meta command.Meta) (command.MissionApply
 		Shards: m.ShardRecords(), Nodes: m.NodeRecords(),
 		CheckpointMs: m.Checkpoint.IntervalMs, CheckpointPath: m.Checkpoint.Path,
 		ReportingDir: m.Reporting.Dir, ReportingLabel: m.Reporting.Label,
-		CompliancePolicy: m.Compliance.Policy,
+		CompliancePolicy: m.Compliance.Policy, MaxAttempts: uint32(m.MaxAttempts),
 		JobGCThresholdMs: m.Retention.JobGCThresholdMs, JobGCIntervalMs: m.Retention.JobGCIntervalMs,
 		JobGCBatch: m.Retention.JobGCBatch, IdempotencyWindowMs: m.Retention.IdempotencyWindowMs,
 	}

@@ -87,6 +87,9 @@ func validateSubmit(req []JobSubmit) ([]command.JobSubmit, error) {
 		if err := limits.Payload(f("payload"), len(j.Payload)); err != nil {
 			return nil, limitError(f("payload"), err)
 		}
+		if err := limits.Attempts(f("max_attempts"), j.MaxAttempts); err != nil {
+			return nil, limitError(f("max_attempts"), err)
+		}
 		value, err := limits.Credits(f("value"), j.Value)
 		if err != nil {
 			return nil, limitError(f("value"), err)
@@ -101,7 +104,8 @@ func validateSubmit(req []JobSubmit) ([]command.JobSubmit, error) {
 		}
 		jobs[i] = command.JobSubmit{ID: j.ID, Key: j.Key, Shard: j.Shard, Capabilities: j.Capabilities,
 			Priority: j.Priority, ValueMu: value, MaxPriceMu: maxPrice, Kind: j.Kind,
-			Payload: []byte(j.Payload), Units: units}
+			Payload: []byte(j.Payload), Units: units,
+			MaxAttempts: uint32(j.MaxAttempts)}
 	}
 	return jobs, nil
 }

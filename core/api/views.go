@@ -83,6 +83,9 @@ type JobSubmit struct {
 	// Units the job expects per metered dimension, e.g. {"token": 800}
 	// (docs/pricing.md).
 	Units map[string]float64 `json:"units,omitempty"`
+	// MaxAttempts caps the job's attempts (1-100); 0 or absent: the
+	// mission's max_attempts, else the server's default (5).
+	MaxAttempts int64 `json:"max_attempts,omitempty"`
 }
 
 // Submit statuses.
@@ -128,11 +131,12 @@ type Job struct {
 	// Metering (docs/pricing.md): the declared units, the metered rates of
 	// the quote (credits a unit), the usage the plugin reported, and, once
 	// completed, the settled amount and how it was arrived at.
-	Units      map[string]float64 `json:"units,omitempty"`
-	Meters     map[string]float64 `json:"meters,omitempty"`
-	Usage      map[string]float64 `json:"usage,omitempty"`
-	Settled    *float64           `json:"settled,omitempty"`
-	Settlement string             `json:"settlement,omitempty"`
+	Units       map[string]float64 `json:"units,omitempty"`
+	Meters      map[string]float64 `json:"meters,omitempty"`
+	Usage       map[string]float64 `json:"usage,omitempty"`
+	Settled     *float64           `json:"settled,omitempty"`
+	Settlement  string             `json:"settlement,omitempty"`
+	MaxAttempts uint32             `json:"max_attempts,omitempty"`
 }
 
 // JobList is the body of GET /v1/jobs. Next is the cursor for the following

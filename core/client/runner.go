@@ -325,6 +325,13 @@ func (nr *nodeRunner) session(ctx context.Context) error {
 		k := attemptKey{a.JobID, a.Attempt}
 		err := s.Send(sdk.Task{JobID: a.JobID, Attempt: a.Attempt, Node: a.Node, Kind: a.Kind,
 			Payload: a.Payload, Capabilities: a.Capabilities, Seed: a.Seed})
+		if errors.Is(err, host.ErrUndeliverable) {
+			// This task alone: the stream and the node's other tasks go
+			// on, and the job fails for good (no plugin can take it).
+			nr.log.Warn("task cannot be delivered to the plugin", "error", err)
+			nr.c.finish(k, api.Result{JobID: a.JobID, Attempt: a.Attempt, Error: "node " + a.Node + ": " + err.Error()})
+			return nil
+		}
 		if err != nil {
 			nr.fail(a, err)
 			return err

@@ -56,6 +56,9 @@ const (
 	MicroPerCredit = 1_000_000
 	// MaxMicro is MaxCredits in micro-credits.
 	MaxMicro = MaxCredits * MicroPerCredit
+	// MaxAttempts bounds a job's max_attempts: 1 to 100 attempts (0 or
+	// absent: the mission's, else the server's default of 5).
+	MaxAttempts = 100
 	// MaxExprDepth bounds how deeply an HCL file may nest brackets,
 	// templates and chained operators; it is checked on the tokens before
 	// the parser, which recurses once per level, sees the file.
@@ -188,6 +191,15 @@ func Count(field string, n int64) error {
 func DurationMs(field string, ms int64) error {
 	if ms < 0 || ms > MaxDurationMs {
 		return refuse(field, "%d ms out of range [0, %d] (366 days)", ms, int64(MaxDurationMs))
+	}
+	return nil
+}
+
+// Attempts checks a job's max_attempts: 0 (the default) or 1 to
+// MaxAttempts.
+func Attempts(field string, n int64) error {
+	if n < 0 || n > MaxAttempts {
+		return refuse(field, "max_attempts %d out of range [1, %d] (0: the default)", n, MaxAttempts)
 	}
 	return nil
 }

@@ -217,6 +217,11 @@ func (p *parser) decodeMission(by map[string]hcl.Blocks, fileRange hcl.Range) *M
 	}
 	m.Seed = uint64(max(seed, 0))
 	m.Owner = r.String("owner")
+	if ma := r.Int("max_attempts"); r.Has("max_attempts") && (ma < 1 || ma > MaxMaxAttempts) {
+		p.errorf(r.Range("max_attempts"), "Value out of range", "Attribute \"max_attempts\" must be between 1 and %d, got %d.", MaxMaxAttempts, ma)
+	} else {
+		m.MaxAttempts = ma
+	}
 	m.Description = r.String("description")
 	m.Currency = r.String("currency")
 	if m.Currency == "" {

@@ -174,6 +174,7 @@ func missionHeader(m *Mission) map[string]any {
 	return map[string]any{
 		"seed": m.Seed, "owner": m.Owner, "description": m.Description, "name": m.Name,
 		"compliance": m.Compliance, "checkpoint": m.Checkpoint, "reporting": m.Reporting, "retention": m.Retention, "plan": m.Plan,
+		"max_attempts": m.MaxAttempts,
 	}
 }
 

@@ -321,6 +321,8 @@ func missionFileDocs() []BlockDoc {
 				{Name: "owner", Type: TypeString, Default: "", Description: "Who owns the fabric."},
 				{Name: "description", Type: TypeString, Default: "", Description: "Free text."},
 				{Name: "currency", Type: TypeString, Default: DefaultCurrency, Description: "The one currency label of every price, value and payment in the fabric (money is one unit: credits, whatever its label)."},
+				{Name: "max_attempts", Type: TypeInt, Default: int64(0), DefaultText: "5",
+					Description: "Attempts a job gets (1-100) when its submit names none: after the last, a retryable failure or the loss of its node fails it with the last error."},
 			},
 		},
 		shardDoc(),

@@ -8,6 +8,7 @@ package mission
 import (
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/planetary/planetary/core/limits"
 	"github.com/planetary/planetary/raftfsm/state"
 )
 
@@ -38,7 +39,17 @@ type Mission struct {
 	Workloads  []Workload      `json:"workloads"`
 	Schedule   []ScheduleEntry `json:"schedule"`
 	Plan       Plan            `json:"plan"`
+	// MaxAttempts is the attempt cap of every job submitted without its
+	// own; 0 leaves the server's default (DefaultMaxAttempts).
+	MaxAttempts int64 `json:"max_attempts,omitempty"`
 }
+
+// DefaultMaxAttempts is the attempt cap of a job when neither it nor the
+// mission names one; MaxMaxAttempts bounds max_attempts anywhere.
+const (
+	DefaultMaxAttempts = 5
+	MaxMaxAttempts     = limits.MaxAttempts
+)
 
 // Shard is a regional job registry and its router policy.
 type Shard struct {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/planetary/planetary/raftfsm"
 	"github.com/planetary/planetary/raftfsm/command"
+	"github.com/planetary/planetary/raftfsm/state"
 )
 
 type marshaler = msgp.Marshaler
@@ -87,9 +88,18 @@ func (s *Server) Submit(ctx context.Context, jobs []command.JobSubmit, submitter
 	s.stats.submitJobs.Add(uint64(len(jobs)))
 	items := make([]command.JobSubmit, len(jobs))
 	copy(items, jobs)
+	def := s.cfg.MaxAttempts
+	s.fsm.Read(func(st *state.Store) {
+		if p := st.Policy(); p.MaxAttempts > 0 {
+			def = p.MaxAttempts
+		}
+	})
 	for i := range items {
 		if items[i].ID == "" {
 			items[i].ID = items[i].Shard + "-" + randomID()
+		}
+		if items[i].MaxAttempts == 0 {
+			items[i].MaxAttempts = def
 		}
 		items[i].Submitter = submitter
 	}

@@ -75,8 +75,10 @@ type Config struct {
 	// leadership, so a failover does not mark nodes down. 0 means
 	// HeartbeatTTL.
 	HeartbeatGrace time.Duration
-	// MaxAttempts is stamped into CompleteBatch: a retryable failure at this
-	// attempt fails the job.
+	// MaxAttempts is the attempt cap stamped into every job submitted
+	// without one when the mission names none (a retryable failure, or the
+	// loss of its node, at this attempt fails the job), and into
+	// CompleteBatch for jobs that predate the per-job cap.
 	MaxAttempts uint32
 	// ClockTick is the mission clock's advance period.
 	ClockTick time.Duration
@@ -128,7 +130,7 @@ func DefaultConfig() Config {
 	return Config{
 		BindAddr:          "127.0.0.1:4648",
 		HeartbeatTTL:      15 * time.Second,
-		MaxAttempts:       3,
+		MaxAttempts:       5,
 		ClockTick:         100 * time.Millisecond,
 		SchedulerTick:     time.Second,
 		SnapshotThreshold: 512,

@@ -25,6 +25,8 @@ type MissionApply struct {
 	JobGCIntervalMs     int64
 	JobGCBatch          int64
 	IdempotencyWindowMs int64
+	// MaxAttempts is the mission's default attempt cap (Policy.MaxAttempts).
+	MaxAttempts uint32
 }
 
 // JobSubmit is one job in a SubmitBatch. ID is chosen by the leader (or
@@ -44,6 +46,9 @@ type JobSubmit struct {
 	// Units are the units the job expects per metered dimension
 	// (state.Job.Units), sorted by unit.
 	Units []state.Quantity
+	// MaxAttempts caps the job's attempts (state.Job.MaxAttempts); the
+	// server stamps its default when the submitter gives none.
+	MaxAttempts uint32
 }
 
 // SubmitBatch submits many jobs in one entry. Per-job results are returned in
@@ -113,7 +118,7 @@ type Result struct {
 // CompleteBatch records results.
 type CompleteBatch struct {
 	Time        int64
-	MaxAttempts uint32 // a retryable failure at this attempt fails the job
+	MaxAttempts uint32 // a retryable failure at this attempt fails a job without its own MaxAttempts
 	Results     []Result
 }
 

@@ -2714,6 +2714,12 @@ func (z *JobSubmit) DecodeMsg(dc *msgp.Reader) (err error) {
 					return
 				}
 			}
+		case "MaxAttempts":
+			z.MaxAttempts, err = dc.ReadUint32()
+			if err != nil {
+				err = msgp.WrapError(err, "MaxAttempts")
+				return
+			}
 		default:
 			err = dc.Skip()
 			if err != nil {
@@ -2727,9 +2733,9 @@ func (z *JobSubmit) DecodeMsg(dc *msgp.Reader) (err error) {
 
 // EncodeMsg implements msgp.Encodable
 func (z *JobSubmit) EncodeMsg(en *msgp.Writer) (err error) {
-	// map header, size 11
+	// map header, size 12
 	// write "ID"
-	err = en.Append(0x8b, 0xa2, 0x49, 0x44)
+	err = en.Append(0x8c, 0xa2, 0x49, 0x44)
 	if err != nil {
 		return
 	}
@@ -2852,15 +2858,25 @@ func (z *JobSubmit) EncodeMsg(en *msgp.Writer) (err error) {
 			return
 		}
 	}
+	// write "MaxAttempts"
+	err = en.Append(0xab, 0x4d, 0x61, 0x78, 0x41, 0x74, 0x74, 0x65, 0x6d, 0x70, 0x74, 0x73)
+	if err != nil {
+		return
+	}
+	err = en.WriteUint32(z.MaxAttempts)
+	if err != nil {
+		err = msgp.WrapError(err, "MaxAttempts")
+		return
+	}
 	return
 }
 
 // MarshalMsg implements msgp.Marshaler
 func (z *JobSubmit) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
-	// map header, size 11
+	// map header, size 12
 	// string "ID"
-	o = append(o, 0x8b, 0xa2, 0x49, 0x44)
+	o = append(o, 0x8c, 0xa2, 0x49, 0x44)
 	o = msgp.AppendString(o, z.ID)
 	// string "Key"
 	o = append(o, 0xa3, 0x4b, 0x65, 0x79)
@@ -2902,6 +2918,9 @@ func (z *JobSubmit) MarshalMsg(b []byte) (o []byte, err error) {
 			return
 		}
 	}
+	// string "MaxAttempts"
+	o = append(o, 0xab, 0x4d, 0x61, 0x78, 0x41, 0x74, 0x74, 0x65, 0x6d, 0x70, 0x74, 0x73)
+	o = msgp.AppendUint32(o, z.MaxAttempts)
 	return
 }
 
@@ -3015,6 +3034,12 @@ func (z *JobSubmit) UnmarshalMsg(bts []byte) (o []byte, err error) {
 					return
 				}
 			}
+		case "MaxAttempts":
+			z.MaxAttempts, bts, err = msgp.ReadUint32Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "MaxAttempts")
+				return
+			}
 		default:
 			bts, err = msgp.Skip(bts)
 			if err != nil {
@@ -3037,6 +3062,7 @@ func (z *JobSubmit) Msgsize() (s int) {
 	for za0002 := range z.Units {
 		s += z.Units[za0002].Msgsize()
 	}
+	s += 12 + msgp.Uint32Size
 	return
 }
 
@@ -3371,6 +3397,12 @@ func (z *MissionApply) DecodeMsg(dc *msgp.Reader) (err error) {
 				err = msgp.WrapError(err, "IdempotencyWindowMs")
 				return
 			}
+		case "MaxAttempts":
+			z.MaxAttempts, err = dc.ReadUint32()
+			if err != nil {
+				err = msgp.WrapError(err, "MaxAttempts")
+				return
+			}
 		default:
 			err = dc.Skip()
 			if err != nil {
@@ -3384,9 +3416,9 @@ func (z *MissionApply) DecodeMsg(dc *msgp.Reader) (err error) {
 
 // EncodeMsg implements msgp.Encodable
 func (z *MissionApply) EncodeMsg(en *msgp.Writer) (err error) {
-	// map header, size 16
+	// map header, size 17
 	// write "Meta"
-	err = en.Append(0xde, 0x0, 0x10, 0xa4, 0x4d, 0x65, 0x74, 0x61)
+	err = en.Append(0xde, 0x0, 0x11, 0xa4, 0x4d, 0x65, 0x74, 0x61)
 	if err != nil {
 		return
 	}
@@ -3566,15 +3598,25 @@ func (z *MissionApply) EncodeMsg(en *msgp.Writer) (err error) {
 		err = msgp.WrapError(err, "IdempotencyWindowMs")
 		return
 	}
+	// write "MaxAttempts"
+	err = en.Append(0xab, 0x4d, 0x61, 0x78, 0x41, 0x74, 0x74, 0x65, 0x6d, 0x70, 0x74, 0x73)
+	if err != nil {
+		return
+	}
+	err = en.WriteUint32(z.MaxAttempts)
+	if err != nil {
+		err = msgp.WrapError(err, "MaxAttempts")
+		return
+	}
 	return
 }
 
 // MarshalMsg implements msgp.Marshaler
 func (z *MissionApply) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
-	// map header, size 16
+	// map header, size 17
 	// string "Meta"
-	o = append(o, 0xde, 0x0, 0x10, 0xa4, 0x4d, 0x65, 0x74, 0x61)
+	o = append(o, 0xde, 0x0, 0x11, 0xa4, 0x4d, 0x65, 0x74, 0x61)
 	o, err = z.Meta.MarshalMsg(o)
 	if err != nil {
 		err = msgp.WrapError(err, "Meta")
@@ -3646,6 +3688,9 @@ func (z *MissionApply) MarshalMsg(b []byte) (o []byte, err error) {
 	// string "IdempotencyWindowMs"
 	o = append(o, 0xb3, 0x49, 0x64, 0x65, 0x6d, 0x70, 0x6f, 0x74, 0x65, 0x6e, 0x63, 0x79, 0x57, 0x69, 0x6e, 0x64, 0x6f, 0x77, 0x4d, 0x73)
 	o = msgp.AppendInt64(o, z.IdempotencyWindowMs)
+	// string "MaxAttempts"
+	o = append(o, 0xab, 0x4d, 0x61, 0x78, 0x41, 0x74, 0x74, 0x65, 0x6d, 0x70, 0x74, 0x73)
+	o = msgp.AppendUint32(o, z.MaxAttempts)
 	return
 }
 
@@ -3802,6 +3847,12 @@ func (z *MissionApply) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "IdempotencyWindowMs")
 				return
 			}
+		case "MaxAttempts":
+			z.MaxAttempts, bts, err = msgp.ReadUint32Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "MaxAttempts")
+				return
+			}
 		default:
 			bts, err = msgp.Skip(bts)
 			if err != nil {
@@ -3828,7 +3879,7 @@ func (z *MissionApply) Msgsize() (s int) {
 	for za0003 := range z.Schedule {
 		s += z.Schedule[za0003].Msgsize()
 	}
-	s += 17 + msgp.Int64Size + 16 + msgp.Int64Size + 11 + msgp.Int64Size + 20 + msgp.Int64Size
+	s += 17 + msgp.Int64Size + 16 + msgp.Int64Size + 11 + msgp.Int64Size + 20 + msgp.Int64Size + 12 + msgp.Uint32Size
 	return
 }
 

@@ -92,7 +92,7 @@ func (in *Interner) Caps(c []string) []string {
 
 // jobFields is the number of fields UnmarshalJob knows; a test compares it
 // with the Job struct so a new field cannot be forgotten here.
-const jobFields = 29
+const jobFields = 30
 
 // jobSettledField is SettledMu's place in the tuple. A completed job of an
 // older, shorter tuple was paid its quote: COMPAT, it decodes with
@@ -205,6 +205,8 @@ func (in *Interner) UnmarshalJob(bts []byte, z *Job) ([]byte, error) {
 			z.Usage, bts, err = in.quantities(bts)
 		case 28:
 			i64(&z.SettledMu)
+		case 29:
+			z.MaxAttempts, bts, err = msgp.ReadUint32Bytes(bts)
 		default:
 			bts, err = msgp.Skip(bts)
 		}

@@ -14,7 +14,8 @@ func fullJob() *Job {
 		Node: "n1", Attempt: 2, Hops: 1, QuoteMu: 9, ParkedReason: "p", Output: "o", ExitCode: -1,
 		Error: "e", SubmittedAt: 10, AssignedAt: 11, FinishedAt: 12, Submitter: "tok", Origin: "mars",
 		Units: []Quantity{{Unit: "token", Micro: 800_000_000}}, Meters: []Meter{{Unit: "token", PerUnitMu: 2}},
-		Usage: []Quantity{{Unit: "token", Micro: 500_000_000}}, SettledMu: 7}
+		Usage: []Quantity{{Unit: "token", Micro: 500_000_000}}, SettledMu: 7,
+		MaxAttempts: 4}
 }
 
 func TestUnmarshalJobCoversEveryField(t *testing.T) {

@@ -237,6 +237,11 @@ type Job struct {
 	Meters    []Meter
 	Usage     []Quantity
 	SettledMu int64
+	// MaxAttempts caps the attempts of the job: at it, a retryable failure
+	// or a requeue of a lost attempt fails the job. 0 (jobs submitted before
+	// the field existed) leaves retryable failures to CompleteBatch's cap
+	// and requeues uncapped.
+	MaxAttempts uint32
 }
 
 //msgp:tuple Quantity Meter
@@ -309,6 +314,9 @@ type Policy struct {
 	JobGCIntervalMs     int64
 	JobGCBatch          int64
 	IdempotencyWindowMs int64
+	// MaxAttempts is the mission's default attempt cap, stamped by the
+	// leader into jobs submitted without one; 0: the server's default.
+	MaxAttempts uint32
 }
 
 // TokenType is an ACL token's power.

@@ -1109,8 +1109,8 @@ func (z *Job) DecodeMsg(dc *msgp.Reader) (err error) {
 		err = msgp.WrapError(err)
 		return
 	}
-	if zb0001 != 29 {
-		err = msgp.ArrayError{Wanted: 29, Got: zb0001}
+	if zb0001 != 30 {
+		err = msgp.ArrayError{Wanted: 30, Got: zb0001}
 		return
 	}
 	z.Seq, err = dc.ReadUint64()
@@ -1359,13 +1359,18 @@ func (z *Job) DecodeMsg(dc *msgp.Reader) (err error) {
 		err = msgp.WrapError(err, "SettledMu")
 		return
 	}
+	z.MaxAttempts, err = dc.ReadUint32()
+	if err != nil {
+		err = msgp.WrapError(err, "MaxAttempts")
+		return
+	}
 	return
 }
 
 // EncodeMsg implements msgp.Encodable
 func (z *Job) EncodeMsg(en *msgp.Writer) (err error) {
-	// array header, size 29
-	err = en.Append(0xdc, 0x0, 0x1d)
+	// array header, size 30
+	err = en.Append(0xdc, 0x0, 0x1e)
 	if err != nil {
 		return
 	}
@@ -1572,14 +1577,19 @@ func (z *Job) EncodeMsg(en *msgp.Writer) (err error) {
 		err = msgp.WrapError(err, "SettledMu")
 		return
 	}
+	err = en.WriteUint32(z.MaxAttempts)
+	if err != nil {
+		err = msgp.WrapError(err, "MaxAttempts")
+		return
+	}
 	return
 }
 
 // MarshalMsg implements msgp.Marshaler
 func (z *Job) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
-	// array header, size 29
-	o = append(o, 0xdc, 0x0, 0x1d)
+	// array header, size 30
+	o = append(o, 0xdc, 0x0, 0x1e)
 	o = msgp.AppendUint64(o, z.Seq)
 	o = msgp.AppendString(o, z.ID)
 	o = msgp.AppendString(o, z.Key)
@@ -1630,6 +1640,7 @@ func (z *Job) MarshalMsg(b []byte) (o []byte, err error) {
 		o = msgp.AppendInt64(o, z.Usage[za0004].Micro)
 	}
 	o = msgp.AppendInt64(o, z.SettledMu)
+	o = msgp.AppendUint32(o, z.MaxAttempts)
 	return
 }
 
@@ -1641,8 +1652,8 @@ func (z *Job) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		err = msgp.WrapError(err)
 		return
 	}
-	if zb0001 != 29 {
-		err = msgp.ArrayError{Wanted: 29, Got: zb0001}
+	if zb0001 != 30 {
+		err = msgp.ArrayError{Wanted: 30, Got: zb0001}
 		return
 	}
 	z.Seq, bts, err = msgp.ReadUint64Bytes(bts)
@@ -1891,6 +1902,11 @@ func (z *Job) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		err = msgp.WrapError(err, "SettledMu")
 		return
 	}
+	z.MaxAttempts, bts, err = msgp.ReadUint32Bytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err, "MaxAttempts")
+		return
+	}
 	o = bts
 	return
 }
@@ -1913,7 +1929,7 @@ func (z *Job) Msgsize() (s int) {
 	for za0004 := range z.Usage {
 		s += 1 + msgp.StringPrefixSize + len(z.Usage[za0004].Unit) + msgp.Int64Size
 	}
-	s += msgp.Int64Size
+	s += msgp.Int64Size + msgp.Uint32Size
 	return
 }
 
@@ -3116,6 +3132,12 @@ func (z *Policy) DecodeMsg(dc *msgp.Reader) (err error) {
 				err = msgp.WrapError(err, "IdempotencyWindowMs")
 				return
 			}
+		case "MaxAttempts":
+			z.MaxAttempts, err = dc.ReadUint32()
+			if err != nil {
+				err = msgp.WrapError(err, "MaxAttempts")
+				return
+			}
 		default:
 			err = dc.Skip()
 			if err != nil {
@@ -3129,9 +3151,9 @@ func (z *Policy) DecodeMsg(dc *msgp.Reader) (err error) {
 
 // EncodeMsg implements msgp.Encodable
 func (z *Policy) EncodeMsg(en *msgp.Writer) (err error) {
-	// map header, size 24
+	// map header, size 25
 	// write "CheckpointIntervalMs"
-	err = en.Append(0xde, 0x0, 0x18, 0xb4, 0x43, 0x68, 0x65, 0x63, 0x6b, 0x70, 0x6f, 0x69, 0x6e, 0x74, 0x49, 0x6e, 0x74, 0x65, 0x72, 0x76, 0x61, 0x6c, 0x4d, 0x73)
+	err = en.Append(0xde, 0x0, 0x19, 0xb4, 0x43, 0x68, 0x65, 0x63, 0x6b, 0x70, 0x6f, 0x69, 0x6e, 0x74, 0x49, 0x6e, 0x74, 0x65, 0x72, 0x76, 0x61, 0x6c, 0x4d, 0x73)
 	if err != nil {
 		return
 	}
@@ -3391,15 +3413,25 @@ func (z *Policy) EncodeMsg(en *msgp.Writer) (err error) {
 		err = msgp.WrapError(err, "IdempotencyWindowMs")
 		return
 	}
+	// write "MaxAttempts"
+	err = en.Append(0xab, 0x4d, 0x61, 0x78, 0x41, 0x74, 0x74, 0x65, 0x6d, 0x70, 0x74, 0x73)
+	if err != nil {
+		return
+	}
+	err = en.WriteUint32(z.MaxAttempts)
+	if err != nil {
+		err = msgp.WrapError(err, "MaxAttempts")
+		return
+	}
 	return
 }
 
 // MarshalMsg implements msgp.Marshaler
 func (z *Policy) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
-	// map header, size 24
+	// map header, size 25
 	// string "CheckpointIntervalMs"
-	o = append(o, 0xde, 0x0, 0x18, 0xb4, 0x43, 0x68, 0x65, 0x63, 0x6b, 0x70, 0x6f, 0x69, 0x6e, 0x74, 0x49, 0x6e, 0x74, 0x65, 0x72, 0x76, 0x61, 0x6c, 0x4d, 0x73)
+	o = append(o, 0xde, 0x0, 0x19, 0xb4, 0x43, 0x68, 0x65, 0x63, 0x6b, 0x70, 0x6f, 0x69, 0x6e, 0x74, 0x49, 0x6e, 0x74, 0x65, 0x72, 0x76, 0x61, 0x6c, 0x4d, 0x73)
 	o = msgp.AppendInt64(o, z.CheckpointIntervalMs)
 	// string "CheckpointPath"
 	o = append(o, 0xae, 0x43, 0x68, 0x65, 0x63, 0x6b, 0x70, 0x6f, 0x69, 0x6e, 0x74, 0x50, 0x61, 0x74, 0x68)
@@ -3483,6 +3515,9 @@ func (z *Policy) MarshalMsg(b []byte) (o []byte, err error) {
 	// string "IdempotencyWindowMs"
 	o = append(o, 0xb3, 0x49, 0x64, 0x65, 0x6d, 0x70, 0x6f, 0x74, 0x65, 0x6e, 0x63, 0x79, 0x57, 0x69, 0x6e, 0x64, 0x6f, 0x77, 0x4d, 0x73)
 	o = msgp.AppendInt64(o, z.IdempotencyWindowMs)
+	// string "MaxAttempts"
+	o = append(o, 0xab, 0x4d, 0x61, 0x78, 0x41, 0x74, 0x74, 0x65, 0x6d, 0x70, 0x74, 0x73)
+	o = msgp.AppendUint32(o, z.MaxAttempts)
 	return
 }
 
@@ -3687,6 +3722,12 @@ func (z *Policy) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "IdempotencyWindowMs")
 				return
 			}
+		case "MaxAttempts":
+			z.MaxAttempts, bts, err = msgp.ReadUint32Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "MaxAttempts")
+				return
+			}
 		default:
 			bts, err = msgp.Skip(bts)
 			if err != nil {
@@ -3713,7 +3754,7 @@ func (z *Policy) Msgsize() (s int) {
 	for za0003 := range z.Skipped {
 		s += msgp.StringPrefixSize + len(z.Skipped[za0003])
 	}
-	s += 14 + msgp.Int64Size + 7 + msgp.Int64Size + 20 + msgp.Uint64Size + 19 + msgp.Uint64Size + 19 + msgp.StringPrefixSize + len(z.LastCheckpointPath) + 21 + msgp.StringPrefixSize + len(z.LastCheckpointSHA256) + 17 + msgp.Int64Size + 17 + msgp.Int64Size + 16 + msgp.Int64Size + 11 + msgp.Int64Size + 20 + msgp.Int64Size
+	s += 14 + msgp.Int64Size + 7 + msgp.Int64Size + 20 + msgp.Uint64Size + 19 + msgp.Uint64Size + 19 + msgp.StringPrefixSize + len(z.LastCheckpointPath) + 21 + msgp.StringPrefixSize + len(z.LastCheckpointSHA256) + 17 + msgp.Int64Size + 17 + msgp.Int64Size + 16 + msgp.Int64Size + 11 + msgp.Int64Size + 20 + msgp.Int64Size + 12 + msgp.Uint32Size
 	return
 }
 

@@ -7,6 +7,9 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
+	"unicode/utf8"
+
+	"google.golang.org/protobuf/proto"
 
 	"github.com/planetary/planetary/sdk"
 	"github.com/planetary/planetary/sdk/internal/agentpb"
@@ -109,9 +112,13 @@ func (p *Plugin) Exec(ctx context.Context) (*ExecStream, error) {
 
 // Send starts a task on the plugin. A nil error means a TaskResult for the
 // task will arrive on Results: its real outcome, or ErrStreamClosed if the
-// stream ends first.
+// stream ends first. A task the transport cannot carry is refused with
+// ErrUndeliverable and leaves the stream as it was.
 func (s *ExecStream) Send(t sdk.Task) error {
 	pt := convert.TaskToProto(t)
+	if err := deliverable(pt); err != nil {
+		return fmt.Errorf("agent %q: job %s attempt %d: %w: %w", s.p.name, shortID(t.JobID), t.Attempt, ErrUndeliverable, err)
+	}
 	s.mu.Lock()
 	if s.ended {
 		s.mu.Unlock()
@@ -270,6 +277,41 @@ func nextRequest(items []outItem) (req *agentpb.ExecuteRequest, n int) {
 		req.Tasks = append(req.Tasks, it.task)
 	}
 	return req, n
+}
+
+// requestOverhead bounds what an ExecuteRequest adds around its one task.
+const requestOverhead = 16
+
+// deliverable checks that a task fits one message of the transport and
+// that it encodes: gRPC on the plugin's side refuses a larger message by
+// ending the whole stream, and a string field that is not UTF-8 fails the
+// encoding of the message (and with it the stream).
+func deliverable(t *agentpb.Task) error {
+	if taskSize(t) > sdk.MaxMessageBytes-64<<10 {
+		if n := proto.Size(t) + requestOverhead; n > sdk.MaxMessageBytes {
+			return fmt.Errorf("task is %d bytes encoded, over the plugin transport's limit of %d", n, sdk.MaxMessageBytes)
+		}
+	}
+	for _, f := range [...]struct{ name, v string }{{"job id", t.JobId}, {"node", t.Node}, {"kind", t.Kind}} {
+		if !utf8.ValidString(f.v) {
+			return fmt.Errorf("%s is not valid UTF-8", f.name)
+		}
+	}
+	for i, c := range t.Capabilities {
+		if !utf8.ValidString(c) {
+			return fmt.Errorf("capabilities[%d] is not valid UTF-8", i)
+		}
+	}
+	return nil
+}
+
+// shortID bounds a job id quoted in an error.
+func shortID(id string) string {
+	const max = 64
+	if len(id) <= max {
+		return id
+	}
+	return fmt.Sprintf("%s...(%d bytes)", id[:max], len(id))
 }
 
 // taskSize is an upper estimate of a task's encoded size.

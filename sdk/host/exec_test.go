@@ -300,3 +300,62 @@ func jobs(items []outItem) []string {
 	}
 	return out
 }
+
+// A task the transport cannot carry, or a result too large or not UTF-8,
+// costs that task alone: the stream stays open and the next task on it
+// runs, in both wire forms.
+func TestExecStreamIsolatesBadMessages(t *testing.T) {
+	big := strings.Repeat("p", sdk.MaxMessageBytes+1)
+	tests := []struct {
+		name    string
+		task    sdk.Task
+		sendErr error  // Send refuses the task
+		resErr  error  // or its result carries this error
+		output  string // or it succeeds with this output
+	}{
+		{"payload over the limit", sdk.Task{JobID: "p", Payload: []byte(big)}, ErrUndeliverable, nil, ""},
+		{"job id over the limit", sdk.Task{JobID: big}, ErrUndeliverable, nil, ""},
+		{"kind not UTF-8", sdk.Task{JobID: "k", Kind: "\xff"}, ErrUndeliverable, nil, ""},
+		{"payload just under the limit", sdk.Task{JobID: "u", Payload: []byte(big[:sdk.MaxMessageBytes-1024])}, nil, nil, ""},
+		{"result over the limit", sdk.Task{JobID: "r", Payload: []byte("output:" + strconv.Itoa(sdk.MaxMessageBytes+1))}, nil, ErrTaskFailed, ""},
+		{"output not UTF-8", sdk.Task{JobID: "b", Payload: []byte("binary")}, nil, nil, "\uFFFDok"},
+	}
+	for _, batch := range []bool{true, false} {
+		p := launch(t, Config{})
+		p.batch = batch
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		s, err := p.Exec(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tt := range tests {
+			t.Run(tt.name+"/batch="+strconv.FormatBool(batch), func(t *testing.T) {
+				tt.task.Attempt = 1
+				err := s.Send(tt.task)
+				if !errors.Is(err, tt.sendErr) {
+					t.Fatalf("Send: got %v, want %v", err, tt.sendErr)
+				}
+				if err != nil && len(err.Error()) > 1024 {
+					t.Errorf("Send error is %d bytes; it must quote the id bounded", len(err.Error()))
+				}
+				if err == nil {
+					r := collect(t, ctx, s, 1)[tt.task.JobID]
+					if !errors.Is(r.Err, tt.resErr) {
+						t.Fatalf("result: got %v, want %v", r.Err, tt.resErr)
+					}
+					if r.Err == nil && r.Result.Output != tt.output {
+						t.Fatalf("output %q, want %q", r.Result.Output, tt.output)
+					}
+				}
+				// The stream still carries the node's other work.
+				if err := s.Send(sdk.Task{JobID: "next", Attempt: 1}); err != nil {
+					t.Fatalf("next task refused: %v", err)
+				}
+				if r := collect(t, ctx, s, 1)["next"]; r.Err != nil || !r.Result.OK {
+					t.Fatalf("next task: %+v", r)
+				}
+			})
+		}
+		cancel()
+	}
+}

@@ -63,6 +63,11 @@ var (
 	// ErrTaskFailed is reported for a task that produced no result (the
 	// agent returned an error); it is retryable.
 	ErrTaskFailed = errors.New("task produced no result")
+	// ErrUndeliverable is returned by ExecStream.Send for a task the
+	// transport cannot carry (larger than sdk.MaxMessageBytes encoded, or a
+	// string field that is not UTF-8). Retrying cannot help; the stream
+	// stays open for the other tasks.
+	ErrUndeliverable = errors.New("task cannot be delivered to the plugin")
 )
 
 // Config describes one plugin process.

@@ -30,6 +30,8 @@ func (agent) Execute(ctx context.Context, t sdk.Task) (sdk.Result, error) {
 		return sdk.Result{OK: true}, nil
 	case "crash":
 		os.Exit(7)
+	case "binary":
+		return sdk.Result{OK: true, Output: "\xff\xfeok"}, nil
 	default:
 		if n, ok := strings.CutPrefix(p, "output:"); ok {
 			size, _ := strconv.Atoi(n)
