@@ -61,6 +61,11 @@ func TestBounds(t *testing.T) {
 		{"duration above max", DurationMs("d", MaxDurationMs+1), false},
 		{"duration MaxInt64", DurationMs("interval_ms", math.MaxInt64), false},
 		{"duration negative", DurationMs("d", -1), false},
+		{"attempts default", Attempts("max_attempts", 0), true},
+		{"attempts below max", Attempts("max_attempts", MaxAttempts-1), true},
+		{"attempts at max", Attempts("max_attempts", MaxAttempts), true},
+		{"attempts above max", Attempts("max_attempts", MaxAttempts+1), false},
+		{"attempts negative", Attempts("max_attempts", -1), false},
 		{"micro at max", Micro("m", MaxMicro), true},
 		{"micro above max", Micro("m", MaxMicro+1), false},
 	}

@@ -43,7 +43,15 @@ type Payload struct {
 	// the simulated "second"s (which it may override). A task that
 	// simulates no time and names no usage reports none.
 	Usage map[string]float64 `json:"usage,omitempty"`
+	// OutputBytes makes a successful task's output that many bytes (at
+	// most MaxOutputBytes) instead of "simulated": a drill of results too
+	// large for the plugin transport, which fail that task alone.
+	OutputBytes int64 `json:"output_bytes,omitempty"`
 }
+
+// MaxOutputBytes bounds a payload's output_bytes: four times the plugin
+// transport's message limit, enough to rehearse an oversized result.
+const MaxOutputBytes = 4 * sdk.MaxMessageBytes
 
 // Agent is the simulated agent.
 type Agent struct {
@@ -226,6 +234,7 @@ func (a *Agent) Execute(ctx context.Context, task sdk.Task) (sdk.Result, error) 
 	}
 	failRate, duration := s.failRate, s.duration
 	var reported map[string]float64
+	output := "simulated"
 	if len(task.Payload) > 0 {
 		var p Payload
 		if err := json.Unmarshal(task.Payload, &p); err != nil {
@@ -237,6 +246,12 @@ func (a *Agent) Execute(ctx context.Context, task sdk.Task) (sdk.Result, error) 
 		}
 		if p.DurationMS != nil {
 			duration = time.Duration(*p.DurationMS * float64(time.Millisecond))
+		}
+		if p.OutputBytes < 0 || p.OutputBytes > MaxOutputBytes {
+			return sdk.Result{OK: false, Error: fmt.Sprintf("%v: output_bytes %d outside [0, %d]", ErrBadPayload, p.OutputBytes, MaxOutputBytes)}, nil
+		}
+		if p.OutputBytes > 0 {
+			output = strings.Repeat("s", int(p.OutputBytes))
 		}
 	}
 	if duration > 0 {
@@ -265,7 +280,7 @@ func (a *Agent) Execute(ctx context.Context, task sdk.Task) (sdk.Result, error) 
 	if Draw(seed, task.JobID, task.Attempt) < failRate {
 		return sdk.Result{OK: false, Retryable: true, ExitCode: 1, Error: "simulated failure", Usage: usage}, nil
 	}
-	return sdk.Result{OK: true, Output: "simulated", Usage: usage}, nil
+	return sdk.Result{OK: true, Output: output, Usage: usage}, nil
 }
 
 // Draw is the deterministic uniform draw in [0,1) for one attempt of a job.

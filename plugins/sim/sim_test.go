@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -22,9 +23,26 @@ func TestConformance(t *testing.T) {
 			{Name: "timed success", Task: sdk.Task{JobID: "ok-2", Payload: []byte(`{"duration_ms": 20}`)}, Expect: sdktest.OK},
 			{Name: "certain failure", Task: sdk.Task{JobID: "fail-1", Payload: []byte(`{"fail_rate": 1}`)}, Expect: sdktest.Failed},
 			{Name: "bad payload", Task: sdk.Task{JobID: "bad-1", Payload: []byte(`{`)}, Expect: sdktest.Failed},
+			{Name: "sized output", Task: sdk.Task{JobID: "out-1", Payload: []byte(`{"output_bytes": 1024}`)}, Expect: outputLen(1024)},
+			// A result over the transport's limit fails that task alone
+			// (retryably, no result) and the stream carries the next cases.
+			{Name: "output over the transport limit", Task: sdk.Task{JobID: "out-2", Payload: []byte(fmt.Sprintf(`{"output_bytes": %d}`, sdk.MaxMessageBytes+1))}, WantErr: host.ErrTaskFailed},
+			{Name: "output_bytes at the maximum", Task: sdk.Task{JobID: "out-3", Payload: []byte(fmt.Sprintf(`{"output_bytes": %d}`, MaxOutputBytes))}, WantErr: host.ErrTaskFailed},
+			{Name: "output_bytes above the maximum", Task: sdk.Task{JobID: "out-4", Payload: []byte(fmt.Sprintf(`{"output_bytes": %d}`, MaxOutputBytes+1))}, Expect: sdktest.Failed},
+			{Name: "output_bytes negative", Task: sdk.Task{JobID: "out-5", Payload: []byte(`{"output_bytes": -1}`)}, Expect: sdktest.Failed},
 		},
 		Cancel: &sdk.Task{JobID: "long", Payload: []byte(`{"duration_ms": 60000}`)},
 	})
+}
+
+// outputLen expects a successful result of n bytes of output.
+func outputLen(n int) func(sdk.Result) error {
+	return func(r sdk.Result) error {
+		if !r.OK || len(r.Output) != n {
+			return fmt.Errorf("got OK=%v with %d bytes of output, want %d", r.OK, len(r.Output), n)
+		}
+		return nil
+	}
 }
 
 func TestDrawDeterministicAndUniform(t *testing.T) {
