@@ -20,6 +20,7 @@ import (
 	"github.com/planetary/planetary/core/agent"
 	"github.com/planetary/planetary/core/api"
 	"github.com/planetary/planetary/core/health"
+	"github.com/planetary/planetary/core/limits"
 	"github.com/planetary/planetary/core/mission"
 	"github.com/planetary/planetary/core/runner"
 	"github.com/planetary/planetary/examples"
@@ -134,6 +135,9 @@ func (c *RunCommand) Run(args []string) int {
 		opts.Deadline = 2 * time.Minute
 	}
 	if set["label"] {
+		if err := limits.PathComponent("-label", f.label); err != nil {
+			return c.fail("Error: %v", err)
+		}
 		opts.Label, opts.LabelPinned = f.label, true
 	}
 	if f.stopAfter != "" {
@@ -163,6 +167,10 @@ func (c *RunCommand) Run(args []string) int {
 		}
 		stop = func() { _ = emb.agent.Shutdown() }
 		opts.Client, opts.Outage = emb.client, emb.killPlugin
+		if ac := plan.file.Agent; ac == nil || len(ac.AllowedRoots) > 0 {
+			// The example agent config, or one that lists allowed_roots.
+			opts.CheckPath = emb.agent.Server().CheckPath
+		}
 	}
 	res, err := runner.Run(ctx, opts)
 	if stop != nil {

@@ -175,3 +175,40 @@ func runExitWant(out string) int {
 	}
 	return 0
 }
+
+// A -label is one path component under the reporting directory: one that
+// would put the bundle elsewhere is refused before the run starts, naming
+// the flag, and nothing is written.
+func TestRunLabelIsOnePathComponent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("process test")
+	}
+	tests := []struct{ name, label string }{
+		{"parent", "../escape"},
+		{"nested", "a/b"},
+		{"dot-dot", ".."},
+		{"absolute", "/tmp/escape"},
+		{"empty", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			work := filepath.Join(root, "work")
+			if err := os.Mkdir(work, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			code, out := runBin(t, work, 60*time.Second, "run", "-plan", examplePlan(t), "-jobs", "10", "-label", tt.label)
+			if code != 1 || !strings.Contains(out, "-label") {
+				t.Fatalf("run -label %q exited %d, want 1 naming -label:\n%s", tt.label, code, out)
+			}
+			for _, dir := range []string{root, work} {
+				ents, _ := os.ReadDir(dir)
+				for _, e := range ents {
+					if e.Name() != "work" {
+						t.Errorf("run -label %q wrote %s", tt.label, filepath.Join(dir, e.Name()))
+					}
+				}
+			}
+		})
+	}
+}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/planetary/planetary/core/api"
 	"github.com/planetary/planetary/core/health"
+	"github.com/planetary/planetary/core/limits"
 	"github.com/planetary/planetary/core/mission"
 	"github.com/planetary/planetary/core/report"
 	"github.com/planetary/planetary/raftfsm/state"
@@ -86,6 +87,10 @@ type Options struct {
 	// at once (default 4).
 	BatchSize int
 	InFlight  int
+	// CheckPath, when set, must accept the bundle directory before anything
+	// is written there: the embedded agent's allowed_roots check
+	// (server.CheckPath), the one every other write path passes.
+	CheckPath func(path string) error
 	// NoBundle skips writing and verifying the bundle.
 	NoBundle bool
 	Logger   hclog.Logger
@@ -242,12 +247,22 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		label = o.Label
 	}
 	res.Label = label
+	// The label names one directory under the reporting directory: a
+	// label such as "../x" or "a/b" would write the bundle elsewhere.
+	if err := limits.PathComponent("label", label); err != nil {
+		return nil, fmt.Errorf("runner: bundle: %w", err)
+	}
 	dir := o.ReportDir
 	if dir == "" {
 		dir = pol.ReportingDir
 	}
 	if dir == "" {
 		dir = "reports"
+	}
+	if o.CheckPath != nil {
+		if err := o.CheckPath(filepath.Join(dir, label)); err != nil {
+			return nil, fmt.Errorf("runner: bundle directory: %w", err)
+		}
 	}
 	run := report.Run{
 		Status: "completed", StoppedEarly: res.StopReason != StopDone, Timings: res.Timings,

@@ -3,6 +3,7 @@ package exec
 import (
 	"context"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -128,6 +129,8 @@ func TestTimeoutCapped(t *testing.T) {
 		{"at the cap", 1000, true, ""},
 		{"above the cap", 1001, false, "timeout_ms 1001 exceeds the agent's max_timeout_ms 1000"},
 		{"negative", -5, false, "timeout_ms -5 is negative"},
+		{"below the cap", 999, true, ""},
+		{"int64 maximum", math.MaxInt64, false, "exceeds the agent's max_timeout_ms 1000"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -146,5 +149,9 @@ func TestTimeoutCapped(t *testing.T) {
 		if !errors.Is(err, ErrTimeout) {
 			t.Errorf("Configure(%v) = %v, want ErrTimeout", vals, err)
 		}
+	}
+	atLimit := map[string]any{"enabled": true, "max_timeout_ms": float64(MaxTimeoutLimit.Milliseconds())}
+	if err := New().Configure(context.Background(), sdk.Config{Node: sdk.NodeInfo{DataDir: t.TempDir()}, Values: atLimit}); err != nil {
+		t.Errorf("Configure(%v) = %v, want the limit itself accepted", atLimit, err)
 	}
 }
