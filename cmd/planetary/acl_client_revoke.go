@@ -35,7 +35,7 @@ func (c *ACLClientRevokeCommand) Run(args []string) int {
 	fs := c.FlagSet("acl client revoke", true)
 	fs.StringVar(&reason, "reason", "", "")
 	pos, ok := c.parseAll(fs, args)
-	if !ok || len(pos) != 1 {
+	if !c.wantArgs(ok, pos, "<client>") {
 		return cli.RunResultHelp
 	}
 	client, err := c.client()

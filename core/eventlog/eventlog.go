@@ -699,11 +699,7 @@ func (l *Log) Read(after uint64, max int) ([]state.Event, error) {
 		<-ch
 		l.mu.Lock()
 	}
-	written := l.written
-	segs := make([]segment, len(l.segs))
-	for i, sg := range l.segs {
-		segs[i] = *sg
-	}
+	written, segs := l.written, l.segsLocked()
 	l.mu.Unlock()
 	return l.readDisk(after, max, written, segs)
 }
@@ -1039,4 +1035,14 @@ func syncDir(dir string) error {
 		return fmt.Errorf("eventlog: fsync dir: %w", err)
 	}
 	return nil
+}
+
+// segsLocked copies the segment list, for a read outside l.mu; the caller
+// holds l.mu.
+func (l *Log) segsLocked() []segment {
+	segs := make([]segment, len(l.segs))
+	for i, sg := range l.segs {
+		segs[i] = *sg
+	}
+	return segs
 }

@@ -309,11 +309,7 @@ func (l *Log) holds(a Anchor) (bool, error) {
 // nil; unlike Read it never waits for the writer.
 func (l *Log) readNoWait(after uint64) (*state.Event, error) {
 	l.mu.Lock()
-	written := l.written
-	segs := make([]segment, len(l.segs))
-	for i, sg := range l.segs {
-		segs[i] = *sg
-	}
+	written, segs := l.written, l.segsLocked()
 	l.mu.Unlock()
 	if written <= after {
 		return nil, nil
