@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/planetary/planetary/raftfsm/state"
@@ -312,12 +313,27 @@ type replayJob struct {
 	node    string
 	valueMu int64
 	hops    int64
+	// ord is the job's place in replay.order (submission order); gcEnd,
+	// once a jobs.collected batch covered it, is the count of jobs
+	// collected up to the end of that batch (0: not collected).
+	ord   int
+	gcEnd int64
 }
 
 // replay rebuilds the ledger from job, node and shard events alone.
+//
+// A job id may be submitted again once its job was collected and its tomb
+// forgotten (outside the idempotency window): the replay keeps every
+// submission as a job of its own and accepts a second job.submitted for an
+// id only when the log shows its earlier job finished, a jobs.collected
+// batch after that covered it, and at least as many tombs forgotten since
+// as were collected up to the end of that batch (tombs are forgotten
+// oldest first, a whole batch at a time).
 type replay struct {
-	jobs     map[string]*replayJob
-	order    []string
+	jobs     map[string]*replayJob // id -> its latest job
+	order    []*replayJob          // every job, in submission order
+	// collected and forgotten are the totals of the jobs.collected events.
+	collected, forgotten int64
 	nodes    map[string]string // id -> shard
 	shards   map[string]bool
 	flows    map[[2]string]*Flow
@@ -358,6 +374,9 @@ func (r *replay) apply(e *state.Event) error {
 		r.pauses++
 		return nil
 	}
+	if e.Type == state.EvJobsCollected {
+		return r.collect(e)
+	}
 	if len(e.Type) < 4 || e.Type[:4] != "job." {
 		return nil
 	}
@@ -367,13 +386,22 @@ func (r *replay) apply(e *state.Event) error {
 	j := r.jobs[e.Job]
 	if e.Type == state.EvJobSubmitted {
 		if j != nil {
-			return fmt.Errorf("job %s submitted twice", e.Job)
+			switch {
+			case !j.state.Terminal():
+				return fmt.Errorf("job %s submitted twice (the first is %s)", e.Job, j.state)
+			case j.gcEnd == 0:
+				return fmt.Errorf("job %s submitted twice (the first is %s and was never collected)", e.Job, j.state)
+			case r.forgotten < j.gcEnd:
+				return fmt.Errorf("job %s submitted twice (the first was collected and its tomb is still kept: %d of the first %d collected jobs' tombs forgotten)",
+					e.Job, r.forgotten, j.gcEnd)
+			}
 		}
 		if e.Shard == "" {
 			return fmt.Errorf("job %s submitted without a shard", e.Job)
 		}
-		r.jobs[e.Job] = &replayJob{state: state.JobQueued, shard: e.Shard, valueMu: e.ValueMu}
-		r.order = append(r.order, e.Job)
+		nj := &replayJob{state: state.JobQueued, shard: e.Shard, valueMu: e.ValueMu, ord: len(r.order)}
+		r.jobs[e.Job] = nj
+		r.order = append(r.order, nj)
 		r.shards[e.Shard] = true
 		return nil
 	}
@@ -381,6 +409,9 @@ func (r *replay) apply(e *state.Event) error {
 		return fmt.Errorf("%s for job %s that was never submitted", e.Type, e.Job)
 	}
 	if j.state.Terminal() {
+		if j.gcEnd > 0 {
+			return fmt.Errorf("%s for job %s that is already %s and collected", e.Type, e.Job, j.state)
+		}
 		return fmt.Errorf("%s for job %s that is already %s", e.Type, e.Job, j.state)
 	}
 	need := func(from ...state.JobState) error {
@@ -474,8 +505,7 @@ func (r *replay) doc() LedgerDoc {
 	for id, sh := range r.nodes {
 		nodes[id] = NodeLedger{Shard: sh}
 	}
-	for _, id := range r.order {
-		j := r.jobs[id]
+	for _, j := range r.order {
 		st := j.state.String()
 		gj[st]++
 		gv[st] += j.valueMu
@@ -528,8 +558,70 @@ func (r *replay) doc() LedgerDoc {
 // hops is the sum of hops over all jobs (the "flows" invariant).
 func (r *replay) hops() int64 {
 	var n int64
-	for _, j := range r.jobs {
+	for _, j := range r.order {
 		n += j.hops
 	}
 	return n
+}
+
+// collect records a jobs.collected event: "N jobs collected, M tombs
+// forgotten[, FIRST..LAST]". The batch's ids are in submission order from
+// FIRST to LAST; every finished job in that span that no earlier batch
+// covered is marked collected by it (a job the batch skipped, too young,
+// is collected later, so the mark only ever makes its window end early,
+// never late). A tomb is never forgotten by the entry that collected it.
+func (r *replay) collect(e *state.Event) error {
+	var n, m int64
+	rest := e.Detail
+	if _, err := fmt.Sscanf(rest, "%d jobs collected, %d tombs forgotten", &n, &m); err != nil || n < 0 || m < 0 {
+		return fmt.Errorf("%s with an unreadable detail %q", e.Type, e.Detail)
+	}
+	if m > r.collected-r.forgotten {
+		return fmt.Errorf("%s forgets %d tombs but only %d are kept", e.Type, m, r.collected-r.forgotten)
+	}
+	r.forgotten += m
+	if n == 0 {
+		return nil
+	}
+	_, span, ok := strings.Cut(rest, "tombs forgotten, ")
+	if !ok {
+		return fmt.Errorf("%s of %d jobs names no first and last job", e.Type, n)
+	}
+	// Ids may hold "..": take the split whose two sides are known jobs.
+	var first, last *replayJob
+	for i := strings.Index(span, ".."); i >= 0; {
+		if f, l := r.jobs[span[:i]], r.jobs[span[i+2:]]; f != nil && l != nil {
+			first, last = f, l
+			if f.ord > l.ord {
+				first, last = l, f
+			}
+			break
+		}
+		k := strings.Index(span[i+1:], "..")
+		if k < 0 {
+			break
+		}
+		i += 1 + k
+	}
+	if first == nil {
+		return fmt.Errorf("%s names jobs %q that were never submitted", e.Type, span)
+	}
+	if !first.state.Terminal() || !last.state.Terminal() {
+		return fmt.Errorf("%s collects a job that has not finished (%q)", e.Type, span)
+	}
+	end := r.collected + n
+	var done int64
+	for _, j := range r.order[first.ord : last.ord+1] {
+		if j.state.Terminal() {
+			done++
+			if j.gcEnd == 0 {
+				j.gcEnd = end
+			}
+		}
+	}
+	if done < n {
+		return fmt.Errorf("%s collects %d jobs but %d jobs in %q have finished", e.Type, n, done, span)
+	}
+	r.collected = end
+	return nil
 }
