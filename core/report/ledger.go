@@ -330,17 +330,17 @@ type replayJob struct {
 // as were collected up to the end of that batch (tombs are forgotten
 // oldest first, a whole batch at a time).
 type replay struct {
-	jobs     map[string]*replayJob // id -> its latest job
-	order    []*replayJob          // every job, in submission order
+	jobs  map[string]*replayJob // id -> its latest job
+	order []*replayJob          // every job, in submission order
 	// collected and forgotten are the totals of the jobs.collected events.
 	collected, forgotten int64
-	nodes    map[string]string // id -> shard
-	shards   map[string]bool
-	flows    map[[2]string]*Flow
-	payments map[string]int64
-	settle   SettlementLedger
-	requeues int64
-	pauses   int64
+	nodes                map[string]string // id -> shard
+	shards               map[string]bool
+	flows                map[[2]string]*Flow
+	payments             map[string]int64
+	settle               SettlementLedger
+	requeues             int64
+	pauses               int64
 }
 
 func newReplay() *replay { return newReplaySized(0) }
