@@ -66,16 +66,11 @@ func applyClockAdvance(c *txn, body []byte) *Response {
 	return &Response{}
 }
 
-// ownerActions are the commands a schedule entry may run.
+// ownerAction reports whether a schedule entry may run t (its registry row
+// is schedulable).
 func ownerAction(t command.MessageType) bool {
-	switch t {
-	case command.NodeRegisterType, command.NodeUpdateType, command.NodeStatusType, command.NodeRetireType,
-		command.ShardRegisterType, command.ShardUpdateType, command.ShardDeregisterType, command.PauseType,
-		command.JobCancelType, command.JobRerouteType, command.CheckpointConfigureType,
-		command.ReportingConfigureType:
-		return true
-	}
-	return false
+	s, ok := command.Lookup(t)
+	return ok && s.Schedulable
 }
 
 func applyScheduleFire(c *txn, body []byte) *Response {

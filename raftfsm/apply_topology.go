@@ -148,13 +148,13 @@ func applyNodeUpdate(c *txn, body []byte) *Response {
 	n := old.Clone()
 	for _, f := range m.Fields {
 		switch f {
-		case "capacity":
+		case command.NodeCapacity:
 			n.Capacity = m.Node.Capacity
-		case "max_concurrency":
+		case command.NodeMaxConcurrency:
 			n.MaxConcurrency = m.Node.MaxConcurrency
-		case "quota":
+		case command.NodeQuota:
 			n.Quota = m.Node.Quota
-		case "price":
+		case command.NodePrice:
 			// The mission's or an owner's schedule: in force unless the
 			// plugin's overrides it.
 			if n.PriceSource == state.PricePlugin {
@@ -162,30 +162,30 @@ func applyNodeUpdate(c *txn, body []byte) *Response {
 			} else {
 				n.Price = m.Node.Price
 			}
-		case "plugin_price":
+		case command.NodePluginPrice:
 			// The schedule the node's plugin published wins over the
 			// mission's, which is kept.
 			if n.PriceSource != state.PricePlugin {
 				n.DeclaredPrice = n.Price
 			}
 			n.Price, n.PriceSource = m.Node.Price, state.PricePlugin
-		case "deployment":
+		case command.NodeDeployment:
 			n.Deployment = m.Node.Deployment
-		case "attestations":
+		case command.NodeAttestations:
 			n.Attestations = m.Node.Attestations
-		case "capabilities":
+		case command.NodeCapabilities:
 			n.Capabilities = m.Node.Capabilities
-		case "latency_ms":
+		case command.NodeLatencyMs:
 			n.LatencyMs = m.Node.LatencyMs
-		case "labels":
+		case command.NodeLabels:
 			n.Labels = m.Node.Labels
-		case "endpoint":
+		case command.NodeEndpoint:
 			n.Endpoint = m.Node.Endpoint
-		case "heartbeat_sec":
+		case command.NodeHeartbeatSec:
 			n.HeartbeatSec = m.Node.HeartbeatSec
-		case "plugin_kind":
+		case command.NodePluginKind:
 			n.PluginKind = m.Node.PluginKind
-		case "plugin_state":
+		case command.NodePluginState:
 			n.PluginState, n.PluginCrashes, n.PluginReason = m.Node.PluginState, m.Node.PluginCrashes, m.Node.PluginReason
 		default:
 			return &Response{Err: errorf(ErrUnknownField, "node field %q", f)}
@@ -193,7 +193,7 @@ func applyNodeUpdate(c *txn, body []byte) *Response {
 	}
 	c.s.PutNode(n)
 	c.emit(state.Event{Type: state.EvNodeUpdated, Node: n.ID, Shard: n.Shard, Reason: m.Meta.Reason, Detail: strings.Join(m.Fields, ",")})
-	if len(m.Fields) == 1 && m.Fields[0] == "plugin_state" {
+	if len(m.Fields) == 1 && m.Fields[0] == command.NodePluginState {
 		// A report, not a change of what the node offers: no requeue or
 		// unpark (the node's status follows its heartbeats).
 		return &Response{}
@@ -327,21 +327,21 @@ func applyShardUpdate(c *txn, body []byte) *Response {
 	sh := old.Clone()
 	for _, f := range m.Fields {
 		switch f {
-		case "latency_budget_ms":
+		case command.ShardLatencyBudgetMs:
 			sh.LatencyBudgetMs = m.Shard.LatencyBudgetMs
-		case "max_queue":
+		case command.ShardMaxQueue:
 			sh.MaxQueue = m.Shard.MaxQueue
-		case "queue_alert_threshold":
+		case command.ShardQueueAlertThreshold:
 			sh.QueueAlertThreshold = m.Shard.QueueAlertThreshold
-		case "spillover_targets":
+		case command.ShardSpilloverTargets:
 			sh.SpilloverTargets = m.Shard.SpilloverTargets
-		case "policies":
+		case command.ShardPolicies:
 			sh.Policies = m.Shard.Policies
-		case "display_name":
+		case command.ShardDisplayName:
 			sh.DisplayName = m.Shard.DisplayName
-		case "region":
+		case command.ShardRegion:
 			sh.Region = m.Shard.Region
-		case "spill_grace_ms":
+		case command.ShardSpillGraceMs:
 			sh.SpillGraceMs = m.Shard.SpillGraceMs
 		default:
 			return &Response{Err: errorf(ErrUnknownField, "shard field %q", f)}

@@ -127,37 +127,53 @@ func New(cfg Config) *FSM {
 		cfg.Logger = hclog.NewNullLogger()
 	}
 	f := &FSM{cfg: cfg, logger: cfg.Logger.Named("fsm"), store: state.NewStore(), applied: make(chan struct{})}
-	h := &f.handlers
-	h[command.MissionApplyType] = applyMission
-	h[command.SubmitBatchType] = applySubmitBatch
-	h[command.AssignBatchType] = applyAssignBatch
-	h[command.StartBatchType] = applyStartBatch
-	h[command.CompleteBatchType] = applyCompleteBatch
-	h[command.RequeueBatchType] = applyRequeueBatch
-	h[command.SpillBatchType] = applySpillBatch
-	h[command.ParkBatchType] = applyParkBatch
-	h[command.NodeRegisterType] = applyNodeRegister
-	h[command.NodeUpdateType] = applyNodeUpdate
-	h[command.NodeStatusType] = applyNodeStatus
-	h[command.NodeRetireType] = applyNodeRetire
-	h[command.NodeClaimType] = applyNodeClaim
-	h[command.ShardRegisterType] = applyShardRegister
-	h[command.ShardUpdateType] = applyShardUpdate
-	h[command.ShardDeregisterType] = applyShardDeregister
-	h[command.PauseType] = applyPause
-	h[command.JobCancelType] = applyJobCancel
-	h[command.JobRerouteType] = applyJobReroute
-	h[command.CheckpointConfigureType] = applyCheckpointConfigure
-	h[command.CheckpointSavedType] = applyCheckpointSaved
-	h[command.ReportingConfigureType] = applyReportingConfigure
-	h[command.ClockAdvanceType] = applyClockAdvance
-	h[command.ScheduleFireType] = applyScheduleFire
-	h[command.ACLBootstrapType] = applyACLBootstrap
-	h[command.ACLTokenCreateType] = applyACLTokenCreate
-	h[command.JobGCType] = applyJobGC
-	h[command.ClientJoinType] = applyClientJoin
-	h[command.ClientRevokeType] = applyClientRevoke
+	for _, spec := range command.Specs() {
+		h, ok := handlers[spec.Type]
+		if !ok {
+			panic("raftfsm: no handler for command " + spec.Name)
+		}
+		f.handlers[spec.Type] = h
+	}
+	for t := range handlers {
+		if _, ok := command.Lookup(t); !ok {
+			panic(fmt.Sprintf("raftfsm: handler for type %d, which has no registry row", t))
+		}
+	}
 	return f
+}
+
+// handlers are the Apply functions of the registry's commands
+// (command.Specs); New refuses a row without one.
+var handlers = map[command.MessageType]handler{
+	command.MissionApplyType:        applyMission,
+	command.SubmitBatchType:         applySubmitBatch,
+	command.AssignBatchType:         applyAssignBatch,
+	command.StartBatchType:          applyStartBatch,
+	command.CompleteBatchType:       applyCompleteBatch,
+	command.RequeueBatchType:        applyRequeueBatch,
+	command.SpillBatchType:          applySpillBatch,
+	command.ParkBatchType:           applyParkBatch,
+	command.NodeRegisterType:        applyNodeRegister,
+	command.NodeUpdateType:          applyNodeUpdate,
+	command.NodeStatusType:          applyNodeStatus,
+	command.NodeRetireType:          applyNodeRetire,
+	command.NodeClaimType:           applyNodeClaim,
+	command.ShardRegisterType:       applyShardRegister,
+	command.ShardUpdateType:         applyShardUpdate,
+	command.ShardDeregisterType:     applyShardDeregister,
+	command.PauseType:               applyPause,
+	command.JobCancelType:           applyJobCancel,
+	command.JobRerouteType:          applyJobReroute,
+	command.CheckpointConfigureType: applyCheckpointConfigure,
+	command.CheckpointSavedType:     applyCheckpointSaved,
+	command.ReportingConfigureType:  applyReportingConfigure,
+	command.ClockAdvanceType:        applyClockAdvance,
+	command.ScheduleFireType:        applyScheduleFire,
+	command.ACLBootstrapType:        applyACLBootstrap,
+	command.ACLTokenCreateType:      applyACLTokenCreate,
+	command.JobGCType:               applyJobGC,
+	command.ClientJoinType:          applyClientJoin,
+	command.ClientRevokeType:        applyClientRevoke,
 }
 
 // Read runs fn under the read lock. fn must not retain s or call its write

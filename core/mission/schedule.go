@@ -7,6 +7,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/planetary/planetary/core/limits"
+	"github.com/planetary/planetary/raftfsm/command"
 )
 
 // decodeSchedule reads one schedule entry: the common attributes first, then
@@ -124,15 +125,15 @@ func (p *parser) decodeAction(doc *BlockDoc, r *reader, blocks map[string]hcl.Bl
 	case ActShardUpdate:
 		a := &ShardUpdateAction{Shard: shardArg("shard")}
 		a.Values = Shard{Name: a.Shard}
-		for _, f := range []string{"display_name", "latency_budget_ms", "max_queue", "queue_alert_threshold", "spillover_targets"} {
+		for _, f := range command.ShardOwnerFields {
 			if !r.Has(f) {
 				continue
 			}
 			a.Fields = append(a.Fields, f)
 			switch f {
-			case "display_name":
+			case command.ShardDisplayName:
 				a.Values.DisplayName = r.String(f)
-			case "spillover_targets":
+			case command.ShardSpilloverTargets:
 				a.Values.SpilloverTargets = r.Strings(f)
 				for i, t := range a.Values.SpilloverTargets {
 					rng := r.StringRanges(f, len(a.Values.SpilloverTargets))[i]
@@ -142,16 +143,16 @@ func (p *parser) decodeAction(doc *BlockDoc, r *reader, blocks map[string]hcl.Bl
 						p.refer("shard", t, rng, what, idx)
 					}
 				}
-			case "latency_budget_ms":
+			case command.ShardLatencyBudgetMs:
 				a.Values.LatencyBudgetMs = r.NonNegInt(f)
-			case "max_queue":
+			case command.ShardMaxQueue:
 				a.Values.MaxQueue = r.NonNegInt(f)
-			case "queue_alert_threshold":
+			case command.ShardQueueAlertThreshold:
 				a.Values.QueueAlertThreshold = r.NonNegInt(f)
 			}
 		}
 		if bs := blocks["spillover"]; len(bs) > 0 {
-			a.Fields = append(a.Fields, "policies")
+			a.Fields = append(a.Fields, command.ShardPolicies)
 			a.Values.Spillover = p.decodeSpillovers(doc.block("spillover"), bs, a.Shard, idx)
 		}
 		if len(a.Fields) == 0 {
@@ -175,38 +176,38 @@ func (p *parser) decodeAction(doc *BlockDoc, r *reader, blocks map[string]hcl.Bl
 	case ActNodeUpdate:
 		a := &NodeUpdateAction{Node: nodeArg()}
 		a.Values.ID = a.Node
-		for _, f := range []string{"capacity", "max_concurrency", "quota", "latency_ms", "capabilities", "labels", "endpoint"} {
+		for _, f := range command.NodeOwnerFields {
 			if !r.Has(f) {
 				continue
 			}
 			a.Fields = append(a.Fields, f)
 			switch f {
-			case "capacity":
+			case command.NodeCapacity:
 				a.Values.Capacity = r.NonNegInt(f)
-			case "max_concurrency":
+			case command.NodeMaxConcurrency:
 				a.Values.MaxConcurrency = r.NonNegInt(f)
-			case "quota":
+			case command.NodeQuota:
 				a.Values.Quota = r.NonNegInt(f)
-			case "latency_ms":
+			case command.NodeLatencyMs:
 				a.Values.LatencyMs = r.NonNegInt(f)
-			case "capabilities":
+			case command.NodeCapabilities:
 				a.Values.Capabilities = r.Strings(f)
-			case "labels":
+			case command.NodeLabels:
 				a.Values.Labels = r.Strings(f)
-			case "endpoint":
+			case command.NodeEndpoint:
 				a.Values.Endpoint = r.String(f)
 			}
 		}
 		if bs := blocks["price"]; len(bs) > 0 {
-			a.Fields = append(a.Fields, "price")
+			a.Fields = append(a.Fields, command.NodePrice)
 			a.Values.Price = p.decodePrice(doc.block("price"), bs)
 		}
 		if bs := blocks["attestations"]; len(bs) > 0 {
-			a.Fields = append(a.Fields, "attestations")
+			a.Fields = append(a.Fields, command.NodeAttestations)
 			a.Values.Attestations = p.decodeAttestations(doc.block("attestations"), bs)
 		}
 		if bs := blocks["deployment"]; len(bs) > 0 {
-			a.Fields = append(a.Fields, "deployment")
+			a.Fields = append(a.Fields, command.NodeDeployment)
 			a.Values.Deployment = p.decodeDeployment(doc.block("deployment"), bs)
 		}
 		if len(a.Fields) == 0 {

@@ -2,9 +2,12 @@ package mission
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/planetary/planetary/raftfsm/command"
 )
 
 // AttrType is the type of an attribute as the user writes it.
@@ -481,8 +484,7 @@ func shardUpdateAttrs() []AttrDoc {
 func nodeUpdateAttrs() []AttrDoc {
 	var out []AttrDoc
 	for _, a := range nodeDoc().Attributes {
-		switch a.Name {
-		case "capacity", "max_concurrency", "quota", "latency_ms", "capabilities", "labels", "endpoint":
+		if slices.Contains(command.NodeOwnerFields, a.Name) {
 			a.Required = false
 			out = append(out, a)
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/planetary/planetary/core/api"
 	"github.com/planetary/planetary/core/mission"
 	"github.com/planetary/planetary/core/report"
+	"github.com/planetary/planetary/raftfsm/command"
 	"github.com/planetary/planetary/raftfsm/state"
 )
 
@@ -313,17 +314,17 @@ func shardUpdateBody(a *mission.ShardUpdateAction, reason string) map[string]any
 	v := a.Values
 	for _, f := range a.Fields {
 		switch f {
-		case "display_name":
+		case command.ShardDisplayName:
 			body[f] = v.DisplayName
-		case "latency_budget_ms":
+		case command.ShardLatencyBudgetMs:
 			body[f] = v.LatencyBudgetMs
-		case "max_queue":
+		case command.ShardMaxQueue:
 			body[f] = v.MaxQueue
-		case "queue_alert_threshold":
+		case command.ShardQueueAlertThreshold:
 			body[f] = v.QueueAlertThreshold
-		case "spillover_targets":
+		case command.ShardSpilloverTargets:
 			body[f] = v.SpilloverTargets
-		case "policies":
+		case command.ShardPolicies:
 			body[f] = shardBody(v, "").Policies
 		}
 	}
@@ -335,15 +336,15 @@ func nodeUpdateBody(a *mission.NodeUpdateAction, reason string) map[string]any {
 	v := a.Values
 	for _, f := range a.Fields {
 		switch f {
-		case "capacity":
+		case command.NodeCapacity:
 			body[f] = v.Capacity
-		case "max_concurrency":
+		case command.NodeMaxConcurrency:
 			body[f] = v.MaxConcurrency
-		case "quota":
+		case command.NodeQuota:
 			body[f] = v.Quota
-		case "latency_ms":
+		case command.NodeLatencyMs:
 			body[f] = v.LatencyMs
-		case "capabilities":
+		case command.NodeCapabilities:
 			body[f] = v.Capabilities
 		}
 	}

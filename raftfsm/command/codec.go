@@ -44,69 +44,12 @@ func EncodeBody(msg msgp.Marshaler) ([]byte, error) {
 // Ignorable reports whether an entry of type t may be skipped when unknown.
 func Ignorable(t MessageType) bool { return t&IgnoreUnknownFlag != 0 }
 
-// New returns a zero command struct for t, or nil if t is unknown. The
-// IgnoreUnknownFlag bit is part of the type: a flagged type is a distinct
-// command.
+// New returns a zero command struct for t, or nil if t is unknown (has no
+// registry row). The IgnoreUnknownFlag bit is part of the type: a flagged
+// type is a distinct command.
 func New(t MessageType) msgp.Unmarshaler {
-	switch t {
-	case MissionApplyType:
-		return &MissionApply{}
-	case SubmitBatchType:
-		return &SubmitBatch{}
-	case AssignBatchType:
-		return &AssignBatch{}
-	case StartBatchType:
-		return &StartBatch{}
-	case CompleteBatchType:
-		return &CompleteBatch{}
-	case RequeueBatchType:
-		return &RequeueBatch{}
-	case SpillBatchType:
-		return &SpillBatch{}
-	case ParkBatchType:
-		return &ParkBatch{}
-	case NodeRegisterType:
-		return &NodeRegister{}
-	case NodeUpdateType:
-		return &NodeUpdate{}
-	case NodeStatusType:
-		return &NodeStatusChange{}
-	case NodeRetireType:
-		return &NodeRetire{}
-	case ShardRegisterType:
-		return &ShardRegister{}
-	case ShardUpdateType:
-		return &ShardUpdate{}
-	case ShardDeregisterType:
-		return &ShardDeregister{}
-	case PauseType:
-		return &Pause{}
-	case JobCancelType:
-		return &JobCancel{}
-	case JobRerouteType:
-		return &JobReroute{}
-	case CheckpointConfigureType:
-		return &CheckpointConfigure{}
-	case ReportingConfigureType:
-		return &ReportingConfigure{}
-	case ClockAdvanceType:
-		return &ClockAdvance{}
-	case ScheduleFireType:
-		return &ScheduleFire{}
-	case ACLBootstrapType:
-		return &ACLBootstrap{}
-	case ACLTokenCreateType:
-		return &ACLTokenCreate{}
-	case ClientJoinType:
-		return &ClientJoin{}
-	case ClientRevokeType:
-		return &ClientRevoke{}
-	case CheckpointSavedType:
-		return &CheckpointSaved{}
-	case NodeClaimType:
-		return &NodeClaim{}
-	case JobGCType:
-		return &JobGC{}
+	if s, ok := Lookup(t); ok {
+		return s.New()
 	}
 	return nil
 }
@@ -138,15 +81,10 @@ func Decode(buf []byte) (MessageType, any, error) {
 	return t, m, err
 }
 
-// String names a message type for logs.
+// String names a message type for logs: its registry name.
 func (t MessageType) String() string {
-	names := [...]string{"", "mission-apply", "submit-batch", "assign-batch", "start-batch", "complete-batch",
-		"requeue-batch", "spill-batch", "park-batch", "node-register", "node-update", "node-status",
-		"node-retire", "shard-register", "shard-update", "shard-deregister", "pause", "job-cancel",
-		"job-reroute", "checkpoint-configure", "reporting-configure", "clock-advance", "schedule-fire",
-		"acl-bootstrap", "acl-token-create", "checkpoint-saved", "node-claim", "job-gc"}
-	if int(t) < len(names) && t != 0 {
-		return names[t]
+	if s, ok := Lookup(t); ok {
+		return s.Name
 	}
 	return fmt.Sprintf("type-%d", uint8(t))
 }
