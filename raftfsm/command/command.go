@@ -50,7 +50,7 @@ const (
 
 // Meta says who issued an owner command and why.
 type Meta struct {
-	Time   int64
-	Actor  string // token accessor or "schedule:<id>" or "system"
-	Reason string
+	Time   int64  `msg:"Time"`
+	Actor  string `msg:"Actor"` // token accessor or "schedule:<id>" or "system"
+	Reason string `msg:"Reason"`
 }

@@ -213,3 +213,21 @@ func TestGoldenCoversEveryType(t *testing.T) {
 		t.Errorf("no golden fixture sets %s: add a case whose value sets it", f)
 	}
 }
+
+// TestPersistedFieldsTagged: every field of every command, and of every
+// state record a command carries, names its encoded key in a msg tag.
+func TestPersistedFieldsTagged(t *testing.T) {
+	var roots []reflect.Type
+	for i := 1; i < 256; i++ {
+		if m := New(MessageType(i)); m != nil {
+			roots = append(roots, reflect.TypeOf(m))
+		}
+	}
+	types := golden.Structs("github.com/planetary/planetary/raftfsm/", roots...)
+	if len(types) < 30 {
+		t.Fatalf("only %d persisted struct types found", len(types))
+	}
+	for _, p := range golden.CheckTags(types) {
+		t.Error(p)
+	}
+}

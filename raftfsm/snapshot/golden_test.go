@@ -293,3 +293,19 @@ func known(tag byte) bool {
 	_, err := Read(bytes.NewReader(b))
 	return err == nil || !strings.Contains(err.Error(), "unknown record tag")
 }
+
+// TestPersistedRecordFieldsTagged: every field of every snapshot record
+// names its encoded key in a msg tag.
+func TestPersistedRecordFieldsTagged(t *testing.T) {
+	var roots []reflect.Type
+	for _, c := range recordCases() {
+		roots = append(roots, reflect.TypeOf(c.value))
+	}
+	types := golden.Structs("github.com/planetary/planetary/raftfsm/", roots...)
+	if len(types) < 20 {
+		t.Fatalf("only %d persisted struct types found", len(types))
+	}
+	for _, p := range golden.CheckTags(types) {
+		t.Error(p)
+	}
+}

@@ -5,33 +5,33 @@ package state
 // Payment is the running total paid to one node: the sum of the quotes of the
 // jobs it completed.
 type Payment struct {
-	Node     string
-	AmountMu int64
+	Node     string `msg:"Node"`
+	AmountMu int64  `msg:"AmountMu"`
 }
 
 // NamedCounts are the ledger counts of one shard or node.
 type NamedCounts struct {
-	Name   string
-	Counts Counts
+	Name   string `msg:"Name"`
+	Counts Counts `msg:"Counts"`
 }
 
 // StoreMeta is the small bookkeeping of a Store that is not a table: the
 // event chain head and the number of events emitted, the mission clock, the
 // last applied raft index and whether ACL bootstrap happened.
 type StoreMeta struct {
-	Head            ChainHead
-	Events          uint64
-	Clock           int64
-	Index           uint64
-	ACLBootstrapped bool
+	Head            ChainHead `msg:"Head"`
+	Events          uint64    `msg:"Events"`
+	Clock           int64     `msg:"Clock"`
+	Index           uint64    `msg:"Index"`
+	ACLBootstrapped bool      `msg:"ACLBootstrapped"`
 	// Topology counts topology changes (nodes and shards that could change
 	// where a job fits). Park decisions carry the count they were made at;
 	// a park made before a later change is stale and rejected.
-	Topology uint64
+	Topology uint64 `msg:"Topology"`
 	// Seqs is the highest job seq ever assigned (collected jobs leave gaps,
 	// so the live jobs alone do not tell it). Written into snapshots; 0 in
 	// snapshots from before garbage collection.
-	Seqs uint64
+	Seqs uint64 `msg:"Seqs"`
 }
 
 // Collected is the share of the ledger held by jobs that garbage collection
@@ -40,26 +40,26 @@ type StoreMeta struct {
 // over every job ever submitted; invariants compare them with the live
 // records plus these aggregates.
 type Collected struct {
-	Jobs    int64
-	Global  Counts
-	Shards  []NamedCounts // sorted by name
-	Nodes   []NamedCounts // sorted by id
-	PaidMu  int64
-	Hops    int64
-	Batches int64
-	LastAt  int64 // leader time of the latest collection
+	Jobs    int64         `msg:"Jobs"`
+	Global  Counts        `msg:"Global"`
+	Shards  []NamedCounts `msg:"Shards"` // sorted by name
+	Nodes   []NamedCounts `msg:"Nodes"`  // sorted by id
+	PaidMu  int64         `msg:"PaidMu"`
+	Hops    int64         `msg:"Hops"`
+	Batches int64         `msg:"Batches"`
+	LastAt  int64         `msg:"LastAt"` // leader time of the latest collection
 }
 
 // Tomb is what stays of a collected job for the idempotency window: its id
 // and key answer "collected at" and make a resubmit a duplicate until the
 // tomb itself is forgotten.
 type Tomb struct {
-	ID          string
-	Key         string
-	State       JobState
-	FinishedAt  int64
-	CollectedAt int64
+	ID          string   `msg:"ID"`
+	Key         string   `msg:"Key"`
+	State       JobState `msg:"State"`
+	FinishedAt  int64    `msg:"FinishedAt"`
+	CollectedAt int64    `msg:"CollectedAt"`
 	// CollectedIndex is the raft index of the JobGC entry (0 in tombs
 	// written before it was kept).
-	CollectedIndex uint64
+	CollectedIndex uint64 `msg:"CollectedIndex"`
 }
