@@ -1,7 +1,9 @@
 package raftfsm
 
 import (
+	"bytes"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/planetary/planetary/raftfsm/command"
@@ -32,7 +34,13 @@ func applySubmitBatch(c *txn, body []byte) *Response {
 			out = append(out, rejected(js.ID, "unknown shard %s", js.Shard))
 			continue
 		case c.s.Job(js.ID) != nil:
-			out = append(out, rejected(js.ID, "duplicate job id"))
+			// The same job submitted again is a duplicate, as a repeated
+			// key is; an id reused for a different job is refused.
+			if sameSubmit(c.s.Job(js.ID), js) {
+				out = append(out, dup(js.ID, "job id "+js.ID))
+			} else {
+				out = append(out, rejected(js.ID, "duplicate job id"))
+			}
 			continue
 		}
 		if t, ok := c.s.CollectedByID(js.ID); ok {
@@ -382,4 +390,15 @@ func applyJobReroute(c *txn, body []byte) *Response {
 	}
 	c.owner()
 	return &Response{Outcomes: out}
+}
+
+// sameSubmit reports whether js asks for the job j was submitted as: the
+// same key, home shard, capabilities, priority, value, max price, kind,
+// payload and units. The server's stamps (submitter, max_attempts) do not
+// count, so a file submitted again under another token or another default
+// is still the same job.
+func sameSubmit(j *state.Job, js *command.JobSubmit) bool {
+	return j.Key == js.Key && j.Home == js.Shard && slices.Equal(j.Capabilities, js.Capabilities) &&
+		j.Priority == js.Priority && j.ValueMu == js.ValueMu && j.MaxPriceMu == js.MaxPriceMu &&
+		j.Kind == js.Kind && bytes.Equal(j.Payload, js.Payload) && slices.Equal(j.Units, js.Units)
 }

@@ -497,12 +497,18 @@ func TestDuplicateKeyReturnsFirstJob(t *testing.T) {
 		{ID: "second", Key: "k", Shard: "eu"},
 		{ID: "third", Shard: "mars"},
 		{ID: "first", Shard: "eu"},
+		{ID: "solo", Shard: "eu", Priority: 2},
+		{ID: "solo", Shard: "eu", Priority: 2},
+		{ID: "solo", Shard: "eu", Priority: 3},
 	}})
 	want := []raftfsm.Outcome{
 		{ID: "first", Status: raftfsm.Applied},
 		{ID: "first", Status: raftfsm.Duplicate, Reason: "idempotency key k"},
 		{ID: "third", Status: raftfsm.Rejected, Reason: "unknown shard mars"},
 		{ID: "first", Status: raftfsm.Rejected, Reason: "duplicate job id"},
+		{ID: "solo", Status: raftfsm.Applied},
+		{ID: "solo", Status: raftfsm.Duplicate, Reason: "job id solo"},
+		{ID: "solo", Status: raftfsm.Rejected, Reason: "duplicate job id"},
 	}
 	if !reflect.DeepEqual(r.Outcomes, want) {
 		t.Fatalf("%+v", r.Outcomes)
@@ -512,7 +518,7 @@ func TestDuplicateKeyReturnsFirstJob(t *testing.T) {
 		t.Fatalf("%+v", r.Outcomes)
 	}
 	a.FSM.Read(func(s *state.Store) {
-		if s.NumJobs() != 1 || s.JobByKey("k").ID != "first" {
+		if s.NumJobs() != 2 || s.JobByKey("k").ID != "first" {
 			t.Fatalf("jobs %d", s.NumJobs())
 		}
 	})

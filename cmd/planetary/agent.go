@@ -147,7 +147,7 @@ func (c *AgentCommand) Run(args []string) int {
 
 	file, diags := loadAgentFiles(dev, config)
 	if diags.HasErrors() {
-		_ = mission.FormatDiagnostics(os.Stderr, file.Sources, diags)
+		c.diagnostics(file.Sources, diags)
 		return 1
 	}
 	ac := file.Agent

@@ -149,6 +149,13 @@ job "solo" {
   kind  = "sim"
 }
 `)
+	soloOther := writeFile(t, dir, "solo-other.hcl", `
+job "solo" {
+  shard = "earth"
+  value = 5
+  kind  = "sim"
+}
+`)
 	badJobs := writeFile(t, dir, "bad-jobs.hcl", `
 job "x" {
   value = 1
@@ -198,7 +205,9 @@ shard "pluto" {
 		{name: "show", key: "mission show", out: []string{"cli-test", "Digest", "Shards (2): earth, mars", "Nodes (1): earth-1"}},
 
 		{name: "submit one quiet", key: "job submit", args: []string{solo, "-quiet"}, out: []string{"solo\n"}},
-		{name: "submit again", key: "job submit", args: []string{solo}, code: 1, oneLine: true,
+		{name: "submit again", key: "job submit", args: []string{solo},
+			out: []string{`Job "solo" already submitted`}},
+		{name: "submit id of another job", key: "job submit", args: []string{soloOther}, code: 1, oneLine: true,
 			errOut: []string{`Error: job "solo" rejected: duplicate job id`}},
 		{name: "submit batch", key: "job submit", args: []string{jobs},
 			out: []string{`Job "j1" submitted`, `Job "j3" submitted`, "Submitted 3 of 3 jobs"}},

@@ -137,7 +137,9 @@ func commandDocs(ui cli.Ui) ([]build.CommandDoc, error) {
 		if err != nil {
 			return nil, fmt.Errorf("docs: command %q: %w", name, err)
 		}
-		out = append(out, build.CommandDoc{Name: name, Synopsis: cmd.Synopsis(), Help: cmd.Help()})
+		_, isGroup := cmd.(*GroupCommand)
+		out = append(out, build.CommandDoc{Name: name, Synopsis: cmd.Synopsis(), Help: cmd.Help(),
+			Exits: renderExits(commandExits(name, isGroup))})
 	}
 	return out, nil
 }

@@ -21,9 +21,11 @@ Usage: planetary job submit [options] <file>
 
   Parses a job file (one or more job "ID" { ... } blocks) locally, reporting
   every problem as <file>:<line>,<col>: <summary>, then submits its jobs as
-  one batch. Each job prints one line: Job "<id>" submitted, or already
-  submitted for a duplicate id or key. A rejected job is an error line and
-  makes the exit code 1.
+  one batch. Each job prints one line: Job "<id>" submitted, or Job "<id>"
+  already submitted when the fabric holds the same job (its id with the same
+  spec, or its idempotency key), which changes nothing and exits 0. A
+  rejected job (an id already used by a different job, an unknown shard ...)
+  is an error line and makes the exit code 1.
 
 Submit Options:
 

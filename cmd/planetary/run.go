@@ -398,6 +398,10 @@ func (e *embedded) killPlugin(node string) error {
 			// frozen process and is lost with it.
 			time.Sleep(150 * time.Millisecond)
 			e.waitActive(node, 2*time.Second)
+			// An intended kill: the plugin's exit logs at INFO, not as a crash.
+			if err := cat.ExpectExit(node, s.Pid); err != nil {
+				return err
+			}
 			if err := syscall.Kill(s.Pid, syscall.SIGKILL); err != nil {
 				return fmt.Errorf("kill plugin of %s (pid %d): %w", node, s.Pid, err)
 			}

@@ -333,7 +333,11 @@ func (c *Catalog) supervise(life context.Context, name string) {
 			e.crashes++
 			e.err = fmt.Errorf("plugin %q (pid %d): %w", name, p.Pid(), host.ErrExited)
 			e.state = StateCrashed
-			c.logger.Warn("plugin exited", "plugin", name, "pid", p.Pid(), "crashes", e.crashes)
+			if p.ExitExpected() {
+				c.logger.Info("plugin exited as expected", "plugin", name, "pid", p.Pid(), "crashes", e.crashes)
+			} else {
+				c.logger.Warn("plugin exited", "plugin", name, "pid", p.Pid(), "crashes", e.crashes)
+			}
 		}
 		gen := e.gen
 		busy := e.launching || e.permanent || e.plugin != nil
@@ -464,6 +468,24 @@ func (c *Catalog) Get(name string) (*host.Plugin, error) {
 		return nil, fmt.Errorf("plugin %q: %w", name, ErrNotRunning)
 	}
 	return e.plugin, nil
+}
+
+// ExpectExit records that the process of the plugin called name, with
+// process id pid, is about to be stopped on purpose (a planned outage): its
+// exit then logs at INFO, while a crash stays at ERROR. The plugin is still
+// restarted as after any exit.
+func (c *Catalog) ExpectExit(name string, pid int) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.entries[name]
+	if e == nil || e.plugin == nil {
+		return fmt.Errorf("catalog: plugin %q is not running", name)
+	}
+	if e.plugin.Pid() != pid {
+		return fmt.Errorf("catalog: plugin %q runs as pid %d, not %d", name, e.plugin.Pid(), pid)
+	}
+	e.plugin.ExpectExit()
+	return nil
 }
 
 // Status reports every plugin, sorted by name.

@@ -1,9 +1,11 @@
 package mission
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
@@ -12,14 +14,17 @@ import (
 // maxSnippets bounds the source snippets FormatDiagnostics renders.
 const maxSnippets = 10
 
-// FormatDiagnostics writes one line per problem,
+// FormatDiagnostics writes each diagnostic once, as
 //
 //	<file>:<line>,<col>: <summary>; <detail>
+//	  <line> | <the source line>
+//	         ^
 //
-// (warnings say "warning:" after the position), then the snippets rendered
-// by hcl's text writer for the first maxSnippets. files supplies sources for the snippets; a file a
-// diagnostic names that is missing from files is read from disk when it can
-// be, so callers holding only diagnostics still get snippets.
+// (warnings say "warning:" after the position). The source line and a
+// caret under the column follow for the first maxSnippets diagnostics whose
+// source is known. files supplies the sources; a file a diagnostic names that
+// is missing from files is read from disk when it can be, so callers holding
+// only diagnostics still get snippets.
 func FormatDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics) error {
 	if len(diags) == 0 {
 		return nil
@@ -43,6 +48,7 @@ func FormatDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagno
 			}
 		}
 	}
+	snippets := 0
 	for _, d := range diags {
 		loc := "-"
 		if d.Subject != nil {
@@ -52,26 +58,61 @@ func FormatDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagno
 		if d.Severity == hcl.DiagWarning {
 			sev = "warning: "
 		}
-		line := fmt.Sprintf("%s: %s%s", loc, sev, d.Summary)
+		out := fmt.Sprintf("%s: %s%s", loc, sev, d.Summary)
 		if d.Detail != "" {
-			line += "; " + d.Detail
+			out += "; " + d.Detail
 		}
-		if _, err := fmt.Fprintln(w, line); err != nil {
+		out += "\n"
+		// Finding a line scans the source from its start, so only the
+		// first maxSnippets get one: a large file with many errors
+		// renders in bounded time.
+		if d.Subject != nil && snippets < maxSnippets {
+			if f := all[d.Subject.Filename]; f != nil {
+				if src, ok := sourceLine(f.Bytes, d.Subject.Start.Line); ok {
+					snippets++
+					num := fmt.Sprintf("  %d | ", d.Subject.Start.Line)
+					out += num + src + "\n"
+					col := max(d.Subject.Start.Column-1, 0)
+					// The caret goes under the column, counted in characters
+					// (tabs kept, so it lines up in a terminal).
+					pad := []rune(src)
+					if col > len(pad) {
+						col = len(pad)
+					}
+					var b strings.Builder
+					b.WriteString(strings.Repeat(" ", len(num)))
+					for _, r := range pad[:col] {
+						if r == '\t' {
+							b.WriteRune('\t')
+						} else {
+							b.WriteRune(' ')
+						}
+					}
+					out += b.String() + "^\n"
+				}
+			}
+		}
+		if _, err := io.WriteString(w, out); err != nil {
 			return fmt.Errorf("write diagnostics: %w", err)
 		}
 	}
-	if _, err := fmt.Fprintln(w); err != nil {
-		return fmt.Errorf("write diagnostics: %w", err)
-	}
-	// The text writer scans the source from its start for each snippet, so
-	// only the first maxSnippets diagnostics get one: a large file with
-	// many errors renders in bounded time.
-	if len(diags) > maxSnippets {
-		diags = diags[:maxSnippets]
-	}
-	tw := hcl.NewDiagnosticTextWriter(w, all, 0, false)
-	if err := tw.WriteDiagnostics(diags); err != nil {
-		return fmt.Errorf("write diagnostics: %w", err)
-	}
 	return nil
+}
+
+// sourceLine returns line n (1-based) of src without its line ending.
+func sourceLine(src []byte, n int) (string, bool) {
+	if n < 1 {
+		return "", false
+	}
+	for i := 1; i < n; i++ {
+		j := bytes.IndexByte(src, '\n')
+		if j < 0 {
+			return "", false
+		}
+		src = src[j+1:]
+	}
+	if j := bytes.IndexByte(src, '\n'); j >= 0 {
+		src = src[:j]
+	}
+	return strings.TrimRight(string(src), "\r"), true
 }

@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -125,6 +126,25 @@ type Plugin struct {
 	// ownTLS is set when the plugin served with the certificate generated
 	// for it (false: go-plugin's automatic mTLS, or a reattached plugin).
 	ownTLS bool
+	// expected is set once the host asked for the process's end (Kill,
+	// ExpectExit): its exit then logs at INFO, not ERROR.
+	expected *atomic.Bool
+}
+
+// exitLogger is the logger go-plugin reports the plugin process's end
+// through: an exit the host asked for logs at INFO with expected=true; any
+// other (a crash) stays at ERROR.
+type exitLogger struct {
+	hclog.Logger
+	expected *atomic.Bool
+}
+
+func (l exitLogger) Error(msg string, args ...any) {
+	if msg == "plugin process exited" && l.expected.Load() {
+		l.Logger.Info(msg, append(args, "expected", true)...)
+		return
+	}
+	l.Logger.Error(msg, args...)
 }
 
 // Launch starts the plugin process, verifies its pin, completes the
@@ -161,12 +181,13 @@ func Launch(ctx context.Context, cfg Config) (*Plugin, error) {
 	// mTLS.
 	cmd := exec.Command(cfg.Path, cfg.Args...)
 	cmd.Env = append([]string{}, cfg.Env...)
+	expected := new(atomic.Bool)
 	cc := &plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
 		Plugins:          plugin.PluginSet{sdk.PluginName: &clientPlugin{}},
 		Cmd:              cmd,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		Logger:           cfg.Logger.Named(cfg.Name),
+		Logger:           exitLogger{Logger: cfg.Logger.Named(cfg.Name), expected: expected},
 		StartTimeout:     cfg.StartTimeout,
 	}
 	var ml *pluginmtls.Launch
@@ -189,10 +210,11 @@ func Launch(ctx context.Context, cfg Config) (*Plugin, error) {
 	client := plugin.NewClient(cc)
 	p, err := connect(ctx, cfg, client)
 	if err != nil {
+		expected.Store(true)
 		client.Kill()
 		return nil, err
 	}
-	p.cmd = cmd
+	p.cmd, p.expected = cmd, expected
 	p.ownTLS = ml != nil && ml.UsedOwnCert()
 	return p, nil
 }
@@ -362,7 +384,23 @@ func (p *Plugin) Pid() int {
 func (p *Plugin) Exited() bool { return p.client.Exited() }
 
 // Kill asks the plugin to shut down, then kills it after a short grace.
-func (p *Plugin) Kill() { p.client.Kill() }
+// Its exit is an expected one.
+func (p *Plugin) Kill() {
+	p.ExpectExit()
+	p.client.Kill()
+}
+
+// ExpectExit records that the process is about to end on purpose (the
+// host, or an operator's planned outage, is stopping it): its exit logs at
+// INFO instead of ERROR, and ExitExpected reports it.
+func (p *Plugin) ExpectExit() {
+	if p.expected != nil {
+		p.expected.Store(true)
+	}
+}
+
+// ExitExpected reports whether ExpectExit (or Kill) was called.
+func (p *Plugin) ExitExpected() bool { return p.expected != nil && p.expected.Load() }
 
 // Has reports whether the agent implements an optional interface
 // (sdk.CapFingerprint, ...).

@@ -2,11 +2,13 @@ package host
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -406,4 +408,62 @@ func BenchmarkHealth(b *testing.B) {
 		}
 		wg.Wait()
 	})
+}
+
+// An exit the host asked for logs at INFO; a crash stays at ERROR.
+func TestExpectedExitLogLevel(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		expect bool
+		want   string
+	}{
+		{"crash", false, "[ERROR] test: plugin process exited"},
+		{"planned", true, "[INFO]  test: plugin process exited"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var buf bytes.Buffer
+			logger := hclog.New(&hclog.LoggerOptions{Level: hclog.Info, Output: &lockedWriter{mu: &mu, w: &buf}})
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			p, err := Launch(ctx, Config{Name: "test", Path: testPlugin, Logger: logger})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(p.Kill)
+			if tc.expect {
+				p.ExpectExit()
+			}
+			if p.ExitExpected() != tc.expect {
+				t.Fatalf("ExitExpected() = %v", p.ExitExpected())
+			}
+			if err := syscall.Kill(p.Pid(), syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			for !p.Exited() && ctx.Err() == nil {
+				time.Sleep(10 * time.Millisecond)
+			}
+			// go-plugin logs the exit before it marks the client exited.
+			mu.Lock()
+			out := buf.String()
+			mu.Unlock()
+			if !strings.Contains(out, tc.want) {
+				t.Fatalf("log lacks %q:\n%s", tc.want, out)
+			}
+			if tc.expect && strings.Contains(out, "[ERROR]") {
+				t.Fatalf("an expected exit logged at ERROR:\n%s", out)
+			}
+		})
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
 }

@@ -10,11 +10,13 @@ import (
 
 // CommandDoc is one CLI command as the CLI reference shows it: the name as
 // typed after "planetary" (nested commands contain spaces), its synopsis
-// and its full Help() text.
+// its full Help() text and its exit codes.
 type CommandDoc struct {
 	Name     string
 	Synopsis string
 	Help     string
+	// Exits are the command's exit codes, one "<code>  <meaning>" a line.
+	Exits string
 }
 
 // CommandID is the anchor of a command in the CLI reference:
@@ -39,7 +41,8 @@ func cliReference(cmds []CommandDoc) string {
 	b.WriteString("# CLI reference\n\n")
 	b.WriteString("Every command of the `planetary` binary. This page is generated from each command's own help text, " +
 		"so it is exactly what `planetary <command> -h` prints. Commands that talk to an agent take the API options " +
-		"`-address` (or `PLANETARY_ADDR`, default `http://127.0.0.1:4646`), `-token` (or `PLANETARY_TOKEN`) and `-json`.\n\n")
+		"`-address` (or `PLANETARY_ADDR`, default `http://127.0.0.1:4646`), `-token` (or `PLANETARY_TOKEN`) and `-json`. " +
+		"Each command's exit codes follow its help; an unknown command exits 127.\n\n")
 	b.WriteString("| command | synopsis |\n|---|---|\n")
 	for _, c := range cmds {
 		fmt.Fprintf(&b, "| [`planetary %s`](#%s) | %s |\n", c.Name, CommandID(c.Name), cell(c.Synopsis))
@@ -56,6 +59,9 @@ func cliReference(cmds []CommandDoc) string {
 			fmt.Fprintf(&b, "%s.\n\n", strings.TrimSuffix(c.Synopsis, "."))
 		}
 		fmt.Fprintf(&b, "```text\n%s\n```\n", strings.TrimRight(c.Help, "\n"))
+		if c.Exits != "" {
+			fmt.Fprintf(&b, "\nExit codes:\n\n```text\n%s\n```\n", strings.TrimRight(c.Exits, "\n"))
+		}
 	}
 	return b.String()
 }
