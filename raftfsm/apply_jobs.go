@@ -47,6 +47,12 @@ func applySubmitBatch(c *txn, body []byte) *Response {
 			out = append(out, rejected(js.ID, "duplicate job id (collected at %d)", t.CollectedAt))
 			continue
 		}
+		if err := c.s.CheckValue(js.ValueMu); err != nil {
+			// The ledger's sums stay exact: a job whose value would
+			// overflow one is refused alone (docs/limits.md).
+			out = append(out, rejected(js.ID, "%v", err))
+			continue
+		}
 		j := &state.Job{
 			ID: js.ID, Key: js.Key, Home: js.Shard, Shard: js.Shard, Capabilities: js.Capabilities,
 			Priority: js.Priority, ValueMu: js.ValueMu, MaxPriceMu: js.MaxPriceMu, Kind: js.Kind,
@@ -113,6 +119,9 @@ func (c *txn) assign(a command.Assignment, at int64) Outcome {
 		}
 		if t := c.s.Shard(n.Shard); t == nil || t.Paused {
 			return rejected(a.JobID, "shard %s paused or gone", n.Shard)
+		}
+		if err := c.s.CheckFlow(j.ValueMu); err != nil {
+			return rejected(a.JobID, "spill to %s: %v", n.Shard, err)
 		}
 	}
 	nj := j.Clone()
@@ -207,6 +216,12 @@ func applyCompleteBatch(c *txn, body []byte) *Response {
 			var basis string
 			nj.Usage = r.Usage
 			nj.SettledMu, basis = state.Settle(j, r.Usage)
+			if err := c.s.CheckPayment(nj.SettledMu); err != nil {
+				// Paying it would overflow the payments: the job fails
+				// with the reason, unpaid (docs/limits.md).
+				c.failUnpayable(j, nj, err)
+				break
+			}
 			c.s.PutJob(nj)
 			c.s.AddPayment(j.Node, nj.SettledMu)
 			c.emit(state.Event{Type: state.EvJobCompleted, Job: j.ID, Attempt: j.Attempt, Shard: j.Shard, Node: j.Node, ValueMu: j.ValueMu,
@@ -265,6 +280,8 @@ func applySpillBatch(c *txn, body []byte) *Response {
 			out = append(out, rejected(j.ID, "job is in shard %s, not %s", j.Shard, sp.From))
 		case sp.To == sp.From || c.s.Shard(sp.To) == nil:
 			out = append(out, rejected(j.ID, "bad spill target %s", sp.To))
+		case c.s.CheckFlow(j.ValueMu) != nil:
+			out = append(out, rejected(j.ID, "spill to %s: %v", sp.To, c.s.CheckFlow(j.ValueMu)))
 		default:
 			c.move(j, sp.To, state.EvJobSpilled, "spillover")
 			out = append(out, applied(j.ID))
@@ -383,6 +400,8 @@ func applyJobReroute(c *txn, body []byte) *Response {
 			out = append(out, rejected(j.ID, "job is %s", j.State))
 		case j.Shard == m.Target:
 			out = append(out, rejected(j.ID, "job already in shard %s", m.Target))
+		case c.s.CheckFlow(j.ValueMu) != nil:
+			out = append(out, rejected(j.ID, "reroute to %s: %v", m.Target, c.s.CheckFlow(j.ValueMu)))
 		default:
 			c.move(j, m.Target, state.EvJobRerouted, m.Meta.Reason)
 			out = append(out, applied(j.ID))

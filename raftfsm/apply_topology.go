@@ -391,6 +391,23 @@ func applyShardDeregister(c *txn, body []byte) *Response {
 		if m.SpillTo != "" && (m.SpillTo == m.Name || c.s.Shard(m.SpillTo) == nil) {
 			return &Response{Err: errorf(ErrUnknownShard, "spill target %q", m.SpillTo)}
 		}
+		if m.SpillTo != "" {
+			// Every job moves or none: the flows must take them all.
+			var moved int64
+			ok := true
+			for _, j := range jobs {
+				if moved, ok = state.AddChecked(moved, j.ValueMu); !ok {
+					break
+				}
+			}
+			err := c.s.CheckFlow(moved)
+			if !ok {
+				err = fmt.Errorf("%w: the jobs of shard %s are worth more than int64", state.ErrLedgerOverflow, m.Name)
+			}
+			if err != nil {
+				return &Response{Err: fmt.Errorf("%w: spill to %s: %w", ErrInvalid, m.SpillTo, err)}
+			}
+		}
 	}
 	for _, j := range jobs {
 		if m.Cancel {

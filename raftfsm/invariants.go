@@ -17,6 +17,7 @@ const (
 	InvFlows         = "flows"
 	InvChain         = "chain"
 	InvSettled       = "settled"
+	InvSums          = "sums"
 )
 
 // Invariant is the result of one check.
@@ -40,6 +41,7 @@ func CheckInvariants(s *state.Store) []Invariant {
 		hops      int64
 		badState  string
 		badSettle string
+		o         sums
 	)
 	add := func(m map[string]*state.Counts, k string, j *state.Job) {
 		c := m[k]
@@ -48,14 +50,17 @@ func CheckInvariants(s *state.Store) []Invariant {
 			m[k] = c
 		}
 		c.N[j.State]++
-		c.ValueMu[j.State] += j.ValueMu
+		o.add(&c.ValueMu[j.State], j.ValueMu, "the values of", k)
 	}
 	s.JobsIter(func(j *state.Job) bool {
 		if j.State == state.JobUnknown || int(j.State) >= state.NumJobStates {
 			badState = fmt.Sprintf("job %s in state %d", j.ID, j.State)
 		}
 		byState.N[j.State]++
-		byState.ValueMu[j.State] += j.ValueMu
+		o.add(&byState.ValueMu[j.State], j.ValueMu, "the values of the jobs", j.State.String())
+		if j.ValueMu < 0 {
+			o.negative("job", j.ID, j.ValueMu)
+		}
 		add(byShard, j.Shard, j)
 		if j.Node != "" {
 			add(byNode, j.Node, j)
@@ -64,9 +69,9 @@ func CheckInvariants(s *state.Store) []Invariant {
 			active[j.Node]++
 		}
 		if j.State.Terminal() {
-			terminal += j.ValueMu
+			o.add(&terminal, j.ValueMu, "the values of the jobs", "terminal")
 		}
-		paid += paidOf(j)
+		o.add(&paid, paidOf(j), "the settled amounts of the jobs", "completed")
 		if j.State == state.JobCompleted && badSettle == "" && (j.SettledMu < 0 || j.SettledMu > j.QuoteMu || (j.MaxPriceMu > 0 && j.SettledMu > j.MaxPriceMu)) {
 			badSettle = fmt.Sprintf("job %s settled %d, quote %d, max price %d", j.ID, j.SettledMu, j.QuoteMu, j.MaxPriceMu)
 		}
@@ -78,18 +83,20 @@ func CheckInvariants(s *state.Store) []Invariant {
 	live := byState
 	for i := range byState.N {
 		byState.N[i] += gc.Global.N[i]
-		byState.ValueMu[i] += gc.Global.ValueMu[i]
+		o.add(&byState.ValueMu[i], gc.Global.ValueMu[i], "the values of the jobs (with the collected)", state.JobState(i).String())
+		o.table("collected", state.JobState(i).String(), gc.Global.ValueMu[i])
 	}
 	for _, name := range s.CollectedShardNames() {
-		addCounts(byShard, name, s.CollectedShard(name))
+		addCounts(&o, byShard, name, s.CollectedShard(name))
 	}
 	for _, name := range s.CollectedNodeNames() {
-		addCounts(byNode, name, s.CollectedNode(name))
+		addCounts(&o, byNode, name, s.CollectedNode(name))
 	}
 	for _, st := range []state.JobState{state.JobCompleted, state.JobFailed, state.JobCancelled} {
-		terminal += gc.Global.ValueMu[st]
+		o.add(&terminal, gc.Global.ValueMu[st], "the values of the jobs", "terminal")
 	}
-	paid += gc.PaidMu
+	o.add(&paid, gc.PaidMu, "the settled amounts of the jobs", "completed")
+	o.table("collected", "payments", gc.PaidMu)
 	hops += gc.Hops
 	var gcSum int64
 	for i, n := range gc.Global.N {
@@ -158,7 +165,8 @@ func CheckInvariants(s *state.Store) []Invariant {
 	for _, sc := range s.AllShardCounts() {
 		for i := range sc.Counts.N {
 			shardSum.N[i] += sc.Counts.N[i]
-			shardSum.ValueMu[i] += sc.Counts.ValueMu[i]
+			o.add(&shardSum.ValueMu[i], sc.Counts.ValueMu[i], "the shards' values", state.JobState(i).String())
+			o.table("shard "+sc.Name, state.JobState(i).String(), sc.Counts.ValueMu[i])
 		}
 		want := state.Counts{}
 		if c := byShard[sc.Name]; c != nil {
@@ -218,13 +226,17 @@ func CheckInvariants(s *state.Store) []Invariant {
 	check(InvNodeActive, msg == "", "%s", msg)
 
 	// terminal-once.
-	tv := g.ValueMu[state.JobCompleted] + g.ValueMu[state.JobFailed] + g.ValueMu[state.JobCancelled]
+	var tv int64
+	for _, st := range []state.JobState{state.JobCompleted, state.JobFailed, state.JobCancelled} {
+		o.add(&tv, g.ValueMu[st], "the global values", "terminal")
+	}
 	check(InvTerminalOnce, tv == terminal, "terminal values %d, terminal jobs %d", tv, terminal)
 
 	// payments.
 	var pay int64
 	for _, p := range s.Payments() {
-		pay += p.AmountMu
+		o.add(&pay, p.AmountMu, "the payments", "")
+		o.table("payments", p.Node, p.AmountMu)
 	}
 	check(InvPayments, pay == paid, "payments %d, completed jobs settled %d", pay, paid)
 
@@ -233,11 +245,31 @@ func CheckInvariants(s *state.Store) []Invariant {
 	check(InvSettled, badSettle == "", "%s", badSettle)
 
 	// flows.
-	var fl int64
+	var fl, flv int64
 	for _, f := range s.Flows() {
 		fl += f.Jobs
+		o.add(&flv, f.ValueMu, "the flows' values", "")
+		o.table("flow "+f.From+"->"+f.To, "value", f.ValueMu)
 	}
 	check(InvFlows, fl == hops, "flows move %d jobs, jobs hopped %d times", fl, hops)
+
+	// sums: no ledger sum passed int64. The tables above compare equal
+	// even when both sides wrapped the same way, so every sum was
+	// recomputed in checked arithmetic and every amount must be
+	// non-negative.
+	for i, v := range g.ValueMu {
+		o.table("global", state.JobState(i).String(), v)
+	}
+	for _, nc := range s.AllNodeCounts() {
+		for i, v := range nc.Counts.ValueMu {
+			o.table("node "+nc.Name, state.JobState(i).String(), v)
+		}
+	}
+	var gv int64
+	for i, v := range g.ValueMu {
+		o.add(&gv, v, "the global values", state.JobState(i).String())
+	}
+	check(InvSums, o.msg == "", "%s", o.msg)
 
 	// chain.
 	m := s.Meta()
@@ -245,7 +277,7 @@ func CheckInvariants(s *state.Store) []Invariant {
 	return out
 }
 
-func addCounts(m map[string]*state.Counts, k string, c state.Counts) {
+func addCounts(o *sums, m map[string]*state.Counts, k string, c state.Counts) {
 	t := m[k]
 	if t == nil {
 		t = &state.Counts{}
@@ -253,7 +285,36 @@ func addCounts(m map[string]*state.Counts, k string, c state.Counts) {
 	}
 	for i := range c.N {
 		t.N[i] += c.N[i]
-		t.ValueMu[i] += c.ValueMu[i]
+		o.add(&t.ValueMu[i], c.ValueMu[i], "the values of (with the collected)", k)
+		o.table("collected "+k, state.JobState(i).String(), c.ValueMu[i])
+	}
+}
+
+// sums recomputes the ledger's sums in checked arithmetic for the sums
+// invariant: msg names the first sum that passed int64 or the first
+// negative amount.
+type sums struct{ msg string }
+
+func (o *sums) add(dst *int64, v int64, what, name string) {
+	if r, ok := state.AddChecked(*dst, v); ok {
+		*dst = r
+		return
+	}
+	if o.msg == "" {
+		o.msg = fmt.Sprintf("%s %s overflow int64 (%d + %d)", what, name, *dst, v)
+	}
+	*dst += v // wrapped; the invariant has failed
+}
+
+func (o *sums) table(table, name string, v int64) {
+	if v < 0 && o.msg == "" {
+		o.msg = fmt.Sprintf("%s %s holds %d micro-credits, below zero: a wrapped sum", table, name, v)
+	}
+}
+
+func (o *sums) negative(kind, id string, v int64) {
+	if o.msg == "" {
+		o.msg = fmt.Sprintf("%s %s has a negative value %d", kind, id, v)
 	}
 }
 

@@ -218,6 +218,18 @@ func (c *txn) move(j *state.Job, to, evType, reason string) {
 	c.emit(state.Event{Type: evType, Job: j.ID, Attempt: j.Attempt, From: j.Shard, To: to, Shard: to, Node: j.Node, ValueMu: j.ValueMu, Reason: reason})
 }
 
+// failUnpayable fails a job whose result arrived but whose settlement the
+// payments cannot take (err wraps state.ErrLedgerOverflow): nj is the
+// completed copy, which is recorded failed and unpaid instead.
+func (c *txn) failUnpayable(j, nj *state.Job, err error) {
+	nj.State = state.JobFailed
+	nj.SettledMu = 0
+	nj.Error = bound(err.Error())
+	c.s.PutJob(nj)
+	c.emit(state.Event{Type: state.EvJobFailed, Job: j.ID, Attempt: j.Attempt, Shard: j.Shard, Node: j.Node, ValueMu: j.ValueMu,
+		Reason: "settlement overflow", Detail: nj.Error})
+}
+
 // cancel cancels a non-terminal job, freeing its node slot.
 func (c *txn) cancel(j *state.Job, reason string) {
 	n := j.Clone()

@@ -762,7 +762,9 @@ func (rd *round) quote(ji *jobInfo, ni *nodeInfo) (q, metered int64, err error) 
 		}
 		for _, c := range ji.j.Capabilities {
 			if r.Unit == c {
-				q += r.PerUnitMu
+				if q, err = state.AddMu(q, r.PerUnitMu); err != nil {
+					return 0, 0, fmt.Errorf("node %s price: rate of %s: %w", ni.n.ID, r.Unit, err)
+				}
 				break
 			}
 		}
@@ -781,7 +783,9 @@ func (rd *round) quote(ji *jobInfo, ni *nodeInfo) (q, metered int64, err error) 
 			rd.exprErrors++
 			return 0, 0, fmt.Errorf("node %s price: %w", ni.n.ID, err)
 		}
-		q += x
+		if q, err = state.AddMu(q, x); err != nil {
+			return 0, 0, fmt.Errorf("node %s price: expression: %w", ni.n.ID, err)
+		}
 	}
 	if q < 0 {
 		return 0, 0, fmt.Errorf("node %s price: %w (%d)", ni.n.ID, ErrNegativeQuote, q)

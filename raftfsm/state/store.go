@@ -42,6 +42,10 @@ type Store struct {
 	nodeCounts  map[string]*Counts
 	flows       map[[2]string]Flow
 	payments    map[string]int64
+	// paidTotal and flowTotal are the sums of payments and of the flows'
+	// values, kept for the checked sums (sums.go); derived, not persisted.
+	paidTotal int64
+	flowTotal int64
 
 	policy      Policy
 	tokens      map[string]*Token // by accessor
@@ -483,7 +487,8 @@ func (s *Store) PutNode(n *Node) {
 	s.nodes[n.ID] = n
 }
 
-// AddFlow adds jobs and value to the spillover flow from -> to.
+// AddFlow adds jobs and value to the spillover flow from -> to. Apply
+// checks the sum first (CheckFlow).
 func (s *Store) AddFlow(from, to string, jobs, valueMu int64) {
 	k := [2]string{from, to}
 	f := s.flows[k]
@@ -491,10 +496,15 @@ func (s *Store) AddFlow(from, to string, jobs, valueMu int64) {
 	f.Jobs += jobs
 	f.ValueMu += valueMu
 	s.flows[k] = f
+	s.flowTotal = satAdd(s.flowTotal, valueMu)
 }
 
-// AddPayment adds amountMu to a node's payments.
-func (s *Store) AddPayment(node string, amountMu int64) { s.payments[node] += amountMu }
+// AddPayment adds amountMu to a node's payments. Apply checks the sum first
+// (CheckPayment).
+func (s *Store) AddPayment(node string, amountMu int64) {
+	s.payments[node] += amountMu
+	s.paidTotal = satAdd(s.paidTotal, amountMu)
+}
 
 // SetPolicy replaces the policy. Its slices must be fresh copies, never
 // edited in place afterwards.
@@ -662,6 +672,7 @@ func FromImage(img *Image) (*Store, error) {
 	for _, p := range img.Payments {
 		s.payments[p.Node] = p.AmountMu
 	}
+	s.sumTotals()
 	s.policy = img.Policy
 	for _, t := range img.Tokens {
 		s.PutToken(t)
