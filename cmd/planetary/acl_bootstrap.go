@@ -9,7 +9,7 @@ import (
 	"github.com/posener/complete"
 
 	"github.com/planetary/planetary/core/agent"
-	"github.com/planetary/planetary/core/api"
+	api "github.com/planetary/planetary/core/api/client"
 )
 
 // ACLBootstrapCommand creates the first management token.

@@ -11,7 +11,7 @@ import (
 
 	"github.com/hashicorp/cli"
 
-	"github.com/planetary/planetary/core/api"
+	api "github.com/planetary/planetary/core/api/client"
 )
 
 // TestCommandShape checks every API command's help, synopsis and flag

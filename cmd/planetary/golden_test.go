@@ -12,7 +12,7 @@ import (
 
 	"github.com/hashicorp/cli"
 
-	"github.com/planetary/planetary/core/api"
+	api "github.com/planetary/planetary/core/api/client"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")

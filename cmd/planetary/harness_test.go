@@ -13,7 +13,8 @@ import (
 	"github.com/hashicorp/cli"
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/planetary/planetary/core/api"
+	httpapi "github.com/planetary/planetary/core/api"
+	api "github.com/planetary/planetary/core/api/client"
 	"github.com/planetary/planetary/core/server"
 )
 
@@ -59,12 +60,12 @@ func startAgent(t *testing.T) *testAgent {
 	if err := srv.WaitLeader(ctx); err != nil {
 		t.Fatalf("WaitLeader: %v", err)
 	}
-	acfg := api.DefaultConfig()
+	acfg := httpapi.DefaultConfig()
 	acfg.Backend = srv
 	acfg.Logger = logger
-	h, err := api.New(acfg)
+	h, err := httpapi.New(acfg)
 	if err != nil {
-		t.Fatalf("api.New: %v", err)
+		t.Fatalf("httpapi.New: %v", err)
 	}
 	hs := httptest.NewServer(h)
 	t.Cleanup(hs.Close)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -67,5 +68,37 @@ func TestImportRules(t *testing.T) {
 	}
 	if checked < 20 {
 		t.Fatalf("only %d packages checked; the go list output changed shape", checked)
+	}
+}
+
+// TestAPIClientIsLeaf checks that the Go API client links no raft, no bolt
+// and no server code, so the CLI's and the client role's API layer can be
+// built without them: `go list -deps` of core/api/client holds none of the
+// forbidden packages.
+func TestAPIClientIsLeaf(t *testing.T) {
+	const mod = "github.com/planetary/planetary/"
+	out, err := exec.Command("go", "list", "-deps", mod+"core/api/client").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	deps := strings.Fields(string(out))
+	if !slices.Contains(deps, mod+"core/api/client") {
+		t.Fatalf("go list -deps does not list the package itself: %q", deps)
+	}
+	forbidden := []string{
+		"github.com/hashicorp/raft", // and raft-boltdb
+		"go.etcd.io/bbolt",
+		"github.com/boltdb/bolt",
+		mod + "raftfsm",
+		mod + "core/server",
+		mod + "core/eventlog",
+		mod + "core/mission",
+	}
+	for _, d := range deps {
+		for _, f := range forbidden {
+			if d == f || strings.HasPrefix(d, f+"/") || strings.HasPrefix(d, f+"-") {
+				t.Errorf("core/api/client depends on %s, which it must not link", d)
+			}
+		}
 	}
 }

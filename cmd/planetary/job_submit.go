@@ -8,7 +8,8 @@ import (
 	"github.com/hashicorp/cli"
 	"github.com/posener/complete"
 
-	"github.com/planetary/planetary/core/api"
+	httpapi "github.com/planetary/planetary/core/api"
+	api "github.com/planetary/planetary/core/api/client"
 	"github.com/planetary/planetary/core/mission"
 )
 
@@ -59,7 +60,7 @@ func (c *JobSubmitCommand) Run(args []string) int {
 		batch[i] = api.JobSubmit{
 			ID: j.ID, Key: j.Key, Shard: j.Shard, Capabilities: j.Capabilities, Priority: j.Priority,
 			Value: api.Credits(j.ValueMu), MaxPrice: api.Credits(j.MaxPriceMu), Kind: j.Kind,
-			Payload: json.RawMessage(j.Payload), Units: api.UnitsView(j.Units),
+			Payload: json.RawMessage(j.Payload), Units: httpapi.UnitsView(j.Units),
 		}
 	}
 	client, err := c.client()

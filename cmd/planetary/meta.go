@@ -11,7 +11,7 @@ import (
 
 	"github.com/planetary/planetary/core/tlsutil"
 
-	"github.com/planetary/planetary/core/api"
+	api "github.com/planetary/planetary/core/api/client"
 )
 
 // Meta holds what every command shares: the Ui and the API flags.

@@ -7,7 +7,7 @@ import (
 	"github.com/hashicorp/cli"
 	"github.com/posener/complete"
 
-	"github.com/planetary/planetary/core/api"
+	httpapi "github.com/planetary/planetary/core/api"
 )
 
 // NodeRegisterCommand registers a node from an HCL file.
@@ -50,7 +50,7 @@ func (c *NodeRegisterCommand) Run(args []string) int {
 		return c.fail("Error: %s must hold exactly one node block and nothing else", path)
 	}
 	rec := m.Nodes[0].Record()
-	n := api.NodeView(&rec)
+	n := httpapi.NodeView(&rec)
 	n.Reason = reason
 	client, err := c.client()
 	if err != nil {

@@ -8,7 +8,7 @@ import (
 	"github.com/hashicorp/cli"
 	"github.com/posener/complete"
 
-	"github.com/planetary/planetary/core/api"
+	api "github.com/planetary/planetary/core/api/client"
 )
 
 // OperatorGCCommand runs a garbage collection pass now.

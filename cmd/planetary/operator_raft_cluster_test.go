@@ -10,7 +10,7 @@ import (
 	"github.com/hashicorp/cli"
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/planetary/planetary/core/api"
+	httpapi "github.com/planetary/planetary/core/api"
 	"github.com/planetary/planetary/core/server"
 	"github.com/planetary/planetary/core/testport"
 )
@@ -37,9 +37,9 @@ func raftCluster(t *testing.T) ([]*server.Server, []string) {
 		t.Cleanup(func() { _ = s.Shutdown() })
 		servers = append(servers, s)
 		peers = append(peers, server.PeerAddr{ID: cfg.NodeID, Address: s.LocalAddr()})
-		acfg := api.DefaultConfig()
+		acfg := httpapi.DefaultConfig()
 		acfg.Backend, acfg.DisableACL, acfg.LeaderAPI = s, true, s.LeaderHTTPAddr
-		h, err := api.New(acfg)
+		h, err := httpapi.New(acfg)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -7,7 +7,7 @@ import (
 	"github.com/hashicorp/cli"
 	"github.com/posener/complete"
 
-	"github.com/planetary/planetary/core/api"
+	api "github.com/planetary/planetary/core/api/client"
 )
 
 // OperatorShardUpdateCommand retunes a shard.

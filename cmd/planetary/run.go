@@ -18,7 +18,7 @@ import (
 	"github.com/mattn/go-isatty"
 
 	"github.com/planetary/planetary/core/agent"
-	"github.com/planetary/planetary/core/api"
+	api "github.com/planetary/planetary/core/api/client"
 	"github.com/planetary/planetary/core/health"
 	"github.com/planetary/planetary/core/limits"
 	"github.com/planetary/planetary/core/mission"

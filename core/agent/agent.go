@@ -28,7 +28,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/planetary/planetary/core/api"
+	httpapi "github.com/planetary/planetary/core/api"
+	api "github.com/planetary/planetary/core/api/client"
 	"github.com/planetary/planetary/core/catalog"
 	"github.com/planetary/planetary/core/client"
 	"github.com/planetary/planetary/core/console"
@@ -102,7 +103,7 @@ type Agent struct {
 	cat     *catalog.Catalog
 	cli     *client.Client
 	token   string
-	// secret is the agent's own secret (api.Config.AgentSecret), valid
+	// secret is the agent's own secret (httpapi.Config.AgentSecret), valid
 	// only on this process's API; mgmt is the management secret the agent
 	// bootstrapped or read from its data dir (BootstrapACL), and fresh
 	// says it was bootstrapped by this start.
@@ -327,7 +328,7 @@ func (a *Agent) startServer() error {
 // start-up answer.
 func (a *Agent) startAPI() error {
 	ac := a.cfg.Agent
-	h, err := api.New(api.Config{
+	h, err := httpapi.New(httpapi.Config{
 		Backend:            server.Track(a.srv),
 		Logger:             a.cfg.Logger,
 		AllowAnonymousRead: a.cfg.Dev,
@@ -414,7 +415,7 @@ func (a *Agent) ensureToken(ctx context.Context) error {
 	if b, err := os.ReadFile(file); err == nil {
 		tok := strings.TrimSpace(string(b))
 		known := false
-		a.srv.Read(func(s *state.Store) { _, known = s.TokenByHash(api.HashSecret(tok)) })
+		a.srv.Read(func(s *state.Store) { _, known = s.TokenByHash(httpapi.HashSecret(tok)) })
 		if known {
 			a.mgmt = tok
 			return nil

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/planetary/planetary/core/api"
+	api "github.com/planetary/planetary/core/api/client"
 	"github.com/planetary/planetary/core/server"
 	"github.com/planetary/planetary/core/tlsutil"
 )

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 
-	"github.com/planetary/planetary/core/api"
+	api "github.com/planetary/planetary/core/api/client"
 	"github.com/planetary/planetary/core/catalog"
 	"github.com/planetary/planetary/core/client"
 	"github.com/planetary/planetary/core/mission"

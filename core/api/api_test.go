@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/planetary/planetary/core/api"
+	"github.com/planetary/planetary/core/api/client"
 )
 
 // testMission is a small mission; applyMission places its checkpoint and report
@@ -158,7 +159,7 @@ func TestSubmitAndList(t *testing.T) {
 
 	// Pagination by seq.
 	var seen []string
-	q := api.JobQuery{Limit: 10, Shard: "earth"}
+	q := client.JobQuery{Limit: 10, Shard: "earth"}
 	for {
 		page, err := a.mgmt.Jobs(ctx, q)
 		if err != nil {

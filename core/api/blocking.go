@@ -9,11 +9,6 @@ import (
 	"time"
 )
 
-// IndexHeader carries the raft index a read answered at. A blocking query
-// sends it back as ?index=: the answer then waits until the FSM applies a
-// later entry (or ?wait= passes) before it is computed.
-const IndexHeader = "X-Planetary-Index"
-
 // DefaultQueryWait is the wait of a blocking query that gives ?index=
 // without ?wait=.
 const DefaultQueryWait = 5 * time.Minute

@@ -16,7 +16,7 @@ import (
 
 // TestClientProtocolEncodings runs the client protocol against a real agent
 // in both encodings: the JSON stream a human reads with curl and the
-// msgpack one api.Client negotiates carry the same assignments, and results
+// msgpack one client.Client negotiates carry the same assignments, and results
 // sent in msgpack complete the jobs.
 func TestClientProtocolEncodings(t *testing.T) {
 	a := newAgent(t, nil)

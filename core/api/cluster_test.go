@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/planetary/planetary/core/api"
+	"github.com/planetary/planetary/core/api/client"
 	"github.com/planetary/planetary/core/server"
 )
 
@@ -94,7 +95,7 @@ func TestForwarding(t *testing.T) {
 	defer cancel()
 	l := c.leader()
 	for i, u := range c.urls {
-		cl, _ := api.NewClient(api.ClientConfig{Address: u})
+		cl, _ := client.NewClient(client.ClientConfig{Address: u})
 		name := fmt.Sprintf("shard-%d", i)
 		if _, err := cl.RegisterShard(ctx, api.Shard{Name: name}); err != nil {
 			t.Fatalf("write through server %d (leader %d): %v", i, l, err)
@@ -103,7 +104,7 @@ func TestForwarding(t *testing.T) {
 		if _, err := cl.Shard(ctx, name); err != nil {
 			t.Fatalf("read-your-write through server %d: %v", i, err)
 		}
-		stale, _ := api.NewClient(api.ClientConfig{Address: u, Stale: true})
+		stale, _ := client.NewClient(client.ClientConfig{Address: u, Stale: true})
 		eventually(t, 5*time.Second, "stale read", func() bool { _, err := stale.Shard(ctx, name); return err == nil })
 		self, err := cl.Self(ctx)
 		if err != nil || self.ID != c.servers[i].ID() || self.Leader != (i == l) {
@@ -111,7 +112,7 @@ func TestForwarding(t *testing.T) {
 		}
 	}
 	ms, err := func() ([]api.Member, error) {
-		cl, _ := api.NewClient(api.ClientConfig{Address: c.urls[(l+1)%3]})
+		cl, _ := client.NewClient(client.ClientConfig{Address: c.urls[(l+1)%3]})
 		return cl.Members(ctx)
 	}()
 	if err != nil || len(ms) != 3 {
@@ -133,7 +134,7 @@ func TestForwarding(t *testing.T) {
 	eventually(t, 10*time.Second, "equal digests", func() bool {
 		var first api.Digest
 		for i, u := range c.urls {
-			cl, _ := api.NewClient(api.ClientConfig{Address: u})
+			cl, _ := client.NewClient(client.ClientConfig{Address: u})
 			d, err := cl.Digest(ctx, true)
 			if err != nil {
 				return false
@@ -147,7 +148,7 @@ func TestForwarding(t *testing.T) {
 		return true
 	})
 	// Leadership transfer through a follower's API.
-	cl, _ := api.NewClient(api.ClientConfig{Address: c.urls[(l+1)%3]})
+	cl, _ := client.NewClient(client.ClientConfig{Address: c.urls[(l+1)%3]})
 	target := c.servers[(l+2)%3].ID()
 	if _, err := cl.RaftTransferLeader(ctx, target); err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/planetary/planetary/core/api"
+	"github.com/planetary/planetary/core/api/client"
 	"github.com/planetary/planetary/core/catalog"
 )
 
@@ -32,13 +33,13 @@ func TestJobsTextSearch(t *testing.T) {
 	}
 	cases := []struct {
 		name string
-		q    api.JobQuery
+		q    client.JobQuery
 		want []string
 	}{
-		{"substring", api.JobQuery{Q: "der-"}, []string{"render-0", "render-1", "render-2", "render-3", "render-4", "render-5"}},
-		{"with shard", api.JobQuery{Q: "-3", Shard: "mars"}, []string{"train-3"}},
-		{"no match", api.JobQuery{Q: "nothing"}, nil},
-		{"case matters", api.JobQuery{Q: "RENDER"}, nil},
+		{"substring", client.JobQuery{Q: "der-"}, []string{"render-0", "render-1", "render-2", "render-3", "render-4", "render-5"}},
+		{"with shard", client.JobQuery{Q: "-3", Shard: "mars"}, []string{"train-3"}},
+		{"no match", client.JobQuery{Q: "nothing"}, nil},
+		{"case matters", client.JobQuery{Q: "RENDER"}, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -58,7 +59,7 @@ func TestJobsTextSearch(t *testing.T) {
 	// Pages of two: the cursor goes on within the search.
 	var got []string
 	for after := uint64(0); ; {
-		l, err := a.mgmt.Jobs(ctx, api.JobQuery{Q: "train", Limit: 2, After: after})
+		l, err := a.mgmt.Jobs(ctx, client.JobQuery{Q: "train", Limit: 2, After: after})
 		if err != nil {
 			t.Fatal(err)
 		}

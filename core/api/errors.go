@@ -4,8 +4,6 @@ import "errors"
 
 // Sentinel errors of package api.
 var (
-	// ErrBadAddress is returned by NewClient for an unusable address.
-	ErrBadAddress = errors.New("bad API address")
 	// ErrNoBackend is returned by New when Config.Backend is nil.
 	ErrNoBackend = errors.New("api: no backend")
 	// ErrBadConfig is returned by New for an invalid Config.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/planetary/planetary/core/api"
+	"github.com/planetary/planetary/core/api/client"
 	"github.com/planetary/planetary/raftfsm/state"
 )
 
@@ -44,7 +45,7 @@ func getEvents(t *testing.T, a *agent, query, accept string) (string, api.Events
 	return ct, out
 }
 
-// TestEventsNegotiation checks that api.Client reads the same pages in
+// TestEventsNegotiation checks that client.Client reads the same pages in
 // msgpack as a JSON caller gets, and that callers that do not ask for
 // msgpack keep JSON.
 func TestEventsNegotiation(t *testing.T) {
@@ -104,16 +105,16 @@ func TestEventsNegotiation(t *testing.T) {
 	}
 }
 
-// TestEventsJSONFallback checks that api.Client reads a JSON answer from a
+// TestEventsJSONFallback checks that client.Client reads a JSON answer from a
 // server that does not speak msgpack.
 func TestEventsJSONFallback(t *testing.T) {
-	want := api.Events{Events: []state.Event{{Seq: 1, Type: "mission.applied", Prev: "00", Hash: "ab"}}, Index: 1, Head: 4}
+	want := api.Events{Events: []api.Event{{Seq: 1, Type: "mission.applied", Prev: "00", Hash: "ab"}}, Index: 1, Head: 4}
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(want)
 	}))
 	t.Cleanup(hs.Close)
-	c, err := api.NewClient(api.ClientConfig{Address: hs.URL})
+	c, err := client.NewClient(client.ClientConfig{Address: hs.URL})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/planetary/planetary/core/api"
+	"github.com/planetary/planetary/core/api/client"
 	"github.com/planetary/planetary/core/server"
 	"github.com/planetary/planetary/core/testport"
 )
@@ -55,18 +56,18 @@ func TestFollowerRefusesWrites(t *testing.T) {
 		return hs
 	}
 	h1, h2 := serve(s1), serve(s2)
-	boot, _ := api.NewClient(api.ClientConfig{Address: h1.URL})
+	boot, _ := client.NewClient(client.ClientConfig{Address: h1.URL})
 	boot.SetToken("")
 	tok, err := boot.ACLBootstrap(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 20*time.Second, "follower caught up", func() bool { return s2.AppliedIndex() >= s1.AppliedIndex() })
-	stale, _ := api.NewClient(api.ClientConfig{Address: h2.URL, Token: tok.SecretID, Stale: true})
+	stale, _ := client.NewClient(client.ClientConfig{Address: h2.URL, Token: tok.SecretID, Stale: true})
 	if _, err := stale.Shards(ctx); err != nil {
 		t.Fatalf("follower stale read: %v", err)
 	}
-	follower, _ := api.NewClient(api.ClientConfig{Address: h2.URL, Token: tok.SecretID})
+	follower, _ := client.NewClient(client.ClientConfig{Address: h2.URL, Token: tok.SecretID})
 	var ae *api.Error
 	if _, err := follower.Shards(ctx); !errors.As(err, &ae) || ae.Status != http.StatusServiceUnavailable {
 		t.Fatalf("follower consistent read without forwarding: %v", err)

@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/planetary/planetary/core/api"
+	"github.com/planetary/planetary/core/api/client"
 	"github.com/planetary/planetary/core/server"
 )
 
@@ -20,8 +21,8 @@ type agent struct {
 	srv   *server.Server
 	http  *httptest.Server
 	root  string // an allowed root
-	mgmt  *api.Client
-	anon  *api.Client
+	mgmt  *client.Client
+	anon  *client.Client
 	token api.Token // the management token
 }
 
@@ -84,9 +85,9 @@ func newAgentWith(t testing.TB, smut func(*server.Config), mutate func(*api.Conf
 	return a
 }
 
-func (a *agent) client(t testing.TB, token string) *api.Client {
+func (a *agent) client(t testing.TB, token string) *client.Client {
 	t.Helper()
-	c, err := api.NewClient(api.ClientConfig{Address: a.http.URL, Token: token})
+	c, err := client.NewClient(client.ClientConfig{Address: a.http.URL, Token: token})
 	if err != nil {
 		t.Fatalf("NewClient: %v", err)
 	}
@@ -97,7 +98,7 @@ func (a *agent) client(t testing.TB, token string) *api.Client {
 }
 
 // tokenClient creates a token of typ and returns a client using it.
-func (a *agent) tokenClient(t *testing.T, typ string) *api.Client {
+func (a *agent) tokenClient(t *testing.T, typ string) *client.Client {
 	t.Helper()
 	tok, err := a.mgmt.CreateToken(context.Background(), typ+"-test", typ)
 	if err != nil {

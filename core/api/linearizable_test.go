@@ -14,6 +14,7 @@ import (
 	"github.com/anishathalye/porcupine"
 
 	"github.com/planetary/planetary/core/api"
+	"github.com/planetary/planetary/core/api/client"
 )
 
 // The job registry as a linearizable object, one register per job id:
@@ -100,7 +101,7 @@ func (h *history) add(client int, in regOp, call int64, out string) {
 
 // do runs one operation through cl and classifies its outcome; ok is false
 // for a read that failed (it is left out of the history).
-func do(ctx context.Context, cl *api.Client, op regOp) (string, bool) {
+func do(ctx context.Context, cl *client.Client, op regOp) (string, bool) {
 	var ae *api.Error
 	switch op.Kind {
 	case "submit":
@@ -146,13 +147,13 @@ func TestRegistryLinearizable(t *testing.T) {
 			c := newAPICluster(t)
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
-			boot, _ := api.NewClient(api.ClientConfig{Address: c.urls[c.leader()]})
+			boot, _ := client.NewClient(client.ClientConfig{Address: c.urls[c.leader()]})
 			if _, err := boot.RegisterShard(ctx, api.Shard{Name: "earth"}); err != nil {
 				t.Fatal(err)
 			}
-			clients := make([]*api.Client, len(c.urls))
+			clients := make([]*client.Client, len(c.urls))
 			for i, u := range c.urls {
-				clients[i], _ = api.NewClient(api.ClientConfig{Address: u})
+				clients[i], _ = client.NewClient(client.ClientConfig{Address: u})
 			}
 			h := &history{start: time.Now()}
 			const workers, perWorker, keys = 6, 120, 24
@@ -221,7 +222,7 @@ func TestStaleReadNotLinearizable(t *testing.T) {
 	defer cancel()
 	l := c.leader()
 	f := (l + 1) % 3
-	leader, _ := api.NewClient(api.ClientConfig{Address: c.urls[l]})
+	leader, _ := client.NewClient(client.ClientConfig{Address: c.urls[l]})
 	if _, err := leader.RegisterShard(ctx, api.Shard{Name: "earth"}); err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +238,7 @@ func TestStaleReadNotLinearizable(t *testing.T) {
 		t.Fatalf("submit: %s", out)
 	}
 	h.add(0, op, call, out)
-	stale, _ := api.NewClient(api.ClientConfig{Address: c.urls[f], Stale: true})
+	stale, _ := client.NewClient(client.ClientConfig{Address: c.urls[f], Stale: true})
 	get := regOp{Kind: "get", ID: "late"}
 	call = h.now()
 	out, ok := do(ctx, stale, get)

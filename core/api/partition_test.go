@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/planetary/planetary/core/api"
+	"github.com/planetary/planetary/core/api/client"
 	"github.com/planetary/planetary/core/server"
 )
 
@@ -120,8 +121,8 @@ func TestPartition(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	client := func(i int, stale bool) *api.Client {
-		cl, _ := api.NewClient(api.ClientConfig{Address: c.urls[i], Stale: stale})
+	client := func(i int, stale bool) *client.Client {
+		cl, _ := client.NewClient(client.ClientConfig{Address: c.urls[i], Stale: stale})
 		return cl
 	}
 	m := c.leader()

@@ -129,7 +129,7 @@ func (h *HTTP) events(w http.ResponseWriter, r *http.Request) (any, error) {
 		}
 		page = newEventPageWriter(hint)
 	}
-	out := Events{Events: []state.Event{}, Index: index}
+	out := Events{Events: []Event{}, Index: index}
 	found := 0
 	answer := func() (any, error) {
 		out.Head, _ = log.Head()
@@ -155,7 +155,7 @@ func (h *HTTP) events(w http.ResponseWriter, r *http.Request) (any, error) {
 			if page != nil {
 				page.add(e)
 			} else {
-				out.Events = append(out.Events, *e)
+				out.Events = append(out.Events, Event(*e))
 			}
 		})
 		if errors.Is(err, eventlog.ErrPruned) {

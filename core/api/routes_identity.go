@@ -9,9 +9,6 @@ import (
 	"github.com/planetary/planetary/raftfsm/state"
 )
 
-// IdentityFile is where a client agent keeps its identity, in its data dir.
-const IdentityFile = "client-identity.json"
-
 // clientJoin issues a client agent its own identity. The caller is a
 // client join credential (acl token create -type client), a management
 // token, or the client's identity itself (then nothing is issued: the

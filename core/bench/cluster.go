@@ -18,7 +18,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/planetary/planetary/core/api"
+	api "github.com/planetary/planetary/core/api/client"
 	"github.com/planetary/planetary/raftfsm/state"
 )
 

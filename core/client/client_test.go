@@ -16,7 +16,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/planetary/planetary/core/api"
+	httpapi "github.com/planetary/planetary/core/api"
+	api "github.com/planetary/planetary/core/api/client"
 	"github.com/planetary/planetary/core/server"
 	"github.com/planetary/planetary/raftfsm/state"
 	"github.com/planetary/planetary/sdk"
@@ -118,9 +119,9 @@ func newFixture(t testing.TB) *fixture {
 	if err := srv.WaitLeader(ctx); err != nil {
 		t.Fatal(err)
 	}
-	acfg := api.DefaultConfig()
+	acfg := httpapi.DefaultConfig()
 	acfg.Backend, acfg.Logger = server.Track(srv), logger
-	h, err := api.New(acfg)
+	h, err := httpapi.New(acfg)
 	if err != nil {
 		t.Fatal(err)
 	}

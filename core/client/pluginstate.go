@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/planetary/planetary/core/api"
+	api "github.com/planetary/planetary/core/api/client"
 )
 
 // PluginStater is implemented by a Catalog that can tell the state of a

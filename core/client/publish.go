@@ -6,7 +6,7 @@ import (
 	"reflect"
 	"slices"
 
-	"github.com/planetary/planetary/core/api"
+	api "github.com/planetary/planetary/core/api/client"
 	"github.com/planetary/planetary/sdk"
 )
 

@@ -11,7 +11,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/planetary/planetary/core/api"
+	api "github.com/planetary/planetary/core/api/client"
 	"github.com/planetary/planetary/raftfsm/state"
 	"github.com/planetary/planetary/sdk"
 	"github.com/planetary/planetary/sdk/host"

@@ -6,7 +6,11 @@
 // out.
 package health
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/planetary/planetary/core/api/client"
+)
 
 // Status values, from best to worst.
 const (
@@ -44,12 +48,9 @@ type Shard struct {
 	NodesDown           int64
 }
 
-// Reason is one cause of a shard's status.
-type Reason struct {
-	Code   string `json:"code"`
-	Status string `json:"status"`
-	Text   string `json:"text"`
-}
+// Reason is one cause of a shard's status, as the API's shard view carries
+// it (core/api/client defines the wire type).
+type Reason = client.HealthReason
 
 // Verdict is a shard's status and the reasons for it, worst first.
 type Verdict struct {

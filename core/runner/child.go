@@ -12,7 +12,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/planetary/planetary/core/api"
+	api "github.com/planetary/planetary/core/api/client"
 )
 
 // ErrChildExited means the child agent exited before it was ready.

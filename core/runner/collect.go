@@ -9,8 +9,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
-	"github.com/planetary/planetary/core/api"
+	api "github.com/planetary/planetary/core/api/client"
 	"github.com/planetary/planetary/core/mission"
 	"github.com/planetary/planetary/core/report"
 	"github.com/planetary/planetary/raftfsm/state"
@@ -211,7 +212,7 @@ func readRange(ctx context.Context, c *api.Client, from, to, head uint64, deadli
 		if err != nil {
 			return nil, fmt.Errorf("runner: read events after %d: %w", idx, err)
 		}
-		evs := page.Events
+		evs := stateEvents(page.Events)
 		if k := sort.Search(len(evs), func(i int) bool { return evs[i].Seq > to }); k < len(evs) {
 			evs = evs[:k]
 		}
@@ -229,6 +230,16 @@ func readRange(ctx context.Context, c *api.Client, from, to, head uint64, deadli
 		}
 	}
 	return out, nil
+}
+
+// stateEvents views events read from the API as the event log's records
+// without a copy: api.Event has state.Event's fields in the same order (the
+// pointer conversion below compiles only while that holds).
+func stateEvents(evs []api.Event) []state.Event {
+	if len(evs) == 0 {
+		return []state.Event{}
+	}
+	return unsafe.Slice((*state.Event)(&evs[0]), len(evs))
 }
 
 // cutAtLedger makes the per-shard and per-node figures of in agree with the

@@ -13,7 +13,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/planetary/planetary/core/api"
+	httpapi "github.com/planetary/planetary/core/api"
+	api "github.com/planetary/planetary/core/api/client"
 	"github.com/planetary/planetary/core/server"
 )
 
@@ -78,9 +79,9 @@ func liveFabricWith(tb testing.TB, mission string, jobs int) *api.Client {
 	if err := srv.WaitLeader(ctx); err != nil {
 		tb.Fatal(err)
 	}
-	acfg := api.DefaultConfig()
+	acfg := httpapi.DefaultConfig()
 	acfg.Backend, acfg.Logger, acfg.DisableACL = srv, logger, true
-	h, err := api.New(acfg)
+	h, err := httpapi.New(acfg)
 	if err != nil {
 		tb.Fatal(err)
 	}

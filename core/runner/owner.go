@@ -8,7 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/planetary/planetary/core/api"
+	httpapi "github.com/planetary/planetary/core/api"
+	api "github.com/planetary/planetary/core/api/client"
 	"github.com/planetary/planetary/core/mission"
 	"github.com/planetary/planetary/core/report"
 	"github.com/planetary/planetary/raftfsm/command"
@@ -295,14 +296,14 @@ func fillJobCommand(oc *report.OwnerCommand, e *state.Event, jobs []string, entr
 
 func shardBody(s mission.Shard, reason string) api.Shard {
 	rec := s.Record()
-	out := api.ShardView(&rec)
+	out := httpapi.ShardView(&rec)
 	out.Reason = reason
 	return out
 }
 
 func nodeBody(n mission.Node, reason string) api.Node {
 	rec := n.Record()
-	out := api.NodeView(&rec)
+	out := httpapi.NodeView(&rec)
 	out.Status, out.Reason = "", reason
 	return out
 }

@@ -18,7 +18,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/planetary/planetary/core/api"
+	httpapi "github.com/planetary/planetary/core/api"
+	api "github.com/planetary/planetary/core/api/client"
 	"github.com/planetary/planetary/core/health"
 	"github.com/planetary/planetary/core/limits"
 	"github.com/planetary/planetary/core/mission"
@@ -353,7 +354,7 @@ func Submit(ctx context.Context, c *api.Client, jobs []mission.JobSpec, batch, i
 			req = append(req, api.JobSubmit{
 				ID: j.ID, Key: j.Key, Shard: j.Shard, Capabilities: j.Capabilities, Priority: j.Priority,
 				Value: api.Credits(j.ValueMu), MaxPrice: api.Credits(j.MaxPriceMu), Kind: j.Kind, Payload: j.Payload,
-				Units: api.UnitsView(j.Units),
+				Units: httpapi.UnitsView(j.Units),
 			})
 		}
 		select {

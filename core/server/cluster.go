@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/planetary/planetary/core/api/client"
 )
 
 // ErrUnknownServer is returned for a raft server id not in the configuration.
@@ -22,27 +24,9 @@ type PeerAddr struct {
 	Address string `json:"raft_addr"`
 }
 
-// SelfInfo describes this server as it sees itself.
-type SelfInfo struct {
-	ID           string `json:"id"`
-	RaftAddr     string `json:"raft_addr"`
-	HTTPAddr     string `json:"http_addr"`
-	State        string `json:"state"`
-	Leader       bool   `json:"leader"`
-	LeaderID     string `json:"leader_id"`
-	LeaderAddr   string `json:"leader_addr"`
-	Term         uint64 `json:"term"`
-	AppliedIndex uint64 `json:"applied_index"`
-	CommitIndex  uint64 `json:"commit_index"`
-	LastIndex    uint64 `json:"last_index"`
-	// LastContactMs is the time since the leader was last heard from
-	// (0 on the leader, -1 when never).
-	LastContactMs int64 `json:"last_contact_ms"`
-	// HasState is true once this server holds a raft configuration.
-	HasState bool `json:"has_state"`
-	// Members is the id -> HTTP address table this server knows.
-	Members map[string]string `json:"members,omitempty"`
-}
+// SelfInfo describes this server as it sees itself (GET /v1/status/self);
+// the wire type is defined with the API client.
+type SelfInfo = client.SelfInfo
 
 // members maps raft server ids to their HTTP API addresses. It is learned,
 // not replicated: each server announces its own address when it joins and

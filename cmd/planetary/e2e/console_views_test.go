@@ -16,7 +16,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/planetary/planetary/core/api"
+	api "github.com/planetary/planetary/core/api/client"
 	"github.com/planetary/planetary/core/console/browsertest"
 )
 

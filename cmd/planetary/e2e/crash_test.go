@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/planetary/planetary/core/api"
+	api "github.com/planetary/planetary/core/api/client"
 )
 
 // TestCrashKeepsAcknowledgedSubmits: 8 concurrent clients submit 1,000 jobs

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/planetary/planetary/core/api"
+	api "github.com/planetary/planetary/core/api/client"
 )
 
 // leftovers lists the temp files an interrupted checkpoint leaves: raft

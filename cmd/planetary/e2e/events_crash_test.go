@@ -17,7 +17,7 @@ import (
 
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 
-	"github.com/planetary/planetary/core/api"
+	api "github.com/planetary/planetary/core/api/client"
 	"github.com/planetary/planetary/raftfsm/state"
 )
 

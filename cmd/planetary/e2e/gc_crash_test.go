@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/planetary/planetary/core/api"
+	api "github.com/planetary/planetary/core/api/client"
 	"github.com/planetary/planetary/raftfsm/state"
 )
 
@@ -242,7 +242,7 @@ func TestGCCrashMidBatch(t *testing.T) {
 		if err != nil || len(page.Events) == 0 {
 			return false
 		}
-		first = page.Events[0]
+		first = state.Event(page.Events[0])
 		return true
 	})
 	p.crash()

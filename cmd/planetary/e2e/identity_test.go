@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/planetary/planetary/core/api"
+	api "github.com/planetary/planetary/core/api/client"
 )
 
 // identityMission is a one-shard mission with one sim node, served by the

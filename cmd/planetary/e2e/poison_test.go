@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/planetary/planetary/core/api"
+	api "github.com/planetary/planetary/core/api/client"
 )
 
 // agentRSSMB reads the agent process's resident set from /proc.

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/planetary/planetary/core/api"
+	api "github.com/planetary/planetary/core/api/client"
 	"github.com/planetary/planetary/raftfsm/state"
 )
 
@@ -62,7 +62,7 @@ func eventsFrom(t *testing.T, c *api.Client, after uint64) []state.Event {
 		if err != nil {
 			t.Fatalf("events after %d: %v", after, err)
 		}
-		out = append(out, page.Events...)
+		out = append(out, logEvents(page.Events)...)
 		if len(page.Events) == 0 || page.Index <= after {
 			return out
 		}

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/planetary/planetary/core/api"
+	api "github.com/planetary/planetary/core/api/client"
 	"github.com/planetary/planetary/raftfsm/state"
 )
 
@@ -24,7 +24,7 @@ func allEvents(t *testing.T, c *api.Client) []state.Event {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, evs.Events...)
+		out = append(out, logEvents(evs.Events)...)
 		if len(evs.Events) == 0 || evs.Index <= idx {
 			return out
 		}
@@ -211,4 +211,14 @@ func TestOwnerScheduleRunsOnceAcrossRestart(t *testing.T) {
 			t.Errorf("invariant %s: %s", inv.ID, inv.Message)
 		}
 	}
+}
+
+// logEvents converts events read from the API to the event log's records,
+// whose methods check the hash chain.
+func logEvents(evs []api.Event) []state.Event {
+	out := make([]state.Event, len(evs))
+	for i := range evs {
+		out[i] = state.Event(evs[i])
+	}
+	return out
 }

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/planetary/planetary/core/api"
+	api "github.com/planetary/planetary/core/api/client"
 )
 
 // replayMsg is the 503 answer while the raft log replays.

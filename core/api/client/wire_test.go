@@ -1,4 +1,4 @@
-package api
+package client
 
 import (
 	"bytes"
@@ -40,15 +40,15 @@ func TestAssignmentFrames(t *testing.T) {
 		frames int // frames written per batch
 		write  func(b []byte, batch []Assignment) []byte
 	}{
-		{"frames", 1, appendAssignments},
+		{"frames", 1, AppendAssignments},
 		{"keep-alives between frames", 2, func(b []byte, batch []Assignment) []byte {
-			return appendAssignments(msgp.AppendNil(b), batch)
+			return AppendAssignments(msgp.AppendNil(b), batch)
 		}},
 		{"a later version with extra fields", 1, func(b []byte, batch []Assignment) []byte {
 			// Re-encode each assignment with two trailing fields.
 			b = msgp.AppendArrayHeader(b, uint32(len(batch)))
 			for _, a := range batch {
-				one := appendAssignments(nil, []Assignment{a})
+				one := AppendAssignments(nil, []Assignment{a})
 				_, rest, _ := msgp.ReadArrayHeaderBytes(one) // the frame's header
 				_, rest, _ = msgp.ReadArrayHeaderBytes(rest) // the record's header
 				b = msgp.AppendArrayHeader(b, assignmentFields+2)
@@ -133,7 +133,7 @@ func TestResultsBody(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := decodeResults(tc.body)
+			got, err := DecodeResults(tc.body)
 			if tc.wantErr {
 				if !errors.Is(err, ErrWire) {
 					t.Fatalf("err = %v, want ErrWire", err)
@@ -157,7 +157,7 @@ func BenchmarkAssignmentCodec(b *testing.B) {
 		var frame []byte
 		var out []Assignment
 		for b.Loop() {
-			frame = appendAssignments(frame[:0], batch)
+			frame = AppendAssignments(frame[:0], batch)
 			var err error
 			if out, err = readAssignmentFrame(msgp.NewReader(bytes.NewReader(frame)), strCache{}, out); err != nil {
 				b.Fatal(err)

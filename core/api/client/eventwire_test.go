@@ -1,4 +1,4 @@
-package api
+package client
 
 import (
 	"bytes"
@@ -7,30 +7,31 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/tinylib/msgp/msgp"
-
-	"github.com/planetary/planetary/raftfsm/state"
 )
 
-// chain returns n sealed events with a mix of fields, as the log holds them.
-func chain(rng *rand.Rand, n int) []state.Event {
-	var head state.ChainHead
-	evs := make([]state.Event, n)
+// chain returns n chained events (each prev the previous hash) with a mix
+// of fields, as the log holds them.
+func chain(rng *rand.Rand, n int) []Event {
+	prev := strings.Repeat("0", 64)
+	evs := make([]Event, n)
 	shards := []string{"earth", "luna", "mars"}
 	for i := range evs {
-		e := state.Event{Index: uint64(i + 3), Time: rng.Int64(), Type: state.EvJobSubmitted,
+		e := Event{Seq: uint64(i + 1), Index: uint64(i + 3), Time: rng.Int64(), Type: "job.submitted",
 			Job: fmt.Sprintf("job-%d", i/4), Shard: shards[rng.IntN(3)]}
 		switch rng.IntN(6) {
 		case 0:
-			e.Type, e.Node, e.Attempt, e.AmountMu = state.EvJobCompleted, "earth.n1", rng.Uint32(), -rng.Int64()
+			e.Type, e.Node, e.Attempt, e.AmountMu = "job.completed", "earth.n1", rng.Uint32(), -rng.Int64()
 		case 1:
-			e.Type, e.From, e.To, e.ValueMu = state.EvJobSpilled, "earth", "mars", rng.Int64()
+			e.Type, e.From, e.To, e.ValueMu = "job.spilled", "earth", "mars", rng.Int64()
 		case 2:
-			e.Type, e.Job, e.Actor, e.Reason, e.Detail = state.EvCheckpointSaved, "", "owner", "nightly ☃", "/tmp/x sha256:ab\n<&>"
+			e.Type, e.Job, e.Actor, e.Reason, e.Detail = "checkpoint.saved", "", "owner", "nightly ☃", "/tmp/x sha256:ab\n<&>"
 		}
-		head = e.Seal(head)
+		e.Prev, e.Hash = prev, fmt.Sprintf("%016x%016x%016x%016x", rng.Uint64(), rng.Uint64(), rng.Uint64(), rng.Uint64())
+		prev = e.Hash
 		evs[i] = e
 	}
 	return evs
@@ -40,7 +41,7 @@ func TestEventPageRoundTrip(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	full := chain(rng, 300)
 	// Every third event: prev no longer equals the previous hash.
-	var filtered []state.Event
+	var filtered []Event
 	for i := 0; i < len(full); i += 3 {
 		filtered = append(filtered, full[i])
 	}
@@ -48,22 +49,22 @@ func TestEventPageRoundTrip(t *testing.T) {
 		name string
 		page Events
 	}{
-		{"empty", Events{Events: []state.Event{}, Index: 7, Head: 9}},
+		{"empty", Events{Events: []Event{}, Index: 7, Head: 9}},
 		{"chain", Events{Events: full, Index: full[len(full)-1].Seq, Head: 1 << 40}},
 		{"filtered", Events{Events: filtered, Index: 300, Head: 300}},
-		{"zero event", Events{Events: []state.Event{{}}, Index: 1, Head: 1}},
-		{"extremes", Events{Events: []state.Event{{Seq: 1<<64 - 1, Index: 1<<64 - 1, Time: -1 << 63, Attempt: 1<<32 - 1,
+		{"zero event", Events{Events: []Event{{}}, Index: 1, Head: 1}},
+		{"extremes", Events{Events: []Event{{Seq: 1<<64 - 1, Index: 1<<64 - 1, Time: -1 << 63, Attempt: 1<<32 - 1,
 			ValueMu: -1 << 63, AmountMu: 1<<63 - 1, Type: "t", Prev: "p", Hash: "p"}}, Index: 1<<64 - 1, Head: 0}},
 	}
 	d := newEventDecoder()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			b := appendEventsPage(nil, &tc.page)
-			w := newEventPageWriter(len(tc.page.Events))
+			w := NewEventPageWriter(len(tc.page.Events))
 			for i := range tc.page.Events {
-				w.add(&tc.page.Events[i])
+				w.Add(&tc.page.Events[i])
 			}
-			if streamed := w.finish(tc.page.Index, tc.page.Head); !bytes.Equal(streamed, appendEventsPageFixed(tc.page)) {
+			if streamed := w.Finish(tc.page.Index, tc.page.Head); !bytes.Equal(streamed, appendEventsPageFixed(tc.page)) {
 				t.Fatalf("streamed page differs from the one-go page")
 			}
 			for _, body := range [][]byte{b, appendEventsPageFixed(tc.page)} {
@@ -175,11 +176,11 @@ func BenchmarkEventPage(b *testing.B) {
 	b.Run("msgpack", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			w := newEventPageWriter(len(evs))
+			w := NewEventPageWriter(len(evs))
 			for i := range evs {
-				w.add(&evs[i])
+				w.Add(&evs[i])
 			}
-			if _, err := newEventDecoder().decodePage(w.finish(page.Index, page.Head)); err != nil {
+			if _, err := newEventDecoder().decodePage(w.Finish(page.Index, page.Head)); err != nil {
 				b.Fatal(err)
 			}
 		}

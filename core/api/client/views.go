@@ -1,12 +1,9 @@
-package api
+package client
 
 import (
 	"encoding/json"
 
 	"github.com/planetary/planetary/core/limits"
-
-	"github.com/planetary/planetary/core/health"
-	"github.com/planetary/planetary/raftfsm/state"
 )
 
 // The JSON views below are the wire types of the /v1 API. Field names are
@@ -62,7 +59,7 @@ type Peer struct {
 }
 
 // Credits converts micro-credits to decimal credits.
-func Credits(mu int64) float64 { return float64(mu) / state.Micro }
+func Credits(mu int64) float64 { return float64(mu) / limits.MicroPerCredit }
 
 // Micro converts decimal credits to micro-credits, rounding half away from
 // zero; amounts beyond the money limit (docs/limits.md) are clamped to it, so
@@ -235,9 +232,17 @@ type Shard struct {
 	Counts              Counts            `json:"counts,omitempty"`
 	// Health is the shard's verdict in the one health model (core/health):
 	// ok, degraded or alert, with HealthReasons worst first.
-	Health        string          `json:"health,omitempty"`
-	HealthReasons []health.Reason `json:"health_reasons,omitempty"`
-	Reason        string          `json:"reason,omitempty"` // request only
+	Health        string         `json:"health,omitempty"`
+	HealthReasons []HealthReason `json:"health_reasons,omitempty"`
+	Reason        string         `json:"reason,omitempty"` // request only
+}
+
+// HealthReason is one reason of a shard's health verdict (core/health
+// computes them; health.Reason is this type).
+type HealthReason struct {
+	Code   string `json:"code"`
+	Status string `json:"status"`
+	Text   string `json:"text"`
 }
 
 // ShardUpdate is the body of POST /v1/shard/{name}/update; only non-nil
@@ -415,9 +420,33 @@ type Ledger struct {
 // Events is the body of GET /v1/events. Index is the seq to pass as index=
 // next time; Head is the newest seq the serving node holds.
 type Events struct {
-	Events []state.Event `json:"events"`
-	Index  uint64        `json:"index"`
-	Head   uint64        `json:"head"`
+	Events []Event `json:"events"`
+	Index  uint64  `json:"index"`
+	Head   uint64  `json:"head"`
+}
+
+// Event is one event of the hash-chained event log, as GET /v1/events
+// sends it. It has the fields of the replicated record (state.Event) in the
+// same order, so the server converts one to the other without a copy and a
+// reader converts back (state.Event(e)) to check the chain.
+type Event struct {
+	Seq      uint64 `json:"seq"`
+	Index    uint64 `json:"index"` // raft index of the command that caused it
+	Time     int64  `json:"time"`  // leader-stamped, Unix nanoseconds
+	Type     string `json:"type"`
+	Job      string `json:"job,omitempty"`
+	Attempt  uint32 `json:"attempt,omitempty"`
+	Shard    string `json:"shard,omitempty"`
+	From     string `json:"from,omitempty"`
+	To       string `json:"to,omitempty"`
+	Node     string `json:"node,omitempty"`
+	ValueMu  int64  `json:"value_mu,omitempty"`
+	AmountMu int64  `json:"amount_mu,omitempty"`
+	Actor    string `json:"actor,omitempty"`
+	Reason   string `json:"reason,omitempty"`
+	Detail   string `json:"detail,omitempty"`
+	Prev     string `json:"prev"` // hex
+	Hash     string `json:"hash"` // hex
 }
 
 // EventRetention is the body of GET /v1/events/retention: the server's

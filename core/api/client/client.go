@@ -1,4 +1,4 @@
-package api
+package client
 
 import (
 	"bufio"
@@ -34,6 +34,14 @@ const (
 
 // TokenHeader carries the ACL secret.
 const TokenHeader = "X-Planetary-Token"
+
+// IndexHeader carries the raft index a read answered at. A blocking query
+// sends it back as ?index=: the answer then waits until the FSM applies a
+// later entry (or ?wait= passes) before it is computed.
+const IndexHeader = "X-Planetary-Index"
+
+// IdentityFile is where a client agent keeps its identity, in its data dir.
+const IdentityFile = "client-identity.json"
 
 // Error is a non-2xx answer of the API.
 type Error struct {
@@ -558,7 +566,7 @@ func (c *Client) JobEvents(ctx context.Context, id string, index uint64, wait ti
 	if wait > 0 {
 		v.Set("wait", wait.String())
 	}
-	v.Set("limit", strconv.Itoa(maxEventLimit))
+	v.Set("limit", strconv.Itoa(MaxEvents))
 	return c.events(ctx, v)
 }
 
