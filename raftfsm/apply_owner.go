@@ -89,6 +89,15 @@ func applyScheduleFire(c *txn, body []byte) *Response {
 		return &Response{Outcomes: []Outcome{applied(m.EntryID)}}
 	}
 	c.setPolicy(func(p *state.Policy) { p.Fired = addSorted(p.Fired, m.EntryID) })
+	// The fired event describes the owner command the entry runs (the
+	// registry name and arguments of its Action, or the entry's action
+	// when the leader carried it out, as with checkpoint.save), so the
+	// command shows even when it changes nothing.
+	if m.Action != 0 {
+		c.describe(m.Action, m.Body)
+	} else if s, ok := command.ByAction(entryAction(p, m.EntryID)); ok && s.Owner {
+		c.command = s.Name
+	}
 	c.emit(state.Event{Type: state.EvScheduleFired, Detail: m.EntryID, Reason: m.Meta.Reason})
 	r := &Response{Outcomes: []Outcome{applied(m.EntryID)}}
 	if m.Action != 0 {
@@ -100,6 +109,16 @@ func applyScheduleFire(c *txn, body []byte) *Response {
 		}
 	}
 	return r
+}
+
+// entryAction is the action name of the schedule entry id ("" if none).
+func entryAction(p state.Policy, id string) string {
+	for _, e := range p.Schedule {
+		if e.ID == id {
+			return e.Action
+		}
+	}
+	return ""
 }
 
 func applyACLBootstrap(c *txn, body []byte) *Response {

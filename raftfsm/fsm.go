@@ -304,6 +304,7 @@ func (f *FSM) applyLocked(l *raft.Log) *Response {
 		panic(fmt.Sprintf("raftfsm: unknown command type %d at index %d", t, l.Index))
 	}
 	c := &txn{f: f, s: f.store, index: l.Index}
+	c.describe(t, l.Data[1:])
 	r := h(c, l.Data[1:])
 	if r == nil {
 		r = &Response{}

@@ -1,7 +1,9 @@
 package raftfsm
 
 import (
+	"encoding/json"
 	"fmt"
+	"reflect"
 	"sort"
 
 	"github.com/planetary/planetary/raftfsm/command"
@@ -21,6 +23,10 @@ type txn struct {
 	actor string
 	// asActor, when set, replaces the actor of owner commands (schedule fires).
 	asActor string
+	// command and args go on the next event emitted (the first of an owner
+	// command, see ownerArgs).
+	command string
+	args    string
 }
 
 // decode decodes a command body; an undecodable entry means a corrupt log or
@@ -55,6 +61,10 @@ func (c *txn) emit(e state.Event) {
 	if e.Actor == "" {
 		e.Actor = c.actor
 	}
+	if c.command != "" {
+		e.Command, e.Args = c.command, c.args
+		c.command, c.args = "", ""
+	}
 	m := c.s.Meta()
 	prevHex := ""
 	if m.Head == c.f.lastHead {
@@ -65,6 +75,33 @@ func (c *txn) emit(e state.Event) {
 	m.Events++
 	c.s.SetMeta(m)
 	c.f.pending = append(c.f.pending, e)
+}
+
+// describe makes the next event carry the owner command of type t: its
+// registry name and arguments.
+func (c *txn) describe(t command.MessageType, body []byte) {
+	if s, ok := command.Lookup(t); ok && s.Owner {
+		c.command, c.args = s.Name, ownerArgs(s, body)
+	}
+}
+
+// ownerArgs is the arguments of an owner command for its event: the command
+// struct without its Meta (who, when and why are the event's own fields), as
+// compact JSON. encoding/json writes struct fields in declaration order and
+// map keys sorted, so every replica writes the same bytes.
+func ownerArgs(s command.Spec, body []byte) string {
+	m := s.New()
+	if _, err := m.UnmarshalMsg(body); err != nil {
+		return "" // the handler's decode panics on this entry
+	}
+	if f := reflect.ValueOf(m).Elem().FieldByName("Meta"); f.IsValid() && f.CanSet() {
+		f.Set(reflect.Zero(f.Type()))
+	}
+	out, err := json.Marshal(m)
+	if err != nil {
+		panic(fmt.Sprintf("raftfsm: encode arguments of %s: %v", s.Name, err))
+	}
+	return string(out)
 }
 
 // owner counts an applied owner command.

@@ -64,6 +64,11 @@ func randEvent(rng *rand.Rand) state.Event {
 	if rng.IntN(2) == 0 {
 		ev.Attempt = rng.Uint32()
 	}
+	if rng.IntN(4) == 0 {
+		// An owner command's event.
+		args, _ := json.Marshal(map[string]any{"ID": randString(rng), "Force": rng.IntN(2) == 0, "DeadlineMs": randInt(rng)})
+		ev.Command, ev.Args = randString(rng), string(args)
+	}
 	return ev
 }
 

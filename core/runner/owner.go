@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"sort"
@@ -25,10 +26,12 @@ func ownerActor(actor string) bool {
 
 // OwnerCommands derives the owner commands from the event log: one command
 // per raft entry that an owner (a token holder or a schedule entry) caused,
-// with a replayable CLI line and API request. Job events of a bulk cancel or
-// reroute fold into one command; the node retirements and job moves caused
-// by a shard deregistration belong to it. Entries fired by the schedule get
-// their full arguments from m when it is set.
+// with a replayable CLI line and API request. The FSM puts the command's
+// registry name and arguments on its first event (state.Event.Command,
+// Args), so each is a lookup of its renderer: a bulk cancel or reroute is
+// one command, and the node retirements and job moves of a shard
+// deregistration belong to it. m, when set, gives fired entries their
+// reason.
 func OwnerCommands(evs []state.Event, m *mission.Mission) []report.OwnerCommand {
 	entries := map[string]mission.ScheduleEntry{}
 	if m != nil {
@@ -36,244 +39,159 @@ func OwnerCommands(evs []state.Event, m *mission.Mission) []report.OwnerCommand 
 			entries[e.ID] = e
 		}
 	}
-	type cmd struct {
-		index uint64
-		first *state.Event
-		jobs  []string
-	}
-	var cmds []*cmd
-	byIndex := map[uint64]*cmd{}
+	var out []report.OwnerCommand
 	for i := range evs {
 		e := &evs[i]
-		if !ownerActor(e.Actor) || report.ClientPublished(e) {
+		if e.Command == "" || !ownerActor(e.Actor) || report.ClientPublished(e) {
 			continue
 		}
-		c := byIndex[e.Index]
-		switch e.Type {
-		case state.EvScheduleFired:
-			// A fired entry is an owner command even when its effect
-			// shows in no event of its own: a checkpoint.save the
-			// checkpoint loop carries out (actor system), a cancel or
-			// reroute whose locator found no job. The entry's first
-			// effect, when there is one, names the command.
-			if _, ok := entries[e.Detail]; ok && c == nil {
-				c = &cmd{index: e.Index, first: e}
-				byIndex[e.Index] = c
-				cmds = append(cmds, c)
-			}
+		spec, ok := command.ByName(e.Command)
+		render := renderers[e.Command]
+		if !ok || !spec.Owner || render == nil {
 			continue
 		}
-		fired := c != nil && c.first.Type == state.EvScheduleFired
-		switch e.Type {
-		case state.EvJobCancelled, state.EvJobRerouted:
-			if c == nil {
-				c = &cmd{index: e.Index, first: e}
-				byIndex[e.Index] = c
-				cmds = append(cmds, c)
-			} else if fired {
-				c.first = e
+		args := spec.New()
+		if e.Args != "" {
+			if err := json.Unmarshal([]byte(e.Args), args); err != nil {
+				continue // not this build's arguments: nothing to replay
 			}
-			c.jobs = append(c.jobs, e.Job)
-		case state.EvShardRegistered, state.EvShardUpdated, state.EvNodeRegistered, state.EvNodeUpdated:
-			if e.Detail == "mission" || strings.HasPrefix(e.Detail, "claimed by ") || e.Detail == "measured_latency_ms" {
-				continue
-			}
-			fallthrough
-		case state.EvSystemPaused, state.EvSystemResumed, state.EvShardPaused, state.EvShardResumed,
-			state.EvShardDeregistered, state.EvNodeRetired, state.EvCheckpointConfigured,
-			state.EvCheckpointSaved, state.EvReportingConfigured:
-			if c != nil {
-				// A deregistration emits its node retirements first:
-				// the shard event names the command.
-				if fired || e.Type == state.EvShardDeregistered && c.first.Type == state.EvNodeRetired {
-					c.first = e
-				}
-				continue
-			}
-			c = &cmd{index: e.Index, first: e}
-			byIndex[e.Index] = c
-			cmds = append(cmds, c)
 		}
-	}
-	out := make([]report.OwnerCommand, 0, len(cmds))
-	for _, c := range cmds {
-		e := c.first
-		oc := report.OwnerCommand{Time: time.Unix(0, e.Time).UTC(), Actor: e.Actor, Reason: e.Reason}
-		var entry *mission.ScheduleEntry
+		oc := report.OwnerCommand{Time: time.Unix(0, e.Time).UTC(), Actor: e.Actor, Reason: e.Reason, Action: spec.Name}
 		if id, ok := strings.CutPrefix(e.Actor, "schedule:"); ok {
-			if en, ok := entries[id]; ok {
-				entry = &en
-				if oc.Reason == "" || e.Type == state.EvScheduleFired {
-					oc.Reason = en.Reason
-				}
+			if en, ok := entries[id]; ok && (oc.Reason == "" || e.Type == state.EvScheduleFired) {
+				oc.Reason = en.Reason
 			}
 		}
-		fillCommand(&oc, e, c.jobs, entry)
+		rflag := ""
+		if oc.Reason != "" {
+			rflag = " -reason " + quote(oc.Reason)
+		}
+		render(&oc, args, rflag)
 		out = append(out, oc)
 	}
 	return out
 }
 
-// fillCommand sets Action, CLI and API of one owner command.
-func fillCommand(oc *report.OwnerCommand, e *state.Event, jobs []string, entry *mission.ScheduleEntry) {
-	reason := oc.Reason
-	rflag := ""
-	if reason != "" {
-		rflag = " -reason " + quote(reason)
-	}
-	post := func(path string, body any) { oc.API = report.APIRequest{Method: "POST", Path: path, Body: body} }
-	switch e.Type {
-	case state.EvSystemPaused, state.EvShardPaused, state.EvSystemResumed, state.EvShardResumed:
-		verb := "pause"
-		oc.Action = mission.ActSystemPause
-		if e.Type == state.EvSystemResumed || e.Type == state.EvShardResumed {
-			verb, oc.Action = "resume", mission.ActSystemResume
+// renderer fills in an owner command's CLI line and API request (and its
+// schedule action name when it is not the command's name) from the
+// command's arguments.
+type renderer func(oc *report.OwnerCommand, args command.Command, rflag string)
+
+// renderers are keyed by registry name (command.Spec.Name); an owner
+// command without one is left out of the ledger.
+var renderers = map[string]renderer{
+	"pause": func(oc *report.OwnerCommand, args command.Command, rflag string) {
+		a := args.(*command.Pause)
+		verb := "resume"
+		if a.Paused {
+			verb = "pause"
 		}
-		shard := ""
-		if e.Type == state.EvShardPaused || e.Type == state.EvShardResumed {
-			shard = e.Shard
+		oc.Action = "system." + verb
+		if a.Shard != "" {
 			oc.Action = "shard." + verb
 		}
-		oc.CLI = "planetary operator " + verb + flag("shard", shard) + rflag
-		post("/v1/operator/"+verb, api.PauseRequest{Shard: shard, Reason: reason})
-	case state.EvShardRegistered:
-		oc.Action = mission.ActShardRegister
-		body := api.Shard{Name: e.Shard, Reason: reason}
-		if entry != nil {
-			if a, ok := entry.Args.(*mission.ShardRegisterAction); ok {
-				body = shardBody(a.Shard, reason)
-			}
-		}
+		oc.CLI = "planetary operator " + verb + flag("shard", a.Shard) + rflag
+		post(oc, "/v1/operator/"+verb, api.PauseRequest{Shard: a.Shard, Reason: oc.Reason})
+	},
+	"shard.register": func(oc *report.OwnerCommand, args command.Command, rflag string) {
+		a := args.(*command.ShardRegister)
+		body := httpapi.ShardView(&a.Shard)
+		body.Reason = oc.Reason
 		oc.CLI = "planetary operator shard register" + flag("display-name", body.DisplayName) +
 			intFlag("latency-budget-ms", body.LatencyBudgetMs) + intFlag("max-queue", body.MaxQueue) +
 			intFlag("alert-threshold", body.QueueAlertThreshold) +
-			flag("spillover-targets", strings.Join(body.SpilloverTargets, ",")) + rflag + " " + quote(e.Shard)
-		post("/v1/shards", body)
-	case state.EvShardUpdated:
-		oc.Action = mission.ActShardUpdate
-		body := map[string]any{"reason": reason}
-		if entry != nil {
-			if a, ok := entry.Args.(*mission.ShardUpdateAction); ok {
-				body = shardUpdateBody(a, reason)
-			}
-		}
-		oc.CLI = "planetary operator shard update" + updateFlags(body) + rflag + " " + quote(e.Shard)
-		post("/v1/shard/"+url.PathEscape(e.Shard)+"/update", body)
-	case state.EvShardDeregistered:
-		oc.Action = mission.ActShardDeregister
-		body := api.ShardDeregister{SpillTo: e.To, Cancel: e.To == "", Reason: reason}
-		mode := flag("spill-to", e.To)
-		if body.Cancel {
+			flag("spillover-targets", strings.Join(body.SpilloverTargets, ",")) + rflag + " " + quote(a.Shard.Name)
+		post(oc, "/v1/shards", body)
+	},
+	"shard.update": func(oc *report.OwnerCommand, args command.Command, rflag string) {
+		a := args.(*command.ShardUpdate)
+		body := shardUpdateBody(a, oc.Reason)
+		oc.CLI = "planetary operator shard update" + updateFlags(body) + rflag + " " + quote(a.Name)
+		post(oc, "/v1/shard/"+url.PathEscape(a.Name)+"/update", body)
+	},
+	"shard.deregister": func(oc *report.OwnerCommand, args command.Command, rflag string) {
+		a := args.(*command.ShardDeregister)
+		mode := flag("spill-to", a.SpillTo)
+		if a.Cancel {
 			mode = " -cancel"
 		}
-		oc.CLI = "planetary operator shard deregister" + mode + rflag + " " + quote(e.Shard)
-		post("/v1/shard/"+url.PathEscape(e.Shard)+"/deregister", body)
-	case state.EvNodeRegistered:
-		oc.Action = mission.ActNodeRegister
-		body := api.Node{ID: e.Node, Shard: e.Shard, Reason: reason}
-		if entry != nil {
-			if a, ok := entry.Args.(*mission.NodeRegisterAction); ok {
-				body = nodeBody(a.Node, reason)
-			}
-		}
-		oc.CLI = "planetary node register -config <node file>" + rflag + " # node " + quote(e.Node)
-		post("/v1/nodes", body)
-	case state.EvNodeUpdated:
-		oc.Action = mission.ActNodeUpdate
-		body := map[string]any{"reason": reason}
-		if entry != nil {
-			if a, ok := entry.Args.(*mission.NodeUpdateAction); ok {
-				body = nodeUpdateBody(a, reason)
-			}
-		}
-		oc.CLI = "planetary node update" + updateFlags(body) + rflag + " " + quote(e.Node)
-		post("/v1/node/"+url.PathEscape(e.Node)+"/update", body)
-	case state.EvNodeRetired:
-		oc.Action = mission.ActNodeRetire
-		requeue := true
-		if entry != nil {
-			if a, ok := entry.Args.(*mission.NodeRetireAction); ok {
-				requeue = a.Requeue
-			}
-		}
+		oc.CLI = "planetary operator shard deregister" + mode + rflag + " " + quote(a.Name)
+		post(oc, "/v1/shard/"+url.PathEscape(a.Name)+"/deregister", api.ShardDeregister{SpillTo: a.SpillTo, Cancel: a.Cancel, Reason: oc.Reason})
+	},
+	"node.register": func(oc *report.OwnerCommand, args command.Command, rflag string) {
+		a := args.(*command.NodeRegister)
+		body := httpapi.NodeView(&a.Node)
+		body.Status, body.Reason = "", oc.Reason
+		oc.CLI = "planetary node register -config <node file>" + rflag + " # node " + quote(a.Node.ID)
+		post(oc, "/v1/nodes", body)
+	},
+	"node.update": func(oc *report.OwnerCommand, args command.Command, rflag string) {
+		a := args.(*command.NodeUpdate)
+		body := nodeUpdateBody(a, oc.Reason)
+		oc.CLI = "planetary node update" + updateFlags(body) + rflag + " " + quote(a.ID)
+		post(oc, "/v1/node/"+url.PathEscape(a.ID)+"/update", body)
+	},
+	"node.retire": func(oc *report.OwnerCommand, args command.Command, rflag string) {
+		a := args.(*command.NodeRetire)
 		req := ""
-		if requeue {
+		if a.Requeue {
 			req = " -requeue"
 		}
-		oc.CLI = "planetary node retire" + req + rflag + " " + quote(e.Node)
-		post("/v1/node/"+url.PathEscape(e.Node)+"/retire", api.NodeRetire{Requeue: requeue, Reason: reason})
-	case state.EvCheckpointConfigured:
-		oc.Action = mission.ActCheckpointConfigure
-		body := api.CheckpointConfig{Path: e.Detail, Reason: reason}
-		if entry != nil {
-			if a, ok := entry.Args.(*mission.CheckpointConfigureAction); ok {
-				body.IntervalMs, body.Path = a.IntervalMs, a.Path
-			}
-		}
+		oc.CLI = "planetary node retire" + req + rflag + " " + quote(a.ID)
+		post(oc, "/v1/node/"+url.PathEscape(a.ID)+"/retire", api.NodeRetire{Requeue: a.Requeue, Reason: oc.Reason})
+	},
+	"job.cancel": func(oc *report.OwnerCommand, args command.Command, rflag string) {
+		a := args.(*command.JobCancel)
+		jobCommand(oc, a.IDs, a.Locator, "", rflag)
+	},
+	"job.reroute": func(oc *report.OwnerCommand, args command.Command, rflag string) {
+		a := args.(*command.JobReroute)
+		jobCommand(oc, a.IDs, a.Locator, a.Target, rflag)
+	},
+	"checkpoint.configure": func(oc *report.OwnerCommand, args command.Command, rflag string) {
+		a := args.(*command.CheckpointConfigure)
 		iv := ""
-		if body.IntervalMs > 0 {
-			iv = " -interval " + (time.Duration(body.IntervalMs) * time.Millisecond).String()
+		if a.IntervalMs > 0 {
+			iv = " -interval " + (time.Duration(a.IntervalMs) * time.Millisecond).String()
 		}
-		oc.CLI = "planetary operator checkpoint configure" + iv + flag("path", body.Path) + rflag
-		post("/v1/operator/checkpoint", body)
-	case state.EvScheduleFired:
-		switch {
-		case entry != nil && (entry.Action == mission.ActJobCancel || entry.Action == mission.ActJobReroute):
-			fillJobCommand(oc, e, jobs, entry, rflag, entry.Action == mission.ActJobReroute)
-		case entry != nil && entry.Action != mission.ActCheckpointSave:
-			oc.Action = entry.Action
-		default:
-			oc.Action = mission.ActCheckpointSave
-			oc.CLI = "planetary operator checkpoint save"
-			post("/v1/operator/checkpoint/save", struct{}{})
-		}
-	case state.EvCheckpointSaved:
-		oc.Action = mission.ActCheckpointSave
+		oc.CLI = "planetary operator checkpoint configure" + iv + flag("path", a.Path) + rflag
+		post(oc, "/v1/operator/checkpoint", api.CheckpointConfig{IntervalMs: a.IntervalMs, Path: a.Path, Reason: oc.Reason})
+	},
+	"checkpoint.save": func(oc *report.OwnerCommand, _ command.Command, _ string) {
 		oc.CLI = "planetary operator checkpoint save"
-		post("/v1/operator/checkpoint/save", struct{}{})
-	case state.EvReportingConfigured:
-		oc.Action = mission.ActReportingConfigure
-		body := api.ReportingConfig{Dir: e.Detail, Reason: reason}
-		if entry != nil {
-			if a, ok := entry.Args.(*mission.ReportingConfigureAction); ok {
-				body.Dir, body.Label = a.Dir, a.Label
-			}
-		}
-		oc.CLI = "planetary operator reporting configure" + flag("dir", body.Dir) + flag("label", body.Label) + rflag
-		post("/v1/operator/reporting", body)
-	case state.EvJobCancelled, state.EvJobRerouted:
-		fillJobCommand(oc, e, jobs, entry, rflag, e.Type == state.EvJobRerouted)
-	}
+		post(oc, "/v1/operator/checkpoint/save", struct{}{})
+	},
+	"reporting.configure": func(oc *report.OwnerCommand, args command.Command, rflag string) {
+		a := args.(*command.ReportingConfigure)
+		oc.CLI = "planetary operator reporting configure" + flag("dir", a.Dir) + flag("label", a.Label) + rflag
+		post(oc, "/v1/operator/reporting", api.ReportingConfig{Dir: a.Dir, Label: a.Label, Reason: oc.Reason})
+	},
 }
 
-func fillJobCommand(oc *report.OwnerCommand, e *state.Event, jobs []string, entry *mission.ScheduleEntry, rflag string, reroute bool) {
-	oc.Action = mission.ActJobCancel
-	if reroute {
-		oc.Action = mission.ActJobReroute
-	}
-	reason := oc.Reason
-	var a *mission.JobAction
-	if entry != nil {
-		a, _ = entry.Args.(*mission.JobAction)
-	}
-	if a != nil && a.Locator != nil {
-		l := a.Locator
-		loc := api.Locator{Shard: l.Shard, Tail: l.Tail, Offset: l.Offset, InFlight: l.InFlight, Reason: reason}
+func post(oc *report.OwnerCommand, path string, body any) {
+	oc.API = report.APIRequest{Method: "POST", Path: path, Body: body}
+}
+
+// jobCommand renders a cancel (target empty) or reroute by locator or ids.
+func jobCommand(oc *report.OwnerCommand, ids []string, l *command.Locator, target, rflag string) {
+	reroute := target != ""
+	if l != nil {
+		loc := api.Locator{Shard: l.Shard, Tail: l.Tail, Offset: l.Offset, InFlight: l.InFlight, Reason: oc.Reason}
 		sel := intFlag("tail", l.Tail) + intFlag("offset", l.Offset)
 		if l.InFlight {
 			sel += " -in-flight"
 		}
 		if reroute {
-			loc.Target = a.Target
-			oc.CLI = "planetary job reroute" + flag("from", l.Shard) + sel + flag("shard", a.Target) + rflag
-			oc.API = report.APIRequest{Method: "POST", Path: "/v1/jobs/reroute", Body: loc}
+			loc.Target = target
+			oc.CLI = "planetary job reroute" + flag("from", l.Shard) + sel + flag("shard", target) + rflag
+			post(oc, "/v1/jobs/reroute", loc)
 		} else {
 			oc.CLI = "planetary job cancel" + flag("shard", l.Shard) + sel + rflag
-			oc.API = report.APIRequest{Method: "POST", Path: "/v1/jobs/cancel", Body: loc}
+			post(oc, "/v1/jobs/cancel", loc)
 		}
 		return
 	}
-	ids := append([]string(nil), jobs...)
+	ids = append([]string(nil), ids...)
 	sort.Strings(ids)
 	first := ""
 	if len(ids) > 0 {
@@ -284,35 +202,19 @@ func fillJobCommand(oc *report.OwnerCommand, e *state.Event, jobs []string, entr
 		more = fmt.Sprintf(" # and %d more: %s", len(ids)-1, strings.Join(ids[1:], " "))
 	}
 	if reroute {
-		oc.CLI = "planetary job reroute" + flag("shard", e.To) + rflag + " " + quote(first) + more
-		oc.API = report.APIRequest{Method: "POST", Path: "/v1/job/" + url.PathEscape(first) + "/reroute",
-			Body: api.RerouteRequest{Shard: e.To, Reason: reason}}
+		oc.CLI = "planetary job reroute" + flag("shard", target) + rflag + " " + quote(first) + more
+		post(oc, "/v1/job/"+url.PathEscape(first)+"/reroute", api.RerouteRequest{Shard: target, Reason: oc.Reason})
 		return
 	}
 	oc.CLI = "planetary job cancel" + rflag + " " + quote(first) + more
-	oc.API = report.APIRequest{Method: "POST", Path: "/v1/job/" + url.PathEscape(first) + "/cancel",
-		Body: api.OwnerRequest{Reason: reason}}
-}
-
-func shardBody(s mission.Shard, reason string) api.Shard {
-	rec := s.Record()
-	out := httpapi.ShardView(&rec)
-	out.Reason = reason
-	return out
-}
-
-func nodeBody(n mission.Node, reason string) api.Node {
-	rec := n.Record()
-	out := httpapi.NodeView(&rec)
-	out.Status, out.Reason = "", reason
-	return out
+	post(oc, "/v1/job/"+url.PathEscape(first)+"/cancel", api.OwnerRequest{Reason: oc.Reason})
 }
 
 // shardUpdateBody is the JSON body of a shard update with only the changed
 // fields, keyed as in api.ShardUpdate.
-func shardUpdateBody(a *mission.ShardUpdateAction, reason string) map[string]any {
+func shardUpdateBody(a *command.ShardUpdate, reason string) map[string]any {
 	body := map[string]any{"reason": reason}
-	v := a.Values
+	v := a.Shard
 	for _, f := range a.Fields {
 		switch f {
 		case command.ShardDisplayName:
@@ -326,15 +228,15 @@ func shardUpdateBody(a *mission.ShardUpdateAction, reason string) map[string]any
 		case command.ShardSpilloverTargets:
 			body[f] = v.SpilloverTargets
 		case command.ShardPolicies:
-			body[f] = shardBody(v, "").Policies
+			body[f] = httpapi.ShardView(&v).Policies
 		}
 	}
 	return body
 }
 
-func nodeUpdateBody(a *mission.NodeUpdateAction, reason string) map[string]any {
+func nodeUpdateBody(a *command.NodeUpdate, reason string) map[string]any {
 	body := map[string]any{"reason": reason}
-	v := a.Values
+	v := a.Node
 	for _, f := range a.Fields {
 		switch f {
 		case command.NodeCapacity:

@@ -2,6 +2,40 @@ package command
 
 import "github.com/tinylib/msgp/msgp"
 
+// MessageType values, one per registry row. Append new types at the end,
+// with their rows. Never renumber.
+const (
+	MissionApplyType        MessageType = 1
+	SubmitBatchType         MessageType = 2
+	AssignBatchType         MessageType = 3
+	StartBatchType          MessageType = 4
+	CompleteBatchType       MessageType = 5
+	RequeueBatchType        MessageType = 6
+	SpillBatchType          MessageType = 7
+	ParkBatchType           MessageType = 8
+	NodeRegisterType        MessageType = 9
+	NodeUpdateType          MessageType = 10
+	NodeStatusType          MessageType = 11
+	NodeRetireType          MessageType = 12
+	ShardRegisterType       MessageType = 13
+	ShardUpdateType         MessageType = 14
+	ShardDeregisterType     MessageType = 15
+	PauseType               MessageType = 16
+	JobCancelType           MessageType = 17
+	JobRerouteType          MessageType = 18
+	CheckpointConfigureType MessageType = 19
+	ReportingConfigureType  MessageType = 20
+	ClockAdvanceType        MessageType = 21
+	ScheduleFireType        MessageType = 22
+	ACLBootstrapType        MessageType = 23
+	ACLTokenCreateType      MessageType = 24
+	CheckpointSavedType     MessageType = 25
+	NodeClaimType           MessageType = 26
+	JobGCType               MessageType = 27
+	ClientJoinType          MessageType = 28
+	ClientRevokeType        MessageType = 29
+)
+
 // Command is a replicated command struct: every row of the registry builds
 // one, and the generated codec encodes and decodes it.
 type Command interface {

@@ -13,7 +13,7 @@ import (
 // TestRegistryCoversEveryType fails when a MessageType constant has no
 // registry row, a row names a type twice, or a name or action is reused.
 func TestRegistryCoversEveryType(t *testing.T) {
-	f, err := parser.ParseFile(token.NewFileSet(), "command.go", nil, 0)
+	f, err := parser.ParseFile(token.NewFileSet(), "registry.go", nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,11 +35,11 @@ func TestRegistryCoversEveryType(t *testing.T) {
 		}
 	}
 	if len(consts) == 0 {
-		t.Fatal("found no MessageType constants in command.go")
+		t.Fatal("found no MessageType constants in registry.go")
 	}
 	specs := Specs()
 	if len(specs) != len(consts) {
-		t.Errorf("%d MessageType constants in command.go, %d registry rows: every type needs a row", len(consts), len(specs))
+		t.Errorf("%d MessageType constants in registry.go, %d registry rows: every type needs a row", len(consts), len(specs))
 	}
 	names, actions := map[string]bool{}, map[string]bool{}
 	for _, s := range specs {

@@ -65,16 +65,24 @@ type Event struct {
 	Actor    string `json:"actor,omitempty"`
 	Reason   string `json:"reason,omitempty"`
 	Detail   string `json:"detail,omitempty"`
-	Prev     string `json:"prev"` // hex
-	Hash     string `json:"hash"` // hex
+	// Command and Args are set on the first event of an owner command:
+	// its registry name (command.Spec.Name, e.g. "node.drain") and its
+	// arguments, the command struct as compact JSON without its Meta
+	// (a string, so an Event stays comparable and converts to the API's).
+	Command string `json:"command,omitempty"`
+	Args    string `json:"args,omitempty"`
+	Prev    string `json:"prev"` // hex
+	Hash    string `json:"hash"` // hex
 }
 
 // ComputeHash returns the chain hash of e given the previous hash. It reads
 // every field except Prev and Hash, in a fixed order with length prefixes, so
 // the result is the same on every replica and in offline verification:
 // sha256(prev || seq || index || time || type || job || attempt || shard ||
-// from || to || node || value_mu || amount_mu || actor || reason || detail),
-// integers as 8-byte big-endian, strings as their 8-byte length then bytes.
+// from || to || node || value_mu || amount_mu || actor || reason || detail
+// [|| command || args]), integers as 8-byte big-endian, strings as their
+// 8-byte length then bytes. Command and args enter only when one is set, so
+// events written before they existed keep their hashes.
 func (e *Event) ComputeHash(prev [32]byte) [32]byte {
 	var b [512]byte
 	return sha256.Sum256(e.appendCanonical(b[:0], prev))
@@ -100,7 +108,12 @@ func (e *Event) appendCanonical(b []byte, prev [32]byte) []byte {
 	b = binary.BigEndian.AppendUint64(b, uint64(e.AmountMu))
 	b = s(b, e.Actor)
 	b = s(b, e.Reason)
-	return s(b, e.Detail)
+	b = s(b, e.Detail)
+	if e.Command != "" || e.Args != "" {
+		b = s(b, e.Command)
+		b = s(b, e.Args)
+	}
+	return b
 }
 
 // Seal sets Prev and Hash from the previous head and returns the new head.

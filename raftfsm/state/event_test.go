@@ -29,6 +29,10 @@ func refHash(e *Event, prev [32]byte) [32]byte {
 	s(e.Actor)
 	s(e.Reason)
 	s(e.Detail)
+	if e.Command != "" || e.Args != "" {
+		s(e.Command)
+		s(e.Args)
+	}
 	var out [32]byte
 	h.Sum(out[:0])
 	return out
@@ -43,6 +47,7 @@ func TestSeal(t *testing.T) {
 		{"empty", Event{}},
 		{"assigned", Event{Index: 7, Time: -1, Type: EvJobAssigned, Job: "j-1", Attempt: 2, Shard: "eu", Node: "mars.gpu", ValueMu: 5, AmountMu: -3, Actor: "system"}},
 		{"long detail", Event{Type: EvJobFailed, Job: "j", Reason: "x", Detail: long, From: "a", To: "b"}},
+		{"owner command", Event{Type: EvNodeRetired, Node: "n", Actor: "mgmt", Command: "node.retire", Args: `{"ID":"n","Requeue":true}`}},
 	}
 	prev := ChainHead{Seq: 41, Hash: sha256.Sum256([]byte("prev"))}
 	for _, tc := range cases {

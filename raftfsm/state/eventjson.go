@@ -47,6 +47,8 @@ func AppendJSONFields(dst []byte, e *Event, escapeHTML bool) []byte {
 	dst = str(dst, `,"actor":`, e.Actor, false)
 	dst = str(dst, `,"reason":`, e.Reason, false)
 	dst = str(dst, `,"detail":`, e.Detail, false)
+	dst = str(dst, `,"command":`, e.Command, false)
+	dst = str(dst, `,"args":`, e.Args, false)
 	dst = str(dst, `,"prev":`, e.Prev, true)
 	return str(dst, `,"hash":`, e.Hash, true)
 }

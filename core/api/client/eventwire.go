@@ -13,11 +13,14 @@ import (
 //
 //	page:  [events ([]event), index (uint), head (uint)];
 //	event: [seq, index, time, type, job, attempt, shard, from, to, node,
-//	  value_mu, amount_mu, actor, reason, detail, prev, hash]
-//	  (integers as in Event, strings as str, "" when unset).
+//	  value_mu, amount_mu, actor, reason, detail, prev, hash
+//	  (, command, args)]
+//	  (integers as in Event, strings as str, "" when unset; command and
+//	  args only on an owner command's event).
 const (
-	eventFields     = 17
-	eventPageFields = 3
+	eventFields      = 17
+	eventOwnerFields = 19
+	eventPageFields  = 3
 	// eventSizeHint is about the encoded size of a job event, to size a
 	// page's buffer once.
 	eventSizeHint = 256
@@ -69,7 +72,12 @@ func appendEventsPage(b []byte, p *Events) []byte {
 }
 
 func appendEvent(b []byte, e *Event) []byte {
-	b = msgp.AppendArrayHeader(b, eventFields)
+	owner := e.Command != "" || e.Args != ""
+	if owner {
+		b = msgp.AppendArrayHeader(b, eventOwnerFields)
+	} else {
+		b = msgp.AppendArrayHeader(b, eventFields)
+	}
 	b = msgp.AppendUint64(b, e.Seq)
 	b = msgp.AppendUint64(b, e.Index)
 	b = msgp.AppendInt64(b, e.Time)
@@ -86,7 +94,12 @@ func appendEvent(b []byte, e *Event) []byte {
 	b = msgp.AppendString(b, e.Reason)
 	b = msgp.AppendString(b, e.Detail)
 	b = msgp.AppendString(b, e.Prev)
-	return msgp.AppendString(b, e.Hash)
+	b = msgp.AppendString(b, e.Hash)
+	if owner {
+		b = msgp.AppendString(b, e.Command)
+		b = msgp.AppendString(b, e.Args)
+	}
+	return b
 }
 
 // eventDecoder decodes msgpack event pages. Short strings that repeat
@@ -246,5 +259,14 @@ func (d *eventDecoder) decodeEvent(b []byte, e *Event) ([]byte, error) {
 		return b, err
 	}
 	d.lastHash = e.Hash
-	return skipFields(b, nf-eventFields)
+	if nf < eventOwnerFields {
+		return skipFields(b, nf-eventFields)
+	}
+	if err := str(&e.Command, d.name); err != nil {
+		return b, err
+	}
+	if err := str(&e.Args, d.keep); err != nil {
+		return b, err
+	}
+	return skipFields(b, nf-eventOwnerFields)
 }

@@ -29,6 +29,8 @@ func chain(rng *rand.Rand, n int) []Event {
 			e.Type, e.From, e.To, e.ValueMu = "job.spilled", "earth", "mars", rng.Int64()
 		case 2:
 			e.Type, e.Job, e.Actor, e.Reason, e.Detail = "checkpoint.saved", "", "owner", "nightly ☃", "/tmp/x sha256:ab\n<&>"
+		case 3:
+			e.Type, e.Job, e.Actor, e.Node, e.Command, e.Args = "node.retired", "", "owner", "earth.n1", "node.retire", `{"ID":"earth.n1"}`
 		}
 		e.Prev, e.Hash = prev, fmt.Sprintf("%016x%016x%016x%016x", rng.Uint64(), rng.Uint64(), rng.Uint64(), rng.Uint64())
 		prev = e.Hash

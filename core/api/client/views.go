@@ -445,8 +445,12 @@ type Event struct {
 	Actor    string `json:"actor,omitempty"`
 	Reason   string `json:"reason,omitempty"`
 	Detail   string `json:"detail,omitempty"`
-	Prev     string `json:"prev"` // hex
-	Hash     string `json:"hash"` // hex
+	// Command and Args are set on the first event of an owner command: its
+	// registry name (e.g. "node.drain") and arguments (compact JSON).
+	Command string `json:"command,omitempty"`
+	Args    string `json:"args,omitempty"`
+	Prev    string `json:"prev"` // hex
+	Hash    string `json:"hash"` // hex
 }
 
 // EventRetention is the body of GET /v1/events/retention: the server's
