@@ -59,6 +59,14 @@ type SnapshotCovered interface {
 type Config struct {
 	Logger hclog.Logger
 	Events EventSink // may be nil
+	// MaxVersion is the highest command format version this FSM applies
+	// (0: command.FormatVersion, all this build knows). An entry of a newer
+	// version halts it (see Halted).
+	MaxVersion uint16
+	// OnHalt, when set, is called once, outside the FSM's lock, with the
+	// error that halted the FSM. It must not block on raft (it runs on
+	// raft's FSM goroutine).
+	OnHalt func(err error)
 }
 
 // DefaultConfig returns a Config with a null logger and no event sink.
@@ -110,6 +118,8 @@ type FSM struct {
 	cfg      Config
 	logger   hclog.Logger
 	handlers [256]handler
+	// maxVersion is the highest command format version applied.
+	maxVersion uint16
 
 	mu      sync.RWMutex
 	store   *state.Store
@@ -119,6 +129,13 @@ type FSM struct {
 	// and its hex hash, so the next event's Prev needs no encoding.
 	lastHead state.ChainHead
 	lastHex  string
+	// halted is why the FSM stopped applying (nil while it applies), and
+	// haltedAt the index of the entry it refused.
+	halted   error
+	haltedAt uint64
+	// haltNote is set by applyLocked when it halts, for the caller to
+	// report once outside the lock.
+	haltNote error
 }
 
 // New returns an FSM with an empty store.
@@ -126,7 +143,10 @@ func New(cfg Config) *FSM {
 	if cfg.Logger == nil {
 		cfg.Logger = hclog.NewNullLogger()
 	}
-	f := &FSM{cfg: cfg, logger: cfg.Logger.Named("fsm"), store: state.NewStore(), applied: make(chan struct{})}
+	f := &FSM{cfg: cfg, logger: cfg.Logger.Named("fsm"), store: state.NewStore(), applied: make(chan struct{}), maxVersion: cfg.MaxVersion}
+	if f.maxVersion == 0 || f.maxVersion > command.FormatVersion {
+		f.maxVersion = command.FormatVersion
+	}
 	for _, spec := range command.Specs() {
 		h, ok := handlers[spec.Type]
 		if !ok {
@@ -228,8 +248,10 @@ func (f *FSM) Apply(l *raft.Log) any {
 	f.mu.Lock()
 	r := f.applyLocked(l)
 	evs := f.finishLocked()
+	halt := f.takeHaltLocked()
 	f.mu.Unlock()
 	f.deliver(evs)
+	f.reportHalt(halt)
 	if r == nil {
 		return nil
 	}
@@ -246,9 +268,64 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 		}
 	}
 	evs := f.finishLocked()
+	halt := f.takeHaltLocked()
 	f.mu.Unlock()
 	f.deliver(evs)
+	f.reportHalt(halt)
 	return out
+}
+
+// Halted returns why the FSM stopped applying entries, or nil. An FSM
+// halts at an entry of a command format version it does not know
+// (command.ErrUnknownCommandVersion): applying it wrongly, or skipping it,
+// would make this replica diverge from the others. From then on it applies
+// nothing, its applied index stays before that entry, and it takes no
+// snapshot (a snapshot would claim the entries it did not apply). A
+// restart with a build (or MaxVersion) that knows the version replays the
+// log from the last snapshot and applies the entry; so does installing a
+// snapshot taken after it.
+func (f *FSM) Halted() error {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.halted
+}
+
+func (f *FSM) takeHaltLocked() error {
+	h := f.haltNote
+	f.haltNote = nil
+	return h
+}
+
+func (f *FSM) reportHalt(err error) {
+	if err == nil {
+		return
+	}
+	f.logger.Error("stopped applying the raft log: an entry of a newer command format than this server knows; "+
+		"upgrade this server (or remove it from the cluster) and restart it", "error", err)
+	if f.cfg.OnHalt != nil {
+		f.cfg.OnHalt(err)
+	}
+}
+
+// entryVersionErr returns the version error of an entry of type t with
+// body, or nil when this FSM knows its format. A ScheduleFire is checked
+// for the command it carries too.
+func (f *FSM) entryVersionErr(t command.MessageType, body []byte) error {
+	if err := command.CheckVersion(t, f.maxVersion); err != nil {
+		if command.Ignorable(t) && command.VersionOf(t) == 0 {
+			return nil // an optional command this build does not know: skipped
+		}
+		return err
+	}
+	if t == command.ScheduleFireType {
+		var m command.ScheduleFire
+		if _, err := m.UnmarshalMsg(body); err == nil && m.Action != 0 && !m.Skipped {
+			if err := command.CheckVersion(m.Action, f.maxVersion); err != nil {
+				return fmt.Errorf("schedule entry %s carries %w", m.EntryID, err)
+			}
+		}
+	}
+	return nil
 }
 
 func (f *FSM) finishLocked() []state.Event {
@@ -281,6 +358,16 @@ func (f *FSM) deliver(evs []state.Event) {
 const maxReusedEvents = 1 << 15
 
 func (f *FSM) applyLocked(l *raft.Log) *Response {
+	if f.halted != nil {
+		return &Response{Index: l.Index, Err: fmt.Errorf("raftfsm: halted at index %d: %w", f.haltedAt, f.halted)}
+	}
+	if l.Type == raft.LogCommand && len(l.Data) > 0 {
+		if err := f.entryVersionErr(command.MessageType(l.Data[0]), l.Data[1:]); err != nil {
+			f.halted, f.haltedAt = fmt.Errorf("entry %d: %w", l.Index, err), l.Index
+			f.haltNote = f.halted
+			return &Response{Index: l.Index, Err: f.halted}
+		}
+	}
 	defer func() {
 		m := f.store.Meta()
 		if l.Index > m.Index {
@@ -297,11 +384,9 @@ func (f *FSM) applyLocked(l *raft.Log) *Response {
 	t := command.MessageType(l.Data[0])
 	h := f.handlers[t]
 	if h == nil {
-		if command.Ignorable(t) {
-			f.logger.Warn("skipping unknown optional command", "type", uint8(t), "index", l.Index)
-			return &Response{Index: l.Index}
-		}
-		panic(fmt.Sprintf("raftfsm: unknown command type %d at index %d", t, l.Index))
+		// entryVersionErr halted on every unknown type but an optional one.
+		f.logger.Warn("skipping unknown optional command", "type", uint8(t), "index", l.Index)
+		return &Response{Index: l.Index}
 	}
 	c := &txn{f: f, s: f.store, index: l.Index}
 	c.describe(t, l.Data[1:])
@@ -319,6 +404,11 @@ func (f *FSM) applyLocked(l *raft.Log) *Response {
 // Snapshot captures an immutable view; Persist encodes it.
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	f.mu.RLock()
+	if f.halted != nil {
+		err := f.halted
+		f.mu.RUnlock()
+		return nil, fmt.Errorf("raftfsm: no snapshot while halted: %w", err)
+	}
 	img := f.store.Image()
 	f.mu.RUnlock()
 	return &fsmSnapshot{img: img, events: f.cfg.Events, logger: f.logger}, nil
@@ -338,6 +428,9 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	f.mu.Lock()
 	f.store = st
 	f.pending = nil
+	// The restored state is a whole replica's at the snapshot's index; the
+	// entries after it are applied (or refused) again.
+	f.halted, f.haltedAt = nil, 0
 	close(f.applied)
 	f.applied = make(chan struct{})
 	f.mu.Unlock()

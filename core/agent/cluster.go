@@ -85,6 +85,7 @@ func (a *Agent) formCluster(ctx context.Context) error {
 				continue
 			}
 			srv.SetHTTPAddr(si.ID, c.Address())
+			srv.SetFormatVersion(si.ID, si.FormatVersion)
 			if si.HasState && si.LeaderID != "" {
 				members = append(members, c.Address())
 			} else if !si.HasState {
@@ -143,6 +144,7 @@ func (a *Agent) syncMembers(ctx context.Context) {
 				continue
 			}
 			a.srv.SetHTTPAddr(si.ID, c.Address())
+			a.srv.SetFormatVersion(si.ID, si.FormatVersion)
 			for id, h := range si.Members {
 				if a.srv.HTTPAddrOf(id) == "" {
 					a.srv.SetHTTPAddr(id, h)

@@ -447,7 +447,8 @@ func (h *HTTP) writeError(w http.ResponseWriter, err error) {
 	case errors.As(err, &ae):
 	case errors.Is(err, server.ErrNotLeader):
 		ae = h.noLeader()
-	case errors.Is(err, server.ErrShutdown), errors.Is(err, server.ErrStarting):
+	case errors.Is(err, server.ErrShutdown), errors.Is(err, server.ErrStarting),
+		errors.Is(err, server.ErrHalted), errors.Is(err, server.ErrCommandVersion):
 		ae = &apiError{status: http.StatusServiceUnavailable, msg: err.Error()}
 	case errors.Is(err, server.ErrDiskFull), errors.Is(err, syscall.ENOSPC):
 		ae = &apiError{status: http.StatusInsufficientStorage, msg: err.Error()}

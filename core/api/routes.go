@@ -91,6 +91,9 @@ func (h *HTTP) health(w http.ResponseWriter, r *http.Request) (any, error) {
 	}
 	if rd := h.b.Readiness(); !rd.Ready {
 		out.Status, out.AppliedIndex, out.ReplayTarget, out.Message = "starting", rd.Applied, rd.Target, rd.Error().Error()
+		if rd.Halted != nil {
+			out.Status = "halted"
+		}
 		w.Header().Set("Retry-After", "1")
 		writeJSON(w, http.StatusServiceUnavailable, out)
 		return nil, nil

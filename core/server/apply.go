@@ -40,6 +40,9 @@ func (s *Server) raftApply(ctx context.Context, t command.MessageType, msg msgp.
 	if !s.IsLeader() {
 		return nil, ErrNotLeader
 	}
+	if err := s.versionGate(t, msg); err != nil {
+		return nil, err
+	}
 	size := 64
 	if sz, ok := msg.(msgp.Sizer); ok {
 		size = sz.Msgsize() + 1

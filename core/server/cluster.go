@@ -35,6 +35,8 @@ type SelfInfo = client.SelfInfo
 type members struct {
 	mu   sync.RWMutex
 	http map[string]string
+	// version is the command format version each server reports.
+	version map[string]uint16
 }
 
 // SetHTTPAddr records the HTTP API address (base URL) of server id.
@@ -118,6 +120,7 @@ func (s *Server) Self() SelfInfo {
 		State: st.String(), Leader: st == raft.Leader, LeaderID: string(lid), LeaderAddr: string(la),
 		Term: s.raft.CurrentTerm(), AppliedIndex: s.fsm.AppliedIndex(), CommitIndex: s.raft.CommitIndex(),
 		LastIndex: s.raft.LastIndex(), LastContactMs: lc, HasState: s.HasState(), Members: s.HTTPAddrs(),
+		FormatVersion: s.formatVersion(), Halted: haltText(s.Halted()),
 	}
 }
 

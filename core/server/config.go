@@ -22,6 +22,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/planetary/planetary/core/eventlog"
+	"github.com/planetary/planetary/raftfsm/command"
 )
 
 // Errors returned by the server.
@@ -122,6 +123,14 @@ type Config struct {
 	// ApplyTimeout bounds how long Apply waits to enqueue an entry when the
 	// caller's ctx has no deadline.
 	ApplyTimeout time.Duration
+	// FormatVersion is the highest command format version this server
+	// claims (command.FormatVersion history): its FSM applies no newer
+	// entry, it reports the version to its peers, and as leader it
+	// proposes a command only once every server in the raft configuration
+	// reports its version (docs/architecture.md, version gate). 0 means
+	// command.FormatVersion, all this build knows; a lower value holds
+	// this server at an older format (tests play an older build with it).
+	FormatVersion uint16
 }
 
 // DefaultConfig returns the defaults. NodeID, DataDir and BindAddr must still
@@ -174,6 +183,8 @@ func (c *Config) Validate() error {
 		return bad("MaxEntryBytes must be positive")
 	case c.ApplyTimeout <= 0:
 		return bad("ApplyTimeout must be positive")
+	case c.FormatVersion > command.FormatVersion:
+		return bad("FormatVersion %d is newer than this build's %d", c.FormatVersion, command.FormatVersion)
 	}
 	if err := c.EventRetention.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)

@@ -83,6 +83,10 @@ type Server struct {
 	// replay and ready track the start-up replay (startup.go).
 	replay replay
 	ready  atomic.Bool
+
+	// halted is set when the FSM stopped at an entry of a newer command
+	// format (version.go).
+	halted atomic.Pointer[error]
 }
 
 // counters are the server's own statistics (see Stats).
@@ -157,7 +161,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.events = ev
 	s.closers = append(s.closers, ev.Close)
-	s.fsm = raftfsm.New(raftfsm.Config{Logger: cfg.Logger, Events: ev})
+	s.fsm = raftfsm.New(raftfsm.Config{Logger: cfg.Logger, Events: ev, MaxVersion: s.formatVersion(), OnHalt: s.onHalt})
 
 	if err := s.setupRaft(); err != nil {
 		s.closeAll()

@@ -22,11 +22,17 @@ type Readiness struct {
 	Ready   bool
 	Applied uint64
 	Target  uint64
+	// Halted is set (and Ready false) once the FSM stopped at an entry of
+	// a newer command format than this server knows (version.go).
+	Halted error
 }
 
 // Error is the answer a request gets while the server is not ready:
 // ErrStarting with the replay's progress, or nil when ready.
 func (r Readiness) Error() error {
+	if r.Halted != nil {
+		return r.Halted
+	}
 	if r.Ready {
 		return nil
 	}
@@ -75,6 +81,10 @@ func (s *Server) initReplay(logs raft.LogStore) {
 // Readiness reports the start-up replay's progress.
 func (s *Server) Readiness() Readiness {
 	r := Readiness{Ready: s.ready.Load(), Applied: s.fsm.AppliedIndex(), Target: s.replay.target}
+	if r.Halted = s.Halted(); r.Halted != nil {
+		r.Ready = false
+		return r
+	}
 	if r.Ready {
 		return r
 	}
@@ -95,6 +105,9 @@ func (s *Server) WaitReplayed(ctx context.Context) error {
 	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()
 	for !s.Readiness().Ready {
+		if err := s.Halted(); err != nil {
+			return err
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

@@ -15,7 +15,26 @@ var (
 	ErrUnknownType = errors.New("command: unknown message type")
 	// ErrDecode is returned when a body does not decode as its type.
 	ErrDecode = errors.New("command: undecodable body")
+	// ErrUnknownCommandVersion is returned for an entry of a format version
+	// newer than the reader knows (see FormatVersion): the FSM stops
+	// applying rather than apply it wrongly, and a leader refuses to
+	// propose it while a server in the configuration does not know it.
+	ErrUnknownCommandVersion = errors.New("command of an unknown format version")
 )
+
+// CheckVersion returns nil when a server that knows format versions up to
+// known may apply or accept command type t, else an error wrapping
+// ErrUnknownCommandVersion that names the type and both versions.
+func CheckVersion(t MessageType, known uint16) error {
+	v := VersionOf(t)
+	switch {
+	case v == 0:
+		return fmt.Errorf("%w: type %d is not known to this server, which knows format versions up to %d", ErrUnknownCommandVersion, t, min(known, FormatVersion))
+	case v > known:
+		return fmt.Errorf("%w: %s (type %d) needs format version %d, this server knows up to version %d", ErrUnknownCommandVersion, t, t, v, known)
+	}
+	return nil
+}
 
 // Encode returns the raft log entry for msg: the type byte then msgpack.
 func Encode(t MessageType, msg msgp.Marshaler) ([]byte, error) {

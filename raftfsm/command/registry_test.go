@@ -2,6 +2,7 @@ package command
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"go/ast"
 	"go/parser"
@@ -106,3 +107,39 @@ func TestRegistryConstructorsRoundTrip(t *testing.T) {
 }
 
 func typeName(v any) string { return fmt.Sprintf("%T", v) }
+
+// TestFormatVersions: FormatVersion is the highest row version, and a type
+// appended later never has an older version than one before it.
+func TestFormatVersions(t *testing.T) {
+	var top uint16
+	for _, s := range Specs() {
+		v := VersionOf(s.Type)
+		if v < top {
+			t.Errorf("%s (type %d) has format version %d, older than an earlier type's %d", s.Name, s.Type, v, top)
+		}
+		top = max(top, v)
+	}
+	if top != FormatVersion {
+		t.Errorf("the highest row version is %d, FormatVersion %d", top, FormatVersion)
+	}
+	cases := []struct {
+		typ   MessageType
+		known uint16
+		ok    bool
+	}{
+		{SubmitBatchType, 1, true},
+		{ClientJoinType, 2, true},
+		{ClientJoinType, 1, false},
+		{ClientRevokeType, 1, false},
+		{MessageType(200), FormatVersion, false},
+	}
+	for _, c := range cases {
+		err := CheckVersion(c.typ, c.known)
+		if (err == nil) != c.ok || (err != nil && !errors.Is(err, ErrUnknownCommandVersion)) {
+			t.Errorf("CheckVersion(%s, %d) = %v", c.typ, c.known, err)
+		}
+	}
+	if err := CheckVersion(ClientJoinType, 1); err == nil || !strings.Contains(err.Error(), "client.join (type 28) needs format version 2, this server knows up to version 1") {
+		t.Errorf("error does not name the type and versions: %v", err)
+	}
+}

@@ -67,6 +67,12 @@ type SelfInfo struct {
 	HasState bool `json:"has_state"`
 	// Members is the id -> HTTP address table this server knows.
 	Members map[string]string `json:"members,omitempty"`
+	// FormatVersion is the highest command format version the server
+	// applies; peers learn it from here (the leader's version gate).
+	FormatVersion uint16 `json:"format_version"`
+	// Halted says why the server stopped applying the raft log ("" while
+	// it applies).
+	Halted string `json:"halted,omitempty"`
 }
 
 // Digest is the body of GET /v1/status/digest.
