@@ -63,6 +63,12 @@ const (
 	// templates and chained operators; it is checked on the tokens before
 	// the parser, which recurses once per level, sees the file.
 	MaxExprDepth = 128
+	// MaxNumberDigits bounds the decimal digits of the numbers an HCL
+	// file combines in one value: a literal's digits plus its exponent,
+	// summed over the numbers an expression's operators combine (HCL
+	// numbers are arbitrary-precision, and writing 1e100000000 out in
+	// decimal, as a string conversion or a diagnostic does, takes hours).
+	MaxNumberDigits = 1000
 	// MaxDiagnostics bounds the diagnostics reported for one file; a
 	// summary says how many more were found.
 	MaxDiagnostics = 100

@@ -200,6 +200,10 @@ func (r *reader) Float(name string) float64 {
 		return def
 	}
 	f, _ := v.AsBigFloat().Float64()
+	if math.IsInf(f, 0) {
+		r.errorf(r.Range(name), "Value out of range", "Attribute %q must be a finite number, got %g.", name, f)
+		return def
+	}
 	if f < 0 {
 		r.errorf(r.Range(name), "Negative value", "Attribute %q must not be negative, got %g.", name, f)
 		return def
@@ -385,7 +389,11 @@ func ctyToGo(v cty.Value) (any, error) {
 	case t == cty.Bool:
 		return v.True(), nil
 	case t == cty.Number:
-		return numberToGo(v.AsBigFloat()), nil
+		g := numberToGo(v.AsBigFloat())
+		if f, ok := g.(float64); ok && math.IsInf(f, 0) {
+			return nil, fmt.Errorf("number %s is out of range", v.AsBigFloat().Text('g', 6))
+		}
+		return g, nil
 	case t.IsObjectType() || t.IsMapType():
 		m := map[string]any{}
 		for it := v.ElementIterator(); it.Next(); {
@@ -457,6 +465,14 @@ func configValues(b *hcl.Block, diags *hcl.Diagnostics) (map[string]any, ConfigS
 			out[n] = v.True()
 		case t == cty.Number:
 			f, _ := v.AsBigFloat().Float64()
+			if math.IsInf(f, 0) {
+				*diags = append(*diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError, Summary: "Value out of range",
+					Detail:  fmt.Sprintf("Config attribute %q: number %s is out of range.", n, v.AsBigFloat().Text('g', 6)),
+					Subject: a.Expr.Range().Ptr(),
+				})
+				continue
+			}
 			out[n] = f
 		case t.IsListType() || t.IsTupleType() || t.IsSetType():
 			lv, err := convert.Convert(v, cty.List(cty.String))

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/hcl/v2"
+
 	"github.com/planetary/planetary/core/limits"
 )
 
@@ -58,6 +60,90 @@ func TestNestingDepth(t *testing.T) {
 	}
 }
 
+// TestNumberDigits checks the bound on the digits numbers spell (a
+// literal's digits plus its exponent, summed over what one value combines)
+// below, at and above the limit, in number literals and in strings that
+// convert to numbers: 1e100000000 took hours to write out in decimal.
+func TestNumberDigits(t *testing.T) {
+	n := limits.MaxNumberDigits
+	e := func(digits int) string { return fmt.Sprintf("1e%d", digits-1) } // spells digits digits
+	tests := []struct {
+		name  string
+		value string
+		big   bool
+	}{
+		{"literal below", e(n - 1), false},
+		{"literal at", e(n), false},
+		{"literal above", e(n + 1), true},
+		{"negative exponent above", fmt.Sprintf("1e-%d", n), true},
+		{"many digits above", strings.Repeat("9", n+1), true},
+		{"string at", `"` + e(n) + `"`, false},
+		{"string above", `"` + e(n+1) + `"`, true},
+		{"escaped string above", `"\u0031e` + fmt.Sprint(n) + `"`, true},
+		{"product at", e(n/2) + " * " + e(n/2), false},
+		{"product above", e(n/2) + " * " + e(n/2+1), true},
+		{"nested products above", "(" + e(n/4) + " * " + e(n/4) + ") * (" + e(n/4) + " * " + e(n/4+1) + ")", true},
+		{"list items apart", "[" + e(n) + ", " + e(n) + "]", false},
+		{"indexed list above", "[" + e(n) + ", 1][0] * " + e(2), true},
+		{"exponent 1e100000000", "1e100000000", true},
+		{"string 1e100000000", `"1e100000000"`, true},
+		{"plain string", `"2026-12-07 4646 127.0.0.1:8080"`, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			src := []byte("mission \"m\" {\n  seed = " + tc.value + "\n}\n")
+			_, diags := Parse(src, "n.hcl")
+			_, jdiags := ParseJobs(src, "n.hcl")
+			for _, ds := range []hcl.Diagnostics{diags, jdiags} {
+				refused := len(ds) == 1 && ds[0].Summary == "Number too large"
+				if refused != tc.big {
+					t.Fatalf("refused = %v, want %v (%v)", refused, tc.big, ds)
+				}
+				if !refused {
+					for _, d := range ds {
+						if d.Summary == "Number too large" {
+							t.Fatalf("refused among other diagnostics: %v", ds)
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestExpansionsRefused checks that for expressions and template
+// interpolations and directives, whose evaluation expands (seven nested
+// for expressions over ten elements ask for ten million), are refused on
+// the tokens with one diagnostic naming them: the parser never sees the
+// file, so no work proportional to the expansion is done. Escaped ${ and
+// %{ and an attribute named for stay literal.
+func TestExpansionsRefused(t *testing.T) {
+	tests := []struct {
+		name, value string
+		refused     bool
+	}{
+		{"tuple for", "[for a in [1, 2]: a]", true},
+		{"object for", "{for k, v in {a = 1}: k => v}", true},
+		{"interpolation", `"${1}"`, true},
+		{"directive", `"%{if true}x%{endif}"`, true},
+		{"heredoc interpolation", "<<EOT\n${1}\nEOT\n", true},
+		{"escaped", `"$${1} %%{if}"`, false},
+		{"attribute named for", "{ for = 1 }", false},
+		{"string for", `"for a in b"`, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			src := []byte("mission \"m\" {\n  seed = 1\n}\nshard \"s\" {\n  display_name = " + tc.value + "\n}\n")
+			_, diags := Parse(src, "x.hcl")
+			refused := len(diags) == 1 && diags[0].Summary == "Expression not supported" &&
+				strings.Contains(diags[0].Detail, "was not parsed") && diags[0].Subject.Start.Line >= 5
+			if refused != tc.refused {
+				t.Fatalf("refused = %v, want %v (%v)", refused, tc.refused, diags)
+			}
+		})
+	}
+}
+
 func summaries(diags interface{ Error() string }) []string {
 	var out []string
 	for _, line := range strings.Split(diags.Error(), ";") {
@@ -94,7 +180,9 @@ func TestDiagnosticCap(t *testing.T) {
 // parser are checked in: FuzzParse runs each of them on every go test.
 func TestRegressionInputs(t *testing.T) {
 	for _, name := range []string{"deep-parens", "deep-brackets", "deep-unary", "deep-templates", "deep-blocks",
-		"many-invalid-blocks", "money-overflow", "interval-overflow"} {
+		"many-invalid-blocks", "money-overflow", "interval-overflow",
+		"huge-exponent", "huge-exponent-string", "huge-exponent-product", "interpolated-exponent",
+		"nested-for", "nested-template-for", "payload-infinite"} {
 		if _, err := os.Stat(filepath.Join("testdata/fuzz/FuzzParse", name)); err != nil {
 			t.Error(err)
 		}
