@@ -37,11 +37,17 @@ Usage: planetary run [options]
   and idempotency keys, injects the planned outage, follows the run until
   every job is terminal or parked (or the deadline), and writes the report
   bundle to <reporting dir>/<label>/ of the live reporting policy. The bundle
-  is verified offline before the command returns.
+  is verified offline before the command returns; the summary's Bundle line
+  says where it is.
 
   Without -address an agent runs in this process (server and client roles,
-  like 'agent -dev') for the duration of the run. Running again against the
-  same -data-dir submits nothing twice.
+  like 'agent -dev') for the duration of the run, with its data dir at
+  -data-dir or, by default, a new directory under the system temp dir that
+  the run keeps. A relative reporting directory or checkpoint path (the
+  example's reports/ and checkpoints/) lies under that data dir, as do the
+  allowed_roots. Running again against the same -data-dir submits nothing
+  twice. With -address the CLI writes the bundle on its own host, a relative
+  reporting directory under the working directory.
 
 Options:
 
@@ -50,8 +56,15 @@ Options:
   -jobs=<n>             Jobs to submit (default: the plan's jobs).
   -outage-node=<id>     Node to take down mid-run (default: the plan's).
                         In-process: the plugin serving it is SIGKILLed.
-                        With -address: the node is retired with requeue.
-  -outage-at=<dur>      When, after the submission starts (default: plan).
+                        With -address only with -allow-outage.
+  -allow-outage         With -address: inject the planned outage into the
+                        external agent's fabric. The node is drained
+                        (capacity 0, its jobs requeued) and, at the end of
+                        the run, restored to the capacity it had. Without
+                        it the outage is skipped, which the summary and the
+                        bundle say.
+  -outage-at=<dur>      When, after the submission starts (default: plan);
+                        0s injects it before the first job is submitted.
   -deadline=<dur>       Give up waiting after this long (default: plan, 2m).
   -stop-after=<v>       Stop early: a duration ("2s") or a share of jobs
                         completed ("30%"). The plan's stop_after is the
@@ -59,7 +72,9 @@ Options:
   -label=<name>         Bundle label. Given here it wins for this run, even
                         over a reporting retarget of the schedule; by
                         default the plan's, which a retarget replaces.
-  -data-dir=<dir>       Data dir of the in-process agent (default: temp).
+  -data-dir=<dir>       Data dir of the in-process agent, which holds the
+                        bundle and checkpoints too (default: a new
+                        planetary-run-* directory under the temp dir, kept).
   -log-level=<level>    Log level of the in-process agent (default error).
 
 Exit codes:
@@ -79,6 +94,7 @@ type runFlags struct {
 	plan       string
 	jobs       int
 	outageNode string
+	allowOut   bool
 	outageAt   time.Duration
 	deadline   time.Duration
 	stopAfter  string
@@ -93,6 +109,7 @@ func (c *RunCommand) Run(args []string) int {
 	fs.StringVar(&f.plan, "plan", "", "")
 	fs.IntVar(&f.jobs, "jobs", 0, "")
 	fs.StringVar(&f.outageNode, "outage-node", "", "")
+	fs.BoolVar(&f.allowOut, "allow-outage", false, "")
 	fs.DurationVar(&f.outageAt, "outage-at", 0, "")
 	fs.DurationVar(&f.deadline, "deadline", 0, "")
 	fs.StringVar(&f.stopAfter, "stop-after", "", "")
@@ -156,17 +173,26 @@ func (c *RunCommand) Run(args []string) int {
 			return c.fail("Error: %v", err)
 		}
 		opts.Client = cl
-		opts.Outage = func(node string) error {
-			_, err := cl.RetireNode(ctx, node, api.NodeRetire{Requeue: true, Reason: "planned outage"})
-			return err
+		if f.allowOut {
+			opts.Outage, opts.Restore = drainOutage(ctx, cl)
+		} else if opts.OutageNode != "" {
+			opts.OutageSkipped = fmt.Sprintf("planned outage of %s skipped: against an external agent (-address) it needs -allow-outage", opts.OutageNode)
 		}
 	} else {
-		emb, err := startEmbedded(ctx, plan, f.dataDir, f.logLevel, nil)
+		dataDir := f.dataDir
+		if dataDir == "" {
+			// Kept after the run: the bundle and checkpoints are in it.
+			if dataDir, err = os.MkdirTemp("", "planetary-run-"); err != nil {
+				return c.fail("Error: data dir: %v", err)
+			}
+		}
+		emb, err := startEmbedded(ctx, plan, dataDir, f.logLevel, nil)
 		if err != nil {
 			return c.fail("Error: %v", err)
 		}
 		stop = func() { _ = emb.agent.Shutdown() }
 		opts.Client, opts.Outage = emb.client, emb.killPlugin
+		opts.PathBase = emb.agent.DataDir()
 		if ac := plan.file.Agent; ac == nil || len(ac.AllowedRoots) > 0 {
 			// The example agent config, or one that lists allowed_roots.
 			opts.CheckPath = emb.agent.Server().CheckPath
@@ -209,10 +235,19 @@ func runSummary(res *runner.Result) string {
 		verify = "FAILED: " + res.VerifyErr
 	}
 	outage := ""
-	if res.OutageAt > 0 {
+	switch {
+	case res.OutageSkipped != "":
+		outage = "skipped (" + res.OutageSkipped + ")"
+	case res.OutageAt > 0:
 		outage = res.OutageAt.Round(time.Millisecond).String()
 		if res.OutageErr != "" {
 			outage += " (failed: " + res.OutageErr + ")"
+		}
+		if res.OutageRestored {
+			outage += " (restored at the end)"
+		}
+		if res.OutageRestoreErr != "" {
+			outage += " (restore failed: " + res.OutageRestoreErr + ")"
 		}
 	}
 	return kv(
@@ -372,6 +407,30 @@ func startEmbedded(ctx context.Context, p *plan, dataDir, logLevel string, simCo
 		return nil, err
 	}
 	return &embedded{agent: a, client: cl}, nil
+}
+
+// drainOutage is the planned outage against an external agent: the node is
+// drained (capacity 0, so its active jobs are requeued and nothing new is
+// placed on it) rather than retired, since a retirement cannot be undone;
+// restore puts back the capacity it had.
+func drainOutage(ctx context.Context, cl *api.Client) (outage, restore func(node string) error) {
+	var before int64
+	outage = func(node string) error {
+		n, err := cl.Node(ctx, node)
+		if err != nil {
+			return err
+		}
+		before = n.Capacity
+		zero := int64(0)
+		_, err = cl.UpdateNode(ctx, node, api.NodeUpdate{Capacity: &zero, Reason: "planned outage"})
+		return err
+	}
+	restore = func(node string) error {
+		c := before
+		_, err := cl.UpdateNode(ctx, node, api.NodeUpdate{Capacity: &c, Reason: "planned outage over: capacity restored"})
+		return err
+	}
+	return outage, restore
 }
 
 // killPlugin takes down the plugin process serving node: a real outage

@@ -212,3 +212,64 @@ func TestRunLabelIsOnePathComponent(t *testing.T) {
 		})
 	}
 }
+
+// A run writes its checkpoints and bundle under the in-process agent's data
+// dir, never the working directory: with -data-dir under it, without under
+// the planetary-run-* directory it makes in the temp dir (and keeps).
+func TestRunPathsUnderDataDir(t *testing.T) {
+	if testing.Short() {
+		t.Skip("process test")
+	}
+	for _, tc := range []struct {
+		name    string
+		dataDir bool
+	}{{"with -data-dir", true}, {"default data dir", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			work, tmp := filepath.Join(root, "work"), filepath.Join(root, "tmp")
+			for _, d := range []string{work, tmp} {
+				if err := os.Mkdir(d, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			args := []string{"run", "-plan", examplePlan(t), "-jobs", "100", "-label", "paths"}
+			data := filepath.Join(root, "data")
+			if tc.dataDir {
+				args = append(args, "-data-dir", data)
+			}
+			t.Setenv("TMPDIR", tmp)
+			code, out := runBin(t, work, 90*time.Second, args...)
+			if code != runExitWant(out) {
+				t.Fatalf("run exited %d:\n%s", code, out)
+			}
+			if !tc.dataDir {
+				dirs, _ := filepath.Glob(filepath.Join(tmp, "planetary-run-*"))
+				if len(dirs) != 1 {
+					t.Fatalf("temp dir holds %v, want one planetary-run-* data dir", dirs)
+				}
+				data = dirs[0]
+			}
+			left, err := os.ReadDir(work)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(left) != 0 {
+				t.Errorf("the run wrote %v into its working directory", left)
+			}
+			m := bundleLine.FindStringSubmatch(out)
+			if m == nil {
+				t.Fatalf("no bundle line:\n%s", out)
+			}
+			bundle := strings.TrimSpace(m[1])
+			if rel, err := filepath.Rel(filepath.Join(data, "reports"), bundle); err != nil || strings.HasPrefix(rel, "..") {
+				t.Errorf("bundle %s is not under %s/reports", bundle, data)
+			}
+			if _, err := os.Stat(filepath.Join(bundle, "summary.json")); err != nil {
+				t.Errorf("bundle: %v", err)
+			}
+			if _, err := os.Stat(filepath.Join(data, "checkpoints", "kardashev.snap")); err != nil {
+				t.Errorf("checkpoint not under the data dir: %v", err)
+			}
+		})
+	}
+}

@@ -309,12 +309,14 @@ func (a *Agent) startServer() error {
 	sc.Bootstrap = ac.Server.BootstrapExpect <= 1 && len(ac.Server.Join) == 0
 	sc.RaftTLS = a.tls
 	sc.Logger = a.cfg.Logger
+	// Relative allowed roots, checkpoint paths and archive directories live
+	// under the data dir, not the working directory the agent started in.
+	sc.PathBase = a.dataDir
 	for _, r := range ac.AllowedRoots {
-		abs, err := filepath.Abs(r)
-		if err != nil {
-			return fmt.Errorf("agent: allowed root %s: %w", r, err)
+		if !filepath.IsAbs(r) {
+			r = filepath.Join(a.dataDir, r)
 		}
-		sc.AllowedRoots = append(sc.AllowedRoots, abs)
+		sc.AllowedRoots = append(sc.AllowedRoots, filepath.Clean(r))
 	}
 	srv, err := server.New(sc)
 	if err != nil {

@@ -135,7 +135,7 @@ func agentFileDocs() []BlockDoc {
 				{Name: "log_level", Type: TypeString, Default: "info", Description: "trace, debug, info, warn or error.", Example: `"debug"`},
 				{Name: "log_json", Type: TypeBool, Default: false, Description: "Log JSON lines instead of text."},
 				{Name: "http_addr", Type: TypeString, Default: "127.0.0.1:4646", Description: "HTTP API listen address.", Example: `"0.0.0.0:4646"`},
-				{Name: "allowed_roots", Type: TypeStrings, Default: []string{"reports", "checkpoints"}, Description: "Directories under which owner commands may write checkpoints and reports."},
+				{Name: "allowed_roots", Type: TypeStrings, Default: []string{"reports", "checkpoints"}, Description: "Directories under which owner commands may write checkpoints and reports; a relative one lies under data_dir."},
 			},
 			Blocks: []BlockDoc{
 				{
@@ -303,13 +303,13 @@ func nodeDoc() BlockDoc {
 func checkpointAttrs() []AttrDoc {
 	return []AttrDoc{
 		{Name: "interval", Type: TypeDuration, Default: "30s", Description: "Snapshot cadence on the mission clock."},
-		{Name: "path", Type: TypeString, Default: "checkpoints/fabric.snap", Description: "Export path; must fall under an allowed root."},
+		{Name: "path", Type: TypeString, Default: "checkpoints/fabric.snap", Description: "Export path; must fall under an allowed root. A relative path lies under the agent's data dir."},
 	}
 }
 
 func reportingAttrs() []AttrDoc {
 	return []AttrDoc{
-		{Name: "directory", Type: TypeString, Default: "reports", Description: "Report directory; must fall under an allowed root."},
+		{Name: "directory", Type: TypeString, Default: "reports", Description: "Report directory; must fall under an allowed root. A relative one lies under the data dir of the agent `planetary run` starts (with -address: the working directory of the CLI, which writes the bundle)."},
 		{Name: "label", Type: TypeString, Default: "", DefaultText: "the mission name", Description: "Report label."},
 	}
 }

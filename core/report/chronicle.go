@@ -110,6 +110,9 @@ func Chronicle(in Input) string {
 	p("- Jobs handed to another node after a node was lost or released them: %s\n", num(m.Reassigned))
 	p("- Pauses ordered by the owner: %s\n", num(m.Pauses))
 	p("- %s\n", yes(in.Run.CheckpointRestored, "The run resumed from a checkpoint.", "The run started fresh; no checkpoint was restored."))
+	if in.Run.Outage != "" {
+		p("- Planned outage: %s\n", mdCell(in.Run.Outage))
+	}
 	if in.Run.StoppedEarly {
 		p("- ⚠️ The run stopped early: %s\n", mdCell(in.Run.StopReason))
 	} else {

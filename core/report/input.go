@@ -57,6 +57,9 @@ type Run struct {
 	StopReason         string  `json:"stop_reason,omitempty"`
 	CheckpointRestored bool    `json:"checkpoint_restored"`
 	Stages             []Stage `json:"stages,omitempty"`
+	// Outage says what became of the run's planned outage (injected,
+	// restored, skipped and why); empty when it planned none.
+	Outage string `json:"outage,omitempty"`
 	// Timings are named durations in milliseconds (submit, drain, ...).
 	Timings map[string]float64 `json:"timings_ms,omitempty"`
 }

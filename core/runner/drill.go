@@ -214,6 +214,10 @@ func RestartDrill(ctx context.Context, o DrillOptions) (*DrillResult, error) {
 	if dir == "" {
 		dir = "reports"
 	}
+	if !filepath.IsAbs(dir) && o.Child.DataDir != "" {
+		// Under the agent's data dir, where its server writes checkpoints.
+		dir = filepath.Join(o.Child.DataDir, dir)
+	}
 	run := report.Run{
 		Status: "completed", CheckpointRestored: true, Timings: res.Timings,
 		Stages: []report.Stage{

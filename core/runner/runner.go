@@ -60,10 +60,16 @@ type Options struct {
 	// Jobs is the number of workload jobs (0: the blueprint's counts).
 	Jobs int
 	// OutageNode is taken down OutageAt after the submission starts by
-	// calling Outage (when both are set).
-	OutageNode string
-	OutageAt   time.Duration
-	Outage     func(node string) error
+	// calling Outage (when both are set). Restore, when set, undoes an
+	// injected outage once the jobs are done (the node as it was before),
+	// and the run then waits for any work the restore lets run.
+	// OutageSkipped, when set, says why the planned outage is not injected
+	// (it is printed and recorded in the bundle's run).
+	OutageNode    string
+	OutageAt      time.Duration
+	Outage        func(node string) error
+	Restore       func(node string) error
+	OutageSkipped string
 	// Deadline bounds the wait for the jobs (0: no bound).
 	Deadline time.Duration
 	// StopAfter / StopAfterPercent end the run early: after a duration, or
@@ -77,6 +83,11 @@ type Options struct {
 	Label       string
 	LabelPinned bool
 	ReportDir   string
+	// PathBase is the directory a relative reporting directory resolves
+	// against: the embedded agent's data dir, as its server resolves
+	// checkpoint paths. Empty means the working directory (a run against an
+	// external agent writes the bundle on the CLI's host).
+	PathBase string
 	// Progress receives a live bar (Terminal), periodic lines or, with
 	// JSON, one JSON object per line. nil is quiet.
 	Progress io.Writer
@@ -109,20 +120,25 @@ type SubmitStats struct {
 
 // Result is the outcome of Run.
 type Result struct {
-	Submit     SubmitStats         `json:"submit"`
-	StopReason string              `json:"stop_reason"`
-	Wall       time.Duration       `json:"wall_ns"`
-	Timings    map[string]float64  `json:"timings_ms"`
-	OutageAt   time.Duration       `json:"outage_at_ns,omitempty"`
-	OutageErr  string              `json:"outage_error,omitempty"`
-	Summary    report.Summary      `json:"summary"`
-	Dir        string              `json:"dir,omitempty"`
-	Files      []string            `json:"-"`
-	Verify     report.VerifyResult `json:"verify"`
-	VerifyErr  string              `json:"verify_error,omitempty"`
-	Input      report.Input        `json:"-"`
-	Dashboard  string              `json:"dashboard,omitempty"`
-	JobsPerSec float64             `json:"jobs_per_sec"`
+	Submit     SubmitStats        `json:"submit"`
+	StopReason string             `json:"stop_reason"`
+	Wall       time.Duration      `json:"wall_ns"`
+	Timings    map[string]float64 `json:"timings_ms"`
+	OutageAt   time.Duration      `json:"outage_at_ns,omitempty"`
+	OutageErr  string             `json:"outage_error,omitempty"`
+	// OutageSkipped says why the planned outage was not injected;
+	// OutageRestored that Restore undid it, OutageRestoreErr why not.
+	OutageSkipped    string              `json:"outage_skipped,omitempty"`
+	OutageRestored   bool                `json:"outage_restored,omitempty"`
+	OutageRestoreErr string              `json:"outage_restore_error,omitempty"`
+	Summary          report.Summary      `json:"summary"`
+	Dir              string              `json:"dir,omitempty"`
+	Files            []string            `json:"-"`
+	Verify           report.VerifyResult `json:"verify"`
+	VerifyErr        string              `json:"verify_error,omitempty"`
+	Input            report.Input        `json:"-"`
+	Dashboard        string              `json:"dashboard,omitempty"`
+	JobsPerSec       float64             `json:"jobs_per_sec"`
 	// Label is the bundle's label.
 	Label string `json:"label,omitempty"`
 	// Health is every shard's verdict at the end of the run (core/health),
@@ -174,25 +190,39 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	var outageWG sync.WaitGroup
 	outCtx, stopOutage := context.WithCancel(ctx)
 	defer stopOutage()
-	if o.OutageNode != "" && o.Outage != nil {
-		outageWG.Add(1)
-		go func() {
-			defer outageWG.Done()
-			t := time.NewTimer(o.OutageAt)
-			defer t.Stop()
-			select {
-			case <-outCtx.Done():
-				return
-			case <-t.C:
-			}
-			res.OutageAt = time.Since(runStart)
+	injected := false
+	if o.OutageNode != "" && o.OutageSkipped != "" {
+		res.OutageSkipped = o.OutageSkipped
+		log.Info("planned outage skipped", "node", o.OutageNode, "why", o.OutageSkipped)
+	} else if o.OutageNode != "" && o.Outage != nil {
+		inject := func() {
+			res.OutageAt = max(time.Since(runStart), time.Nanosecond)
 			if err := o.Outage(o.OutageNode); err != nil {
 				res.OutageErr = err.Error()
 				log.Warn("outage injection failed", "node", o.OutageNode, "error", err)
 				return
 			}
+			injected = true
 			log.Info("outage injected", "node", o.OutageNode, "after", res.OutageAt)
-		}()
+		}
+		if o.OutageAt <= 0 {
+			// At the start: before the first job is submitted, so it
+			// happens whatever the run's length.
+			inject()
+		} else {
+			outageWG.Add(1)
+			go func() {
+				defer outageWG.Done()
+				t := time.NewTimer(o.OutageAt)
+				defer t.Stop()
+				select {
+				case <-outCtx.Done():
+					return
+				case <-t.C:
+				}
+				inject()
+			}()
+		}
 	}
 
 	prog := newProgress(o.Progress, o.Terminal, o.JSON, len(jobs))
@@ -227,6 +257,20 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	stopOutage()
 	outageWG.Wait()
+	if injected && o.Restore != nil {
+		// Undo the outage: the node is as it was before the run, and work
+		// the restore lets run (jobs parked for want of the node) is
+		// waited for like the rest.
+		if err := o.Restore(o.OutageNode); err != nil {
+			res.OutageRestoreErr = err.Error()
+			log.Warn("outage restore failed", "node", o.OutageNode, "error", err)
+		} else {
+			res.OutageRestored = true
+			if res.StopReason == StopDone {
+				res.StopReason = Wait(ctx, c, wo)
+			}
+		}
+	}
 	// One last sample so the series ends at the final state.
 	_ = sampler.SampleOnce(ctx, runStart, prog.update)
 	stopSampler()
@@ -260,6 +304,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if dir == "" {
 		dir = "reports"
 	}
+	if o.PathBase != "" && !filepath.IsAbs(dir) {
+		dir = filepath.Join(o.PathBase, dir)
+	}
 	if o.CheckPath != nil {
 		if err := o.CheckPath(filepath.Join(dir, label)); err != nil {
 			return nil, fmt.Errorf("runner: bundle directory: %w", err)
@@ -272,6 +319,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if run.StoppedEarly {
 		run.Status, run.StopReason = "stopped", res.StopReason
 	}
+	run.Outage = outageNote(o.OutageNode, res)
 	collectStart := time.Now()
 	in, shards, err := collect(ctx, c, CollectOptions{Mission: o.Mission, Run: run, Series: sampler.Series(), Label: label, Dir: dir})
 	if err != nil {
@@ -296,6 +344,27 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		res.JobsPerSec = float64(res.Summary.Metrics.Completed) / s
 	}
 	return res, nil
+}
+
+// outageNote is the sentence the bundle's run records about the planned
+// outage of node: skipped and why, injected (and restored or not), or
+// failed; "" when the run planned none.
+func outageNote(node string, res *Result) string {
+	switch {
+	case node == "":
+		return ""
+	case res.OutageSkipped != "":
+		return res.OutageSkipped
+	case res.OutageErr != "":
+		return fmt.Sprintf("planned outage of %s failed: %s", node, res.OutageErr)
+	case res.OutageAt == 0:
+		return fmt.Sprintf("planned outage of %s not reached before the run ended", node)
+	case res.OutageRestoreErr != "":
+		return fmt.Sprintf("planned outage of %s at %s; restoring it failed: %s", node, res.OutageAt.Round(time.Millisecond), res.OutageRestoreErr)
+	case res.OutageRestored:
+		return fmt.Sprintf("planned outage of %s at %s, restored at the end of the run", node, res.OutageAt.Round(time.Millisecond))
+	}
+	return fmt.Sprintf("planned outage of %s at %s", node, res.OutageAt.Round(time.Millisecond))
 }
 
 // pickLabel is the live label when reporting was retargeted during the run,

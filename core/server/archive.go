@@ -370,7 +370,7 @@ func syncDir(dir string) error {
 // CheckPath returns nil when path (after making it absolute, cleaning ".."
 // and resolving symlinks of its existing part) lies under one of
 // AllowedRoots, and an error wrapping ErrPathNotAllowed otherwise. Relative
-// paths and roots resolve against the working directory.
+// paths and roots resolve against PathBase (the agent's data dir).
 func (s *Server) CheckPath(path string) error {
 	_, err := s.resolveAllowed(path)
 	return err
@@ -380,12 +380,12 @@ func (s *Server) resolveAllowed(path string) (string, error) {
 	if path == "" {
 		return "", fmt.Errorf("%w: empty path", ErrPathNotAllowed)
 	}
-	p, err := resolvePath(path)
+	p, err := resolvePath(s.cfg.PathBase, path)
 	if err != nil {
 		return "", fmt.Errorf("%w: %q: %w", ErrPathNotAllowed, path, err)
 	}
 	for _, root := range s.cfg.AllowedRoots {
-		r, err := resolvePath(root)
+		r, err := resolvePath(s.cfg.PathBase, root)
 		if err != nil {
 			continue
 		}
@@ -398,9 +398,13 @@ func (s *Server) resolveAllowed(path string) (string, error) {
 	return "", fmt.Errorf("%w: %q (allowed: %v)", ErrPathNotAllowed, path, s.cfg.AllowedRoots)
 }
 
-// resolvePath makes path absolute and clean, and resolves symlinks in its
-// longest existing prefix (the rest does not exist yet, so it holds none).
-func resolvePath(path string) (string, error) {
+// resolvePath makes path absolute (a relative one under base, when set) and
+// clean, and resolves symlinks in its longest existing prefix (the rest does
+// not exist yet, so it holds none).
+func resolvePath(base, path string) (string, error) {
+	if base != "" && !filepath.IsAbs(path) {
+		path = filepath.Join(base, path)
+	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return "", err

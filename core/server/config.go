@@ -68,6 +68,10 @@ type Config struct {
 	// AllowedRoots are the directories under which owner commands may write
 	// checkpoints and reports (CheckPath).
 	AllowedRoots []string
+	// PathBase is the directory a relative checkpoint path, event archive
+	// directory or allowed root resolves against: the agent's data dir. Empty
+	// means the working directory.
+	PathBase string
 
 	// HeartbeatTTL is how long a node may go without a heartbeat before the
 	// leader commits it Down.

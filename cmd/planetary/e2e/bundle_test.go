@@ -459,8 +459,12 @@ func TestBundleFromLiveRunWithOutage(t *testing.T) {
 	if err := os.MkdirAll(runDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	before, err := c.Node(ctx, "mars.gpu-helion")
+	if err != nil {
+		t.Fatal(err)
+	}
 	out, code := runCLIIn(t, runDir, "run", "-address", p.addr, "-token", p.token, "-plan", plan,
-		"-jobs", "2000", "-outage-node", "mars.gpu-helion")
+		"-jobs", "2000", "-outage-node", "mars.gpu-helion", "-allow-outage")
 	if want := runExitWant(out); code != want {
 		t.Fatalf("planetary run exited %d, want %d:\n%s", code, want, out)
 	}
@@ -477,17 +481,24 @@ func TestBundleFromLiveRunWithOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	evs := checkBundle(t, bundle, led)
+	// The planned outage drained the node and the run restored it.
 	n, err := c.Node(ctx, "mars.gpu-helion")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n.Status != state.NodeRetired.String() {
-		t.Errorf("outage node mars.gpu-helion is %s, want retired", n.Status)
+	if n.Status != state.NodeUp.String() || n.Capacity != before.Capacity {
+		t.Errorf("outage node mars.gpu-helion is %s with capacity %d after the run, want up with %d", n.Status, n.Capacity, before.Capacity)
+	}
+	if !strings.Contains(out, "(restored at the end)") {
+		t.Errorf("the summary does not say the outage was restored:\n%s", out)
 	}
 	if t.Failed() {
 		return
 	}
 	tamperCases(t, bundle, evs)
+	if _, err := c.RetireNode(ctx, "mars.gpu-helion", api.NodeRetire{Requeue: true, Reason: "bundle test"}); err != nil {
+		t.Fatal(err)
+	}
 
 	// Owner reroutes of parked Mars jobs to Helios make a flow; a bundle
 	// written now by `planetary report` carries it everywhere. With the only
@@ -574,4 +585,111 @@ func runExitWant(out string) int {
 		}
 	}
 	return 0
+}
+
+// TestRunExternalOutageNeedsFlag: against an external agent (run -address) a
+// planned outage is skipped without -allow-outage, and the summary and the
+// bundle say so; with it the node is drained and restored as it was (up,
+// same capacity) at the end of the run.
+func TestRunExternalOutageNeedsFlag(t *testing.T) {
+	if testing.Short() {
+		t.Skip("process test")
+	}
+	dir := t.TempDir()
+	p := startAgent(t, filepath.Join(dir, "agent"), freePort(t), freePort(t), "-dev")
+	c := p.client()
+	ctx := context.Background()
+	plan, err := filepath.Abs("../../../examples/mission.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const node = "luna.nav-station"
+	before, err := c.Node(ctx, node)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, label string
+		args        []string
+		summary     string // in the Outage at line
+		note        string // in summary.json run.outage
+	}{
+		{"without -allow-outage", "no-flag", nil, "skipped (planned outage of " + node + " skipped: against an external agent (-address) it needs -allow-outage)", "needs -allow-outage"},
+		{"with -allow-outage", "flag", []string{"-allow-outage"}, "(restored at the end)", "restored at the end of the run"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			runDir := filepath.Join(dir, tc.label)
+			if err := os.MkdirAll(runDir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			args := append([]string{"run", "-address", p.addr, "-token", p.token, "-plan", plan, "-jobs", "300",
+				"-outage-node", node, "-outage-at", "0s", "-label", tc.label}, tc.args...)
+			out, code := runCLIIn(t, runDir, args...)
+			if want := runExitWant(out); code != want {
+				t.Fatalf("planetary run exited %d, want %d:\n%s", code, want, out)
+			}
+			line := regexp.MustCompile(`(?m)^Outage at\s+= (.*)$`).FindStringSubmatch(out)
+			if line == nil || !strings.Contains(line[1], tc.summary) {
+				t.Errorf("Outage at line %q, want it to hold %q:\n%s", line, tc.summary, out)
+			}
+			m := regexp.MustCompile(`(?m)^Bundle\s+=\s+(\S+)$`).FindStringSubmatch(out)
+			if m == nil {
+				t.Fatalf("no bundle path in the output:\n%s", out)
+			}
+			var sum struct {
+				Run struct {
+					Outage string `json:"outage"`
+				} `json:"run"`
+			}
+			b, err := os.ReadFile(filepath.Join(m[1], "summary.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(b, &sum); err != nil || !strings.Contains(sum.Run.Outage, tc.note) {
+				t.Errorf("summary.json run.outage %q (%v), want it to hold %q", sum.Run.Outage, err, tc.note)
+			}
+			chron, err := os.ReadFile(filepath.Join(m[1], "mission-chronicle.md"))
+			if err != nil || !strings.Contains(string(chron), "Planned outage: ") {
+				t.Errorf("the chronicle does not narrate the planned outage (%v)", err)
+			}
+			n, err := c.Node(ctx, node)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n.Status != before.Status || n.Capacity != before.Capacity {
+				t.Errorf("%s is %s with capacity %d after the run, want %s with %d", node, n.Status, n.Capacity, before.Status, before.Capacity)
+			}
+		})
+	}
+	// The drain and the restore are both in the event log, as owner updates
+	// of the node's capacity; nothing retired it.
+	var all []state.Event
+	for idx := uint64(0); ; {
+		page, err := c.Events(ctx, idx, 0, state.EvNodeUpdated+","+state.EvNodeRetired, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, page.Events...)
+		if len(page.Events) == 0 || page.Index <= idx || page.Index >= page.Head {
+			break
+		}
+		idx = page.Index
+	}
+	var drained, restored, retired int
+	for _, e := range all {
+		if e.Node != node {
+			continue
+		}
+		switch {
+		case e.Type == state.EvNodeRetired:
+			retired++
+		case e.Reason == "planned outage":
+			drained++
+		case strings.HasPrefix(e.Reason, "planned outage over"):
+			restored++
+		}
+	}
+	if drained != 1 || restored != 1 || retired != 0 {
+		t.Errorf("node events: %d drains, %d restores, %d retirements; want 1, 1, 0", drained, restored, retired)
+	}
 }
