@@ -663,7 +663,7 @@ func TestRunExternalOutageNeedsFlag(t *testing.T) {
 	}
 	// The drain and the restore are both in the event log, as owner updates
 	// of the node's capacity; nothing retired it.
-	var all []state.Event
+	var all []api.Event
 	for idx := uint64(0); ; {
 		page, err := c.Events(ctx, idx, 0, state.EvNodeUpdated+","+state.EvNodeRetired, 1000)
 		if err != nil {
