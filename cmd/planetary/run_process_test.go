@@ -224,6 +224,7 @@ func TestRunPathsUnderDataDir(t *testing.T) {
 		name    string
 		dataDir bool
 	}{{"with -data-dir", true}, {"default data dir", false}} {
+		planetaryBin(t) // built before TMPDIR moves below
 		t.Run(tc.name, func(t *testing.T) {
 			root := t.TempDir()
 			work, tmp := filepath.Join(root, "work"), filepath.Join(root, "tmp")
