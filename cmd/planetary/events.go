@@ -9,8 +9,6 @@ import (
 
 	"github.com/hashicorp/cli"
 	"github.com/posener/complete"
-
-	api "github.com/planetary/planetary/core/api/client"
 )
 
 // EventsCommand prints the event stream.
@@ -148,7 +146,7 @@ func microCredits(mu int64) string {
 	if mu == 0 {
 		return ""
 	}
-	return credits(api.Credits(mu))
+	return credits(mu)
 }
 
 func (c *EventsCommand) AutocompleteArgs() complete.Predictor { return complete.PredictNothing }

@@ -152,8 +152,25 @@ func kv(pairs ...string) string {
 	return strings.TrimRight(b.String(), "\n")
 }
 
-// credits formats a decimal credit amount without trailing zeros.
-func credits(v float64) string {
+// credits formats an amount of micro-credits as decimal credits without
+// trailing zeros ("2.5", "0.000001"), exactly: money is formatted here, at
+// the edge, never carried as a float.
+func credits(mu int64) string {
+	sign := ""
+	u := uint64(mu)
+	if mu < 0 {
+		sign, u = "-", -u
+	}
+	s := sign + strconv.FormatUint(u/1_000_000, 10)
+	if frac := u % 1_000_000; frac != 0 {
+		s += "." + strings.TrimRight(fmt.Sprintf("%06d", frac), "0")
+	}
+	return s
+}
+
+// number formats a decimal quantity (units, credits per unit) without
+// trailing zeros.
+func number(v float64) string {
 	return strconv.FormatFloat(v, 'f', -1, 64)
 }
 
@@ -192,7 +209,7 @@ func countsLine(c api.Counts) string {
 	sort.Strings(names)
 	parts := make([]string, len(names))
 	for i, n := range names {
-		parts[i] = fmt.Sprintf("%s=%d (%s)", n, c[n].Jobs, credits(c[n].Value))
+		parts[i] = fmt.Sprintf("%s=%d (%s)", n, c[n].Jobs, credits(c[n].ValueMicro))
 	}
 	return strings.Join(parts, " ")
 }

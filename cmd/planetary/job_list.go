@@ -76,11 +76,11 @@ func (c *JobListCommand) Run(args []string) int {
 	rows := make([][]string, len(list.Jobs))
 	for i, j := range list.Jobs {
 		quote := "-"
-		if j.Quote > 0 {
-			quote = credits(j.Quote)
+		if j.QuoteMicro > 0 {
+			quote = credits(j.QuoteMicro)
 		}
 		rows[i] = []string{fmt.Sprint(j.Seq), j.ID, j.State, j.Shard, orDash(j.Node),
-			fmt.Sprint(j.Attempt), fmt.Sprint(j.Hops), credits(j.Value), quote}
+			fmt.Sprint(j.Attempt), fmt.Sprint(j.Hops), credits(j.ValueMicro), quote}
 	}
 	c.Ui.Output(table([]string{"Seq", "ID", "State", "Shard", "Node", "Attempt", "Hops", "Value", "Quote"}, rows))
 	if list.Next > 0 {

@@ -56,16 +56,16 @@ func (c *JobStatusCommand) Run(args []string) int {
 		shard = fmt.Sprintf("%s (home %s)", j.Shard, j.Home)
 	}
 	maxPrice := ""
-	if j.MaxPrice > 0 {
-		maxPrice = credits(j.MaxPrice)
+	if j.MaxPriceMicro > 0 {
+		maxPrice = credits(j.MaxPriceMicro)
 	}
 	quote := ""
-	if j.Quote > 0 {
-		quote = credits(j.Quote)
+	if j.QuoteMicro > 0 {
+		quote = credits(j.QuoteMicro)
 	}
 	settled := ""
-	if j.Settled != nil {
-		settled = credits(*j.Settled)
+	if j.SettledMicro != nil {
+		settled = credits(*j.SettledMicro)
 		if j.Settlement != "" {
 			settled += " (" + j.Settlement + ")"
 		}
@@ -79,7 +79,7 @@ func (c *JobStatusCommand) Run(args []string) int {
 		"Kind", j.Kind,
 		"Capabilities", strings.Join(j.Capabilities, ", "),
 		"Priority", fmt.Sprint(j.Priority),
-		"Value", credits(j.Value),
+		"Value", credits(j.ValueMicro),
 		"Max price", maxPrice,
 		"Quote", quote,
 		"Units", unitList(j.Units),
@@ -107,7 +107,7 @@ func (c *JobStatusCommand) Run(args []string) int {
 func unitList(m map[string]float64) string {
 	parts := make([]string, 0, len(m))
 	for _, k := range slices.Sorted(maps.Keys(m)) {
-		parts = append(parts, k+"="+credits(m[k]))
+		parts = append(parts, k+"="+number(m[k]))
 	}
 	return strings.Join(parts, ", ")
 }

@@ -8,8 +8,8 @@ import (
 	"github.com/hashicorp/cli"
 	"github.com/posener/complete"
 
-	httpapi "github.com/planetary/planetary/core/api"
 	api "github.com/planetary/planetary/core/api/client"
+	"github.com/planetary/planetary/core/api/view"
 	"github.com/planetary/planetary/core/mission"
 )
 
@@ -59,8 +59,8 @@ func (c *JobSubmitCommand) Run(args []string) int {
 	for i, j := range specs {
 		batch[i] = api.JobSubmit{
 			ID: j.ID, Key: j.Key, Shard: j.Shard, Capabilities: j.Capabilities, Priority: j.Priority,
-			Value: api.Credits(j.ValueMu), MaxPrice: api.Credits(j.MaxPriceMu), Kind: j.Kind,
-			Payload: json.RawMessage(j.Payload), Units: httpapi.UnitsView(j.Units),
+			ValueMicro: j.ValueMu, MaxPriceMicro: j.MaxPriceMu, Kind: j.Kind,
+			Payload: json.RawMessage(j.Payload), Units: view.Units(j.Units),
 		}
 	}
 	client, err := c.client()

@@ -95,11 +95,11 @@ func renderLedger(l api.Ledger) string {
 	row := func(scope string, cs api.Counts) []string {
 		r := []string{scope}
 		var n int64
-		var v float64
+		var v int64
 		for _, s := range states {
 			sc := cs[s]
-			n, v = n+sc.Jobs, v+sc.Value
-			r = append(r, fmt.Sprintf("%d (%s)", sc.Jobs, credits(sc.Value)))
+			n, v = n+sc.Jobs, v+sc.ValueMicro
+			r = append(r, fmt.Sprintf("%d (%s)", sc.Jobs, credits(sc.ValueMicro)))
 		}
 		return append(r, fmt.Sprintf("%d (%s)", n, credits(v)))
 	}
@@ -116,25 +116,25 @@ func renderLedger(l api.Ledger) string {
 	} else {
 		fr := make([][]string, len(l.Flows))
 		for i, f := range l.Flows {
-			fr[i] = []string{f.From, f.To, fmt.Sprint(f.Jobs), credits(f.Value)}
+			fr[i] = []string{f.From, f.To, fmt.Sprint(f.Jobs), credits(f.ValueMicro)}
 		}
 		b.WriteString(table([]string{"From", "To", "Jobs", "Value"}, fr))
 	}
 
 	b.WriteString("\n\nPayments\n")
-	if len(l.Payments) == 0 {
+	if len(l.PaymentsMicro) == 0 {
 		b.WriteString("none")
 	} else {
-		nodes := make([]string, 0, len(l.Payments))
-		var total float64
-		for n, v := range l.Payments {
+		nodes := make([]string, 0, len(l.PaymentsMicro))
+		var total int64
+		for n, v := range l.PaymentsMicro {
 			nodes = append(nodes, n)
 			total += v
 		}
 		sort.Strings(nodes)
 		pr := make([][]string, 0, len(nodes)+1)
 		for _, n := range nodes {
-			pr = append(pr, []string{n, credits(l.Payments[n])})
+			pr = append(pr, []string{n, credits(l.PaymentsMicro[n])})
 		}
 		pr = append(pr, []string{"total", credits(total)})
 		b.WriteString(table([]string{"Node", "Paid"}, pr))

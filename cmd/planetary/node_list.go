@@ -49,7 +49,7 @@ func (c *NodeListCommand) Run(args []string) int {
 	rows := make([][]string, len(nodes))
 	for i, n := range nodes {
 		rows[i] = []string{n.ID, n.Shard, orDash(n.Plugin), orDash(n.Status), pluginStateLine(n), orDash(strings.Join(n.Capabilities, ",")),
-			fmt.Sprintf("%d/%d", n.Active, n.Capacity), credits(n.Price.Base), ageMs(n.HeartbeatAgeMs)}
+			fmt.Sprintf("%d/%d", n.Active, n.Capacity), credits(n.Price.BaseMicro), ageMs(n.HeartbeatAgeMs)}
 	}
 	c.Ui.Output(table([]string{"ID", "Shard", "Kind", "Status", "Plugin", "Capabilities", "Active", "Price", "Heartbeat"}, rows))
 	return 0

@@ -7,7 +7,7 @@ import (
 	"github.com/hashicorp/cli"
 	"github.com/posener/complete"
 
-	httpapi "github.com/planetary/planetary/core/api"
+	"github.com/planetary/planetary/core/api/view"
 )
 
 // NodeRegisterCommand registers a node from an HCL file.
@@ -50,7 +50,7 @@ func (c *NodeRegisterCommand) Run(args []string) int {
 		return c.fail("Error: %s must hold exactly one node block and nothing else", path)
 	}
 	rec := m.Nodes[0].Record()
-	n := httpapi.NodeView(&rec)
+	n := view.Node(&rec)
 	n.Reason = reason
 	client, err := c.client()
 	if err != nil {

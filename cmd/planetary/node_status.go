@@ -91,9 +91,9 @@ func (c *NodeStatusCommand) Run(args []string) int {
 	))
 	p := n.Price
 	c.Ui.Output("\nPrice")
-	c.Ui.Output(kv("Price", priceSource(n), "Currency", p.Currency, "Unit", p.Unit, "Base", credits(p.Base), "Expression", p.Expr))
+	c.Ui.Output(kv("Price", priceSource(n), "Currency", p.Currency, "Unit", p.Unit, "Base", credits(p.BaseMicro), "Expression", p.Expr))
 	for _, r := range p.Rates {
-		c.Ui.Output(fmt.Sprintf("  per %s: %s", r.Unit, credits(r.PerUnit)))
+		c.Ui.Output(fmt.Sprintf("  per %s: %s", r.Unit, credits(r.PerUnitMicro)))
 	}
 	a := n.Attestations
 	if a.Jurisdiction != "" || len(a.Certifications)+len(a.DataResidency)+len(a.Tags) > 0 {
@@ -115,7 +115,7 @@ func (c *NodeStatusCommand) Run(args []string) int {
 	if len(out.Jobs) > 0 {
 		rows := make([][]string, len(out.Jobs))
 		for i, j := range out.Jobs {
-			rows[i] = []string{j.ID, j.State, fmt.Sprint(j.Attempt), credits(j.Quote), stamp(j.AssignedAt)}
+			rows[i] = []string{j.ID, j.State, fmt.Sprint(j.Attempt), credits(j.QuoteMicro), stamp(j.AssignedAt)}
 		}
 		c.Ui.Output("\nRunning jobs")
 		c.Ui.Output(table([]string{"ID", "State", "Attempt", "Quote", "Assigned"}, rows))
@@ -166,9 +166,9 @@ func priceSource(n api.Node) string {
 		return n.PriceSource
 	}
 	if d := n.DeclaredPrice; d != nil {
-		desc := credits(d.Base)
+		desc := credits(d.BaseMicro)
 		for _, r := range d.Rates {
-			desc += " + " + credits(r.PerUnit) + "/" + r.Unit
+			desc += " + " + credits(r.PerUnitMicro) + "/" + r.Unit
 		}
 		if d.Expr != "" {
 			desc += " + expr"

@@ -8,6 +8,7 @@ import (
 	"github.com/posener/complete"
 
 	api "github.com/planetary/planetary/core/api/client"
+	"github.com/planetary/planetary/core/limits"
 )
 
 // NodeUpdateCommand changes a node's limits and price.
@@ -88,8 +89,12 @@ func (c *NodeUpdateCommand) Run(args []string) int {
 		if err != nil {
 			return c.apiFail("reading node", err)
 		}
+		mu, err := limits.Credits("-price-base", priceBase)
+		if err != nil {
+			return c.fail("Error: %v", err)
+		}
 		p := n.Price
-		p.Base = priceBase
+		p.Base, p.BaseMicro = 0, mu
 		req.Price = &p
 	}
 	res, err := client.UpdateNode(ctx, pos[0], req)

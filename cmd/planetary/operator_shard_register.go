@@ -8,8 +8,8 @@ import (
 	"github.com/hashicorp/cli"
 	"github.com/posener/complete"
 
-	httpapi "github.com/planetary/planetary/core/api"
 	api "github.com/planetary/planetary/core/api/client"
+	"github.com/planetary/planetary/core/api/view"
 )
 
 // shardFlags are the tunables shared by shard register and shard update.
@@ -107,7 +107,7 @@ func (c *OperatorShardRegisterCommand) Run(args []string) int {
 			return c.fail("Error: %s must hold exactly one shard block and nothing else", path)
 		}
 		rec := m.Shards[0].Record()
-		s = httpapi.ShardView(&rec)
+		s = view.Shard(&rec)
 	case path == "" && len(pos) == 1:
 		s = api.Shard{Name: pos[0], DisplayName: sf.displayName, Region: sf.region, LatencyBudgetMs: sf.latencyBudget,
 			MaxQueue: sf.maxQueue, QueueAlertThreshold: sf.alertThreshold, SpilloverTargets: splitList(sf.targets)}

@@ -24,7 +24,8 @@ import (
 // ---- ledger and events
 
 func (h *HTTP) ledger(w http.ResponseWriter, r *http.Request) (any, error) {
-	out := Ledger{Shards: map[string]Counts{}, Nodes: map[string]Counts{}, Payments: map[string]float64{}, Flows: []Flow{}}
+	out := Ledger{Shards: map[string]Counts{}, Nodes: map[string]Counts{}, Payments: map[string]float64{},
+		PaymentsMicro: map[string]int64{}, Flows: []Flow{}}
 	h.b.Read(func(s *state.Store) {
 		out.Global = CountsView(s.Global())
 		for _, sh := range s.Shards() {
@@ -34,10 +35,11 @@ func (h *HTTP) ledger(w http.ResponseWriter, r *http.Request) (any, error) {
 			out.Nodes[n.ID] = CountsView(s.NodeCounts(n.ID))
 		}
 		for _, f := range s.Flows() {
-			out.Flows = append(out.Flows, Flow{From: f.From, To: f.To, Jobs: f.Jobs, Value: Credits(f.ValueMu)})
+			out.Flows = append(out.Flows, Flow{From: f.From, To: f.To, Jobs: f.Jobs, Value: Credits(f.ValueMu), ValueMicro: f.ValueMu})
 		}
 		for _, p := range s.Payments() {
 			out.Payments[p.Node] = Credits(p.AmountMu)
+			out.PaymentsMicro[p.Node] = p.AmountMu
 		}
 		for _, inv := range raftfsm.CheckInvariants(s) {
 			out.Invariants = append(out.Invariants, Invariant{ID: inv.ID, OK: inv.OK, Message: inv.Message})

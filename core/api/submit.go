@@ -90,13 +90,13 @@ func validateSubmit(req []JobSubmit) ([]command.JobSubmit, error) {
 		if err := limits.Attempts(f("max_attempts"), j.MaxAttempts); err != nil {
 			return nil, limitError(f("max_attempts"), err)
 		}
-		value, err := limits.Credits(f("value"), j.Value)
+		value, err := checkMoney(f("value"), j.Value, j.ValueMicro)
 		if err != nil {
-			return nil, limitError(f("value"), err)
+			return nil, err
 		}
-		maxPrice, err := limits.Credits(f("max_price"), j.MaxPrice)
+		maxPrice, err := checkMoney(f("max_price"), j.MaxPrice, j.MaxPriceMicro)
 		if err != nil {
-			return nil, limitError(f("max_price"), err)
+			return nil, err
 		}
 		units, err := UnitsRecord(j.Units)
 		if err != nil {

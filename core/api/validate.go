@@ -32,8 +32,29 @@ func checkCredits(field string, c float64) error {
 	return limitCheck(field, err)
 }
 
+// checkMoney checks an amount given in credits, micro-credits or both
+// (then they must agree); field names the credits field, field+"_micro" the
+// other.
+func checkMoney(field string, credits float64, micro int64) (int64, error) {
+	mu, err := limits.Credits(field, credits)
+	if err != nil {
+		return 0, limitCheck(field, err)
+	}
+	if micro == 0 {
+		return mu, nil
+	}
+	if err := limits.Micro(field+"_micro", micro); err != nil {
+		return 0, limitCheck(field+"_micro", err)
+	}
+	if credits != 0 && mu != micro {
+		return 0, badRequest(field+"_micro", "%s_micro: %d micro-credits disagrees with %s %v credits; give one of them",
+			field, micro, field, credits)
+	}
+	return micro, nil
+}
+
 func checkPrice(prefix string, p Price) error {
-	if err := checkCredits(prefix+"base", p.Base); err != nil {
+	if _, err := checkMoney(prefix+"base", p.Base, p.BaseMicro); err != nil {
 		return err
 	}
 	if len(p.Rates) > limits.MaxCapabilities {
@@ -41,7 +62,7 @@ func checkPrice(prefix string, p Price) error {
 		return badRequest(f, "%s: %d rates, at most %d allowed", f, len(p.Rates), limits.MaxCapabilities)
 	}
 	for i, r := range p.Rates {
-		if err := checkCredits(fmt.Sprintf("%srates[%d].per_unit", prefix, i), r.PerUnit); err != nil {
+		if _, err := checkMoney(fmt.Sprintf("%srates[%d].per_unit", prefix, i), r.PerUnit, r.PerUnitMicro); err != nil {
 			return err
 		}
 	}

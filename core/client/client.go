@@ -18,8 +18,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	httpapi "github.com/planetary/planetary/core/api"
 	api "github.com/planetary/planetary/core/api/client"
+	"github.com/planetary/planetary/core/api/view"
 	"github.com/planetary/planetary/raftfsm/state"
 	"github.com/planetary/planetary/sdk/host"
 )
@@ -356,7 +356,7 @@ func (c *Client) register(ctx context.Context) error {
 	req := api.ClientRegister{Client: c.cfg.Name, Nodes: []api.Node{}}
 	kinds := map[string]bool{}
 	for _, n := range c.cfg.Nodes {
-		req.Nodes = append(req.Nodes, httpapi.NodeView(&n))
+		req.Nodes = append(req.Nodes, view.Node(&n))
 		if n.PluginKind != "" && !kinds[n.PluginKind] {
 			kinds[n.PluginKind] = true
 			req.Kinds = append(req.Kinds, n.PluginKind)

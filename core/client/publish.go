@@ -140,9 +140,9 @@ func (nr *nodeRunner) withFingerprint(st api.NodeState, fp sdk.Fingerprint) api.
 }
 
 func priceOf(ps sdk.PriceSchedule) api.Price {
-	p := api.Price{Currency: ps.Currency, Base: api.Credits(ps.BaseMu), Expr: ps.Expr}
+	p := api.Price{Currency: ps.Currency, BaseMicro: ps.BaseMu, Expr: ps.Expr}
 	for _, r := range ps.Rates {
-		p.Rates = append(p.Rates, api.PriceRate{Unit: r.Unit, PerUnit: api.Credits(r.PerUnitMu)})
+		p.Rates = append(p.Rates, api.PriceRate{Unit: r.Unit, PerUnitMicro: r.PerUnitMu})
 	}
 	return p
 }

@@ -5,8 +5,8 @@ import (
 	"path"
 	"slices"
 
-	httpapi "github.com/planetary/planetary/core/api"
 	api "github.com/planetary/planetary/core/api/client"
+	"github.com/planetary/planetary/core/api/view"
 	"github.com/planetary/planetary/raftfsm/state"
 )
 
@@ -86,7 +86,7 @@ func (c *Client) reconcile(ctx context.Context, nodes []api.Node) {
 
 // claim launches a plugin for n, claims n and starts serving it.
 func (c *Client) claim(ctx context.Context, n api.Node) error {
-	rec := httpapi.NodeRecord(n)
+	rec := view.NodeRecord(n)
 	if err := c.cfg.Launcher.Launch(ctx, rec); err != nil {
 		return err
 	}

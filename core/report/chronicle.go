@@ -143,7 +143,7 @@ func Chronicle(in Input) string {
 	p("| Node | Shard | Status | Price | Completed | Earned (%s) | Busy now |\n| --- | --- | --- | ---: | ---: | ---: | ---: |\n", mdCell(cur))
 	for _, n := range sum.Nodes {
 		p("| %s | %s | %s | %s %s/%s | %s | %s | %d of %d (%s) |\n", mdCell(n.ID), mdCell(n.Shard), mdCell(n.Status),
-			fmtCredits(n.Price.BaseMu), mdCell(cur), mdCell(unitOf(n.Price)), num(n.Completed), fmtCredits(n.EarnedMu),
+			fmtCredits(n.Price.BaseMicro), mdCell(cur), mdCell(unitOf(n.Price)), num(n.Completed), fmtCredits(n.EarnedMu),
 			n.Active, n.Capacity, pct(n.Utilisation))
 	}
 	p("\n")

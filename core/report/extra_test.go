@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/planetary/planetary/core/api/client"
 	"github.com/planetary/planetary/raftfsm/state"
 )
 
@@ -120,8 +121,8 @@ func synthetic(jobs int) Input {
 		in.Shards = append(in.Shards, v)
 	}
 	for id, nl := range d.Nodes {
-		in.Nodes = append(in.Nodes, NodeView{ID: id, Shard: strings.Split(id, ".")[0], Status: "up", Capacity: 8,
-			Active: nl.Active, Completed: nl.Completed, EarnedMu: nl.EarnedMu})
+		in.Nodes = append(in.Nodes, NodeView{Node: client.Node{ID: id, Shard: strings.Split(id, ".")[0], Status: "up", Capacity: 8,
+			Active: nl.Active, Completed: nl.Completed}, EarnedMu: nl.EarnedMu})
 	}
 	return in
 }

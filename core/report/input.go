@@ -3,13 +3,15 @@
 // offline-verifiable ledger, a topology atlas (Mermaid and SVG), a plain
 // language chronicle and a dashboard that works from file:// with no network.
 //
-// The package defines its own Input so it depends on nothing but the event
-// records of raftfsm/state; callers adapt their views into it.
+// The package defines its own Input, over the event records of
+// raftfsm/state and the API's node view (core/api/client); callers adapt
+// their other views into it.
 package report
 
 import (
 	"time"
 
+	"github.com/planetary/planetary/core/api/client"
 	"github.com/planetary/planetary/core/health"
 	"github.com/planetary/planetary/raftfsm/state"
 )
@@ -114,66 +116,24 @@ type ShardView struct {
 	ValueMu map[string]int64 `json:"value_mu"`
 }
 
-// Resources are what a node's deployment offers.
-type Resources struct {
-	CPUCores  float64 `json:"cpu_cores,omitempty"`
-	MemoryGB  float64 `json:"memory_gb,omitempty"`
-	GPUClass  string  `json:"gpu_class,omitempty"`
-	GPUs      int64   `json:"gpus,omitempty"`
-	StorageGB float64 `json:"storage_gb,omitempty"`
-}
+// A bundle's node has the API's shapes (core/api/client): the view that
+// GET /v1/nodes serves, so every field of a node (its deployment's
+// entrypoint, its price in micro-credits, its plugin state ...) reaches the
+// bundle without a converter of its own.
+type (
+	Resources    = client.Resources
+	Deployment   = client.Deployment
+	PriceRate    = client.PriceRate
+	Price        = client.Price
+	Attestations = client.Attestations
+)
 
-// Deployment is a node's container DNA.
-type Deployment struct {
-	Orchestration string    `json:"orchestration,omitempty"`
-	Image         string    `json:"image,omitempty"`
-	Runtime       string    `json:"runtime,omitempty"`
-	Version       string    `json:"version,omitempty"`
-	Resources     Resources `json:"resources"`
-	Zones         []string  `json:"zones,omitempty"`
-}
-
-// PriceRate is a per-unit rate in micro-credits.
-type PriceRate struct {
-	Unit      string `json:"unit"`
-	PerUnitMu int64  `json:"per_unit_mu"`
-}
-
-// Price is a node's price schedule.
-type Price struct {
-	Currency string      `json:"currency,omitempty"`
-	Unit     string      `json:"unit,omitempty"`
-	BaseMu   int64       `json:"base_mu"`
-	Rates    []PriceRate `json:"rates,omitempty"`
-	Expr     string      `json:"expr,omitempty"`
-}
-
-// Attestations are a node's compliance envelope.
-type Attestations struct {
-	Certifications []string `json:"certifications,omitempty"`
-	Jurisdiction   string   `json:"jurisdiction,omitempty"`
-	DataResidency  []string `json:"data_residency,omitempty"`
-	Tags           []string `json:"tags,omitempty"`
-}
-
-// NodeView is one node at report time.
+// NodeView is one node at report time: the API's node view (FromStore
+// builds it with core/api/view, as the API does), plus what it earned.
+// Active is assigned+running jobs on the node.
 type NodeView struct {
-	ID           string   `json:"id"`
-	Shard        string   `json:"shard"`
-	PluginKind   string   `json:"plugin_kind,omitempty"`
-	Status       string   `json:"status"` // state.NodeStatus names: up, down, retired
-	Capabilities []string `json:"capabilities,omitempty"`
-	Capacity     int64    `json:"capacity"`
-	// Active is assigned+running jobs on the node.
-	Active         int64        `json:"active"`
-	Quota          int64        `json:"quota,omitempty"`
-	LatencyMs      int64        `json:"latency_ms,omitempty"`
-	HeartbeatAgeMs int64        `json:"heartbeat_age_ms"`
-	Deployment     Deployment   `json:"deployment"`
-	Price          Price        `json:"price"`
-	Attestations   Attestations `json:"attestations"`
-	Completed      int64        `json:"completed"`
-	EarnedMu       int64        `json:"earned_mu"`
+	client.Node
+	EarnedMu int64 `json:"earned_mu"`
 }
 
 // Counts are job counts and values by state name.

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/planetary/planetary/core/api/client"
 	"github.com/planetary/planetary/raftfsm/fsmtest"
 	"github.com/planetary/planetary/raftfsm/state"
 )
@@ -108,7 +109,7 @@ func TestMermaid(t *testing.T) {
 	base := fixture()
 	odd := fixture()
 	odd.Shards = append(odd.Shards, ShardView{Name: "a.b-c", Health: HealthAlert}, ShardView{Name: "a_b_c", DisplayName: `quote " | pipe`})
-	odd.Nodes = append(odd.Nodes, NodeView{ID: "a.b-c.n-1", Shard: "a.b-c", Status: "retired"}, NodeView{ID: "orphan.x", Shard: "ghost", Status: "unknown"})
+	odd.Nodes = append(odd.Nodes, NodeView{Node: client.Node{ID: "a.b-c.n-1", Shard: "a.b-c", Status: "retired"}}, NodeView{Node: client.Node{ID: "orphan.x", Shard: "ghost", Status: "unknown"}})
 	odd.Ledger.Flows = append(odd.Ledger.Flows, Flow{From: "a.b-c", To: "a_b_c", Jobs: 3})
 	cases := []struct {
 		name string

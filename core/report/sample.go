@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/planetary/planetary/core/api/client"
 	"github.com/planetary/planetary/raftfsm/state"
 )
 
@@ -124,14 +125,14 @@ func Example() Input {
 	status := map[string]string{"earth.core-alpha": "up", "earth.edge": "down", "mars.gpu-1": "up"}
 	for _, n := range nodes {
 		nl := d.Nodes[n.id]
-		in.Nodes = append(in.Nodes, NodeView{
-			ID: n.id, Shard: n.shard, PluginKind: "sim", Status: status[n.id], Capabilities: []string{"general"},
+		in.Nodes = append(in.Nodes, NodeView{Node: client.Node{
+			ID: n.id, Shard: n.shard, Plugin: "sim", Status: status[n.id], Capabilities: []string{"general"},
 			Capacity: 4, Active: nl.Active, LatencyMs: 30, HeartbeatAgeMs: 800,
 			Deployment:   Deployment{Orchestration: "kubernetes", Image: "registry.example/" + n.id + ":1.0", Runtime: "go", Resources: Resources{CPUCores: 8, MemoryGB: 32}, Zones: []string{n.shard + "-a"}},
-			Price:        Price{Currency: "credits", Unit: "job", BaseMu: 700_000, Rates: []PriceRate{{Unit: "second", PerUnitMu: 10}}},
+			Price:        Price{Currency: "credits", Unit: "job", Base: 0.7, BaseMicro: 700_000, Rates: []PriceRate{{Unit: "second", PerUnit: 0.00001, PerUnitMicro: 10}}},
 			Attestations: Attestations{Certifications: []string{"SOC2"}, Jurisdiction: "EU"},
-			Completed:    nl.Completed, EarnedMu: nl.EarnedMu,
-		})
+			Completed:    nl.Completed,
+		}, EarnedMu: nl.EarnedMu})
 	}
 	for i := int64(0); i < 5; i++ {
 		in.Series = append(in.Series, Sample{TimeMs: i * 1000, PerShard: map[string]ShardSample{

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"sort"
 
+	"github.com/planetary/planetary/core/api/view"
 	"github.com/planetary/planetary/core/health"
 	"github.com/planetary/planetary/raftfsm"
 	"github.com/planetary/planetary/raftfsm/state"
@@ -47,26 +48,8 @@ func FromStore(s *state.Store) Input {
 		in.Shards = append(in.Shards, v)
 	}
 	for _, n := range s.Nodes() {
-		v := NodeView{
-			ID: n.ID, Shard: n.Shard, PluginKind: n.PluginKind, Status: n.Status.String(),
-			Capabilities: append([]string(nil), n.Capabilities...), Capacity: n.Capacity,
-			Active: int64(s.ActiveCount(n.ID)), Quota: n.Quota, LatencyMs: n.LatencyMs, HeartbeatAgeMs: -1,
-			Deployment: Deployment{
-				Orchestration: n.Deployment.Orchestration, Image: n.Deployment.Image, Runtime: n.Deployment.Runtime,
-				Version: n.Deployment.Version, Zones: append([]string(nil), n.Deployment.Zones...),
-				Resources: Resources{CPUCores: n.Deployment.Resources.CPUCores, MemoryGB: n.Deployment.Resources.MemoryGB,
-					GPUClass: n.Deployment.Resources.GPUClass, GPUs: n.Deployment.Resources.GPUs, StorageGB: n.Deployment.Resources.StorageGB},
-			},
-			Price: Price{Currency: n.Price.Currency, Unit: n.Price.Unit, BaseMu: n.Price.BaseMu, Expr: n.Price.Expr},
-			Attestations: Attestations{
-				Certifications: append([]string(nil), n.Attestations.Certifications...), Jurisdiction: n.Attestations.Jurisdiction,
-				DataResidency: append([]string(nil), n.Attestations.DataResidency...), Tags: append([]string(nil), n.Attestations.Tags...),
-			},
-			Completed: s.CompletedOn(n.ID), EarnedMu: s.PaymentTo(n.ID),
-		}
-		for _, r := range n.Price.Rates {
-			v.Price.Rates = append(v.Price.Rates, PriceRate{Unit: r.Unit, PerUnitMu: r.PerUnitMu})
-		}
+		v := NodeView{Node: view.Node(n), EarnedMu: s.PaymentTo(n.ID)}
+		v.Active, v.Completed = int64(s.ActiveCount(n.ID)), s.CompletedOn(n.ID)
 		in.Nodes = append(in.Nodes, v)
 	}
 	head := s.Head()

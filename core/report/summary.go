@@ -204,7 +204,7 @@ func BuildSummary(in Input, led LedgerDoc) Summary {
 		s.Shards = append(s.Shards, ss)
 	}
 	for _, n := range in.Nodes {
-		ns := NodeSummary{NodeView: n, Earned: credits(n.EarnedMu), PriceBase: credits(n.Price.BaseMu)}
+		ns := NodeSummary{NodeView: n, Earned: credits(n.EarnedMu), PriceBase: credits(n.Price.BaseMicro)}
 		if n.Capacity > 0 {
 			ns.Utilisation = float64(n.Active) / float64(n.Capacity)
 		}

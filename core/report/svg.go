@@ -112,7 +112,7 @@ func SVG(in Input) string {
 			fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#f5f7ff" font-weight="bold">%s</text>`, spine+24, ny+17, esc(clip(n.ID, svgNodeChars-2)))
 			for l, line := range []string{
 				fmt.Sprintf("%s · %d/%d active · %d done", n.Status, n.Active, n.Capacity, n.Completed),
-				fmt.Sprintf("price %s %s/%s", fmtCredits(n.Price.BaseMu), cur, unitOf(n.Price)),
+				fmt.Sprintf("price %s %s/%s", fmtCredits(n.Price.BaseMicro), cur, unitOf(n.Price)),
 				fmt.Sprintf("earned %s %s", fmtCredits(n.EarnedMu), cur),
 			} {
 				fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#c8d3f5">%s</text>`, spine+24, ny+33+16*l, esc(clip(line, svgNodeChars)))

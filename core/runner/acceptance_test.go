@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	api "github.com/planetary/planetary/core/api/client"
 	"github.com/planetary/planetary/core/report"
 	"github.com/planetary/planetary/raftfsm/state"
 )
@@ -99,9 +100,9 @@ func TestShardBalance(t *testing.T) {
 		{
 			name: "equal utilisation per slot-second",
 			nodes: []report.NodeView{
-				{ID: "h1", Shard: "helios", Status: "up", Capabilities: []string{"gpu"}, Capacity: 20, Completed: 400},
-				{ID: "h2", Shard: "helios", Status: "up", Capabilities: []string{"gpu"}, Capacity: 10, Completed: 100},
-				{ID: "e1", Shard: "earth", Status: "up", Capabilities: []string{"finance"}, Capacity: 10, Completed: 5},
+				{Node: api.Node{ID: "h1", Shard: "helios", Status: "up", Capabilities: []string{"gpu"}, Capacity: 20, Completed: 400}},
+				{Node: api.Node{ID: "h2", Shard: "helios", Status: "up", Capabilities: []string{"gpu"}, Capacity: 10, Completed: 100}},
+				{Node: api.Node{ID: "e1", Shard: "earth", Status: "up", Capabilities: []string{"finance"}, Capacity: 10, Completed: 5}},
 			},
 			// h2 joins halfway: 100/(10*5s) == 400/(20*10s).
 			events:   []state.Event{ev(state.EvNodeUp, "h1", 0), ev(state.EvNodeUp, "e1", 0), ev(state.EvNodeUp, "h2", 5*sec)},
@@ -111,8 +112,8 @@ func TestShardBalance(t *testing.T) {
 		{
 			name: "a peer that completed nothing is unbounded skew",
 			nodes: []report.NodeView{
-				{ID: "a", Shard: "s", Status: "up", Capabilities: []string{"x"}, Capacity: 4, Completed: 40},
-				{ID: "b", Shard: "s", Status: "up", Capabilities: []string{"x"}, Capacity: 4},
+				{Node: api.Node{ID: "a", Shard: "s", Status: "up", Capabilities: []string{"x"}, Capacity: 4, Completed: 40}},
+				{Node: api.Node{ID: "b", Shard: "s", Status: "up", Capabilities: []string{"x"}, Capacity: 4}},
 			},
 			events:   []state.Event{ev(state.EvNodeUp, "a", 0), ev(state.EvNodeUp, "b", 0)},
 			wantSkew: []float64{-1},
@@ -120,9 +121,9 @@ func TestShardBalance(t *testing.T) {
 		{
 			name: "a node that joined as its shard's work ran out is not compared",
 			nodes: []report.NodeView{
-				{ID: "a", Shard: "s", Status: "up", Capabilities: []string{"x"}, Capacity: 4, Completed: 40},
-				{ID: "b", Shard: "s", Status: "up", Capabilities: []string{"x"}, Capacity: 4, Completed: 20},
-				{ID: "late", Shard: "s", Status: "up", Capabilities: []string{"x"}, Capacity: 4},
+				{Node: api.Node{ID: "a", Shard: "s", Status: "up", Capabilities: []string{"x"}, Capacity: 4, Completed: 40}},
+				{Node: api.Node{ID: "b", Shard: "s", Status: "up", Capabilities: []string{"x"}, Capacity: 4, Completed: 20}},
+				{Node: api.Node{ID: "late", Shard: "s", Status: "up", Capabilities: []string{"x"}, Capacity: 4}},
 			},
 			events:   []state.Event{ev(state.EvNodeUp, "a", 0), ev(state.EvNodeUp, "b", 0), ev(state.EvNodeUp, "late", 9500*sec/1000)},
 			wantSkew: []float64{2},
@@ -131,9 +132,9 @@ func TestShardBalance(t *testing.T) {
 		{
 			name: "down time is not counted and a down node is not compared",
 			nodes: []report.NodeView{
-				{ID: "a", Shard: "s", Status: "up", Capabilities: []string{"x"}, Capacity: 4, Completed: 40},
-				{ID: "b", Shard: "s", Status: "up", Capabilities: []string{"x"}, Capacity: 4, Completed: 20},
-				{ID: "c", Shard: "s", Status: "down", Capabilities: []string{"x"}, Capacity: 4},
+				{Node: api.Node{ID: "a", Shard: "s", Status: "up", Capabilities: []string{"x"}, Capacity: 4, Completed: 40}},
+				{Node: api.Node{ID: "b", Shard: "s", Status: "up", Capabilities: []string{"x"}, Capacity: 4, Completed: 20}},
+				{Node: api.Node{ID: "c", Shard: "s", Status: "down", Capabilities: []string{"x"}, Capacity: 4}},
 			},
 			events: []state.Event{ev(state.EvNodeUp, "a", 0), ev(state.EvNodeUp, "b", 0), ev(state.EvNodeDown, "b", 5*sec),
 				ev(state.EvNodeUp, "c", 0), ev(state.EvNodeDown, "c", sec)},

@@ -263,15 +263,13 @@ func cutAtLedger(in *report.Input, led api.Ledger) {
 	}
 }
 
-func mu(v float64) int64 { return api.Micro(v) }
-
 func countsOf(c api.Counts) (map[string]int64, map[string]int64) {
 	jobs, val := map[string]int64{}, map[string]int64{}
 	for _, st := range report.States() {
 		jobs[st], val[st] = 0, 0
 	}
 	for k, v := range c {
-		jobs[k], val[k] = v.Jobs, mu(v.Value)
+		jobs[k], val[k] = v.Jobs, v.ValueMicro
 	}
 	return jobs, val
 }
@@ -299,33 +297,12 @@ func shardViews(shards []api.Shard, systemPaused bool) []report.ShardView {
 	return out
 }
 
+// nodeViews keeps the API's node views as they are: a bundle's node is the
+// API's view (its earnings are filled from the ledger by cutAtLedger).
 func nodeViews(nodes []api.Node) []report.NodeView {
 	out := make([]report.NodeView, 0, len(nodes))
 	for _, n := range nodes {
-		d := n.Deployment
-		v := report.NodeView{
-			ID: n.ID, Shard: n.Shard, PluginKind: n.Plugin, Status: n.Status,
-			Capabilities: append([]string(nil), n.Capabilities...), Capacity: n.Capacity, Active: n.Active,
-			Quota: n.Quota, LatencyMs: n.LatencyMs, HeartbeatAgeMs: n.HeartbeatAgeMs,
-			Deployment: report.Deployment{
-				Orchestration: d.Orchestration, Image: d.Image, Runtime: d.Runtime, Version: d.Version,
-				Zones: append([]string(nil), d.Zones...),
-				Resources: report.Resources{CPUCores: d.Resources.CPUCores, MemoryGB: d.Resources.MemoryGB,
-					GPUClass: d.Resources.GPUClass, GPUs: d.Resources.GPUs, StorageGB: d.Resources.StorageGB},
-			},
-			Price: report.Price{Currency: n.Price.Currency, Unit: n.Price.Unit, BaseMu: mu(n.Price.Base), Expr: n.Price.Expr},
-			Attestations: report.Attestations{
-				Certifications: append([]string(nil), n.Attestations.Certifications...),
-				Jurisdiction:   n.Attestations.Jurisdiction,
-				DataResidency:  append([]string(nil), n.Attestations.DataResidency...),
-				Tags:           append([]string(nil), n.Attestations.Tags...),
-			},
-			Completed: n.Completed,
-		}
-		for _, r := range n.Price.Rates {
-			v.Price.Rates = append(v.Price.Rates, report.PriceRate{Unit: r.Unit, PerUnitMu: mu(r.PerUnit)})
-		}
-		out = append(out, v)
+		out = append(out, report.NodeView{Node: n})
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
@@ -345,10 +322,10 @@ func ledgerOf(l api.Ledger) report.Ledger {
 		out.Shards[name] = report.Counts{Jobs: j, ValueMu: v}
 	}
 	for _, f := range l.Flows {
-		out.Flows = append(out.Flows, report.Flow{From: f.From, To: f.To, Jobs: f.Jobs, ValueMu: mu(f.Value)})
+		out.Flows = append(out.Flows, report.Flow{From: f.From, To: f.To, Jobs: f.Jobs, ValueMu: f.ValueMicro})
 	}
-	for node, p := range l.Payments {
-		out.Payments[node] = mu(p)
+	for node, p := range l.PaymentsMicro {
+		out.Payments[node] = p
 	}
 	for _, inv := range l.Invariants {
 		out.Invariants = append(out.Invariants, report.Invariant{ID: inv.ID, OK: inv.OK, Message: inv.Message})

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
-	httpapi "github.com/planetary/planetary/core/api"
 	api "github.com/planetary/planetary/core/api/client"
+	"github.com/planetary/planetary/core/api/view"
 	"github.com/planetary/planetary/core/mission"
 	"github.com/planetary/planetary/core/report"
 	"github.com/planetary/planetary/raftfsm/command"
@@ -95,7 +95,7 @@ var renderers = map[string]renderer{
 	},
 	"shard.register": func(oc *report.OwnerCommand, args command.Command, rflag string) {
 		a := args.(*command.ShardRegister)
-		body := httpapi.ShardView(&a.Shard)
+		body := view.Shard(&a.Shard)
 		body.Reason = oc.Reason
 		oc.CLI = "planetary operator shard register" + flag("display-name", body.DisplayName) +
 			intFlag("latency-budget-ms", body.LatencyBudgetMs) + intFlag("max-queue", body.MaxQueue) +
@@ -120,7 +120,7 @@ var renderers = map[string]renderer{
 	},
 	"node.register": func(oc *report.OwnerCommand, args command.Command, rflag string) {
 		a := args.(*command.NodeRegister)
-		body := httpapi.NodeView(&a.Node)
+		body := view.Node(&a.Node)
 		body.Status, body.Reason = "", oc.Reason
 		oc.CLI = "planetary node register -config <node file>" + rflag + " # node " + quote(a.Node.ID)
 		post(oc, "/v1/nodes", body)
@@ -228,7 +228,7 @@ func shardUpdateBody(a *command.ShardUpdate, reason string) map[string]any {
 		case command.ShardSpilloverTargets:
 			body[f] = v.SpilloverTargets
 		case command.ShardPolicies:
-			body[f] = httpapi.ShardView(&v).Policies
+			body[f] = view.Shard(&v).Policies
 		}
 	}
 	return body

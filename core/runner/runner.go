@@ -18,8 +18,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	httpapi "github.com/planetary/planetary/core/api"
 	api "github.com/planetary/planetary/core/api/client"
+	"github.com/planetary/planetary/core/api/view"
 	"github.com/planetary/planetary/core/health"
 	"github.com/planetary/planetary/core/limits"
 	"github.com/planetary/planetary/core/mission"
@@ -422,8 +422,8 @@ func Submit(ctx context.Context, c *api.Client, jobs []mission.JobSpec, batch, i
 		for _, j := range jobs[lo:hi] {
 			req = append(req, api.JobSubmit{
 				ID: j.ID, Key: j.Key, Shard: j.Shard, Capabilities: j.Capabilities, Priority: j.Priority,
-				Value: api.Credits(j.ValueMu), MaxPrice: api.Credits(j.MaxPriceMu), Kind: j.Kind, Payload: j.Payload,
-				Units: httpapi.UnitsView(j.Units),
+				ValueMicro: j.ValueMu, MaxPriceMicro: j.MaxPriceMu, Kind: j.Kind, Payload: j.Payload,
+				Units: view.Units(j.Units),
 			})
 		}
 		select {

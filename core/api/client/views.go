@@ -7,8 +7,14 @@ import (
 )
 
 // The JSON views below are the wire types of the /v1 API. Field names are
-// snake_case; money is decimal credits (1 credit = 1,000,000 micro-credits);
-// times are Unix nanoseconds as stamped by the leader.
+// snake_case; times are Unix nanoseconds as stamped by the leader.
+//
+// Money is integer micro-credits (1 credit = 1,000,000 micro-credits) in the
+// fields named *_micro, which are what Go code reads and writes. Each view
+// also carries the amount in decimal credits under the older name (value,
+// quote, price.base, ...), for readers of the JSON: the server fills it from
+// the micro field. A request may give either; when it gives both they must
+// agree.
 
 // ErrorBody is the JSON body of every non-2xx response.
 type ErrorBody struct {
@@ -68,15 +74,19 @@ func Micro(credits float64) int64 { return limits.SaturatingMicro(credits) }
 
 // JobSubmit is one job of POST /v1/jobs.
 type JobSubmit struct {
-	ID           string          `json:"id,omitempty"`
-	Key          string          `json:"key,omitempty"`
-	Shard        string          `json:"shard"`
-	Capabilities []string        `json:"capabilities,omitempty"`
-	Priority     int64           `json:"priority,omitempty"`
-	Value        float64         `json:"value,omitempty"`
-	MaxPrice     float64         `json:"max_price,omitempty"`
-	Kind         string          `json:"kind,omitempty"`
-	Payload      json.RawMessage `json:"payload,omitempty"`
+	ID           string   `json:"id,omitempty"`
+	Key          string   `json:"key,omitempty"`
+	Shard        string   `json:"shard"`
+	Capabilities []string `json:"capabilities,omitempty"`
+	Priority     int64    `json:"priority,omitempty"`
+	Value        float64  `json:"value,omitempty"`
+	MaxPrice     float64  `json:"max_price,omitempty"`
+	// ValueMicro and MaxPriceMicro are Value and MaxPrice in micro-credits;
+	// the Go client sends these only.
+	ValueMicro    int64           `json:"value_micro,omitempty"`
+	MaxPriceMicro int64           `json:"max_price_micro,omitempty"`
+	Kind          string          `json:"kind,omitempty"`
+	Payload       json.RawMessage `json:"payload,omitempty"`
 	// Units the job expects per metered dimension, e.g. {"token": 800}
 	// (docs/pricing.md).
 	Units map[string]float64 `json:"units,omitempty"`
@@ -134,6 +144,12 @@ type Job struct {
 	Settled     *float64           `json:"settled,omitempty"`
 	Settlement  string             `json:"settlement,omitempty"`
 	MaxAttempts uint32             `json:"max_attempts,omitempty"`
+	// Money in micro-credits: value, max price, quote and, once completed,
+	// the settled amount (Value, MaxPrice, Quote and Settled in credits).
+	ValueMicro    int64  `json:"value_micro"`
+	MaxPriceMicro int64  `json:"max_price_micro,omitempty"`
+	QuoteMicro    int64  `json:"quote_micro,omitempty"`
+	SettledMicro  *int64 `json:"settled_micro,omitempty"`
 }
 
 // JobList is the body of GET /v1/jobs. Next is the cursor for the following
@@ -286,19 +302,23 @@ type Deployment struct {
 	Zones         []string  `json:"zones,omitempty"`
 }
 
-// PriceRate is a per-unit rate in credits.
+// PriceRate is a per-unit rate: PerUnitMicro micro-credits (PerUnit in
+// credits).
 type PriceRate struct {
-	Unit    string  `json:"unit"`
-	PerUnit float64 `json:"per_unit"`
+	Unit         string  `json:"unit"`
+	PerUnit      float64 `json:"per_unit"`
+	PerUnitMicro int64   `json:"per_unit_micro"`
 }
 
-// Price is a node's price schedule in credits.
+// Price is a node's price schedule: a base of BaseMicro micro-credits (Base
+// in credits) and its rates.
 type Price struct {
-	Currency string      `json:"currency,omitempty"`
-	Unit     string      `json:"unit,omitempty"`
-	Base     float64     `json:"base"`
-	Rates    []PriceRate `json:"rates,omitempty"`
-	Expr     string      `json:"expr,omitempty"`
+	Currency  string      `json:"currency,omitempty"`
+	Unit      string      `json:"unit,omitempty"`
+	Base      float64     `json:"base"`
+	BaseMicro int64       `json:"base_micro"`
+	Rates     []PriceRate `json:"rates,omitempty"`
+	Expr      string      `json:"expr,omitempty"`
 }
 
 // Attestations are a node's compliance envelope.
@@ -377,8 +397,9 @@ type NodeRetire struct {
 
 // StateCount is the number and value of jobs in one state.
 type StateCount struct {
-	Jobs  int64   `json:"jobs"`
-	Value float64 `json:"value"`
+	Jobs       int64   `json:"jobs"`
+	Value      float64 `json:"value"`
+	ValueMicro int64   `json:"value_micro"`
 }
 
 // Counts are job counts by state name.
@@ -386,10 +407,11 @@ type Counts map[string]StateCount
 
 // Flow is a spillover flow between shards.
 type Flow struct {
-	From  string  `json:"from"`
-	To    string  `json:"to"`
-	Jobs  int64   `json:"jobs"`
-	Value float64 `json:"value"`
+	From       string  `json:"from"`
+	To         string  `json:"to"`
+	Jobs       int64   `json:"jobs"`
+	Value      float64 `json:"value"`
+	ValueMicro int64   `json:"value_micro"`
 }
 
 // Invariant is one ledger invariant check.
@@ -407,14 +429,16 @@ type ChainHead struct {
 
 // Ledger is the body of GET /v1/ledger.
 type Ledger struct {
-	Global       Counts             `json:"global"`
-	Shards       map[string]Counts  `json:"shards"`
-	Nodes        map[string]Counts  `json:"nodes"`
-	Flows        []Flow             `json:"flows"`
-	Payments     map[string]float64 `json:"payments"`
-	Invariants   []Invariant        `json:"invariants"`
-	Chain        ChainHead          `json:"chain"`
-	AppliedIndex uint64             `json:"applied_index"`
+	Global   Counts             `json:"global"`
+	Shards   map[string]Counts  `json:"shards"`
+	Nodes    map[string]Counts  `json:"nodes"`
+	Flows    []Flow             `json:"flows"`
+	Payments map[string]float64 `json:"payments"`
+	// PaymentsMicro is Payments in micro-credits.
+	PaymentsMicro map[string]int64 `json:"payments_micro"`
+	Invariants    []Invariant      `json:"invariants"`
+	Chain         ChainHead        `json:"chain"`
+	AppliedIndex  uint64           `json:"applied_index"`
 }
 
 // Events is the body of GET /v1/events. Index is the seq to pass as index=
