@@ -38,9 +38,11 @@ Options:
 
   -out=<file>          Write the report here (default: print it).
   -quick               Small runs, 1M-job figures skipped (a smoke test).
-  -only=<groups>       Comma list of P1,P2,P3,P4,P5,P6,P7,P8,micro,disk.
+  -only=<groups>       Comma list of P1,P2,P3,P4,P5,P6,P7,P8,micro,P9,disk.
                        disk (the data dir's size over 1M-job runs) runs
                        only when named.
+  -soak-jobs=<n>       Jobs of the P9 soak (default 10000000, 200000 with
+                       -quick); it samples every tenth of them.
   -dir=<dir>           Module root for go test (default ".").
   -cpuprofile=<file>   CPU profile of this process (the in-process runs).
   -memprofile=<file>   Heap profile at the end.
@@ -55,6 +57,7 @@ func (c *BenchCommand) Run(args []string) int {
 	var (
 		out, only, dir, cpuProf, memProf string
 		quick, verbose                   bool
+		soakJobs                         int
 	)
 	fs.StringVar(&out, "out", "", "")
 	fs.BoolVar(&quick, "quick", false, "")
@@ -63,6 +66,7 @@ func (c *BenchCommand) Run(args []string) int {
 	fs.StringVar(&cpuProf, "cpuprofile", "", "")
 	fs.StringVar(&memProf, "memprofile", "", "")
 	fs.BoolVar(&verbose, "v", false, "")
+	fs.IntVar(&soakJobs, "soak-jobs", 0, "")
 	if err := fs.Parse(args); err != nil {
 		c.Ui.Error(err.Error())
 		return cli.RunResultHelp
@@ -70,6 +74,10 @@ func (c *BenchCommand) Run(args []string) int {
 	if fs.NArg() != 0 {
 		c.Ui.Error("bench takes no arguments")
 		return cli.RunResultHelp
+	}
+	if soakJobs < 0 || (soakJobs > 0 && soakJobs < 10) {
+		c.Ui.Error(fmt.Sprintf("-soak-jobs %d: want at least 10 jobs (the soak samples every tenth)", soakJobs))
+		return 1
 	}
 	var groups []string
 	if only != "" {
@@ -109,6 +117,7 @@ func (c *BenchCommand) Run(args []string) int {
 		SelfPath:  self,
 		ModuleDir: absDir,
 		Quick:     quick,
+		SoakJobs:  soakJobs,
 		Only:      groups,
 		Progress:  progress{c.Ui, verbose},
 		HasCommand: func(name string) bool {

@@ -68,6 +68,43 @@ func TestLifecycle(t *testing.T) {
 	}
 }
 
+// TestLifecycleSoak: a small P9 run (the soak's retention, event retention
+// and raft settings) takes a sample at every tenth of its jobs and restarts
+// on its data dir with the API answering.
+func TestLifecycleSoak(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts plugin processes")
+	}
+	bin, err := planetaryBin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultLifecycleConfig()
+	cfg.SelfPath, cfg.Jobs, cfg.Batch, cfg.StallTimeout = bin, 3000, 100, 30*time.Second
+	cfg.MissionHCL, cfg.AgentHCL, cfg.ServerHCL = soakRetention, soakAgent, soakServer
+	cfg.SampleEvery, cfg.Restart = 300, true
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	r, err := Lifecycle(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Completions arrive in batches: one sample may stand for two tenths.
+	if len(r.Samples) < 3 || r.RestartErr != nil || r.RestartToAPI <= 0 {
+		t.Fatalf("%d samples, restart %s %v", len(r.Samples), r.RestartToAPI, r.RestartErr)
+	}
+	var prev int64
+	for i, sm := range r.Samples {
+		if sm.Finished <= prev || sm.RSS <= 0 || sm.LiveHeap == 0 || sm.RaftDB <= 0 || sm.Events <= 0 || sm.DataDir < sm.RaftDB+sm.Events {
+			t.Fatalf("sample %d after %d jobs: %+v", i, prev, sm)
+		}
+		prev = sm.Finished
+	}
+	if prev != 3000 {
+		t.Fatalf("last sample at %d jobs", prev)
+	}
+}
+
 func TestCeiling(t *testing.T) {
 	r, err := Ceiling(context.Background(), CeilingConfig{Entries: 5, Batch: 100})
 	if err != nil {

@@ -210,7 +210,7 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
 	if _, err := c.WaitLeader(sctx, -1); err != nil {
 		return c, err
 	}
-	src := missionHCL(WorkloadSim, cfg.Nodes, cfg.Capacity)
+	src := missionHCL(WorkloadSim, cfg.Nodes, cfg.Capacity, "")
 	if err := pollUntil(sctx, 50*time.Millisecond, func() (bool, error) {
 		for i, a := range c.apis {
 			if c.servers[i].exited() {

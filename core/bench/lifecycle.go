@@ -80,6 +80,31 @@ type LifecycleConfig struct {
 	// DiskEvery, when positive, samples the size of raft.db, the event log
 	// and the snapshots at this period (LifecycleResult.Disk).
 	DiskEvery time.Duration
+	// MissionHCL is appended to the mission (a retention block).
+	MissionHCL string
+	// SampleEvery, when positive, takes a SoakSample each time this many
+	// more jobs have finished (LifecycleResult.Samples).
+	SampleEvery int64
+	// Restart, when set, shuts the agent down after the run and starts a
+	// new one on the same data dir, measuring LifecycleResult.RestartToAPI.
+	Restart bool
+}
+
+// SoakSample is the agent's state after a number of jobs finished.
+type SoakSample struct {
+	Finished int64
+	At       time.Duration
+	// JobsPerSec is the jobs finished since the previous sample per second.
+	JobsPerSec float64
+	// LiveHeap is the process heap after a collection; RSS its resident
+	// set (the agent runs in this process; plugins are not included).
+	LiveHeap uint64
+	RSS      int64
+	// The data dir: raft.db, snapshots, event log and the whole dir.
+	RaftDB, Snapshots, Events, DataDir int64
+	// LiveJobs are the job records in the FSM, Tombs the collected jobs'
+	// tombs in the idempotency window.
+	LiveJobs, Tombs int
 }
 
 // DiskSample is the data dir's size at one moment of a run.
@@ -129,6 +154,13 @@ type LifecycleResult struct {
 	CPUPerJob time.Duration
 	// Disk are the samples taken every DiskEvery, the last one at the end.
 	Disk []DiskSample
+	// Samples are taken every SampleEvery finished jobs.
+	Samples []SoakSample
+	// RestartToAPI is, with Restart, the time from starting a new agent
+	// on the run's data dir to its first answered API request;
+	// RestartErr is why the restart failed.
+	RestartToAPI time.Duration
+	RestartErr   error
 }
 
 func (c *LifecycleConfig) fill() {
@@ -167,7 +199,7 @@ func (c *LifecycleConfig) fill() {
 
 // missionHCL is the benchmark fabric: one shard, n nodes of the workload's
 // plugin kind with room for every job in flight.
-func missionHCL(w Workload, nodes, capacity int) string {
+func missionHCL(w Workload, nodes, capacity int, extra string) string {
 	var b strings.Builder
 	b.WriteString("mission \"bench\" {\n  seed = 7\n}\n\nshard \"earth\" {\n  latency_budget_ms = 1000\n}\n")
 	for i := 1; i <= nodes; i++ {
@@ -185,6 +217,7 @@ node "earth.n%d" {
 }
 `, i, string(w), capacity, capacity)
 	}
+	b.WriteString(extra)
 	return b.String()
 }
 
@@ -269,16 +302,17 @@ func Lifecycle(ctx context.Context, cfg LifecycleConfig) (LifecycleResult, error
 	if diags.HasErrors() {
 		return LifecycleResult{}, fmt.Errorf("bench: agent config: %w", diags)
 	}
-	src := []byte(missionHCL(cfg.Workload, cfg.Nodes, cfg.Capacity))
+	src := []byte(missionHCL(cfg.Workload, cfg.Nodes, cfg.Capacity, cfg.MissionHCL))
 	m, diags := mission.ParseMission(src, "bench-mission.hcl")
 	if diags.HasErrors() {
 		return LifecycleResult{}, fmt.Errorf("bench: mission: %w", diags)
 	}
 	heapBefore := liveHeap()
-	a, err := agent.New(agent.Config{
+	acfg := agent.Config{
 		Logger: cfg.Logger, Agent: ac, Mission: m, MissionSource: src, MissionFile: "bench-mission.hcl",
 		Dev: true, SelfPath: cfg.SelfPath,
-	})
+	}
+	a, err := agent.New(acfg)
 	if err != nil {
 		return LifecycleResult{}, fmt.Errorf("bench: agent: %w", err)
 	}
@@ -362,6 +396,21 @@ func Lifecycle(ctx context.Context, cfg LifecycleConfig) (LifecycleResult, error
 			Snapshots: dirSize(filepath.Join(serverDir, "snapshots"))})
 		nextDisk = now.Add(cfg.DiskEvery)
 	}
+	var samples []SoakSample
+	lastSample, lastSampleAt := int64(0), start
+	nextSample := cfg.SampleEvery
+	soak := func(now time.Time, finished int64) {
+		sm := SoakSample{Finished: finished, At: now.Sub(start), LiveHeap: liveHeap(), RSS: selfRSS(),
+			RaftDB: fileSize(filepath.Join(serverDir, "raft.db")), Events: dirSize(filepath.Join(serverDir, "events")),
+			Snapshots: dirSize(filepath.Join(serverDir, "snapshots")), DataDir: dirSize(filepath.Join(dir, "agent"))}
+		if d := now.Sub(lastSampleAt).Seconds(); d > 0 {
+			sm.JobsPerSec = float64(finished-lastSample) / d
+		}
+		srv.Read(func(s *state.Store) { sm.LiveJobs, sm.Tombs = s.LiveJobs(), s.Tombs() })
+		samples = append(samples, sm)
+		lastSample, lastSampleAt = finished, now
+		nextSample = (finished/cfg.SampleEvery + 1) * cfg.SampleEvery
+	}
 	total := int64(cfg.Jobs)
 	warm := int64(float64(total) * cfg.WarmupFraction)
 	var warmAt time.Time
@@ -377,6 +426,9 @@ func Lifecycle(ctx context.Context, cfg LifecycleConfig) (LifecycleResult, error
 		}
 		if cfg.DiskEvery > 0 && !now.Before(nextDisk) {
 			sample(now, f)
+		}
+		if cfg.SampleEvery > 0 && f >= nextSample {
+			soak(now, f)
 		}
 		if f >= total {
 			final = c
@@ -425,7 +477,81 @@ func Lifecycle(ctx context.Context, cfg LifecycleConfig) (LifecycleResult, error
 	if heapAfter > heapBefore {
 		res.HeapPerJob = float64(heapAfter-heapBefore) / float64(cfg.Jobs)
 	}
+	res.Samples = samples
+	if cfg.Restart {
+		stop()
+		addr := a.HTTPAddr()
+		_ = a.Shutdown()
+		res.RestartToAPI, res.RestartErr = restartToAPI(ctx, acfg, addr)
+	}
 	return res, nil
+}
+
+// restartToAPI starts a new agent from cfg (the data dir of a finished run)
+// on addr, the address the run's agent listened on, and returns the time
+// from agent.New until its HTTP API answers a ledger read (Start goes on
+// with the mission and the client role meanwhile); it waits for Start too.
+func restartToAPI(ctx context.Context, cfg agent.Config, addr string) (time.Duration, error) {
+	ac := *cfg.Agent
+	ac.HTTPAddr = strings.TrimPrefix(addr, "http://")
+	cfg.Agent = &ac
+	cc := api.DefaultClientConfig()
+	cc.Address = addr
+	client, err := api.NewClient(cc)
+	if err != nil {
+		return 0, fmt.Errorf("bench: restart: api client: %w", err)
+	}
+	startCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	t0 := time.Now()
+	a, err := agent.New(cfg)
+	if err != nil {
+		return 0, fmt.Errorf("bench: restart: %w", err)
+	}
+	defer a.Shutdown()
+	started := make(chan error, 1)
+	go func() { started <- a.Start(startCtx) }()
+	var answered time.Duration
+	for answered == 0 {
+		rctx, rcancel := context.WithTimeout(startCtx, time.Second)
+		_, err := client.Ledger(rctx)
+		rcancel()
+		if err == nil {
+			answered = time.Since(t0)
+			break
+		}
+		select {
+		case err := <-started:
+			if err != nil {
+				return 0, fmt.Errorf("bench: restart: %w", err)
+			}
+			started <- nil
+		case <-startCtx.Done():
+			return 0, fmt.Errorf("bench: restart: API did not answer: %w", err)
+		case <-time.After(time.Millisecond):
+		}
+	}
+	if err := <-started; err != nil {
+		return 0, fmt.Errorf("bench: restart: %w", err)
+	}
+	return answered, nil
+}
+
+// selfRSS is this process's resident set size in bytes (0 when unknown).
+func selfRSS() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			var kb int64
+			if _, err := fmt.Sscanf(strings.TrimSpace(v), "%d kB", &kb); err == nil {
+				return kb << 10
+			}
+		}
+	}
+	return 0
 }
 
 func waitNodesUp(ctx context.Context, a *agent.Agent, n int, timeout time.Duration) error {

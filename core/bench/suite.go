@@ -22,8 +22,11 @@ type SuiteConfig struct {
 	ModuleDir string
 	// Quick shrinks every run (smoke test of the suite, not figures).
 	Quick bool
-	// Only limits the suite to these groups (P1..P8, "micro"); empty = all.
+	// Only limits the suite to these groups (P1..P9, "micro"); empty = all.
 	Only []string
+	// SoakJobs is the size of the P9 soak (0: 10,000,000; 200,000 with
+	// Quick); it samples every tenth of it.
+	SoakJobs int
 	// Progress receives one line per step and the raw go test output.
 	Progress io.Writer
 	// HasCommand reports whether the binary has a CLI command ("drill
@@ -35,17 +38,17 @@ type SuiteConfig struct {
 
 // Groups of the suite, in run order. Groups in optIn run only when -only
 // names them.
-var groups = []string{"P1", "P3", "P2", "P4", "P5", "P6", "P7", "P8", "micro", "disk"}
+var groups = []string{"P1", "P3", "P2", "P4", "P5", "P6", "P7", "P8", "micro", "P9", "disk"}
 
 var optIn = map[string]bool{"disk": true}
 
 // groupBudget bounds each group's wall time, so that the whole suite stays
-// under 15 minutes on 2 cores (a group that runs out reports what it did
-// not measure).
+// under 15 minutes on 2 cores before the P9 soak, which takes up to 45 more
+// (a group that runs out reports what it did not measure).
 var groupBudget = map[string]time.Duration{
 	"P1": 7 * time.Minute, "P3": 90 * time.Second, "P2": 3 * time.Minute, "P4": 5 * time.Minute,
 	"P5": 2 * time.Minute, "P6": 2 * time.Minute, "P7": 3 * time.Minute, "P8": 2 * time.Minute,
-	"micro": 5 * time.Minute, "disk": 20 * time.Minute,
+	"micro": 5 * time.Minute, "P9": 45 * time.Minute, "disk": 20 * time.Minute,
 }
 
 // Groups returns the suite's group names.
@@ -96,7 +99,7 @@ func RunSuite(ctx context.Context, cfg SuiteConfig) (Report, error) {
 	start := time.Now()
 	steps := map[string]func(context.Context){
 		"P1": s.p1, "P2": s.p2, "P3": s.p3, "P4": s.p4, "P5": s.p5, "P6": s.p6, "P7": s.p7, "P8": s.p8,
-		"micro": s.micro, "disk": s.disk,
+		"micro": s.micro, "P9": s.p9, "disk": s.disk,
 	}
 	for _, g := range groups {
 		if !s.want(g) {
@@ -654,4 +657,126 @@ func (s *suite) disk(ctx context.Context) {
 		}
 		s.rep.Sections = append(s.rep.Sections, [2]string{"Data dir over time: " + label, b.String()})
 	}
+}
+
+// soakRetention is the P9 mission's garbage collection: finished jobs are
+// collected 2 s of mission time after they finish, in passes every second,
+// and their tombs are forgotten 5 s after collection.
+const soakRetention = `
+retention {
+  job_gc_threshold   = "2s"
+  job_gc_interval    = "1s"
+  job_gc_batch       = 5000
+  idempotency_window = "5s"
+}
+`
+
+// soakAgent is the P9 agent's event retention: the event log is pruned
+// (behind raft snapshots) to 256 MiB. soakServer has raft check for a
+// snapshot every 5-10 s (default 30-60 s), which bounds the log a restart
+// replays.
+const (
+	soakAgent  = "event_retention {\n    max_bytes = 268435456\n  }"
+	soakServer = `snapshot_interval = "5s"`
+)
+
+// p9 is the steady-state soak: SoakJobs zero-duration sim jobs through one
+// dev agent with garbage collection and event retention on, sampled every
+// tenth of the jobs, then a restart on the same data dir.
+func (s *suite) p9(ctx context.Context) {
+	jobs := s.cfg.SoakJobs
+	if jobs <= 0 {
+		jobs = s.size(10_000_000, 200_000)
+	}
+	every := int64(jobs / 10)
+	cmd := "bin/planetary bench -only P9"
+	if jobs != 10_000_000 {
+		cmd += fmt.Sprintf(" -soak-jobs %d", jobs)
+	}
+	n := num(float64(jobs))
+	c := s.lifecycleCfg(WorkloadSim, jobs)
+	c.StallTimeout = 2 * time.Minute
+	c.MissionHCL, c.AgentHCL, c.ServerHCL = soakRetention, soakAgent, soakServer
+	c.SampleEvery, c.Restart = every, true
+	r, err := Lifecycle(ctx, c)
+	names := []struct {
+		name string
+		goal *Goal
+	}{
+		{"agent RSS, largest sample in the last half of the jobs", atMost(400, "≤ 400 MB")},
+		{"agent RSS, largest sample in the last half ÷ in the first half", atMost(1.1, "≤ 1.1")},
+		{"data dir at the end", atMost(2048, "≤ 2 GB")},
+		{"data dir at the end ÷ at 2/10 of the jobs", atMost(1.2, "≤ 1.2")},
+		{"jobs/s of the last tenth ÷ of the second tenth", atLeast(0.9, "≥ 0.9")},
+		{"jobs/s overall", atLeast(20_000, "≥ 20,000 jobs/s")},
+		{"restart on the soak's data dir → first answered API request", atMost(2, "≤ 2 s")},
+	}
+	ids := []string{"P9a", "P9a", "P9b", "P9b", "P9c", "P9c", "P9d"}
+	units := []string{"MB", "", "MB", "", "", "jobs/s", "s"}
+	note := fmt.Sprintf("%s zero-duration sim jobs, P1's harness (one dev agent in the bench process, 2 sim plugin processes); "+
+		"retention job_gc_threshold 2s, job_gc_interval 1s, job_gc_batch 5000, idempotency_window 5s; "+
+		"event_retention max_bytes 256 MiB; raft snapshot_interval 5s; RSS is the bench process's (agent, HTTP submitters, sampler); sampled every %s jobs", n, num(float64(every)))
+	if err != nil || len(r.Samples) < 3 {
+		why := fmt.Sprint(err)
+		if err == nil {
+			why = fmt.Sprintf("%d samples", len(r.Samples))
+		}
+		s.logf("P9 %s jobs: %s", n, why)
+		for i, f := range names {
+			s.add(Figure{ID: ids[i], Name: f.name + " (" + n + "-job soak)", Goal: f.goal, Unit: units[i], Command: cmd, Skipped: why})
+		}
+		return
+	}
+	mb := func(b int64) float64 { return float64(b) / (1 << 20) }
+	sm := r.Samples
+	var first, last int64
+	for i, x := range sm {
+		if i < len(sm)/2 {
+			first = max(first, x.RSS)
+		} else {
+			last = max(last, x.RSS)
+		}
+	}
+	end := sm[len(sm)-1]
+	// The sample at 2/10 of the jobs (completions arrive in batches, so a
+	// sample may stand for two tenths): its data dir, and its rate.
+	second := sm[len(sm)-1]
+	for _, x := range sm {
+		if x.Finished >= 2*every {
+			second = x
+			break
+		}
+	}
+	vals := []float64{
+		mb(last), float64(last) / float64(max(first, 1)),
+		mb(end.DataDir), float64(end.DataDir) / float64(max(second.DataDir, 1)),
+		end.JobsPerSec / max(second.JobsPerSec, 1), r.Overall,
+		r.RestartToAPI.Seconds(),
+	}
+	for i, f := range names {
+		fig := Figure{ID: ids[i], Name: f.name + " (" + n + "-job soak)", Goal: f.goal, Unit: units[i], Values: []float64{vals[i]}, Command: cmd}
+		if i == 0 {
+			fig.Note = note
+		}
+		if ids[i] == "P9d" && r.RestartErr != nil {
+			fig.Values, fig.Skipped = nil, r.RestartErr.Error()
+		}
+		s.add(fig)
+	}
+	s.logf("P9 %s jobs: %.0f jobs/s overall; RSS %.0f MB (first half %.0f); data dir %.0f MB; restart %s",
+		n, r.Overall, mb(last), mb(first), mb(end.DataDir), r.RestartToAPI.Round(time.Millisecond))
+	var b strings.Builder
+	b.WriteString("| jobs finished | time | jobs/s (this tenth) | live heap | RSS | raft.db | snapshots | event log | data dir | live jobs | tombs |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, x := range sm {
+		fmt.Fprintf(&b, "| %s | %s | %s | %.0f MB | %.0f MB | %.0f MB | %.0f MB | %.0f MB | %.0f MB | %s | %s |\n",
+			num(float64(x.Finished)), x.At.Round(time.Second), num(x.JobsPerSec), mb(int64(x.LiveHeap)), mb(x.RSS),
+			mb(x.RaftDB), mb(x.Snapshots), mb(x.Events), mb(x.DataDir), num(float64(x.LiveJobs)), num(float64(x.Tombs)))
+	}
+	if r.RestartErr != nil {
+		fmt.Fprintf(&b, "\nRestart on the data dir after the last job failed: %v.\n", r.RestartErr)
+	} else {
+		fmt.Fprintf(&b, "\nRestart on the data dir after the last job: API answering after %s.\n", r.RestartToAPI.Round(time.Millisecond))
+	}
+	s.rep.Sections = append(s.rep.Sections, [2]string{"P9 soak: " + n + " jobs with garbage collection, sampled every " + num(float64(every)), b.String()})
 }
