@@ -54,17 +54,25 @@ func retentionConfig(t *testing.T, dir string) string {
 // eventsFrom reads every event after after through /v1/events.
 func eventsFrom(t *testing.T, c *api.Client, after uint64) []state.Event {
 	t.Helper()
+	out, err := eventsFromErr(c, after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func eventsFromErr(c *api.Client, after uint64) ([]state.Event, error) {
 	var out []state.Event
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		page, err := c.Events(ctx, after, 0, "", 5000)
 		cancel()
 		if err != nil {
-			t.Fatalf("events after %d: %v", after, err)
+			return nil, fmt.Errorf("events after %d: %w", after, err)
 		}
 		out = append(out, logEvents(page.Events)...)
 		if len(page.Events) == 0 || page.Index <= after {
-			return out
+			return out, nil
 		}
 		after = page.Index
 	}
@@ -264,10 +272,18 @@ func TestEventRetentionPrunesBehindSnapshots(t *testing.T) {
 	archDir := filepath.Join(dataDir, "checkpoints", "events")
 	var r3 api.EventRetention
 	var files []string
-	waitFor(t, 30*time.Second, "archive files matching the retention state", func() bool {
+	var window []state.Event
+	// Retention may prune again between these reads: take the state, the
+	// archives and the window that follows its anchor as one consistent set.
+	waitFor(t, 30*time.Second, "archive files and a window matching the retention state", func() bool {
 		r3 = retentionNow(t, c)
 		files, _ = filepath.Glob(filepath.Join(archDir, "events-*.ndjson.gz"))
-		return len(files) == r3.ArchivedSegments
+		if len(files) != r3.ArchivedSegments {
+			return false
+		}
+		var err error
+		window, err = eventsFromErr(c, r3.Anchor.Seq)
+		return err == nil && retentionNow(t, c).Anchor.Seq == r3.Anchor.Seq
 	})
 	if rel, err := filepath.Rel(filepath.Join(dataDir, "checkpoints"), r3.ArchiveDir); err != nil || strings.HasPrefix(rel, "..") {
 		t.Fatalf("archive dir %s is not under the checkpoints root", r3.ArchiveDir)
@@ -280,7 +296,7 @@ func TestEventRetentionPrunesBehindSnapshots(t *testing.T) {
 	if uint64(len(all)) != r3.PrunedEvents || len(all) == 0 || all[len(all)-1].Seq != r3.Anchor.Seq || all[len(all)-1].Hash != r3.Anchor.Hash {
 		t.Fatalf("archives hold %d events, retention pruned %d up to anchor %d", len(all), r3.PrunedEvents, r3.Anchor.Seq)
 	}
-	all = append(all, eventsFrom(t, c, r3.Anchor.Seq)...)
+	all = append(all, window...)
 	checkChain(t, "archives and window", 0, strings.Repeat("0", 64), all)
 	t.Logf("%d jobs; %d events: %d pruned in %d segments (%d bytes) and archived, anchor at %d, %d retained",
 		total, len(all), r3.PrunedEvents, r3.PrunedSegments, r3.PrunedBytes, r3.Anchor.Seq, len(all)-int(r3.PrunedEvents))
