@@ -31,6 +31,27 @@ func startRouting(t *testing.T, args ...string) *agentProc {
 	return startAgent(t, t.TempDir(), freePort(t), freePort(t), all...)
 }
 
+// routingNodes is the number of nodes routingFabric declares.
+const routingNodes = 4
+
+// waitNodesUp waits until n nodes are registered and every one is up.
+func waitNodesUp(t *testing.T, c *api.Client, n int) {
+	t.Helper()
+	waitFor(t, 30*time.Second, fmt.Sprintf("%d nodes up", n), func() bool {
+		ns, err := c.Nodes(ctxT(t))
+		if err != nil {
+			return false
+		}
+		up := 0
+		for _, nd := range ns {
+			if nd.Status == "up" {
+				up++
+			}
+		}
+		return len(ns) >= n && up == len(ns)
+	})
+}
+
 func ctxT(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
@@ -479,6 +500,9 @@ func TestRoutingParkedUntilTopologyChanges(t *testing.T) {
 	t.Parallel()
 	p := startRouting(t)
 	c := p.client()
+	// Every node registers first: a node that comes up later changes the
+	// topology and unparks the job, which then parks again.
+	waitNodesUp(t, c, routingNodes)
 	id := submit(t, c, simJob("park/quantum", "earth", 0, "quantum"))[0]
 	waitState(t, c, 15*time.Second, "parked", id)
 	j := job(t, c, id)
