@@ -315,7 +315,11 @@ func (c *txn) shed(n *state.Node) {
 }
 
 // unpark records a topology change and re-queues every parked job, so the
-// scheduler gets another chance to place them.
+// scheduler gets another chance to place them. It writes one
+// jobs.unparked event per shard that had parked jobs (in shard order),
+// carrying their count and value, so a topology change costs a bounded
+// number of events; each job keeps that event's seq (Job.UnparkedSeq)
+// for its timeline.
 func (c *txn) unpark() {
 	m := c.s.Meta()
 	m.Topology++
@@ -323,11 +327,36 @@ func (c *txn) unpark() {
 	if c.s.ParkedLen() == 0 {
 		return
 	}
-	var parked []*state.Job
-	c.s.Parked(func(j *state.Job) bool { parked = append(parked, j); return true })
-	for _, j := range parked {
-		c.s.PutJob(queueJob(j, j.Shard))
-		c.emit(state.Event{Type: state.EvJobUnparked, Job: j.ID, Attempt: j.Attempt, Shard: j.Shard, ValueMu: j.ValueMu, Reason: "topology changed"})
+	type shardPark struct {
+		jobs    []*state.Job
+		valueMu int64
+	}
+	by := map[string]*shardPark{}
+	var shards []string
+	c.s.Parked(func(j *state.Job) bool {
+		p := by[j.Shard]
+		if p == nil {
+			p = &shardPark{}
+			by[j.Shard] = p
+			shards = append(shards, j.Shard)
+		}
+		p.jobs = append(p.jobs, j)
+		// Parked values are part of the total submitted, which
+		// CheckValue keeps within int64.
+		p.valueMu += j.ValueMu
+		return true
+	})
+	sort.Strings(shards)
+	for _, sh := range shards {
+		p := by[sh]
+		c.emit(state.Event{Type: state.EvJobsUnparked, Shard: sh, ValueMu: p.valueMu, Reason: "topology changed",
+			Detail: fmt.Sprintf("%d jobs unparked, topology %d", len(p.jobs), m.Topology)})
+		seq := c.s.Meta().Head.Seq
+		for _, j := range p.jobs {
+			n := queueJob(j, j.Shard)
+			n.UnparkedSeq = seq
+			c.s.PutJob(n)
+		}
 	}
 }
 

@@ -133,6 +133,27 @@ func (h *HTTP) events(w http.ResponseWriter, r *http.Request) (any, error) {
 	}
 	out := Events{Events: []Event{}, Index: index}
 	found := 0
+	// A job's timeline holds the shard-level jobs.unparked events that
+	// took it from parked back to its queue: the one after each of its
+	// job.parked events (the next topology change unparks every parked
+	// job), and the one its record names (Job.UnparkedSeq), for a read
+	// that starts after the job.parked it ends.
+	parkedIn := ""
+	var unparkedSeq uint64
+	ofJob := func(e *state.Event) bool {
+		switch {
+		case e.Job == job:
+			parkedIn = ""
+			if e.Type == state.EvJobParked {
+				parkedIn = e.Shard
+			}
+			return true
+		case e.Type == state.EvJobsUnparked && (e.Shard == parkedIn || (unparkedSeq != 0 && e.Seq == unparkedSeq)):
+			parkedIn = ""
+			return true
+		}
+		return false
+	}
 	answer := func() (any, error) {
 		out.Head, _ = log.Head()
 		if page == nil {
@@ -148,9 +169,16 @@ func (h *HTTP) events(w http.ResponseWriter, r *http.Request) (any, error) {
 	for {
 		// Scan copies (or encodes) only the events that pass the type
 		// filter.
+		if job != "" {
+			h.b.Read(func(s *state.Store) {
+				if j := s.Job(job); j != nil {
+					unparkedSeq = j.UnparkedSeq
+				}
+			})
+		}
 		n, err := log.Scan(out.Index, limit, func(e *state.Event) {
 			out.Index = e.Seq
-			if (types != nil && !types[e.Type]) || (job != "" && e.Job != job) {
+			if (job != "" && !ofJob(e)) || (types != nil && !types[e.Type]) {
 				return
 			}
 			found++
@@ -167,6 +195,12 @@ func (h *HTTP) events(w http.ResponseWriter, r *http.Request) (any, error) {
 		}
 		if err != nil {
 			return nil, fmt.Errorf("api: read events: %w", err)
+		}
+		if n == limit && parkedIn != "" {
+			// A page of a timeline does not end between a job.parked
+			// and the event that unparks it: a read from that cursor
+			// could not tell the job was parked.
+			continue
 		}
 		if found > 0 || wait == 0 || n == limit {
 			return answer()

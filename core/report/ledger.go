@@ -341,6 +341,9 @@ type replay struct {
 	settle               SettlementLedger
 	requeues             int64
 	pauses               int64
+	// parked lists, per shard, the jobs parked there since its last
+	// jobs.unparked (some may have left parked since: they are skipped).
+	parked map[string][]*replayJob
 }
 
 func newReplay() *replay { return newReplaySized(0) }
@@ -353,6 +356,7 @@ func newReplaySized(jobs int) *replay {
 		shards:   make(map[string]bool),
 		flows:    make(map[[2]string]*Flow),
 		payments: make(map[string]int64),
+		parked:   make(map[string][]*replayJob),
 	}
 }
 
@@ -376,6 +380,9 @@ func (r *replay) apply(e *state.Event) error {
 	}
 	if e.Type == state.EvJobsCollected {
 		return r.collect(e)
+	}
+	if e.Type == state.EvJobsUnparked {
+		return r.unpark(e)
 	}
 	if len(e.Type) < 4 || e.Type[:4] != "job." {
 		return nil
@@ -481,6 +488,7 @@ func (r *replay) apply(e *state.Event) error {
 		r.shards[to] = true
 	case state.EvJobParked:
 		j.state, j.node = state.JobParked, ""
+		r.parked[j.shard] = append(r.parked[j.shard], j)
 	case state.EvJobUnparked:
 		if err := need(state.JobParked); err != nil {
 			return err
@@ -490,6 +498,34 @@ func (r *replay) apply(e *state.Event) error {
 		j.state = state.JobCancelled
 	default:
 		return fmt.Errorf("unknown job event type %q", e.Type)
+	}
+	return nil
+}
+
+// unpark records a jobs.unparked event: "N jobs unparked, topology T".
+// Every job parked in the event's shard goes back to its queue; their
+// count and value must be the event's.
+func (r *replay) unpark(e *state.Event) error {
+	var n, topo int64
+	if _, err := fmt.Sscanf(e.Detail, "%d jobs unparked, topology %d", &n, &topo); err != nil || n <= 0 {
+		return fmt.Errorf("%s with an unreadable detail %q", e.Type, e.Detail)
+	}
+	if e.Shard == "" {
+		return fmt.Errorf("%s without a shard", e.Type)
+	}
+	var got, value int64
+	for _, j := range r.parked[e.Shard] {
+		if j.state != state.JobParked || j.shard != e.Shard {
+			continue
+		}
+		j.state = state.JobQueued
+		got++
+		value += j.valueMu
+	}
+	delete(r.parked, e.Shard)
+	if got != n || value != e.ValueMu {
+		return fmt.Errorf("%s of shard %s names %d jobs of value %d but %d jobs of value %d were parked there",
+			e.Type, e.Shard, n, e.ValueMu, got, value)
 	}
 	return nil
 }

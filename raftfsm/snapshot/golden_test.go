@@ -92,6 +92,13 @@ func goldenJob() *state.Job {
 	}
 }
 
+// goldenJob2 is goldenJob with the seq of the event that unparked it.
+func goldenJob2() *state.Job {
+	j := goldenJob()
+	j.UnparkedSeq = 96
+	return j
+}
+
 func goldenPolicy() *state.Policy {
 	return &state.Policy{
 		CheckpointIntervalMs: 60_000, CheckpointPath: "/var/lib/planetary/checkpoints",
@@ -134,6 +141,7 @@ func recordCases() []recordCase {
 		{"shard.1", tagShard, goldenShard()},
 		{"node.1", tagNode, goldenNode()},
 		{"job.1", tagJob, goldenJob()},
+		{"job.2", tagJob, goldenJob2()},
 		{"global-counts.1", tagGlobal, &global},
 		{"shard-counts.1", tagShardCounts, &state.NamedCounts{Name: "eu", Counts: counts(1)}},
 		{"node-counts.1", tagNodeCounts, &state.NamedCounts{Name: "eu-gpu-1", Counts: counts(2)}},

@@ -6,7 +6,8 @@ import (
 	"encoding/hex"
 )
 
-// Event types. Every state change in the FSM yields exactly one event.
+// Event types. Every state change of a record in the FSM yields one event
+// (a batch of like changes of one shard may share one, e.g. jobs.unparked).
 // Strings are persisted in the event log: only ever add new ones.
 const (
 	EvMissionApplied       = "mission.applied"
@@ -43,6 +44,12 @@ const (
 	// EvJobsCollected: one per garbage collection batch; Detail says how
 	// many jobs and tombs, and the first and last job id.
 	EvJobsCollected = "jobs.collected"
+	// EvJobsUnparked: one per shard at a topology change that re-queues
+	// parked jobs (instead of one job.unparked per job, which entries
+	// written before it still hold): Shard, ValueMu the sum of their
+	// values, Detail "N jobs unparked, topology T". Each such job's
+	// record keeps the event's seq (Job.UnparkedSeq).
+	EvJobsUnparked  = "jobs.unparked"
 	EvClientJoined  = "acl.client_joined"
 	EvClientRevoked = "acl.client_revoked"
 )

@@ -92,7 +92,7 @@ func (in *Interner) Caps(c []string) []string {
 
 // jobFields is the number of fields UnmarshalJob knows; a test compares it
 // with the Job struct so a new field cannot be forgotten here.
-const jobFields = 30
+const jobFields = 31
 
 // jobSettledField is SettledMu's place in the tuple. A completed job of an
 // older, shorter tuple was paid its quote: COMPAT, it decodes with
@@ -207,6 +207,8 @@ func (in *Interner) UnmarshalJob(bts []byte, z *Job) ([]byte, error) {
 			i64(&z.SettledMu)
 		case 29:
 			z.MaxAttempts, bts, err = msgp.ReadUint32Bytes(bts)
+		case 30:
+			z.UnparkedSeq, bts, err = msgp.ReadUint64Bytes(bts)
 		default:
 			bts, err = msgp.Skip(bts)
 		}

@@ -15,7 +15,7 @@ func fullJob() *Job {
 		Error: "e", SubmittedAt: 10, AssignedAt: 11, FinishedAt: 12, Submitter: "tok", Origin: "mars",
 		Units: []Quantity{{Unit: "token", Micro: 800_000_000}}, Meters: []Meter{{Unit: "token", PerUnitMu: 2}},
 		Usage: []Quantity{{Unit: "token", Micro: 500_000_000}}, SettledMu: 7,
-		MaxAttempts: 4}
+		MaxAttempts: 4, UnparkedSeq: 41}
 }
 
 func TestUnmarshalJobCoversEveryField(t *testing.T) {

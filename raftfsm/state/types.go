@@ -242,6 +242,11 @@ type Job struct {
 	// the field existed) leaves retryable failures to CompleteBatch's cap
 	// and requeues uncapped.
 	MaxAttempts uint32 `msg:"MaxAttempts"`
+	// UnparkedSeq is the seq of the jobs.unparked event of the topology
+	// change that last took the job from parked back to its queue (0:
+	// never unparked, or unparked before the shard-level event existed).
+	// A job's timeline (GET /v1/events?job=) reads it.
+	UnparkedSeq uint64 `msg:"UnparkedSeq"`
 }
 
 //msgp:tuple Quantity Meter

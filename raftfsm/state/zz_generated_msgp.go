@@ -1109,8 +1109,8 @@ func (z *Job) DecodeMsg(dc *msgp.Reader) (err error) {
 		err = msgp.WrapError(err)
 		return
 	}
-	if zb0001 != 30 {
-		err = msgp.ArrayError{Wanted: 30, Got: zb0001}
+	if zb0001 != 31 {
+		err = msgp.ArrayError{Wanted: 31, Got: zb0001}
 		return
 	}
 	z.Seq, err = dc.ReadUint64()
@@ -1364,13 +1364,18 @@ func (z *Job) DecodeMsg(dc *msgp.Reader) (err error) {
 		err = msgp.WrapError(err, "MaxAttempts")
 		return
 	}
+	z.UnparkedSeq, err = dc.ReadUint64()
+	if err != nil {
+		err = msgp.WrapError(err, "UnparkedSeq")
+		return
+	}
 	return
 }
 
 // EncodeMsg implements msgp.Encodable
 func (z *Job) EncodeMsg(en *msgp.Writer) (err error) {
-	// array header, size 30
-	err = en.Append(0xdc, 0x0, 0x1e)
+	// array header, size 31
+	err = en.Append(0xdc, 0x0, 0x1f)
 	if err != nil {
 		return
 	}
@@ -1582,14 +1587,19 @@ func (z *Job) EncodeMsg(en *msgp.Writer) (err error) {
 		err = msgp.WrapError(err, "MaxAttempts")
 		return
 	}
+	err = en.WriteUint64(z.UnparkedSeq)
+	if err != nil {
+		err = msgp.WrapError(err, "UnparkedSeq")
+		return
+	}
 	return
 }
 
 // MarshalMsg implements msgp.Marshaler
 func (z *Job) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
-	// array header, size 30
-	o = append(o, 0xdc, 0x0, 0x1e)
+	// array header, size 31
+	o = append(o, 0xdc, 0x0, 0x1f)
 	o = msgp.AppendUint64(o, z.Seq)
 	o = msgp.AppendString(o, z.ID)
 	o = msgp.AppendString(o, z.Key)
@@ -1641,6 +1651,7 @@ func (z *Job) MarshalMsg(b []byte) (o []byte, err error) {
 	}
 	o = msgp.AppendInt64(o, z.SettledMu)
 	o = msgp.AppendUint32(o, z.MaxAttempts)
+	o = msgp.AppendUint64(o, z.UnparkedSeq)
 	return
 }
 
@@ -1652,8 +1663,8 @@ func (z *Job) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		err = msgp.WrapError(err)
 		return
 	}
-	if zb0001 != 30 {
-		err = msgp.ArrayError{Wanted: 30, Got: zb0001}
+	if zb0001 != 31 {
+		err = msgp.ArrayError{Wanted: 31, Got: zb0001}
 		return
 	}
 	z.Seq, bts, err = msgp.ReadUint64Bytes(bts)
@@ -1907,6 +1918,11 @@ func (z *Job) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		err = msgp.WrapError(err, "MaxAttempts")
 		return
 	}
+	z.UnparkedSeq, bts, err = msgp.ReadUint64Bytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err, "UnparkedSeq")
+		return
+	}
 	o = bts
 	return
 }
@@ -1929,7 +1945,7 @@ func (z *Job) Msgsize() (s int) {
 	for za0004 := range z.Usage {
 		s += 1 + msgp.StringPrefixSize + len(z.Usage[za0004].Unit) + msgp.Int64Size
 	}
-	s += msgp.Int64Size + msgp.Uint32Size
+	s += msgp.Int64Size + msgp.Uint32Size + msgp.Uint64Size
 	return
 }
 

@@ -98,6 +98,12 @@ func jobStates(evs []state.Event) (map[string]string, map[[2]string]int64) {
 			st[e.Job] = state.JobQueued.String()
 		case state.EvJobParked:
 			st[e.Job] = state.JobParked.String()
+		case state.EvJobsUnparked:
+			for id := range st {
+				if st[id] == state.JobParked.String() && shard[id] == e.Shard {
+					st[id] = state.JobQueued.String()
+				}
+			}
 		case state.EvJobSpilled, state.EvJobRerouted:
 			from := e.From
 			if from == "" {

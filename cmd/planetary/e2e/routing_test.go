@@ -540,6 +540,131 @@ func TestRoutingParkedUntilTopologyChanges(t *testing.T) {
 	checkInvariants(t, ledger(t, c))
 }
 
+// TestRoutingUnparkIsBounded: a topology change that unparks 1,000 jobs
+// writes one jobs.unparked event per shard, not one per job; every job
+// completes exactly once, its timeline shows the shard-level event that
+// unparked it (to a read from its start and to one waiting at the head),
+// and the invariants hold.
+func TestRoutingUnparkIsBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("process test")
+	}
+	t.Parallel()
+	p := startRouting(t)
+	c := p.client()
+	waitNodesUp(t, c, routingNodes)
+	const n = 1000
+	var jobs []api.JobSubmit
+	for i := range n {
+		jobs = append(jobs, simJob(fmt.Sprintf("unpark/%04d", i), "earth", 0, "quantum"))
+	}
+	ids := submit(t, c, jobs...)
+	waitFor(t, 60*time.Second, "1,000 jobs parked", func() bool {
+		l, err := c.Ledger(ctxT(t))
+		return err == nil && count(l.Global, "parked") == n
+	})
+	first := ids[0]
+	tl, err := c.JobEvents(ctxT(t), first, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A timeline read waiting at the head while the job is parked.
+	follow := make(chan api.Events, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		evs, err := c.JobEvents(ctx, first, tl.Index, time.Minute)
+		if err != nil {
+			t.Errorf("waiting timeline read: %v", err)
+		}
+		follow <- evs
+	}()
+
+	res, err := c.RegisterNode(ctxT(t), api.Node{ID: "earth.qpu", Shard: "earth", Plugin: "sim",
+		Capabilities: []string{"quantum"}, Capacity: 64, Reason: "quantum lane"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 3*time.Minute, "1,000 jobs completed", func() bool {
+		l, err := c.Ledger(ctxT(t))
+		return err == nil && count(l.Global, "completed") == n
+	})
+
+	evs := allEvents(t, c)
+	var ofChange []state.Event
+	completed := map[string]int{}
+	unparkedBy := map[string]uint64{} // shard -> seq of its jobs.unparked
+	var unparked int
+	for _, e := range evs {
+		if e.Index == res.Index {
+			ofChange = append(ofChange, e)
+		}
+		switch e.Type {
+		case state.EvJobUnparked:
+			t.Errorf("per-job %s event for %s", e.Type, e.Job)
+		case state.EvJobsUnparked:
+			if e.Index == res.Index {
+				unparkedBy[e.Shard] = e.Seq
+				var k, topo int
+				if _, err := fmt.Sscanf(e.Detail, "%d jobs unparked, topology %d", &k, &topo); err != nil {
+					t.Errorf("%s detail %q: %v", e.Type, e.Detail, err)
+				}
+				unparked += k
+				if e.ValueMu != int64(k)*1_000_000 {
+					t.Errorf("%s of %d jobs carries value %d", e.Type, k, e.ValueMu)
+				}
+			}
+		case state.EvJobCompleted:
+			completed[e.Job]++
+		}
+	}
+	// The change's events: the node's registration and one jobs.unparked
+	// per shard that held parked jobs.
+	if len(ofChange) == 0 || len(ofChange) > 1+len(unparkedBy) || len(ofChange) > 4 {
+		t.Errorf("the registration wrote %d events: %+v", len(ofChange), ofChange)
+	}
+	t.Logf("the registration wrote %d events for %d unparked jobs", len(ofChange), unparked)
+	if unparked != n {
+		t.Errorf("the jobs.unparked events of the change count %d jobs, want %d", unparked, n)
+	}
+	for _, id := range ids {
+		if completed[id] != 1 {
+			t.Errorf("job %s completed %d times", id, completed[id])
+		}
+	}
+	if len(completed) != n {
+		t.Errorf("%d jobs completed, want %d", len(completed), n)
+	}
+
+	// The job's timeline from its start, and the waiting read.
+	j := job(t, c, first)
+	want := unparkedBy[j.Shard]
+	if want == 0 {
+		t.Fatalf("no jobs.unparked event for shard %s: %v", j.Shard, unparkedBy)
+	}
+	tl, err = c.JobEvents(ctxT(t), first, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	sawUnpark := false
+	for _, e := range tl.Events {
+		types = append(types, e.Type)
+		if e.Type == state.EvJobsUnparked {
+			sawUnpark = sawUnpark || e.Seq == want
+		} else if e.Job != first {
+			t.Errorf("timeline of %s holds %+v", first, e)
+		}
+	}
+	if !sawUnpark || types[0] != state.EvJobSubmitted || types[len(types)-1] != state.EvJobCompleted {
+		t.Errorf("timeline of %s: %v (want its jobs.unparked seq %d)", first, types, want)
+	}
+	if w := <-follow; len(w.Events) == 0 || w.Events[0].Type != state.EvJobsUnparked || w.Events[0].Seq != want {
+		t.Errorf("the waiting timeline read answered %+v, want the jobs.unparked event seq %d", w.Events, want)
+	}
+	checkInvariants(t, ledger(t, c))
+}
+
 // TestRoutingACLAtTheProcess: a submit token cannot pause the fabric, and the
 // refused call moves no raft index; a reporting directory outside the
 // allowed roots is refused.
