@@ -33,6 +33,79 @@ func RunWithUi(args []string, ui cli.Ui) int {
 	return code
 }
 
+// Output kinds: what a command prints. Every registered command but a group
+// has one in commandOutput (TestEveryCommandClassified), and every read and
+// stream command is run with -json against a dev agent
+// (TestReadCommandsJSON): a new command that reads state must take -json.
+const (
+	// outRead: reads state and prints it; -json prints one JSON value,
+	// the API's shape (a command that combines routes prints an object
+	// of their bodies).
+	outRead = "read"
+	// outStream: prints a stream; -json prints one JSON value a line.
+	outStream = "stream"
+	// outOther: changes state, runs work, serves or builds (many also
+	// take -json for their result).
+	outOther = "other"
+)
+
+// commandOutput classifies every registered command.
+var commandOutput = map[string]string{
+	"mission show":              outRead,
+	"job status":                outRead,
+	"job list":                  outRead,
+	"node list":                 outRead,
+	"node status":               outRead,
+	"operator shard list":       outRead,
+	"operator shard status":     outRead,
+	"operator snapshot inspect": outRead,
+	"operator raft list-peers":  outRead,
+	"members":                   outRead,
+	"acl token list":            outRead,
+	"ledger":                    outRead,
+	"ledger verify":             outRead,
+	"status":                    outRead,
+	"version":                   outRead,
+
+	"events": outStream,
+
+	"agent":                         outOther,
+	"plugin serve":                  outOther,
+	"docs build":                    outOther,
+	"docs serve":                    outOther,
+	"drill acceptance":              outOther,
+	"drill restart":                 outOther,
+	"run":                           outOther,
+	"report":                        outOther,
+	"bench":                         outOther,
+	"image import":                  outOther,
+	"image build-busybox":           outOther,
+	"mission apply":                 outOther,
+	"job submit":                    outOther,
+	"job cancel":                    outOther,
+	"job reroute":                   outOther,
+	"node register":                 outOther,
+	"node retire":                   outOther,
+	"node update":                   outOther,
+	"operator shard register":       outOther,
+	"operator shard deregister":     outOther,
+	"operator shard update":         outOther,
+	"operator pause":                outOther,
+	"operator resume":               outOther,
+	"operator checkpoint configure": outOther,
+	"operator checkpoint save":      outOther,
+	"operator reporting configure":  outOther,
+	"operator gc":                   outOther,
+	"operator snapshot save":        outOther,
+	"operator snapshot restore":     outOther,
+	"operator raft compact":         outOther,
+	"operator raft remove-peer":     outOther,
+	"operator raft transfer-leader": outOther,
+	"acl bootstrap":                 outOther,
+	"acl token create":              outOther,
+	"acl client revoke":             outOther,
+}
+
 // Commands is the command factory map. Nested commands are keys with spaces.
 func Commands(ui cli.Ui) map[string]cli.CommandFactory {
 	m := Meta{Ui: ui}

@@ -22,6 +22,7 @@ func apiCommands(m Meta) map[string]cli.CommandFactory {
 		"operator shard deregister":     func() (cli.Command, error) { return &OperatorShardDeregisterCommand{Meta: m}, nil },
 		"operator shard update":         func() (cli.Command, error) { return &OperatorShardUpdateCommand{Meta: m}, nil },
 		"operator shard list":           func() (cli.Command, error) { return &OperatorShardListCommand{Meta: m}, nil },
+		"operator shard status":         func() (cli.Command, error) { return &OperatorShardStatusCommand{Meta: m}, nil },
 		"operator pause":                func() (cli.Command, error) { return &OperatorPauseCommand{Meta: m}, nil },
 		"operator resume":               func() (cli.Command, error) { return &OperatorResumeCommand{Meta: m}, nil },
 		"operator checkpoint configure": func() (cli.Command, error) { return &OperatorCheckpointConfigureCommand{Meta: m}, nil },
@@ -38,8 +39,10 @@ func apiCommands(m Meta) map[string]cli.CommandFactory {
 		"members":                       func() (cli.Command, error) { return &MembersCommand{Meta: m}, nil },
 		"acl bootstrap":                 func() (cli.Command, error) { return &ACLBootstrapCommand{Meta: m}, nil },
 		"acl token create":              func() (cli.Command, error) { return &ACLTokenCreateCommand{Meta: m}, nil },
+		"acl token list":                func() (cli.Command, error) { return &ACLTokenListCommand{Meta: m}, nil },
 		"acl client revoke":             func() (cli.Command, error) { return &ACLClientRevokeCommand{Meta: m}, nil },
 		"ledger":                        func() (cli.Command, error) { return &LedgerCommand{Meta: m}, nil },
 		"events":                        func() (cli.Command, error) { return &EventsCommand{Meta: m}, nil },
+		"status":                        func() (cli.Command, error) { return &StatusCommand{Meta: m}, nil },
 	}
 }

@@ -26,6 +26,7 @@ Usage: planetary events [options]
   Prints events one a line: sequence number, time, type and the fields set
   (job, attempt, shard, from, to, node, value, amount, actor, reason,
   detail). With -follow it keeps waiting for new events until interrupted.
+  With -json each event is one line of JSON, as GET /v1/events returns it.
 
 Events Options:
 

@@ -10,8 +10,8 @@ import (
 // is not a command of its own, but `planetary -h` and `planetary job -h`
 // list it with its summary, as every command is.
 var groupSynopses = map[string]string{
-	"acl":                 "Bootstrap ACLs and create tokens",
-	"acl token":           "Create ACL tokens",
+	"acl":                 "Bootstrap ACLs, create and list tokens",
+	"acl token":           "Create and list ACL tokens",
 	"docs":                "Build or serve the documentation site",
 	"drill":               "Run the acceptance and restart drills",
 	"image":               "Build and import container images",

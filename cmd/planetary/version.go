@@ -16,17 +16,22 @@ type VersionCommand struct{ Meta }
 
 func (c *VersionCommand) Help() string {
 	return strings.TrimSpace(`
-Usage: planetary version
+Usage: planetary version [-json]
 
-  Prints the planetary version, the Go version it was built with and the
-  plugin protocol version.`)
+  Prints the planetary version and the Go version, OS and architecture it
+  was built for. With -json: {version, go, os, arch}.`)
 }
 
 func (c *VersionCommand) Synopsis() string { return "Print the planetary version" }
 
 func (c *VersionCommand) Run(args []string) int {
-	if len(args) != 0 {
+	fs := c.FlagSet("version", false)
+	fs.BoolVar(&c.json, "json", false, "")
+	if !c.parse(fs, args) || fs.NArg() != 0 {
 		return cli.RunResultHelp
+	}
+	if c.json {
+		return c.printJSON(map[string]string{"version": Version, "go": runtime.Version(), "os": runtime.GOOS, "arch": runtime.GOARCH})
 	}
 	c.Ui.Output(fmt.Sprintf("planetary v%s (%s %s/%s)", Version, runtime.Version(), runtime.GOOS, runtime.GOARCH))
 	return 0
