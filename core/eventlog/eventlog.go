@@ -14,6 +14,12 @@
 // it sees may jump ahead; the log then writes an anchor record {seq-1, prev
 // hash} so chain verification can restart from it.
 //
+// A write or fsync that fails (a full disk) does not stop the log: the
+// writer truncates the segment back to the last offset it knows to be good,
+// keeps every event it has not written for sure, and retries with a backoff
+// until a write succeeds; Append keeps buffering meanwhile, so nothing
+// accepted is lost or written twice and the chain continues unbroken.
+//
 // Readers use Read (paging by sequence number), Wait (block for new events),
 // Head and Anchors. A bounded in-memory tail serves streaming readers without
 // touching the disk.
@@ -23,6 +29,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -52,6 +59,10 @@ var (
 	// event delivered comes after the gap. Verification restarts at an
 	// anchor after it.
 	ErrHole = errors.New("eventlog: hole in the event log")
+	// ErrLost is the writer's error once a failed fsync lost events it
+	// had written (they no longer read back): the log writes nothing more
+	// until a restart, whose raft replay regenerates them.
+	ErrLost = errors.New("eventlog: a failed fsync lost written events; restart the agent to write them again")
 )
 
 const (
@@ -63,6 +74,15 @@ const (
 	// maxSpare bounds the pending batch the writer keeps for reuse.
 	maxSpare = 1 << 16
 )
+
+// File is an open segment as the writer uses it (an *os.File).
+// Config.WrapFile may wrap it to inject faults.
+type File interface {
+	io.Writer
+	Sync() error
+	Truncate(size int64) error
+	Close() error
+}
 
 // Config configures a Log.
 type Config struct {
@@ -82,6 +102,14 @@ type Config struct {
 	Retention Retention
 	// Now is the clock segment ages are measured with (default time.Now).
 	Now func() time.Time
+	// RetryInterval is the wait before the writer attempts a failed write
+	// (a full disk) again; it doubles with each failure after it, up to
+	// RetryMax.
+	RetryInterval time.Duration
+	RetryMax      time.Duration
+	// WrapFile, when set, wraps each segment file the writer opens (fault
+	// injection in tests: a file on a full disk). nil in use.
+	WrapFile func(File) File
 }
 
 // DefaultConfig returns the defaults for a log in dir.
@@ -91,6 +119,8 @@ func DefaultConfig(dir string) Config {
 		SegmentBytes:  64 << 20,
 		TailEvents:    1 << 16,
 		FsyncInterval: 500 * time.Millisecond,
+		RetryInterval: 50 * time.Millisecond,
+		RetryMax:      2 * time.Second,
 	}
 }
 
@@ -105,6 +135,10 @@ func (c Config) Validate() error {
 		return errors.New("eventlog: TailEvents must be positive")
 	case c.FsyncInterval <= 0:
 		return errors.New("eventlog: FsyncInterval must be positive")
+	case c.RetryInterval <= 0:
+		return errors.New("eventlog: RetryInterval must be positive")
+	case c.RetryMax < c.RetryInterval:
+		return errors.New("eventlog: RetryMax must be at least RetryInterval")
 	}
 	return c.Retention.Validate()
 }
@@ -163,8 +197,13 @@ type Log struct {
 	written  uint64 // highest seq flushed to the OS
 	durable  uint64 // highest seq fsynced
 	syncWant uint64 // highest seq some Sync caller waits for
+	// writeErr is the error of the writer's last attempt while it fails
+	// and retries; nil once a write succeeds again.
 	writeErr error
-	segs     []*segment
+	// lost is set (wrapping ErrLost) when a failed fsync lost written
+	// events: nothing more is buffered or written.
+	lost error
+	segs []*segment
 
 	wake chan struct{}
 	done chan struct{}
@@ -185,7 +224,7 @@ type Log struct {
 	pruneMu sync.Mutex
 
 	// Owned by the writer goroutine.
-	f *os.File
+	f File
 	// curEvents, curLast and curHash describe the open segment's events.
 	curEvents uint64
 	curLast   uint64
@@ -195,6 +234,33 @@ type Log struct {
 	sinceIx   int
 	dirty     bool
 	buf       []byte // one encoded line, reused
+	// encoded is the highest event seq handed to bw.
+	encoded uint64
+	// flushed is the point after the last successful flush, where a failed
+	// write rolls back to; synced the point of the last fsync, where a
+	// failed fsync does.
+	synced  mark
+	flushed mark
+	// torn is set when the open segment may hold bytes past flushed.size
+	// (a failed write): the next attempt truncates them first.
+	torn bool
+	// retry holds the items a failed attempt did not write for sure; the
+	// next attempt writes them before anything pending.
+	retry []pendingItem
+	// backoff is the wait before the next attempt while writes fail.
+	backoff time.Duration
+}
+
+// mark is a point in the open segment the writer can roll back to: the
+// file's size there and the writer's counters.
+type mark struct {
+	size      int64
+	sinceIx   int
+	index     int // entries of the open segment's sparse index
+	curEvents uint64
+	curLast   uint64
+	curHash   string
+	encoded   uint64
 }
 
 type pendingItem struct {
@@ -318,8 +384,12 @@ func (l *Log) load() error {
 		if err != nil {
 			return fmt.Errorf("eventlog: open segment: %w", err)
 		}
-		l.f, l.bw = f, bufio.NewWriterSize(f, 256<<10)
+		l.f = l.wrap(f)
+		l.bw = bufio.NewWriterSize(l.f, 256<<10)
 	}
+	l.encoded = l.written
+	l.synced = l.markHere()
+	l.flushed = l.synced
 	if l.appended > 0 {
 		l.logger.Debug("event log opened", "last_seq", l.appended, "segments", len(l.segs))
 	}
@@ -533,7 +603,9 @@ func (l *Log) Append(evs []state.Event) {
 				l.logger.Info("event chain discontinuity; writing anchor", "after", l.appended, "anchor_seq", a.Seq)
 			}
 			l.tail.reset()
-			l.pending = append(l.pending, pendingItem{anchor: &a})
+			if l.lost == nil {
+				l.pending = append(l.pending, pendingItem{anchor: &a})
+			}
 			l.anchors = append(l.anchors, a)
 		case l.firstSeq == 0:
 			// Genesis: the implicit anchor {0, zero hash}.
@@ -545,7 +617,9 @@ func (l *Log) Append(evs []state.Event) {
 		if l.pending == nil && l.spare != nil {
 			l.pending, l.spare = l.spare, nil
 		}
-		l.pending = append(l.pending, pendingItem{ev: ev})
+		if l.lost == nil {
+			l.pending = append(l.pending, pendingItem{ev: ev})
+		}
 		l.appended, l.appendedHash = ev.Seq, ev.Hash
 		l.tail.push(&evs[i])
 		added = true
@@ -599,26 +673,28 @@ func (l *Log) startOver() error {
 }
 
 // setAside runs on the writer: it writes what is pending, closes the
-// segment and moves every segment into forked-<head>/.
+// segment and moves every segment into forked-<head>/. It makes one
+// attempt: a restore reaches the FSM only after raft wrote the snapshot
+// to the same disk, and the FSM waits for the answer.
 func (l *Log) setAside() error {
-	l.pruneMu.Lock()
-	defer l.pruneMu.Unlock()
 	l.mu.Lock()
 	batch := l.pending
 	l.pending = nil
-	head := l.appended
 	l.mu.Unlock()
-	if err := l.writeBatch(batch); err != nil {
+	if err := l.write(batch, true); err != nil {
 		return err
 	}
+	l.pruneMu.Lock()
+	defer l.pruneMu.Unlock()
+	l.mu.Lock()
+	head := l.appended
+	l.mu.Unlock()
 	if l.f != nil {
-		if err := l.fsync(); err != nil {
-			return err
-		}
-		if err := l.f.Close(); err != nil {
+		err := l.f.Close()
+		l.f = nil
+		if err != nil {
 			return fmt.Errorf("eventlog: close segment: %w", err)
 		}
-		l.f = nil
 	}
 	dst := filepath.Join(l.cfg.Dir, fmt.Sprintf("forked-%020d", head))
 	for i := 1; ; i++ {
@@ -640,8 +716,9 @@ func (l *Log) setAside() error {
 			return fmt.Errorf("eventlog: set aside: %w", err)
 		}
 	}
-	l.size, l.sinceIx, l.dirty = 0, 0, false
+	l.size, l.sinceIx, l.dirty, l.encoded = 0, 0, false, 0
 	l.curEvents, l.curLast, l.curHash = 0, 0, ""
+	l.synced, l.flushed = mark{}, mark{}
 	if err := l.setAsideRetention(dst); err != nil {
 		return err
 	}
@@ -654,7 +731,10 @@ func (l *Log) broadcastLocked() {
 }
 
 // Sync blocks until every event with a seq <= seq that was appended is
-// fsynced. It returns at once for a seq never appended beyond the head.
+// fsynced. It returns at once for a seq never appended beyond the head, and
+// with the write error while the writer fails and retries (a full disk):
+// a caller that needs durability, such as a raft snapshot, fails and tries
+// again later.
 func (l *Log) Sync(seq uint64) error {
 	l.mu.Lock()
 	if seq > l.appended {
@@ -668,14 +748,14 @@ func (l *Log) Sync(seq uint64) error {
 		}
 	}
 	for {
+		if l.durable >= seq {
+			l.mu.Unlock()
+			return nil
+		}
 		if l.writeErr != nil {
 			err := l.writeErr
 			l.mu.Unlock()
 			return err
-		}
-		if l.durable >= seq {
-			l.mu.Unlock()
-			return nil
 		}
 		if l.closed {
 			l.mu.Unlock()
@@ -688,7 +768,8 @@ func (l *Log) Sync(seq uint64) error {
 	}
 }
 
-// WriteErr is the error that stopped the writer, nil while it writes.
+// WriteErr is the error of the writer's last attempt while writes fail and
+// it retries (ENOSPC on a full disk), nil while they succeed.
 func (l *Log) WriteErr() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -774,12 +855,17 @@ func (l *Log) Read(after uint64, max int) ([]state.Event, error) {
 		return out, nil
 	}
 	// Older than the tail: serve from disk, once the writer has flushed
-	// past after (it is at most one batch behind).
+	// past after (it is at most one batch behind while it writes).
 	for l.written <= after && l.writeErr == nil && !l.closed {
 		ch := l.changed
 		l.mu.Unlock()
 		<-ch
 		l.mu.Lock()
+	}
+	if l.written <= after && l.writeErr != nil {
+		err := l.writeErr
+		l.mu.Unlock()
+		return nil, fmt.Errorf("eventlog: events after %d are not on disk yet: %w", after, err)
 	}
 	written, segs := l.written, l.segsLocked()
 	l.mu.Unlock()
@@ -912,54 +998,49 @@ func (l *Log) Close() error {
 }
 
 // writer is the single goroutine that touches segment files for writing.
+// While writes fail it attempts again after l.backoff only (or once more
+// when the log closes), whatever is appended meanwhile.
 func (l *Log) writer() {
 	defer close(l.done)
 	tick := time.NewTicker(l.cfg.FsyncInterval)
 	defer tick.Stop()
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	defer retry.Stop()
 	for {
 		timed := false
+		failing := l.backoff > 0
+		var retryC <-chan time.Time
+		if failing {
+			retryC = retry.C
+		}
 		select {
 		case <-l.wake:
+			if failing && !l.isClosed() {
+				continue
+			}
 		case <-tick.C:
+			if failing {
+				continue
+			}
 			timed = true
+		case <-retryC:
 		case reply := <-l.resetReq:
 			err := l.setAside()
 			if err != nil {
-				l.mu.Lock()
-				if l.writeErr == nil {
-					l.writeErr = err
-				}
-				l.mu.Unlock()
+				l.noteWrite(err)
 			}
 			reply <- err
-			continue
 		}
 		l.mu.Lock()
 		batch := l.pending
 		l.pending = nil
 		closed := l.closed
-		want := l.syncWant
+		needSync := closed || timed || l.syncWant > l.durable
 		l.mu.Unlock()
 
-		err := l.writeBatch(batch)
-		var last uint64
-		for i := len(batch) - 1; i >= 0; i-- {
-			if batch[i].anchor == nil {
-				last = batch[i].ev.Seq
-				break
-			}
-		}
-		l.mu.Lock()
-		if last > l.written {
-			l.written = last
-		}
-		written := l.written
-		needSync := closed || timed || want > l.durable
-		l.mu.Unlock()
-
-		if err == nil && needSync && l.dirty {
-			err = l.fsync()
-		}
+		err := l.write(batch, needSync)
+		l.noteWrite(err)
 		n := len(batch)
 		reuse := cap(batch) > 0 && cap(batch) <= maxSpare
 		if reuse {
@@ -969,31 +1050,30 @@ func (l *Log) writer() {
 		if reuse && l.spare == nil {
 			l.spare = batch[:0]
 		}
-		if err != nil && l.writeErr == nil {
-			l.logger.Error("event log write failed", "error", err)
-			l.writeErr = err
-		}
 		synced := false
-		if err == nil && needSync && l.durable < written {
-			l.durable, synced = written, true
+		if err == nil && needSync && l.durable < l.written {
+			l.durable, synced = l.written, true
 		}
-		if n > 0 || synced || err != nil {
+		if n > 0 || synced || err != nil || failing {
 			l.broadcastLocked()
 		}
 		more := len(l.pending) > 0
 		l.mu.Unlock()
-		if closed && !more {
+		if closed && (err != nil || !more) {
+			// A log closing while writes fail gives up after this last
+			// attempt: the raft log still holds what is lost (no
+			// snapshot covered it, Sync failed) and regenerates it.
 			if l.f != nil {
 				if cerr := l.f.Close(); cerr != nil && err == nil {
-					l.mu.Lock()
-					if l.writeErr == nil {
-						l.writeErr = cerr
-					}
-					l.mu.Unlock()
+					l.noteWrite(fmt.Errorf("eventlog: close segment: %w", cerr))
 				}
 				l.f = nil
 			}
 			return
+		}
+		if err != nil {
+			retry.Reset(l.backoff)
+			continue
 		}
 		if more {
 			select {
@@ -1004,35 +1084,242 @@ func (l *Log) writer() {
 	}
 }
 
-func (l *Log) fsync() error {
-	if l.f == nil {
-		return nil
+func (l *Log) isClosed() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.closed
+}
+
+// noteWrite records the outcome of a write attempt: the first failure is
+// logged at ERROR and starts the backoff, which doubles with each failure
+// after it up to RetryMax; the first success after failures is logged
+// at INFO.
+func (l *Log) noteWrite(err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case err != nil:
+		if l.writeErr == nil {
+			l.logger.Error("event log write failed; retrying until it succeeds",
+				"dir", l.cfg.Dir, "written", l.written, "error", err)
+			l.backoff = l.cfg.RetryInterval
+		} else {
+			l.backoff = min(2*l.backoff, l.cfg.RetryMax)
+		}
+		l.writeErr = err
+	case l.writeErr != nil:
+		l.logger.Info("event log writes succeed again", "dir", l.cfg.Dir, "written", l.written)
+		l.writeErr, l.backoff = nil, 0
 	}
-	if err := l.f.Sync(); err != nil {
-		return fmt.Errorf("eventlog: fsync: %w", err)
+}
+
+// write writes what a failed attempt left in l.retry, then batch, and
+// fsyncs when sync is set. After a failure every item it did not write for
+// sure is in l.retry.
+func (l *Log) write(batch []pendingItem, sync bool) error {
+	l.mu.Lock()
+	lost := l.lost
+	l.mu.Unlock()
+	if lost != nil {
+		return lost
 	}
-	l.dirty = false
+	if len(l.retry) > 0 {
+		batch = append(l.retry, batch...)
+		l.retry = nil
+	}
+	if err := l.writeBatch(batch); err != nil {
+		return err
+	}
+	if sync && l.dirty {
+		if err := l.f.Sync(); err != nil {
+			return l.syncFailed(fmt.Errorf("eventlog: fsync: %w", err), nil)
+		}
+		l.dirty = false
+		l.synced = l.markHere()
+		l.flushed = l.synced
+	}
 	return nil
 }
 
-func (l *Log) writeBatch(batch []pendingItem) error {
-	if len(batch) == 0 {
-		return nil
+// syncFailed handles a failed fsync of the open segment: the kernel may
+// have dropped the bytes written since the last fsync, so they are read
+// back and, when they still hold exactly the items written, truncated and
+// written again before rest. Bytes that do not read back whole are lost
+// to the log: it truncates them and stops (ErrLost) until a restart
+// regenerates them from the raft log (no snapshot covers them, since
+// Sync failed).
+func (l *Log) syncFailed(err error, rest []pendingItem) error {
+	items, rerr := l.readBack(l.synced, l.size)
+	if rerr != nil {
+		terr := l.f.Truncate(l.synced.size)
+		l.rollback(l.synced, nil)
+		l.torn = terr != nil
+		l.retry = nil
+		l.mu.Lock()
+		l.lost = fmt.Errorf("%w (%v): %w", ErrLost, rerr, err)
+		l.pending = nil
+		lost := l.lost
+		l.mu.Unlock()
+		return lost
+	}
+	l.rollback(l.synced, append(items, rest...))
+	return err
+}
+
+// readBack decodes the open segment's bytes from m to size and checks
+// that they are the events the writer wrote since m (each hash sound,
+// each event following the last, the count and the last one as written).
+func (l *Log) readBack(m mark, size int64) ([]pendingItem, error) {
+	if size == m.size {
+		return nil, nil
+	}
+	f, err := os.Open(l.segs[len(l.segs)-1].path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b := make([]byte, size-m.size)
+	if _, err := f.ReadAt(b, m.size); err != nil {
+		return nil, fmt.Errorf("read back: %w", err)
+	}
+	var (
+		items    []pendingItem
+		events   uint64
+		prevSeq  = m.curLast
+		prevHash = m.curHash
+	)
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			return nil, errors.New("read back: unterminated line")
+		}
+		r, err := decodeRecord(b[:i+1])
+		b = b[i+1:]
+		if err != nil {
+			return nil, fmt.Errorf("read back: %w", err)
+		}
+		if r.Anchor {
+			a := Anchor{Seq: r.Seq, Hash: r.Hash}
+			items = append(items, pendingItem{anchor: &a})
+			prevSeq, prevHash = r.Seq, r.Hash
+			continue
+		}
+		var prev [32]byte
+		if _, err := hex.Decode(prev[:], []byte(r.Prev)); err != nil {
+			return nil, fmt.Errorf("read back: event %d: prev: %w", r.Seq, err)
+		}
+		if h := r.Event.ComputeHash(prev); hex.EncodeToString(h[:]) != r.Hash {
+			return nil, fmt.Errorf("read back: event %d: hash mismatch", r.Seq)
+		}
+		if prevHash != "" && (r.Seq != prevSeq+1 || r.Prev != prevHash) {
+			return nil, fmt.Errorf("read back: event %d does not follow %d", r.Seq, prevSeq)
+		}
+		items = append(items, pendingItem{ev: r.Event})
+		events++
+		prevSeq, prevHash = r.Seq, r.Hash
+	}
+	if events != l.curEvents-m.curEvents || (events > 0 && (prevSeq != l.curLast || prevHash != l.curHash)) {
+		return nil, fmt.Errorf("read back: %d events up to %d, wrote %d up to %d",
+			events, prevSeq, l.curEvents-m.curEvents, l.curLast)
+	}
+	return items, nil
+}
+
+func (l *Log) wrap(f *os.File) File {
+	if l.cfg.WrapFile != nil {
+		return l.cfg.WrapFile(f)
+	}
+	return f
+}
+
+// markHere is the writer's current point in the open segment.
+func (l *Log) markHere() mark {
+	m := mark{
+		size: l.size, sinceIx: l.sinceIx,
+		curEvents: l.curEvents, curLast: l.curLast, curHash: l.curHash,
+		encoded: l.encoded,
 	}
 	l.mu.Lock()
-	failed := l.writeErr
-	l.mu.Unlock()
-	if failed != nil {
-		return failed
+	if n := len(l.segs); n > 0 {
+		m.index = len(l.segs[n-1].index)
 	}
+	l.mu.Unlock()
+	return m
+}
+
+// rollback returns the writer to m after a failed write: retry (the items
+// written since m, then the rest) is kept in l.retry, and the open segment
+// is truncated to m's size before the next attempt writes (its tail may be
+// torn). Readers keep what is before m.
+func (l *Log) rollback(m mark, retry []pendingItem) {
+	l.retry = append([]pendingItem(nil), retry...) // retry may be a batch the writer reuses
+	l.size, l.sinceIx = m.size, m.sinceIx
+	l.curEvents, l.curLast, l.curHash = m.curEvents, m.curLast, m.curHash
+	l.encoded = m.encoded
+	l.flushed = m
+	if l.f != nil {
+		l.torn = true
+		l.bw.Reset(l.f)
+	}
+	l.mu.Lock()
+	if n := len(l.segs); n > 0 && l.f != nil && len(l.segs[n-1].index) > m.index {
+		// A new array: readers may hold the old one's entries.
+		sg := l.segs[n-1]
+		sg.index = append([]indexPoint(nil), sg.index[:m.index]...)
+	}
+	if l.written > m.encoded {
+		l.written = m.encoded
+	}
+	l.mu.Unlock()
+}
+
+// flushedHere records a successful flush.
+func (l *Log) flushedHere() {
+	l.dirty = true
+	l.flushed = l.markHere()
+	l.mu.Lock()
+	if l.encoded > l.written {
+		l.written = l.encoded
+	}
+	l.mu.Unlock()
+}
+
+// writeBatch appends batch to the segments and flushes it. A failed write
+// rolls the writer back to the last flush, a rotation's failed fsync to
+// the last fsync (see syncFailed).
+func (l *Log) writeBatch(batch []pendingItem) error {
+	if l.torn {
+		if err := l.f.Truncate(l.flushed.size); err != nil {
+			l.rollback(l.flushed, batch)
+			return fmt.Errorf("eventlog: truncate a failed write: %w", err)
+		}
+		l.torn = false
+	}
+	from := 0 // the first item not flushed yet
 	for i := range batch {
 		it := &batch[i]
 		first := it.ev.Seq
 		if it.anchor != nil {
 			first = it.anchor.Seq + 1
 		}
-		if l.f == nil || l.size >= l.cfg.SegmentBytes {
-			if err := l.rotate(first); err != nil {
+		if l.f != nil && l.size >= l.cfg.SegmentBytes {
+			if err := l.bw.Flush(); err != nil {
+				l.rollback(l.flushed, batch[from:])
+				return fmt.Errorf("eventlog: flush: %w", err)
+			}
+			l.flushedHere()
+			from = i
+			if err := l.f.Sync(); err != nil {
+				return l.syncFailed(fmt.Errorf("eventlog: fsync: %w", err), batch[i:])
+			}
+			if err := l.closeSegment(); err != nil {
+				l.rollback(l.synced, batch[i:])
+				return err
+			}
+		}
+		if l.f == nil {
+			if err := l.createSegment(first); err != nil {
+				l.rollback(l.synced, batch[i:])
 				return err
 			}
 		}
@@ -1041,9 +1328,14 @@ func (l *Log) writeBatch(batch []pendingItem) error {
 		} else {
 			l.buf = appendRecord(l.buf[:0], false, &it.ev)
 		}
+		if _, err := l.bw.Write(l.buf); err != nil {
+			l.rollback(l.flushed, batch[from:])
+			return fmt.Errorf("eventlog: write: %w", err)
+		}
 		if it.anchor == nil {
 			l.curEvents++
 			l.curLast, l.curHash = it.ev.Seq, it.ev.Hash
+			l.encoded = it.ev.Seq
 			if l.sinceIx == 0 {
 				l.mu.Lock()
 				sg := l.segs[len(l.segs)-1]
@@ -1052,39 +1344,42 @@ func (l *Log) writeBatch(batch []pendingItem) error {
 			}
 			l.sinceIx = (l.sinceIx + 1) % indexEvery
 		}
-		if _, err := l.bw.Write(l.buf); err != nil {
-			return fmt.Errorf("eventlog: write: %w", err)
-		}
 		l.size += int64(len(l.buf))
 	}
+	if from == len(batch) {
+		return nil
+	}
 	if err := l.bw.Flush(); err != nil {
+		l.rollback(l.flushed, batch[from:])
 		return fmt.Errorf("eventlog: flush: %w", err)
 	}
-	l.dirty = true
+	l.flushedHere()
 	return nil
 }
 
-// rotate closes the current segment (fsynced) and starts a new one whose name
-// carries first.
-func (l *Log) rotate(first uint64) error {
-	if l.f != nil {
-		if err := l.bw.Flush(); err != nil {
-			return fmt.Errorf("eventlog: flush: %w", err)
-		}
-		if err := l.f.Sync(); err != nil {
-			return fmt.Errorf("eventlog: fsync: %w", err)
-		}
-		if err := l.f.Close(); err != nil {
-			return fmt.Errorf("eventlog: close segment: %w", err)
-		}
-		l.mu.Lock()
-		if n := len(l.segs); n > 0 {
-			sg := l.segs[n-1]
-			sg.events, sg.last, sg.lastHash = l.curEvents, l.curLast, l.curHash
-		}
-		l.mu.Unlock()
-		l.wakePruner()
+// closeSegment closes the open segment, flushed and fsynced: nothing in it
+// is written again.
+func (l *Log) closeSegment() error {
+	l.dirty = false
+	l.mu.Lock()
+	if n := len(l.segs); n > 0 {
+		sg := l.segs[n-1]
+		sg.events, sg.last, sg.lastHash = l.curEvents, l.curLast, l.curHash
 	}
+	l.mu.Unlock()
+	err := l.f.Close()
+	l.f = nil
+	l.synced = l.markHere()
+	l.flushed = l.synced
+	l.wakePruner()
+	if err != nil {
+		return fmt.Errorf("eventlog: close segment: %w", err)
+	}
+	return nil
+}
+
+// createSegment starts a new segment whose name carries first.
+func (l *Log) createSegment(first uint64) error {
 	path := filepath.Join(l.cfg.Dir, segName(first))
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
@@ -1092,18 +1387,21 @@ func (l *Log) rotate(first uint64) error {
 	}
 	if err := syncDir(l.cfg.Dir); err != nil {
 		f.Close()
+		os.Remove(path)
 		return err
 	}
-	l.f, l.size, l.sinceIx = f, 0, 0
+	l.f, l.size, l.sinceIx = l.wrap(f), 0, 0
 	l.curEvents, l.curLast, l.curHash = 0, 0, ""
 	if l.bw == nil {
-		l.bw = bufio.NewWriterSize(f, 256<<10)
+		l.bw = bufio.NewWriterSize(l.f, 256<<10)
 	} else {
-		l.bw.Reset(f)
+		l.bw.Reset(l.f)
 	}
 	l.mu.Lock()
 	l.segs = append(l.segs, &segment{first: first, path: path})
 	l.mu.Unlock()
+	l.synced = l.markHere()
+	l.flushed = l.synced
 	return nil
 }
 

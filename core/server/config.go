@@ -64,6 +64,10 @@ type Config struct {
 	// WrapLogStore, when set, wraps the on-disk raft log store (fault
 	// injection in tests: a store that fails with ENOSPC). nil in use.
 	WrapLogStore func(raft.LogStore) raft.LogStore
+	// WrapEventFile, when set, wraps each event log segment file the
+	// writer opens (fault injection in tests: eventlog.FullDisk). nil in
+	// use.
+	WrapEventFile func(eventlog.File) eventlog.File
 
 	// AllowedRoots are the directories under which owner commands may write
 	// checkpoints and reports (CheckPath).

@@ -15,7 +15,8 @@ var ErrDiskFull = errors.New("disk full")
 
 // DiskStatus is the state of the server's writes to its data dir: Full
 // while the last raft log or stable store write failed with ENOSPC (Err
-// names the store), or while the event log writer stopped on ENOSPC.
+// names the store), or while the event log's writer retries a write that
+// failed with ENOSPC.
 type DiskStatus struct {
 	Full bool
 	Err  error
@@ -64,7 +65,7 @@ func (s *Server) Disk() DiskStatus {
 	}
 	if s.events != nil {
 		if err := s.events.WriteErr(); err != nil && errors.Is(err, syscall.ENOSPC) {
-			return DiskStatus{Full: true, Err: fmt.Errorf("%w: event log write failed (restart once space is back): %w", ErrDiskFull, err)}
+			return DiskStatus{Full: true, Err: fmt.Errorf("%w: event log write failed: %w", ErrDiskFull, err)}
 		}
 	}
 	return DiskStatus{}

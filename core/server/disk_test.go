@@ -11,7 +11,9 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/planetary/planetary/core/eventlog"
 	"github.com/planetary/planetary/raftfsm/command"
+	"github.com/planetary/planetary/raftfsm/state"
 )
 
 // fullDisk is the raft log store of a disk that fills up: while full is
@@ -64,5 +66,134 @@ func TestDiskFullAndBack(t *testing.T) {
 	}
 	if job(t, s, "after") == nil {
 		t.Fatal("the job submitted after space came back is not in the FSM")
+	}
+}
+
+// An event log write failing with ENOSPC (injected at the event log's
+// segment files, a write that stores half its line) is reported by Disk
+// as a full disk while raft still commits; a snapshot fails meanwhile,
+// since it waits for the events it covers to be durable. Once space is
+// back the writer's retry catches up without a restart, the report
+// clears, and the event log holds every event the FSM emitted, once each
+// and chained, also after the server restarts on its data dir.
+func TestEventLogDiskFullAndBack(t *testing.T) {
+	disk := &eventlog.FullDisk{}
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	cfg.WrapEventFile = disk.Wrap
+	s := startServer(t, cfg)
+	registerShard(t, s, "earth")
+	if _, err := s.Submit(ctxT(t), []command.JobSubmit{{ID: "before", Shard: "earth", ValueMu: 1}}, "test"); err != nil {
+		t.Fatalf("submit: %v", err)
+	}
+
+	disk.Fill()
+	for _, id := range []string{"while-full-1", "while-full-2"} {
+		if _, err := s.Submit(ctxT(t), []command.JobSubmit{{ID: id, Shard: "earth", ValueMu: 1}}, "test"); err != nil {
+			t.Fatalf("submit %s with only the event log's writes failing: %v", id, err)
+		}
+	}
+	waitFor(t, 30*time.Second, "the event log's failed write reported", func() bool { return s.Disk().Full })
+	d := s.Disk()
+	if !errors.Is(d.Err, ErrDiskFull) || !errors.Is(d.Err, syscall.ENOSPC) || !strings.Contains(d.Err.Error(), "event log write failed") {
+		t.Fatalf("Disk() = %+v, want a full event log", d)
+	}
+	if err := s.raft.Snapshot().Error(); err == nil || !errors.Is(err, syscall.ENOSPC) && !strings.Contains(err.Error(), "no space left") {
+		t.Fatalf("snapshot on a full event log: %v, want the write error", err)
+	}
+
+	disk.Free()
+	waitFor(t, 30*time.Second, "the report to clear once space is back", func() bool { return !s.Disk().Full })
+	var head state.ChainHead
+	s.Read(func(st *state.Store) { head = st.Head() })
+	if err := s.Events().Sync(head.Seq); err != nil {
+		t.Fatalf("sync events after recovery: %v", err)
+	}
+	if err := s.raft.Snapshot().Error(); err != nil {
+		t.Fatalf("snapshot after recovery: %v", err)
+	}
+	checkEvents := func(l *eventlog.Log) {
+		t.Helper()
+		var prev string
+		var seq uint64
+		jobs := map[string]bool{}
+		for {
+			evs, err := l.Read(seq, 100)
+			if err != nil {
+				t.Fatalf("read events after %d: %v", seq, err)
+			}
+			if len(evs) == 0 {
+				break
+			}
+			for _, ev := range evs {
+				if ev.Seq != seq+1 || (seq > 0 && ev.Prev != prev) {
+					t.Fatalf("event %d (prev %s) after %d (hash %s)", ev.Seq, ev.Prev, seq, prev)
+				}
+				seq, prev = ev.Seq, ev.Hash
+				if ev.Type == state.EvJobSubmitted {
+					jobs[ev.Job] = true
+				}
+			}
+		}
+		if seq != head.Seq || prev != fmt.Sprintf("%x", head.Hash) {
+			t.Fatalf("event log ends at %d, the FSM's chain at %d", seq, head.Seq)
+		}
+		for _, id := range []string{"before", "while-full-1", "while-full-2"} {
+			if !jobs[id] {
+				t.Fatalf("no job.submitted event for %s", id)
+			}
+		}
+	}
+	checkEvents(s.Events())
+
+	if err := s.Shutdown(); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	cfg.WrapEventFile = nil
+	s2 := startServer(t, cfg)
+	checkEvents(s2.Events())
+}
+
+// A server shuts down promptly while its event log's writer waits to
+// retry a failed write, and the server started again on its data dir
+// regenerates the events that were never written from its raft log.
+func TestShutdownWhileEventLogFull(t *testing.T) {
+	disk := &eventlog.FullDisk{}
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	cfg.WrapEventFile = disk.Wrap
+	s := startServer(t, cfg)
+	registerShard(t, s, "earth")
+	disk.Fill()
+	if _, err := s.Submit(ctxT(t), []command.JobSubmit{{ID: "unwritten", Shard: "earth", ValueMu: 1}}, "test"); err != nil {
+		t.Fatalf("submit: %v", err)
+	}
+	waitFor(t, 30*time.Second, "the event log's failed write reported", func() bool { return s.Disk().Full })
+	done := make(chan error, 1)
+	go func() { done <- s.Shutdown() }()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("shutdown did not return while the event log's writer retries")
+	}
+
+	disk.Free()
+	cfg.WrapEventFile = nil
+	s2 := startServer(t, cfg)
+	var head state.ChainHead
+	s2.Read(func(st *state.Store) { head = st.Head() })
+	if err := s2.Events().Sync(head.Seq); err != nil {
+		t.Fatalf("sync events after the restart: %v", err)
+	}
+	evs, err := s2.Events().Read(0, int(head.Seq)+1)
+	if err != nil || uint64(len(evs)) != head.Seq {
+		t.Fatalf("read %d events after the restart (%v), want %d", len(evs), err, head.Seq)
+	}
+	found := false
+	for _, ev := range evs {
+		found = found || ev.Type == state.EvJobSubmitted && ev.Job == "unwritten"
+	}
+	if !found {
+		t.Fatal("the job submitted while the event log was full has no job.submitted event after the restart")
 	}
 }

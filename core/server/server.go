@@ -145,6 +145,7 @@ func New(cfg Config) (*Server, error) {
 	ecfg := eventlog.DefaultConfig(filepath.Join(cfg.DataDir, "events"))
 	ecfg.Logger = cfg.Logger
 	ecfg.Retention = cfg.EventRetention
+	ecfg.WrapFile = cfg.WrapEventFile
 	if cfg.EventSegmentBytes > 0 {
 		ecfg.SegmentBytes = cfg.EventSegmentBytes
 	}
