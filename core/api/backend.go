@@ -33,6 +33,8 @@ type Backend interface {
 	RegisterClient(ctx context.Context, client string, nodes []state.Node, kinds []string) ([]string, error)
 	Heartbeat(client string, beats []server.NodeBeat) error
 	Assignments(ctx context.Context, client string, fn func([]server.Assignment) error) error
+	// Control streams a client's control plane (core/server/stream.go).
+	Control(ctx context.Context, req server.ControlRequest, fn func(*server.ControlBatch) error) error
 	Results(ctx context.Context, client string, started []command.JobAttempt, results []command.Result) error
 
 	// Cluster membership (core/server/cluster.go).

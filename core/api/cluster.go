@@ -36,8 +36,8 @@ const (
 )
 
 // localRoutes are served by whichever server receives them. The assignment
-// stream is built from committed state, so a follower serves it as well as
-// the leader.
+// and control streams are built from committed state, so a follower serves
+// them as well as the leader.
 var localRoutes = map[string]bool{
 	"GET /v1/health":             true,
 	"GET /v1/status/leader":      true,
@@ -46,6 +46,7 @@ var localRoutes = map[string]bool{
 	"GET /v1/metrics":            true,
 	"GET /v1/events":             true,
 	"GET /v1/client/assignments": true,
+	"POST /v1/client/control":    true,
 	"GET /v1/operator/members":   true,
 }
 

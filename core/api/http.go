@@ -40,8 +40,12 @@ type Config struct {
 	MaxSnapshotBytes int64
 	// MaxEventWait bounds ?wait= of GET /v1/events and of blocking queries.
 	MaxEventWait time.Duration
-	// StreamKeepAlive is how often an idle assignment stream sends a blank line.
+	// StreamKeepAlive is how often an idle assignment or control stream
+	// sends a keep-alive.
 	StreamKeepAlive time.Duration
+	// ControlCatchUp bounds how long a control stream waits for this
+	// server to apply the index its client saw (503 beyond).
+	ControlCatchUp time.Duration
 	// Registry receives the API's metrics; New makes one when nil.
 	Registry *prometheus.Registry
 
@@ -69,6 +73,7 @@ func DefaultConfig() Config {
 		MaxSnapshotBytes: 8 << 30,
 		MaxEventWait:     5 * time.Minute,
 		StreamKeepAlive:  15 * time.Second,
+		ControlCatchUp:   10 * time.Second,
 	}
 }
 
@@ -77,7 +82,7 @@ func (c Config) Validate() error {
 	if c.Backend == nil {
 		return ErrNoBackend
 	}
-	if c.MaxBodyBytes <= 0 || c.MaxSnapshotBytes <= 0 || c.MaxEventWait <= 0 || c.StreamKeepAlive <= 0 {
+	if c.MaxBodyBytes <= 0 || c.MaxSnapshotBytes <= 0 || c.MaxEventWait <= 0 || c.StreamKeepAlive <= 0 || c.ControlCatchUp <= 0 {
 		return fmt.Errorf("api: limits must be positive: %w", ErrBadConfig)
 	}
 	return nil
@@ -109,6 +114,9 @@ func New(cfg Config) (*HTTP, error) {
 	}
 	if cfg.StreamKeepAlive == 0 {
 		cfg.StreamKeepAlive = def.StreamKeepAlive
+	}
+	if cfg.ControlCatchUp == 0 {
+		cfg.ControlCatchUp = def.ControlCatchUp
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err

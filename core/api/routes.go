@@ -74,6 +74,7 @@ func (h *HTTP) routes() {
 	h.handle("POST /v1/client/register", accessClient, true, h.clientRegister)
 	h.handle("POST /v1/client/heartbeat", accessClient, true, h.clientHeartbeat)
 	h.handle("GET /v1/client/assignments", accessClient, false, h.clientAssignments)
+	h.handle("POST /v1/client/control", accessClient, false, h.clientControl)
 	h.handle("POST /v1/client/results", accessClient, true, h.clientResults)
 	h.handle("POST /v1/client/nodes/state", accessClient, true, h.clientNodeState)
 

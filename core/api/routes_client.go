@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -9,10 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
-
-	"github.com/tinylib/msgp/msgp"
 
 	"github.com/planetary/planetary/core/eventlog"
 	"github.com/planetary/planetary/core/server"
@@ -391,79 +389,32 @@ func (h *HTTP) clientAssignments(w http.ResponseWriter, r *http.Request) (any, e
 	if err := checkClient(r, client); err != nil {
 		return nil, err
 	}
-	fl, _ := w.(http.Flusher)
-	flush := func() {
-		if fl != nil {
-			fl.Flush()
-		}
-	}
 	compact := accepts(r, MsgpackType)
-	keepAliveFrame := []byte("\n")
-	if compact {
-		w.Header().Set("Content-Type", MsgpackType)
-		keepAliveFrame = msgp.AppendNil(nil)
-	} else {
-		w.Header().Set("Content-Type", "application/x-ndjson")
-	}
-	w.WriteHeader(http.StatusOK)
-	flush()
-
-	var mu sync.Mutex // serialises writes of batches and keep-alives
-	enc := json.NewEncoder(w)
-	ctx, cancel := context.WithCancel(r.Context())
-	keepAlive := make(chan struct{})
-	defer func() {
-		cancel()
-		<-keepAlive // no write after the handler returns
-	}()
-	go func() {
-		defer close(keepAlive)
-		t := time.NewTicker(h.cfg.StreamKeepAlive)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				mu.Lock()
-				_, err := w.Write(keepAliveFrame)
-				if err == nil {
-					flush()
-				}
-				mu.Unlock()
-				if err != nil {
-					cancel()
-					return
-				}
-			}
-		}
-	}()
+	fs, ctx := h.openStream(w, r, compact)
+	defer fs.close()
+	var line bytes.Buffer
+	enc := json.NewEncoder(&line)
 	var views []Assignment
 	var frame []byte
 	err := h.b.Assignments(ctx, client, func(batch []server.Assignment) error {
-		mu.Lock()
-		defer mu.Unlock()
-		if compact {
-			views = views[:0]
-			for _, a := range batch {
-				views = append(views, Assignment{JobID: a.JobID, Attempt: a.Attempt, Node: a.Node, Kind: a.Kind, Payload: a.Payload,
-					Capabilities: a.Capabilities, Seed: a.Seed, Quote: Credits(a.QuoteMu)})
-			}
-			frame = appendAssignments(frame[:0], views)
-			if _, err := w.Write(frame); err != nil {
-				return fmt.Errorf("api: assignment stream: %w", err)
-			}
-			flush()
-			return nil
-		}
+		views = views[:0]
 		for _, a := range batch {
-			v := Assignment{JobID: a.JobID, Attempt: a.Attempt, Node: a.Node, Kind: a.Kind, Payload: a.Payload,
-				Capabilities: a.Capabilities, Seed: a.Seed, Quote: Credits(a.QuoteMu)}
-			if err := enc.Encode(&v); err != nil {
-				return fmt.Errorf("api: assignment stream: %w", err)
-			}
+			views = append(views, assignmentView(a))
 		}
-		flush()
+		if compact {
+			frame = appendAssignments(frame[:0], views)
+		} else {
+			line.Reset()
+			for i := range views {
+				if err := enc.Encode(&views[i]); err != nil {
+					return fmt.Errorf("api: assignment stream: %w", err)
+				}
+			}
+			frame = line.Bytes()
+		}
+		if err := fs.write(frame); err != nil {
+			return fmt.Errorf("api: assignment stream: %w", err)
+		}
 		return nil
 	})
 	if err != nil && ctx.Err() == nil {

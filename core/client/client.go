@@ -1,8 +1,8 @@
 // Package client is planetary's client role: it registers the nodes this
-// host serves, heartbeats them with their plugins' health, receives
-// assignments as a stream, runs each one on its node's plugin over the
-// plugin's long-lived execute stream, and sends starts and results back in
-// batches. Unacknowledged results are kept and resent (the FSM ignores
+// host serves, heartbeats them with their plugins' health, follows the
+// servers' control stream (assignments, cancellations, node changes), runs
+// each assignment on its node's plugin over the plugin's long-lived execute
+// stream, and sends starts and results back in batches. Unacknowledged results are kept and resent (the FSM ignores
 // duplicates by job and attempt), and the client fails over between servers.
 package client
 
@@ -91,18 +91,16 @@ type Config struct {
 	SeenTTL time.Duration
 
 	// Launcher, when set with Kinds, lets the client claim nodes registered
-	// after it started: every WatchInterval it lists the nodes, and for one
-	// that no other client hosts, whose plugin kind is in Kinds and whose id
-	// matches Patterns (all when empty), it launches a plugin, claims the
-	// node and serves it. A served node that is retired, deregistered or
-	// claimed elsewhere is dropped and its plugin stopped.
+	// after it started: when the control stream lists a node that no other
+	// client hosts, whose plugin kind is in Kinds and whose id matches
+	// Patterns (all when empty), it launches a plugin, claims the node and
+	// serves it. A served node that is retired, deregistered or claimed
+	// elsewhere is dropped and its plugin stopped.
 	Launcher Launcher
 	// Kinds are the plugin kinds this host can run.
 	Kinds []string
 	// Patterns are glob patterns of the node ids this host may serve.
 	Patterns []string
-	// WatchInterval is the time between node listings (default 1s).
-	WatchInterval time.Duration
 }
 
 // Launcher starts and stops the plugin of a node claimed after start.
@@ -121,7 +119,6 @@ func DefaultConfig() Config {
 		MaxBatch:          512,
 		RetryInterval:     250 * time.Millisecond,
 		SeenTTL:           time.Minute,
-		WatchInterval:     time.Second,
 	}
 }
 
@@ -156,6 +153,7 @@ type Client struct {
 	log     hclog.Logger
 	apis    []*api.Client
 	results *outbox
+	feed    *nodeFeed
 
 	nmu   sync.RWMutex
 	nodes map[string]*nodeRunner
@@ -181,6 +179,10 @@ type task struct {
 	key  attemptKey
 	node string
 	done bool
+	// cancelled: a control stream cancelled it; cancels counts how many
+	// times one did.
+	cancelled bool
+	cancels   int
 }
 
 // New builds a client. Missing durations take their defaults.
@@ -201,9 +203,6 @@ func New(cfg Config) (*Client, error) {
 	if cfg.SeenTTL == 0 {
 		cfg.SeenTTL = def.SeenTTL
 	}
-	if cfg.WatchInterval == 0 {
-		cfg.WatchInterval = def.WatchInterval
-	}
 	if cfg.HealthTimeout == 0 {
 		cfg.HealthTimeout = max(cfg.HeartbeatInterval, time.Second)
 	}
@@ -220,6 +219,7 @@ func New(cfg Config) (*Client, error) {
 		seen:    map[attemptKey]*task{},
 		oldSeen: map[attemptKey]*task{},
 		rotated: time.Now(),
+		feed:    newNodeFeed(),
 	}
 	for _, addr := range cfg.Servers {
 		ac, err := api.NewClient(api.ClientConfig{Address: addr, Token: cfg.Token, TLS: cfg.TLS})
@@ -268,15 +268,16 @@ func sameHost(addr, leader string) bool {
 	return addr == leader || addr == "http://"+leader || addr == "https://"+leader
 }
 
-// Run registers, then heartbeats, streams assignments and sends results
-// until ctx ends. It returns nil when ctx ends.
+// Run registers, then heartbeats, follows the control stream and sends
+// results until ctx ends. It returns nil when ctx ends, and ErrRevoked
+// when the servers revoked this client's identity.
 func (c *Client) Run(ctx context.Context) error {
 	c.startPlugins(ctx)
 	if err := c.register(ctx); err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	var wg sync.WaitGroup
 	run := func(fn func(context.Context)) {
 		wg.Add(1)
@@ -288,16 +289,13 @@ func (c *Client) Run(ctx context.Context) error {
 		nr.start(ctx, &wg)
 	}
 	c.nmu.Unlock()
-	if c.cfg.Launcher != nil && len(c.cfg.Kinds) > 0 {
-		run(c.watchLoop)
-	}
 	run(c.heartbeatLoop)
 	if ps, ok := c.cfg.Catalog.(PluginStater); ok {
 		run(func(ctx context.Context) { c.pluginStateLoop(ctx, ps) })
 	}
-	run(c.assignmentLoop)
+	run(func(ctx context.Context) { c.controlLoop(ctx, cancel) })
+	run(c.nodeLoop)
 	run(c.resultLoop)
-	run(c.cancelLoop)
 	<-ctx.Done()
 	wg.Wait()
 	// A last attempt to hand over what finished; the servers take the rest
@@ -305,6 +303,9 @@ func (c *Client) Run(ctx context.Context) error {
 	flushCtx, fcancel := context.WithTimeout(context.Background(), c.cfg.RetryInterval*4)
 	defer fcancel()
 	c.flush(flushCtx)
+	if err := context.Cause(ctx); errors.Is(err, ErrRevoked) {
+		return err
+	}
 	return nil
 }
 
@@ -473,24 +474,6 @@ func (c *Client) probe(ctx context.Context) []api.NodeBeat {
 		}
 	}
 	return beats
-}
-
-// assignmentLoop keeps an assignment stream open, failing over on errors.
-func (c *Client) assignmentLoop(ctx context.Context) {
-	for ctx.Err() == nil {
-		s := c.server()
-		err := s.ClientAssignments(ctx, c.cfg.Name, func(a api.Assignment) error {
-			c.dispatch(ctx, a)
-			return nil
-		})
-		if ctx.Err() != nil {
-			return
-		}
-		c.failover(s, err)
-		if !sleep(ctx, c.cfg.RetryInterval) {
-			return
-		}
-	}
 }
 
 // dispatch hands an assignment to its node, once per (job, attempt).

@@ -60,7 +60,6 @@ func TestDynamicClaimPublishAndRetire(t *testing.T) {
 		// The servers claim every unclaimed node of a kind for the client
 		// that registers it, so this client serves them all.
 		cfg.Launcher, cfg.Kinds, cfg.Patterns = l, []string{"sim"}, []string{"earth.*"}
-		cfg.WatchInterval = 50 * time.Millisecond
 	})
 	ctx := context.Background()
 	if _, err := f.mgmt.RegisterNode(ctx, api.Node{ID: "earth.n3", Shard: "earth", Plugin: "sim", Capacity: 4,

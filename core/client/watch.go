@@ -21,26 +21,6 @@ func (c *Client) node(id string) (*nodeRunner, bool) {
 // Served lists the ids of the nodes this client serves, sorted.
 func (c *Client) Served() []string { return c.nodeIDs() }
 
-// watchLoop claims newly registered nodes this host can serve and drops
-// served nodes that were retired, deregistered or claimed elsewhere.
-func (c *Client) watchLoop(ctx context.Context) {
-	for {
-		s := c.server()
-		nodes, err := s.Nodes(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			c.failover(s, err)
-		} else {
-			c.reconcile(ctx, nodes)
-		}
-		if !sleep(ctx, c.cfg.WatchInterval) {
-			return
-		}
-	}
-}
-
 // wants reports whether this host may serve n.
 func (c *Client) wants(n api.Node) bool {
 	if n.Status == state.NodeRetired.String() || !slices.Contains(c.cfg.Kinds, n.Plugin) {
@@ -60,13 +40,22 @@ func (c *Client) wants(n api.Node) bool {
 	return false
 }
 
-func (c *Client) reconcile(ctx context.Context, nodes []api.Node) {
+// reconcile applies node changes when the client has a Launcher and Kinds
+// (without them it serves the nodes of its config as declared): a served
+// node follows its max_concurrency; one this host may no longer serve
+// (retired, hosted by another client) is dropped, as is one gone from the
+// servers' listing (gone, or missing from a full listing); a node it may
+// serve and does not is claimed.
+func (c *Client) reconcile(ctx context.Context, full bool, nodes []api.Node, gone []string) {
+	if c.cfg.Launcher == nil || len(c.cfg.Kinds) == 0 {
+		return // the nodes of the config, as it declares them
+	}
 	listed := make(map[string]bool, len(nodes))
 	for _, n := range nodes {
 		listed[n.ID] = true
 		nr, served := c.node(n.ID)
 		if served {
-			nr.setLimit(n.MaxConcurrency) // follows node updates
+			nr.setLimit(n.MaxConcurrency)
 		}
 		switch {
 		case served && !c.wants(n):
@@ -77,9 +66,14 @@ func (c *Client) reconcile(ctx context.Context, nodes []api.Node) {
 			}
 		}
 	}
-	for _, id := range c.nodeIDs() {
-		if !listed[id] {
-			c.drop(id, "deregistered")
+	for _, id := range gone {
+		c.drop(id, "deregistered or hosted by another client")
+	}
+	if full {
+		for _, id := range c.nodeIDs() {
+			if !listed[id] {
+				c.drop(id, "deregistered or hosted by another client")
+			}
 		}
 	}
 }
