@@ -289,7 +289,7 @@ func (h *HTTP) authorize(r *http.Request, need access) (identity, *apiError) {
 		return id, nil
 	}
 	// Operator routes: read < submit < management. A client identity may
-	// read (its watch loop lists nodes); a join credential grants nothing.
+	// read; a join credential grants nothing.
 	rank := id.Type
 	switch id.Type {
 	case state.TokenClient:

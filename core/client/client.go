@@ -377,8 +377,8 @@ func (c *Client) register(ctx context.Context) error {
 		return err
 	}
 	// A node this client claimed in an earlier life (one registered at run
-	// time and served through the watch loop) is still recorded up, but
-	// nothing serves it until the watch loop launches its plugin again:
+	// time and served through the node loop) is still recorded up, but
+	// nothing serves it until the node loop launches its plugin again:
 	// report it down, so no work is assigned to it meanwhile.
 	var unserved []api.NodeBeat
 	for _, id := range claimed {

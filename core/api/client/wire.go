@@ -12,9 +12,9 @@ import (
 )
 
 // MsgpackType is the media type of the client protocol's compact encoding.
-// A client role asks for it with Accept on the assignment stream and sends
-// result batches with it as Content-Type once the server answered the
-// stream in it; every other caller keeps JSON.
+// A client role asks for it with Accept on the control (or assignment)
+// stream and sends result batches with it as Content-Type once the server
+// answered the stream in it; every other caller keeps JSON.
 //
 // The layout is positional MessagePack: a record is an array whose first
 // fields are fixed below; a reader skips fields past those it knows, so a
@@ -22,6 +22,10 @@ import (
 //
 //	assignment stream: a sequence of frames, each nil (keep-alive) or an
 //	  array of assignments;
+//	control stream: a sequence of frames, each nil (keep-alive) or [index
+//	  (uint), full (bool), assignments ([]assignment), cancels ([]cancel),
+//	  nodes ([]bin, each a node's JSON view), gone ([]str), revoked (str)];
+//	cancel: [job, attempt, state];
 //	assignment: [job, attempt, node, kind, payload (bin), capabilities
 //	  ([]str), seed (uint), quote (float)];
 //	results body: [client, started ([]attempt), results ([]result)];
