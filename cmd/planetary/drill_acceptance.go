@@ -132,7 +132,7 @@ func (c *DrillAcceptanceCommand) Run(args []string) int {
 	defer os.RemoveAll(trialDir)
 	o := runner.AcceptanceOptions{
 		Fabric: func(ctx context.Context) (*runner.Fabric, error) {
-			emb, err := startEmbedded(ctx, p, trialDir, logLevel, nil)
+			emb, err := startEmbedded(ctx, p, trialDir, logLevel, nil, nil)
 			if err != nil {
 				return nil, err
 			}

@@ -186,7 +186,12 @@ func (c *RunCommand) Run(args []string) int {
 				return c.fail("Error: data dir: %v", err)
 			}
 		}
-		emb, err := startEmbedded(ctx, plan, dataDir, f.logLevel, nil)
+		// On a terminal the agent's log lines go above the bars.
+		var logs io.Writer
+		if opts.Terminal {
+			logs = opts.Progress
+		}
+		emb, err := startEmbedded(ctx, plan, dataDir, f.logLevel, nil, logs)
 		if err != nil {
 			return c.fail("Error: %v", err)
 		}
@@ -201,6 +206,9 @@ func (c *RunCommand) Run(args []string) int {
 	res, err := runner.Run(ctx, opts)
 	if stop != nil {
 		stop()
+	}
+	if s, ok := opts.Progress.(*runner.Screen); ok {
+		_ = s.Flush()
 	}
 	if err != nil {
 		return c.apiFail("running the mission", err)
@@ -289,11 +297,13 @@ func parseStopAfter(s string) (time.Duration, float64, error) {
 	return d, 0, nil
 }
 
-// progressWriter is stdout with a live bar on a terminal; otherwise plain
-// lines through the Ui (JSON mode keeps stdout for the result).
+// progressWriter is stdout with live bars on a terminal (a runner.Screen,
+// which log lines go through too, so that they print above the bars);
+// otherwise plain lines through the Ui (JSON mode keeps stdout for the
+// result).
 func (m *Meta) progressWriter() (io.Writer, bool) {
-	if _, basic := m.Ui.(*cli.BasicUi); basic && !m.json && isatty.IsTerminal(os.Stdout.Fd()) {
-		return os.Stdout, true
+	if _, basic := m.Ui.(*cli.BasicUi); basic && !m.json && isatty.IsTerminal(os.Stdout.Fd()) && hasSize(os.Stdout.Fd()) {
+		return runner.NewScreen(os.Stdout), true
 	}
 	if m.json {
 		return os.Stderr, false
@@ -356,8 +366,9 @@ type embedded struct {
 }
 
 // startEmbedded starts a dev agent in this process for p's mission, on free
-// loopback ports. simConfig, when set, is merged into the sim plugin config.
-func startEmbedded(ctx context.Context, p *plan, dataDir, logLevel string, simConfig map[string]any) (*embedded, error) {
+// loopback ports. simConfig, when set, is merged into the sim plugin config;
+// logs is where its log lines go (nil: stderr).
+func startEmbedded(ctx context.Context, p *plan, dataDir, logLevel string, simConfig map[string]any, logs io.Writer) (*embedded, error) {
 	ac := p.file.Agent
 	if ac == nil {
 		var diags hcl.Diagnostics
@@ -386,7 +397,10 @@ func startEmbedded(ctx context.Context, p *plan, dataDir, logLevel string, simCo
 	if level == hclog.NoLevel {
 		level = hclog.Warn
 	}
-	logger := hclog.New(&hclog.LoggerOptions{Name: "planetary", Level: level, Output: os.Stderr})
+	if logs == nil {
+		logs = os.Stderr
+	}
+	logger := hclog.New(&hclog.LoggerOptions{Name: "planetary", Level: level, Output: logs})
 	self, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("cannot find the planetary binary: %w", err)
