@@ -4,8 +4,6 @@ import (
 	"context"
 	"io"
 
-	"github.com/tinylib/msgp/msgp"
-
 	"github.com/planetary/planetary/core/eventlog"
 	"github.com/planetary/planetary/core/server"
 	"github.com/planetary/planetary/raftfsm"
@@ -14,21 +12,45 @@ import (
 )
 
 // Backend is what the HTTP API needs from a server. *server.Server
-// satisfies it; the handlers never reach past it.
+// satisfies it; the handlers never reach past it. Writes go through the
+// server's endpoints (core/server/endpoints*.go), one method per
+// operation, which check and stamp the command; the store is only read.
 type Backend interface {
 	IsLeader() bool
 	Leader() (addr, id string)
-	Apply(ctx context.Context, t command.MessageType, msg msgp.Marshaler) (*raftfsm.Response, error)
-	Submit(ctx context.Context, jobs []command.JobSubmit, submitter string) ([]raftfsm.Outcome, error)
 	Read(fn func(*state.Store))
 	ConsistentRead(ctx context.Context, fn func(*state.Store)) error
 	Events() *eventlog.Log
-	Now() int64
 	AppliedIndex() uint64
 	// WaitIndex blocks until the FSM has applied idx or ctx ends.
 	WaitIndex(ctx context.Context, idx uint64) error
 	Peers() ([]server.Peer, error)
-	CheckPath(path string) error
+
+	// Endpoints of the fabric (core/server/endpoints_fabric.go).
+	RegisterShard(ctx context.Context, a server.Actor, req command.ShardRegister) (server.Result, error)
+	UpdateShard(ctx context.Context, a server.Actor, req command.ShardUpdate) (server.Result, error)
+	DeregisterShard(ctx context.Context, a server.Actor, req command.ShardDeregister) (server.Result, error)
+	RegisterNode(ctx context.Context, a server.Actor, req command.NodeRegister) (server.Result, error)
+	UpdateNode(ctx context.Context, a server.Actor, req command.NodeUpdate) (server.Result, error)
+	// PublishNodeState is a client's report of its nodes' plugin state.
+	PublishNodeState(ctx context.Context, a server.Actor, req command.NodeUpdate) (server.Result, error)
+	RetireNode(ctx context.Context, a server.Actor, req command.NodeRetire) (server.Result, error)
+	// Jobs and the operator's endpoints (core/server/endpoints_ops.go).
+	SubmitJobs(ctx context.Context, a server.Actor, jobs []command.JobSubmit) ([]raftfsm.Outcome, error)
+	CancelJobs(ctx context.Context, a server.Actor, req command.JobCancel) (server.Result, error)
+	Reroute(ctx context.Context, a server.Actor, req command.JobReroute) (server.Result, error)
+	Pause(ctx context.Context, a server.Actor, req command.Pause) (server.Result, error)
+	ConfigureCheckpoint(ctx context.Context, a server.Actor, req command.CheckpointConfigure) (server.Result, error)
+	ConfigureReporting(ctx context.Context, a server.Actor, req command.ReportingConfigure) (server.Result, error)
+	SaveCheckpoint(ctx context.Context, a server.Actor) (server.SnapshotInfo, error)
+	// ApplyMission checks the paths the mission writes to.
+	ApplyMission(ctx context.Context, a server.Actor, req command.MissionApply, paths []server.PathField) (server.Result, error)
+	// ACL and client identities: the token's secret is the caller's, its
+	// CreatedAt the endpoint's.
+	BootstrapACL(ctx context.Context, a server.Actor, tok state.Token) (state.Token, server.Result, error)
+	CreateToken(ctx context.Context, a server.Actor, tok state.Token) (state.Token, server.Result, error)
+	JoinClient(ctx context.Context, a server.Actor, tok state.Token) (state.Token, server.Result, error)
+	RevokeClient(ctx context.Context, a server.Actor, req command.ClientRevoke) (server.Result, error)
 
 	RegisterClient(ctx context.Context, client string, nodes []state.Node, kinds []string) ([]string, error)
 	Heartbeat(client string, beats []server.NodeBeat) error
@@ -52,7 +74,6 @@ type Backend interface {
 
 	SnapshotSave(ctx context.Context, w io.Writer) (server.SnapshotInfo, error)
 	SnapshotRestore(ctx context.Context, r io.Reader) error
-	Checkpoint(ctx context.Context) (server.SnapshotInfo, error)
 	// CollectGarbage runs one garbage collection pass (core/server/gc.go).
 	CollectGarbage(ctx context.Context, opt server.GCOptions) (server.GCResult, error)
 }

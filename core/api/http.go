@@ -18,7 +18,6 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/tinylib/msgp/msgp"
 
 	"github.com/planetary/planetary/core/server"
 	"github.com/planetary/planetary/raftfsm/command"
@@ -312,9 +311,12 @@ func (h *HTTP) authorize(r *http.Request, need access) (identity, *apiError) {
 	return id, nil
 }
 
-// checkClient refuses a client identity that speaks for another client
-// than its own.
+// checkClient refuses a client protocol request that names no client, and
+// a client identity that speaks for another client than its own.
 func checkClient(r *http.Request, client string) error {
+	if client == "" {
+		return badRequest("client", "client is required")
+	}
 	if own := caller(r).client(); own != "" && own != client {
 		return &apiError{status: http.StatusForbidden,
 			msg: fmt.Sprintf("permission denied: the identity of client %s cannot act for client %s", own, client)}
@@ -451,8 +453,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // writeError translates errors to status codes at the edge.
 func (h *HTTP) writeError(w http.ResponseWriter, err error) {
 	var ae *apiError
+	var re *server.RequestError
 	switch {
 	case errors.As(err, &ae):
+	case errors.As(err, &re):
+		ae = &apiError{status: requestStatus[re.Kind], field: re.Field, path: re.Path, msg: re.Msg}
 	case errors.Is(err, server.ErrNotLeader):
 		ae = h.noLeader()
 	case errors.Is(err, server.ErrShutdown), errors.Is(err, server.ErrStarting),
@@ -471,6 +476,14 @@ func (h *HTTP) writeError(w http.ResponseWriter, err error) {
 		h.log.Warn("request failed", "status", ae.status, "error", ae.msg)
 	}
 	writeJSON(w, ae.status, ErrorBody{Error: ae.msg, Field: ae.field, Path: ae.path, Leader: ae.leader, Diagnostics: ae.diags})
+}
+
+// requestStatus is the status code of each kind of endpoint refusal.
+var requestStatus = map[server.ErrorKind]int{
+	server.Invalid:   http.StatusBadRequest,
+	server.NotFound:  http.StatusNotFound,
+	server.Conflict:  http.StatusConflict,
+	server.Forbidden: http.StatusForbidden,
 }
 
 // decode reads a JSON body bounded by MaxBodyBytes into v. Unknown fields
@@ -538,16 +551,58 @@ func decodeError(err error, prefix string) error {
 	return badRequest(prefix, "bad request body: %v", err)
 }
 
-// meta stamps an owner command.
-func (h *HTTP) meta(r *http.Request, reason string) command.Meta {
-	return command.Meta{Time: h.b.Now(), Actor: caller(r).actor(), Reason: reason}
+// actor is the caller of a request as the server's endpoints see it: its
+// name and the capabilities its token grants.
+func actor(r *http.Request) server.Actor {
+	id := caller(r)
+	a := server.Actor{Name: id.actor()}
+	switch id.Type {
+	case state.TokenManagement:
+		a.Caps = server.CapAll
+	case state.TokenSubmit:
+		a.Caps = server.CapRead | server.CapSubmit
+	case state.TokenRead:
+		a.Caps = server.CapRead
+	case state.TokenClientIdentity:
+		a.Caps = server.CapRead | server.CapClient | server.CapJoin
+	case state.TokenClient:
+		a.Caps = server.CapJoin
+	}
+	return a
 }
 
-// apply proposes one owner command.
-func (h *HTTP) apply(r *http.Request, t command.MessageType, msg msgp.Marshaler) (WriteResult, error) {
-	resp, err := h.b.Apply(r.Context(), t, msg)
+// written is the answer of a write endpoint.
+func written(res server.Result, err error) (any, error) {
 	if err != nil {
-		return WriteResult{}, err
+		return nil, err
 	}
-	return WriteResult{Index: resp.Index}, nil
+	return WriteResult{Index: res.Index}, nil
 }
+
+// body says whether a route's request body may be empty.
+type body bool
+
+const (
+	bodyRequired body = false
+	bodyOptional body = true
+)
+
+// endpoint adapts a call of a server endpoint to a route: decode the body
+// into a Req, call, answer the entry's index.
+func endpoint[Req any](h *HTTP, b body, call func(r *http.Request, req Req) (server.Result, error)) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) (any, error) {
+		var req Req
+		decode := h.decode
+		if b == bodyOptional {
+			decode = h.decodeOptional
+		}
+		if err := decode(w, r, &req); err != nil {
+			return nil, err
+		}
+		return written(call(r, req))
+	}
+}
+
+// reason is the Meta of an owner request: the caller's reason; the
+// endpoint stamps the time and the actor.
+func reason(text string) command.Meta { return command.Meta{Reason: text} }

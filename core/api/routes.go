@@ -3,12 +3,14 @@ package api
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/planetary/planetary/core/server"
 	"github.com/planetary/planetary/raftfsm"
 	"github.com/planetary/planetary/raftfsm/command"
 	"github.com/planetary/planetary/raftfsm/state"
@@ -31,7 +33,7 @@ func (h *HTTP) routes() {
 	h.handle("POST /v1/acl/bootstrap", accessOpen, true, h.aclBootstrap)
 	h.handle("POST /v1/acl/tokens", accessManagement, true, h.aclCreate)
 	h.handle("GET /v1/acl/tokens", accessManagement, false, h.aclList)
-	h.handle("POST /v1/acl/client/{name}/revoke", accessManagement, true, h.clientRevoke)
+	h.handle("POST /v1/acl/client/{name}/revoke", accessManagement, true, endpoint(h, bodyOptional, h.clientRevoke))
 
 	h.handle("GET /v1/mission", accessRead, false, h.missionGet)
 	h.handle("PUT /v1/mission", accessManagement, true, h.missionPut)
@@ -39,29 +41,29 @@ func (h *HTTP) routes() {
 	h.handle("POST /v1/jobs", accessSubmit, true, h.jobsSubmit)
 	h.handle("GET /v1/jobs", accessRead, false, h.jobsList)
 	h.handle("GET /v1/job/{id}", accessRead, false, h.jobGet)
-	h.handle("POST /v1/job/{id}/cancel", accessManagement, true, h.jobCancel)
-	h.handle("POST /v1/job/{id}/reroute", accessManagement, true, h.jobReroute)
-	h.handle("POST /v1/jobs/cancel", accessManagement, true, h.locatorCancel)
-	h.handle("POST /v1/jobs/reroute", accessManagement, true, h.locatorReroute)
+	h.handle("POST /v1/job/{id}/cancel", accessManagement, true, endpoint(h, bodyOptional, h.jobCancel))
+	h.handle("POST /v1/job/{id}/reroute", accessManagement, true, endpoint(h, bodyRequired, h.jobReroute))
+	h.handle("POST /v1/jobs/cancel", accessManagement, true, endpoint(h, bodyRequired, h.locatorCancel))
+	h.handle("POST /v1/jobs/reroute", accessManagement, true, endpoint(h, bodyRequired, h.locatorReroute))
 
 	h.handle("GET /v1/shards", accessRead, false, h.shardsList)
-	h.handle("POST /v1/shards", accessManagement, true, h.shardRegister)
+	h.handle("POST /v1/shards", accessManagement, true, endpoint(h, bodyRequired, h.shardRegister))
 	h.handle("GET /v1/shard/{name}", accessRead, false, h.shardGet)
-	h.handle("POST /v1/shard/{name}/update", accessManagement, true, h.shardUpdate)
-	h.handle("POST /v1/shard/{name}/deregister", accessManagement, true, h.shardDeregister)
+	h.handle("POST /v1/shard/{name}/update", accessManagement, true, endpoint(h, bodyRequired, h.shardUpdate))
+	h.handle("POST /v1/shard/{name}/deregister", accessManagement, true, endpoint(h, bodyRequired, h.shardDeregister))
 
 	h.handle("GET /v1/nodes", accessRead, false, h.nodesList)
-	h.handle("POST /v1/nodes", accessManagement, true, h.nodeRegister)
+	h.handle("POST /v1/nodes", accessManagement, true, endpoint(h, bodyRequired, h.nodeRegister))
 	h.handle("GET /v1/node/{id}", accessRead, false, h.nodeGet)
-	h.handle("POST /v1/node/{id}/update", accessManagement, true, h.nodeUpdate)
-	h.handle("POST /v1/node/{id}/retire", accessManagement, true, h.nodeRetire)
+	h.handle("POST /v1/node/{id}/update", accessManagement, true, endpoint(h, bodyRequired, h.nodeUpdate))
+	h.handle("POST /v1/node/{id}/retire", accessManagement, true, endpoint(h, bodyOptional, h.nodeRetire))
 
 	h.handle("POST /v1/operator/pause", accessManagement, true, h.pause(true))
 	h.handle("POST /v1/operator/resume", accessManagement, true, h.pause(false))
-	h.handle("POST /v1/operator/checkpoint", accessManagement, true, h.checkpointConfigure)
+	h.handle("POST /v1/operator/checkpoint", accessManagement, true, endpoint(h, bodyRequired, h.checkpointConfigure))
 	h.handle("POST /v1/operator/checkpoint/save", accessManagement, true, h.checkpointSave)
 	h.handle("POST /v1/operator/gc", accessManagement, true, h.operatorGC)
-	h.handle("POST /v1/operator/reporting", accessManagement, true, h.reportingConfigure)
+	h.handle("POST /v1/operator/reporting", accessManagement, true, endpoint(h, bodyRequired, h.reportingConfigure))
 	h.handle("GET /v1/operator/snapshot", accessManagement, false, h.snapshotSave)
 	h.handle("PUT /v1/operator/snapshot", accessManagement, true, h.snapshotRestore)
 
@@ -130,7 +132,7 @@ func newSecret() (string, error) {
 	return s[0:8] + "-" + s[8:12] + "-" + s[12:16] + "-" + s[16:20] + "-" + s[20:], nil
 }
 
-func (h *HTTP) newToken(name string, typ state.TokenType) (state.Token, string, error) {
+func newToken(name string, typ state.TokenType) (state.Token, string, error) {
 	secret, err := newSecret()
 	if err != nil {
 		return state.Token{}, "", err
@@ -139,24 +141,26 @@ func (h *HTTP) newToken(name string, typ state.TokenType) (state.Token, string, 
 	if err != nil {
 		return state.Token{}, "", err
 	}
-	return state.Token{AccessorID: acc, SecretHash: HashSecret(secret), Type: typ, Name: name, CreatedAt: h.b.Now()}, secret, nil
+	return state.Token{AccessorID: acc, SecretHash: HashSecret(secret), Type: typ, Name: name}, secret, nil
 }
 
-func (h *HTTP) aclBootstrap(w http.ResponseWriter, r *http.Request) (any, error) {
-	done := false
-	h.b.Read(func(s *state.Store) { done = s.ACLBootstrapped() })
-	if done {
-		return nil, &apiError{status: http.StatusConflict, msg: "ACL already bootstrapped"}
-	}
-	tok, secret, err := h.newToken("bootstrap", state.TokenManagement)
+// issue generates a token's secret, has the endpoint store the token and
+// answers it with the secret (only its sha256 is replicated).
+func issue(name string, typ state.TokenType, store func(tok state.Token) (state.Token, server.Result, error)) (any, error) {
+	tok, secret, err := newToken(name, typ)
 	if err != nil {
 		return nil, err
 	}
-	// The secret is generated here; only its sha256 is replicated.
-	if _, err := h.b.Apply(r.Context(), command.ACLBootstrapType, &command.ACLBootstrap{Time: tok.CreatedAt, Token: tok}); err != nil {
+	if tok, _, err = store(tok); err != nil {
 		return nil, err
 	}
 	return Token{AccessorID: tok.AccessorID, SecretID: secret, Name: tok.Name, Type: tok.Type.String(), CreatedAt: tok.CreatedAt}, nil
+}
+
+func (h *HTTP) aclBootstrap(w http.ResponseWriter, r *http.Request) (any, error) {
+	return issue("bootstrap", state.TokenManagement, func(tok state.Token) (state.Token, server.Result, error) {
+		return h.b.BootstrapACL(r.Context(), actor(r), tok)
+	})
 }
 
 func (h *HTTP) aclCreate(w http.ResponseWriter, r *http.Request) (any, error) {
@@ -168,17 +172,9 @@ func (h *HTTP) aclCreate(w http.ResponseWriter, r *http.Request) (any, error) {
 	if !ok {
 		return nil, badRequest("type", "token type %q is not read, submit, management or client", req.Type)
 	}
-	if req.Name == "" {
-		return nil, badRequest("name", "token name is required")
-	}
-	tok, secret, err := h.newToken(req.Name, typ)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := h.b.Apply(r.Context(), command.ACLTokenCreateType, &command.ACLTokenCreate{Meta: h.meta(r, ""), Token: tok}); err != nil {
-		return nil, err
-	}
-	return Token{AccessorID: tok.AccessorID, SecretID: secret, Name: tok.Name, Type: tok.Type.String(), CreatedAt: tok.CreatedAt}, nil
+	return issue(req.Name, typ, func(tok state.Token) (state.Token, server.Result, error) {
+		return h.b.CreateToken(r.Context(), actor(r), tok)
+	})
 }
 
 func (h *HTTP) aclList(w http.ResponseWriter, r *http.Request) (any, error) {
@@ -215,10 +211,7 @@ func (h *HTTP) jobsSubmit(w http.ResponseWriter, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := h.requireShards(jobs); err != nil {
-		return nil, err
-	}
-	outs, err := h.b.Submit(r.Context(), jobs, caller(r).actor())
+	outs, err := h.b.SubmitJobs(r.Context(), actor(r), jobs)
 	if err != nil {
 		return nil, err
 	}
@@ -307,122 +300,45 @@ func (h *HTTP) jobGet(w http.ResponseWriter, r *http.Request) (any, error) {
 
 // jobNotFound is the 404 of a job id: a collected job's tomb says when it
 // was collected (docs/retention.md), any other id is not found.
-func (h *HTTP) jobNotFound(id string) error {
-	var (
-		t  state.Tomb
-		ok bool
-	)
-	h.b.Read(func(s *state.Store) { t, ok = s.CollectedByID(id) })
-	if !ok {
-		return notFound("job %q not found", id)
-	}
-	msg := fmt.Sprintf("job %q collected at %s (mission time %d", id, time.Unix(0, t.CollectedAt).UTC().Format(time.RFC3339Nano), t.CollectedAt)
-	if t.CollectedIndex > 0 {
-		msg += fmt.Sprintf(", raft index %d", t.CollectedIndex)
-	}
-	return notFound("%s): it was %s and its record is gone; its share of the ledger stays in the totals", msg, t.State)
+func (h *HTTP) jobNotFound(id string) (err error) {
+	h.b.Read(func(s *state.Store) { err = server.JobNotFound(s, id) })
+	return err
 }
 
-// requireJob answers 404 unless the job exists.
-func (h *HTTP) requireJob(id string) error {
-	ok := false
-	h.b.Read(func(s *state.Store) { ok = s.Job(id) != nil })
-	if !ok {
-		return h.jobNotFound(id)
-	}
-	return nil
+func (h *HTTP) jobCancel(r *http.Request, req OwnerRequest) (server.Result, error) {
+	return h.b.CancelJobs(r.Context(), actor(r), command.JobCancel{Meta: reason(req.Reason), IDs: []string{r.PathValue("id")}})
 }
 
-func (h *HTTP) requireShard(name, field string) error {
-	if name == "" {
-		return badRequest(field, "%s is required", field)
-	}
-	ok := false
-	h.b.Read(func(s *state.Store) { ok = s.Shard(name) != nil })
-	if !ok {
-		if field == "" {
-			return notFound("shard %q not found", name)
-		}
-		return &apiError{status: http.StatusNotFound, field: field, msg: fmt.Sprintf("shard %q not found", name)}
-	}
-	return nil
+func (h *HTTP) jobReroute(r *http.Request, req RerouteRequest) (server.Result, error) {
+	res, err := h.b.Reroute(r.Context(), actor(r), command.JobReroute{Meta: reason(req.Reason),
+		IDs: []string{r.PathValue("id")}, Target: req.Shard})
+	// This route names the target shard "shard".
+	return res, renameField(err, "target", "shard")
 }
 
-func (h *HTTP) requireNode(id string) error {
-	ok := false
-	h.b.Read(func(s *state.Store) { ok = s.Node(id) != nil })
-	if !ok {
-		return notFound("node %q not found", id)
-	}
-	return nil
+func locatorRecord(req Locator) *command.Locator {
+	return &command.Locator{Shard: req.Shard, Tail: req.Tail, Offset: req.Offset, InFlight: req.InFlight}
 }
 
-func (h *HTTP) jobCancel(w http.ResponseWriter, r *http.Request) (any, error) {
-	var req OwnerRequest
-	if err := h.decodeOptional(w, r, &req); err != nil {
-		return nil, err
-	}
-	id := r.PathValue("id")
-	if err := h.requireJob(id); err != nil {
-		return nil, err
-	}
-	return h.apply(r, command.JobCancelType, &command.JobCancel{Meta: h.meta(r, req.Reason), IDs: []string{id}})
+func (h *HTTP) locatorCancel(r *http.Request, req Locator) (server.Result, error) {
+	return h.b.CancelJobs(r.Context(), actor(r), command.JobCancel{Meta: reason(req.Reason), Locator: locatorRecord(req)})
 }
 
-func (h *HTTP) jobReroute(w http.ResponseWriter, r *http.Request) (any, error) {
-	var req RerouteRequest
-	if err := h.decode(w, r, &req); err != nil {
-		return nil, err
-	}
-	id := r.PathValue("id")
-	if err := h.requireJob(id); err != nil {
-		return nil, err
-	}
-	if err := h.requireShard(req.Shard, "shard"); err != nil {
-		return nil, err
-	}
-	return h.apply(r, command.JobRerouteType, &command.JobReroute{Meta: h.meta(r, req.Reason), IDs: []string{id}, Target: req.Shard})
+func (h *HTTP) locatorReroute(r *http.Request, req Locator) (server.Result, error) {
+	return h.b.Reroute(r.Context(), actor(r), command.JobReroute{Meta: reason(req.Reason),
+		Locator: locatorRecord(req), Target: req.Target})
 }
 
-func (h *HTTP) locator(w http.ResponseWriter, r *http.Request) (Locator, error) {
-	var req Locator
-	if err := h.decode(w, r, &req); err != nil {
-		return req, err
+// renameField renames the field of an endpoint refusal for a route that
+// spells it differently.
+func renameField(err error, from, to string) error {
+	var re *server.RequestError
+	if errors.As(err, &re) && re.Field == from {
+		c := *re
+		c.Field = to
+		return &c
 	}
-	if err := h.requireShard(req.Shard, "shard"); err != nil {
-		return req, err
-	}
-	if req.Tail <= 0 {
-		return req, badRequest("tail", "tail must be positive")
-	}
-	if req.Offset < 0 {
-		return req, badRequest("offset", "offset must not be negative")
-	}
-	return req, nil
-}
-
-func (h *HTTP) locatorCancel(w http.ResponseWriter, r *http.Request) (any, error) {
-	req, err := h.locator(w, r)
-	if err != nil {
-		return nil, err
-	}
-	loc := &command.Locator{Shard: req.Shard, Tail: req.Tail, Offset: req.Offset, InFlight: req.InFlight}
-	return h.apply(r, command.JobCancelType, &command.JobCancel{Meta: h.meta(r, req.Reason), Locator: loc})
-}
-
-func (h *HTTP) locatorReroute(w http.ResponseWriter, r *http.Request) (any, error) {
-	req, err := h.locator(w, r)
-	if err != nil {
-		return nil, err
-	}
-	if err := h.requireShard(req.Target, "target"); err != nil {
-		return nil, err
-	}
-	if req.Target == req.Shard {
-		return nil, badRequest("target", "target must differ from shard")
-	}
-	loc := &command.Locator{Shard: req.Shard, Tail: req.Tail, Offset: req.Offset, InFlight: req.InFlight}
-	return h.apply(r, command.JobRerouteType, &command.JobReroute{Meta: h.meta(r, req.Reason), Locator: loc, Target: req.Target})
+	return err
 }
 
 // decodeOptional decodes a body that may be empty.

@@ -280,15 +280,12 @@ func (h *HTTP) clientRegister(w http.ResponseWriter, r *http.Request) (any, erro
 	if err := h.decode(w, r, &req); err != nil {
 		return nil, err
 	}
-	if req.Client == "" {
-		return nil, badRequest("client", "client is required")
-	}
 	if err := checkClient(r, req.Client); err != nil {
 		return nil, err
 	}
 	nodes := make([]state.Node, len(req.Nodes))
 	for i, n := range req.Nodes {
-		if err := validateNode(n, fmt.Sprintf("nodes[%d].", i)); err != nil {
+		if err := checkPrice(fmt.Sprintf("nodes[%d].price.", i), n.Price); err != nil {
 			return nil, err
 		}
 		nodes[i] = NodeRecord(n)
@@ -308,9 +305,6 @@ func (h *HTTP) clientHeartbeat(w http.ResponseWriter, r *http.Request) (any, err
 	var req ClientHeartbeat
 	if err := h.decode(w, r, &req); err != nil {
 		return nil, err
-	}
-	if req.Client == "" {
-		return nil, badRequest("client", "client is required")
 	}
 	if err := checkClient(r, req.Client); err != nil {
 		return nil, err
@@ -352,9 +346,6 @@ func (h *HTTP) clientResults(w http.ResponseWriter, r *http.Request) (any, error
 	} else if err := h.decode(w, r, &req); err != nil {
 		return nil, err
 	}
-	if req.Client == "" {
-		return nil, badRequest("client", "client is required")
-	}
 	if err := checkClient(r, req.Client); err != nil {
 		return nil, err
 	}
@@ -383,9 +374,6 @@ func (h *HTTP) clientResults(w http.ResponseWriter, r *http.Request) (any, error
 // and a nil frame as the keep-alive.
 func (h *HTTP) clientAssignments(w http.ResponseWriter, r *http.Request) (any, error) {
 	client := r.URL.Query().Get("client")
-	if client == "" {
-		return nil, badRequest("client", "client is required")
-	}
 	if err := checkClient(r, client); err != nil {
 		return nil, err
 	}

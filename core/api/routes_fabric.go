@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/planetary/planetary/core/health"
-	"github.com/planetary/planetary/core/limits"
 	"github.com/planetary/planetary/core/server"
 	"github.com/planetary/planetary/raftfsm/command"
 	"github.com/planetary/planetary/raftfsm/state"
@@ -52,143 +51,35 @@ func (h *HTTP) shardGet(w http.ResponseWriter, r *http.Request) (any, error) {
 	return out, nil
 }
 
-func validateShard(s Shard) error {
-	switch {
-	case s.Name == "":
-		return badRequest("name", "shard name is required")
-	case s.LatencyBudgetMs < 0:
-		return badRequest("latency_budget_ms", "latency_budget_ms must not be negative")
-	case s.MaxQueue < 0:
-		return badRequest("max_queue", "max_queue must not be negative")
-	case s.QueueAlertThreshold < 0:
-		return badRequest("queue_alert_threshold", "queue_alert_threshold must not be negative")
-	case s.SpillGraceMs < 0:
-		return badRequest("spill_grace_ms", "spill_grace_ms must not be negative")
-	}
-	for i, t := range s.SpilloverTargets {
-		if t == s.Name {
-			return badRequest(fmt.Sprintf("spillover_targets[%d]", i), "a shard cannot spill to itself")
-		}
-	}
-	for i, p := range s.Policies {
-		if p.Target == "" || p.Target == s.Name {
-			return badRequest(fmt.Sprintf("policies[%d].target", i), "spillover target must name another shard")
-		}
-	}
-	return checkShardLimits(s)
+func (h *HTTP) shardRegister(r *http.Request, req Shard) (server.Result, error) {
+	return h.b.RegisterShard(r.Context(), actor(r), command.ShardRegister{Meta: reason(req.Reason), Shard: ShardRecord(req)})
 }
 
-// requireTargets refuses spillover targets that name no shard.
-func (h *HTTP) requireTargets(s Shard) error {
-	var field, name string
-	h.b.Read(func(st *state.Store) {
-		for i, t := range s.SpilloverTargets {
-			if st.Shard(t) == nil {
-				field, name = fmt.Sprintf("spillover_targets[%d]", i), t
-				return
-			}
-		}
-		for i, p := range s.Policies {
-			if st.Shard(p.Target) == nil {
-				field, name = fmt.Sprintf("policies[%d].target", i), p.Target
-				return
-			}
-		}
-	})
-	if field == "" {
-		return nil
+// set appends field to fields and returns the value v points at when v is
+// set (a field of a partial update).
+func set[T any](fields *[]string, field string, v *T, dst *T) {
+	if v != nil {
+		*fields, *dst = append(*fields, field), *v
 	}
-	return &apiError{status: http.StatusNotFound, field: field,
-		msg: fmt.Sprintf("%s: spillover target shard %q not found", field, name)}
 }
 
-func (h *HTTP) shardRegister(w http.ResponseWriter, r *http.Request) (any, error) {
-	var req Shard
-	if err := h.decode(w, r, &req); err != nil {
-		return nil, err
-	}
-	if err := validateShard(req); err != nil {
-		return nil, err
-	}
-	exists := false
-	h.b.Read(func(s *state.Store) { exists = s.Shard(req.Name) != nil })
-	if exists {
-		return nil, &apiError{status: http.StatusConflict, field: "name", msg: fmt.Sprintf("shard %q already exists", req.Name)}
-	}
-	if err := h.requireTargets(req); err != nil {
-		return nil, err
-	}
-	return h.apply(r, command.ShardRegisterType, &command.ShardRegister{Meta: h.meta(r, req.Reason), Shard: ShardRecord(req)})
+func (h *HTTP) shardUpdate(r *http.Request, req ShardUpdate) (server.Result, error) {
+	v := Shard{Name: r.PathValue("name")}
+	var f []string
+	set(&f, command.ShardDisplayName, req.DisplayName, &v.DisplayName)
+	set(&f, command.ShardLatencyBudgetMs, req.LatencyBudgetMs, &v.LatencyBudgetMs)
+	set(&f, command.ShardMaxQueue, req.MaxQueue, &v.MaxQueue)
+	set(&f, command.ShardQueueAlertThreshold, req.QueueAlertThreshold, &v.QueueAlertThreshold)
+	set(&f, command.ShardSpilloverTargets, req.SpilloverTargets, &v.SpilloverTargets)
+	set(&f, command.ShardPolicies, req.Policies, &v.Policies)
+	set(&f, command.ShardSpillGraceMs, req.SpillGraceMs, &v.SpillGraceMs)
+	return h.b.UpdateShard(r.Context(), actor(r), command.ShardUpdate{Meta: reason(req.Reason), Name: v.Name,
+		Fields: f, Shard: ShardRecord(v)})
 }
 
-func (h *HTTP) shardUpdate(w http.ResponseWriter, r *http.Request) (any, error) {
-	var req ShardUpdate
-	if err := h.decode(w, r, &req); err != nil {
-		return nil, err
-	}
-	name := r.PathValue("name")
-	if err := h.requireShard(name, ""); err != nil {
-		return nil, err
-	}
-	cmd := command.ShardUpdate{Meta: h.meta(r, req.Reason), Name: name}
-	v := Shard{Name: name}
-	if req.DisplayName != nil {
-		cmd.Fields, v.DisplayName = append(cmd.Fields, "display_name"), *req.DisplayName
-	}
-	if req.LatencyBudgetMs != nil {
-		cmd.Fields, v.LatencyBudgetMs = append(cmd.Fields, "latency_budget_ms"), *req.LatencyBudgetMs
-	}
-	if req.MaxQueue != nil {
-		cmd.Fields, v.MaxQueue = append(cmd.Fields, "max_queue"), *req.MaxQueue
-	}
-	if req.QueueAlertThreshold != nil {
-		cmd.Fields, v.QueueAlertThreshold = append(cmd.Fields, "queue_alert_threshold"), *req.QueueAlertThreshold
-	}
-	if req.SpilloverTargets != nil {
-		cmd.Fields, v.SpilloverTargets = append(cmd.Fields, "spillover_targets"), *req.SpilloverTargets
-	}
-	if req.Policies != nil {
-		cmd.Fields, v.Policies = append(cmd.Fields, "policies"), *req.Policies
-	}
-	if req.SpillGraceMs != nil {
-		cmd.Fields, v.SpillGraceMs = append(cmd.Fields, "spill_grace_ms"), *req.SpillGraceMs
-	}
-	if len(cmd.Fields) == 0 {
-		return nil, badRequest("", "no field to update")
-	}
-	if err := validateShard(v); err != nil {
-		return nil, err
-	}
-	if err := h.requireTargets(v); err != nil {
-		return nil, err
-	}
-	cmd.Shard = ShardRecord(v)
-	return h.apply(r, command.ShardUpdateType, &cmd)
-}
-
-func (h *HTTP) shardDeregister(w http.ResponseWriter, r *http.Request) (any, error) {
-	var req ShardDeregister
-	if err := h.decode(w, r, &req); err != nil {
-		return nil, err
-	}
-	name := r.PathValue("name")
-	if err := h.requireShard(name, ""); err != nil {
-		return nil, err
-	}
-	switch {
-	case req.SpillTo == "" && !req.Cancel:
-		return nil, badRequest("spill_to", "name spill_to or set cancel")
-	case req.SpillTo != "" && req.Cancel:
-		return nil, badRequest("cancel", "spill_to and cancel exclude each other")
-	case req.SpillTo == name:
-		return nil, badRequest("spill_to", "cannot spill a shard to itself")
-	case req.SpillTo != "":
-		if err := h.requireShard(req.SpillTo, "spill_to"); err != nil {
-			return nil, err
-		}
-	}
-	return h.apply(r, command.ShardDeregisterType, &command.ShardDeregister{Meta: h.meta(r, req.Reason),
-		Name: name, SpillTo: req.SpillTo, Cancel: req.Cancel})
+func (h *HTTP) shardDeregister(r *http.Request, req ShardDeregister) (server.Result, error) {
+	return h.b.DeregisterShard(r.Context(), actor(r), command.ShardDeregister{Meta: reason(req.Reason),
+		Name: r.PathValue("name"), SpillTo: req.SpillTo, Cancel: req.Cancel})
 }
 
 // ---- nodes
@@ -241,173 +132,52 @@ func (h *HTTP) nodeGet(w http.ResponseWriter, r *http.Request) (any, error) {
 	return out, nil
 }
 
-func validateNode(n Node, prefix string) error {
-	f := func(name string) string { return prefix + name }
-	switch {
-	case n.ID == "":
-		return badRequest(f("id"), "node id is required")
-	case n.Shard == "":
-		return badRequest(f("shard"), "node %s: shard is required", n.ID)
-	case n.Capacity < 0:
-		return badRequest(f("capacity"), "node %s: capacity must not be negative", n.ID)
-	case n.MaxConcurrency < 0:
-		return badRequest(f("max_concurrency"), "node %s: max_concurrency must not be negative", n.ID)
-	case n.Quota < 0:
-		return badRequest(f("quota"), "node %s: quota must not be negative", n.ID)
-	case n.Price.Base < 0:
-		return badRequest(f("price.base"), "node %s: price base must not be negative", n.ID)
+func (h *HTTP) nodeRegister(r *http.Request, req Node) (server.Result, error) {
+	if err := checkPrice("price.", req.Price); err != nil {
+		return server.Result{}, err
 	}
-	return checkNodeLimits(n, prefix)
+	return h.b.RegisterNode(r.Context(), actor(r), command.NodeRegister{Meta: reason(req.Reason), Node: NodeRecord(req)})
 }
 
-func (h *HTTP) nodeRegister(w http.ResponseWriter, r *http.Request) (any, error) {
-	var req Node
-	if err := h.decode(w, r, &req); err != nil {
-		return nil, err
-	}
-	if err := validateNode(req, ""); err != nil {
-		return nil, err
-	}
-	if err := h.requireShard(req.Shard, "shard"); err != nil {
-		return nil, err
-	}
-	if err := h.requireNode(req.ID); err == nil {
-		return nil, &apiError{status: http.StatusConflict, field: "id", msg: fmt.Sprintf("node %q already exists", req.ID)}
-	}
-	return h.apply(r, command.NodeRegisterType, &command.NodeRegister{Meta: h.meta(r, req.Reason), Node: NodeRecord(req)})
-}
-
-func (h *HTTP) nodeUpdate(w http.ResponseWriter, r *http.Request) (any, error) {
-	var req NodeUpdate
-	if err := h.decode(w, r, &req); err != nil {
-		return nil, err
-	}
-	id := r.PathValue("id")
-	if err := h.requireNode(id); err != nil {
-		return nil, err
-	}
-	cmd := command.NodeUpdate{Meta: h.meta(r, req.Reason), ID: id}
-	n := &cmd.Node
-	n.ID = id
-	if req.Capacity != nil {
-		if *req.Capacity < 0 {
-			return nil, badRequest("capacity", "capacity must not be negative")
-		}
-		cmd.Fields, n.Capacity = append(cmd.Fields, "capacity"), *req.Capacity
-	}
-	if req.MaxConcurrency != nil {
-		if *req.MaxConcurrency < 0 {
-			return nil, badRequest("max_concurrency", "max_concurrency must not be negative")
-		}
-		cmd.Fields, n.MaxConcurrency = append(cmd.Fields, "max_concurrency"), *req.MaxConcurrency
-	}
-	if req.Quota != nil {
-		if *req.Quota < 0 {
-			return nil, badRequest("quota", "quota must not be negative")
-		}
-		cmd.Fields, n.Quota = append(cmd.Fields, "quota"), *req.Quota
-	}
-	if req.LatencyMs != nil {
-		if *req.LatencyMs < 0 {
-			return nil, badRequest("latency_ms", "latency_ms must not be negative")
-		}
-		cmd.Fields, n.LatencyMs = append(cmd.Fields, "latency_ms"), *req.LatencyMs
-	}
-	if req.Capabilities != nil {
-		if err := checkCapabilities("capabilities", *req.Capabilities); err != nil {
-			return nil, err
-		}
-		cmd.Fields, n.Capabilities = append(cmd.Fields, "capabilities"), *req.Capabilities
-	}
+func (h *HTTP) nodeUpdate(r *http.Request, req NodeUpdate) (server.Result, error) {
+	cmd := command.NodeUpdate{Meta: reason(req.Reason), ID: r.PathValue("id")}
+	n, f := &cmd.Node, &cmd.Fields
+	n.ID = cmd.ID
+	set(f, command.NodeCapacity, req.Capacity, &n.Capacity)
+	set(f, command.NodeMaxConcurrency, req.MaxConcurrency, &n.MaxConcurrency)
+	set(f, command.NodeQuota, req.Quota, &n.Quota)
+	set(f, command.NodeLatencyMs, req.LatencyMs, &n.LatencyMs)
+	set(f, command.NodeCapabilities, req.Capabilities, &n.Capabilities)
 	if req.Price != nil {
-		if req.Price.Base < 0 {
-			return nil, badRequest("price.base", "price base must not be negative")
-		}
 		if err := checkPrice("price.", *req.Price); err != nil {
-			return nil, err
+			return server.Result{}, err
 		}
-		cmd.Fields, n.Price = append(cmd.Fields, "price"), priceRecord(*req.Price)
+		*f, n.Price = append(*f, command.NodePrice), priceRecord(*req.Price)
 	}
 	if req.Deployment != nil {
-		cmd.Fields, n.Deployment = append(cmd.Fields, "deployment"), deploymentRecord(*req.Deployment)
+		*f, n.Deployment = append(*f, command.NodeDeployment), deploymentRecord(*req.Deployment)
 	}
 	if req.Attestations != nil {
-		cmd.Fields, n.Attestations = append(cmd.Fields, "attestations"), attestationsRecord(*req.Attestations)
+		*f, n.Attestations = append(*f, command.NodeAttestations), attestationsRecord(*req.Attestations)
 	}
-	if len(cmd.Fields) == 0 {
-		return nil, badRequest("", "no field to update")
-	}
-	if err := checkAll(checkCount("capacity", n.Capacity), checkCount("max_concurrency", n.MaxConcurrency),
-		checkCount("quota", n.Quota), checkDuration("latency_ms", n.LatencyMs),
-		checkCount("deployment.resources.gpus", n.Deployment.Resources.GPUs),
-		limitCheck("deployment.zones", limits.Labels("deployment.zones", n.Deployment.Zones)),
-		checkAttestations("attestations.", attestationsView(n.Attestations))); err != nil {
-		return nil, err
-	}
-	return h.apply(r, command.NodeUpdateType, &cmd)
+	return h.b.UpdateNode(r.Context(), actor(r), cmd)
 }
 
-func (h *HTTP) nodeRetire(w http.ResponseWriter, r *http.Request) (any, error) {
-	var req NodeRetire
-	if err := h.decodeOptional(w, r, &req); err != nil {
-		return nil, err
-	}
-	id := r.PathValue("id")
-	if err := h.requireNode(id); err != nil {
-		return nil, err
-	}
-	return h.apply(r, command.NodeRetireType, &command.NodeRetire{Meta: h.meta(r, req.Reason), ID: id, Requeue: req.Requeue})
+func (h *HTTP) nodeRetire(r *http.Request, req NodeRetire) (server.Result, error) {
+	return h.b.RetireNode(r.Context(), actor(r), command.NodeRetire{Meta: reason(req.Reason),
+		ID: r.PathValue("id"), Requeue: req.Requeue})
 }
 
 // ---- operator
 
 func (h *HTTP) pause(paused bool) handlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) (any, error) {
-		var req PauseRequest
-		if err := h.decodeOptional(w, r, &req); err != nil {
-			return nil, err
-		}
-		if req.Shard != "" {
-			if err := h.requireShard(req.Shard, "shard"); err != nil {
-				return nil, err
-			}
-		}
-		return h.apply(r, command.PauseType, &command.Pause{Meta: h.meta(r, req.Reason), Shard: req.Shard, Paused: paused})
-	}
+	return endpoint(h, bodyOptional, func(r *http.Request, req PauseRequest) (server.Result, error) {
+		return h.b.Pause(r.Context(), actor(r), command.Pause{Meta: reason(req.Reason), Shard: req.Shard, Paused: paused})
+	})
 }
 
-// checkPath refuses a path outside the agent's allowed roots (403 naming it).
-func (h *HTTP) checkPath(path, field string) error {
-	if err := h.b.CheckPath(path); err != nil {
-		status := http.StatusForbidden
-		if !errors.Is(err, server.ErrPathNotAllowed) {
-			status = http.StatusBadRequest
-		}
-		return &apiError{status: status, field: field, path: path, msg: fmt.Sprintf("path %q refused: %v", path, err)}
-	}
-	return nil
-}
-
-func (h *HTTP) checkpointConfigure(w http.ResponseWriter, r *http.Request) (any, error) {
-	var req CheckpointConfig
-	if err := h.decode(w, r, &req); err != nil {
-		return nil, err
-	}
-	if req.IntervalMs < 0 {
-		return nil, badRequest("interval_ms", "interval_ms must not be negative")
-	}
-	if err := checkDuration("interval_ms", req.IntervalMs); err != nil {
-		return nil, err
-	}
-	if req.IntervalMs == 0 && req.Path == "" {
-		return nil, badRequest("", "set interval_ms or path")
-	}
-	if req.Path != "" {
-		if err := h.checkPath(req.Path, "path"); err != nil {
-			return nil, err
-		}
-	}
-	return h.apply(r, command.CheckpointConfigureType, &command.CheckpointConfigure{Meta: h.meta(r, req.Reason),
+func (h *HTTP) checkpointConfigure(r *http.Request, req CheckpointConfig) (server.Result, error) {
+	return h.b.ConfigureCheckpoint(r.Context(), actor(r), command.CheckpointConfigure{Meta: reason(req.Reason),
 		IntervalMs: req.IntervalMs, Path: req.Path})
 }
 
@@ -420,40 +190,15 @@ func (h *HTTP) checkpointSave(w http.ResponseWriter, r *http.Request) (any, erro
 	if err := h.decodeOptional(w, r, &req); err != nil {
 		return nil, err
 	}
-	path := ""
-	h.b.Read(func(s *state.Store) { path = s.Policy().CheckpointPath })
-	if path == "" {
-		return nil, badRequest("path", "no checkpoint path configured")
-	}
-	if err := h.checkPath(path, "path"); err != nil {
-		return nil, err
-	}
-	si, err := h.b.Checkpoint(r.Context())
+	si, err := h.b.SaveCheckpoint(r.Context(), actor(r))
 	if err != nil {
 		return nil, err
 	}
 	return snapshotView(si), nil
 }
 
-func (h *HTTP) reportingConfigure(w http.ResponseWriter, r *http.Request) (any, error) {
-	var req ReportingConfig
-	if err := h.decode(w, r, &req); err != nil {
-		return nil, err
-	}
-	if req.Dir == "" && req.Label == "" {
-		return nil, badRequest("", "set dir or label")
-	}
-	if req.Label != "" {
-		if err := limits.PathComponent("label", req.Label); err != nil {
-			return nil, limitError("label", err)
-		}
-	}
-	if req.Dir != "" {
-		if err := h.checkPath(req.Dir, "dir"); err != nil {
-			return nil, err
-		}
-	}
-	return h.apply(r, command.ReportingConfigureType, &command.ReportingConfigure{Meta: h.meta(r, req.Reason),
+func (h *HTTP) reportingConfigure(r *http.Request, req ReportingConfig) (server.Result, error) {
+	return h.b.ConfigureReporting(r.Context(), actor(r), command.ReportingConfigure{Meta: reason(req.Reason),
 		Dir: req.Dir, Label: req.Label})
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/tinylib/msgp/msgp"
 
 	"github.com/planetary/planetary/core/mission"
+	"github.com/planetary/planetary/core/server"
 	"github.com/planetary/planetary/raftfsm/command"
 	"github.com/planetary/planetary/raftfsm/state"
 )
@@ -200,31 +201,29 @@ func (h *HTTP) missionPut(w http.ResponseWriter, r *http.Request) (any, error) {
 		return nil, &apiError{status: http.StatusBadRequest, field: "hcl",
 			msg: fmt.Sprintf("mission %s has errors: %s", req.Filename, diags.Error()), diags: diagnosticsView(diags)}
 	}
-	cmd, err := missionCommand(m, h.meta(r, req.Reason))
+	cmd, err := missionCommand(m, reason(req.Reason))
 	if err != nil {
 		return nil, err
 	}
 	// Every path the mission writes to, its schedule entries' included,
-	// falls under the agent's allowed roots.
+	// falls under the agent's allowed roots (the endpoint checks them).
+	var paths []server.PathField
 	for _, wp := range m.WritePaths() {
-		if err := h.checkPath(wp.Path, wp.Field); err != nil {
-			return nil, err
-		}
+		paths = append(paths, server.PathField{Field: wp.Field, Path: wp.Path})
 	}
 	out := MissionApplied{Digest: cmd.Digest, Diff: []string{}}
-	same := false
 	h.b.Read(func(s *state.Store) {
-		same = s.Policy().MissionDigest == cmd.Digest
-		if !same {
+		if s.Policy().MissionDigest != cmd.Digest {
 			out.Diff = append(out.Diff, recordDiff(s, &cmd)...)
 		}
 	})
-	if same {
-		return out, nil
-	}
-	resp, err := h.b.Apply(r.Context(), command.MissionApplyType, &cmd)
+	resp, err := h.b.ApplyMission(r.Context(), actor(r), cmd, paths)
 	if err != nil {
 		return nil, err
+	}
+	if resp.Index == 0 {
+		out.Diff = []string{}
+		return out, nil
 	}
 	out.Changed, out.Index = true, resp.Index
 	return out, nil

@@ -92,9 +92,6 @@ func (h *HTTP) clientNodeState(w http.ResponseWriter, r *http.Request) (any, err
 	if err := h.decode(w, r, &req); err != nil {
 		return nil, err
 	}
-	if req.Client == "" {
-		return nil, badRequest("client", "client is required")
-	}
 	if err := checkClient(r, req.Client); err != nil {
 		return nil, err
 	}
@@ -139,12 +136,10 @@ func (h *HTTP) clientNodeState(w http.ResponseWriter, r *http.Request) (any, err
 			}
 		}
 	})
-	for i := range cmds {
-		c := &cmds[i]
-		m := h.meta(r, c.Meta.Reason)
-		m.Actor = c.Meta.Actor
-		c.Meta = m
-		res, err := h.apply(r, command.NodeUpdateType, c)
+	for _, c := range cmds {
+		a := actor(r)
+		a.Name = c.Meta.Actor
+		res, err := h.b.PublishNodeState(r.Context(), a, c)
 		if err != nil {
 			return nil, fmt.Errorf("api: node %s state: %w", c.ID, err)
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclparse"
 
 	"github.com/planetary/planetary/core/limits"
+	"github.com/planetary/planetary/core/validate"
 	"github.com/planetary/planetary/raftfsm/state"
 )
 
@@ -177,6 +178,18 @@ func (p *parser) errorf(rng hcl.Range, summary, format string, args ...any) {
 	})
 }
 
+// rule adds the refusal of a shared rule (core/validate, the endpoints'
+// too) as a diagnostic at rng; nil adds nothing. It reports whether the
+// value passed.
+func (p *parser) rule(rng hcl.Range, summary string, err error) bool {
+	if err == nil {
+		return true
+	}
+	msg := err.Error()
+	p.errorf(rng, summary, "%s.", strings.ToUpper(msg[:1])+msg[1:])
+	return false
+}
+
 func (p *parser) refer(kind, name string, rng hcl.Range, what string, entry int) {
 	if name == "" {
 		return
@@ -273,7 +286,7 @@ func (p *parser) decodeMission(by map[string]hcl.Blocks, fileRange hcl.Range) *M
 			m.Reporting.Label = m.Name
 		}
 		if m.Reporting.Label != "" {
-			r.limit("label", limits.PathComponent("label", m.Reporting.Label))
+			r.limit("label", validate.ReportingLabel(m.Reporting.Label))
 		}
 	}
 	m.Retention = p.decodeRetention(doc("retention"), by["retention"], fileRange)
@@ -370,8 +383,7 @@ func (p *parser) decodeShard(doc *BlockDoc, b *hcl.Block, entry int) Shard {
 	seen := map[string]bool{}
 	for i, t := range s.SpilloverTargets {
 		switch {
-		case t == s.Name:
-			p.errorf(rngs[i], "Spillover to itself", "Shard %q lists itself as a spillover target.", s.Name)
+		case !p.rule(rngs[i], "Spillover to itself", validate.SpillTarget("spillover_targets", s.Name, t)):
 		case seen[t]:
 			p.errorf(rngs[i], "Duplicate spillover target", "Shard %q lists %q twice.", s.Name, t)
 		case t == state.SpillAny: // every other shard
@@ -395,8 +407,7 @@ func (p *parser) decodeSpillovers(doc *BlockDoc, bs hcl.Blocks, shard string, en
 		sp.MaxDrain = r.NonNegInt("max_drain")
 		sp.RequiredCapabilities = r.Strings("required_capabilities")
 		sp.Weight = r.NonNegInt("weight")
-		if sp.Target == shard && shard != "" {
-			p.errorf(labelRange(sb), "Spillover to itself", "Shard %q has a spillover policy toward itself.", shard)
+		if shard != "" && !p.rule(labelRange(sb), "Spillover to itself", validate.SpillTarget("policies", shard, sp.Target)) {
 			continue
 		}
 		if !p.declare(seen, "spillover policy", sp.Target, sb) {

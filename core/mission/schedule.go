@@ -6,7 +6,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
-	"github.com/planetary/planetary/core/limits"
+	"github.com/planetary/planetary/core/validate"
 	"github.com/planetary/planetary/raftfsm/command"
 )
 
@@ -109,9 +109,7 @@ func (p *parser) decodeAction(doc *BlockDoc, r *reader, blocks map[string]hcl.Bl
 			if a.Target == "" {
 				p.errorf(r.Range("mode"), "Missing action argument",
 					"Action %q with mode \"spillover\" needs target (the shard that receives the jobs).", e.Action)
-			} else if a.Target == a.Shard {
-				p.errorf(r.Range("target"), "Spillover to itself", "Shard %q cannot spill its jobs to itself.", a.Shard)
-			} else {
+			} else if p.rule(r.Range("target"), "Spillover to itself", validate.SpillTarget("target", a.Shard, a.Target)) {
 				p.refer("shard", a.Target, r.Range("target"), what, idx)
 			}
 		case "cancel":
@@ -137,9 +135,7 @@ func (p *parser) decodeAction(doc *BlockDoc, r *reader, blocks map[string]hcl.Bl
 				a.Values.SpilloverTargets = r.Strings(f)
 				for i, t := range a.Values.SpilloverTargets {
 					rng := r.StringRanges(f, len(a.Values.SpilloverTargets))[i]
-					if t == a.Shard {
-						p.errorf(rng, "Spillover to itself", "Shard %q lists itself as a spillover target.", a.Shard)
-					} else {
+					if p.rule(rng, "Spillover to itself", validate.SpillTarget(f, a.Shard, t)) {
 						p.refer("shard", t, rng, what, idx)
 					}
 				}
@@ -231,8 +227,8 @@ func (p *parser) decodeAction(doc *BlockDoc, r *reader, blocks map[string]hcl.Bl
 		if a.Reroute {
 			a.Target = r.NonEmpty("target")
 			p.refer("shard", a.Target, r.Range("target"), what, idx)
-			if a.Locator != nil && a.Locator.Shard == a.Target {
-				p.errorf(r.Range("target"), "Spillover to itself", "Jobs cannot be rerouted to the shard they are in (%q).", a.Target)
+			if a.Locator != nil {
+				p.rule(r.Range("target"), "Spillover to itself", validate.RerouteTarget(a.Locator.Shard, a.Target))
 			}
 		}
 		return a
@@ -248,7 +244,7 @@ func (p *parser) decodeAction(doc *BlockDoc, r *reader, blocks map[string]hcl.Bl
 	case ActReportingConfigure:
 		a := &ReportingConfigureAction{Dir: r.NonEmpty("directory"), Label: r.NonEmpty("label")}
 		if a.Label != "" {
-			r.limit("label", limits.PathComponent("label", a.Label))
+			r.limit("label", validate.ReportingLabel(a.Label))
 		}
 		p.paths = append(p.paths, pathRef{a.Dir, "report directory", r.Range("directory")})
 		return a

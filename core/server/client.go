@@ -59,6 +59,11 @@ func (s *Server) RegisterClient(ctx context.Context, client string, nodes []stat
 	if !s.IsLeader() {
 		return nil, ErrNotLeader
 	}
+	for i, n := range nodes {
+		if err := checkNodeValues(n, fmt.Sprintf("nodes[%d].", i)); err != nil {
+			return nil, asRequestError(err)
+		}
+	}
 	actor := "client:" + client
 	declared := make(map[string]bool, len(nodes))
 	var missing []state.Node

@@ -373,7 +373,9 @@ func dueEntries(pol state.Policy, clock, done int64) []state.ScheduleEntry {
 	return out
 }
 
-// fireDue commits one ScheduleFire per due entry. checkpoint.save takes and
+// fireDue commits one ScheduleFire per due entry. An entry's command goes
+// through its endpoint's checks first, as a call of it would; one they
+// refuse is recorded as skipped with the refusal. checkpoint.save takes and
 // records the checkpoint first (CheckpointSaved), then marks the entry fired.
 // An entry the FSM refuses outright is recorded as skipped, so it is not
 // retried every tick.
@@ -395,6 +397,15 @@ func (s *Server) fireDue(ctx context.Context, pol state.Policy, clock, done int6
 				fire.Meta.Reason = "checkpoint failed: " + err.Error()
 			}
 		default:
+			// The entry's command passes the checks its endpoint runs on
+			// a call (endpoints.go), on the state it fires into.
+			var err error
+			s.fsm.Read(func(st *state.Store) { err = s.checkScheduled(st, t, e.Args) })
+			if err != nil {
+				fire.Skipped = true
+				fire.Meta.Reason = "refused: " + err.Error()
+				break
+			}
 			fire.Action, fire.Body = t, e.Args
 		}
 		resp, err := s.Apply(ctx, command.ScheduleFireType, fire)

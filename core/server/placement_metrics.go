@@ -38,10 +38,14 @@ func newPlacementMetrics() *placementMetrics {
 }
 
 // Collectors are the server's Prometheus collectors (placement latency
-// histograms and raft's own metrics), for the HTTP API's registry.
+// histograms, the endpoints' call counters and raft's own metrics), for the
+// HTTP API's registry.
 // The raft sinks are the process's own (see raftMetrics).
 func (s *Server) Collectors() []prometheus.Collector {
-	out := []prometheus.Collector{s.placement.plan, s.placement.commit, s.placement.wait}
+	out := []prometheus.Collector{s.placement.plan, s.placement.commit, s.placement.wait, endpointMetrics{s: s,
+		desc: prometheus.NewDesc("planetary_endpoint_calls_total",
+			"Calls of each write endpoint by outcome: ok, refused (before proposing) or failed (proposed).",
+			[]string{"endpoint", "outcome"}, nil)}}
 	if sinks, err := raftMetrics(); err == nil {
 		out = append(out, sinks...)
 	}

@@ -70,6 +70,8 @@ type Server struct {
 
 	stats     counters
 	placement *placementMetrics
+	// epStats counts each endpoint's calls (endpoints.go).
+	epStats map[string]*endpointStats
 
 	// mem maps raft ids to HTTP API addresses (cluster.go).
 	mem members
@@ -136,6 +138,7 @@ func New(cfg Config) (*Server, error) {
 		kick:      make(chan struct{}, 1),
 		raftDown:  make(chan struct{}),
 		placement: newPlacementMetrics(),
+		epStats:   newEndpointStats(),
 	}
 	s.disk.s = s
 	s.shutdownCtx, s.shutdownCancel = context.WithCancel(context.Background())
