@@ -306,9 +306,11 @@ func (p *parser) decodeMission(by map[string]hcl.Blocks, fileRange hcl.Range) *M
 	}
 	seenEntry := map[string]hcl.Range{}
 	for _, b := range by["schedule"] {
-		idx := len(p.schedule)
+		idx, regs := len(p.schedule), len(p.regs)
 		e, ok := p.decodeSchedule(doc("schedule"), b, idx)
 		if !p.declare(seenEntry, "schedule entry", e.ID, b) || !ok {
+			// An entry left out of the schedule registers nothing.
+			p.regs = p.regs[:regs]
 			continue
 		}
 		p.schedule = append(p.schedule, e)
