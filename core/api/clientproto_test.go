@@ -108,7 +108,7 @@ func TestClientProtocolEncodings(t *testing.T) {
 		res.Started = append(res.Started, api.JobAttempt{JobID: x.JobID, Attempt: x.Attempt})
 		res.Results = append(res.Results, api.Result{JobID: x.JobID, Attempt: x.Attempt, OK: true, Output: "done"})
 	}
-	if err := a.mgmt.ClientResults(ctx, res); err != nil {
+	if _, err := a.mgmt.ClientResults(ctx, res); err != nil {
 		t.Fatalf("results: %v", err)
 	}
 	for _, j := range jobs {

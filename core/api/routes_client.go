@@ -365,6 +365,9 @@ func (h *HTTP) clientResults(w http.ResponseWriter, r *http.Request) (any, error
 	if err := h.b.Results(r.Context(), req.Client, started, results); err != nil {
 		return nil, err
 	}
+	// The index after the batch applied: the client resumes its control
+	// stream from it, so no server re-sends these attempts.
+	h.setIndex(w)
 	return struct{}{}, nil
 }
 

@@ -167,6 +167,10 @@ type Client struct {
 	seen    map[attemptKey]*task
 	oldSeen map[attemptKey]*task
 	rotated time.Time
+	// acked is the leader's applied index when it last acknowledged a
+	// result batch: a control stream opened later resumes from at least
+	// it, so it never re-sends an attempt whose result was acknowledged.
+	acked uint64
 }
 
 type attemptKey struct {
@@ -587,7 +591,7 @@ func (c *Client) flush(ctx context.Context) bool {
 			return true
 		}
 		s := c.server()
-		err := s.ClientResults(ctx, api.ClientResults{Client: c.cfg.Name, Started: b.started, Results: b.results})
+		idx, err := s.ClientResults(ctx, api.ClientResults{Client: c.cfg.Name, Started: b.started, Results: b.results})
 		var ae *api.Error
 		if errors.As(err, &ae) && ae.Status == http.StatusBadRequest {
 			// The server will never take this batch; resending it would
@@ -603,5 +607,38 @@ func (c *Client) flush(ctx context.Context) bool {
 			}
 			return false
 		}
+		c.forget(b.results, idx)
 	}
+}
+
+// forget drops the finished attempts of an acknowledged result batch from
+// the de-duplication maps, so they hold what runs and what waits for an
+// answer rather than every attempt of the last SeenTTL (at tens of
+// thousands of jobs a second, millions). idx is the leader's applied index
+// after it applied the batch; the next control stream resumes from it, and
+// a server answers a stream only once it has applied the index asked for,
+// so none re-sends these attempts. An attempt a stream cancelled stays
+// until SeenTTL rotates it out (its cancellation count is reported).
+func (c *Client) forget(results []api.Result, idx uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.acked = max(c.acked, idx)
+	if idx == 0 {
+		return // a server that does not report its index: SeenTTL rotates them
+	}
+	for _, r := range results {
+		k := attemptKey{r.JobID, r.Attempt}
+		for _, m := range []map[attemptKey]*task{c.seen, c.oldSeen} {
+			if t, ok := m[k]; ok && t.done && t.cancels == 0 {
+				delete(m, k)
+			}
+		}
+	}
+}
+
+// ackedIndex is the applied index of the last acknowledged result batch.
+func (c *Client) ackedIndex() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.acked
 }

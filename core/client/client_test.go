@@ -569,3 +569,42 @@ func TestUsageOf(t *testing.T) {
 		t.Fatal("want nil usage")
 	}
 }
+
+// TestAcknowledgedAttemptsForgotten: once the servers acknowledged the
+// results of finished attempts, the client keeps none of them for
+// de-duplication (SeenTTL is an hour here, so no rotation does it), and
+// later work still runs exactly once.
+func TestAcknowledgedAttemptsForgotten(t *testing.T) {
+	f := newFixture(t)
+	c := f.startClient(t, func(cfg *Config) { cfg.SeenTTL = time.Hour })
+	eventually(t, 120*time.Second, "nodes up", func() bool {
+		return f.nodeStatus("earth.n1") == state.NodeUp && f.nodeStatus("earth.n2") == state.NodeUp
+	})
+	const n = 300
+	submit(t, f.mgmt, n, "ok", `{"duration_ms":0}`)
+	eventually(t, 120*time.Second, "all jobs completed", func() bool {
+		return f.counts().N[state.JobCompleted] == n
+	})
+	remembered := func() int {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return len(c.seen) + len(c.oldSeen)
+	}
+	eventually(t, 120*time.Second, "finished attempts forgotten", func() bool { return remembered() == 0 })
+	if c.ackedIndex() == 0 {
+		t.Fatal("no acknowledged index recorded")
+	}
+	// A second batch runs as well: nothing was lost with the forgetting.
+	submit(t, f.mgmt, n, "again", `{"duration_ms":0}`)
+	eventually(t, 120*time.Second, "second batch completed", func() bool {
+		return f.counts().N[state.JobCompleted] == 2*n
+	})
+	f.srv.Read(func(s *state.Store) {
+		s.JobsIter(func(j *state.Job) bool {
+			if j.Attempt != 1 {
+				t.Errorf("job %s attempt %d", j.ID, j.Attempt)
+			}
+			return true
+		})
+	})
+}

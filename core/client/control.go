@@ -26,6 +26,7 @@ func (c *Client) controlLoop(ctx context.Context, stop context.CancelCauseFunc) 
 	var index uint64
 	for ctx.Err() == nil {
 		s := c.server()
+		index = max(index, c.ackedIndex())
 		req := api.ClientControl{Client: c.cfg.Name, Index: index, Running: c.held()}
 		err := s.ClientControl(ctx, req, func(f *api.ControlFrame) error {
 			c.control(ctx, f)

@@ -630,22 +630,34 @@ func (c *Client) ClientHeartbeat(ctx context.Context, h ClientHeartbeat) error {
 }
 
 // ClientResults sends started attempts and results: in MsgpackType when the
-// server streams assignments in it, JSON otherwise.
-func (c *Client) ClientResults(ctx context.Context, r ClientResults) error {
-	if !c.compact.Load() {
-		return c.call(ctx, http.MethodPost, "/v1/client/results", nil, r, nil)
+// server streams assignments in it, JSON otherwise. It returns the server's
+// applied index once it applied them (IndexHeader; 0 from a server that
+// does not send it).
+func (c *Client) ClientResults(ctx context.Context, r ClientResults) (uint64, error) {
+	var body []byte
+	if c.compact.Load() {
+		body = appendResults(nil, &r)
+	} else {
+		b, err := json.Marshal(r)
+		if err != nil {
+			return 0, fmt.Errorf("api: encode /v1/client/results: %w", err)
+		}
+		body = b
 	}
-	req, err := c.newRequest(ctx, http.MethodPost, "/v1/client/results", nil, bytes.NewReader(appendResults(nil, &r)))
+	req, err := c.newRequest(ctx, http.MethodPost, "/v1/client/results", nil, bytes.NewReader(body))
 	if err != nil {
-		return err
+		return 0, err
 	}
-	req.Header.Set("Content-Type", MsgpackType)
+	if c.compact.Load() {
+		req.Header.Set("Content-Type", MsgpackType)
+	}
 	resp, err := c.do(req)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
-	return resp.Body.Close()
+	idx, _ := strconv.ParseUint(resp.Header.Get(IndexHeader), 10, 64)
+	return idx, resp.Body.Close()
 }
 
 // ClientAssignments opens the assignment stream of a client and calls fn
