@@ -25,6 +25,7 @@ import (
 // with forwarding on and ACLs off, holding e2eMission.
 type cluster struct {
 	servers []*server.Server
+	cfgs    []server.Config
 	urls    []string
 	mgmt    *api.Client // through the leader
 	nodes   []state.Node
@@ -56,19 +57,11 @@ func newCluster(t *testing.T) *cluster {
 		}
 		t.Cleanup(func() { _ = s.Shutdown() })
 		c.servers = append(c.servers, s)
+		c.cfgs = append(c.cfgs, cfg)
 		peers = append(peers, server.PeerAddr{ID: cfg.NodeID, Address: s.LocalAddr()})
 	}
 	for _, s := range c.servers {
-		acfg := httpapi.DefaultConfig()
-		acfg.Backend, acfg.Logger, acfg.DisableACL = server.Track(s), logger, true
-		acfg.LeaderAPI = s.LeaderHTTPAddr
-		h, err := httpapi.New(acfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		hs := httptest.NewServer(h)
-		t.Cleanup(hs.Close)
-		c.urls = append(c.urls, hs.URL)
+		c.urls = append(c.urls, serveAPI(t, s))
 	}
 	for _, s := range c.servers {
 		for j, o := range c.servers {
@@ -96,6 +89,44 @@ func newCluster(t *testing.T) *cluster {
 		}
 	})
 	return c
+}
+
+// serveAPI serves s's API on loopback and returns its URL.
+func serveAPI(t *testing.T, s *server.Server) string {
+	t.Helper()
+	acfg := httpapi.DefaultConfig()
+	acfg.Backend, acfg.Logger, acfg.DisableACL = server.Track(s), hclog.NewNullLogger(), true
+	acfg.LeaderAPI = s.LeaderHTTPAddr
+	h, err := httpapi.New(acfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(h)
+	// Streams end with their connections, whatever still reads them.
+	t.Cleanup(func() { hs.CloseClientConnections(); hs.Close() })
+	return hs.URL
+}
+
+// restart shuts server i down and starts it again on its data dir and raft
+// address, behind a new API; it returns the new API's URL.
+func (c *cluster) restart(t *testing.T, i int) string {
+	t.Helper()
+	if err := c.servers[i].Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := server.New(c.cfgs[i])
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Shutdown() })
+	c.servers[i] = s
+	c.urls[i] = serveAPI(t, s)
+	for _, o := range c.servers {
+		for j, p := range c.servers {
+			o.SetHTTPAddr(p.ID(), c.urls[j])
+		}
+	}
+	return c.urls[i]
 }
 
 func (c *cluster) leader() int {
@@ -140,10 +171,10 @@ func (c *cluster) startClient(t *testing.T, servers []string) *Client {
 // gate passes requests to a server's API while open; closed, it cuts the
 // streams it passes and answers 503, as a server that went away would.
 type gate struct {
-	rp *httputil.ReverseProxy
 	hs *httptest.Server
 
 	mu    sync.Mutex
+	rp    *httputil.ReverseProxy
 	open  bool
 	conns map[*http.Request]context.CancelFunc
 }
@@ -154,10 +185,10 @@ func newGate(t *testing.T, target string, open bool) *gate {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := &gate{rp: httputil.NewSingleHostReverseProxy(u), open: open, conns: map[*http.Request]context.CancelFunc{}}
-	g.rp.FlushInterval = -1
+	g := &gate{open: open, conns: map[*http.Request]context.CancelFunc{}}
+	g.retarget(u)
 	g.hs = httptest.NewServer(g)
-	t.Cleanup(g.hs.Close)
+	t.Cleanup(func() { g.hs.CloseClientConnections(); g.hs.Close() })
 	return g
 }
 
@@ -171,13 +202,23 @@ func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g.conns[r] = cancel
+	rp := g.rp
 	g.mu.Unlock()
 	defer func() {
 		g.mu.Lock()
 		delete(g.conns, r)
 		g.mu.Unlock()
 	}()
-	g.rp.ServeHTTP(w, r.WithContext(ctx))
+	rp.ServeHTTP(w, r.WithContext(ctx))
+}
+
+// retarget sends what passes from now on to u.
+func (g *gate) retarget(u *url.URL) {
+	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.FlushInterval = -1
+	g.mu.Lock()
+	g.rp = rp
+	g.mu.Unlock()
 }
 
 // passing is how many requests the gate is passing now.
@@ -272,6 +313,54 @@ func TestClientResumesAfterFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.set(true)
+	eventually(t, 120*time.Second, "the task cancelled after the client resumed", func() bool { return len(cl.running()) == 0 })
+	submit(t, c.mgmt, 20, "after", `{"duration_ms":0}`)
+	eventually(t, 120*time.Second, "the later jobs completed", func() bool {
+		n := int64(0)
+		c.servers[c.leader()].Read(func(s *state.Store) { n = s.Global().N[state.JobCompleted] })
+		return n == 20
+	})
+	if n := cl.cancelsOf(k); n != 1 {
+		t.Fatalf("the cancellation arrived %d times", n)
+	}
+}
+
+// TestClientResumesAfterServerRestart: the only server of a client, a
+// follower, goes away and restarts on its data dir (raft log and snapshots
+// in BoltDB) while the client's job is cancelled; once it is back the
+// client resumes on it and the cancellation stops its task, once.
+func TestClientResumesAfterServerRestart(t *testing.T) {
+	c := newCluster(t)
+	f := (c.leader() + 1) % 3
+	g := newGate(t, c.urls[f], true)
+	cl := c.startClient(t, []string{g.hs.URL})
+	eventually(t, 120*time.Second, "nodes up", func() bool { return c.nodeUp("earth.n1") && c.nodeUp("earth.n2") })
+	k := runningLong(t, c, cl, "restart")
+	g.set(false)
+	eventually(t, 60*time.Second, "the cut stream to end", func() bool { return g.passing() == 0 })
+	if err := c.servers[f].Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	w, err := c.mgmt.CancelJob(context.Background(), "restart", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(c.restart(t, f))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The restarted server has applied the cancellation before the client
+	// reaches it: only the attempts the client names can tell it.
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := c.servers[f].WaitIndex(ctx, w.Index); err != nil {
+		t.Fatal(err)
+	}
+	if len(cl.running()["restart"]) != 1 || cl.cancelsOf(k) != 0 {
+		t.Fatalf("the client learnt of the cancellation with no server: running %v", cl.running())
+	}
+	g.retarget(u)
+	g.set(true)
 	eventually(t, 120*time.Second, "the task cancelled after the client resumed", func() bool { return len(cl.running()) == 0 })
 	submit(t, c.mgmt, 20, "after", `{"duration_ms":0}`)
 	eventually(t, 120*time.Second, "the later jobs completed", func() bool {
