@@ -79,11 +79,11 @@ func newCluster(t *testing.T) *cluster {
 		}
 		return c.leader() >= 0
 	})
-	c.mgmt, _ = api.NewClient(api.ClientConfig{Address: c.urls[c.leader()]})
+	c.mgmt, _ = api.NewClient(api.ClientConfig{Address: c.urls[c.leaderNow(t)]})
 	if _, err := c.mgmt.ApplyMission(context.Background(), "e2e.hcl", []byte(replaceRoot(e2eMission, root)), "test"); err != nil {
 		t.Fatal(err)
 	}
-	c.servers[c.leader()].Read(func(s *state.Store) {
+	c.servers[c.leaderNow(t)].Read(func(s *state.Store) {
 		for _, n := range s.Nodes() {
 			c.nodes = append(c.nodes, *n)
 		}
@@ -138,10 +138,23 @@ func (c *cluster) leader() int {
 	return -1
 }
 
-// job reads a job on the leader.
+// leaderNow waits for a leader (an election may be under way) and returns
+// its index.
+func (c *cluster) leaderNow(t *testing.T) int {
+	t.Helper()
+	var l int
+	eventually(t, 60*time.Second, "a leader", func() bool { l = c.leader(); return l >= 0 })
+	return l
+}
+
+// job reads a job on the leader (a zero job while there is none).
 func (c *cluster) job(id string) state.Job {
 	var j state.Job
-	c.servers[c.leader()].Read(func(s *state.Store) {
+	l := c.leader()
+	if l < 0 {
+		return j
+	}
+	c.servers[l].Read(func(s *state.Store) {
 		if p := s.Job(id); p != nil {
 			j = *p
 		}
@@ -151,7 +164,11 @@ func (c *cluster) job(id string) state.Job {
 
 func (c *cluster) nodeUp(id string) bool {
 	up := false
-	c.servers[c.leader()].Read(func(s *state.Store) {
+	l := c.leader()
+	if l < 0 {
+		return false
+	}
+	c.servers[l].Read(func(s *state.Store) {
 		n := s.Node(id)
 		up = n != nil && n.Status == state.NodeUp
 	})
@@ -260,7 +277,7 @@ func runningLong(t *testing.T, c *cluster, cl *Client, id string) attemptKey {
 // task once.
 func TestClientOnFollower(t *testing.T) {
 	c := newCluster(t)
-	f := (c.leader() + 1) % 3
+	f := (c.leaderNow(t) + 1) % 3
 	cl := c.startClient(t, []string{c.urls[f]})
 	eventually(t, 120*time.Second, "nodes up", func() bool { return c.nodeUp("earth.n1") && c.nodeUp("earth.n2") })
 	k := runningLong(t, c, cl, "long")
@@ -272,7 +289,7 @@ func TestClientOnFollower(t *testing.T) {
 	submit(t, c.mgmt, 20, "after", `{"duration_ms":0}`)
 	eventually(t, 120*time.Second, "the later jobs completed", func() bool {
 		n := int64(0)
-		c.servers[c.leader()].Read(func(s *state.Store) { n = s.Global().N[state.JobCompleted] })
+		c.servers[c.leaderNow(t)].Read(func(s *state.Store) { n = s.Global().N[state.JobCompleted] })
 		return n == 20
 	})
 	if n := cl.cancelsOf(k); n != 1 {
@@ -289,7 +306,7 @@ func TestClientOnFollower(t *testing.T) {
 // the cancellation stops its task, once.
 func TestClientResumesAfterFailover(t *testing.T) {
 	c := newCluster(t)
-	l := c.leader()
+	l := c.leaderNow(t)
 	a, b := newGate(t, c.urls[(l+1)%3], true), newGate(t, c.urls[(l+2)%3], false)
 	cl := c.startClient(t, []string{a.hs.URL, b.hs.URL})
 	eventually(t, 120*time.Second, "nodes up", func() bool { return c.nodeUp("earth.n1") && c.nodeUp("earth.n2") })
@@ -317,7 +334,7 @@ func TestClientResumesAfterFailover(t *testing.T) {
 	submit(t, c.mgmt, 20, "after", `{"duration_ms":0}`)
 	eventually(t, 120*time.Second, "the later jobs completed", func() bool {
 		n := int64(0)
-		c.servers[c.leader()].Read(func(s *state.Store) { n = s.Global().N[state.JobCompleted] })
+		c.servers[c.leaderNow(t)].Read(func(s *state.Store) { n = s.Global().N[state.JobCompleted] })
 		return n == 20
 	})
 	if n := cl.cancelsOf(k); n != 1 {
@@ -331,7 +348,7 @@ func TestClientResumesAfterFailover(t *testing.T) {
 // client resumes on it and the cancellation stops its task, once.
 func TestClientResumesAfterServerRestart(t *testing.T) {
 	c := newCluster(t)
-	f := (c.leader() + 1) % 3
+	f := (c.leaderNow(t) + 1) % 3
 	g := newGate(t, c.urls[f], true)
 	cl := c.startClient(t, []string{g.hs.URL})
 	eventually(t, 120*time.Second, "nodes up", func() bool { return c.nodeUp("earth.n1") && c.nodeUp("earth.n2") })
@@ -365,7 +382,7 @@ func TestClientResumesAfterServerRestart(t *testing.T) {
 	submit(t, c.mgmt, 20, "after", `{"duration_ms":0}`)
 	eventually(t, 120*time.Second, "the later jobs completed", func() bool {
 		n := int64(0)
-		c.servers[c.leader()].Read(func(s *state.Store) { n = s.Global().N[state.JobCompleted] })
+		c.servers[c.leaderNow(t)].Read(func(s *state.Store) { n = s.Global().N[state.JobCompleted] })
 		return n == 20
 	})
 	if n := cl.cancelsOf(k); n != 1 {
