@@ -8,7 +8,6 @@ import (
 	"sort"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/tinylib/msgp/msgp"
 
 	"github.com/planetary/planetary/core/mission"
 	"github.com/planetary/planetary/core/server"
@@ -51,45 +50,10 @@ func diagnosticsView(diags hcl.Diagnostics) []Diagnostic {
 	return out
 }
 
-// missionCommand converts a parsed mission to the MissionApply command:
-// shards, nodes, policy and the owner schedule, each entry's owner action
-// encoded as the msgpack body of its command.
+// missionCommand converts a parsed mission to the MissionApply command
+// (mission.ApplyCommand).
 func missionCommand(m *mission.Mission, meta command.Meta) (command.MissionApply, error) {
-	cmd := command.MissionApply{
-		Meta: meta, Name: m.Name, Digest: m.Digest(), Seed: m.Seed,
-		Shards: m.ShardRecords(), Nodes: m.NodeRecords(),
-		CheckpointMs: m.Checkpoint.IntervalMs, CheckpointPath: m.Checkpoint.Path,
-		ReportingDir: m.Reporting.Dir, ReportingLabel: m.Reporting.Label,
-		CompliancePolicy: m.Compliance.Policy, MaxAttempts: uint32(m.MaxAttempts),
-		JobGCThresholdMs: m.Retention.JobGCThresholdMs, JobGCIntervalMs: m.Retention.JobGCIntervalMs,
-		JobGCBatch: m.Retention.JobGCBatch, IdempotencyWindowMs: m.Retention.IdempotencyWindowMs,
-	}
-	// "0s" is -1 in the policy, where 0 means the default: no periodic
-	// pass, and tombs forgotten by the next pass.
-	if cmd.JobGCIntervalMs == 0 {
-		cmd.JobGCIntervalMs = -1
-	}
-	if cmd.IdempotencyWindowMs == 0 {
-		cmd.IdempotencyWindowMs = -1
-	}
-	for _, e := range m.Schedule {
-		se := state.ScheduleEntry{ID: e.ID, AtMs: e.AtMs, AfterCompleted: e.AfterCompleted, Note: e.Note, Action: e.Action}
-		if se.AtMs < 0 {
-			se.AtMs = 0
-		}
-		if e.Args != nil {
-			_, body := e.Args.Command(command.Meta{Actor: "schedule:" + e.ID, Reason: e.Reason})
-			if mm, ok := body.(msgp.Marshaler); ok && body != nil {
-				b, err := mm.MarshalMsg(nil)
-				if err != nil {
-					return cmd, fmt.Errorf("api: schedule %s: encode %s: %w", e.ID, e.Action, err)
-				}
-				se.Args = b
-			}
-		}
-		cmd.Schedule = append(cmd.Schedule, se)
-	}
-	return cmd, nil
+	return m.ApplyCommand(meta)
 }
 
 // recordDiff lists what applying cmd would change, as human lines.

@@ -204,7 +204,7 @@ func shardDoc() BlockDoc {
 		Description: "A regional job registry and its router policy.",
 		Attributes: []AttrDoc{
 			{Name: "display_name", Type: TypeString, Default: "", Description: "Human name.", Example: `"Earth Hypergrid"`},
-			{Name: "region", Type: TypeString, Default: "", DefaultText: "the shard name", Description: "Region label."},
+			{Name: "region", Type: TypeString, Default: "", DefaultText: "the shard name", Description: "The region the shard belongs to: shards that name one region form it, with the nodes of those shards. A region host (docs/architecture.md, Regions) runs each region as its own raft group, with its own nodes, queues, event chain and ledger, and hands it the mission's part that concerns it; spillover targets and schedule entries that route work into a shard of another region are kept aside as remote routes and not taken. A shard that a shard.register entry brings in joins the region it names when a declared shard names it too, else the first declared region. A single agent holds every region in its one raft group."},
 			{Name: "latency_budget_ms", Type: TypeInt, Default: int64(0), Description: "Latency budget of the shard's jobs: nodes slower than this are not used, and a job whose estimated wait here exceeds it spills to a target that can start it within it (0: no limit, no such spill)."},
 			{Name: "max_queue", Type: TypeInt, Default: int64(0), Description: "Queue bound (0: unbounded)."},
 			{Name: "queue_alert_threshold", Type: TypeInt, Default: int64(0), Description: "Queue depth that raises an alert event."},

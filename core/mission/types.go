@@ -42,6 +42,11 @@ type Mission struct {
 	// MaxAttempts is the attempt cap of every job submitted without its
 	// own; 0 leaves the server's default (DefaultMaxAttempts).
 	MaxAttempts int64 `json:"max_attempts,omitempty"`
+	// Region is set on a region's own mission (ForRegion): the region it
+	// holds. Remote lists that region's routes into shards of other
+	// regions, which its shards and schedule leave out.
+	Region string        `json:"region,omitempty"`
+	Remote []RemoteRoute `json:"remote,omitempty"`
 }
 
 // DefaultMaxAttempts is the attempt cap of a job when neither it nor the
