@@ -185,12 +185,13 @@ func New(cfg Config) (*Link, error) {
 	}, nil
 }
 
-// Start runs the link until Stop. It starts from no cursor: the first request
+// Start runs the link until Stop; a stopped link does not start again. It
+// starts from no cursor: the first request
 // is a probe whose answer is the receiver's through.
 func (l *Link) Start() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.started {
+	if l.started || l.stopped {
 		return
 	}
 	l.started = true

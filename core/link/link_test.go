@@ -251,7 +251,7 @@ func TestLostPacketTimesOut(t *testing.T) {
 	f := faulty(t, local, FaultConfig{HoldDropped: true})
 	f.Partition()
 	cfg := fast("earth", "luna", sa.Outbox("luna"), f)
-	cfg.RequestTimeout = 20 * time.Millisecond
+	cfg.RequestTimeout = 500 * time.Millisecond
 	l := startLink(t, cfg)
 	appendTo(t, sa, "luna", 1, 5)
 	waitFor(t, "three timed-out probes", func() bool { return l.Status().State == StateUnreachable })
