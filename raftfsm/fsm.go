@@ -194,6 +194,7 @@ var handlers = map[command.MessageType]handler{
 	command.JobGCType:               applyJobGC,
 	command.ClientJoinType:          applyClientJoin,
 	command.ClientRevokeType:        applyClientRevoke,
+	command.RegionCheckpointType:    applyRegionCheckpoint,
 }
 
 // Read runs fn under the read lock. fn must not retain s or call its write

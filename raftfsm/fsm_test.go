@@ -179,6 +179,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 		"policy": before.Policy.MissionName != "" && len(before.Policy.Fired) > 0, "meta": before.Meta.Head.Seq > 0 && before.Meta.Clock > 0,
 		"collected": before.Collected.Jobs > 0 && len(before.Collected.Shards) > 0 && len(before.Collected.Nodes) > 0,
 		"tombs":     len(before.Tombs) > 0, "holes": before.Meta.Seqs > uint64(len(before.Jobs)) && before.Jobs[0].Seq > 1,
+		"regions": len(before.Regions) > 1,
 	}
 	for name, ok := range present {
 		if !ok {
@@ -202,6 +203,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 		{"meta", before.Meta, after.Meta},
 		{"collected", before.Collected, after.Collected},
 		{"tombs", before.Tombs, after.Tombs},
+		{"regions", before.Regions, after.Regions},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -215,7 +217,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 		t.Fatal("applied index not restored")
 	}
 	info, err := snapshot.Inspect(bytes.NewReader(b))
-	if err != nil || info.Jobs != len(before.Jobs) || info.Meta != before.Meta || info.Version != snapshot.Version {
+	if err != nil || info.Jobs != len(before.Jobs) || info.Meta != before.Meta || info.Version != snapshot.VersionOf(before) || info.Regions != len(before.Regions) {
 		t.Fatalf("inspect: %+v %v", info, err)
 	}
 }

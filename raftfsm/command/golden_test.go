@@ -138,6 +138,15 @@ func goldenCases() []goldenCase {
 		{"job-gc.1", JobGCType, &JobGC{Meta: meta("system"), Before: t0 + 30_000_000_000, IDs: []string{"job-000001"}, ForgetBefore: t0}},
 		{"client-join.1", ClientJoinType, &ClientJoin{Meta: meta("join:eu"), Token: sampleToken(state.TokenClientIdentity)}},
 		{"client-revoke.1", ClientRevokeType, &ClientRevoke{Meta: meta("7c1f0a4e"), Client: "client-eu"}},
+		{"region-checkpoint.1", RegionCheckpointType, &RegionCheckpoint{Meta: meta("region:mars"), Checkpoint: state.RegionCheckpoint{
+			Region: "mars", RaftIndex: 8_800,
+			Totals: state.RegionTotals{Counts: state.Counts{N: [state.NumJobStates]int64{0, 1, 2, 3, 4, 5, 6, 7},
+				ValueMu: [state.NumJobStates]int64{0, 1_000_000, 2_000_000, 3_000_000, 4_000_000, 5_000_000, 6_000_000, 7_000_000}},
+				ValueMu: 28_000_000, Flows: []state.Flow{{From: "mars.north-1", To: "earth", Jobs: 4, ValueMu: 36_000_000}},
+				FlowJobs: 4, FlowValueMu: 36_000_000, PaidMu: 4_100_000},
+			Payments:   state.RegionPayments{Count: 3, AmountMu: 4_100_000},
+			EventCount: 321, ChainHead: state.ChainHead{Seq: 321, Hash: [32]byte{0xca, 0xfe, 31: 7}}, MissionTimeNs: t0 + 90_000_000_000,
+		}}},
 	}
 }
 

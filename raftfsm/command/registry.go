@@ -34,6 +34,7 @@ const (
 	JobGCType               MessageType = 27
 	ClientJoinType          MessageType = 28
 	ClientRevokeType        MessageType = 29
+	RegionCheckpointType    MessageType = 31
 )
 
 // Command is a replicated command struct: every row of the registry builds
@@ -85,7 +86,8 @@ type Spec struct {
 //
 //	1: every command type up to JobGC (27).
 //	2: client identities: ClientJoin (28), ClientRevoke (29).
-const FormatVersion uint16 = 2
+//	3: regional sovereignty: RegionCheckpoint (31).
+const FormatVersion uint16 = 3
 
 // VersionOf is the format version of command type t: its row's Version, or
 // 0 when this build has no row for t (a type of a version it does not
@@ -220,6 +222,7 @@ func registry() []Spec {
 		row[JobGC](JobGCType, "job.gc"),
 		row[ClientJoin](ClientJoinType, "client.join").since(2),
 		row[ClientRevoke](ClientRevokeType, "client.revoke").since(2),
+		row[RegionCheckpoint](RegionCheckpointType, "region.checkpoint").since(3),
 	}
 }
 

@@ -341,3 +341,13 @@ type ClientRevoke struct {
 	Meta   Meta   `msg:"Meta"`
 	Client string `msg:"Client"`
 }
+
+// RegionCheckpoint stores another region's ledger checkpoint (the latest
+// it published, relayed by the region host). The FSM keeps the latest per
+// region: one at or below the stored checkpoint's raft index is a no-op, so
+// redelivery is idempotent. It changes no job and emits no event, so a
+// received checkpoint never changes the local region's own ledger or chain.
+type RegionCheckpoint struct {
+	Meta       Meta                   `msg:"Meta"`
+	Checkpoint state.RegionCheckpoint `msg:"Checkpoint"`
+}

@@ -5343,6 +5343,142 @@ func (z *Pause) Msgsize() (s int) {
 }
 
 // DecodeMsg implements msgp.Decodable
+func (z *RegionCheckpoint) DecodeMsg(dc *msgp.Reader) (err error) {
+	var field []byte
+	_ = field
+	var zb0001 uint32
+	zb0001, err = dc.ReadMapHeader()
+	if err != nil {
+		err = msgp.WrapError(err)
+		return
+	}
+	for zb0001 > 0 {
+		zb0001--
+		field, err = dc.ReadMapKeyPtr()
+		if err != nil {
+			err = msgp.WrapError(err)
+			return
+		}
+		switch msgp.UnsafeString(field) {
+		case "Meta":
+			err = z.Meta.DecodeMsg(dc)
+			if err != nil {
+				err = msgp.WrapError(err, "Meta")
+				return
+			}
+		case "Checkpoint":
+			err = z.Checkpoint.DecodeMsg(dc)
+			if err != nil {
+				err = msgp.WrapError(err, "Checkpoint")
+				return
+			}
+		default:
+			err = dc.Skip()
+			if err != nil {
+				err = msgp.WrapError(err)
+				return
+			}
+		}
+	}
+	return
+}
+
+// EncodeMsg implements msgp.Encodable
+func (z *RegionCheckpoint) EncodeMsg(en *msgp.Writer) (err error) {
+	// map header, size 2
+	// write "Meta"
+	err = en.Append(0x82, 0xa4, 0x4d, 0x65, 0x74, 0x61)
+	if err != nil {
+		return
+	}
+	err = z.Meta.EncodeMsg(en)
+	if err != nil {
+		err = msgp.WrapError(err, "Meta")
+		return
+	}
+	// write "Checkpoint"
+	err = en.Append(0xaa, 0x43, 0x68, 0x65, 0x63, 0x6b, 0x70, 0x6f, 0x69, 0x6e, 0x74)
+	if err != nil {
+		return
+	}
+	err = z.Checkpoint.EncodeMsg(en)
+	if err != nil {
+		err = msgp.WrapError(err, "Checkpoint")
+		return
+	}
+	return
+}
+
+// MarshalMsg implements msgp.Marshaler
+func (z *RegionCheckpoint) MarshalMsg(b []byte) (o []byte, err error) {
+	o = msgp.Require(b, z.Msgsize())
+	// map header, size 2
+	// string "Meta"
+	o = append(o, 0x82, 0xa4, 0x4d, 0x65, 0x74, 0x61)
+	o, err = z.Meta.MarshalMsg(o)
+	if err != nil {
+		err = msgp.WrapError(err, "Meta")
+		return
+	}
+	// string "Checkpoint"
+	o = append(o, 0xaa, 0x43, 0x68, 0x65, 0x63, 0x6b, 0x70, 0x6f, 0x69, 0x6e, 0x74)
+	o, err = z.Checkpoint.MarshalMsg(o)
+	if err != nil {
+		err = msgp.WrapError(err, "Checkpoint")
+		return
+	}
+	return
+}
+
+// UnmarshalMsg implements msgp.Unmarshaler
+func (z *RegionCheckpoint) UnmarshalMsg(bts []byte) (o []byte, err error) {
+	var field []byte
+	_ = field
+	var zb0001 uint32
+	zb0001, bts, err = msgp.ReadMapHeaderBytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err)
+		return
+	}
+	for zb0001 > 0 {
+		zb0001--
+		field, bts, err = msgp.ReadMapKeyZC(bts)
+		if err != nil {
+			err = msgp.WrapError(err)
+			return
+		}
+		switch msgp.UnsafeString(field) {
+		case "Meta":
+			bts, err = z.Meta.UnmarshalMsg(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Meta")
+				return
+			}
+		case "Checkpoint":
+			bts, err = z.Checkpoint.UnmarshalMsg(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Checkpoint")
+				return
+			}
+		default:
+			bts, err = msgp.Skip(bts)
+			if err != nil {
+				err = msgp.WrapError(err)
+				return
+			}
+		}
+	}
+	o = bts
+	return
+}
+
+// Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
+func (z *RegionCheckpoint) Msgsize() (s int) {
+	s = 1 + 5 + z.Meta.Msgsize() + 11 + z.Checkpoint.Msgsize()
+	return
+}
+
+// DecodeMsg implements msgp.Decodable
 func (z *ReportingConfigure) DecodeMsg(dc *msgp.Reader) (err error) {
 	var field []byte
 	_ = field

@@ -25,6 +25,9 @@ type Gen struct {
 	jobs   int
 	tokens int
 	extra  int
+	// ticks counts the entries that fell through to the clock advance;
+	// every fifth is a region checkpoint instead.
+	ticks int
 }
 
 // NewGen returns a generator; the same seed yields the same log when applied
@@ -250,7 +253,37 @@ func (g *Gen) Next(s *state.Store) []byte {
 	if r.IntN(3) == 0 {
 		return g.gc(s)
 	}
+	if g.ticks++; g.ticks%5 == 0 {
+		return g.regionCheckpoint()
+	}
 	return enc(command.ClockAdvanceType, &command.ClockAdvance{Time: g.now})
+}
+
+// regionCheckpoint is another region's checkpoint (luna and mars in turn),
+// at a raft index that is now and then below one already stored (out of
+// order) or equal to it (a redelivery). It draws nothing from the random
+// source, so the rest of a seed's log is what it was before checkpoints.
+func (g *Gen) regionCheckpoint() []byte {
+	n := uint64(g.ticks / 5)
+	idx := n*4 + 4
+	switch {
+	case n%6 == 4:
+		idx = (n-2)*4 + 4 // the region's previous checkpoint again
+	case n%10 == 7:
+		idx = (n-4)*4 + 4 // older than the region's stored one
+	}
+	region := []string{"luna", "mars"}[n%2]
+	cp := state.RegionCheckpoint{Region: region, RaftIndex: idx, EventCount: idx * 3,
+		ChainHead: state.ChainHead{Seq: idx * 3, Hash: [32]byte{byte(idx), byte(idx >> 8)}}, MissionTimeNs: g.now - int64(n%7)*1_000_000,
+		Payments: state.RegionPayments{Count: 2, AmountMu: int64(idx) * 500}}
+	cp.Totals.Counts.N[state.JobCompleted] = int64(idx)
+	cp.Totals.Counts.ValueMu[state.JobCompleted] = int64(idx) * 1000
+	cp.Totals.ValueMu, cp.Totals.PaidMu = int64(idx)*1000, int64(idx)*500
+	if n%3 == 0 {
+		cp.Totals.Flows = []state.Flow{{From: region, To: "earth", Jobs: 1, ValueMu: 1000}}
+		cp.Totals.FlowJobs, cp.Totals.FlowValueMu = 1, 1000
+	}
+	return enc(command.RegionCheckpointType, &command.RegionCheckpoint{Meta: g.meta(), Checkpoint: cp})
 }
 
 // gc collects some terminal jobs that finished a few ms of mission time ago,

@@ -135,6 +135,15 @@ func goldenTomb() *state.Tomb {
 		CollectedAt: t0 + 50_000_000_000, CollectedIndex: 4_100}
 }
 
+func goldenRegion() *state.RegionCheckpoint {
+	return &state.RegionCheckpoint{Region: "mars", RaftIndex: 8_800,
+		Totals: state.RegionTotals{Counts: counts(30), ValueMu: 735_000_000,
+			Flows: []state.Flow{{From: "mars.north-1", To: "earth", Jobs: 4, ValueMu: 36_000_000}}, FlowJobs: 4, FlowValueMu: 36_000_000,
+			PaidMu: 41_500_000},
+		Payments:   state.RegionPayments{Count: 3, AmountMu: 41_500_000},
+		EventCount: 321, ChainHead: state.ChainHead{Seq: 321, Hash: [32]byte{0xca, 0xfe, 31: 7}}, MissionTimeNs: t0 + 90_000_000_000}
+}
+
 func recordCases() []recordCase {
 	global := counts(20)
 	return []recordCase{
@@ -152,6 +161,7 @@ func recordCases() []recordCase {
 		{"store-meta.1", tagMeta, goldenMeta()},
 		{"collected.1", tagCollected, goldenCollected()},
 		{"tomb.1", tagTomb, goldenTomb()},
+		{"region-checkpoint.1", tagRegion, goldenRegion()},
 	}
 }
 
@@ -221,11 +231,13 @@ func goldenImage() *state.Image {
 		Payments:    []state.Payment{{Node: "us-gpu-2", AmountMu: 2_018_750}},
 		Policy:      *goldenPolicy(), Tokens: []state.Token{*goldenToken()}, Meta: *goldenMeta(),
 		Collected: *goldenCollected(), Tombs: []state.Tomb{*goldenTomb()},
+		Regions: []state.RegionCheckpoint{*goldenRegion()},
 	}
 }
 
 // TestGoldenStreams reads whole snapshot streams of each format version
-// (version 1 carries no collected aggregates nor tombs).
+// (version 1 carries no collected aggregates nor tombs, version 2 no region
+// checkpoints).
 func TestGoldenStreams(t *testing.T) {
 	cases := []struct {
 		name string
@@ -234,10 +246,15 @@ func TestGoldenStreams(t *testing.T) {
 	}{
 		{"stream-v1.1", 1, func() *state.Image {
 			img := goldenImage()
-			img.Collected, img.Tombs = state.Collected{}, nil
+			img.Collected, img.Tombs, img.Regions = state.Collected{}, nil, nil
 			return img
 		}},
-		{"stream-v2.1", 2, goldenImage},
+		{"stream-v2.1", 2, func() *state.Image {
+			img := goldenImage()
+			img.Regions = nil
+			return img
+		}},
+		{"stream-v3.1", 3, goldenImage},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -11,7 +11,8 @@
 // flows (sorted by from, to), payments (sorted), policy, tokens (sorted) and
 // the store meta (chain head, events, clock, applied index), then (version 2)
 // garbage collection's aggregates and the tombs of the idempotency window in
-// collection order. Job seqs are ascending with gaps where jobs were
+// collection order, then (version 3) the other regions' latest ledger
+// checkpoints sorted by region. Job seqs are ascending with gaps where jobs were
 // collected. The trailer's
 // offset is its own position in the stream and the CRC-32C covers every byte
 // before the trailer. Readers reject unknown tags; a new record type or a
@@ -40,7 +41,14 @@ const Magic = "PLNTSNAP"
 //	1: initial format.
 //	2: adds the collected aggregates record and tomb records (garbage
 //	   collection); version 1 streams still read, with none collected.
-const Version uint16 = 2
+//	3: adds region checkpoint records (the global ledger); older streams
+//	   read with none stored.
+//
+// Write uses the oldest version that holds the image (VersionOf), so a
+// snapshot without region checkpoints stays readable by a version 2 build
+// during a rolling upgrade: checkpoints arrive only by a command of format
+// version 3, which the leader proposes once every server knows it.
+const Version uint16 = 3
 
 // minVersion is the oldest format this build reads.
 const minVersion uint16 = 1
@@ -73,6 +81,7 @@ const (
 	tagMeta        = 11
 	tagCollected   = 12
 	tagTomb        = 13
+	tagRegion      = 14
 	tagTrailer     = 0xFF
 
 	headerLen  = len(Magic) + 2
@@ -117,9 +126,18 @@ func (w *writer) record(tag byte, m msgp.Marshaler) {
 	w.raw(b)
 }
 
-// Write encodes img to out. It buffers internally and flushes before
-// returning.
-func Write(out io.Writer, img *state.Image) error { return write(out, img, Version) }
+// Write encodes img to out in format version VersionOf(img). It buffers
+// internally and flushes before returning.
+func Write(out io.Writer, img *state.Image) error { return write(out, img, VersionOf(img)) }
+
+// VersionOf is the format version Write uses for img: the oldest that holds
+// every record it has (3 with region checkpoints, else 2).
+func VersionOf(img *state.Image) uint16 {
+	if len(img.Regions) > 0 {
+		return 3
+	}
+	return 2
+}
 
 // write encodes img in format version ver (tests write version 1 streams
 // to show they still read).
@@ -160,6 +178,11 @@ func write(out io.Writer, img *state.Image, ver uint16) error {
 		w.record(tagCollected, &img.Collected)
 		for i := range img.Tombs {
 			w.record(tagTomb, &img.Tombs[i])
+		}
+	}
+	if ver >= 3 {
+		for i := range img.Regions {
+			w.record(tagRegion, &img.Regions[i])
 		}
 	}
 	if w.err != nil {
@@ -391,6 +414,9 @@ func Read(in io.Reader) (*state.Image, error) {
 		case tagTomb:
 			img.Tombs = append(img.Tombs, state.Tomb{})
 			return unmarshal(body, &img.Tombs[len(img.Tombs)-1])
+		case tagRegion:
+			img.Regions = append(img.Regions, state.RegionCheckpoint{})
+			return unmarshal(body, &img.Regions[len(img.Regions)-1])
 		}
 		return fmt.Errorf("unknown record tag %d", tag)
 	})
@@ -420,7 +446,9 @@ type Info struct {
 	Payments int
 	Tokens   int
 	Tombs    int
-	Global   state.Counts
+	// Regions counts the other regions' checkpoints (0 before version 3).
+	Regions int
+	Global  state.Counts
 	// Collected: garbage collection's aggregates (zero before version 2).
 	Collected state.Collected
 	Meta      state.StoreMeta // chain head, events, clock, applied index
@@ -464,6 +492,8 @@ func Inspect(in io.Reader) (Info, error) {
 			return unmarshal(body, &info.Collected)
 		case tagTomb:
 			info.Tombs++
+		case tagRegion:
+			info.Regions++
 		case tagShardCounts, tagNodeCounts, tagPolicy:
 		default:
 			return fmt.Errorf("unknown record tag %d", tag)

@@ -63,3 +63,40 @@ type Tomb struct {
 	// written before it was kept).
 	CollectedIndex uint64 `msg:"CollectedIndex"`
 }
+
+// RegionTotals are the ledger totals one region's ledger view reports (GET
+// /v1/ledger): jobs and their value by state as the global counts show them
+// (collected jobs included), the value of every job submitted, the
+// spillover flows between its shards and what it paid.
+type RegionTotals struct {
+	Counts  Counts `msg:"Counts"`
+	ValueMu int64  `msg:"ValueMu"`
+	// Flows are the region's spillover and reroute flows, one per (From,
+	// To), sorted; FlowJobs and FlowValueMu are their sums.
+	Flows       []Flow `msg:"Flows"`
+	FlowJobs    int64  `msg:"FlowJobs"`
+	FlowValueMu int64  `msg:"FlowValueMu"`
+	PaidMu      int64  `msg:"PaidMu"`
+}
+
+// RegionPayments sums a region's payments table: Count is its rows (the
+// nodes paid), AmountMu their sum (RegionTotals.PaidMu).
+type RegionPayments struct {
+	Count    int64 `msg:"Count"`
+	AmountMu int64 `msg:"AmountMu"`
+}
+
+// RegionCheckpoint is what one region publishes of its ledger: its totals
+// at RaftIndex, with the head of its event chain and its mission clock, so
+// a reader can tell how fresh the figures are and check them against the
+// region's own log. Store.Checkpoint builds the local region's; the
+// RegionCheckpoint command stores another region's.
+type RegionCheckpoint struct {
+	Region        string         `msg:"Region"`
+	RaftIndex     uint64         `msg:"RaftIndex"`
+	Totals        RegionTotals   `msg:"Totals"`
+	Payments      RegionPayments `msg:"Payments"`
+	EventCount    uint64         `msg:"EventCount"`
+	ChainHead     ChainHead      `msg:"ChainHead"`
+	MissionTimeNs int64          `msg:"MissionTimeNs"`
+}

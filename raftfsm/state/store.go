@@ -55,6 +55,9 @@ type Store struct {
 	in *Interner
 
 	gc collectedTables
+	// regions holds the latest checkpoint received from each other region
+	// (RegionCheckpoint commands), by region.
+	regions map[string]RegionCheckpoint
 }
 
 // NewStore returns an empty Store.
@@ -74,6 +77,7 @@ func NewStore() *Store {
 		tokenByHash: make(map[string]string),
 		in:          NewInterner(),
 		gc:          newCollectedTables(),
+		regions:     make(map[string]RegionCheckpoint),
 	}
 }
 
@@ -542,6 +546,9 @@ type Image struct {
 	// idempotency window (empty in images from before it).
 	Collected Collected
 	Tombs     []Tomb
+	// Regions are the other regions' latest checkpoints, sorted by region
+	// (empty in images from before them).
+	Regions []RegionCheckpoint
 	// Interner, when set, holds the strings the jobs were decoded with
 	// (restore); it becomes the new store's interner.
 	Interner *Interner
@@ -564,6 +571,7 @@ func (s *Store) Image() *Image {
 		Meta:        s.imageMeta(),
 		Collected:   s.gc.image(),
 		Tombs:       s.gc.tombList(),
+		Regions:     s.RegionCheckpoints(),
 	}
 }
 
@@ -680,6 +688,12 @@ func FromImage(img *Image) (*Store, error) {
 	s.meta = img.Meta
 	if err := s.gc.restore(s, img.Collected, img.Tombs); err != nil {
 		return nil, err
+	}
+	for _, cp := range img.Regions {
+		if _, dup := s.regions[cp.Region]; dup || cp.Region == "" {
+			return nil, fmt.Errorf("%w: region checkpoint %q twice or unnamed", ErrBadImage, cp.Region)
+		}
+		s.PutRegionCheckpoint(cp)
 	}
 	return s, nil
 }

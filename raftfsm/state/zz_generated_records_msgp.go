@@ -797,6 +797,751 @@ func (z Payment) Msgsize() (s int) {
 }
 
 // DecodeMsg implements msgp.Decodable
+func (z *RegionCheckpoint) DecodeMsg(dc *msgp.Reader) (err error) {
+	var field []byte
+	_ = field
+	var zb0001 uint32
+	zb0001, err = dc.ReadMapHeader()
+	if err != nil {
+		err = msgp.WrapError(err)
+		return
+	}
+	for zb0001 > 0 {
+		zb0001--
+		field, err = dc.ReadMapKeyPtr()
+		if err != nil {
+			err = msgp.WrapError(err)
+			return
+		}
+		switch msgp.UnsafeString(field) {
+		case "Region":
+			z.Region, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "Region")
+				return
+			}
+		case "RaftIndex":
+			z.RaftIndex, err = dc.ReadUint64()
+			if err != nil {
+				err = msgp.WrapError(err, "RaftIndex")
+				return
+			}
+		case "Totals":
+			err = z.Totals.DecodeMsg(dc)
+			if err != nil {
+				err = msgp.WrapError(err, "Totals")
+				return
+			}
+		case "Payments":
+			var zb0002 uint32
+			zb0002, err = dc.ReadMapHeader()
+			if err != nil {
+				err = msgp.WrapError(err, "Payments")
+				return
+			}
+			for zb0002 > 0 {
+				zb0002--
+				field, err = dc.ReadMapKeyPtr()
+				if err != nil {
+					err = msgp.WrapError(err, "Payments")
+					return
+				}
+				switch msgp.UnsafeString(field) {
+				case "Count":
+					z.Payments.Count, err = dc.ReadInt64()
+					if err != nil {
+						err = msgp.WrapError(err, "Payments", "Count")
+						return
+					}
+				case "AmountMu":
+					z.Payments.AmountMu, err = dc.ReadInt64()
+					if err != nil {
+						err = msgp.WrapError(err, "Payments", "AmountMu")
+						return
+					}
+				default:
+					err = dc.Skip()
+					if err != nil {
+						err = msgp.WrapError(err, "Payments")
+						return
+					}
+				}
+			}
+		case "EventCount":
+			z.EventCount, err = dc.ReadUint64()
+			if err != nil {
+				err = msgp.WrapError(err, "EventCount")
+				return
+			}
+		case "ChainHead":
+			err = z.ChainHead.DecodeMsg(dc)
+			if err != nil {
+				err = msgp.WrapError(err, "ChainHead")
+				return
+			}
+		case "MissionTimeNs":
+			z.MissionTimeNs, err = dc.ReadInt64()
+			if err != nil {
+				err = msgp.WrapError(err, "MissionTimeNs")
+				return
+			}
+		default:
+			err = dc.Skip()
+			if err != nil {
+				err = msgp.WrapError(err)
+				return
+			}
+		}
+	}
+	return
+}
+
+// EncodeMsg implements msgp.Encodable
+func (z *RegionCheckpoint) EncodeMsg(en *msgp.Writer) (err error) {
+	// map header, size 7
+	// write "Region"
+	err = en.Append(0x87, 0xa6, 0x52, 0x65, 0x67, 0x69, 0x6f, 0x6e)
+	if err != nil {
+		return
+	}
+	err = en.WriteString(z.Region)
+	if err != nil {
+		err = msgp.WrapError(err, "Region")
+		return
+	}
+	// write "RaftIndex"
+	err = en.Append(0xa9, 0x52, 0x61, 0x66, 0x74, 0x49, 0x6e, 0x64, 0x65, 0x78)
+	if err != nil {
+		return
+	}
+	err = en.WriteUint64(z.RaftIndex)
+	if err != nil {
+		err = msgp.WrapError(err, "RaftIndex")
+		return
+	}
+	// write "Totals"
+	err = en.Append(0xa6, 0x54, 0x6f, 0x74, 0x61, 0x6c, 0x73)
+	if err != nil {
+		return
+	}
+	err = z.Totals.EncodeMsg(en)
+	if err != nil {
+		err = msgp.WrapError(err, "Totals")
+		return
+	}
+	// write "Payments"
+	err = en.Append(0xa8, 0x50, 0x61, 0x79, 0x6d, 0x65, 0x6e, 0x74, 0x73)
+	if err != nil {
+		return
+	}
+	// map header, size 2
+	// write "Count"
+	err = en.Append(0x82, 0xa5, 0x43, 0x6f, 0x75, 0x6e, 0x74)
+	if err != nil {
+		return
+	}
+	err = en.WriteInt64(z.Payments.Count)
+	if err != nil {
+		err = msgp.WrapError(err, "Payments", "Count")
+		return
+	}
+	// write "AmountMu"
+	err = en.Append(0xa8, 0x41, 0x6d, 0x6f, 0x75, 0x6e, 0x74, 0x4d, 0x75)
+	if err != nil {
+		return
+	}
+	err = en.WriteInt64(z.Payments.AmountMu)
+	if err != nil {
+		err = msgp.WrapError(err, "Payments", "AmountMu")
+		return
+	}
+	// write "EventCount"
+	err = en.Append(0xaa, 0x45, 0x76, 0x65, 0x6e, 0x74, 0x43, 0x6f, 0x75, 0x6e, 0x74)
+	if err != nil {
+		return
+	}
+	err = en.WriteUint64(z.EventCount)
+	if err != nil {
+		err = msgp.WrapError(err, "EventCount")
+		return
+	}
+	// write "ChainHead"
+	err = en.Append(0xa9, 0x43, 0x68, 0x61, 0x69, 0x6e, 0x48, 0x65, 0x61, 0x64)
+	if err != nil {
+		return
+	}
+	err = z.ChainHead.EncodeMsg(en)
+	if err != nil {
+		err = msgp.WrapError(err, "ChainHead")
+		return
+	}
+	// write "MissionTimeNs"
+	err = en.Append(0xad, 0x4d, 0x69, 0x73, 0x73, 0x69, 0x6f, 0x6e, 0x54, 0x69, 0x6d, 0x65, 0x4e, 0x73)
+	if err != nil {
+		return
+	}
+	err = en.WriteInt64(z.MissionTimeNs)
+	if err != nil {
+		err = msgp.WrapError(err, "MissionTimeNs")
+		return
+	}
+	return
+}
+
+// MarshalMsg implements msgp.Marshaler
+func (z *RegionCheckpoint) MarshalMsg(b []byte) (o []byte, err error) {
+	o = msgp.Require(b, z.Msgsize())
+	// map header, size 7
+	// string "Region"
+	o = append(o, 0x87, 0xa6, 0x52, 0x65, 0x67, 0x69, 0x6f, 0x6e)
+	o = msgp.AppendString(o, z.Region)
+	// string "RaftIndex"
+	o = append(o, 0xa9, 0x52, 0x61, 0x66, 0x74, 0x49, 0x6e, 0x64, 0x65, 0x78)
+	o = msgp.AppendUint64(o, z.RaftIndex)
+	// string "Totals"
+	o = append(o, 0xa6, 0x54, 0x6f, 0x74, 0x61, 0x6c, 0x73)
+	o, err = z.Totals.MarshalMsg(o)
+	if err != nil {
+		err = msgp.WrapError(err, "Totals")
+		return
+	}
+	// string "Payments"
+	o = append(o, 0xa8, 0x50, 0x61, 0x79, 0x6d, 0x65, 0x6e, 0x74, 0x73)
+	// map header, size 2
+	// string "Count"
+	o = append(o, 0x82, 0xa5, 0x43, 0x6f, 0x75, 0x6e, 0x74)
+	o = msgp.AppendInt64(o, z.Payments.Count)
+	// string "AmountMu"
+	o = append(o, 0xa8, 0x41, 0x6d, 0x6f, 0x75, 0x6e, 0x74, 0x4d, 0x75)
+	o = msgp.AppendInt64(o, z.Payments.AmountMu)
+	// string "EventCount"
+	o = append(o, 0xaa, 0x45, 0x76, 0x65, 0x6e, 0x74, 0x43, 0x6f, 0x75, 0x6e, 0x74)
+	o = msgp.AppendUint64(o, z.EventCount)
+	// string "ChainHead"
+	o = append(o, 0xa9, 0x43, 0x68, 0x61, 0x69, 0x6e, 0x48, 0x65, 0x61, 0x64)
+	o, err = z.ChainHead.MarshalMsg(o)
+	if err != nil {
+		err = msgp.WrapError(err, "ChainHead")
+		return
+	}
+	// string "MissionTimeNs"
+	o = append(o, 0xad, 0x4d, 0x69, 0x73, 0x73, 0x69, 0x6f, 0x6e, 0x54, 0x69, 0x6d, 0x65, 0x4e, 0x73)
+	o = msgp.AppendInt64(o, z.MissionTimeNs)
+	return
+}
+
+// UnmarshalMsg implements msgp.Unmarshaler
+func (z *RegionCheckpoint) UnmarshalMsg(bts []byte) (o []byte, err error) {
+	var field []byte
+	_ = field
+	var zb0001 uint32
+	zb0001, bts, err = msgp.ReadMapHeaderBytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err)
+		return
+	}
+	for zb0001 > 0 {
+		zb0001--
+		field, bts, err = msgp.ReadMapKeyZC(bts)
+		if err != nil {
+			err = msgp.WrapError(err)
+			return
+		}
+		switch msgp.UnsafeString(field) {
+		case "Region":
+			z.Region, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Region")
+				return
+			}
+		case "RaftIndex":
+			z.RaftIndex, bts, err = msgp.ReadUint64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "RaftIndex")
+				return
+			}
+		case "Totals":
+			bts, err = z.Totals.UnmarshalMsg(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Totals")
+				return
+			}
+		case "Payments":
+			var zb0002 uint32
+			zb0002, bts, err = msgp.ReadMapHeaderBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Payments")
+				return
+			}
+			for zb0002 > 0 {
+				zb0002--
+				field, bts, err = msgp.ReadMapKeyZC(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "Payments")
+					return
+				}
+				switch msgp.UnsafeString(field) {
+				case "Count":
+					z.Payments.Count, bts, err = msgp.ReadInt64Bytes(bts)
+					if err != nil {
+						err = msgp.WrapError(err, "Payments", "Count")
+						return
+					}
+				case "AmountMu":
+					z.Payments.AmountMu, bts, err = msgp.ReadInt64Bytes(bts)
+					if err != nil {
+						err = msgp.WrapError(err, "Payments", "AmountMu")
+						return
+					}
+				default:
+					bts, err = msgp.Skip(bts)
+					if err != nil {
+						err = msgp.WrapError(err, "Payments")
+						return
+					}
+				}
+			}
+		case "EventCount":
+			z.EventCount, bts, err = msgp.ReadUint64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "EventCount")
+				return
+			}
+		case "ChainHead":
+			bts, err = z.ChainHead.UnmarshalMsg(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "ChainHead")
+				return
+			}
+		case "MissionTimeNs":
+			z.MissionTimeNs, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "MissionTimeNs")
+				return
+			}
+		default:
+			bts, err = msgp.Skip(bts)
+			if err != nil {
+				err = msgp.WrapError(err)
+				return
+			}
+		}
+	}
+	o = bts
+	return
+}
+
+// Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
+func (z *RegionCheckpoint) Msgsize() (s int) {
+	s = 1 + 7 + msgp.StringPrefixSize + len(z.Region) + 10 + msgp.Uint64Size + 7 + z.Totals.Msgsize() + 9 + 1 + 6 + msgp.Int64Size + 9 + msgp.Int64Size + 11 + msgp.Uint64Size + 10 + z.ChainHead.Msgsize() + 14 + msgp.Int64Size
+	return
+}
+
+// DecodeMsg implements msgp.Decodable
+func (z *RegionPayments) DecodeMsg(dc *msgp.Reader) (err error) {
+	var field []byte
+	_ = field
+	var zb0001 uint32
+	zb0001, err = dc.ReadMapHeader()
+	if err != nil {
+		err = msgp.WrapError(err)
+		return
+	}
+	for zb0001 > 0 {
+		zb0001--
+		field, err = dc.ReadMapKeyPtr()
+		if err != nil {
+			err = msgp.WrapError(err)
+			return
+		}
+		switch msgp.UnsafeString(field) {
+		case "Count":
+			z.Count, err = dc.ReadInt64()
+			if err != nil {
+				err = msgp.WrapError(err, "Count")
+				return
+			}
+		case "AmountMu":
+			z.AmountMu, err = dc.ReadInt64()
+			if err != nil {
+				err = msgp.WrapError(err, "AmountMu")
+				return
+			}
+		default:
+			err = dc.Skip()
+			if err != nil {
+				err = msgp.WrapError(err)
+				return
+			}
+		}
+	}
+	return
+}
+
+// EncodeMsg implements msgp.Encodable
+func (z RegionPayments) EncodeMsg(en *msgp.Writer) (err error) {
+	// map header, size 2
+	// write "Count"
+	err = en.Append(0x82, 0xa5, 0x43, 0x6f, 0x75, 0x6e, 0x74)
+	if err != nil {
+		return
+	}
+	err = en.WriteInt64(z.Count)
+	if err != nil {
+		err = msgp.WrapError(err, "Count")
+		return
+	}
+	// write "AmountMu"
+	err = en.Append(0xa8, 0x41, 0x6d, 0x6f, 0x75, 0x6e, 0x74, 0x4d, 0x75)
+	if err != nil {
+		return
+	}
+	err = en.WriteInt64(z.AmountMu)
+	if err != nil {
+		err = msgp.WrapError(err, "AmountMu")
+		return
+	}
+	return
+}
+
+// MarshalMsg implements msgp.Marshaler
+func (z RegionPayments) MarshalMsg(b []byte) (o []byte, err error) {
+	o = msgp.Require(b, z.Msgsize())
+	// map header, size 2
+	// string "Count"
+	o = append(o, 0x82, 0xa5, 0x43, 0x6f, 0x75, 0x6e, 0x74)
+	o = msgp.AppendInt64(o, z.Count)
+	// string "AmountMu"
+	o = append(o, 0xa8, 0x41, 0x6d, 0x6f, 0x75, 0x6e, 0x74, 0x4d, 0x75)
+	o = msgp.AppendInt64(o, z.AmountMu)
+	return
+}
+
+// UnmarshalMsg implements msgp.Unmarshaler
+func (z *RegionPayments) UnmarshalMsg(bts []byte) (o []byte, err error) {
+	var field []byte
+	_ = field
+	var zb0001 uint32
+	zb0001, bts, err = msgp.ReadMapHeaderBytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err)
+		return
+	}
+	for zb0001 > 0 {
+		zb0001--
+		field, bts, err = msgp.ReadMapKeyZC(bts)
+		if err != nil {
+			err = msgp.WrapError(err)
+			return
+		}
+		switch msgp.UnsafeString(field) {
+		case "Count":
+			z.Count, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Count")
+				return
+			}
+		case "AmountMu":
+			z.AmountMu, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "AmountMu")
+				return
+			}
+		default:
+			bts, err = msgp.Skip(bts)
+			if err != nil {
+				err = msgp.WrapError(err)
+				return
+			}
+		}
+	}
+	o = bts
+	return
+}
+
+// Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
+func (z RegionPayments) Msgsize() (s int) {
+	s = 1 + 6 + msgp.Int64Size + 9 + msgp.Int64Size
+	return
+}
+
+// DecodeMsg implements msgp.Decodable
+func (z *RegionTotals) DecodeMsg(dc *msgp.Reader) (err error) {
+	var field []byte
+	_ = field
+	var zb0001 uint32
+	zb0001, err = dc.ReadMapHeader()
+	if err != nil {
+		err = msgp.WrapError(err)
+		return
+	}
+	for zb0001 > 0 {
+		zb0001--
+		field, err = dc.ReadMapKeyPtr()
+		if err != nil {
+			err = msgp.WrapError(err)
+			return
+		}
+		switch msgp.UnsafeString(field) {
+		case "Counts":
+			err = z.Counts.DecodeMsg(dc)
+			if err != nil {
+				err = msgp.WrapError(err, "Counts")
+				return
+			}
+		case "ValueMu":
+			z.ValueMu, err = dc.ReadInt64()
+			if err != nil {
+				err = msgp.WrapError(err, "ValueMu")
+				return
+			}
+		case "Flows":
+			var zb0002 uint32
+			zb0002, err = dc.ReadArrayHeader()
+			if err != nil {
+				err = msgp.WrapError(err, "Flows")
+				return
+			}
+			if cap(z.Flows) >= int(zb0002) {
+				z.Flows = (z.Flows)[:zb0002]
+			} else {
+				z.Flows = make([]Flow, zb0002)
+			}
+			for za0001 := range z.Flows {
+				err = z.Flows[za0001].DecodeMsg(dc)
+				if err != nil {
+					err = msgp.WrapError(err, "Flows", za0001)
+					return
+				}
+			}
+		case "FlowJobs":
+			z.FlowJobs, err = dc.ReadInt64()
+			if err != nil {
+				err = msgp.WrapError(err, "FlowJobs")
+				return
+			}
+		case "FlowValueMu":
+			z.FlowValueMu, err = dc.ReadInt64()
+			if err != nil {
+				err = msgp.WrapError(err, "FlowValueMu")
+				return
+			}
+		case "PaidMu":
+			z.PaidMu, err = dc.ReadInt64()
+			if err != nil {
+				err = msgp.WrapError(err, "PaidMu")
+				return
+			}
+		default:
+			err = dc.Skip()
+			if err != nil {
+				err = msgp.WrapError(err)
+				return
+			}
+		}
+	}
+	return
+}
+
+// EncodeMsg implements msgp.Encodable
+func (z *RegionTotals) EncodeMsg(en *msgp.Writer) (err error) {
+	// map header, size 6
+	// write "Counts"
+	err = en.Append(0x86, 0xa6, 0x43, 0x6f, 0x75, 0x6e, 0x74, 0x73)
+	if err != nil {
+		return
+	}
+	err = z.Counts.EncodeMsg(en)
+	if err != nil {
+		err = msgp.WrapError(err, "Counts")
+		return
+	}
+	// write "ValueMu"
+	err = en.Append(0xa7, 0x56, 0x61, 0x6c, 0x75, 0x65, 0x4d, 0x75)
+	if err != nil {
+		return
+	}
+	err = en.WriteInt64(z.ValueMu)
+	if err != nil {
+		err = msgp.WrapError(err, "ValueMu")
+		return
+	}
+	// write "Flows"
+	err = en.Append(0xa5, 0x46, 0x6c, 0x6f, 0x77, 0x73)
+	if err != nil {
+		return
+	}
+	err = en.WriteArrayHeader(uint32(len(z.Flows)))
+	if err != nil {
+		err = msgp.WrapError(err, "Flows")
+		return
+	}
+	for za0001 := range z.Flows {
+		err = z.Flows[za0001].EncodeMsg(en)
+		if err != nil {
+			err = msgp.WrapError(err, "Flows", za0001)
+			return
+		}
+	}
+	// write "FlowJobs"
+	err = en.Append(0xa8, 0x46, 0x6c, 0x6f, 0x77, 0x4a, 0x6f, 0x62, 0x73)
+	if err != nil {
+		return
+	}
+	err = en.WriteInt64(z.FlowJobs)
+	if err != nil {
+		err = msgp.WrapError(err, "FlowJobs")
+		return
+	}
+	// write "FlowValueMu"
+	err = en.Append(0xab, 0x46, 0x6c, 0x6f, 0x77, 0x56, 0x61, 0x6c, 0x75, 0x65, 0x4d, 0x75)
+	if err != nil {
+		return
+	}
+	err = en.WriteInt64(z.FlowValueMu)
+	if err != nil {
+		err = msgp.WrapError(err, "FlowValueMu")
+		return
+	}
+	// write "PaidMu"
+	err = en.Append(0xa6, 0x50, 0x61, 0x69, 0x64, 0x4d, 0x75)
+	if err != nil {
+		return
+	}
+	err = en.WriteInt64(z.PaidMu)
+	if err != nil {
+		err = msgp.WrapError(err, "PaidMu")
+		return
+	}
+	return
+}
+
+// MarshalMsg implements msgp.Marshaler
+func (z *RegionTotals) MarshalMsg(b []byte) (o []byte, err error) {
+	o = msgp.Require(b, z.Msgsize())
+	// map header, size 6
+	// string "Counts"
+	o = append(o, 0x86, 0xa6, 0x43, 0x6f, 0x75, 0x6e, 0x74, 0x73)
+	o, err = z.Counts.MarshalMsg(o)
+	if err != nil {
+		err = msgp.WrapError(err, "Counts")
+		return
+	}
+	// string "ValueMu"
+	o = append(o, 0xa7, 0x56, 0x61, 0x6c, 0x75, 0x65, 0x4d, 0x75)
+	o = msgp.AppendInt64(o, z.ValueMu)
+	// string "Flows"
+	o = append(o, 0xa5, 0x46, 0x6c, 0x6f, 0x77, 0x73)
+	o = msgp.AppendArrayHeader(o, uint32(len(z.Flows)))
+	for za0001 := range z.Flows {
+		o, err = z.Flows[za0001].MarshalMsg(o)
+		if err != nil {
+			err = msgp.WrapError(err, "Flows", za0001)
+			return
+		}
+	}
+	// string "FlowJobs"
+	o = append(o, 0xa8, 0x46, 0x6c, 0x6f, 0x77, 0x4a, 0x6f, 0x62, 0x73)
+	o = msgp.AppendInt64(o, z.FlowJobs)
+	// string "FlowValueMu"
+	o = append(o, 0xab, 0x46, 0x6c, 0x6f, 0x77, 0x56, 0x61, 0x6c, 0x75, 0x65, 0x4d, 0x75)
+	o = msgp.AppendInt64(o, z.FlowValueMu)
+	// string "PaidMu"
+	o = append(o, 0xa6, 0x50, 0x61, 0x69, 0x64, 0x4d, 0x75)
+	o = msgp.AppendInt64(o, z.PaidMu)
+	return
+}
+
+// UnmarshalMsg implements msgp.Unmarshaler
+func (z *RegionTotals) UnmarshalMsg(bts []byte) (o []byte, err error) {
+	var field []byte
+	_ = field
+	var zb0001 uint32
+	zb0001, bts, err = msgp.ReadMapHeaderBytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err)
+		return
+	}
+	for zb0001 > 0 {
+		zb0001--
+		field, bts, err = msgp.ReadMapKeyZC(bts)
+		if err != nil {
+			err = msgp.WrapError(err)
+			return
+		}
+		switch msgp.UnsafeString(field) {
+		case "Counts":
+			bts, err = z.Counts.UnmarshalMsg(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Counts")
+				return
+			}
+		case "ValueMu":
+			z.ValueMu, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "ValueMu")
+				return
+			}
+		case "Flows":
+			var zb0002 uint32
+			zb0002, bts, err = msgp.ReadArrayHeaderBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Flows")
+				return
+			}
+			if cap(z.Flows) >= int(zb0002) {
+				z.Flows = (z.Flows)[:zb0002]
+			} else {
+				z.Flows = make([]Flow, zb0002)
+			}
+			for za0001 := range z.Flows {
+				bts, err = z.Flows[za0001].UnmarshalMsg(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "Flows", za0001)
+					return
+				}
+			}
+		case "FlowJobs":
+			z.FlowJobs, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "FlowJobs")
+				return
+			}
+		case "FlowValueMu":
+			z.FlowValueMu, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "FlowValueMu")
+				return
+			}
+		case "PaidMu":
+			z.PaidMu, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "PaidMu")
+				return
+			}
+		default:
+			bts, err = msgp.Skip(bts)
+			if err != nil {
+				err = msgp.WrapError(err)
+				return
+			}
+		}
+	}
+	o = bts
+	return
+}
+
+// Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
+func (z *RegionTotals) Msgsize() (s int) {
+	s = 1 + 7 + z.Counts.Msgsize() + 8 + msgp.Int64Size + 6 + msgp.ArrayHeaderSize
+	for za0001 := range z.Flows {
+		s += z.Flows[za0001].Msgsize()
+	}
+	s += 9 + msgp.Int64Size + 12 + msgp.Int64Size + 7 + msgp.Int64Size
+	return
+}
+
+// DecodeMsg implements msgp.Decodable
 func (z *StoreMeta) DecodeMsg(dc *msgp.Reader) (err error) {
 	var field []byte
 	_ = field

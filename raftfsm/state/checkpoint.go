@@ -1,0 +1,208 @@
+package state
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+)
+
+// DefaultRegion is the name of the local region of a server configured
+// with none: one raft group holding every shard.
+const DefaultRegion = "default"
+
+// ErrRegionSum is wrapped by GlobalLedger when the regions' totals do not
+// add up inside int64.
+var ErrRegionSum = errors.New("region totals overflow")
+
+// Checkpoint builds the checkpoint of this store as region: its ledger
+// totals, payments, event count, chain head and mission clock at the last
+// applied index. It is a pure function of the store (no clock, sorted
+// tables), so every replica at one index builds the same checkpoint.
+func (s *Store) Checkpoint(region string) RegionCheckpoint {
+	cp := RegionCheckpoint{
+		Region:        region,
+		RaftIndex:     s.meta.Index,
+		EventCount:    s.meta.Events,
+		ChainHead:     s.meta.Head,
+		MissionTimeNs: s.meta.Clock,
+	}
+	cp.Totals.Counts = s.global
+	for _, v := range s.global.ValueMu {
+		cp.Totals.ValueMu = satAdd(cp.Totals.ValueMu, v)
+	}
+	cp.Totals.Flows = s.Flows()
+	for _, f := range cp.Totals.Flows {
+		cp.Totals.FlowJobs = satAdd(cp.Totals.FlowJobs, f.Jobs)
+	}
+	cp.Totals.FlowValueMu = s.flowTotal
+	cp.Totals.PaidMu = s.paidTotal
+	cp.Payments = RegionPayments{Count: int64(len(s.payments)), AmountMu: s.paidTotal}
+	return cp
+}
+
+// RegionCheckpoints returns the stored checkpoints of other regions, the
+// latest of each, sorted by region.
+func (s *Store) RegionCheckpoints() []RegionCheckpoint {
+	out := make([]RegionCheckpoint, 0, len(s.regions))
+	for _, cp := range s.regions {
+		out = append(out, cp)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Region < out[j].Region })
+	return out
+}
+
+// RegionCheckpoint returns the stored checkpoint of region.
+func (s *Store) RegionCheckpoint(region string) (RegionCheckpoint, bool) {
+	cp, ok := s.regions[region]
+	return cp, ok
+}
+
+// PutRegionCheckpoint stores cp as its region's latest checkpoint (Apply
+// checks that it is newer than the one stored). Its flows are copied, so
+// the caller's slice is never shared.
+func (s *Store) PutRegionCheckpoint(cp RegionCheckpoint) {
+	cp.Totals.Flows = append([]Flow(nil), cp.Totals.Flows...)
+	s.regions[cp.Region] = cp
+}
+
+// RegionFreshness is one region's line of the global ledger: its latest
+// checkpoint and how far its mission clock is behind the local region's
+// (negative when it is ahead; 0 for the local region).
+type RegionFreshness struct {
+	Checkpoint RegionCheckpoint
+	Local      bool
+	BehindNs   int64
+}
+
+// GlobalView is the global ledger: the sum of every region's latest
+// checkpoint, with each region's freshness, local region included, sorted
+// by region.
+type GlobalView struct {
+	Totals     RegionTotals
+	Payments   RegionPayments
+	EventCount uint64
+	Regions    []RegionFreshness
+}
+
+// GlobalLedger sums the local region's checkpoint own and the latest
+// checkpoint of every other region in others. A checkpoint in others that
+// names the local region is ignored (the local figures are own), and of two
+// for one region the one at the higher raft index counts. Flows are merged
+// by (From, To). It is pure and its result does not depend on the order of
+// others. The error wraps ErrRegionSum and names the region and the field
+// whose sum would pass int64.
+func GlobalLedger(own RegionCheckpoint, others []RegionCheckpoint) (GlobalView, error) {
+	latest := map[string]RegionCheckpoint{own.Region: own}
+	for _, cp := range others {
+		if cp.Region == own.Region {
+			continue
+		}
+		if have, ok := latest[cp.Region]; !ok || cp.RaftIndex > have.RaftIndex {
+			latest[cp.Region] = cp
+		}
+	}
+	names := make([]string, 0, len(latest))
+	for r := range latest {
+		names = append(names, r)
+	}
+	sort.Strings(names)
+	var g GlobalView
+	flows := map[[2]string]Flow{}
+	for _, r := range names {
+		cp := latest[r]
+		g.Regions = append(g.Regions, RegionFreshness{Checkpoint: cp, Local: r == own.Region, BehindNs: own.MissionTimeNs - cp.MissionTimeNs})
+		if err := g.add(cp, flows); err != nil {
+			return GlobalView{}, err
+		}
+	}
+	g.Totals.Flows = sortedFlows(flows)
+	return g, nil
+}
+
+// add adds one region's checkpoint to the sums.
+func (g *GlobalView) add(cp RegionCheckpoint, flows map[[2]string]Flow) error {
+	var err error
+	sum := func(field string, dst *int64, v int64) {
+		if err != nil {
+			return
+		}
+		s, ok := AddChecked(*dst, v)
+		if !ok {
+			err = fmt.Errorf("%w: region %s: %s %d on top of %d", ErrRegionSum, cp.Region, field, v, *dst)
+			return
+		}
+		*dst = s
+	}
+	t := &cp.Totals
+	for st := JobState(1); st < NumJobStates; st++ {
+		sum("totals.counts."+st.String()+".jobs", &g.Totals.Counts.N[st], t.Counts.N[st])
+		sum("totals.counts."+st.String()+".value_mu", &g.Totals.Counts.ValueMu[st], t.Counts.ValueMu[st])
+	}
+	sum("totals.value_mu", &g.Totals.ValueMu, t.ValueMu)
+	sum("totals.flow_jobs", &g.Totals.FlowJobs, t.FlowJobs)
+	sum("totals.flow_value_mu", &g.Totals.FlowValueMu, t.FlowValueMu)
+	sum("totals.paid_mu", &g.Totals.PaidMu, t.PaidMu)
+	sum("payments.count", &g.Payments.Count, cp.Payments.Count)
+	sum("payments.amount_mu", &g.Payments.AmountMu, cp.Payments.AmountMu)
+	for _, f := range t.Flows {
+		k := [2]string{f.From, f.To}
+		m := flows[k]
+		m.From, m.To = f.From, f.To
+		sum("totals.flows."+f.From+"->"+f.To+".jobs", &m.Jobs, f.Jobs)
+		sum("totals.flows."+f.From+"->"+f.To+".value_mu", &m.ValueMu, f.ValueMu)
+		flows[k] = m
+	}
+	if err != nil {
+		return err
+	}
+	if g.EventCount+cp.EventCount < g.EventCount {
+		return fmt.Errorf("%w: region %s: event_count %d on top of %d", ErrRegionSum, cp.Region, cp.EventCount, g.EventCount)
+	}
+	g.EventCount += cp.EventCount
+	return nil
+}
+
+func sortedFlows(m map[[2]string]Flow) []Flow {
+	out := make([]Flow, 0, len(m))
+	for _, f := range m {
+		out = append(out, f)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].From != out[j].From {
+			return out[i].From < out[j].From
+		}
+		return out[i].To < out[j].To
+	})
+	return out
+}
+
+// Validate checks a checkpoint received from another region: it names a
+// region and no total is negative. The error names the field.
+func (cp RegionCheckpoint) Validate() error {
+	if cp.Region == "" {
+		return errors.New("region: empty")
+	}
+	t := cp.Totals
+	for st := JobState(1); st < NumJobStates; st++ {
+		if t.Counts.N[st] < 0 || t.Counts.ValueMu[st] < 0 {
+			return fmt.Errorf("region %s: totals.counts.%s: negative", cp.Region, st)
+		}
+	}
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{
+		{"totals.value_mu", t.ValueMu}, {"totals.flow_jobs", t.FlowJobs}, {"totals.flow_value_mu", t.FlowValueMu},
+		{"totals.paid_mu", t.PaidMu}, {"payments.count", cp.Payments.Count}, {"payments.amount_mu", cp.Payments.AmountMu},
+	} {
+		if f.v < 0 {
+			return fmt.Errorf("region %s: %s: negative (%d)", cp.Region, f.name, f.v)
+		}
+	}
+	for _, f := range t.Flows {
+		if f.Jobs < 0 || f.ValueMu < 0 {
+			return fmt.Errorf("region %s: totals.flows %s->%s: negative", cp.Region, f.From, f.To)
+		}
+	}
+	return nil
+}
