@@ -37,6 +37,12 @@ func (w testWriter) Write(p []byte) (int, error) {
 
 func startAgent(t *testing.T) *testAgent {
 	t.Helper()
+	return startAgentWith(t, nil)
+}
+
+// startAgentWith is startAgent with the server config changed by mutate.
+func startAgentWith(t *testing.T, mutate func(*server.Config)) *testAgent {
+	t.Helper()
 	root := t.TempDir()
 	logger := hclog.New(&hclog.LoggerOptions{Name: "test", Level: hclog.Error, Output: testWriter{t}})
 	cfg := server.DefaultConfig()
@@ -50,6 +56,9 @@ func startAgent(t *testing.T) *testAgent {
 	cfg.SchedulerTick = 50 * time.Millisecond
 	cfg.RaftHeartbeatTimeout = 100 * time.Millisecond
 	cfg.RaftElectionTimeout = 100 * time.Millisecond
+	if mutate != nil {
+		mutate(&cfg)
+	}
 	srv, err := server.New(cfg)
 	if err != nil {
 		t.Fatalf("server.New: %v", err)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/cli"
 	"github.com/posener/complete"
@@ -20,8 +21,11 @@ Usage: planetary ledger [options]
 
   Shows the ledger: job counts and values in credits by state, globally and
   per shard; spillover flows between shards; payments per node; every
-  invariant with OK or FAIL; and the head of the event hash chain. Exits 1
-  when an invariant fails.
+  invariant with OK or FAIL; and the head of the event hash chain. When
+  the server holds other regions' ledger checkpoints, a Regions table lists
+  each region's latest one (its raft index, how far its mission clock is
+  behind this region's, its totals) and the global totals, their sum.
+  Exits 1 when an invariant fails.
 ` + apiOptionsHelp)
 }
 
@@ -151,7 +155,45 @@ func renderLedger(l api.Ledger) string {
 	}
 	b.WriteString(table([]string{"Status", "Invariant", "Message"}, ir))
 	fmt.Fprintf(&b, "\n\nChain head: seq %d hash %s (applied index %d)", l.Chain.Seq, orDash(l.Chain.Hash), l.AppliedIndex)
+	if len(l.Regions) > 1 {
+		b.WriteString("\n\nRegions\n")
+		b.WriteString(renderRegions(l.Regions, l.GlobalTotals))
+	}
 	return b.String()
+}
+
+// renderRegions is the Regions table: one line per region's latest
+// checkpoint, then the global totals.
+func renderRegions(regions []api.RegionLedger, global api.LedgerTotals) string {
+	totals := func(t api.LedgerTotals) []string {
+		return []string{fmt.Sprintf("%d (%s)", t.Jobs, credits(t.ValueMicro)), fmt.Sprint(t.Counts["completed"].Jobs),
+			fmt.Sprintf("%d (%s)", t.FlowJobs, credits(t.FlowValueMicro)), credits(t.PaidMicro), fmt.Sprint(t.Events)}
+	}
+	rows := make([][]string, 0, len(regions)+1)
+	for _, r := range regions {
+		name := r.Region
+		if r.Local {
+			name += " (local)"
+		}
+		rows = append(rows, append([]string{name, fmt.Sprint(r.Index), freshness(r)}, totals(r.Totals)...))
+	}
+	rows = append(rows, append([]string{"global", "-", "-"}, totals(global)...))
+	return table([]string{"Region", "Index", "Freshness", "Jobs (value)", "Completed", "Flows (value)", "Paid", "Events"}, rows)
+}
+
+// freshness says how far a region's mission clock is behind the local
+// region's.
+func freshness(r api.RegionLedger) string {
+	d := time.Duration(r.BehindNs).Round(time.Millisecond)
+	switch {
+	case r.Local:
+		return "local"
+	case d > 0:
+		return d.String() + " behind"
+	case d < 0:
+		return (-d).String() + " ahead"
+	}
+	return "in step"
 }
 
 func (c *LedgerCommand) AutocompleteArgs() complete.Predictor { return complete.PredictNothing }

@@ -25,6 +25,9 @@ type Backend interface {
 	// WaitIndex blocks until the FSM has applied idx or ctx ends.
 	WaitIndex(ctx context.Context, idx uint64) error
 	Peers() ([]server.Peer, error)
+	// Region names the region this server's raft group holds (the
+	// local region of the global ledger).
+	Region() string
 
 	// Endpoints of the fabric (core/server/endpoints_fabric.go).
 	RegisterShard(ctx context.Context, a server.Actor, req command.ShardRegister) (server.Result, error)

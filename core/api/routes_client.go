@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/planetary/planetary/core/api/view"
 	"github.com/planetary/planetary/core/eventlog"
 	"github.com/planetary/planetary/core/server"
 	"github.com/planetary/planetary/raftfsm"
@@ -24,6 +25,7 @@ import (
 func (h *HTTP) ledger(w http.ResponseWriter, r *http.Request) (any, error) {
 	out := Ledger{Shards: map[string]Counts{}, Nodes: map[string]Counts{}, Payments: map[string]float64{},
 		PaymentsMicro: map[string]int64{}, Flows: []Flow{}}
+	var gerr error
 	h.b.Read(func(s *state.Store) {
 		out.Global = CountsView(s.Global())
 		for _, sh := range s.Shards() {
@@ -44,8 +46,16 @@ func (h *HTTP) ledger(w http.ResponseWriter, r *http.Request) (any, error) {
 		}
 		hd := s.Head()
 		out.Chain = ChainHead{Seq: hd.Seq, Hash: hex.EncodeToString(hd.Hash[:])}
+		out.AppliedIndex = s.AppliedIndex()
+		// The regions' checkpoints, this region's built from the same read.
+		var g state.GlobalView
+		if g, gerr = server.GlobalLedgerOf(s, h.b.Region()); gerr == nil {
+			out.Regions, out.GlobalTotals = view.GlobalLedger(g)
+		}
 	})
-	out.AppliedIndex = h.b.AppliedIndex()
+	if gerr != nil {
+		return nil, fmt.Errorf("global ledger: %w", gerr)
+	}
 	return out, nil
 }
 

@@ -139,6 +139,10 @@ type Config struct {
 	// command.FormatVersion, all this build knows; a lower value holds
 	// this server at an older format (tests play an older build with it).
 	FormatVersion uint16
+	// Region names the region this server's raft group holds: the name of
+	// its own ledger checkpoint among the regions' (docs/architecture.md,
+	// global ledger). Empty means state.DefaultRegion.
+	Region string
 }
 
 // DefaultConfig returns the defaults. NodeID, DataDir and BindAddr must still

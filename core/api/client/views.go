@@ -439,6 +439,46 @@ type Ledger struct {
 	Invariants    []Invariant      `json:"invariants"`
 	Chain         ChainHead        `json:"chain"`
 	AppliedIndex  uint64           `json:"applied_index"`
+	// Regions is the latest ledger checkpoint of every region this server
+	// holds, its own region's included (built at AppliedIndex), sorted by
+	// region; GlobalTotals is their sum. With one region they are this
+	// ledger's own figures.
+	Regions      []RegionLedger `json:"regions"`
+	GlobalTotals LedgerTotals   `json:"global_totals"`
+}
+
+// LedgerTotals are the totals of a ledger: jobs and their value by state
+// (Jobs and ValueMicro their sums: every job submitted), the spillover
+// flows between shards, what was paid, the rows of the payments table (the
+// nodes paid) and the events emitted.
+type LedgerTotals struct {
+	Counts         Counts  `json:"counts"`
+	Jobs           int64   `json:"jobs"`
+	Value          float64 `json:"value"`
+	ValueMicro     int64   `json:"value_micro"`
+	Flows          []Flow  `json:"flows"`
+	FlowJobs       int64   `json:"flow_jobs"`
+	FlowValue      float64 `json:"flow_value"`
+	FlowValueMicro int64   `json:"flow_value_micro"`
+	Paid           float64 `json:"paid"`
+	PaidMicro      int64   `json:"paid_micro"`
+	Payments       int64   `json:"payments"`
+	Events         uint64  `json:"events"`
+}
+
+// RegionLedger is one region's line of the global ledger: its latest
+// checkpoint (at raft index Index of the region's own log, its event chain
+// at Chain) and how fresh it is: the region's mission time (Unix ns) and
+// how far that is behind the local region's mission clock (BehindNs,
+// negative when ahead; 0 for the local region).
+type RegionLedger struct {
+	Region      string       `json:"region"`
+	Local       bool         `json:"local"`
+	Index       uint64       `json:"index"`
+	MissionTime int64        `json:"mission_time"`
+	BehindNs    int64        `json:"behind_ns"`
+	Chain       ChainHead    `json:"chain"`
+	Totals      LedgerTotals `json:"totals"`
 }
 
 // Events is the body of GET /v1/events. Index is the seq to pass as index=

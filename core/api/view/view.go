@@ -7,6 +7,7 @@
 package view
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"slices"
 
@@ -222,4 +223,42 @@ func NodeRecord(n client.Node) state.Node {
 		Deployment: DeploymentRecord(n.Deployment), Price: PriceRecord(n.Price),
 		Attestations: AttestationsRecord(n.Attestations), Labels: n.Labels,
 	}
+}
+
+// LedgerTotals is the view of a ledger's totals (a region's checkpoint or
+// the global sum).
+func LedgerTotals(t state.RegionTotals, p state.RegionPayments, events uint64) client.LedgerTotals {
+	out := client.LedgerTotals{
+		Counts: Counts(t.Counts), Value: client.Credits(t.ValueMu), ValueMicro: t.ValueMu,
+		Flows:    make([]client.Flow, 0, len(t.Flows)),
+		FlowJobs: t.FlowJobs, FlowValue: client.Credits(t.FlowValueMu), FlowValueMicro: t.FlowValueMu,
+		Paid: client.Credits(t.PaidMu), PaidMicro: t.PaidMu, Payments: p.Count, Events: events,
+	}
+	for _, n := range t.Counts.N {
+		out.Jobs += n
+	}
+	for _, f := range t.Flows {
+		out.Flows = append(out.Flows, client.Flow{From: f.From, To: f.To, Jobs: f.Jobs, Value: client.Credits(f.ValueMu), ValueMicro: f.ValueMu})
+	}
+	return out
+}
+
+// RegionLedger is the view of one region's line of the global ledger.
+func RegionLedger(r state.RegionFreshness) client.RegionLedger {
+	cp := r.Checkpoint
+	return client.RegionLedger{
+		Region: cp.Region, Local: r.Local, Index: cp.RaftIndex, MissionTime: cp.MissionTimeNs, BehindNs: r.BehindNs,
+		Chain:  client.ChainHead{Seq: cp.ChainHead.Seq, Hash: hex.EncodeToString(cp.ChainHead.Hash[:])},
+		Totals: LedgerTotals(cp.Totals, cp.Payments, cp.EventCount),
+	}
+}
+
+// GlobalLedger is the view of the global ledger: every region's line, in
+// region order, and the global totals.
+func GlobalLedger(g state.GlobalView) ([]client.RegionLedger, client.LedgerTotals) {
+	regions := make([]client.RegionLedger, 0, len(g.Regions))
+	for _, r := range g.Regions {
+		regions = append(regions, RegionLedger(r))
+	}
+	return regions, LedgerTotals(g.Totals, g.Payments, g.EventCount)
 }
