@@ -174,6 +174,12 @@ type Ledger struct {
 	Invariants []Invariant      `json:"invariants"`
 	// Head is the chain head anchored in the FSM.
 	Head Anchor `json:"head"`
+	// Regions and GlobalTotals are the global ledger read with the rest
+	// (GET /v1/ledger regions and global_totals): every region's latest
+	// checkpoint, the local one built from the same state, and their sum.
+	// Empty for a source that has none.
+	Regions      []client.RegionLedger `json:"regions,omitempty"`
+	GlobalTotals *client.LedgerTotals  `json:"global_totals,omitempty"`
 }
 
 // Pruned describes the events event retention removed from the fabric's

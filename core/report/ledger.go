@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/planetary/planetary/core/api/client"
 	"github.com/planetary/planetary/raftfsm/state"
 )
 
@@ -89,6 +90,12 @@ type LedgerDoc struct {
 	// written (every event for small logs, at most MaxMarks in all), so
 	// verification can name where a re-hashed log departs from the record.
 	Marks []Anchor `json:"marks,omitempty"`
+	// Regions and GlobalTotals are the global ledger (Ledger.Regions):
+	// ledger verify checks that the global totals are the regions' sum
+	// and that the local region's checkpoint is this ledger's. Absent in
+	// bundles written before them.
+	Regions      []client.RegionLedger `json:"regions,omitempty"`
+	GlobalTotals *client.LedgerTotals  `json:"global_totals,omitempty"`
 }
 
 // SettlementLedger is how the completed jobs of the bundle's events were
@@ -237,20 +244,22 @@ func flowsDoc(fs []Flow, rules map[[2]string]map[string]int64) []FlowLedger {
 // BuildLedger derives the ledger.json document from in.
 func BuildLedger(in Input) LedgerDoc {
 	d := LedgerDoc{
-		Mission:     in.Mission.Name,
-		GeneratedAt: in.GeneratedAt.UTC(),
-		Global:      countsDoc(in.Ledger.Global.Jobs, in.Ledger.Global.ValueMu),
-		Shards:      make(map[string]map[string]CountValue, len(in.Shards)),
-		Nodes:       make(map[string]NodeLedger, len(in.Nodes)),
-		Flows:       flowsDoc(in.Ledger.Flows, flowRules(in.Events)),
-		PaymentsMu:  make(map[string]int64, len(in.Ledger.Payments)),
-		Payments:    make(map[string]float64, len(in.Ledger.Payments)),
-		Invariants:  append([]Invariant{}, in.Ledger.Invariants...),
-		Anchor:      normAnchor(in.Anchor),
-		Chain:       normAnchor(in.Ledger.Head),
-		Events:      len(in.Events),
-		Marks:       marksOf(in.Events),
-		Pruned:      in.Pruned,
+		Mission:      in.Mission.Name,
+		GeneratedAt:  in.GeneratedAt.UTC(),
+		Global:       countsDoc(in.Ledger.Global.Jobs, in.Ledger.Global.ValueMu),
+		Shards:       make(map[string]map[string]CountValue, len(in.Shards)),
+		Nodes:        make(map[string]NodeLedger, len(in.Nodes)),
+		Flows:        flowsDoc(in.Ledger.Flows, flowRules(in.Events)),
+		PaymentsMu:   make(map[string]int64, len(in.Ledger.Payments)),
+		Payments:     make(map[string]float64, len(in.Ledger.Payments)),
+		Invariants:   append([]Invariant{}, in.Ledger.Invariants...),
+		Anchor:       normAnchor(in.Anchor),
+		Chain:        normAnchor(in.Ledger.Head),
+		Events:       len(in.Events),
+		Marks:        marksOf(in.Events),
+		Pruned:       in.Pruned,
+		Regions:      in.Ledger.Regions,
+		GlobalTotals: in.Ledger.GlobalTotals,
 	}
 	if in.Ledger.Shards != nil {
 		for name, c := range in.Ledger.Shards {

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"sort"
 
+	"github.com/planetary/planetary/core/api/client"
 	"github.com/planetary/planetary/core/api/view"
 	"github.com/planetary/planetary/core/health"
 	"github.com/planetary/planetary/raftfsm"
@@ -24,8 +25,14 @@ func countsOf(c state.Counts) Counts {
 // head, and the owner schedule. The caller adds the events (and their
 // anchor), run, owner commands, telemetry series, checkpoint and the
 // generation time. HeartbeatAgeMs is -1 (the store has no heartbeats).
-// Call it inside raftfsm.FSM.Read.
-func FromStore(s *state.Store) Input {
+// Call it inside raftfsm.FSM.Read. The store's own region is
+// state.DefaultRegion (FromStoreIn names another).
+func FromStore(s *state.Store) Input { return FromStoreIn(s, state.DefaultRegion) }
+
+// FromStoreIn is FromStore for a store whose own region is region: the
+// ledger's regions are its checkpoint, named so, and the other regions'
+// stored ones.
+func FromStoreIn(s *state.Store, region string) Input {
 	pol := s.Policy()
 	in := Input{
 		Mission: Mission{Name: pol.MissionName, Seed: pol.MissionSeed, Label: pol.ReportingLabel, Dir: pol.ReportingDir},
@@ -71,6 +78,11 @@ func FromStore(s *state.Store) Input {
 	}
 	for _, inv := range raftfsm.CheckInvariants(s) {
 		in.Ledger.Invariants = append(in.Ledger.Invariants, Invariant{ID: inv.ID, OK: inv.OK, Message: inv.Message})
+	}
+	if g, err := state.GlobalLedger(s.Checkpoint(region), s.RegionCheckpoints()); err == nil {
+		var totals client.LedgerTotals
+		in.Ledger.Regions, totals = view.GlobalLedger(g)
+		in.Ledger.GlobalTotals = &totals
 	}
 	fired := map[string]bool{}
 	for _, id := range pol.Fired {

@@ -53,6 +53,12 @@ type VerifyResult struct {
 	Reason  string `json:"reason,omitempty"`
 	// Problems lists every ledger mismatch and failed invariant.
 	Problems []string `json:"problems,omitempty"`
+	// Regions is the number of regions in the bundle's global ledger (0
+	// for a bundle written before it); GlobalOK says that the global
+	// totals are their checkpoints' sum and the local region's checkpoint
+	// is the bundle's ledger.
+	Regions  int  `json:"regions,omitempty"`
+	GlobalOK bool `json:"global_ok,omitempty"`
 }
 
 // OK reports whether the bundle verified completely.
@@ -198,9 +204,12 @@ func Verify(dir string) (res VerifyResult, err error) {
 	res.ChainOK = true
 
 	res.Problems = append(res.Problems, checkDoc(led)...)
+	var rebuilt *LedgerDoc
 	if genesis {
 		res.LedgerChecked = true
-		res.Problems = append(res.Problems, compareLedger(led, rp.doc())...)
+		d := rp.doc()
+		rebuilt = &d
+		res.Problems = append(res.Problems, compareLedger(led, d)...)
 		var hops, flowJobs int64 = rp.hops(), 0
 		for _, fl := range led.Flows {
 			flowJobs += fl.Jobs
@@ -209,6 +218,10 @@ func Verify(dir string) (res VerifyResult, err error) {
 			res.Problems = append(res.Problems, fmt.Sprintf("invariant flows: flow jobs %d != job hops %d", flowJobs, hops))
 		}
 	}
+	regionProblems := checkRegions(led, rebuilt)
+	res.Regions = len(led.Regions)
+	res.GlobalOK = res.Regions > 0 && len(regionProblems) == 0
+	res.Problems = append(res.Problems, regionProblems...)
 	if len(res.Problems) > 0 {
 		kind := ErrLedger
 		for _, p := range res.Problems {
@@ -382,6 +395,13 @@ func (r VerifyResult) Text() string {
 		fmt.Fprintf(&b, "ledger:   ok (rebuilt from events, matches ledger.json)\n")
 	default:
 		fmt.Fprintf(&b, "ledger:   MISMATCH\n")
+	}
+	switch {
+	case r.Regions == 0 || !r.ChainOK:
+	case r.GlobalOK:
+		fmt.Fprintf(&b, "global:   ok (%d regions' checkpoints sum to the global totals, the local one is this ledger)\n", r.Regions)
+	default:
+		fmt.Fprintf(&b, "global:   MISMATCH (%d regions)\n", r.Regions)
 	}
 	if r.BadSeq != 0 {
 		fmt.Fprintf(&b, "first bad event: seq %d", r.BadSeq)

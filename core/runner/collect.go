@@ -330,6 +330,11 @@ func ledgerOf(l api.Ledger) report.Ledger {
 	for _, inv := range l.Invariants {
 		out.Invariants = append(out.Invariants, report.Invariant{ID: inv.ID, OK: inv.OK, Message: inv.Message})
 	}
+	if len(l.Regions) > 0 {
+		out.Regions = l.Regions
+		g := l.GlobalTotals
+		out.GlobalTotals = &g
+	}
 	return out
 }
 
