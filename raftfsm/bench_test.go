@@ -169,3 +169,20 @@ func (discardSink) Write(p []byte) (int, error) { return len(p), nil }
 func (discardSink) ID() string                  { return "discard" }
 func (discardSink) Cancel() error               { return nil }
 func (discardSink) Close() error                { return nil }
+
+// BenchmarkRegionCheckpoint builds the local region's checkpoint and the
+// global ledger over four regions from a store of 1,500 generated entries
+// (the call a region host makes after each change batch, and the one the
+// ledger route makes per read).
+func BenchmarkRegionCheckpoint(b *testing.B) {
+	_, f := fsmtest.Log(42, 1500, nil)
+	others := []state.RegionCheckpoint{{Region: "luna", RaftIndex: 1}, {Region: "mars", RaftIndex: 1}, {Region: "helios", RaftIndex: 1}}
+	b.ReportAllocs()
+	for b.Loop() {
+		f.Read(func(s *state.Store) {
+			if _, err := state.GlobalLedger(s.Checkpoint("earth"), others); err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
+}

@@ -121,39 +121,52 @@ func GlobalLedger(own RegionCheckpoint, others []RegionCheckpoint) (GlobalView, 
 
 // add adds one region's checkpoint to the sums.
 func (g *GlobalView) add(cp RegionCheckpoint, flows map[[2]string]Flow) error {
-	var err error
-	sum := func(field string, dst *int64, v int64) {
-		if err != nil {
-			return
-		}
+	fail := func(field string, v, onto int64) error {
+		return fmt.Errorf("%w: region %s: %s %d on top of %d", ErrRegionSum, cp.Region, field, v, onto)
+	}
+	sum := func(dst *int64, v int64) bool {
 		s, ok := AddChecked(*dst, v)
-		if !ok {
-			err = fmt.Errorf("%w: region %s: %s %d on top of %d", ErrRegionSum, cp.Region, field, v, *dst)
-			return
+		if ok {
+			*dst = s
 		}
-		*dst = s
+		return ok
 	}
 	t := &cp.Totals
 	for st := JobState(1); st < NumJobStates; st++ {
-		sum("totals.counts."+st.String()+".jobs", &g.Totals.Counts.N[st], t.Counts.N[st])
-		sum("totals.counts."+st.String()+".value_mu", &g.Totals.Counts.ValueMu[st], t.Counts.ValueMu[st])
+		if !sum(&g.Totals.Counts.N[st], t.Counts.N[st]) {
+			return fail("totals.counts."+st.String()+".jobs", t.Counts.N[st], g.Totals.Counts.N[st])
+		}
+		if !sum(&g.Totals.Counts.ValueMu[st], t.Counts.ValueMu[st]) {
+			return fail("totals.counts."+st.String()+".value_mu", t.Counts.ValueMu[st], g.Totals.Counts.ValueMu[st])
+		}
 	}
-	sum("totals.value_mu", &g.Totals.ValueMu, t.ValueMu)
-	sum("totals.flow_jobs", &g.Totals.FlowJobs, t.FlowJobs)
-	sum("totals.flow_value_mu", &g.Totals.FlowValueMu, t.FlowValueMu)
-	sum("totals.paid_mu", &g.Totals.PaidMu, t.PaidMu)
-	sum("payments.count", &g.Payments.Count, cp.Payments.Count)
-	sum("payments.amount_mu", &g.Payments.AmountMu, cp.Payments.AmountMu)
+	for _, f := range []struct {
+		name string
+		dst  *int64
+		v    int64
+	}{
+		{"totals.value_mu", &g.Totals.ValueMu, t.ValueMu},
+		{"totals.flow_jobs", &g.Totals.FlowJobs, t.FlowJobs},
+		{"totals.flow_value_mu", &g.Totals.FlowValueMu, t.FlowValueMu},
+		{"totals.paid_mu", &g.Totals.PaidMu, t.PaidMu},
+		{"payments.count", &g.Payments.Count, cp.Payments.Count},
+		{"payments.amount_mu", &g.Payments.AmountMu, cp.Payments.AmountMu},
+	} {
+		if !sum(f.dst, f.v) {
+			return fail(f.name, f.v, *f.dst)
+		}
+	}
 	for _, f := range t.Flows {
 		k := [2]string{f.From, f.To}
 		m := flows[k]
 		m.From, m.To = f.From, f.To
-		sum("totals.flows."+f.From+"->"+f.To+".jobs", &m.Jobs, f.Jobs)
-		sum("totals.flows."+f.From+"->"+f.To+".value_mu", &m.ValueMu, f.ValueMu)
+		if !sum(&m.Jobs, f.Jobs) {
+			return fail("totals.flows."+f.From+"->"+f.To+".jobs", f.Jobs, m.Jobs)
+		}
+		if !sum(&m.ValueMu, f.ValueMu) {
+			return fail("totals.flows."+f.From+"->"+f.To+".value_mu", f.ValueMu, m.ValueMu)
+		}
 		flows[k] = m
-	}
-	if err != nil {
-		return err
 	}
 	if g.EventCount+cp.EventCount < g.EventCount {
 		return fmt.Errorf("%w: region %s: event_count %d on top of %d", ErrRegionSum, cp.Region, cp.EventCount, g.EventCount)
