@@ -101,6 +101,8 @@ func (c *txn) assign(a command.Assignment, at int64) Outcome {
 		return rejected(a.JobID, "node %s is %s", n.ID, n.Status)
 	case n.Shard != j.Shard && a.From != j.Shard:
 		return rejected(a.JobID, "node %s is in shard %s, job in %s", n.ID, n.Shard, j.Shard)
+	case n.Hold() < n.Capacity && int64(c.s.ActiveCount(n.ID)) >= n.Hold():
+		return rejected(a.JobID, "node %s takes no new work (%s)", n.ID, heldBack(n))
 	case int64(c.s.ActiveCount(n.ID)) >= n.Capacity:
 		return rejected(a.JobID, "node %s at capacity %d", n.ID, n.Capacity)
 	case n.Quota > 0 && c.s.CompletedOn(n.ID)+int64(c.s.ActiveCount(n.ID)) >= n.Quota:
@@ -420,4 +422,14 @@ func sameSubmit(j *state.Job, js *command.JobSubmit) bool {
 	return j.Key == js.Key && j.Home == js.Shard && slices.Equal(j.Capabilities, js.Capabilities) &&
 		j.Priority == js.Priority && j.ValueMu == js.ValueMu && j.MaxPriceMu == js.MaxPriceMu &&
 		j.Kind == js.Kind && bytes.Equal(j.Payload, js.Payload) && slices.Equal(j.Units, js.Units)
+}
+
+// heldBack says which condition holds a node back from new work.
+func heldBack(n *state.Node) string {
+	for _, cond := range n.Conditions() {
+		if cond.Type != "ready" && cond.Status == "true" {
+			return cond.Type
+		}
+	}
+	return "held back"
 }

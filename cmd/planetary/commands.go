@@ -5,6 +5,8 @@ import (
 	"os"
 
 	"github.com/hashicorp/cli"
+
+	"github.com/planetary/planetary/core/ownercmd"
 )
 
 // Run runs the CLI with args and returns the exit code.
@@ -49,7 +51,8 @@ const (
 	outOther = "other"
 )
 
-// commandOutput classifies every registered command.
+// commandOutput classifies every registered command (the described owner
+// commands, core/ownercmd, are outOther: see init).
 var commandOutput = map[string]string{
 	"mission show":              outRead,
 	"job status":                outRead,
@@ -106,6 +109,12 @@ var commandOutput = map[string]string{
 	"acl client revoke":             outOther,
 }
 
+func init() {
+	for _, s := range ownercmd.All() {
+		commandOutput[ownercmd.Words(s)] = outOther
+	}
+}
+
 // Commands is the command factory map. Nested commands are keys with spaces.
 func Commands(ui cli.Ui) map[string]cli.CommandFactory {
 	m := Meta{Ui: ui}
@@ -128,6 +137,9 @@ func Commands(ui cli.Ui) map[string]cli.CommandFactory {
 		cmds[k] = f
 	}
 	for k, f := range imageCommands(m) {
+		cmds[k] = f
+	}
+	for k, f := range describedCommands(m) {
 		cmds[k] = f
 	}
 	addGroups(m, cmds)

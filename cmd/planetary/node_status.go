@@ -75,6 +75,7 @@ func (c *NodeStatusCommand) Run(args []string) int {
 		"Plugin state", pluginStateLine(n),
 		"Plugin reason", n.PluginReason,
 		"Status", status,
+		"Placement", placementLine(n),
 		"Capabilities", strings.Join(n.Capabilities, ", "),
 		"Labels", strings.Join(n.Labels, ", "),
 		"Active", fmt.Sprintf("%d/%d", n.Active, n.Capacity),
@@ -176,4 +177,30 @@ func priceSource(n api.Node) string {
 		return "plugin schedule (overrides mission price " + desc + ")"
 	}
 	return "plugin schedule"
+}
+
+// placementLine says whether new work may be placed on the node, and
+// what holds it back (a condition other than ready that holds).
+func placementLine(n api.Node) string {
+	if n.Schedulable {
+		return "schedulable"
+	}
+	var why []string
+	for _, c := range n.Conditions {
+		if c.Type == "ready" || c.Status != "true" {
+			continue
+		}
+		w := c.Type
+		if c.Reason != "" {
+			w += " (" + c.Reason + ")"
+		}
+		if c.Until != 0 {
+			w += " until " + stamp(c.Until)
+		}
+		why = append(why, w)
+	}
+	if len(why) == 0 {
+		return "not schedulable"
+	}
+	return "not schedulable: " + strings.Join(why, "; ")
 }

@@ -38,6 +38,9 @@ type Backend interface {
 	// PublishNodeState is a client's report of its nodes' plugin state.
 	PublishNodeState(ctx context.Context, a server.Actor, req command.NodeUpdate) (server.Result, error)
 	RetireNode(ctx context.Context, a server.Actor, req command.NodeRetire) (server.Result, error)
+	// Command runs a described owner command (core/ownercmd) through its
+	// endpoint.
+	Command(ctx context.Context, a server.Actor, c command.Command) (server.Result, error)
 	// Jobs and the operator's endpoints (core/server/endpoints_ops.go).
 	SubmitJobs(ctx context.Context, a server.Actor, jobs []command.JobSubmit) ([]raftfsm.Outcome, error)
 	CancelJobs(ctx context.Context, a server.Actor, req command.JobCancel) (server.Result, error)

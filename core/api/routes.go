@@ -80,6 +80,8 @@ func (h *HTTP) routes() {
 	h.handle("POST /v1/client/results", accessClient, true, h.clientResults)
 	h.handle("POST /v1/client/nodes/state", accessClient, true, h.clientNodeState)
 
+	h.ownerRoutes()
+
 	h.mux.HandleFunc("/", h.unrouted)
 }
 

@@ -242,6 +242,11 @@ func (m *Mission) regionEntry(e ScheduleEntry, region string, remote *[]RemoteRo
 		return e, m.nodeRegion(a.Node) == region
 	case *NodeUpdateAction:
 		return e, m.nodeRegion(a.Node) == region
+	case *CommandAction:
+		if a.Spec.Arg().Kind == command.KindNode {
+			return e, m.nodeRegion(a.Arg()) == region
+		}
+		return e, a.Spec.Arg().Kind != command.KindShard || m.RegionOf(a.Arg()) == region
 	case *JobAction:
 		return m.jobEntry(e, a, region, hold)
 	}
@@ -376,6 +381,13 @@ func (m *Mission) Dangling() []string {
 			ref(what, "node", a.Node, nodes)
 		case *NodeUpdateAction:
 			ref(what, "node", a.Node, nodes)
+		case *CommandAction:
+			switch a.Spec.Arg().Kind {
+			case command.KindNode:
+				ref(what, "node", a.Arg(), nodes)
+			case command.KindShard:
+				ref(what, "shard", a.Arg(), shards)
+			}
 		case *JobAction:
 			if a.Locator != nil {
 				ref(what, "shard", a.Locator.Shard, shards)

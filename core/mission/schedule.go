@@ -249,5 +249,8 @@ func (p *parser) decodeAction(doc *BlockDoc, r *reader, blocks map[string]hcl.Bl
 		p.paths = append(p.paths, pathRef{a.Dir, "report directory", r.Range("directory")})
 		return a
 	}
+	if s, ok := command.ByName(e.Action); ok && s.Described() {
+		return p.decodeDescribed(s, r, e, idx)
+	}
 	panic(fmt.Sprintf("mission: action %q is declared but not decoded", e.Action))
 }

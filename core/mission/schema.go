@@ -432,7 +432,7 @@ func actionDocs() []ActionDoc {
 	node.Repeatable = false
 	node.Required = true
 	node.File = ""
-	return []ActionDoc{
+	return append([]ActionDoc{
 		{Name: ActSystemPause, Description: "Pause dispatching everywhere."},
 		{Name: ActSystemResume, Description: "Resume dispatching everywhere."},
 		{Name: ActShardPause, Description: "Pause one shard.", Attributes: []AttrDoc{idAttr("shard", "Shard to pause.")}},
@@ -458,7 +458,7 @@ func actionDocs() []ActionDoc {
 		{Name: ActCheckpointSave, Description: "Take and export a checkpoint now."},
 		{Name: ActCheckpointConfigure, Description: "Change checkpoint cadence or path.", Attributes: optional(checkpointAttrs()), OneOf: []string{"interval", "path"}},
 		{Name: ActReportingConfigure, Description: "Change report directory or label.", Attributes: optional(reportingAttrs()), OneOf: []string{"directory", "label"}},
-	}
+	}, describedDocs()...)
 }
 
 // optional strips defaults: an owner update changes only what it names.

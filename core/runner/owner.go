@@ -12,6 +12,7 @@ import (
 	api "github.com/planetary/planetary/core/api/client"
 	"github.com/planetary/planetary/core/api/view"
 	"github.com/planetary/planetary/core/mission"
+	"github.com/planetary/planetary/core/ownercmd"
 	"github.com/planetary/planetary/core/report"
 	"github.com/planetary/planetary/raftfsm/command"
 	"github.com/planetary/planetary/raftfsm/state"
@@ -47,6 +48,9 @@ func OwnerCommands(evs []state.Event, m *mission.Mission) []report.OwnerCommand 
 		}
 		spec, ok := command.ByName(e.Command)
 		render := renderers[e.Command]
+		if render == nil && spec.Described() {
+			render = renderDescribed(spec)
+		}
 		if !ok || !spec.Owner || render == nil {
 			continue
 		}
@@ -166,6 +170,18 @@ var renderers = map[string]renderer{
 		oc.CLI = "planetary operator reporting configure" + flag("dir", a.Dir) + flag("label", a.Label) + rflag
 		post(oc, "/v1/operator/reporting", api.ReportingConfig{Dir: a.Dir, Label: a.Label, Reason: oc.Reason})
 	},
+}
+
+// renderDescribed renders a described owner command (core/ownercmd) from
+// its registry row: its CLI line and its route's path and body.
+func renderDescribed(spec command.Spec) renderer {
+	return func(oc *report.OwnerCommand, args command.Command, _ string) {
+		if m := command.MetaOf(args); m != nil {
+			m.Reason = oc.Reason
+		}
+		oc.CLI = ownercmd.CLI(spec, args)
+		post(oc, ownercmd.Path(spec, spec.Arg().Format(args)), ownercmd.Body(spec, args))
+	}
 }
 
 func post(oc *report.OwnerCommand, path string, body any) {
@@ -294,16 +310,4 @@ func intFlag(name string, v int64) string {
 }
 
 // quote shell-quotes s when it holds anything but safe characters.
-func quote(s string) string {
-	safe := s != ""
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:,=@", r)) {
-			safe = false
-			break
-		}
-	}
-	if safe {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
+func quote(s string) string { return ownercmd.Quote(s) }

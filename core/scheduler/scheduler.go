@@ -555,16 +555,13 @@ func (rd *round) nodesOf(shard string) []*nodeInfo {
 	src := rd.v.NodesOfShard(shard)
 	ns := make([]*nodeInfo, 0, len(src))
 	for _, n := range src {
-		// A node holds up to Capacity jobs; its client runs
-		// MaxConcurrency of them at once and queues the rest in order.
-		slots := n.Capacity
-		if n.MaxConcurrency > 0 && n.MaxConcurrency < slots {
-			slots = n.MaxConcurrency
-		}
+		// A node holds up to Capacity jobs (Hold: none while a drain
+		// holds it back); its client runs MaxConcurrency of them at once
+		// and queues the rest in order.
 		ni := &nodeInfo{
 			n:         n,
-			slots:     slots,
-			hold:      n.Capacity,
+			slots:     min(n.RunSlots(), n.Hold()),
+			hold:      n.Hold(),
 			active:    int64(rd.v.ActiveCount(n.ID)),
 			completed: rd.v.CompletedOn(n.ID),
 		}
@@ -670,7 +667,9 @@ func staticStage(ji *jobInfo, ni *nodeInfo, sh *state.Shard) (stage, bool) {
 		return stageCaps, false
 	case j.Kind != "" && n.PluginKind != j.Kind:
 		return stageKind, false
-	case ni.slots <= 0:
+	case n.RunSlots() <= 0:
+		// A node held back from new work (a drain) has run slots still:
+		// its jobs wait for it or another node, not park.
 		return stageCapacity, false
 	case n.Quota > 0 && ni.completed >= n.Quota:
 		return stageQuota, false

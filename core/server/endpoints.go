@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"reflect"
+	"sort"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -108,26 +108,66 @@ type endpoint struct {
 	typ   command.MessageType
 	need  Capability
 	check func(s *Server, st *state.Store, c command.Command) error
+	// due, when set, is the endpoint's follow-up: what the leader proposes
+	// on its own once the state asks for it (a drain whose deadline passed
+	// is forced), read by followUpLoop with the time now (Server.Now).
+	due func(st *state.Store, now int64) []command.Command
 }
 
-// row builds the endpoint row of command type t with a typed check.
+// table holds every endpoint row: row adds it as its package variable is
+// initialized, and init orders the table by command type, then name.
+var table []*endpoint
+
+func init() {
+	sort.SliceStable(table, func(i, j int) bool {
+		if table[i].typ != table[j].typ {
+			return table[i].typ < table[j].typ
+		}
+		return table[i].name < table[j].name
+	})
+}
+
+// endpoints is the endpoint table: every write endpoint, in command type
+// order.
+func endpoints() []*endpoint { return table }
+
+// row builds the endpoint row of command type t with a typed check, and
+// enters it in the table.
 func row[C any, PC interface {
 	*C
 	command.Command
 }](name string, t command.MessageType, need Capability, check func(s *Server, st *state.Store, c PC) error) *endpoint {
-	return &endpoint{name: name, typ: t, need: need,
+	ep := &endpoint{name: name, typ: t, need: need,
 		check: func(s *Server, st *state.Store, c command.Command) error { return check(s, st, c.(PC)) }}
+	table = append(table, ep)
+	return ep
 }
 
-// metaOf points at a command's Meta field (every owner command has one);
-// nil for a command without it.
-func metaOf(c command.Command) *command.Meta {
-	v := reflect.ValueOf(c).Elem().FieldByName("Meta")
-	if !v.IsValid() {
-		return nil
+// followUp sets the endpoint's follow-up (endpoint.due).
+func (ep *endpoint) followUp(due func(st *state.Store, now int64) []command.Command) *endpoint {
+	ep.due = due
+	return ep
+}
+
+// Command runs an owner command through its endpoint: the generic entry of
+// the described commands (raftfsm/command, params.go), whose HTTP routes
+// and CLI are derived from their registry rows. The command's Meta.Reason
+// is the caller's reason.
+func (s *Server) Command(ctx context.Context, a Actor, c command.Command) (Result, error) {
+	t, ok := command.TypeOf(c)
+	if !ok {
+		return Result{}, fmt.Errorf("server: %T is not a command of the registry", c)
 	}
-	m, _ := v.Addr().Interface().(*command.Meta)
-	return m
+	ep, ok := endpointByType(t)
+	if !ok {
+		spec, _ := command.Lookup(t)
+		return Result{}, fmt.Errorf("server: %s has no owner endpoint", spec.Name)
+	}
+	reason := ""
+	if m := command.MetaOf(c); m != nil {
+		reason = m.Reason
+	}
+	return s.call(ctx, a, ep, reason, c)
 }
 
 // endpointStats counts one endpoint's calls by outcome.
@@ -177,7 +217,7 @@ func endpointByType(t command.MessageType) (*endpoint, bool) {
 // capability, stamp, check, proposal, metrics. reason is the caller's
 // (recorded in Meta).
 func (s *Server) call(ctx context.Context, a Actor, ep *endpoint, reason string, c command.Command) (Result, error) {
-	if m := metaOf(c); m != nil {
+	if m := command.MetaOf(c); m != nil {
 		*m = command.Meta{Time: s.Now(), Actor: a.Name, Reason: reason}
 	}
 	var res Result

@@ -17,18 +17,6 @@ import (
 
 // Job, operator, mission and identity endpoints.
 
-// endpoints is the endpoint table: every write endpoint, owner commands
-// first in registry order.
-func endpoints() []*endpoint {
-	return []*endpoint{
-		epRegisterNode, epUpdateNode, epRetireNode,
-		epRegisterShard, epUpdateShard, epDeregisterShard,
-		epPause, epCancelJobs, epReroute, epConfigureCheckpoint, epConfigureReporting,
-		epSaveCheckpoint, epApplyMission, epSubmit, epBootstrapACL, epCreateToken,
-		epJoinClient, epRevokeClient, epNodeState,
-	}
-}
-
 // ---- jobs
 
 // SubmitJobs commits a batch of jobs (job.submit): a batch naming a shard

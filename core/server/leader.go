@@ -87,7 +87,7 @@ func (s *Server) leaderLoop(ctx context.Context) {
 	defer s.hb.stop()
 
 	var wg sync.WaitGroup
-	for _, loop := range []func(context.Context){s.schedulerLoop, s.heartbeatLoop, s.clockLoop, s.checkpointLoop, s.gcLoop} {
+	for _, loop := range []func(context.Context){s.schedulerLoop, s.heartbeatLoop, s.clockLoop, s.checkpointLoop, s.gcLoop, s.followUpLoop} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -491,5 +491,42 @@ func (s *Server) checkpointLoop(ctx context.Context) {
 			continue
 		}
 		s.fsm.Read(func(st *state.Store) { lastHead = st.Head().Seq })
+	}
+}
+
+// followUpTick is how often the leader looks for endpoint follow-ups due.
+const followUpTick = 100 * time.Millisecond
+
+// followUpLoop proposes what the endpoints' follow-ups (endpoint.due) find
+// due in the applied state, as the system, through the endpoints' own
+// checks: a follow-up refused because the state moved on is dropped, and
+// the next look decides again.
+func (s *Server) followUpLoop(ctx context.Context) {
+	tick := time.NewTicker(followUpTick)
+	defer tick.Stop()
+	system := Actor{Name: "system", Caps: CapAll}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		var due []command.Command
+		now := s.Now()
+		s.fsm.Read(func(st *state.Store) {
+			for _, ep := range endpoints() {
+				if ep.due != nil {
+					due = append(due, ep.due(st, now)...)
+				}
+			}
+		})
+		for _, c := range due {
+			if _, err := s.Command(ctx, system, c); err != nil && ctx.Err() == nil {
+				var re *RequestError
+				if !errors.As(err, &re) {
+					s.logger.Warn("follow-up", "error", err)
+				}
+			}
+		}
 	}
 }

@@ -76,6 +76,11 @@ type Spec struct {
 	// a version it knows, and a leader proposes one only once every server
 	// in the raft configuration reports a version at least this.
 	Version uint16
+	// Synopsis, Help and Params describe an owner command whose arguments
+	// its struct declares (see params.go); empty on other rows.
+	Synopsis string
+	Help     string
+	Params   []Param
 }
 
 // FormatVersion is the highest format version of the raft log this build

@@ -188,6 +188,50 @@ type Node struct {
 	DeclaredPrice PriceSchedule `msg:"DeclaredPrice"`
 }
 
+//msgp:ignore NodeCondition
+
+// NodeCondition is one condition of a node, derived from its record (never
+// stored): Type names it ("ready", "draining"), Status is "true" or
+// "false", Reason why, Since and Until the times it began and ends (0:
+// unknown, none).
+type NodeCondition struct {
+	Type   string
+	Status string
+	Reason string
+	Since  int64
+	Until  int64
+}
+
+// Conditions lists the node's conditions: whether it is ready (up), and
+// whatever holds it back from new work.
+func (n *Node) Conditions() []NodeCondition {
+	ready := NodeCondition{Type: "ready", Status: "true", Since: n.LastStatusAt}
+	if n.Status != NodeUp {
+		ready.Status, ready.Reason = "false", n.Status.String()
+		if n.StatusReason != "" {
+			ready.Reason += ": " + n.StatusReason
+		}
+	}
+	return []NodeCondition{ready}
+}
+
+// RunSlots is how many jobs the node runs at once: its Capacity, or its
+// MaxConcurrency when that is lower.
+func (n *Node) RunSlots() int64 {
+	if n.MaxConcurrency > 0 && n.MaxConcurrency < n.Capacity {
+		return n.MaxConcurrency
+	}
+	return n.Capacity
+}
+
+// Hold is how many jobs the node may hold now (assigned and running): its
+// Capacity, unless a condition holds it back from new work.
+func (n *Node) Hold() int64 { return n.Capacity }
+
+// Schedulable reports whether the scheduler may place new work on the
+// node: up, with room it may hold.
+func (n *Node) Schedulable() bool { return n.Status == NodeUp && n.Hold() > 0 }
+
 // PricePlugin is Node.PriceSource while the node's plugin's published price
 // schedule overrides the mission's.
 const PricePlugin = "plugin"

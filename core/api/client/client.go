@@ -761,3 +761,10 @@ func (c *Client) Query(ctx context.Context, path string, q url.Values, index uin
 	}
 	return next, nil
 }
+
+// Command issues a described owner command: path is its route's path
+// (core/ownercmd.Path), body its params by name and the reason.
+func (c *Client) Command(ctx context.Context, path string, body map[string]any) (WriteResult, error) {
+	var out WriteResult
+	return out, c.call(ctx, http.MethodPost, path, nil, body, &out)
+}

@@ -372,7 +372,22 @@ type Node struct {
 	PluginCrashes int64  `json:"plugin_crashes,omitempty"`
 	PluginReason  string `json:"plugin_reason,omitempty"`
 	Counts        Counts `json:"counts,omitempty"`
-	Reason        string `json:"reason,omitempty"` // request only
+	// Schedulable says whether new work may be placed on the node (up and
+	// not held back, e.g. by a drain); Conditions say why.
+	Schedulable bool            `json:"schedulable"`
+	Conditions  []NodeCondition `json:"conditions,omitempty"`
+	Reason      string          `json:"reason,omitempty"` // request only
+}
+
+// NodeCondition is one condition of a node: Type ("ready", "draining"),
+// Status ("true" or "false"), Reason, and Since and Until (unix ns; 0:
+// unknown, none).
+type NodeCondition struct {
+	Type   string `json:"type"`
+	Status string `json:"status"`
+	Reason string `json:"reason,omitempty"`
+	Since  int64  `json:"since,omitempty"`
+	Until  int64  `json:"until,omitempty"`
 }
 
 // NodeUpdate is the body of POST /v1/node/{id}/update; only non-nil fields

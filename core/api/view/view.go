@@ -204,7 +204,10 @@ func Node(n *state.Node) client.Node {
 		Status: n.Status.String(), StatusReason: n.StatusReason, RegisteredAt: n.RegisteredAt,
 		LastStatusAt: n.LastStatusAt, MeasuredLatencyMs: n.MeasuredLatencyMs, HeartbeatAgeMs: -1,
 		PluginState: n.PluginState, PluginCrashes: n.PluginCrashes, PluginReason: n.PluginReason,
-		PriceSource: "mission",
+		PriceSource: "mission", Schedulable: n.Schedulable(),
+	}
+	for _, c := range n.Conditions() {
+		v.Conditions = append(v.Conditions, client.NodeCondition(c))
 	}
 	if n.PriceSource == state.PricePlugin {
 		d := Price(n.DeclaredPrice)

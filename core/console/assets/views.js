@@ -237,9 +237,18 @@
     return st ? "warn" : "dim";
   }
 
+  // placement says whether new work may go to the node, and which
+  // conditions hold it back (a drain).
+  function placement(n) {
+    if (n.schedulable) return { text: "schedulable", cls: "ok", held: "" };
+    var held = (n.conditions || []).filter(function (c) { return c.type !== "ready" && c.status === "true"; });
+    var text = held.length ? held.map(function (c) { return c.type + (c.reason ? " (" + c.reason + ")" : ""); }).join("; ") : "not schedulable";
+    return { text: text, cls: held.length ? "warn" : "dim", held: held.map(function (c) { return c.type; }).join(" ") };
+  }
+
   function renderNodeList(nodes) {
     table(document.getElementById("node-list"),
-      ["Node", "Shard", "Plugin", "Status", "Plugin state", "#PID", "#Active", "#Capacity", "#Completed", "#Heartbeat age", "Why"],
+      ["Node", "Shard", "Plugin", "Status", "Placement", "Plugin state", "#PID", "#Active", "#Capacity", "#Completed", "#Heartbeat age", "Why"],
       (nodes || []).map(function (n) {
         var st = n.plugin_state || "";
         var pin = shaPin(n.plugin_reason);
@@ -253,10 +262,13 @@
         ]);
         var hb = n.heartbeat_age_ms == null || n.heartbeat_age_ms < 0 ? "—" : (n.heartbeat_age_ms / 1000).toFixed(1) + " s";
         var status = n.status || "unknown";
+        var pl = placement(n);
         return el("tr", { "data-node": n.id, "data-status": status, "data-plugin-state": st || "none",
-          "data-plugin-crashes": String(n.plugin_crashes || 0) }, [
+          "data-plugin-crashes": String(n.plugin_crashes || 0), "data-placement": n.schedulable ? "schedulable" : "held",
+          "data-conditions": pl.held }, [
           td(n.id), td(n.shard || ""), td(n.plugin || ""),
           td(status, status === "up" ? "ok" : (status === "down" ? "bad" : "warn")),
+          el("td", { cls: "placement " + pl.cls, text: pl.text }),
           el("td", { cls: "plugin-state " + pluginClass(st), text: pluginText(n) }),
           td(n.plugin_pid || "", "num"), td(n.active || 0, "num"), td(n.capacity || 0, "num"), td(n.completed || 0, "num"),
           td(hb, "num"), why
