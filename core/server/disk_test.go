@@ -3,12 +3,14 @@ package server
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 
 	"github.com/planetary/planetary/core/eventlog"
@@ -104,39 +106,14 @@ func TestEventLogDiskFullAndBack(t *testing.T) {
 
 	disk.Free()
 	waitFor(t, 30*time.Second, "the report to clear once space is back", func() bool { return !s.Disk().Full })
-	var head state.ChainHead
-	s.Read(func(st *state.Store) { head = st.Head() })
-	if err := s.Events().Sync(head.Seq); err != nil {
-		t.Fatalf("sync events after recovery: %v", err)
-	}
-	if err := s.raft.Snapshot().Error(); err != nil {
-		t.Fatalf("snapshot after recovery: %v", err)
-	}
-	checkEvents := func(l *eventlog.Log) {
+	checkEvents := func(srv *Server) {
 		t.Helper()
-		var prev string
-		var seq uint64
+		evs := checkEventChain(t, srv)
 		jobs := map[string]bool{}
-		for {
-			evs, err := l.Read(seq, 100)
-			if err != nil {
-				t.Fatalf("read events after %d: %v", seq, err)
+		for _, ev := range evs {
+			if ev.Type == state.EvJobSubmitted {
+				jobs[ev.Job] = true
 			}
-			if len(evs) == 0 {
-				break
-			}
-			for _, ev := range evs {
-				if ev.Seq != seq+1 || (seq > 0 && ev.Prev != prev) {
-					t.Fatalf("event %d (prev %s) after %d (hash %s)", ev.Seq, ev.Prev, seq, prev)
-				}
-				seq, prev = ev.Seq, ev.Hash
-				if ev.Type == state.EvJobSubmitted {
-					jobs[ev.Job] = true
-				}
-			}
-		}
-		if seq != head.Seq || prev != fmt.Sprintf("%x", head.Hash) {
-			t.Fatalf("event log ends at %d, the FSM's chain at %d", seq, head.Seq)
 		}
 		for _, id := range []string{"before", "while-full-1", "while-full-2"} {
 			if !jobs[id] {
@@ -144,19 +121,23 @@ func TestEventLogDiskFullAndBack(t *testing.T) {
 			}
 		}
 	}
-	checkEvents(s.Events())
+	checkEvents(s)
+	if err := s.raft.Snapshot().Error(); err != nil {
+		t.Fatalf("snapshot after recovery: %v", err)
+	}
 
 	if err := s.Shutdown(); err != nil {
 		t.Fatalf("shutdown: %v", err)
 	}
 	cfg.WrapEventFile = nil
 	s2 := startServer(t, cfg)
-	checkEvents(s2.Events())
+	checkEvents(s2)
 }
 
 // A server shuts down promptly while its event log's writer waits to
 // retry a failed write, and the server started again on its data dir
-// regenerates the events that were never written from its raft log.
+// regenerates the events that were never written from its raft log: its
+// event log, served and on disk, is the FSM's chain, each event once.
 func TestShutdownWhileEventLogFull(t *testing.T) {
 	disk := &eventlog.FullDisk{}
 	dir := t.TempDir()
@@ -180,20 +161,81 @@ func TestShutdownWhileEventLogFull(t *testing.T) {
 	disk.Free()
 	cfg.WrapEventFile = nil
 	s2 := startServer(t, cfg)
-	var head state.ChainHead
-	s2.Read(func(st *state.Store) { head = st.Head() })
-	if err := s2.Events().Sync(head.Seq); err != nil {
-		t.Fatalf("sync events after the restart: %v", err)
-	}
-	evs, err := s2.Events().Read(0, int(head.Seq)+1)
-	if err != nil || uint64(len(evs)) != head.Seq {
-		t.Fatalf("read %d events after the restart (%v), want %d", len(evs), err, head.Seq)
-	}
+	evs := checkEventChain(t, s2)
 	found := false
 	for _, ev := range evs {
 		found = found || ev.Type == state.EvJobSubmitted && ev.Job == "unwritten"
 	}
 	if !found {
 		t.Fatal("the job submitted while the event log was full has no job.submitted event after the restart")
+	}
+
+	// The running log serves recent events from memory; the segments on
+	// disk, read by a log opened on them, hold the same chain once each.
+	if err := s2.Shutdown(); err != nil {
+		t.Fatalf("shutdown after the restart: %v", err)
+	}
+	l, err := eventlog.Open(filepath.Join(cfg.DataDir, "events"), hclog.NewNullLogger())
+	if err != nil {
+		t.Fatalf("open the event log on disk: %v", err)
+	}
+	defer l.Close()
+	onDisk := readEventChain(t, l)
+	if n := len(evs); len(onDisk) < n || onDisk[n-1].Hash != evs[n-1].Hash {
+		t.Fatalf("the segments on disk hold %d events, the restarted server served %d", len(onDisk), n)
+	}
+}
+
+// checkEventChain syncs srv's event log up to the FSM's chain head and
+// reads every event it holds (readEventChain), failing t unless the log is
+// the FSM's chain: the event at the head's seq has the head's hash. The
+// server keeps working meanwhile (its leader schedules: a job queued on a
+// shard without an up node is parked), so the log may already hold events
+// the head read before did not count; they must continue the chain too,
+// and the FSM must have emitted them.
+func checkEventChain(t *testing.T, srv *Server) []state.Event {
+	t.Helper()
+	headNow := func() (h state.ChainHead) {
+		srv.Read(func(st *state.Store) { h = st.Head() })
+		return h
+	}
+	head := headNow()
+	if err := srv.Events().Sync(head.Seq); err != nil {
+		t.Fatalf("sync events up to %d: %v", head.Seq, err)
+	}
+	evs := readEventChain(t, srv.Events())
+	last := headNow()
+	if n := uint64(len(evs)); n < head.Seq || n > last.Seq {
+		t.Fatalf("the event log holds %d events, the FSM's chain %d then %d", n, head.Seq, last.Seq)
+	}
+	if head.Seq > 0 && evs[head.Seq-1].Hash != fmt.Sprintf("%x", head.Hash) {
+		t.Fatalf("event %d has hash %s, the FSM's chain head %x", head.Seq, evs[head.Seq-1].Hash, head.Hash)
+	}
+	return evs
+}
+
+// readEventChain reads every event l holds, from genesis, failing t unless
+// each follows the one before it (seq+1, prev its hash): an event written
+// twice or missing breaks the chain.
+func readEventChain(t *testing.T, l *eventlog.Log) []state.Event {
+	t.Helper()
+	var (
+		evs  []state.Event
+		prev string
+	)
+	for {
+		page, err := l.Read(uint64(len(evs)), 100)
+		if err != nil {
+			t.Fatalf("read events after %d: %v", len(evs), err)
+		}
+		if len(page) == 0 {
+			return evs
+		}
+		for _, ev := range page {
+			if ev.Seq != uint64(len(evs))+1 || (len(evs) > 0 && ev.Prev != prev) {
+				t.Fatalf("event %d (%s, prev %s) after event %d (hash %s)", ev.Seq, ev.Type, ev.Prev, len(evs), prev)
+			}
+			evs, prev = append(evs, ev), ev.Hash
+		}
 	}
 }
