@@ -34,7 +34,6 @@ func (c *DescribedCommand) Help() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Usage: planetary %s [options] %s\n\n", ownercmd.Words(s), arg)
 	b.WriteString(indent(s.Help) + "\n\n")
-	fmt.Fprintf(&b, "  The positional %s: %s\n\n", arg, s.Arg().Help)
 	fmt.Fprintf(&b, "%s Options:\n\n", titleWord(s.Verb()))
 	for _, p := range s.Params {
 		if p.Arg {
@@ -45,7 +44,7 @@ func (c *DescribedCommand) Help() string {
 		} else {
 			fmt.Fprintf(&b, "  -%s=<%s>\n", p.Name, p.Kind)
 		}
-		b.WriteString(indent("  "+p.Help) + "\n\n")
+		b.WriteString(wrap(p.Help, "    ", 78) + "\n\n")
 	}
 	b.WriteString("  -reason=<text>\n    A reason recorded with the owner command.\n")
 	return strings.TrimSpace(b.String()) + "\n" + apiOptionsHelp
@@ -57,6 +56,24 @@ func indent(text string) string {
 		lines[i] = "  " + strings.TrimSpace(l)
 	}
 	return strings.Join(lines, "\n")
+}
+
+// wrap fills text into lines of at most width columns, each begun with
+// prefix.
+func wrap(text, prefix string, width int) string {
+	var lines []string
+	line := prefix
+	for _, w := range strings.Fields(text) {
+		if line != prefix && len(line)+1+len(w) > width {
+			lines = append(lines, line)
+			line = prefix
+		}
+		if line != prefix {
+			line += " "
+		}
+		line += w
+	}
+	return strings.Join(append(lines, line), "\n")
 }
 
 func titleWord(w string) string {
