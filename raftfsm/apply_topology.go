@@ -3,6 +3,7 @@ package raftfsm
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/planetary/planetary/raftfsm/command"
 	"github.com/planetary/planetary/raftfsm/state"
@@ -257,6 +258,53 @@ func applyNodeRetire(c *txn, body []byte) *Response {
 	}
 	if m.Requeue {
 		c.requeueActive(m.ID, "node retired", false)
+	}
+	c.owner()
+	return &Response{}
+}
+
+// applyNodeDrain starts, forces or ends a node's drain. A draining node
+// takes no new work (state.Node.Hold); its active jobs finish there unless
+// the drain is forced (by the owner, or by the leader at the deadline),
+// which requeues them. Each step is one node.updated event.
+func applyNodeDrain(c *txn, body []byte) *Response {
+	m := decode[command.NodeDrain](c, body)
+	c.meta(m.Meta)
+	old := c.s.Node(m.ID)
+	if old == nil {
+		return &Response{Err: errorf(ErrUnknownNode, "%s", m.ID)}
+	}
+	n := old.Clone()
+	ev := state.Event{Type: state.EvNodeUpdated, Node: n.ID, Shard: n.Shard, Reason: m.Meta.Reason}
+	switch {
+	case m.Disable:
+		if !n.Draining() {
+			return &Response{}
+		}
+		n.DrainSince, n.DrainDeadline, n.DrainReason = 0, 0, ""
+		c.s.PutNode(n)
+		ev.Detail = "drain ended"
+		c.emit(ev)
+		c.unpark()
+	default:
+		if !n.Draining() {
+			n.DrainSince, n.DrainReason = c.time, m.Meta.Reason
+			ev.Detail = "draining"
+		} else {
+			ev.Detail = "drain changed"
+		}
+		if m.DeadlineMs > 0 {
+			n.DrainDeadline = c.time + m.DeadlineMs*int64(time.Millisecond)
+			ev.Detail += ", deadline " + (time.Duration(m.DeadlineMs) * time.Millisecond).String()
+		}
+		c.s.PutNode(n)
+		if m.Force {
+			ev.Detail += "; drain forced: jobs requeued"
+		}
+		c.emit(ev)
+		if m.Force {
+			c.requeueActive(m.ID, "node drained", false)
+		}
 	}
 	c.owner()
 	return &Response{}

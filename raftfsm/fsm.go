@@ -177,6 +177,7 @@ var handlers = map[command.MessageType]handler{
 	command.NodeUpdateType:          applyNodeUpdate,
 	command.NodeStatusType:          applyNodeStatus,
 	command.NodeRetireType:          applyNodeRetire,
+	command.NodeDrainType:           applyNodeDrain,
 	command.NodeClaimType:           applyNodeClaim,
 	command.ShardRegisterType:       applyShardRegister,
 	command.ShardUpdateType:         applyShardUpdate,

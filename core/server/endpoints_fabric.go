@@ -137,6 +137,36 @@ func (s *Server) RetireNode(ctx context.Context, a Actor, req command.NodeRetire
 var epRetireNode = row("node.retire", command.NodeRetireType, CapManage,
 	func(_ *Server, st *state.Store, c *command.NodeRetire) error { return requireNode(st, "", c.ID) })
 
+// epDrainNode is node.drain, a described command (its route and CLI come
+// from its registry row; Server.Command runs it). Its follow-up forces a
+// drain whose deadline passed while the node still holds jobs.
+var epDrainNode = row("node.drain", command.NodeDrainType, CapManage,
+	func(_ *Server, st *state.Store, c *command.NodeDrain) error {
+		if err := requireNode(st, "node", c.ID); err != nil {
+			return err
+		}
+		n := st.Node(c.ID)
+		switch {
+		case n.Status == state.NodeRetired:
+			return refusal(Conflict, "node", "node %q is retired", c.ID)
+		case c.Disable && (c.Force || c.DeadlineMs != 0):
+			return invalid("disable", "disable ends a drain; it takes no deadline or force")
+		case c.Disable && !n.Draining():
+			return refusal(Conflict, "disable", "node %q is not draining", c.ID)
+		case c.Force && c.DeadlineMs != 0:
+			return invalid("deadline", "force requeues at once; it takes no deadline")
+		}
+		return validate.Duration("deadline", c.DeadlineMs)
+	}).followUp(func(st *state.Store, now int64) []command.Command {
+	var out []command.Command
+	for _, n := range st.Nodes() {
+		if n.Draining() && n.DrainDeadline != 0 && now >= n.DrainDeadline && st.ActiveCount(n.ID) > 0 {
+			out = append(out, &command.NodeDrain{Meta: command.Meta{Reason: "drain deadline passed"}, ID: n.ID, Force: true})
+		}
+	}
+	return out
+})
+
 // ---- checks of shards and nodes
 
 // checkFieldNames refuses an empty field mask and a name the command's

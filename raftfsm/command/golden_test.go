@@ -78,6 +78,14 @@ func sampleNode() state.Node {
 	}
 }
 
+// drainingNode is sampleNode during a drain (the fields format version 3
+// added).
+func drainingNode() state.Node {
+	n := sampleNode()
+	n.DrainSince, n.DrainDeadline, n.DrainReason = t0+2_000, t0+62_000, "swap the rack"
+	return n
+}
+
 func sampleToken(typ state.TokenType) state.Token {
 	return state.Token{AccessorID: "7c1f0a4e", SecretHash: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
 		Type: typ, Name: "ops", CreatedAt: t0, RevokedAt: t0 + 9_000}
@@ -147,6 +155,12 @@ func goldenCases() []goldenCase {
 			Payments:   state.RegionPayments{Count: 3, AmountMu: 4_100_000},
 			EventCount: 321, ChainHead: state.ChainHead{Seq: 321, Hash: [32]byte{0xca, 0xfe, 31: 7}}, MissionTimeNs: t0 + 90_000_000_000,
 		}}},
+		// Format version 3: the drain of a node, and a node's drain fields.
+		{"node-drain.1", NodeDrainType, &NodeDrain{Meta: meta("7c1f0a4e"), ID: "eu-gpu-1", DeadlineMs: 60_000, Force: true, Disable: true}},
+		{"mission-apply.2", MissionApplyType, &MissionApply{Meta: meta("7c1f0a4e"), Name: "atlas", Digest: "sha256:4a5c",
+			Nodes: []state.Node{drainingNode()}}},
+		{"node-register.2", NodeRegisterType, &NodeRegister{Meta: meta("client:client-eu"), Node: drainingNode()}},
+		{"node-update.2", NodeUpdateType, &NodeUpdate{Meta: meta("7c1f0a4e"), ID: "eu-gpu-1", Fields: []string{"capacity"}, Node: drainingNode()}},
 	}
 }
 

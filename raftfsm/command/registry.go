@@ -34,6 +34,7 @@ const (
 	JobGCType               MessageType = 27
 	ClientJoinType          MessageType = 28
 	ClientRevokeType        MessageType = 29
+	NodeDrainType           MessageType = 30
 	RegionCheckpointType    MessageType = 31
 )
 
@@ -91,7 +92,7 @@ type Spec struct {
 //
 //	1: every command type up to JobGC (27).
 //	2: client identities: ClientJoin (28), ClientRevoke (29).
-//	3: regional sovereignty: RegionCheckpoint (31).
+//	3: NodeDrain (30); regional sovereignty: RegionCheckpoint (31).
 const FormatVersion uint16 = 3
 
 // VersionOf is the format version of command type t: its row's Version, or
@@ -227,6 +228,11 @@ func registry() []Spec {
 		row[JobGC](JobGCType, "job.gc"),
 		row[ClientJoin](ClientJoinType, "client.join").since(2),
 		row[ClientRevoke](ClientRevokeType, "client.revoke").since(2),
+		row[NodeDrain](NodeDrainType, "node.drain").owner().since(3).described("Drain a node",
+			`Drains a node: it takes no new work, and its assigned and running jobs
+			finish there. With -deadline, what is still active that long after the
+			drain began is requeued on its shard; -force requeues it now. The node
+			stays out of placement until -disable ends the drain.`),
 		row[RegionCheckpoint](RegionCheckpointType, "region.checkpoint").since(3),
 	}
 }

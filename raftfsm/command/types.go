@@ -196,6 +196,18 @@ type NodeRetire struct {
 	Requeue bool   `msg:"Requeue"`
 }
 
+// NodeDrain drains a node: it takes no new work, its assigned and running
+// jobs finish there, and what is still active at the deadline is requeued
+// (the leader forces the drain then). Force requeues at once; Disable ends
+// a drain.
+type NodeDrain struct {
+	Meta       Meta   `msg:"Meta"`
+	ID         string `msg:"ID" param:"node,node,arg" help:"The node to drain."`
+	DeadlineMs int64  `msg:"DeadlineMs" param:"deadline,duration" help:"Requeue what is still active on the node this long after the drain began (none: jobs finish however long they take)."`
+	Force      bool   `msg:"Force" param:"force,bool" help:"Requeue the node's assigned and running jobs now."`
+	Disable    bool   `msg:"Disable" param:"disable,bool" help:"End the drain: the node takes new work again."`
+}
+
 // NodeClaim binds nodes to a hosting client, which serves them.
 type NodeClaim struct {
 	Meta   Meta     `msg:"Meta"`

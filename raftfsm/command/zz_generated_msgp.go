@@ -4080,6 +4080,213 @@ func (z *NodeClaim) Msgsize() (s int) {
 }
 
 // DecodeMsg implements msgp.Decodable
+func (z *NodeDrain) DecodeMsg(dc *msgp.Reader) (err error) {
+	var field []byte
+	_ = field
+	var zb0001 uint32
+	zb0001, err = dc.ReadMapHeader()
+	if err != nil {
+		err = msgp.WrapError(err)
+		return
+	}
+	for zb0001 > 0 {
+		zb0001--
+		field, err = dc.ReadMapKeyPtr()
+		if err != nil {
+			err = msgp.WrapError(err)
+			return
+		}
+		switch msgp.UnsafeString(field) {
+		case "Meta":
+			err = z.Meta.DecodeMsg(dc)
+			if err != nil {
+				err = msgp.WrapError(err, "Meta")
+				return
+			}
+		case "ID":
+			z.ID, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "ID")
+				return
+			}
+		case "DeadlineMs":
+			z.DeadlineMs, err = dc.ReadInt64()
+			if err != nil {
+				err = msgp.WrapError(err, "DeadlineMs")
+				return
+			}
+		case "Force":
+			z.Force, err = dc.ReadBool()
+			if err != nil {
+				err = msgp.WrapError(err, "Force")
+				return
+			}
+		case "Disable":
+			z.Disable, err = dc.ReadBool()
+			if err != nil {
+				err = msgp.WrapError(err, "Disable")
+				return
+			}
+		default:
+			err = dc.Skip()
+			if err != nil {
+				err = msgp.WrapError(err)
+				return
+			}
+		}
+	}
+	return
+}
+
+// EncodeMsg implements msgp.Encodable
+func (z *NodeDrain) EncodeMsg(en *msgp.Writer) (err error) {
+	// map header, size 5
+	// write "Meta"
+	err = en.Append(0x85, 0xa4, 0x4d, 0x65, 0x74, 0x61)
+	if err != nil {
+		return
+	}
+	err = z.Meta.EncodeMsg(en)
+	if err != nil {
+		err = msgp.WrapError(err, "Meta")
+		return
+	}
+	// write "ID"
+	err = en.Append(0xa2, 0x49, 0x44)
+	if err != nil {
+		return
+	}
+	err = en.WriteString(z.ID)
+	if err != nil {
+		err = msgp.WrapError(err, "ID")
+		return
+	}
+	// write "DeadlineMs"
+	err = en.Append(0xaa, 0x44, 0x65, 0x61, 0x64, 0x6c, 0x69, 0x6e, 0x65, 0x4d, 0x73)
+	if err != nil {
+		return
+	}
+	err = en.WriteInt64(z.DeadlineMs)
+	if err != nil {
+		err = msgp.WrapError(err, "DeadlineMs")
+		return
+	}
+	// write "Force"
+	err = en.Append(0xa5, 0x46, 0x6f, 0x72, 0x63, 0x65)
+	if err != nil {
+		return
+	}
+	err = en.WriteBool(z.Force)
+	if err != nil {
+		err = msgp.WrapError(err, "Force")
+		return
+	}
+	// write "Disable"
+	err = en.Append(0xa7, 0x44, 0x69, 0x73, 0x61, 0x62, 0x6c, 0x65)
+	if err != nil {
+		return
+	}
+	err = en.WriteBool(z.Disable)
+	if err != nil {
+		err = msgp.WrapError(err, "Disable")
+		return
+	}
+	return
+}
+
+// MarshalMsg implements msgp.Marshaler
+func (z *NodeDrain) MarshalMsg(b []byte) (o []byte, err error) {
+	o = msgp.Require(b, z.Msgsize())
+	// map header, size 5
+	// string "Meta"
+	o = append(o, 0x85, 0xa4, 0x4d, 0x65, 0x74, 0x61)
+	o, err = z.Meta.MarshalMsg(o)
+	if err != nil {
+		err = msgp.WrapError(err, "Meta")
+		return
+	}
+	// string "ID"
+	o = append(o, 0xa2, 0x49, 0x44)
+	o = msgp.AppendString(o, z.ID)
+	// string "DeadlineMs"
+	o = append(o, 0xaa, 0x44, 0x65, 0x61, 0x64, 0x6c, 0x69, 0x6e, 0x65, 0x4d, 0x73)
+	o = msgp.AppendInt64(o, z.DeadlineMs)
+	// string "Force"
+	o = append(o, 0xa5, 0x46, 0x6f, 0x72, 0x63, 0x65)
+	o = msgp.AppendBool(o, z.Force)
+	// string "Disable"
+	o = append(o, 0xa7, 0x44, 0x69, 0x73, 0x61, 0x62, 0x6c, 0x65)
+	o = msgp.AppendBool(o, z.Disable)
+	return
+}
+
+// UnmarshalMsg implements msgp.Unmarshaler
+func (z *NodeDrain) UnmarshalMsg(bts []byte) (o []byte, err error) {
+	var field []byte
+	_ = field
+	var zb0001 uint32
+	zb0001, bts, err = msgp.ReadMapHeaderBytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err)
+		return
+	}
+	for zb0001 > 0 {
+		zb0001--
+		field, bts, err = msgp.ReadMapKeyZC(bts)
+		if err != nil {
+			err = msgp.WrapError(err)
+			return
+		}
+		switch msgp.UnsafeString(field) {
+		case "Meta":
+			bts, err = z.Meta.UnmarshalMsg(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Meta")
+				return
+			}
+		case "ID":
+			z.ID, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "ID")
+				return
+			}
+		case "DeadlineMs":
+			z.DeadlineMs, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "DeadlineMs")
+				return
+			}
+		case "Force":
+			z.Force, bts, err = msgp.ReadBoolBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Force")
+				return
+			}
+		case "Disable":
+			z.Disable, bts, err = msgp.ReadBoolBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Disable")
+				return
+			}
+		default:
+			bts, err = msgp.Skip(bts)
+			if err != nil {
+				err = msgp.WrapError(err)
+				return
+			}
+		}
+	}
+	o = bts
+	return
+}
+
+// Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
+func (z *NodeDrain) Msgsize() (s int) {
+	s = 1 + 5 + z.Meta.Msgsize() + 3 + msgp.StringPrefixSize + len(z.ID) + 11 + msgp.Int64Size + 6 + msgp.BoolSize + 8 + msgp.BoolSize
+	return
+}
+
+// DecodeMsg implements msgp.Decodable
 func (z *NodeRegister) DecodeMsg(dc *msgp.Reader) (err error) {
 	var field []byte
 	_ = field

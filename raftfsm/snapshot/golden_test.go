@@ -144,11 +144,20 @@ func goldenRegion() *state.RegionCheckpoint {
 		EventCount: 321, ChainHead: state.ChainHead{Seq: 321, Hash: [32]byte{0xca, 0xfe, 31: 7}}, MissionTimeNs: t0 + 90_000_000_000}
 }
 
+// drainingNode is goldenNode during a drain (the fields format version 3
+// added).
+func drainingNode() *state.Node {
+	n := goldenNode()
+	n.DrainSince, n.DrainDeadline, n.DrainReason = t0+2_000, t0+62_000, "swap the rack"
+	return n
+}
+
 func recordCases() []recordCase {
 	global := counts(20)
 	return []recordCase{
 		{"shard.1", tagShard, goldenShard()},
 		{"node.1", tagNode, goldenNode()},
+		{"node.2", tagNode, drainingNode()},
 		{"job.1", tagJob, goldenJob()},
 		{"job.2", tagJob, goldenJob2()},
 		{"global-counts.1", tagGlobal, &global},

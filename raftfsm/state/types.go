@@ -186,7 +186,16 @@ type Node struct {
 	// owner's price update changes without displacing the plugin's.
 	PriceSource   string        `msg:"PriceSource"`
 	DeclaredPrice PriceSchedule `msg:"DeclaredPrice"`
+	// A drain (node.drain): since when (0: not draining), until when the
+	// node's jobs may finish before the leader requeues them (0: no
+	// deadline) and the owner's reason. A draining node takes no new work.
+	DrainSince    int64  `msg:"DrainSince"`
+	DrainDeadline int64  `msg:"DrainDeadline"`
+	DrainReason   string `msg:"DrainReason"`
 }
+
+// Draining reports whether the node is being drained.
+func (n *Node) Draining() bool { return n.DrainSince != 0 }
 
 //msgp:ignore NodeCondition
 
@@ -212,7 +221,11 @@ func (n *Node) Conditions() []NodeCondition {
 			ready.Reason += ": " + n.StatusReason
 		}
 	}
-	return []NodeCondition{ready}
+	out := []NodeCondition{ready}
+	if n.Draining() {
+		out = append(out, NodeCondition{Type: "draining", Status: "true", Reason: n.DrainReason, Since: n.DrainSince, Until: n.DrainDeadline})
+	}
+	return out
 }
 
 // RunSlots is how many jobs the node runs at once: its Capacity, or its
@@ -226,7 +239,12 @@ func (n *Node) RunSlots() int64 {
 
 // Hold is how many jobs the node may hold now (assigned and running): its
 // Capacity, unless a condition holds it back from new work.
-func (n *Node) Hold() int64 { return n.Capacity }
+func (n *Node) Hold() int64 {
+	if n.Draining() {
+		return 0
+	}
+	return n.Capacity
+}
 
 // Schedulable reports whether the scheduler may place new work on the
 // node: up, with room it may hold.

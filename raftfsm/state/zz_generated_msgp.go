@@ -2286,6 +2286,24 @@ func (z *Node) DecodeMsg(dc *msgp.Reader) (err error) {
 				err = msgp.WrapError(err, "DeclaredPrice")
 				return
 			}
+		case "DrainSince":
+			z.DrainSince, err = dc.ReadInt64()
+			if err != nil {
+				err = msgp.WrapError(err, "DrainSince")
+				return
+			}
+		case "DrainDeadline":
+			z.DrainDeadline, err = dc.ReadInt64()
+			if err != nil {
+				err = msgp.WrapError(err, "DrainDeadline")
+				return
+			}
+		case "DrainReason":
+			z.DrainReason, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "DrainReason")
+				return
+			}
 		default:
 			err = dc.Skip()
 			if err != nil {
@@ -2299,9 +2317,9 @@ func (z *Node) DecodeMsg(dc *msgp.Reader) (err error) {
 
 // EncodeMsg implements msgp.Encodable
 func (z *Node) EncodeMsg(en *msgp.Writer) (err error) {
-	// map header, size 25
+	// map header, size 28
 	// write "ID"
-	err = en.Append(0xde, 0x0, 0x19, 0xa2, 0x49, 0x44)
+	err = en.Append(0xde, 0x0, 0x1c, 0xa2, 0x49, 0x44)
 	if err != nil {
 		return
 	}
@@ -2564,15 +2582,45 @@ func (z *Node) EncodeMsg(en *msgp.Writer) (err error) {
 		err = msgp.WrapError(err, "DeclaredPrice")
 		return
 	}
+	// write "DrainSince"
+	err = en.Append(0xaa, 0x44, 0x72, 0x61, 0x69, 0x6e, 0x53, 0x69, 0x6e, 0x63, 0x65)
+	if err != nil {
+		return
+	}
+	err = en.WriteInt64(z.DrainSince)
+	if err != nil {
+		err = msgp.WrapError(err, "DrainSince")
+		return
+	}
+	// write "DrainDeadline"
+	err = en.Append(0xad, 0x44, 0x72, 0x61, 0x69, 0x6e, 0x44, 0x65, 0x61, 0x64, 0x6c, 0x69, 0x6e, 0x65)
+	if err != nil {
+		return
+	}
+	err = en.WriteInt64(z.DrainDeadline)
+	if err != nil {
+		err = msgp.WrapError(err, "DrainDeadline")
+		return
+	}
+	// write "DrainReason"
+	err = en.Append(0xab, 0x44, 0x72, 0x61, 0x69, 0x6e, 0x52, 0x65, 0x61, 0x73, 0x6f, 0x6e)
+	if err != nil {
+		return
+	}
+	err = en.WriteString(z.DrainReason)
+	if err != nil {
+		err = msgp.WrapError(err, "DrainReason")
+		return
+	}
 	return
 }
 
 // MarshalMsg implements msgp.Marshaler
 func (z *Node) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
-	// map header, size 25
+	// map header, size 28
 	// string "ID"
-	o = append(o, 0xde, 0x0, 0x19, 0xa2, 0x49, 0x44)
+	o = append(o, 0xde, 0x0, 0x1c, 0xa2, 0x49, 0x44)
 	o = msgp.AppendString(o, z.ID)
 	// string "Shard"
 	o = append(o, 0xa5, 0x53, 0x68, 0x61, 0x72, 0x64)
@@ -2668,6 +2716,15 @@ func (z *Node) MarshalMsg(b []byte) (o []byte, err error) {
 		err = msgp.WrapError(err, "DeclaredPrice")
 		return
 	}
+	// string "DrainSince"
+	o = append(o, 0xaa, 0x44, 0x72, 0x61, 0x69, 0x6e, 0x53, 0x69, 0x6e, 0x63, 0x65)
+	o = msgp.AppendInt64(o, z.DrainSince)
+	// string "DrainDeadline"
+	o = append(o, 0xad, 0x44, 0x72, 0x61, 0x69, 0x6e, 0x44, 0x65, 0x61, 0x64, 0x6c, 0x69, 0x6e, 0x65)
+	o = msgp.AppendInt64(o, z.DrainDeadline)
+	// string "DrainReason"
+	o = append(o, 0xab, 0x44, 0x72, 0x61, 0x69, 0x6e, 0x52, 0x65, 0x61, 0x73, 0x6f, 0x6e)
+	o = msgp.AppendString(o, z.DrainReason)
 	return
 }
 
@@ -2869,6 +2926,24 @@ func (z *Node) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "DeclaredPrice")
 				return
 			}
+		case "DrainSince":
+			z.DrainSince, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "DrainSince")
+				return
+			}
+		case "DrainDeadline":
+			z.DrainDeadline, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "DrainDeadline")
+				return
+			}
+		case "DrainReason":
+			z.DrainReason, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "DrainReason")
+				return
+			}
 		default:
 			bts, err = msgp.Skip(bts)
 			if err != nil {
@@ -2891,7 +2966,7 @@ func (z *Node) Msgsize() (s int) {
 	for za0002 := range z.Labels {
 		s += msgp.StringPrefixSize + len(z.Labels[za0002])
 	}
-	s += 12 + msgp.StringPrefixSize + len(z.PluginState) + 14 + msgp.Int64Size + 13 + msgp.StringPrefixSize + len(z.PluginReason) + 12 + msgp.StringPrefixSize + len(z.PriceSource) + 14 + z.DeclaredPrice.Msgsize()
+	s += 12 + msgp.StringPrefixSize + len(z.PluginState) + 14 + msgp.Int64Size + 13 + msgp.StringPrefixSize + len(z.PluginReason) + 12 + msgp.StringPrefixSize + len(z.PriceSource) + 14 + z.DeclaredPrice.Msgsize() + 11 + msgp.Int64Size + 14 + msgp.Int64Size + 12 + msgp.StringPrefixSize + len(z.DrainReason)
 	return
 }
 
