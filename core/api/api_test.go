@@ -251,6 +251,12 @@ func TestBadRequests(t *testing.T) {
 		{"unknown shard", "POST", "/v1/shard/pluto/update", `{"max_queue":1}`, 404, ""},
 		{"spill to itself", "POST", "/v1/shard/earth/deregister", `{"spill_to":"earth"}`, 400, "spill_to"},
 		{"unknown node", "POST", "/v1/node/zz/retire", `{}`, 404, ""},
+		{"drain: unknown field", "POST", "/v1/node/earth.n1/drain", `{"deadlin":"1s"}`, 400, "deadlin"},
+		{"drain: bad duration", "POST", "/v1/node/earth.n1/drain", `{"deadline":"soon"}`, 400, "deadline"},
+		{"drain: wrong type", "POST", "/v1/node/earth.n1/drain", `{"force":"yes"}`, 400, "force"},
+		{"drain: force and deadline", "POST", "/v1/node/earth.n1/drain", `{"force":true,"deadline":"1s"}`, 400, "deadline"},
+		{"drain: not draining", "POST", "/v1/node/earth.n1/drain", `{"disable":true}`, 409, "disable"},
+		{"drain: unknown node", "POST", "/v1/node/zz/drain", ``, 404, "node"},
 		{"duplicate shard", "POST", "/v1/shards", `{"name":"earth"}`, 409, "name"},
 		{"locator without tail", "POST", "/v1/jobs/cancel", `{"shard":"earth"}`, 400, "tail"},
 		{"reroute to unknown", "POST", "/v1/jobs/reroute", `{"shard":"earth","tail":1,"target":"pluto"}`, 404, "target"},
@@ -299,6 +305,20 @@ func TestFabricRoutes(t *testing.T) {
 	n, err := c.Node(ctx, "luna.n1")
 	if err != nil || n.Capacity != 3 || n.Price.Base != 0.25 || n.Price.Rates[0].PerUnit != 0.001 || n.HeartbeatAgeMs != -1 {
 		t.Fatalf("Node: %+v %v", n, err)
+	}
+	if _, err := c.Command(ctx, "/v1/node/luna.n1/drain", map[string]any{"deadline": "1m", "reason": "swap"}); err != nil {
+		t.Fatalf("drain: %v", err)
+	}
+	n, err = c.Node(ctx, "luna.n1")
+	if err != nil || n.Schedulable || len(n.Conditions) != 2 || n.Conditions[1].Type != "draining" ||
+		n.Conditions[1].Reason != "swap" || n.Conditions[1].Until-n.Conditions[1].Since != int64(time.Minute) {
+		t.Fatalf("node during a drain: %+v %v", n, err)
+	}
+	if _, err := c.Command(ctx, "/v1/node/luna.n1/drain", map[string]any{"disable": true}); err != nil {
+		t.Fatalf("drain -disable: %v", err)
+	}
+	if n, err = c.Node(ctx, "luna.n1"); err != nil || !n.Schedulable && n.Status == "up" || len(n.Conditions) != 1 {
+		t.Fatalf("node after the drain: %+v %v", n, err)
 	}
 	if _, err := c.RetireNode(ctx, "luna.n1", api.NodeRetire{Reason: "test"}); err != nil {
 		t.Fatalf("RetireNode: %v", err)

@@ -223,7 +223,10 @@ func TestConsoleNodesPluginStates(t *testing.T) {
 		node("n-silent", "", 0, ""),
 		node("n-restarted", "up", 2, ""),
 	}
-	nodes[1]["status"] = "up"
+	nodes[1]["status"], nodes[1]["schedulable"] = "up", true
+	nodes[6]["status"] = "up"
+	nodes[6]["conditions"] = []map[string]any{{"type": "ready", "status": "true"},
+		{"type": "draining", "status": "true", "reason": "swap the rack", "since": 1, "until": 2}}
 	api := &fixtureAPI{token: "s3cret", in: report.Example(), paused: map[string]bool{}, nodes: nodes}
 	mux := http.NewServeMux()
 	mux.Handle("/ui/", http.StripPrefix("/ui", console.Handler()))
@@ -254,6 +257,16 @@ func TestConsoleNodesPluginStates(t *testing.T) {
 				t.Fatalf("row shows %q, want %q", got, tc.state+"|"+tc.text)
 			}
 		})
+	}
+	// Placement: a schedulable node, a draining one with its reason, a
+	// down one.
+	for node, want := range map[string]string{"n-up": "schedulable|schedulable|", "n-restarted": "held|draining (swap the rack)|draining",
+		"n-starting": "held|not schedulable|"} {
+		got := browsertest.Eval[string](b, `(function(){var r=document.querySelector('#node-list tr[data-node="`+node+
+			`"]');return r.getAttribute("data-placement")+"|"+r.querySelector("td.placement").textContent+"|"+r.getAttribute("data-conditions")})()`)
+		if got != want {
+			t.Errorf("%s placement %q, want %q", node, got, want)
+		}
 	}
 	hashes := browsertest.Eval[string](b, `(function(){var r=document.querySelector('#node-list tr[data-node=n-refused]');`+
 		`return r.querySelector('code[data-hash=pinned]').textContent+" "+r.querySelector('code[data-hash=actual]').textContent})()`)
