@@ -39,7 +39,7 @@ func (c *DescribedCommand) Help() string {
 		if p.Arg {
 			continue
 		}
-		if p.Kind == ownercmd.KindBool {
+		if p.Switch() {
 			fmt.Fprintf(&b, "  -%s\n", p.Name)
 		} else {
 			fmt.Fprintf(&b, "  -%s=<%s>\n", p.Name, p.Kind)
@@ -85,7 +85,8 @@ func titleWord(w string) string {
 
 func (c *DescribedCommand) Synopsis() string { return c.spec.Synopsis }
 
-// paramFlag is a flag.Value that checks its text as the param's value.
+// paramFlag is a flag.Value that checks its text as the param's value,
+// and holds it as the request body takes it.
 type paramFlag struct {
 	p    ownercmd.Param
 	text string
@@ -95,7 +96,7 @@ type paramFlag struct {
 func (f *paramFlag) String() string { return f.text }
 
 func (f *paramFlag) Set(text string) error {
-	v, err := ownercmd.Value(f.p, text)
+	v, err := ownercmd.JSONValue(f.p, text)
 	if err != nil {
 		return err
 	}
@@ -103,7 +104,7 @@ func (f *paramFlag) Set(text string) error {
 	return nil
 }
 
-func (f *paramFlag) IsBoolFlag() bool { return f.p.Kind == ownercmd.KindBool }
+func (f *paramFlag) IsBoolFlag() bool { return f.p.Switch() }
 
 func (c *DescribedCommand) Run(args []string) int {
 	s := c.spec
@@ -125,12 +126,7 @@ func (c *DescribedCommand) Run(args []string) int {
 	}
 	body := map[string]any{}
 	for _, f := range flags {
-		if f.v == nil {
-			continue
-		}
-		if f.p.Kind == ownercmd.KindDuration {
-			body[f.p.Name] = f.text
-		} else {
+		if f.v != nil {
 			body[f.p.Name] = f.v
 		}
 	}
@@ -162,7 +158,7 @@ func (c *DescribedCommand) AutocompleteFlags() complete.Flags {
 		if p.Arg {
 			continue
 		}
-		if p.Kind == ownercmd.KindBool {
+		if p.Switch() {
 			out["-"+p.Name] = complete.PredictNothing
 		} else {
 			out["-"+p.Name] = complete.PredictAnything

@@ -9,30 +9,19 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/url"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/planetary/planetary/raftfsm/command"
 )
 
-// Spec, Param and Command are the registry's, for callers that may not
-// import raftfsm (the CLI).
+// Spec and Param are the registry's, for callers that may not import
+// raftfsm (the CLI).
 type (
-	Spec      = command.Spec
-	Param     = command.Param
-	Command   = command.Command
-	ParamKind = command.ParamKind
-)
-
-// Param kinds.
-const (
-	KindNode     = command.KindNode
-	KindShard    = command.KindShard
-	KindString   = command.KindString
-	KindBool     = command.KindBool
-	KindDuration = command.KindDuration
-	KindInt      = command.KindInt
+	Spec  = command.Spec
+	Param = command.Param
 )
 
 // All lists the described owner commands, in registry order.
@@ -61,11 +50,11 @@ func Path(s Spec, arg string) string {
 
 // Flag is the CLI flag of a param: "-deadline 1m0s", "-force"; "" when the
 // param is unset in c.
-func Flag(p Param, c Command) string {
+func Flag(p Param, c command.Command) string {
 	if p.IsZero(c) {
 		return ""
 	}
-	if p.Kind == KindBool {
+	if p.Kind == command.KindBool {
 		return " -" + p.Name
 	}
 	return " -" + p.Name + " " + Quote(p.Format(c))
@@ -74,13 +63,13 @@ func Flag(p Param, c Command) string {
 // Body is the JSON body of the command's request: its set params but the
 // positional one (which is in the path), and the reason. A duration is
 // written as Go writes one ("1m0s").
-func Body(s Spec, c Command) map[string]any {
+func Body(s Spec, c command.Command) map[string]any {
 	out := map[string]any{}
 	for _, p := range s.Params {
 		if p.Arg || p.IsZero(c) {
 			continue
 		}
-		if p.Kind == KindDuration {
+		if p.Kind == command.KindDuration {
 			out[p.Name] = p.Format(c)
 		} else {
 			out[p.Name] = p.Get(c)
@@ -104,7 +93,7 @@ func (e *FieldError) Error() string { return e.Msg }
 // argument, body the JSON object of the other params and "reason" (empty:
 // none). A field the command does not have, or a value of the wrong type,
 // is a *FieldError naming it.
-func Decode(s Spec, arg string, body []byte) (Command, error) {
+func Decode(s Spec, arg string, body []byte) (command.Command, error) {
 	c := s.New()
 	a := s.Arg()
 	if arg == "" {
@@ -124,12 +113,7 @@ func Decode(s Spec, arg string, body []byte) (Command, error) {
 	if dec.More() {
 		return nil, &FieldError{Msg: "trailing data after the JSON object"}
 	}
-	names := make([]string, 0, len(fields))
-	for n := range fields {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range slices.Sorted(maps.Keys(fields)) {
 		raw := fields[n]
 		if n == "reason" {
 			if err := json.Unmarshal(raw, &command.MetaOf(c).Reason); err != nil {
@@ -154,13 +138,13 @@ func Decode(s Spec, arg string, body []byte) (Command, error) {
 
 func decodeValue(p Param, raw json.RawMessage) (any, error) {
 	switch p.Kind {
-	case KindBool:
+	case command.KindBool:
 		var b bool
 		if err := json.Unmarshal(raw, &b); err != nil {
 			return nil, fmt.Errorf("%s: want true or false", p.Name)
 		}
 		return b, nil
-	case KindDuration:
+	case command.KindDuration:
 		var text string
 		if json.Unmarshal(raw, &text) == nil {
 			return p.Parse(text)
@@ -170,7 +154,7 @@ func decodeValue(p Param, raw json.RawMessage) (any, error) {
 			return nil, fmt.Errorf("%s: want a duration such as \"90s\" or a number of milliseconds", p.Name)
 		}
 		return ms, nil
-	case KindInt:
+	case command.KindInt:
 		var n int64
 		if err := json.Unmarshal(raw, &n); err != nil || n < 0 {
 			return nil, fmt.Errorf("%s: want a non-negative integer", p.Name)
@@ -196,7 +180,7 @@ func fieldNames(s Spec) string {
 
 // CLI is the command line that issues c: "planetary node drain -deadline
 // 1m0s -reason 'swap' earth.a".
-func CLI(s Spec, c Command) string {
+func CLI(s Spec, c command.Command) string {
 	var b strings.Builder
 	b.WriteString("planetary " + Words(s))
 	for _, p := range s.Params {
@@ -220,5 +204,12 @@ func Quote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-// Value reads a CLI or HCL text as the param's value.
-func Value(p Param, text string) (any, error) { return p.Parse(text) }
+// JSONValue reads a CLI flag's text as the param's value in a request
+// body: a bool or an integer as such, a duration as its checked text.
+func JSONValue(p Param, text string) (any, error) {
+	v, err := p.Parse(text)
+	if err != nil || p.Kind != command.KindDuration {
+		return v, err
+	}
+	return text, nil
+}

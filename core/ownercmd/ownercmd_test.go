@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/planetary/planetary/raftfsm/command"
 )
 
 // TestEveryDescribedCommandRoundTrips renders every described command with
@@ -20,11 +22,11 @@ func TestEveryDescribedCommandRoundTrips(t *testing.T) {
 		for _, p := range s.Params {
 			var v any
 			switch p.Kind {
-			case KindBool:
+			case command.KindBool:
 				v = true
-			case KindDuration:
+			case command.KindDuration:
 				v = int64(90_000)
-			case KindInt:
+			case command.KindInt:
 				v = int64(7)
 			default:
 				v = "x-" + p.Name

@@ -191,14 +191,7 @@ func (s *Server) gcTail(res GCResult) GCResult {
 // policy (counted from the end of the previous pass).
 func (s *Server) gcLoop(ctx context.Context) {
 	last := time.Now()
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
+	every(ctx, 100*time.Millisecond, func() {
 		var (
 			ret     Retention
 			applied bool
@@ -208,12 +201,12 @@ func (s *Server) gcLoop(ctx context.Context) {
 			ret, applied = RetentionOf(p), p.MissionDigest != ""
 		})
 		if !applied || ret.Interval <= 0 || time.Since(last) < ret.Interval {
-			continue
+			return
 		}
 		_, err := s.CollectGarbage(ctx, GCOptions{Threshold: -1, Actor: "gc", Reason: "retention"})
 		last = time.Now()
 		if err != nil && ctx.Err() == nil {
 			s.logger.Error("garbage collection", "error", err)
 		}
-	}
+	})
 }

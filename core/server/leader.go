@@ -502,15 +502,8 @@ const followUpTick = 100 * time.Millisecond
 // checks: a follow-up refused because the state moved on is dropped, and
 // the next look decides again.
 func (s *Server) followUpLoop(ctx context.Context) {
-	tick := time.NewTicker(followUpTick)
-	defer tick.Stop()
 	system := Actor{Name: "system", Caps: CapAll}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
+	every(ctx, followUpTick, func() {
 		var due []command.Command
 		now := s.Now()
 		s.fsm.Read(func(st *state.Store) {
@@ -521,12 +514,24 @@ func (s *Server) followUpLoop(ctx context.Context) {
 			}
 		})
 		for _, c := range due {
-			if _, err := s.Command(ctx, system, c); err != nil && ctx.Err() == nil {
-				var re *RequestError
-				if !errors.As(err, &re) {
-					s.logger.Warn("follow-up", "error", err)
-				}
+			var re *RequestError
+			if _, err := s.Command(ctx, system, c); err != nil && ctx.Err() == nil && !errors.As(err, &re) {
+				s.logger.Warn("follow-up", "error", err)
 			}
+		}
+	})
+}
+
+// every runs fn every d until ctx ends.
+func every(ctx context.Context, d time.Duration, fn func()) {
+	tick := time.NewTicker(d)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			fn()
 		}
 	}
 }

@@ -153,6 +153,9 @@ func (p Param) Set(c Command, v any) error {
 	return nil
 }
 
+// Switch reports whether the param is a bool: a CLI flag without a value.
+func (p Param) Switch() bool { return p.Kind == KindBool }
+
 // IsZero reports whether the param is unset in c.
 func (p Param) IsZero(c Command) bool { return p.field(c).IsZero() }
 
