@@ -52,6 +52,9 @@ type Config struct {
 	// Tune, when set, adjusts one region's server config after the host
 	// filled it (raft timeouts, TTLs): each region's config is its own.
 	Tune func(region string, c *server.Config)
+	// Publish configures the links that carry each region's ledger
+	// checkpoint to the others (publish.go).
+	Publish PublishConfig
 	// Logger is named per region; nil logs nothing.
 	Logger hclog.Logger
 }
@@ -82,6 +85,8 @@ type Host struct {
 	order   []string
 	shards  map[string]string // shard -> region, declared and scheduled
 	servers map[string]*server.Server
+
+	pub *publisher // nil for one region
 
 	mu      sync.Mutex
 	stopped map[string]bool
@@ -123,6 +128,12 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 			return nil, err
 		}
 	}
+	pub, err := startPublisher(h)
+	if err != nil {
+		_ = h.Shutdown()
+		return nil, err
+	}
+	h.pub = pub
 	return h, nil
 }
 
@@ -135,6 +146,7 @@ func (h *Host) serverConfig(name string) server.Config {
 		id = "server"
 	}
 	c.NodeID = id + "." + name
+	c.Region = name
 	c.DataDir = dir
 	c.PathBase = dir
 	c.Bootstrap = true
@@ -250,9 +262,12 @@ func (h *Host) isStopped(name string) bool {
 	return h.stopped[name]
 }
 
-// Shutdown stops every region's server, in reverse declaration order, and
-// returns the first error.
+// Shutdown stops the checkpoint links, then every region's server, in
+// reverse declaration order, and returns the first error.
 func (h *Host) Shutdown() error {
+	if h.pub != nil {
+		h.pub.stop()
+	}
 	var first error
 	for i := len(h.order) - 1; i >= 0; i-- {
 		name := h.order[i]
