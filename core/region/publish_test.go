@@ -309,7 +309,13 @@ func TestGlobalLedgerPartitionMars(t *testing.T) {
 	}
 
 	// A checkpoint offered again, or an older one, is a duplicate and
-	// changes nothing.
+	// changes nothing. The link from mars to earth is cut first, and one of
+	// its requests dropped: the request before it has ended, so nothing
+	// from mars reaches earth meanwhile.
+	cut := fl.get("mars", "earth")
+	cut.Partition()
+	d0 := cut.Stats().DroppedRequests
+	waitFor(t, "mars->earth dropping again", func() bool { return cut.Stats().DroppedRequests > d0 })
 	earth := h.Region("earth")
 	have, _ := stored(h, "earth", "mars")
 	older := have
