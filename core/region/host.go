@@ -3,9 +3,11 @@
 // groups shards, core/mission.Mission.Regions) gets its own core/server.Server
 // with its own data dir, raft instance, TCP transport, leader loops, job
 // registry, nodes, queues, event chain and ledger, and holds the region's own
-// mission (core/mission.Mission.ForRegion). Nothing crosses between regions
-// yet: routes into another region's shards are kept aside by the mission
-// split, and a region that stops leaves the others running.
+// mission (core/mission.Mission.ForRegion). What crosses between regions is
+// each region's ledger checkpoint, published to every other region over
+// core/link (publish.go), never through another region's raft; routes into
+// another region's shards are kept aside by the mission split, and a
+// region that stops leaves the others running.
 package region
 
 import (

@@ -244,7 +244,7 @@ func (h *Host) Mesh() *link.Mesh {
 // (its answer lost), the newer one follows under the next seq once the
 // acknowledgement comes, and if it had applied none, the newer one is the
 // only one sent. Either way the latest reaches the receiver, at the cost of
-// at most one checkpoint its raft refuses as a duplicate.
+// at most one checkpoint the receiver refuses as a duplicate.
 type checkpointOutbox struct {
 	mu       sync.Mutex
 	latest   []byte // the latest checkpoint offered, encoded
