@@ -274,14 +274,12 @@ func (c *Client) Health(ctx context.Context) (Health, error) {
 
 // Leader returns the raft leader's address and id.
 func (c *Client) Leader(ctx context.Context) (LeaderInfo, error) {
-	var out LeaderInfo
-	return out, c.call(ctx, http.MethodGet, "/v1/status/leader", nil, nil, &out)
+	return get[LeaderInfo](ctx, c, "/v1/status/leader")
 }
 
 // Peers returns the raft configuration.
 func (c *Client) Peers(ctx context.Context) ([]Peer, error) {
-	var out []Peer
-	return out, c.call(ctx, http.MethodGet, "/v1/status/peers", nil, nil, &out)
+	return get[[]Peer](ctx, c, "/v1/status/peers")
 }
 
 // Metrics returns the Prometheus text exposition.
@@ -316,14 +314,12 @@ func (c *Client) CreateToken(ctx context.Context, name, typ string) (Token, erro
 
 // Tokens lists tokens (without secrets).
 func (c *Client) Tokens(ctx context.Context) ([]Token, error) {
-	var out []Token
-	return out, c.call(ctx, http.MethodGet, "/v1/acl/tokens", nil, nil, &out)
+	return get[[]Token](ctx, c, "/v1/acl/tokens")
 }
 
 // Mission returns the applied mission's policy.
 func (c *Client) Mission(ctx context.Context) (Mission, error) {
-	var out Mission
-	return out, c.call(ctx, http.MethodGet, "/v1/mission", nil, nil, &out)
+	return get[Mission](ctx, c, "/v1/mission")
 }
 
 // ApplyMission parses and applies a mission file's text.
@@ -366,110 +362,92 @@ func (c *Client) Jobs(ctx context.Context, q JobQuery) (JobList, error) {
 
 // Job returns one job.
 func (c *Client) Job(ctx context.Context, id string) (Job, error) {
-	var out Job
-	return out, c.call(ctx, http.MethodGet, "/v1/job/"+esc(id), nil, nil, &out)
+	return get[Job](ctx, c, "/v1/job/"+esc(id))
 }
 
 // CancelJob cancels one job.
 func (c *Client) CancelJob(ctx context.Context, id, reason string) (WriteResult, error) {
-	var out WriteResult
-	return out, c.call(ctx, http.MethodPost, "/v1/job/"+esc(id)+"/cancel", nil, OwnerRequest{Reason: reason}, &out)
+	return c.post(ctx, "/v1/job/"+esc(id)+"/cancel", OwnerRequest{Reason: reason})
 }
 
 // RerouteJob moves one job to another shard.
 func (c *Client) RerouteJob(ctx context.Context, id, shard, reason string) (WriteResult, error) {
-	var out WriteResult
-	return out, c.call(ctx, http.MethodPost, "/v1/job/"+esc(id)+"/reroute", nil, RerouteRequest{Shard: shard, Reason: reason}, &out)
+	return c.post(ctx, "/v1/job/"+esc(id)+"/reroute", RerouteRequest{Shard: shard, Reason: reason})
 }
 
 // CancelLocator cancels the jobs a locator selects.
 func (c *Client) CancelLocator(ctx context.Context, loc Locator) (WriteResult, error) {
-	var out WriteResult
-	return out, c.call(ctx, http.MethodPost, "/v1/jobs/cancel", nil, loc, &out)
+	return c.post(ctx, "/v1/jobs/cancel", loc)
 }
 
 // RerouteLocator moves the jobs a locator selects to loc.Target.
 func (c *Client) RerouteLocator(ctx context.Context, loc Locator) (WriteResult, error) {
-	var out WriteResult
-	return out, c.call(ctx, http.MethodPost, "/v1/jobs/reroute", nil, loc, &out)
+	return c.post(ctx, "/v1/jobs/reroute", loc)
 }
 
 // Shards lists shards.
 func (c *Client) Shards(ctx context.Context) ([]Shard, error) {
-	var out []Shard
-	return out, c.call(ctx, http.MethodGet, "/v1/shards", nil, nil, &out)
+	return get[[]Shard](ctx, c, "/v1/shards")
 }
 
 // Shard returns one shard.
 func (c *Client) Shard(ctx context.Context, name string) (Shard, error) {
-	var out Shard
-	return out, c.call(ctx, http.MethodGet, "/v1/shard/"+esc(name), nil, nil, &out)
+	return get[Shard](ctx, c, "/v1/shard/"+esc(name))
 }
 
 // RegisterShard adds a shard.
 func (c *Client) RegisterShard(ctx context.Context, s Shard) (WriteResult, error) {
-	var out WriteResult
-	return out, c.call(ctx, http.MethodPost, "/v1/shards", nil, s, &out)
+	return c.post(ctx, "/v1/shards", s)
 }
 
 // UpdateShard retunes a shard.
 func (c *Client) UpdateShard(ctx context.Context, name string, u ShardUpdate) (WriteResult, error) {
-	var out WriteResult
-	return out, c.call(ctx, http.MethodPost, "/v1/shard/"+esc(name)+"/update", nil, u, &out)
+	return c.post(ctx, "/v1/shard/"+esc(name)+"/update", u)
 }
 
 // DeregisterShard removes a shard.
 func (c *Client) DeregisterShard(ctx context.Context, name string, d ShardDeregister) (WriteResult, error) {
-	var out WriteResult
-	return out, c.call(ctx, http.MethodPost, "/v1/shard/"+esc(name)+"/deregister", nil, d, &out)
+	return c.post(ctx, "/v1/shard/"+esc(name)+"/deregister", d)
 }
 
 // Nodes lists nodes.
 func (c *Client) Nodes(ctx context.Context) ([]Node, error) {
-	var out []Node
-	return out, c.call(ctx, http.MethodGet, "/v1/nodes", nil, nil, &out)
+	return get[[]Node](ctx, c, "/v1/nodes")
 }
 
 // Node returns one node.
 func (c *Client) Node(ctx context.Context, id string) (Node, error) {
-	var out Node
-	return out, c.call(ctx, http.MethodGet, "/v1/node/"+esc(id), nil, nil, &out)
+	return get[Node](ctx, c, "/v1/node/"+esc(id))
 }
 
 // RegisterNode adds a node.
 func (c *Client) RegisterNode(ctx context.Context, n Node) (WriteResult, error) {
-	var out WriteResult
-	return out, c.call(ctx, http.MethodPost, "/v1/nodes", nil, n, &out)
+	return c.post(ctx, "/v1/nodes", n)
 }
 
 // UpdateNode changes a node.
 func (c *Client) UpdateNode(ctx context.Context, id string, u NodeUpdate) (WriteResult, error) {
-	var out WriteResult
-	return out, c.call(ctx, http.MethodPost, "/v1/node/"+esc(id)+"/update", nil, u, &out)
+	return c.post(ctx, "/v1/node/"+esc(id)+"/update", u)
 }
 
 // RetireNode drains a node.
 func (c *Client) RetireNode(ctx context.Context, id string, r NodeRetire) (WriteResult, error) {
-	var out WriteResult
-	return out, c.call(ctx, http.MethodPost, "/v1/node/"+esc(id)+"/retire", nil, r, &out)
+	return c.post(ctx, "/v1/node/"+esc(id)+"/retire", r)
 }
 
 // Pause pauses dispatching for the system (shard "") or one shard.
 func (c *Client) Pause(ctx context.Context, shard, reason string) (WriteResult, error) {
-	var out WriteResult
-	return out, c.call(ctx, http.MethodPost, "/v1/operator/pause", nil, PauseRequest{Shard: shard, Reason: reason}, &out)
+	return c.post(ctx, "/v1/operator/pause", PauseRequest{Shard: shard, Reason: reason})
 }
 
 // Resume resumes dispatching for the system (shard "") or one shard.
 func (c *Client) Resume(ctx context.Context, shard, reason string) (WriteResult, error) {
-	var out WriteResult
-	return out, c.call(ctx, http.MethodPost, "/v1/operator/resume", nil, PauseRequest{Shard: shard, Reason: reason}, &out)
+	return c.post(ctx, "/v1/operator/resume", PauseRequest{Shard: shard, Reason: reason})
 }
 
 // ConfigureCheckpoint retargets checkpoint cadence and path.
 func (c *Client) ConfigureCheckpoint(ctx context.Context, cfg CheckpointConfig) (WriteResult, error) {
-	var out WriteResult
-	return out, c.call(ctx, http.MethodPost, "/v1/operator/checkpoint", nil, cfg, &out)
+	return c.post(ctx, "/v1/operator/checkpoint", cfg)
 }
 
 // SaveCheckpoint takes a checkpoint now.
@@ -486,8 +464,7 @@ func (c *Client) GC(ctx context.Context, req GCRequest) (GCResult, error) {
 
 // ConfigureReporting retargets report output.
 func (c *Client) ConfigureReporting(ctx context.Context, cfg ReportingConfig) (WriteResult, error) {
-	var out WriteResult
-	return out, c.call(ctx, http.MethodPost, "/v1/operator/reporting", nil, cfg, &out)
+	return c.post(ctx, "/v1/operator/reporting", cfg)
 }
 
 // SnapshotSave downloads a snapshot archive into w.
@@ -525,15 +502,13 @@ func (c *Client) SnapshotRestore(ctx context.Context, r io.Reader) error {
 
 // Ledger returns the ledger and invariant checks.
 func (c *Client) Ledger(ctx context.Context) (Ledger, error) {
-	var out Ledger
-	return out, c.call(ctx, http.MethodGet, "/v1/ledger", nil, nil, &out)
+	return get[Ledger](ctx, c, "/v1/ledger")
 }
 
 // EventRetention returns the event retention policy of the server that
 // answers and what it has pruned.
 func (c *Client) EventRetention(ctx context.Context) (EventRetention, error) {
-	var out EventRetention
-	return out, c.call(ctx, http.MethodGet, "/v1/events/retention", nil, nil, &out)
+	return get[EventRetention](ctx, c, "/v1/events/retention")
 }
 
 // Events returns events with seq > index, waiting up to wait for one to
@@ -620,8 +595,7 @@ func (c *Client) ClientJoin(ctx context.Context, name string) (ClientJoined, err
 
 // RevokeClient revokes the identity of client name.
 func (c *Client) RevokeClient(ctx context.Context, name, reason string) (WriteResult, error) {
-	var out WriteResult
-	return out, c.call(ctx, http.MethodPost, "/v1/acl/client/"+esc(name)+"/revoke", nil, ClientRevoke{Reason: reason}, &out)
+	return c.post(ctx, "/v1/acl/client/"+esc(name)+"/revoke", ClientRevoke{Reason: reason})
 }
 
 // ClientHeartbeat reports node health.
@@ -765,6 +739,17 @@ func (c *Client) Query(ctx context.Context, path string, q url.Values, index uin
 // Command issues a described owner command: path is its route's path
 // (core/ownercmd.Path), body its params by name and the reason.
 func (c *Client) Command(ctx context.Context, path string, body map[string]any) (WriteResult, error) {
+	return c.post(ctx, path, body)
+}
+
+// post sends body to a write route and answers the entry's index.
+func (c *Client) post(ctx context.Context, path string, body any) (WriteResult, error) {
 	var out WriteResult
 	return out, c.call(ctx, http.MethodPost, path, nil, body, &out)
+}
+
+// get reads a route's answer as a T.
+func get[T any](ctx context.Context, c *Client, path string) (T, error) {
+	var out T
+	return out, c.call(ctx, http.MethodGet, path, nil, nil, &out)
 }
