@@ -301,6 +301,9 @@ func (a *Agent) startServer() error {
 	sc.NodeID = ac.Name
 	sc.DataDir = filepath.Join(a.dataDir, "server")
 	sc.BindAddr = ac.Server.Bind
+	if sc.Region == "" {
+		sc.Region = ac.Server.Region
+	}
 	if sc.BindAddr == "" {
 		sc.BindAddr = def.BindAddr
 	}
@@ -575,7 +578,8 @@ func randomSecret() (string, error) {
 }
 
 // servedNodes are the mission nodes this host serves: matching the client's
-// node patterns, with a plugin of their kind configured here.
+// node patterns, with a plugin of their kind configured here, and in the
+// region its server holds when it holds one.
 func (a *Agent) servedNodes() ([]state.Node, map[string]mission.Node) {
 	ac := a.cfg.Agent
 	if a.cfg.Mission == nil {
@@ -589,12 +593,19 @@ func (a *Agent) servedNodes() ([]state.Node, map[string]mission.Node) {
 	if len(patterns) == 0 {
 		patterns = []string{"*"}
 	}
+	// A server that holds one region knows only that region's nodes.
+	m := a.cfg.Mission
+	if r := ac.Server.Region; r != "" && ac.Server.Enabled {
+		if part, err := m.ForRegion(r); err == nil {
+			m = part
+		}
+	}
 	byID := map[string]mission.Node{}
-	for _, n := range a.cfg.Mission.Nodes {
+	for _, n := range m.Nodes {
 		byID[n.ID] = n
 	}
 	var out []state.Node
-	for _, rec := range a.cfg.Mission.NodeRecords() {
+	for _, rec := range m.NodeRecords() {
 		if !kinds[rec.PluginKind] || !matchAny(patterns, rec.ID) {
 			continue
 		}

@@ -50,6 +50,20 @@ func diagnosticsView(diags hcl.Diagnostics) []Diagnostic {
 	return out
 }
 
+// regionPart is the part of mission m a server of region holds: the whole
+// mission on a server of the default region (one raft group for all), the
+// region's own mission (mission.ForRegion) on a server of a named region.
+func regionPart(m *mission.Mission, region string) (*mission.Mission, error) {
+	if region == state.DefaultRegion {
+		return m, nil
+	}
+	part, err := m.ForRegion(region)
+	if err != nil {
+		return nil, badRequest("hcl", "this server holds region %q: %v", region, err)
+	}
+	return part, nil
+}
+
 // missionCommand converts a parsed mission to the MissionApply command
 // (mission.ApplyCommand).
 func missionCommand(m *mission.Mission, meta command.Meta) (command.MissionApply, error) {
@@ -164,6 +178,10 @@ func (h *HTTP) missionPut(w http.ResponseWriter, r *http.Request) (any, error) {
 	if diags.HasErrors() || m == nil {
 		return nil, &apiError{status: http.StatusBadRequest, field: "hcl",
 			msg: fmt.Sprintf("mission %s has errors: %s", req.Filename, diags.Error()), diags: diagnosticsView(diags)}
+	}
+	m, err := regionPart(m, h.b.Region())
+	if err != nil {
+		return nil, err
 	}
 	cmd, err := missionCommand(m, reason(req.Reason))
 	if err != nil {

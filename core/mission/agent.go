@@ -52,7 +52,8 @@ func decodeAgent(by map[string]hcl.Blocks, diags *hcl.Diagnostics) *AgentConfig 
 	}
 	s := sub("server")
 	a.Server = ServerConfig{Enabled: s.Bool("enabled"), Bind: s.NonEmpty("bind"), BootstrapExpect: s.NonNegInt("bootstrap_expect"), Join: s.Strings("join"),
-		SnapshotThreshold: s.Int("snapshot_threshold"), TrailingLogs: s.Int("trailing_logs"), SnapshotIntervalMs: s.Duration("snapshot_interval")}
+		SnapshotThreshold: s.Int("snapshot_threshold"), TrailingLogs: s.Int("trailing_logs"), SnapshotIntervalMs: s.Duration("snapshot_interval"),
+		Region: s.String("region")}
 	for _, kv := range []struct {
 		k string
 		v int64

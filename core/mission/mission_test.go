@@ -387,6 +387,7 @@ func TestParseAgent(t *testing.T) {
 		{"event retention", "agent {\n event_retention {\n max_age = \"168h\"\n max_bytes = 1073741824\n archive_dir = \"checkpoints/events\"\n }\n}",
 			func(a *AgentConfig) any { return a.EventRetention },
 			EventRetentionConfig{MaxAgeMs: 168 * 3600 * 1000, MaxBytes: 1 << 30, ArchiveDir: "checkpoints/events", SegmentBytes: 64 << 20}},
+		{"server region", "agent {\n server {\n region = \"mars\"\n }\n}", func(a *AgentConfig) any { return a.Server.Region }, "mars"},
 		{"builtin", "agent {}\nplugin \"sim\" {}", func(a *AgentConfig) any { return noSource(a.Plugins[0]) }, PluginSpec{Name: "sim", Builtin: true, Config: map[string]any{}}},
 		{"external", "agent {}\nplugin \"geo\" {\n path = \"./geo\"\n sha256 = \"" + strings.Repeat("ab", 32) + "\"\n config {\n zone = \"z\"\n }\n}",
 			func(a *AgentConfig) any { return noSource(a.Plugins[0]) },

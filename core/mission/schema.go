@@ -148,6 +148,7 @@ func agentFileDocs() []BlockDoc {
 						{Name: "snapshot_threshold", Type: TypeInt, Default: int64(512), Description: "Raft log entries since the last snapshot that make raft take a new one (bounds raft.db)."},
 						{Name: "trailing_logs", Type: TypeInt, Default: int64(128), Description: "Raft log entries kept behind a snapshot, so a slightly lagging follower catches up without a snapshot install."},
 						{Name: "snapshot_interval", Type: TypeDuration, Default: "30s", Description: "How often raft checks snapshot_threshold (randomised between this and twice this)."},
+						{Name: "region", Type: TypeString, Default: "", DefaultText: "every region", Description: "The mission region this server's raft group holds: it applies only that region's part of the mission (its shards, nodes, workloads and schedule entries). Unset: one raft group holds the whole mission.", Example: `"mars"`},
 					},
 				},
 				{

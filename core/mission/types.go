@@ -252,6 +252,9 @@ type ServerConfig struct {
 	SnapshotThreshold  int64
 	TrailingLogs       int64
 	SnapshotIntervalMs int64
+	// Region is the mission region the server's raft group holds ("":
+	// the whole mission, one raft group).
+	Region string
 }
 
 // EventRetentionConfig is the event_retention block: limits of 0 mean none.
