@@ -1,9 +1,12 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
 
 	"github.com/planetary/planetary/core/limits"
 	"github.com/planetary/planetary/core/validate"
@@ -85,4 +88,25 @@ func validateSubmit(req []JobSubmit) ([]command.JobSubmit, error) {
 		}
 	}
 	return jobs, nil
+}
+
+// SubmitRefusal checks a POST /v1/jobs body as the route does before it
+// reads any state (decoding, money, units, limits, validate.Job) and returns
+// the status and body of the route's refusal; ok is true when it has none.
+// A caller that splits one batch between servers (the region host's front)
+// checks the whole batch with it before sending any part, so a malformed
+// job refuses the batch everywhere.
+func SubmitRefusal(body []byte) (status int, eb ErrorBody, ok bool) {
+	req, err := decodeSubmit(bytes.NewReader(body))
+	if err == nil {
+		_, err = validateSubmit(req)
+	}
+	if err == nil {
+		return 0, ErrorBody{}, true
+	}
+	var ae *apiError
+	if !errors.As(err, &ae) {
+		return http.StatusBadRequest, ErrorBody{Error: err.Error()}, false
+	}
+	return ae.status, ErrorBody{Error: ae.msg, Field: ae.field, Path: ae.path}, false
 }

@@ -76,9 +76,10 @@ type (
 
 // Constants of the wire shared with the client.
 const (
-	MsgpackType = client.MsgpackType
-	IndexHeader = client.IndexHeader
-	TokenHeader = client.TokenHeader
+	MsgpackType  = client.MsgpackType
+	IndexHeader  = client.IndexHeader
+	RegionHeader = client.RegionHeader
+	TokenHeader  = client.TokenHeader
 	// IdentityFile is where a client agent keeps its identity, in its data dir.
 	IdentityFile = client.IdentityFile
 

@@ -40,6 +40,10 @@ const TokenHeader = "X-Planetary-Token"
 // later entry (or ?wait= passes) before it is computed.
 const IndexHeader = "X-Planetary-Index"
 
+// RegionHeader names the region a request is for and, on an answer of a
+// region host's front (core/region), the region that answered.
+const RegionHeader = "X-Planetary-Region"
+
 // IdentityFile is where a client agent keeps its identity, in its data dir.
 const IdentityFile = "client-identity.json"
 
