@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/planetary/planetary/core/api"
+	apiclient "github.com/planetary/planetary/core/api/client"
 	"github.com/planetary/planetary/core/server"
 	"github.com/planetary/planetary/raftfsm/state"
 )
@@ -249,6 +250,24 @@ func TestFrontRoutesEveryRegion(t *testing.T) {
 	var shards []api.Shard
 	if a.status != http.StatusOK || a.region() != "helios" || json.Unmarshal(a.body, &shards) != nil || len(shards) != 1 {
 		t.Fatalf("helios shards: %d %s from %q", a.status, a.body, a.region())
+	}
+
+	// The Go client names its region with every request.
+	for _, c := range []struct {
+		region string
+		status int
+	}{{"", 0}, {"earth", 0}, {"mars", http.StatusNotFound}} {
+		cl, err := apiclient.NewClient(apiclient.ClientConfig{Address: ts.URL, Token: frontSecret, Region: c.region, HTTPClient: ts.Client()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), deadline)
+		_, err = cl.Job(ctx, "f-earth-0")
+		cancel()
+		var ae *apiclient.Error
+		if (c.status == 0 && err != nil) || (c.status != 0 && (!errors.As(err, &ae) || ae.Status != c.status)) {
+			t.Fatalf("client of region %q: %v", c.region, err)
+		}
 	}
 
 	// An unknown region is refused naming the field.

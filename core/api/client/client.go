@@ -30,6 +30,9 @@ const DefaultAddress = "http://127.0.0.1:4646"
 const (
 	EnvAddress = "PLANETARY_ADDR"
 	EnvToken   = "PLANETARY_TOKEN"
+	// EnvRegion names the region a client's requests are for
+	// (ClientConfig.Region).
+	EnvRegion = "PLANETARY_REGION"
 )
 
 // TokenHeader carries the ACL secret.
@@ -93,11 +96,15 @@ type ClientConfig struct {
 	// Stale adds ?stale=true to reads: any server answers from its own
 	// state, which may lag the leader's.
 	Stale bool
+	// Region, when set, is sent as RegionHeader with every request: a
+	// region host's front (core/region) then answers from that region.
+	Region string
 }
 
-// DefaultClientConfig reads PLANETARY_ADDR and PLANETARY_TOKEN.
+// DefaultClientConfig reads PLANETARY_ADDR, PLANETARY_TOKEN and
+// PLANETARY_REGION.
 func DefaultClientConfig() ClientConfig {
-	cfg := ClientConfig{Address: os.Getenv(EnvAddress), Token: os.Getenv(EnvToken)}
+	cfg := ClientConfig{Address: os.Getenv(EnvAddress), Token: os.Getenv(EnvToken), Region: os.Getenv(EnvRegion)}
 	if cfg.Address == "" {
 		cfg.Address = DefaultAddress
 	}
@@ -106,17 +113,19 @@ func DefaultClientConfig() ClientConfig {
 
 // Client is a typed client of the /v1 API.
 type Client struct {
-	base  string
-	token string
-	hc    *http.Client
-	stale bool
+	base   string
+	token  string
+	hc     *http.Client
+	stale  bool
+	region string
 	// compact is set once the server answered an assignment stream in
 	// MsgpackType; result batches then use it too.
 	compact atomic.Bool
 }
 
-// NewClient returns a client. Empty Address and Token fall back to the
-// environment (PLANETARY_ADDR, PLANETARY_TOKEN) and then DefaultAddress.
+// NewClient returns a client. Empty Address, Token and Region fall back to
+// the environment (PLANETARY_ADDR, PLANETARY_TOKEN, PLANETARY_REGION) and
+// then DefaultAddress.
 func NewClient(cfg ClientConfig) (*Client, error) {
 	def := DefaultClientConfig()
 	if cfg.Address == "" {
@@ -124,6 +133,9 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	}
 	if cfg.Token == "" {
 		cfg.Token = def.Token
+	}
+	if cfg.Region == "" {
+		cfg.Region = def.Region
 	}
 	tlsCfg := cfg.TLS
 	if tlsCfg == nil && cfg.HTTPClient == nil {
@@ -153,7 +165,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 			hc.Transport = t
 		}
 	}
-	return &Client{base: strings.TrimRight(cfg.Address, "/"), token: cfg.Token, hc: hc, stale: cfg.Stale}, nil
+	return &Client{base: strings.TrimRight(cfg.Address, "/"), token: cfg.Token, hc: hc, stale: cfg.Stale, region: cfg.Region}, nil
 }
 
 // Address returns the base URL the client talks to.
@@ -180,6 +192,9 @@ func (c *Client) newRequest(ctx context.Context, method, path string, q url.Valu
 	}
 	if c.token != "" {
 		req.Header.Set(TokenHeader, c.token)
+	}
+	if c.region != "" {
+		req.Header.Set(RegionHeader, c.region)
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
