@@ -232,17 +232,25 @@ func TestFrontRoutesEveryRegion(t *testing.T) {
 		t.Fatalf("blocking merged list: %d %s", a.status, a.body)
 	}
 
-	// Reads with no region answer from the default region, or the named one.
-	a = call(t, ts, "GET", "/v1/ledger", "")
-	if a.status != http.StatusOK || a.region() != "earth" {
-		t.Fatalf("ledger: %d from %q", a.status, a.region())
+	// Reads with no region answer from the default region, or the named
+	// one: the ledger's local region is the one the header names.
+	for _, c := range []struct{ hdr, want string }{{"", "earth"}, {"mars", "mars"}} {
+		a = call(t, ts, "GET", "/v1/ledger", "", api.RegionHeader, c.hdr)
+		var l api.Ledger
+		if a.status != http.StatusOK || a.region() != c.want || json.Unmarshal(a.body, &l) != nil {
+			t.Fatalf("ledger of %q: %d %s from %q", c.hdr, a.status, a.body, a.region())
+		}
+		hasIndex(t, a)
+		local := ""
+		for _, r := range l.Regions {
+			if r.Local {
+				local = r.Region
+			}
+		}
+		if local != c.want {
+			t.Fatalf("ledger answered by %s has local region %q", a.region(), local)
+		}
 	}
-	hasIndex(t, a)
-	a = call(t, ts, "GET", "/v1/ledger", "", api.RegionHeader, "mars")
-	if a.status != http.StatusOK || a.region() != "mars" {
-		t.Fatalf("mars ledger: %d from %q", a.status, a.region())
-	}
-	hasIndex(t, a)
 	if a = call(t, ts, "GET", "/v1/health?region=luna", ""); a.status != http.StatusOK || a.region() != "luna" {
 		t.Fatalf("luna health: %d from %q", a.status, a.region())
 	}
