@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/planetary/planetary/core/api"
+	"github.com/planetary/planetary/core/mission"
 	"github.com/planetary/planetary/raftfsm/state"
 )
 
@@ -41,6 +42,7 @@ const UnavailableHeader = "X-Planetary-Unavailable"
 //     to that shard's region; a shard register to the region it names;
 //   - GET /v1/jobs filtered by shard= or node= goes to that region;
 //   - GET /v1/nodes and GET /v1/shards merge every region's list;
+//   - PUT /v1/mission goes to every region, each applying its own part;
 //   - every other route goes to the default region, the first declared.
 //
 // Every answer that a region gave carries X-Planetary-Region (the region,
@@ -97,11 +99,6 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if r.Method == http.MethodPut && r.URL.Path == "/v1/mission" {
-		f.refuse(w, http.StatusNotImplemented, api.ErrorBody{Error: "PUT /v1/mission: a region host applies each region " +
-			"its own part of the mission when it starts; changing the mission through the front is not built"})
-		return
-	}
 	if name != "" {
 		f.serve(w, r, name)
 		return
@@ -111,6 +108,8 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.submit(w, r)
 	case r.Method == http.MethodGet && (r.URL.Path == "/v1/nodes" || r.URL.Path == "/v1/shards"):
 		f.merge(w, r)
+	case r.Method == http.MethodPut && r.URL.Path == "/v1/mission":
+		f.mission(w, r)
 	default:
 		name, ok := f.route(w, r)
 		if ok {
@@ -521,6 +520,83 @@ func (f *Front) merge(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set(UnavailableHeader, strings.Join(stopped, ","))
 	}
 	writeJSON(w, http.StatusOK, items)
+}
+
+// mission applies PUT /v1/mission to every region, in declaration order:
+// each region's server applies its own part of the mission (its handler
+// splits it by the server's region). The front parses the mission first and
+// refuses one whose regions are not the host's (a region host's regions are
+// fixed when it starts), naming hcl, and asks no region while one is
+// stopped; a mission that does not parse goes to the default region, which
+// answers its diagnostics. The answer merges the regions': changed when
+// any region's part changed, the whole mission's digest, every region's
+// diff lines prefixed with the region, and no index (each region has its
+// own). A region that refuses its part stops the fan-out; its refusal,
+// naming the regions that applied theirs, is the answer.
+func (f *Front) mission(w http.ResponseWriter, r *http.Request) {
+	body, ok := f.readBody(w, r)
+	if !ok {
+		return
+	}
+	var req api.MissionApply
+	if json.Unmarshal(body, &req) != nil || req.HCL == "" {
+		f.serve(w, r, f.def)
+		return
+	}
+	if req.Filename == "" {
+		req.Filename = "mission.hcl"
+	}
+	m, diags := mission.ParseMission([]byte(req.HCL), req.Filename)
+	if diags.HasErrors() || m == nil {
+		f.serve(w, r, f.def)
+		return
+	}
+	got, want := m.RegionNames(), slices.Clone(f.h.order)
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		f.refuse(w, http.StatusBadRequest, api.ErrorBody{Field: "hcl", Error: fmt.Sprintf(
+			"hcl: mission %s has regions %s, this host runs %s: a region host's regions are fixed when it starts",
+			m.Name, strings.Join(m.RegionNames(), ", "), strings.Join(f.h.order, ", "))})
+		return
+	}
+	for _, name := range f.h.order {
+		if f.h.isStopped(name) {
+			w.Header().Set(api.RegionHeader, name)
+			f.refuse(w, http.StatusServiceUnavailable, stoppedBody(name))
+			return
+		}
+	}
+	out := api.MissionApplied{Digest: m.Digest(), Diff: []string{}}
+	var done []string
+	for _, name := range f.h.order {
+		ans := newBuffered()
+		sub := r.Clone(r.Context())
+		sub.Body = io.NopCloser(bytes.NewReader(body))
+		sub.ContentLength = int64(len(body))
+		f.apis[name].ServeHTTP(ans, sub)
+		var part api.MissionApplied
+		if ans.status != http.StatusOK || json.Unmarshal(ans.buf.Bytes(), &part) != nil {
+			var eb api.ErrorBody
+			if json.Unmarshal(ans.buf.Bytes(), &eb) != nil || eb.Error == "" {
+				eb = api.ErrorBody{Error: fmt.Sprintf("status %d", ans.status)}
+			}
+			eb.Error = fmt.Sprintf("region %s: %s", name, eb.Error)
+			if len(done) > 0 {
+				eb.Error += fmt.Sprintf(" (regions %s applied their part)", strings.Join(done, ", "))
+			}
+			w.Header().Set(api.RegionHeader, name)
+			f.refuse(w, ans.status, eb)
+			return
+		}
+		out.Changed = out.Changed || part.Changed
+		for _, d := range part.Diff {
+			out.Diff = append(out.Diff, name+": "+d)
+		}
+		done = append(done, name)
+	}
+	w.Header().Set(api.RegionHeader, strings.Join(done, ","))
+	writeJSON(w, http.StatusOK, out)
 }
 
 // buffered is a ResponseWriter that keeps a region's answer for the front

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -345,9 +346,6 @@ func TestFrontRoutesEveryRegion(t *testing.T) {
 			t.Fatalf("refused job %s is held by %v", id, got)
 		}
 	}
-	if a = call(t, ts, "PUT", "/v1/mission", `{}`); a.status != http.StatusNotImplemented {
-		t.Fatalf("put mission: %d %s", a.status, a.body)
-	}
 }
 
 // TestFrontStoppedRegion: with mars stopped, every route that concerns mars
@@ -400,6 +398,94 @@ func TestFrontStoppedRegion(t *testing.T) {
 		if n.Shard == "mars" {
 			t.Fatalf("merged list holds mars node %s", n.ID)
 		}
+	}
+}
+
+// TestFrontMission: PUT /v1/mission through the front applies every
+// region's own part: the unchanged example changes nothing anywhere, a
+// change to mars's shard changes mars alone (its diff lines name mars), an
+// explicit region applies that region's part only, and a mission whose
+// regions are not the host's is refused naming hcl before any region is
+// asked.
+func TestFrontMission(t *testing.T) {
+	m := example(t)
+	h := startHost(t, hostConfig(t, t.TempDir(), m))
+	ts := frontServer(t, h)
+	src, err := os.ReadFile("../../examples/mission.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	put := func(text string, hdr ...string) answer {
+		b, err := json.Marshal(api.MissionApply{Filename: "mission.hcl", HCL: text, Reason: "front test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return call(t, ts, "PUT", "/v1/mission", string(b), hdr...)
+	}
+	applied := func(a answer) api.MissionApplied {
+		t.Helper()
+		var out api.MissionApplied
+		if a.status != http.StatusOK || json.Unmarshal(a.body, &out) != nil {
+			t.Fatalf("put mission: %d %s", a.status, a.body)
+		}
+		return out
+	}
+	digests := func() map[string]string {
+		out := map[string]string{}
+		for _, name := range h.Regions() {
+			h.Region(name).Read(func(st *state.Store) { out[name] = st.Policy().MissionDigest })
+		}
+		return out
+	}
+	before := digests()
+
+	a := put(string(src))
+	if out := applied(a); out.Changed || len(out.Diff) != 0 || out.Digest != m.Digest() || a.region() != "earth,luna,mars,helios" {
+		t.Fatalf("unchanged mission: %s from %q", a.body, a.region())
+	}
+	changed := strings.Replace(string(src), "max_queue             = 4000", "max_queue             = 4100", 1)
+	if changed == string(src) {
+		t.Fatal("the example's mars max_queue moved")
+	}
+	a = put(changed)
+	out := applied(a)
+	if !out.Changed || len(out.Diff) == 0 {
+		t.Fatalf("changed mission: %s", a.body)
+	}
+	for _, d := range out.Diff {
+		if !strings.HasPrefix(d, "mars: ") {
+			t.Fatalf("diff line %q is not mars's", d)
+		}
+	}
+	after := digests()
+	for _, name := range h.Regions() {
+		if (after[name] != before[name]) != (name == "mars") {
+			t.Fatalf("region %s: digest %s -> %s", name, before[name], after[name])
+		}
+	}
+	var maxQueue int64
+	h.Region("mars").Read(func(st *state.Store) { maxQueue = st.Shard("mars").MaxQueue })
+	if maxQueue != 4100 {
+		t.Fatalf("mars max_queue %d", maxQueue)
+	}
+	// Back to the example through mars alone.
+	if a = put(string(src), api.RegionHeader, "mars"); !applied(a).Changed || a.region() != "mars" {
+		t.Fatalf("mars mission: %s from %q", a.body, a.region())
+	}
+	if got := digests(); got["mars"] != before["mars"] {
+		t.Fatalf("mars digest %s, want %s", got["mars"], before["mars"])
+	}
+	// A fifth region is not the host's.
+	extra := string(src) + "\nshard \"pluto\" {\n  max_queue = 10\n}\n"
+	if a = put(extra); a.status != http.StatusBadRequest || a.errorBody(t).Field != "hcl" || !strings.Contains(a.errorBody(t).Error, "pluto") {
+		t.Fatalf("mission with pluto: %d %s", a.status, a.body)
+	}
+	if got := digests(); got["earth"] != before["earth"] || got["mars"] != before["mars"] {
+		t.Fatalf("a refused mission changed digests %v", got)
+	}
+	// A mission that does not parse is answered with its diagnostics.
+	if a = put("shard {"); a.status != http.StatusBadRequest || a.errorBody(t).Field != "hcl" || a.region() != "earth" {
+		t.Fatalf("bad mission: %d %s from %q", a.status, a.body, a.region())
 	}
 }
 
