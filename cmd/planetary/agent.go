@@ -47,6 +47,14 @@ Options:
     <data-dir>/management.token and prints it once. The banner says what
     it assumed; -data-dir and -http-addr override.
 
+  -regions
+    Run every region of the mission as its own raft group in this process
+    (its own raft log, snapshots, events and ledger under
+    <data-dir>/server/regions/<name>), with one API routing each request to
+    its region (the X-Planetary-Region header picks one) and a client role
+    per region. Regions group shards by their region attribute; a shard is
+    its own region unless grouped.
+
   -server / -client
     Enable only the server or only the client role (overrides the file).
 
@@ -113,6 +121,8 @@ func (c *AgentCommand) Run(args []string) int {
 		logLevel                                      string
 	)
 	fs.BoolVar(&dev, "dev", false, "")
+	var regions bool
+	fs.BoolVar(&regions, "regions", false, "")
 	fs.BoolVar(&srv, "server", false, "")
 	fs.BoolVar(&cli_, "client", false, "")
 	fs.StringVar(&config, "config", "", "")
@@ -220,6 +230,7 @@ func (c *AgentCommand) Run(args []string) int {
 		Token: tok, TokenSource: tokSource, BootstrapACL: dev || assumed != ""}
 	cfg.Server.HeartbeatTTL = ttl
 	cfg.EnableDebug = debug
+	cfg.Regions = regions
 	cfg.Server.RaftHeartbeatTimeout = raftHB
 	cfg.Server.RaftElectionTimeout = raftElect
 	if file.Mission != nil {

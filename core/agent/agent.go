@@ -35,6 +35,7 @@ import (
 	"github.com/planetary/planetary/core/console"
 	"github.com/planetary/planetary/core/eventlog"
 	"github.com/planetary/planetary/core/mission"
+	"github.com/planetary/planetary/core/region"
 	"github.com/planetary/planetary/core/server"
 	"github.com/planetary/planetary/raftfsm/state"
 	"github.com/planetary/planetary/sdk"
@@ -88,6 +89,10 @@ type Config struct {
 	EnableDebug bool
 	// Server tunes the server role (zero values keep server.DefaultConfig).
 	Server server.Config
+	// Regions runs every region of the mission as its own raft group in
+	// this process (core/region: one server per region, the host's HTTP
+	// front routing each request to its region, a client role per region).
+	Regions bool
 }
 
 // Agent is a running planetary agent.
@@ -98,6 +103,9 @@ type Agent struct {
 	tmpDir  bool
 
 	srv     *server.Server
+	// host runs every region (Config.Regions); srv is then its first
+	// region's server.
+	host    *region.Host
 	httpSrv *http.Server
 	ln      net.Listener
 	cat     *catalog.Catalog
@@ -183,14 +191,20 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 		if err := a.startHTTP(); err != nil {
 			return err
 		}
-		if err := a.startServer(); err != nil {
-			return err
-		}
-		if err := a.startAPI(); err != nil {
-			return err
-		}
-		if err := a.formCluster(ctx); err != nil {
-			return err
+		if a.cfg.Regions {
+			if err := a.startRegions(ctx); err != nil {
+				return err
+			}
+		} else {
+			if err := a.startServer(); err != nil {
+				return err
+			}
+			if err := a.startAPI(); err != nil {
+				return err
+			}
+			if err := a.formCluster(ctx); err != nil {
+				return err
+			}
 		}
 		a.wg.Add(1)
 		go func() {
@@ -246,6 +260,45 @@ func (a *Agent) prepareDataDir() error {
 }
 
 func (a *Agent) startServer() error {
+	srv, err := server.New(a.serverConfig())
+	if err != nil {
+		return fmt.Errorf("agent: %w", err) // server errors name themselves
+	}
+	a.srv = srv
+	return nil
+}
+
+// startRegions starts the region host (Config.Regions): every region of the
+// mission its own raft group under <data>/server/regions/<name>, each with
+// the agent's server settings, and the host's front as the HTTP API.
+func (a *Agent) startRegions(ctx context.Context) error {
+	if a.cfg.Mission == nil {
+		return errors.New("agent: running every region needs a mission")
+	}
+	if len(a.cfg.Agent.Server.Join) > 0 || a.cfg.Agent.Server.BootstrapExpect > 1 {
+		return errors.New("agent: running every region in one process takes no join or bootstrap_expect: each region is a one-server raft group")
+	}
+	sc := a.serverConfig()
+	// The host puts relative roots, checkpoint and report paths under each
+	// region's own dir, so two regions never write one file.
+	sc.AllowedRoots = append([]string(nil), a.cfg.Agent.AllowedRoots...)
+	host, err := region.New(ctx, region.Config{DataDir: sc.DataDir, Mission: a.cfg.Mission, Server: sc, Logger: a.cfg.Logger})
+	if err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	a.host, a.srv = host, host.Region(host.Regions()[0])
+	front, err := region.NewFront(host, a.apiConfig())
+	if err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	var handler http.Handler = front
+	a.v1.Store(&handler)
+	return nil
+}
+
+// serverConfig is the server role's config: the caller's (Config.Server)
+// with the agent config and the defaults filled in.
+func (a *Agent) serverConfig() server.Config {
 	ac := a.cfg.Agent
 	sc := a.cfg.Server
 	def := server.DefaultConfig()
@@ -321,33 +374,32 @@ func (a *Agent) startServer() error {
 		}
 		sc.AllowedRoots = append(sc.AllowedRoots, filepath.Clean(r))
 	}
-	srv, err := server.New(sc)
-	if err != nil {
-		return fmt.Errorf("agent: %w", err) // server errors name themselves
-	}
-	a.srv = srv
-	return nil
+	return sc
 }
 
 // startAPI puts the HTTP API of the opened server in place of the
 // start-up answer.
 func (a *Agent) startAPI() error {
-	ac := a.cfg.Agent
-	h, err := httpapi.New(httpapi.Config{
-		Backend:            server.Track(a.srv),
-		Logger:             a.cfg.Logger,
-		AllowAnonymousRead: a.cfg.Dev,
-		AgentSecret:        a.secret,
-		DisableACL:         !ac.ACL.Enabled,
-		LeaderAPI:          a.srv.LeaderHTTPAddr,
-		PeerTLS:            a.tls,
-	})
+	cfg := a.apiConfig()
+	cfg.Backend, cfg.LeaderAPI = server.Track(a.srv), a.srv.LeaderHTTPAddr
+	h, err := httpapi.New(cfg)
 	if err != nil {
 		return fmt.Errorf("agent: %w", err) // api errors name themselves
 	}
 	handler := h.Handler()
 	a.v1.Store(&handler)
 	return nil
+}
+
+// apiConfig is the HTTP API's config but its backend.
+func (a *Agent) apiConfig() httpapi.Config {
+	return httpapi.Config{
+		Logger:             a.cfg.Logger,
+		AllowAnonymousRead: a.cfg.Dev,
+		AgentSecret:        a.secret,
+		DisableACL:         !a.cfg.Agent.ACL.Enabled,
+		PeerTLS:            a.tls,
+	}
 }
 
 // openingMessage is the 503 answer of the API before the server has opened
@@ -629,8 +681,15 @@ func (a *Agent) startClient(ctx, life context.Context) error {
 	if ac.Server.Enabled {
 		servers = []string{a.HTTPAddr()}
 	}
-	secret, err := a.clientIdentity(ctx, servers)
-	if err != nil {
+	var (
+		secret string
+		err    error
+	)
+	if a.host != nil {
+		// The host's regions each hold their own identities; the agent's
+		// own clients use its process secret, valid in every region.
+		secret = a.secret
+	} else if secret, err = a.clientIdentity(ctx, servers); err != nil {
 		return err
 	}
 	nodes, _ := a.servedNodes()
@@ -667,11 +726,36 @@ func (a *Agent) startClient(ctx, life context.Context) error {
 		clc.Kinds = append(clc.Kinds, p.Name)
 	}
 	clc.Patterns = ac.Client.Nodes
+	if a.host == nil {
+		return a.runClient(life, clc)
+	}
+	// One client role per region, each serving that region's nodes
+	// through the front to its own region.
+	byRegion := map[string][]state.Node{}
+	for _, n := range nodes {
+		r := a.host.RegionOf(n.Shard)
+		byRegion[r] = append(byRegion[r], n)
+	}
+	for _, r := range a.host.Regions() {
+		c := clc
+		c.Region, c.Nodes = r, byRegion[r]
+		c.Logger = a.cfg.Logger.Named(r)
+		if err := a.runClient(life, c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// runClient starts one client role.
+func (a *Agent) runClient(life context.Context, clc client.Config) error {
 	cl, err := client.New(clc)
 	if err != nil {
 		return fmt.Errorf("agent: client: %w", err)
 	}
-	a.cli = cl
+	if a.cli == nil {
+		a.cli = cl
+	}
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
@@ -743,7 +827,10 @@ func (a *Agent) Shutdown() error {
 		cancel()
 	}
 	var err error
-	if a.srv != nil {
+	switch {
+	case a.host != nil:
+		err = a.host.Shutdown()
+	case a.srv != nil:
 		err = a.srv.Shutdown()
 	}
 	a.wg.Wait()

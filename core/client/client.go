@@ -65,6 +65,9 @@ type Config struct {
 	Servers []string
 	// Token is the ACL secret (management, or a client token later).
 	Token string
+	// Region, when set, names the region the servers' API routes this
+	// client's requests to (a region host's front, api.RegionHeader).
+	Region string
 	// TLS is the mutual TLS config for the servers' HTTPS API (nil: plain
 	// HTTP, or the PLANETARY_* TLS environment variables).
 	TLS    *tls.Config
@@ -226,7 +229,7 @@ func New(cfg Config) (*Client, error) {
 		feed:    newNodeFeed(),
 	}
 	for _, addr := range cfg.Servers {
-		ac, err := api.NewClient(api.ClientConfig{Address: addr, Token: cfg.Token, TLS: cfg.TLS})
+		ac, err := api.NewClient(api.ClientConfig{Address: addr, Token: cfg.Token, TLS: cfg.TLS, Region: cfg.Region})
 		if err != nil {
 			return nil, fmt.Errorf("client: server %q: %w", addr, err)
 		}
