@@ -20,6 +20,9 @@ func applyRegionCheckpoint(c *txn, body []byte) *Response {
 	if have, ok := c.s.RegionCheckpoint(cp.Region); ok && cp.RaftIndex <= have.RaftIndex {
 		return &Response{Outcomes: []Outcome{dup(cp.Region, "checkpoint not newer than the stored one")}}
 	}
+	// The stamp of this entry is when this region stored the checkpoint: a
+	// read measures the line's age from it (no clock in Apply).
+	cp.StoredAtNs = m.Meta.Time
 	c.s.PutRegionCheckpoint(cp)
 	return &Response{Outcomes: []Outcome{{ID: cp.Region, Status: Applied}}}
 }

@@ -18,15 +18,29 @@ import (
 func checkpoint(region string, idx uint64) state.RegionCheckpoint {
 	cp := state.RegionCheckpoint{Region: region, RaftIndex: idx, EventCount: idx * 2,
 		ChainHead: state.ChainHead{Seq: idx * 2, Hash: [32]byte{byte(idx)}}, MissionTimeNs: int64(idx) * 1_000_000_000,
-		Payments: state.RegionPayments{Count: 1, AmountMu: int64(idx) * 10}}
+		Payments: state.RegionPayments{Count: 1, AmountMu: int64(idx) * 10}, Shards: []string{region, region + "-b"}}
 	cp.Totals.Counts.N[state.JobCompleted] = int64(idx)
 	cp.Totals.Counts.ValueMu[state.JobCompleted] = int64(idx) * 100
 	cp.Totals.ValueMu, cp.Totals.PaidMu = int64(idx)*100, int64(idx)*10
 	return cp
 }
 
+// checkpointEntry is the entry storing cp, stamped at stampOf(cp); the
+// StoredAtNs cp arrives with is not the FSM's to keep.
 func checkpointEntry(t *testing.T, cp state.RegionCheckpoint) []byte {
-	return entry(t, command.RegionCheckpointType, &command.RegionCheckpoint{Meta: command.Meta{Time: 1, Actor: "region:" + cp.Region}, Checkpoint: cp})
+	stamp := stampOf(cp)
+	cp.StoredAtNs = 7
+	return entry(t, command.RegionCheckpointType, &command.RegionCheckpoint{Meta: command.Meta{Time: stamp, Actor: "region:" + cp.Region}, Checkpoint: cp})
+}
+
+// stampOf is the leader's stamp on the entry storing cp.
+func stampOf(cp state.RegionCheckpoint) int64 { return 1_000 + int64(cp.RaftIndex) }
+
+// stored is cp as the FSM stores it from checkpointEntry: with the entry's
+// stamp.
+func stored(cp state.RegionCheckpoint) state.RegionCheckpoint {
+	cp.StoredAtNs = stampOf(cp)
+	return cp
 }
 
 // TestRegionCheckpointLatestWins applies checkpoints out of order and
@@ -46,7 +60,7 @@ func TestRegionCheckpointLatestWins(t *testing.T) {
 		{"redelivered", []state.RegionCheckpoint{checkpoint("earth", 3), checkpoint("helios", 9), checkpoint("helios", 9), checkpoint("earth", 3)},
 			[]raftfsm.OutcomeStatus{raftfsm.Applied, raftfsm.Applied, raftfsm.Duplicate, raftfsm.Duplicate}},
 	}
-	want := []state.RegionCheckpoint{checkpoint("earth", 3), checkpoint("helios", 9)}
+	want := []state.RegionCheckpoint{stored(checkpoint("earth", 3)), stored(checkpoint("helios", 9))}
 	var digests [][32]byte
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -190,6 +204,8 @@ func TestCheckpointOfStore(t *testing.T) {
 			t.Fatalf("payments %+v, paid %d", a.Payments, paid)
 		case !reflect.DeepEqual(a.Totals.Flows, s.Flows()) || a.Totals.FlowJobs != flowJobs || a.Totals.FlowValueMu != s.FlowTotal():
 			t.Fatal("flows differ from the ledger's")
+		case len(a.Shards) == 0 || len(a.Shards) != len(s.Shards()) || a.Shards[0] != s.Shards()[0].Name || a.StoredAtNs != 0:
+			t.Fatalf("shards %v, stored at %d", a.Shards, a.StoredAtNs)
 		case paid == 0 || flowJobs == 0:
 			t.Fatal("the log paid nothing or moved nothing: the test would not check those totals")
 		}

@@ -144,6 +144,15 @@ func goldenRegion() *state.RegionCheckpoint {
 		EventCount: 321, ChainHead: state.ChainHead{Seq: 321, Hash: [32]byte{0xca, 0xfe, 31: 7}}, MissionTimeNs: t0 + 90_000_000_000}
 }
 
+// storedRegion is goldenRegion as a region stores it since checkpoints
+// carry the region's shards and the stamp of the entry that stored them.
+func storedRegion() *state.RegionCheckpoint {
+	cp := goldenRegion()
+	cp.Shards = []string{"mars", "mars.north-1"}
+	cp.StoredAtNs = t0 + 95_000_000_000
+	return cp
+}
+
 // drainingNode is goldenNode during a drain (the fields format version 3
 // added).
 func drainingNode() *state.Node {
@@ -171,6 +180,7 @@ func recordCases() []recordCase {
 		{"collected.1", tagCollected, goldenCollected()},
 		{"tomb.1", tagTomb, goldenTomb()},
 		{"region-checkpoint.1", tagRegion, goldenRegion()},
+		{"region-checkpoint.2", tagRegion, storedRegion()},
 	}
 }
 

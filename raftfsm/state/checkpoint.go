@@ -15,8 +15,8 @@ const DefaultRegion = "default"
 var ErrRegionSum = errors.New("region totals overflow")
 
 // Checkpoint builds the checkpoint of this store as region: its ledger
-// totals, payments, event count, chain head and mission clock at the last
-// applied index. It is a pure function of the store (no clock, sorted
+// totals, payments, event count, chain head, mission clock and shards at
+// the last applied index. It is a pure function of the store (no clock, sorted
 // tables), so every replica at one index builds the same checkpoint.
 func (s *Store) Checkpoint(region string) RegionCheckpoint {
 	cp := RegionCheckpoint{
@@ -37,6 +37,13 @@ func (s *Store) Checkpoint(region string) RegionCheckpoint {
 	cp.Totals.FlowValueMu = s.flowTotal
 	cp.Totals.PaidMu = s.paidTotal
 	cp.Payments = RegionPayments{Count: int64(len(s.payments)), AmountMu: s.paidTotal}
+	if len(s.shards) > 0 {
+		cp.Shards = make([]string, 0, len(s.shards))
+		for name := range s.shards {
+			cp.Shards = append(cp.Shards, name)
+		}
+		sort.Strings(cp.Shards)
+	}
 	return cp
 }
 
@@ -62,6 +69,7 @@ func (s *Store) RegionCheckpoint(region string) (RegionCheckpoint, bool) {
 // the caller's slice is never shared.
 func (s *Store) PutRegionCheckpoint(cp RegionCheckpoint) {
 	cp.Totals.Flows = append([]Flow(nil), cp.Totals.Flows...)
+	cp.Shards = append([]string(nil), cp.Shards...)
 	s.regions[cp.Region] = cp
 }
 

@@ -99,4 +99,14 @@ type RegionCheckpoint struct {
 	EventCount    uint64         `msg:"EventCount"`
 	ChainHead     ChainHead      `msg:"ChainHead"`
 	MissionTimeNs int64          `msg:"MissionTimeNs"`
+	// Shards are the shards the region holds, sorted (empty in checkpoints
+	// built before they were kept).
+	Shards []string `msg:"Shards,omitempty"`
+	// StoredAtNs is, in a checkpoint another region stored, the time (Unix
+	// ns) its leader stamped on the entry that stored it (the command's
+	// Meta.Time): the freshness of the line is the age of that stamp at a
+	// read. 0 in a region's own checkpoint and in checkpoints stored before
+	// the stamp was kept. Apply sets it; the value a checkpoint arrives with
+	// is not kept.
+	StoredAtNs int64 `msg:"StoredAtNs,omitempty"`
 }

@@ -885,6 +885,31 @@ func (z *RegionCheckpoint) DecodeMsg(dc *msgp.Reader) (err error) {
 				err = msgp.WrapError(err, "MissionTimeNs")
 				return
 			}
+		case "Shards":
+			var zb0003 uint32
+			zb0003, err = dc.ReadArrayHeader()
+			if err != nil {
+				err = msgp.WrapError(err, "Shards")
+				return
+			}
+			if cap(z.Shards) >= int(zb0003) {
+				z.Shards = (z.Shards)[:zb0003]
+			} else {
+				z.Shards = make([]string, zb0003)
+			}
+			for za0001 := range z.Shards {
+				z.Shards[za0001], err = dc.ReadString()
+				if err != nil {
+					err = msgp.WrapError(err, "Shards", za0001)
+					return
+				}
+			}
+		case "StoredAtNs":
+			z.StoredAtNs, err = dc.ReadInt64()
+			if err != nil {
+				err = msgp.WrapError(err, "StoredAtNs")
+				return
+			}
 		default:
 			err = dc.Skip()
 			if err != nil {
@@ -898,92 +923,143 @@ func (z *RegionCheckpoint) DecodeMsg(dc *msgp.Reader) (err error) {
 
 // EncodeMsg implements msgp.Encodable
 func (z *RegionCheckpoint) EncodeMsg(en *msgp.Writer) (err error) {
-	// map header, size 7
-	// write "Region"
-	err = en.Append(0x87, 0xa6, 0x52, 0x65, 0x67, 0x69, 0x6f, 0x6e)
+	// check for omitted fields
+	zb0001Len := uint32(9)
+	var zb0001Mask uint16 /* 9 bits */
+	_ = zb0001Mask
+	if z.Shards == nil {
+		zb0001Len--
+		zb0001Mask |= 0x80
+	}
+	if z.StoredAtNs == 0 {
+		zb0001Len--
+		zb0001Mask |= 0x100
+	}
+	// variable map header, size zb0001Len
+	err = en.Append(0x80 | uint8(zb0001Len))
 	if err != nil {
 		return
 	}
-	err = en.WriteString(z.Region)
-	if err != nil {
-		err = msgp.WrapError(err, "Region")
-		return
-	}
-	// write "RaftIndex"
-	err = en.Append(0xa9, 0x52, 0x61, 0x66, 0x74, 0x49, 0x6e, 0x64, 0x65, 0x78)
-	if err != nil {
-		return
-	}
-	err = en.WriteUint64(z.RaftIndex)
-	if err != nil {
-		err = msgp.WrapError(err, "RaftIndex")
-		return
-	}
-	// write "Totals"
-	err = en.Append(0xa6, 0x54, 0x6f, 0x74, 0x61, 0x6c, 0x73)
-	if err != nil {
-		return
-	}
-	err = z.Totals.EncodeMsg(en)
-	if err != nil {
-		err = msgp.WrapError(err, "Totals")
-		return
-	}
-	// write "Payments"
-	err = en.Append(0xa8, 0x50, 0x61, 0x79, 0x6d, 0x65, 0x6e, 0x74, 0x73)
-	if err != nil {
-		return
-	}
-	// map header, size 2
-	// write "Count"
-	err = en.Append(0x82, 0xa5, 0x43, 0x6f, 0x75, 0x6e, 0x74)
-	if err != nil {
-		return
-	}
-	err = en.WriteInt64(z.Payments.Count)
-	if err != nil {
-		err = msgp.WrapError(err, "Payments", "Count")
-		return
-	}
-	// write "AmountMu"
-	err = en.Append(0xa8, 0x41, 0x6d, 0x6f, 0x75, 0x6e, 0x74, 0x4d, 0x75)
-	if err != nil {
-		return
-	}
-	err = en.WriteInt64(z.Payments.AmountMu)
-	if err != nil {
-		err = msgp.WrapError(err, "Payments", "AmountMu")
-		return
-	}
-	// write "EventCount"
-	err = en.Append(0xaa, 0x45, 0x76, 0x65, 0x6e, 0x74, 0x43, 0x6f, 0x75, 0x6e, 0x74)
-	if err != nil {
-		return
-	}
-	err = en.WriteUint64(z.EventCount)
-	if err != nil {
-		err = msgp.WrapError(err, "EventCount")
-		return
-	}
-	// write "ChainHead"
-	err = en.Append(0xa9, 0x43, 0x68, 0x61, 0x69, 0x6e, 0x48, 0x65, 0x61, 0x64)
-	if err != nil {
-		return
-	}
-	err = z.ChainHead.EncodeMsg(en)
-	if err != nil {
-		err = msgp.WrapError(err, "ChainHead")
-		return
-	}
-	// write "MissionTimeNs"
-	err = en.Append(0xad, 0x4d, 0x69, 0x73, 0x73, 0x69, 0x6f, 0x6e, 0x54, 0x69, 0x6d, 0x65, 0x4e, 0x73)
-	if err != nil {
-		return
-	}
-	err = en.WriteInt64(z.MissionTimeNs)
-	if err != nil {
-		err = msgp.WrapError(err, "MissionTimeNs")
-		return
+
+	// skip if no fields are to be emitted
+	if zb0001Len != 0 {
+		// write "Region"
+		err = en.Append(0xa6, 0x52, 0x65, 0x67, 0x69, 0x6f, 0x6e)
+		if err != nil {
+			return
+		}
+		err = en.WriteString(z.Region)
+		if err != nil {
+			err = msgp.WrapError(err, "Region")
+			return
+		}
+		// write "RaftIndex"
+		err = en.Append(0xa9, 0x52, 0x61, 0x66, 0x74, 0x49, 0x6e, 0x64, 0x65, 0x78)
+		if err != nil {
+			return
+		}
+		err = en.WriteUint64(z.RaftIndex)
+		if err != nil {
+			err = msgp.WrapError(err, "RaftIndex")
+			return
+		}
+		// write "Totals"
+		err = en.Append(0xa6, 0x54, 0x6f, 0x74, 0x61, 0x6c, 0x73)
+		if err != nil {
+			return
+		}
+		err = z.Totals.EncodeMsg(en)
+		if err != nil {
+			err = msgp.WrapError(err, "Totals")
+			return
+		}
+		// write "Payments"
+		err = en.Append(0xa8, 0x50, 0x61, 0x79, 0x6d, 0x65, 0x6e, 0x74, 0x73)
+		if err != nil {
+			return
+		}
+		// map header, size 2
+		// write "Count"
+		err = en.Append(0x82, 0xa5, 0x43, 0x6f, 0x75, 0x6e, 0x74)
+		if err != nil {
+			return
+		}
+		err = en.WriteInt64(z.Payments.Count)
+		if err != nil {
+			err = msgp.WrapError(err, "Payments", "Count")
+			return
+		}
+		// write "AmountMu"
+		err = en.Append(0xa8, 0x41, 0x6d, 0x6f, 0x75, 0x6e, 0x74, 0x4d, 0x75)
+		if err != nil {
+			return
+		}
+		err = en.WriteInt64(z.Payments.AmountMu)
+		if err != nil {
+			err = msgp.WrapError(err, "Payments", "AmountMu")
+			return
+		}
+		// write "EventCount"
+		err = en.Append(0xaa, 0x45, 0x76, 0x65, 0x6e, 0x74, 0x43, 0x6f, 0x75, 0x6e, 0x74)
+		if err != nil {
+			return
+		}
+		err = en.WriteUint64(z.EventCount)
+		if err != nil {
+			err = msgp.WrapError(err, "EventCount")
+			return
+		}
+		// write "ChainHead"
+		err = en.Append(0xa9, 0x43, 0x68, 0x61, 0x69, 0x6e, 0x48, 0x65, 0x61, 0x64)
+		if err != nil {
+			return
+		}
+		err = z.ChainHead.EncodeMsg(en)
+		if err != nil {
+			err = msgp.WrapError(err, "ChainHead")
+			return
+		}
+		// write "MissionTimeNs"
+		err = en.Append(0xad, 0x4d, 0x69, 0x73, 0x73, 0x69, 0x6f, 0x6e, 0x54, 0x69, 0x6d, 0x65, 0x4e, 0x73)
+		if err != nil {
+			return
+		}
+		err = en.WriteInt64(z.MissionTimeNs)
+		if err != nil {
+			err = msgp.WrapError(err, "MissionTimeNs")
+			return
+		}
+		if (zb0001Mask & 0x80) == 0 { // if not omitted
+			// write "Shards"
+			err = en.Append(0xa6, 0x53, 0x68, 0x61, 0x72, 0x64, 0x73)
+			if err != nil {
+				return
+			}
+			err = en.WriteArrayHeader(uint32(len(z.Shards)))
+			if err != nil {
+				err = msgp.WrapError(err, "Shards")
+				return
+			}
+			for za0001 := range z.Shards {
+				err = en.WriteString(z.Shards[za0001])
+				if err != nil {
+					err = msgp.WrapError(err, "Shards", za0001)
+					return
+				}
+			}
+		}
+		if (zb0001Mask & 0x100) == 0 { // if not omitted
+			// write "StoredAtNs"
+			err = en.Append(0xaa, 0x53, 0x74, 0x6f, 0x72, 0x65, 0x64, 0x41, 0x74, 0x4e, 0x73)
+			if err != nil {
+				return
+			}
+			err = en.WriteInt64(z.StoredAtNs)
+			if err != nil {
+				err = msgp.WrapError(err, "StoredAtNs")
+				return
+			}
+		}
 	}
 	return
 }
@@ -991,42 +1067,72 @@ func (z *RegionCheckpoint) EncodeMsg(en *msgp.Writer) (err error) {
 // MarshalMsg implements msgp.Marshaler
 func (z *RegionCheckpoint) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
-	// map header, size 7
-	// string "Region"
-	o = append(o, 0x87, 0xa6, 0x52, 0x65, 0x67, 0x69, 0x6f, 0x6e)
-	o = msgp.AppendString(o, z.Region)
-	// string "RaftIndex"
-	o = append(o, 0xa9, 0x52, 0x61, 0x66, 0x74, 0x49, 0x6e, 0x64, 0x65, 0x78)
-	o = msgp.AppendUint64(o, z.RaftIndex)
-	// string "Totals"
-	o = append(o, 0xa6, 0x54, 0x6f, 0x74, 0x61, 0x6c, 0x73)
-	o, err = z.Totals.MarshalMsg(o)
-	if err != nil {
-		err = msgp.WrapError(err, "Totals")
-		return
+	// check for omitted fields
+	zb0001Len := uint32(9)
+	var zb0001Mask uint16 /* 9 bits */
+	_ = zb0001Mask
+	if z.Shards == nil {
+		zb0001Len--
+		zb0001Mask |= 0x80
 	}
-	// string "Payments"
-	o = append(o, 0xa8, 0x50, 0x61, 0x79, 0x6d, 0x65, 0x6e, 0x74, 0x73)
-	// map header, size 2
-	// string "Count"
-	o = append(o, 0x82, 0xa5, 0x43, 0x6f, 0x75, 0x6e, 0x74)
-	o = msgp.AppendInt64(o, z.Payments.Count)
-	// string "AmountMu"
-	o = append(o, 0xa8, 0x41, 0x6d, 0x6f, 0x75, 0x6e, 0x74, 0x4d, 0x75)
-	o = msgp.AppendInt64(o, z.Payments.AmountMu)
-	// string "EventCount"
-	o = append(o, 0xaa, 0x45, 0x76, 0x65, 0x6e, 0x74, 0x43, 0x6f, 0x75, 0x6e, 0x74)
-	o = msgp.AppendUint64(o, z.EventCount)
-	// string "ChainHead"
-	o = append(o, 0xa9, 0x43, 0x68, 0x61, 0x69, 0x6e, 0x48, 0x65, 0x61, 0x64)
-	o, err = z.ChainHead.MarshalMsg(o)
-	if err != nil {
-		err = msgp.WrapError(err, "ChainHead")
-		return
+	if z.StoredAtNs == 0 {
+		zb0001Len--
+		zb0001Mask |= 0x100
 	}
-	// string "MissionTimeNs"
-	o = append(o, 0xad, 0x4d, 0x69, 0x73, 0x73, 0x69, 0x6f, 0x6e, 0x54, 0x69, 0x6d, 0x65, 0x4e, 0x73)
-	o = msgp.AppendInt64(o, z.MissionTimeNs)
+	// variable map header, size zb0001Len
+	o = append(o, 0x80|uint8(zb0001Len))
+
+	// skip if no fields are to be emitted
+	if zb0001Len != 0 {
+		// string "Region"
+		o = append(o, 0xa6, 0x52, 0x65, 0x67, 0x69, 0x6f, 0x6e)
+		o = msgp.AppendString(o, z.Region)
+		// string "RaftIndex"
+		o = append(o, 0xa9, 0x52, 0x61, 0x66, 0x74, 0x49, 0x6e, 0x64, 0x65, 0x78)
+		o = msgp.AppendUint64(o, z.RaftIndex)
+		// string "Totals"
+		o = append(o, 0xa6, 0x54, 0x6f, 0x74, 0x61, 0x6c, 0x73)
+		o, err = z.Totals.MarshalMsg(o)
+		if err != nil {
+			err = msgp.WrapError(err, "Totals")
+			return
+		}
+		// string "Payments"
+		o = append(o, 0xa8, 0x50, 0x61, 0x79, 0x6d, 0x65, 0x6e, 0x74, 0x73)
+		// map header, size 2
+		// string "Count"
+		o = append(o, 0x82, 0xa5, 0x43, 0x6f, 0x75, 0x6e, 0x74)
+		o = msgp.AppendInt64(o, z.Payments.Count)
+		// string "AmountMu"
+		o = append(o, 0xa8, 0x41, 0x6d, 0x6f, 0x75, 0x6e, 0x74, 0x4d, 0x75)
+		o = msgp.AppendInt64(o, z.Payments.AmountMu)
+		// string "EventCount"
+		o = append(o, 0xaa, 0x45, 0x76, 0x65, 0x6e, 0x74, 0x43, 0x6f, 0x75, 0x6e, 0x74)
+		o = msgp.AppendUint64(o, z.EventCount)
+		// string "ChainHead"
+		o = append(o, 0xa9, 0x43, 0x68, 0x61, 0x69, 0x6e, 0x48, 0x65, 0x61, 0x64)
+		o, err = z.ChainHead.MarshalMsg(o)
+		if err != nil {
+			err = msgp.WrapError(err, "ChainHead")
+			return
+		}
+		// string "MissionTimeNs"
+		o = append(o, 0xad, 0x4d, 0x69, 0x73, 0x73, 0x69, 0x6f, 0x6e, 0x54, 0x69, 0x6d, 0x65, 0x4e, 0x73)
+		o = msgp.AppendInt64(o, z.MissionTimeNs)
+		if (zb0001Mask & 0x80) == 0 { // if not omitted
+			// string "Shards"
+			o = append(o, 0xa6, 0x53, 0x68, 0x61, 0x72, 0x64, 0x73)
+			o = msgp.AppendArrayHeader(o, uint32(len(z.Shards)))
+			for za0001 := range z.Shards {
+				o = msgp.AppendString(o, z.Shards[za0001])
+			}
+		}
+		if (zb0001Mask & 0x100) == 0 { // if not omitted
+			// string "StoredAtNs"
+			o = append(o, 0xaa, 0x53, 0x74, 0x6f, 0x72, 0x65, 0x64, 0x41, 0x74, 0x4e, 0x73)
+			o = msgp.AppendInt64(o, z.StoredAtNs)
+		}
+	}
 	return
 }
 
@@ -1119,6 +1225,31 @@ func (z *RegionCheckpoint) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "MissionTimeNs")
 				return
 			}
+		case "Shards":
+			var zb0003 uint32
+			zb0003, bts, err = msgp.ReadArrayHeaderBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Shards")
+				return
+			}
+			if cap(z.Shards) >= int(zb0003) {
+				z.Shards = (z.Shards)[:zb0003]
+			} else {
+				z.Shards = make([]string, zb0003)
+			}
+			for za0001 := range z.Shards {
+				z.Shards[za0001], bts, err = msgp.ReadStringBytes(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "Shards", za0001)
+					return
+				}
+			}
+		case "StoredAtNs":
+			z.StoredAtNs, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "StoredAtNs")
+				return
+			}
 		default:
 			bts, err = msgp.Skip(bts)
 			if err != nil {
@@ -1133,7 +1264,11 @@ func (z *RegionCheckpoint) UnmarshalMsg(bts []byte) (o []byte, err error) {
 
 // Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
 func (z *RegionCheckpoint) Msgsize() (s int) {
-	s = 1 + 7 + msgp.StringPrefixSize + len(z.Region) + 10 + msgp.Uint64Size + 7 + z.Totals.Msgsize() + 9 + 1 + 6 + msgp.Int64Size + 9 + msgp.Int64Size + 11 + msgp.Uint64Size + 10 + z.ChainHead.Msgsize() + 14 + msgp.Int64Size
+	s = 1 + 7 + msgp.StringPrefixSize + len(z.Region) + 10 + msgp.Uint64Size + 7 + z.Totals.Msgsize() + 9 + 1 + 6 + msgp.Int64Size + 9 + msgp.Int64Size + 11 + msgp.Uint64Size + 10 + z.ChainHead.Msgsize() + 14 + msgp.Int64Size + 7 + msgp.ArrayHeaderSize
+	for za0001 := range z.Shards {
+		s += msgp.StringPrefixSize + len(z.Shards[za0001])
+	}
+	s += 11 + msgp.Int64Size
 	return
 }
 
