@@ -181,19 +181,29 @@ func renderRegions(regions []api.RegionLedger, global api.LedgerTotals) string {
 	return table([]string{"Region", "Index", "Freshness", "Jobs (value)", "Completed", "Flows (value)", "Paid", "Events"}, rows)
 }
 
-// freshness says how far a region's mission clock is behind the local
-// region's.
+// freshness is the age of a region's line: how long before the read the
+// server stored its checkpoint ("local" for the server's own region, "-"
+// when the server does not know when it was stored).
 func freshness(r api.RegionLedger) string {
-	d := time.Duration(r.BehindNs).Round(time.Millisecond)
 	switch {
 	case r.Local:
 		return "local"
-	case d > 0:
-		return d.String() + " behind"
-	case d < 0:
-		return (-d).String() + " ahead"
+	case r.AgeNs == nil:
+		return "-"
 	}
-	return "in step"
+	return roundAge(time.Duration(*r.AgeNs)) + " ago"
+}
+
+// roundAge is d rounded to what a reader needs: milliseconds under a second,
+// tenths of a second under a minute, seconds beyond.
+func roundAge(d time.Duration) string {
+	switch {
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	case d < time.Minute:
+		return d.Round(100 * time.Millisecond).String()
+	}
+	return d.Round(time.Second).String()
 }
 
 func (c *LedgerCommand) AutocompleteArgs() complete.Predictor { return complete.PredictNothing }

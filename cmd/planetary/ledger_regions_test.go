@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -26,6 +27,7 @@ func remoteCheckpoint(region string, idx uint64, n int64, missionTime int64) sta
 	cp.Totals.ValueMu, cp.Totals.PaidMu = n*2*state.Micro, n*state.Micro
 	cp.Totals.Flows = []state.Flow{{From: region, To: "earth", Jobs: 1, ValueMu: 2 * state.Micro}}
 	cp.Totals.FlowJobs, cp.Totals.FlowValueMu = 1, 2*state.Micro
+	cp.Shards = []string{region, region + "-orbit"}
 	return cp
 }
 
@@ -67,7 +69,8 @@ func TestLedgerOneRegion(t *testing.T) {
 // TestLedgerRegions applies two other regions' checkpoints through the
 // server's raft (out of order and redelivered), then reads the ledger
 // through the API as `planetary ledger` does: the regions list holds each
-// region's latest checkpoint with its freshness, the global totals are the
+// region's latest checkpoint with its shards and its freshness (the age of
+// the entry that stored it, at the read), the global totals are the
 // sum of the regions', and the text output has a Regions table.
 func TestLedgerRegions(t *testing.T) {
 	a := startAgentWith(t, func(c *server.Config) { c.Region = "earth" })
@@ -85,6 +88,7 @@ func TestLedgerRegions(t *testing.T) {
 		{luna, raftfsm.Applied},
 		{mars, raftfsm.Duplicate}, // redelivered
 	}
+	storedFrom := time.Now().UnixNano()
 	for i, s := range steps {
 		out, err := a.srv.StoreRegionCheckpoint(ctx, s.cp)
 		if err != nil || out.Status != s.want {
@@ -96,12 +100,16 @@ func TestLedgerRegions(t *testing.T) {
 		t.Fatalf("own region's checkpoint: %v", err)
 	}
 
+	storedTo := time.Now().UnixNano()
 	l := ledgerJSON(t, a)
+	readTo := time.Now().UnixNano()
 	if len(l.Regions) != 3 {
 		t.Fatalf("regions %+v", l.Regions)
 	}
 	earth := l.Regions[0]
-	if earth.Region != "earth" || !earth.Local || earth.Index != l.AppliedIndex || earth.BehindNs != 0 || earth.Chain != l.Chain {
+	if earth.Region != "earth" || !earth.Local || earth.Index != l.AppliedIndex || earth.BehindNs != 0 || earth.Chain != l.Chain ||
+		earth.AgeNs == nil || *earth.AgeNs != 0 || earth.IndexLag == nil || *earth.IndexLag != 0 || earth.StoredAt != 0 ||
+		earth.Leader == "" || len(earth.Shards) != 0 {
 		t.Fatalf("local region %+v (applied index %d, chain %+v)", earth, l.AppliedIndex, l.Chain)
 	}
 	for i, want := range []state.RegionCheckpoint{luna, mars} {
@@ -110,6 +118,14 @@ func TestLedgerRegions(t *testing.T) {
 			r.BehindNs != earth.MissionTime-want.MissionTimeNs || r.Totals.PaidMicro != want.Totals.PaidMu ||
 			r.Totals.Counts["completed"].Jobs != want.Totals.Counts.N[state.JobCompleted] || r.Totals.Events != want.EventCount {
 			t.Fatalf("region %s: %+v", want.Region, r)
+		}
+		// Its freshness is the age of the entry that stored it, measured at
+		// the read: stored between the first store call and the last one's
+		// return, read before the CLI returned.
+		if r.StoredAt < storedFrom || r.StoredAt > storedTo || r.AgeNs == nil || *r.AgeNs < 0 || *r.AgeNs > readTo-r.StoredAt ||
+			r.IndexLag != nil || r.Leader != "" || !slices.Equal(r.Shards, want.Shards) {
+			t.Fatalf("region %s: stored at %d (stores ran from %d to %d), age %v, read by %d: %+v",
+				want.Region, r.StoredAt, storedFrom, storedTo, r.AgeNs, readTo, r)
 		}
 	}
 	// The global totals are the regions' sum.
@@ -147,8 +163,8 @@ func TestLedgerRegions(t *testing.T) {
 	for name, wants := range map[string][]string{
 		"Region": {"Index", "Freshness", "Jobs (value)", "Completed", "Flows (value)", "Paid", "Events"},
 		"earth":  {"earth (local)", fmt.Sprintf("  %d  ", earth.Index), "  local  "},
-		"luna":   {"  12  ", "250ms ahead", "2 (4)"},
-		"mars":   {"  40  ", "1.5s behind", "6 (12)", "  24"},
+		"luna":   {"  12  ", " ago  ", "2 (4)"},
+		"mars":   {"  40  ", " ago  ", "6 (12)", "  24"},
 		"global": {"8 (16)", "2 (4)", fmt.Sprintf("  %d", events)},
 	} {
 		for _, want := range wants {

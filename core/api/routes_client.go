@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -49,12 +50,20 @@ func (h *HTTP) ledger(w http.ResponseWriter, r *http.Request) (any, error) {
 		out.AppliedIndex = s.AppliedIndex()
 		// The regions' checkpoints, this region's built from the same read.
 		var g state.GlobalView
+		// The ages of the other regions' lines are measured at this read.
 		if g, gerr = server.GlobalLedgerOf(s, h.b.Region()); gerr == nil {
-			out.Regions, out.GlobalTotals = view.GlobalLedger(g)
+			out.Regions, out.GlobalTotals = view.GlobalLedger(g, time.Now().UnixNano())
 		}
 	})
 	if gerr != nil {
 		return nil, fmt.Errorf("global ledger: %w", gerr)
+	}
+	if addr, id := h.b.Leader(); id != "" || addr != "" {
+		for i := range out.Regions {
+			if out.Regions[i].Local {
+				out.Regions[i].Leader = cmp.Or(id, addr)
+			}
+		}
 	}
 	return out, nil
 }

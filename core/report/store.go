@@ -81,7 +81,7 @@ func FromStoreIn(s *state.Store, region string) Input {
 	}
 	if g, err := state.GlobalLedger(s.Checkpoint(region), s.RegionCheckpoints()); err == nil {
 		var totals client.LedgerTotals
-		in.Ledger.Regions, totals = view.GlobalLedger(g)
+		in.Ledger.Regions, totals = view.GlobalLedger(g, 0)
 		in.Ledger.GlobalTotals = &totals
 	}
 	fired := map[string]bool{}

@@ -483,9 +483,25 @@ type LedgerTotals struct {
 
 // RegionLedger is one region's line of the global ledger: its latest
 // checkpoint (at raft index Index of the region's own log, its event chain
-// at Chain) and how fresh it is: the region's mission time (Unix ns) and
-// how far that is behind the local region's mission clock (BehindNs,
-// negative when ahead; 0 for the local region).
+// at Chain, the shards it holds) and how fresh it is.
+//
+// Freshness is AgeNs: how long before the read this server's region stored
+// the checkpoint (StoredAt, Unix ns, the stamp its leader put on the entry
+// that stored it), computed by the server at the read; 0 for the local
+// region, whose line is built in the read. It is absent when the server
+// does not know when the checkpoint was stored (a checkpoint stored before
+// the stamp was kept). A region publishes only when its ledger changes, so
+// the age of an idle region's line grows while its figures stay current:
+// the age says how long the line has been as it is here, and IndexLag and
+// EventLag, when set, how far it is behind the region itself (entries of its
+// raft log and events of its chain). The server sets them to 0 for the
+// local region; a reader that holds each region's own line fills them for
+// the others (WithLag).
+//
+// MissionTime is the region's mission clock and BehindNs how far it is
+// behind the local region's (negative when ahead): a region's mission clock
+// runs only while it has timed schedule entries, so BehindNs compares
+// schedules, not freshness.
 type RegionLedger struct {
 	Region      string       `json:"region"`
 	Local       bool         `json:"local"`
@@ -494,6 +510,40 @@ type RegionLedger struct {
 	BehindNs    int64        `json:"behind_ns"`
 	Chain       ChainHead    `json:"chain"`
 	Totals      LedgerTotals `json:"totals"`
+	Shards      []string     `json:"shards,omitempty"`
+	// Leader is the raft id of the region's leader when the server knows
+	// it (its own region's).
+	Leader   string  `json:"leader,omitempty"`
+	StoredAt int64   `json:"stored_at,omitempty"`
+	AgeNs    *int64  `json:"age_ns,omitempty"`
+	IndexLag *uint64 `json:"index_lag,omitempty"`
+	EventLag *uint64 `json:"event_lag,omitempty"`
+}
+
+// WithLag returns lines with the IndexLag and EventLag of each line that is
+// not local filled from current, the regions' own lines (each the Local
+// line of that region's GET /v1/ledger): how many raft entries and events
+// the region had applied beyond the checkpoint. A region missing from
+// current, or whose own line is behind the checkpoint (read earlier), keeps
+// its lags unset.
+func WithLag(lines []RegionLedger, current []RegionLedger) []RegionLedger {
+	own := map[string]RegionLedger{}
+	for _, c := range current {
+		if c.Local {
+			own[c.Region] = c
+		}
+	}
+	out := make([]RegionLedger, len(lines))
+	for i, l := range lines {
+		out[i] = l
+		c, ok := own[l.Region]
+		if l.Local || !ok || c.Index < l.Index || c.Totals.Events < l.Totals.Events {
+			continue
+		}
+		ix, ev := c.Index-l.Index, c.Totals.Events-l.Totals.Events
+		out[i].IndexLag, out[i].EventLag = &ix, &ev
+	}
+	return out
 }
 
 // Events is the body of GET /v1/events. Index is the seq to pass as index=

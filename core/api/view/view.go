@@ -246,22 +246,37 @@ func LedgerTotals(t state.RegionTotals, p state.RegionPayments, events uint64) c
 	return out
 }
 
-// RegionLedger is the view of one region's line of the global ledger.
-func RegionLedger(r state.RegionFreshness) client.RegionLedger {
+// RegionLedger is the view of one region's line of the global ledger, read
+// at now (Unix ns; 0 when the reader has no read time, which leaves the age
+// of the other regions' lines unset). The local line's age and lags are 0:
+// it is built in the read.
+func RegionLedger(r state.RegionFreshness, now int64) client.RegionLedger {
 	cp := r.Checkpoint
-	return client.RegionLedger{
+	out := client.RegionLedger{
 		Region: cp.Region, Local: r.Local, Index: cp.RaftIndex, MissionTime: cp.MissionTimeNs, BehindNs: r.BehindNs,
 		Chain:  client.ChainHead{Seq: cp.ChainHead.Seq, Hash: hex.EncodeToString(cp.ChainHead.Hash[:])},
 		Totals: LedgerTotals(cp.Totals, cp.Payments, cp.EventCount),
+		Shards: append([]string(nil), cp.Shards...), StoredAt: cp.StoredAtNs,
 	}
+	switch {
+	case r.Local:
+		var age int64
+		var ix, ev uint64
+		out.AgeNs, out.IndexLag, out.EventLag = &age, &ix, &ev
+	case cp.StoredAtNs > 0 && now > 0:
+		age := max(now-cp.StoredAtNs, 0)
+		out.AgeNs = &age
+	}
+	return out
 }
 
-// GlobalLedger is the view of the global ledger: every region's line, in
-// region order, and the global totals.
-func GlobalLedger(g state.GlobalView) ([]client.RegionLedger, client.LedgerTotals) {
+// GlobalLedger is the view of the global ledger read at now (Unix ns, see
+// RegionLedger): every region's line, in region order, and the global
+// totals.
+func GlobalLedger(g state.GlobalView, now int64) ([]client.RegionLedger, client.LedgerTotals) {
 	regions := make([]client.RegionLedger, 0, len(g.Regions))
 	for _, r := range g.Regions {
-		regions = append(regions, RegionLedger(r))
+		regions = append(regions, RegionLedger(r, now))
 	}
 	return regions, LedgerTotals(g.Totals, g.Payments, g.EventCount)
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/planetary/planetary/core/api/client"
 	"github.com/planetary/planetary/core/api/view"
 	"github.com/planetary/planetary/core/report"
 	"github.com/planetary/planetary/raftfsm/state"
@@ -86,5 +87,52 @@ func TestReportNodeIsTheAPIView(t *testing.T) {
 		if !strings.Contains(string(b), f) {
 			t.Errorf("bundle node lacks %s: %s", f, b)
 		}
+	}
+}
+
+// TestRegionLedgerFreshness: a stored checkpoint's line is as old as the
+// entry that stored it at the read, the local line is 0 old and 0 behind,
+// a line without a stamp or a read without a time has no age, and WithLag
+// measures a line against its region's own.
+func TestRegionLedgerFreshness(t *testing.T) {
+	own := state.RegionCheckpoint{Region: "earth", RaftIndex: 90, EventCount: 300, Shards: []string{"earth"}}
+	mars := state.RegionCheckpoint{Region: "mars", RaftIndex: 40, EventCount: 120, StoredAtNs: 5_000, Shards: []string{"mars", "mars.north-1"}}
+	luna := state.RegionCheckpoint{Region: "luna", RaftIndex: 12, EventCount: 30} // stored before the stamp was kept
+	g, err := state.GlobalLedger(own, []state.RegionCheckpoint{mars, luna})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines, _ := view.GlobalLedger(g, 7_500)
+	byName := map[string]int{}
+	for i, l := range lines {
+		byName[l.Region] = i
+	}
+	e, m, l := lines[byName["earth"]], lines[byName["mars"]], lines[byName["luna"]]
+	if !e.Local || e.AgeNs == nil || *e.AgeNs != 0 || *e.IndexLag != 0 || *e.EventLag != 0 || e.Shards[0] != "earth" {
+		t.Fatalf("local line %+v", e)
+	}
+	if m.AgeNs == nil || *m.AgeNs != 2_500 || m.StoredAt != 5_000 || m.IndexLag != nil || len(m.Shards) != 2 {
+		t.Fatalf("mars %+v", m)
+	}
+	if l.AgeNs != nil || l.StoredAt != 0 {
+		t.Fatalf("luna has an age without a stamp: %+v", l)
+	}
+	if noRead, _ := view.GlobalLedger(g, 0); noRead[byName["mars"]].AgeNs != nil {
+		t.Fatal("an age without a read time")
+	}
+	if early, _ := view.GlobalLedger(g, 4_000); *early[byName["mars"]].AgeNs != 0 {
+		t.Fatal("a stamp after the read (another clock) gives a negative age")
+	}
+
+	// mars's own line, read later at index 55 with 150 events.
+	marsNow, _ := state.GlobalLedger(state.RegionCheckpoint{Region: "mars", RaftIndex: 55, EventCount: 150}, nil)
+	current, _ := view.GlobalLedger(marsNow, 9_000)
+	lagged := client.WithLag(lines, current)
+	lm := lagged[byName["mars"]]
+	if lm.IndexLag == nil || *lm.IndexLag != 15 || *lm.EventLag != 30 {
+		t.Fatalf("mars against its own line: %+v", lm)
+	}
+	if lagged[byName["luna"]].IndexLag != nil || *lagged[byName["earth"]].IndexLag != 0 || lines[byName["mars"]].IndexLag != nil {
+		t.Fatal("WithLag set a lag it cannot know, or changed its input")
 	}
 }
