@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/planetary/planetary/core/api/client"
 	"github.com/planetary/planetary/raftfsm/state"
 )
 
@@ -95,6 +96,12 @@ type Summary struct {
 	// Settlement is ledger.json's settlement: quoted, settled, jobs by
 	// basis and reported usage.
 	Settlement SettlementLedger `json:"settlement"`
+	// Regions and GlobalTotals are the global ledger when it has more than
+	// one region (absent otherwise): each region's shards, leader,
+	// checkpoint index, freshness and totals, and their sum beside the
+	// local ledger of Metrics.
+	Regions      []RegionView         `json:"regions,omitempty"`
+	GlobalTotals *client.LedgerTotals `json:"global_totals,omitempty"`
 }
 
 // ClientPublished reports whether e is node state a client published (a
@@ -186,6 +193,7 @@ func BuildSummary(in Input, led LedgerDoc) Summary {
 		},
 		Checkpoint: in.Checkpoint, Anchor: in.Anchor, Head: in.Ledger.Head, Events: len(in.Events),
 		Pruned: in.Pruned, Invariants: led.Invariants, Currency: Currency(in), Settlement: led.Settlement,
+		Regions: Regions(in), GlobalTotals: GlobalTotals(in),
 	}
 	for _, c := range in.OwnerCommands {
 		s.OwnerCommands.ByAction[c.Action]++

@@ -152,7 +152,10 @@ func displayName(s ShardView) string {
 // Mermaid renders the topology as a Mermaid flowchart: one subgraph per
 // shard holding its router and nodes, router->node edges labelled with the
 // shard's latency budget, and dashed router->router spillover edges labelled
-// with flow counts.
+// with flow counts. With more than one region in the global ledger, the
+// shards are grouped in one subgraph per region (Regions), labelled with
+// its leader, checkpoint index and freshness; another region's shards,
+// which the bundle does not hold, are plain boxes in its subgraph.
 func Mermaid(in Input) string {
 	t := buildTopo(in)
 	var b strings.Builder
@@ -172,29 +175,85 @@ func Mermaid(in Input) string {
 	} {
 		fmt.Fprintf(&b, "  classDef %s %s;\n", c[0], c[1])
 	}
-	for _, s := range t.shards {
-		fmt.Fprintf(&b, "  subgraph %s[\"%s\"]\n", s.id, mlabel(displayName(s.ShardView)))
-		b.WriteString("    direction TB\n")
+	shard := func(s topoShard, in string) {
+		fmt.Fprintf(&b, "%ssubgraph %s[\"%s\"]\n", in, s.id, mlabel(displayName(s.ShardView)))
+		fmt.Fprintf(&b, "%s  direction TB\n", in)
 		state := "open"
 		if s.Paused {
 			state = "paused"
 		}
-		fmt.Fprintf(&b, "    %s{{\"router %s · queue %d · %s\"}}\n", s.router, mlabel(s.Name), s.QueueDepth, state)
+		fmt.Fprintf(&b, "%s  %s{{\"router %s · queue %d · %s\"}}\n", in, s.router, mlabel(s.Name), s.QueueDepth, state)
 		for _, n := range s.nodes {
-			fmt.Fprintf(&b, "    %s[\"%s · %s · %d/%d active\"]\n", n.id, mlabel(n.ID), mlabel(n.Status), n.Active, n.Capacity)
+			fmt.Fprintf(&b, "%s  %s[\"%s · %s · %d/%d active\"]\n", in, n.id, mlabel(n.ID), mlabel(n.Status), n.Active, n.Capacity)
 		}
 		for _, n := range s.nodes {
 			if s.LatencyBudgetMs > 0 {
-				fmt.Fprintf(&b, "    %s -->|\"<= %dms\"| %s\n", s.router, s.LatencyBudgetMs, n.id)
+				fmt.Fprintf(&b, "%s  %s -->|\"<= %dms\"| %s\n", in, s.router, s.LatencyBudgetMs, n.id)
 			} else {
-				fmt.Fprintf(&b, "    %s --> %s\n", s.router, n.id)
+				fmt.Fprintf(&b, "%s  %s --> %s\n", in, s.router, n.id)
 			}
 		}
-		b.WriteString("  end\n")
+		fmt.Fprintf(&b, "%send\n", in)
+	}
+	regions := Regions(in)
+	if len(regions) == 0 {
+		for _, s := range t.shards {
+			shard(s, "  ")
+		}
+	}
+	// With more than one region, each region is a subgraph around the
+	// shards it holds; a shard of another region, which this bundle does
+	// not hold, is a box of its own.
+	var regionClasses []string
+	if len(regions) > 0 {
+		used := map[string]bool{}
+		of := regionOf(regions)
+		for _, r := range regions {
+			id := ident("region_", r.Name, used)
+			fmt.Fprintf(&b, "  subgraph %s[\"%s\"]\n", id, mlabel(regionLabel(r)))
+			b.WriteString("    direction LR\n")
+			held := map[string]bool{}
+			for _, s := range t.shards {
+				if of[s.Name] == r.Name {
+					shard(s, "    ")
+					held[s.Name] = true
+				}
+			}
+			for _, name := range r.Shards {
+				if !held[name] {
+					rid := ident("remote_", name, used)
+					fmt.Fprintf(&b, "    %s[\"shard %s · region %s\"]\n", rid, mlabel(name), mlabel(r.Name))
+					regionClasses = append(regionClasses, rid+" remoteShard")
+				}
+			}
+			b.WriteString("  end\n")
+			cls := "region"
+			if r.Local {
+				cls = "regionLocal"
+			}
+			regionClasses = append(regionClasses, id+" "+cls)
+		}
+		for _, s := range t.shards {
+			if of[s.Name] == "" {
+				shard(s, "  ")
+			}
+		}
 	}
 	for _, f := range t.flows {
 		from, to := t.shardByName(f.From), t.shardByName(f.To)
 		fmt.Fprintf(&b, "  %s -.->|\"%s\"| %s\n", from.router, mermaidText(flowLabel(f.Jobs, f.Rules)), to.router)
+	}
+	if len(regionClasses) > 0 {
+		for _, c := range [][2]string{
+			{"region", "fill:#050b1e,stroke:#8e9cc8,stroke-dasharray:3 3,color:#c8d3f5"},
+			{"regionLocal", "fill:#050b1e,stroke:#1dd1a1,color:#f5f7ff"},
+			{"remoteShard", "fill:#0b1733,stroke:#8e9cc8,color:#c8d3f5"},
+		} {
+			fmt.Fprintf(&b, "  classDef %s %s;\n", c[0], c[1])
+		}
+		for _, c := range regionClasses {
+			fmt.Fprintf(&b, "  class %s\n", c)
+		}
 	}
 	for _, s := range t.shards {
 		fmt.Fprintf(&b, "  class %s %s\n", s.id, shardClass(s.ShardView))
@@ -234,4 +293,21 @@ func flowLabel(jobs int64, rules map[string]int64) string {
 // mermaidText makes s safe inside a quoted Mermaid label.
 func mermaidText(s string) string {
 	return strings.NewReplacer(`"`, "#quot;", "|", "#124;").Replace(s)
+}
+
+// regionLabel is a region's title in the atlas: its name, leader,
+// checkpoint index, freshness and completed jobs.
+func regionLabel(r RegionView) string {
+	s := "region " + r.Name
+	if r.Local {
+		s += " (local)"
+	}
+	if r.Leader != "" {
+		s += " · leader " + r.Leader
+	}
+	s += fmt.Sprintf(" · index %d", r.Index)
+	if !r.Local {
+		s += " · " + r.Freshness
+	}
+	return s + fmt.Sprintf(" · %d completed", r.Completed)
 }
