@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"time"
@@ -89,6 +90,10 @@ func Chronicle(in Input) string {
 			p("| %s | %s | %s | %s |\n", mdCell(s.Name), s.Start.UTC().Format("15:04:05"), s.End.UTC().Format("15:04:05"), num(s.Jobs))
 		}
 		p("\n")
+	}
+
+	if len(sum.Regions) > 0 {
+		chronicleRegions(p, sum, cur)
 	}
 
 	p("## What happened\n\n")
@@ -372,4 +377,35 @@ func spillText(n int64, from, to, rule string) string {
 		s += " (" + rule + ")"
 	}
 	return s
+}
+
+// chronicleRegions is the chronicle's Regions section: the regions of the
+// global ledger, each with its shards, leader, checkpoint and totals, and
+// the global line.
+func chronicleRegions(p func(string, ...any), sum Summary, cur string) {
+	local := ""
+	for _, r := range sum.Regions {
+		if r.Local {
+			local = r.Name
+		}
+	}
+	p("## Regions\n\n")
+	p("The mission runs as %d regions, each its own raft group with its own job registry, event chain and ledger.", len(sum.Regions))
+	if local != "" {
+		p(" This bundle is region **%s**'s: the figures above are its own.", local)
+	}
+	p(" The global ledger is the sum of the latest checkpoint each region published. A line's freshness is the age of its checkpoint as region %s stored it; a region publishes only when its ledger changes, so an idle region's line ages while its figures stay current.\n\n", cmp.Or(local, "this"))
+	p("| Region | Shards | Leader | Index | Freshness | Jobs | Completed | Value (%s) | Paid (%s) |\n| --- | --- | --- | ---: | --- | ---: | ---: | ---: | ---: |\n", mdCell(cur), mdCell(cur))
+	for _, r := range sum.Regions {
+		name := r.Name
+		if r.Local {
+			name += " (local)"
+		}
+		p("| %s | %s | %s | %d | %s | %s | %s | %s | %s |\n", mdCell(name), mdCell(cmp.Or(strings.Join(r.Shards, ", "), "-")),
+			mdCell(cmp.Or(r.Leader, "-")), r.Index, mdCell(r.Freshness), num(r.Jobs), num(r.Completed), fmtCredits(r.ValueMu), fmtCredits(r.PaidMu))
+	}
+	if g := sum.GlobalTotals; g != nil {
+		p("| **Global** | | | | | %s | %s | %s | %s |\n", num(g.Jobs), num(g.Counts["completed"].Jobs), fmtCredits(g.ValueMicro), fmtCredits(g.PaidMicro))
+	}
+	p("\n")
 }

@@ -141,3 +141,66 @@ func Example() Input {
 	}
 	return in
 }
+
+// ExampleRegions is Example as region earth of a mission of four regions
+// (earth, helios, luna, mars) sees it: the global ledger holds earth's own
+// line, the bundle's ledger, and the stored checkpoints of the other three,
+// one of them (luna) without a stamp, as a checkpoint stored before stamps
+// were kept; the global totals are the four lines' sum. Earth holds both of
+// the bundle's shards; the others hold shards the bundle does not.
+func ExampleRegions() Input {
+	in := Example()
+	led := BuildLedger(in)
+	own := client.LedgerTotals{Counts: client.Counts{}, Flows: []client.Flow{},
+		ValueMicro: led.Totals.ValueSubmittedMu, PaidMicro: led.Totals.PaidMu, FlowJobs: led.Totals.Spillovers,
+		Payments: int64(len(led.PaymentsMu)), Events: led.Chain.Seq}
+	for _, st := range States() {
+		c := led.Global[st]
+		own.Counts[st] = client.StateCount{Jobs: c.Jobs, ValueMicro: c.ValueMu, Value: credits(c.ValueMu)}
+		own.Jobs += c.Jobs
+	}
+	for _, f := range led.Flows {
+		own.Flows = append(own.Flows, client.Flow{From: f.From, To: f.To, Jobs: f.Jobs, ValueMicro: f.ValueMu, Value: credits(f.ValueMu)})
+		own.FlowValueMicro += f.ValueMu
+	}
+	own.Value, own.Paid, own.FlowValue = credits(own.ValueMicro), credits(own.PaidMicro), credits(own.FlowValueMicro)
+	remote := func(completed int64) client.LedgerTotals {
+		v := completed * 2_000_000
+		return client.LedgerTotals{Counts: client.Counts{"completed": {Jobs: completed, ValueMicro: v, Value: credits(v)}},
+			Jobs: completed, ValueMicro: v, Value: credits(v), Flows: []client.Flow{},
+			PaidMicro: completed * 1_000_000, Paid: credits(completed * 1_000_000), Payments: 1, Events: uint64(completed) * 4}
+	}
+	gen := in.GeneratedAt.UnixNano()
+	zero, zeroLag, zeroEv := int64(0), uint64(0), uint64(0)
+	age := func(d time.Duration) *int64 { a := int64(d); return &a }
+	in.Ledger.Regions = []client.RegionLedger{
+		{Region: "earth", Local: true, Index: 40, Chain: client.ChainHead{Seq: led.Chain.Seq, Hash: led.Chain.Hash}, Totals: own,
+			Shards: []string{"earth", "mars.north-1"}, Leader: "planetary-1.earth", AgeNs: &zero, IndexLag: &zeroLag, EventLag: &zeroEv},
+		{Region: "helios", Index: 77, Totals: remote(9), Shards: []string{"helios"},
+			StoredAt: gen - int64(1500*time.Millisecond), AgeNs: age(1500 * time.Millisecond)},
+		{Region: "luna", Index: 12, Totals: remote(3), Shards: []string{"luna", "luna.far-side"}},
+		{Region: "mars", Index: 31, Totals: remote(5), Shards: []string{"mars.south-2"},
+			StoredAt: gen - int64(42*time.Second), AgeNs: age(42 * time.Second)},
+	}
+	g := client.LedgerTotals{Counts: client.Counts{}, Flows: []client.Flow{}}
+	for _, r := range in.Ledger.Regions {
+		t := r.Totals
+		for st, c := range t.Counts {
+			s := g.Counts[st]
+			s.Jobs, s.ValueMicro = s.Jobs+c.Jobs, s.ValueMicro+c.ValueMicro
+			s.Value = credits(s.ValueMicro)
+			g.Counts[st] = s
+		}
+		g.Jobs += t.Jobs
+		g.ValueMicro += t.ValueMicro
+		g.FlowJobs += t.FlowJobs
+		g.FlowValueMicro += t.FlowValueMicro
+		g.PaidMicro += t.PaidMicro
+		g.Payments += t.Payments
+		g.Events += t.Events
+		g.Flows = append(g.Flows, t.Flows...)
+	}
+	g.Value, g.Paid, g.FlowValue = credits(g.ValueMicro), credits(g.PaidMicro), credits(g.FlowValueMicro)
+	in.Ledger.GlobalTotals = &g
+	return in
+}

@@ -17,6 +17,8 @@ const (
 	svgNodeGap  = 10
 	svgTitleH   = 36
 	svgFlowStep = 24
+	// svgRegionH is the band under the shards that holds a region's title.
+	svgRegionH = 30
 	// svgNodeW is a node box's width; svgNodeChars the characters of a
 	// 12-unit label that fit in it with its padding (glyphs average at most
 	// 6.6 units: (202-16)/6.6).
@@ -57,7 +59,8 @@ func esc(s string) string {
 // <svg> element with stable ids and data attributes.
 func SVG(in Input) string {
 	t := buildTopo(in)
-	ncols := len(t.shards)
+	groups, remotes := svgRegions(&t, Regions(in))
+	ncols := len(t.shards) + len(remotes)
 	if ncols == 0 {
 		ncols = 1
 	}
@@ -71,7 +74,11 @@ func SVG(in Input) string {
 	top := svgMargin + svgTitleH + band
 	boxH := svgHeaderH + svgRouterH + 24 + maxNodes*(svgNodeH+svgNodeGap)
 	width := 2*svgMargin + ncols*svgColW + (ncols-1)*svgColGap
-	height := top + boxH + svgMargin
+	regionH := 0
+	if len(groups) > 0 {
+		regionH = svgRegionH
+	}
+	height := top + boxH + regionH + svgMargin
 	cur := Currency(in)
 	colX := func(i int) int { return svgMargin + i*(svgColW+svgColGap) }
 	routerY := top + svgHeaderH
@@ -86,6 +93,22 @@ func SVG(in Input) string {
 	fmt.Fprintf(&b, `<rect x="0" y="0" width="%d" height="%d" fill="#050b1e"/>`+"\n", width, height)
 	fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#f5f7ff" font-size="16" font-weight="bold">%s</text>`+"\n", svgMargin, svgMargin+16, esc("Mission topology: "+in.Mission.Name))
 
+	// Regions first, behind the shards: a frame around the columns of
+	// each region's shards, its title under them.
+	for _, g := range groups {
+		r := g.region
+		x0, x1 := colX(g.first)-svgColGap/4, colX(g.last)+svgColW+svgColGap/4
+		stroke, dash := "#8e9cc8", ` stroke-dasharray="3 3"`
+		if r.Local {
+			stroke, dash = "#1dd1a1", ""
+		}
+		fmt.Fprintf(&b, `<g class="region" data-region="%s" data-local="%t" data-index="%d" data-freshness="%s">`,
+			esc(r.Name), r.Local, r.Index, esc(r.Freshness))
+		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" rx="14" fill="none" stroke="%s" stroke-width="1.5"%s/>`,
+			x0, top-8, x1-x0, boxH+regionH+8, stroke, dash)
+		fmt.Fprintf(&b, `<text x="%d" y="%d" fill="%s">%s</text></g>`+"\n", x0+12, top+boxH+regionH-10, stroke,
+			esc(clip(regionLabel(r), (x1-x0-24)/7)))
+	}
 	for i, s := range t.shards {
 		x := colX(i)
 		cls := shardClass(s.ShardView)
@@ -124,6 +147,24 @@ func SVG(in Input) string {
 		}
 		b.WriteString("</g>\n")
 	}
+	// Another region's shards, which the bundle does not hold: one column
+	// per region, a box per shard.
+	for k, r := range remotes {
+		x := colX(len(t.shards) + k)
+		fmt.Fprintf(&b, `<g class="remote" data-region="%s"><rect x="%d" y="%d" width="%d" height="%d" rx="10" fill="#0b1733" stroke="#8e9cc8" stroke-dasharray="3 3"/>`+"\n",
+			esc(r.Name), x, top, svgColW, boxH)
+		fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#f5f7ff" font-weight="bold" font-size="14">%s</text>`+"\n", x+12, top+20, esc(clip("region "+r.Name, 28)))
+		fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#c8d3f5">%s</text>`+"\n", x+12, top+38,
+			esc(clip(fmt.Sprintf("%d completed · paid %s %s", r.Completed, fmtCredits(r.PaidMu), cur), 36)))
+		for l, name := range r.Shards {
+			if l >= maxNodes+2 {
+				break
+			}
+			fmt.Fprintf(&b, `<text class="remote-shard" data-shard="%s" x="%d" y="%d" fill="#c8d3f5">%s</text>`+"\n",
+				esc(name), x+12, routerY+19+l*20, esc(clip("shard "+name, 36)))
+		}
+		b.WriteString("</g>\n")
+	}
 	for k, f := range t.flows {
 		i, j := col[f.From], col[f.To]
 		x1, x2 := colX(i)+svgColW/2+40, colX(j)+svgColW/2-40
@@ -142,6 +183,57 @@ func SVG(in Input) string {
 	}
 	b.WriteString("</svg>\n")
 	return b.String()
+}
+
+// svgRegion is one region's frame in the SVG: the columns its shards take,
+// first to last.
+type svgRegion struct {
+	region      RegionView
+	first, last int
+}
+
+// svgRegions orders t's shards by region (each region's shards side by
+// side, in the regions' order, shards of no region last) and returns each
+// region's frame and the regions shown as a column of their own: those
+// that hold none of the bundle's shards. Without regions it changes
+// nothing.
+func svgRegions(t *topo, regions []RegionView) ([]svgRegion, []RegionView) {
+	if len(regions) == 0 {
+		return nil, nil
+	}
+	of := regionOf(regions)
+	var shards []topoShard
+	var groups []svgRegion
+	var remotes []RegionView
+	for _, r := range regions {
+		first := len(shards)
+		for _, s := range t.shards {
+			if of[s.Name] == r.Name {
+				shards = append(shards, s)
+			}
+		}
+		if len(shards) > first {
+			groups = append(groups, svgRegion{region: r, first: first, last: len(shards) - 1})
+		}
+	}
+	for _, s := range t.shards {
+		if of[s.Name] == "" {
+			shards = append(shards, s)
+		}
+	}
+	for _, r := range regions {
+		held := false
+		for _, g := range groups {
+			held = held || g.region.Name == r.Name
+		}
+		if !held {
+			col := len(shards) + len(remotes)
+			groups = append(groups, svgRegion{region: r, first: col, last: col})
+			remotes = append(remotes, r)
+		}
+	}
+	t.shards = shards
+	return groups, remotes
 }
 
 func unitOf(p Price) string {
