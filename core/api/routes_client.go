@@ -58,14 +58,19 @@ func (h *HTTP) ledger(w http.ResponseWriter, r *http.Request) (any, error) {
 	if gerr != nil {
 		return nil, fmt.Errorf("global ledger: %w", gerr)
 	}
-	if addr, id := h.b.Leader(); id != "" || addr != "" {
-		for i := range out.Regions {
-			if out.Regions[i].Local {
-				out.Regions[i].Leader = cmp.Or(id, addr)
-			}
+	h.nameLeader(out.Regions)
+	return out, nil
+}
+
+// nameLeader names the raft leader this server knows (its id, else its
+// address) on the local region's line of a global ledger.
+func (h *HTTP) nameLeader(lines []RegionLedger) {
+	addr, id := h.b.Leader()
+	for i := range lines {
+		if lines[i].Local {
+			lines[i].Leader = cmp.Or(id, addr)
 		}
 	}
-	return out, nil
 }
 
 const (

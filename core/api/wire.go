@@ -57,6 +57,7 @@ type (
 	PriceRate        = client.PriceRate
 	RaftJoin         = client.RaftJoin
 	RaftPeerRequest  = client.RaftPeerRequest
+	RegionLedger     = client.RegionLedger
 	ReportingConfig  = client.ReportingConfig
 	RerouteRequest   = client.RerouteRequest
 	Resources        = client.Resources

@@ -55,8 +55,12 @@ func esc(s string) string {
 
 // SVG renders the topology deterministically: shards as columns, each with
 // its router and nodes coloured by health, and spillover arrows between
-// routers labelled with the jobs that flowed. The result is a standalone
-// <svg> element with stable ids and data attributes.
+// routers labelled with the jobs that flowed. With more than one region in
+// the global ledger (Regions), each region's shards stand side by side in
+// a frame titled with its leader, checkpoint index and freshness
+// (g.region[data-region]), and a region holding none of the bundle's
+// shards is a column of its own listing its shards (g.remote). The result
+// is a standalone <svg> element with stable ids and data attributes.
 func SVG(in Input) string {
 	t := buildTopo(in)
 	groups, remotes := svgRegions(&t, Regions(in))
@@ -106,8 +110,13 @@ func SVG(in Input) string {
 			esc(r.Name), r.Local, r.Index, esc(r.Freshness))
 		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" rx="14" fill="none" stroke="%s" stroke-width="1.5"%s/>`,
 			x0, top-8, x1-x0, boxH+regionH+8, stroke, dash)
+		label := regionLabel(r)
+		if g.remote {
+			// The column's box names the region and its totals.
+			label = fmt.Sprintf("index %d · %s", r.Index, r.Freshness)
+		}
 		fmt.Fprintf(&b, `<text x="%d" y="%d" fill="%s">%s</text></g>`+"\n", x0+12, top+boxH+regionH-10, stroke,
-			esc(clip(regionLabel(r), (x1-x0-24)/7)))
+			esc(clip(label, (x1-x0-24)/7)))
 	}
 	for i, s := range t.shards {
 		x := colX(i)
@@ -190,6 +199,7 @@ func SVG(in Input) string {
 type svgRegion struct {
 	region      RegionView
 	first, last int
+	remote      bool // a column of its own: the bundle holds none of its shards
 }
 
 // svgRegions orders t's shards by region (each region's shards side by
@@ -228,7 +238,7 @@ func svgRegions(t *topo, regions []RegionView) ([]svgRegion, []RegionView) {
 		}
 		if !held {
 			col := len(shards) + len(remotes)
-			groups = append(groups, svgRegion{region: r, first: col, last: col})
+			groups = append(groups, svgRegion{region: r, first: col, last: col, remote: true})
 			remotes = append(remotes, r)
 		}
 	}

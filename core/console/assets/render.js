@@ -135,10 +135,63 @@
           text: (i.ok ? "✔ " : "✘ ") + i.id + (i.message ? ": " + i.message : "") }));
       });
     }
+    renderRegions(l, cur);
     var head = document.getElementById("chain-head");
     if (head && l.chain) {
       head.textContent = "chain head seq " + l.chain.seq + " · " + String(l.chain.hash || "").slice(0, 16);
       head.setAttribute("data-seq", String(l.chain.seq));
+    }
+  }
+
+  // age is a duration in nanoseconds as a reader wants it: milliseconds
+  // under a second, tenths of a second under a minute, then m and s.
+  function age(ns) {
+    var ms = ns / 1e6;
+    if (ms < 1000) return Math.round(ms) + "ms";
+    if (ms < 60000) return (Math.round(ms / 100) / 10) + "s";
+    var s = Math.round(ms / 1000), h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
+    return (h ? h + "h" : "") + (h || m ? m + "m" : "") + (s % 60) + "s";
+  }
+  // freshness is a region's line's freshness: "local" for the serving
+  // region's own, else the age of its checkpoint at the read, with the raft
+  // entries it is behind when known.
+  function freshness(r) {
+    if (r.local) return "local";
+    if (r.age_ns == null) return "unknown";
+    return age(r.age_ns) + " old" + (r.index_lag != null ? ", " + r.index_lag + " entries behind" : "");
+  }
+  function totalsCells(t, first) {
+    t = t || {};
+    var completed = ((t.counts || {}).completed || {}).jobs || 0;
+    return first.concat([td(num(completed), "num completed"), td(credits(t.value), "num value"), td(credits(t.paid), "num paid")]);
+  }
+  // renderRegions draws the Regions panel of a ledger (GET /v1/ledger or a
+  // bundle's ledger.json) when it holds more than one region: one row per
+  // region's latest checkpoint and the global line; hidden otherwise.
+  function renderRegions(l, currency) {
+    var panel = document.getElementById("regions-panel");
+    if (!panel) return;
+    var regions = (l && l.regions) || [];
+    panel.hidden = regions.length <= 1;
+    if (regions.length <= 1) return;
+    var cur = currency || "credits";
+    var rows = regions.map(function (r) {
+      var fresh = freshness(r);
+      var attrs = { "data-region": r.region, "data-local": String(!!r.local), "data-index": String(r.index || 0), "data-freshness": fresh };
+      var f = td(fresh, "freshness");
+      if (r.stored_at) f.title = "stored " + new Date(r.stored_at / 1e6).toISOString() + ", age as of the read";
+      return el("tr", attrs, totalsCells(r.totals, [
+        td(r.region + (r.local ? " (local)" : ""), "region"), td((r.shards || []).join(", ") || "—", "shards"),
+        td(r.leader || "—", "leader"), td(num(r.index), "num index"), f]));
+    });
+    var g = l.global_totals || {};
+    rows.push(el("tr", { "data-region": "global", "data-global": "true", cls: "global" },
+      totalsCells(g, [td("global", "region"), td(""), td(""), td(""), td("")])));
+    table("regions", ["Region", "Shards", "Leader", "#Index", "Freshness", "#Completed", "#Value (" + cur + ")", "#Paid (" + cur + ")"], rows);
+    var note = document.getElementById("regions-note");
+    if (note) {
+      note.textContent = regions.length + " regions, each its own raft group; the global line sums each region's latest checkpoint. " +
+        "Freshness is a checkpoint's age at the last read: a region publishes when its ledger changes.";
     }
   }
 
@@ -257,7 +310,7 @@
 
   global.Planetary = {
     STATES: STATES, count: count, currencyOf: currencyOf, renderAll: renderAll, renderShards: renderShards, renderNodes: renderNodes,
-    renderLedger: renderLedger, renderEvents: renderEvents, renderTopology: renderTopology,
+    renderLedger: renderLedger, renderRegions: renderRegions, renderEvents: renderEvents, renderTopology: renderTopology,
     lineChart: lineChart, flowChart: flowChart
   };
 })(window);

@@ -94,7 +94,11 @@ func (f *fixtureAPI) routes(mux *http.ServeMux) {
 		}
 		js(w, f.in.Nodes)
 	})
-	mux.HandleFunc("GET /v1/ledger", func(w http.ResponseWriter, r *http.Request) { js(w, report.BuildLedger(f.in)) })
+	mux.HandleFunc("GET /v1/ledger", func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		js(w, report.BuildLedger(f.in))
+	})
 	mux.HandleFunc("GET /v1/jobs", func(w http.ResponseWriter, r *http.Request) {
 		f.block(w, r)
 		defer f.mu.Unlock()
@@ -183,6 +187,9 @@ func TestConsoleLive(t *testing.T) {
 		chromedp.WaitReady(chromedp.CSS(`#shards tr[data-shard=earth][data-paused=true]`)),
 	)
 	b.WaitTrue(`document.getElementById("mission-name").textContent === "fixture-mission"`, 10*time.Second)
+	if !browsertest.Eval[bool](b, `document.getElementById("regions-panel").hidden`) {
+		t.Fatal("the Regions panel shows for a ledger without regions")
+	}
 	b.Screenshot("paused")
 	b.RequireNoBlocked()
 	// The pause reached the page through a blocking query: after the first
@@ -355,5 +362,76 @@ func TestConsoleJobExtraFields(t *testing.T) {
 	if msg := text(`#job-missing`); !strings.HasPrefix(msg, "no job nope") {
 		t.Fatalf("missing job: %q", msg)
 	}
+	b.RequireNoBlocked()
+}
+
+// TestConsoleRegions renders the overview of a four-region ledger: the
+// Regions panel lists each region's shards, leader, checkpoint index,
+// freshness, completed jobs, value and paid, then the global line; a
+// checkpoint stored later reaches the open page through the blocking
+// query, and the global line follows it.
+func TestConsoleRegions(t *testing.T) {
+	api := &fixtureAPI{token: "s3cret", in: report.ExampleRegions(), paused: map[string]bool{}}
+	mux := http.NewServeMux()
+	mux.Handle("/ui/", http.StripPrefix("/ui", console.Handler()))
+	api.routes(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	u, _ := url.Parse(srv.URL)
+
+	b := browsertest.New(t, browsertest.Config{AllowedHosts: []string{u.Host}})
+	b.Do(
+		chromedp.Navigate(srv.URL+"/ui/"),
+		chromedp.WaitReady(chromedp.CSS(`#regions tr[data-region=mars][data-index="31"]`)),
+	)
+	rows := func() string {
+		return browsertest.Eval[string](b, `Array.prototype.map.call(document.querySelectorAll('#regions tbody tr'), function (r) {
+			return r.getAttribute('data-region') + ':' + Array.prototype.map.call(r.cells, function (c) { return c.textContent; }).join('|');
+		}).join('\n')`)
+	}
+	want := strings.Join([]string{
+		"earth:earth (local)|earth, mars.north-1|planetary-1.earth|40|local|8|117|6.6",
+		"helios:helios|helios|—|77|1.5s old|9|18|9",
+		"luna:luna|luna, luna.far-side|—|12|unknown|3|6|3",
+		"mars:mars|mars.south-2|—|31|42s old|5|10|5",
+		"global:global|||||25|151|23.6",
+	}, "\n")
+	if got := rows(); got != want {
+		t.Fatalf("Regions panel:\n%s\nwant:\n%s", got, want)
+	}
+	head := browsertest.Eval[string](b, `Array.prototype.map.call(document.querySelectorAll('#regions thead th'), function (h) { return h.textContent; }).join('|')`)
+	if head != "Region|Shards|Leader|Index|Freshness|Completed|Value (credits)|Paid (credits)" {
+		t.Fatalf("header %q", head)
+	}
+	if browsertest.Eval[bool](b, `document.getElementById("regions-panel").hidden`) ||
+		!browsertest.Eval[bool](b, `document.querySelector('#regions tr[data-global=true]') !== null`) {
+		t.Fatal("the Regions panel or its global line is hidden")
+	}
+	b.Screenshot("regions")
+
+	// Mars publishes again: one more job completed, stored just now.
+	api.change(func() {
+		l := &api.in.Ledger
+		mars := &l.Regions[3]
+		age := int64(250 * time.Millisecond)
+		c := mars.Totals.Counts["completed"]
+		c.Jobs, c.ValueMicro, c.Value = c.Jobs+1, c.ValueMicro+2_000_000, c.Value+2
+		mars.Totals.Counts["completed"] = c
+		mars.Index, mars.AgeNs = 35, &age
+		mars.Totals.Value, mars.Totals.Paid = mars.Totals.Value+2, mars.Totals.Paid+1
+		g := l.GlobalTotals
+		gc := g.Counts["completed"]
+		gc.Jobs++
+		g.Counts["completed"] = gc
+		g.Value, g.Paid = g.Value+2, g.Paid+1
+	})
+	b.Do(chromedp.WaitReady(chromedp.CSS(`#regions tr[data-region=mars][data-index="35"][data-freshness="250ms old"]`)))
+	got := rows()
+	for _, w := range []string{"mars:mars|mars.south-2|—|35|250ms old|6|12|6", "global:global|||||26|153|24.6"} {
+		if !strings.Contains(got, w) {
+			t.Errorf("after mars's new checkpoint the panel lacks %q:\n%s", w, got)
+		}
+	}
+	b.Screenshot("regions-updated")
 	b.RequireNoBlocked()
 }
