@@ -105,3 +105,28 @@ func TestDashboardLoadsDroppedBundle(t *testing.T) {
 	b.Screenshot("dropped")
 	b.RequireNoBlocked()
 }
+
+// TestDashboardRegions: the offline dashboard of a four-region bundle shows
+// the Regions panel from ledger.json, its global line, and the atlas's
+// region frames.
+func TestDashboardRegions(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "bundle")
+	if _, err := report.Write(dir, report.ExampleRegions()); err != nil {
+		t.Fatal(err)
+	}
+	b := browsertest.New(t, browsertest.Config{})
+	b.Do(
+		chromedp.Navigate("file://"+filepath.Join(dir, report.FileDashboard)),
+		chromedp.WaitVisible(chromedp.CSS(`body[data-rendered=true]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#regions tr[data-region=luna][data-freshness=unknown]`)),
+		chromedp.WaitReady(chromedp.CSS(`#topology-view svg#topology g.region[data-region=earth][data-local=true]`)),
+		chromedp.WaitReady(chromedp.CSS(`#topology-view svg#topology g.remote[data-region=mars]`)),
+	)
+	global := browsertest.Eval[string](b, `Array.prototype.map.call(document.querySelector('#regions tr[data-global=true]').cells, function (c) { return c.textContent; }).join('|')`)
+	mars := browsertest.Eval[string](b, `document.querySelector('#regions tr[data-region=mars]').getAttribute('data-freshness')`)
+	if global != "global|||||25|151|23.6" || mars != "42s old" {
+		t.Fatalf("global line %q, mars %q", global, mars)
+	}
+	b.Screenshot("regions")
+	b.RequireNoBlocked()
+}
