@@ -23,8 +23,9 @@ Usage: planetary ledger [options]
   per shard; spillover flows between shards; payments per node; every
   invariant with OK or FAIL; and the head of the event hash chain. When
   the server holds other regions' ledger checkpoints, a Regions table lists
-  each region's latest one (its raft index, how far its mission clock is
-  behind this region's, its totals) and the global totals, their sum.
+  each region's latest one (its raft index, its freshness: how long before
+  the read this region stored it, its totals) and the global totals, their
+  sum.
   Exits 1 when an invariant fails.
 ` + apiOptionsHelp)
 }
