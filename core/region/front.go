@@ -30,6 +30,10 @@ const UnavailableHeader = "X-Planetary-Unavailable"
 // region, each with its region's server as Backend and the same API config
 // (ACL, limits), and routes each request to the region it concerns:
 //
+//   - every ACL write (POST /v1/acl/..., bootstrap, token create and client
+//     revoke, and POST /v1/client/join, which issues a client identity)
+//     goes to the host's ACL region, whatever region the request names:
+//     the host replicates its tokens to the other regions (aclrepl.go);
 //   - an explicit region (the X-Planetary-Region header or ?region=) wins;
 //     a region the host does not run is a 400 naming the field;
 //   - POST /v1/jobs by each job's shard: a batch in one region goes to it
@@ -43,6 +47,7 @@ const UnavailableHeader = "X-Planetary-Unavailable"
 //   - GET /v1/jobs filtered by shard= or node= goes to that region;
 //   - GET /v1/nodes and GET /v1/shards merge every region's list;
 //   - PUT /v1/mission goes to every region, each applying its own part;
+//   - GET /v1/acl/tokens goes to the ACL region;
 //   - every other route goes to the default region, the first declared.
 //
 // Every answer that a region gave carries X-Planetary-Region (the region,
@@ -99,6 +104,10 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if aclWrite(r) {
+		f.serve(w, r, f.h.acl)
+		return
+	}
 	if name != "" {
 		f.serve(w, r, name)
 		return
@@ -116,6 +125,13 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			f.serve(w, r, name)
 		}
 	}
+}
+
+// aclWrite reports whether r writes the ACL: a POST under /v1/acl/
+// (bootstrap, token create, client revoke) or a client's join, which
+// issues the client's identity token.
+func aclWrite(r *http.Request) bool {
+	return r.Method == http.MethodPost && (strings.HasPrefix(r.URL.Path, "/v1/acl/") || r.URL.Path == "/v1/client/join")
 }
 
 // named returns the region the request names ("" for none); ok is false
@@ -149,6 +165,8 @@ func (f *Front) route(w http.ResponseWriter, r *http.Request) (string, bool) {
 		arg, _ = url.PathUnescape(seg[1])
 	}
 	switch {
+	case seg[0] == "acl":
+		return f.h.acl, true
 	case arg != "" && seg[0] == "shard":
 		return f.orDefault(f.shardRegion(arg)), true
 	case arg != "" && seg[0] == "node":

@@ -5,7 +5,8 @@
 // registry, nodes, queues, event chain and ledger, and holds the region's own
 // mission (core/mission.Mission.ForRegion). What crosses between regions is
 // each region's ledger checkpoint, published to every other region over
-// core/link (publish.go), never through another region's raft; routes into
+// core/link (publish.go), and the ACL region's tokens, replicated to every
+// other region (aclrepl.go), never through another region's raft; routes into
 // another region's shards are kept aside by the mission split, and a
 // region that stops leaves the others running.
 package region
@@ -57,6 +58,13 @@ type Config struct {
 	// Publish configures the links that carry each region's ledger
 	// checkpoint to the others (publish.go).
 	Publish PublishConfig
+	// ACLRegion is the region that holds the ACL tokens (aclrepl.go): the
+	// front sends it every ACL write and the host replicates its tokens to
+	// the other regions. Default: DefaultACLRegion when the mission has
+	// it, else the first region.
+	ACLRegion string
+	// ACL configures the links that replicate the ACL region's tokens.
+	ACL ACLConfig
 	// Logger is named per region; nil logs nothing.
 	Logger hclog.Logger
 }
@@ -72,6 +80,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: mission %s declares no shard, so no region", ErrInvalidConfig, c.Mission.Name)
 	}
 	names := c.Mission.RegionNames()
+	if c.ACLRegion != "" && !slices.Contains(names, c.ACLRegion) {
+		return fmt.Errorf("%w: ACLRegion: %q is not a region of mission %s (regions: %s)",
+			ErrInvalidConfig, c.ACLRegion, c.Mission.Name, strings.Join(names, ", "))
+	}
 	for name := range c.BindAddrs {
 		if !slices.Contains(names, name) {
 			return fmt.Errorf("%w: BindAddrs names region %q, which mission %s does not have (regions: %s)",
@@ -88,7 +100,9 @@ type Host struct {
 	shards  map[string]string // shard -> region, declared and scheduled
 	servers map[string]*server.Server
 
-	pub *publisher // nil for one region
+	pub  *publisher     // nil for one region
+	acl  string         // the ACL region
+	aclr *aclReplicator // nil for one region
 
 	mu      sync.Mutex
 	stopped map[string]bool
@@ -115,6 +129,13 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		shards:  map[string]string{},
 		servers: map[string]*server.Server{},
 		stopped: map[string]bool{},
+		acl:     cfg.ACLRegion,
+	}
+	if h.acl == "" {
+		h.acl = h.order[0]
+		if slices.Contains(h.order, DefaultACLRegion) {
+			h.acl = DefaultACLRegion
+		}
 	}
 	for _, s := range cfg.Mission.Shards {
 		h.shards[s.Name] = s.Region
@@ -136,6 +157,10 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		return nil, err
 	}
 	h.pub = pub
+	if h.aclr, err = startACL(h); err != nil {
+		_ = h.Shutdown()
+		return nil, err
+	}
 	return h, nil
 }
 
@@ -264,9 +289,12 @@ func (h *Host) isStopped(name string) bool {
 	return h.stopped[name]
 }
 
-// Shutdown stops the checkpoint links, then every region's server, in
-// reverse declaration order, and returns the first error.
+// Shutdown stops the ACL and checkpoint links, then every region's server,
+// in reverse declaration order, and returns the first error.
 func (h *Host) Shutdown() error {
+	if h.aclr != nil {
+		h.aclr.stop()
+	}
 	if h.pub != nil {
 		h.pub.stop()
 	}
