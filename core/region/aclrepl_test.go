@@ -3,8 +3,11 @@ package region
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -231,6 +234,15 @@ func TestACLReplicatedFromEarth(t *testing.T) {
 		sameTokens(t, h, name)
 	}
 	n := uint64(len(tokensIn(h, "earth")))
+	// The state shows a record before the inbox counts it stored.
+	waitFor(t, "every record counted stored", func() bool {
+		for _, s := range h.ACLReplication() {
+			if s.Stored != n+1 {
+				return false
+			}
+		}
+		return true
+	})
 	for _, s := range h.ACLReplication() {
 		// Every token once, the identity once more for its revocation.
 		if s.Refused != 0 || s.Stored != n+1 || s.Offered != n+1 {
@@ -240,15 +252,19 @@ func TestACLReplicatedFromEarth(t *testing.T) {
 
 	// A record delivered again, past the link's own dedupe, is a duplicate.
 	in := h.aclr.inboxes["mars"]
+	dups := in.duplicates.Load()
 	body, err := func() ([]byte, error) { tok, _ := tokenIn(h, "earth", ops.AccessorID); return tok.MarshalMsg(nil) }()
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
-	through, err := in.Deliver(ctx, "earth", []link.Message{{Seq: in.through + 1, Kind: KindACLToken, ID: ops.AccessorID, Body: body}})
-	if err != nil || in.duplicates.Load() != 1 {
-		t.Fatalf("redelivery: through %d, %v, %d duplicates", through, err, in.duplicates.Load())
+	in.mu.Lock()
+	next := in.through + 1
+	in.mu.Unlock()
+	through, err := in.Deliver(ctx, "earth", []link.Message{{Seq: next, Kind: KindACLToken, ID: ops.AccessorID, Body: body}})
+	if err != nil || in.duplicates.Load() != dups+1 {
+		t.Fatalf("redelivery: through %d, %v, %d duplicates, want %d", through, err, in.duplicates.Load(), dups+1)
 	}
 	st, err := h.Region("mars").StoreReplicatedToken(ctx, "earth", func() state.Token { tok, _ := tokenIn(h, "earth", ops.AccessorID); return tok }())
 	if err != nil || st != raftfsm.Duplicate {
@@ -284,4 +300,107 @@ func TestACLReplicatedFromEarth(t *testing.T) {
 	ts2 := frontServer(t, h2)
 	wantAccepted(t, submitAs(t, ts2, late.SecretID, "acl-mars-5", "mars"), "mars")
 	wantRefused(t, call(t, ts2, http.MethodGet, "/v1/shard/mars", "", api.TokenHeader, joined.Secret), "mars")
+}
+
+// TestACLRegionNamed: a host whose config names luna its ACL region sends
+// the ACL writes to luna, whose tokens reach the other three over links
+// that drop and duplicate a third of their requests and answers: each
+// region ends with exactly luna's tokens, none refused. A config naming a
+// region the mission does not have is refused naming ACLRegion.
+func TestACLRegionNamed(t *testing.T) {
+	m := example(t)
+	bad := hostConfig(t, t.TempDir(), m)
+	bad.ACLRegion = "venus"
+	if err := bad.Validate(); !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), "ACLRegion") {
+		t.Fatalf("ACLRegion venus: %v", err)
+	}
+
+	cfg := hostConfig(t, t.TempDir(), m)
+	cfg.ACLRegion = "luna"
+	var mu sync.Mutex
+	var faulty []*link.Faulty
+	cfg.ACL.Wrap = func(from, to string, next link.Transport) link.Transport {
+		if from != "luna" {
+			t.Errorf("ACL link from %s to %s: the ACL region is luna", from, to)
+		}
+		w, err := link.NewFaulty(next, link.FaultConfig{Seed: uint64(len(to)), DropRate: 0.33, DupRate: 0.33})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		faulty = append(faulty, w)
+		mu.Unlock()
+		return w
+	}
+	cfg.ACL.Link = link.Config{BackoffMin: time.Millisecond, BackoffMax: 20 * time.Millisecond, KeepAlive: 100 * time.Millisecond}
+	h := startHost(t, cfg)
+	ts := frontServer(t, h)
+
+	a := call(t, ts, http.MethodPost, "/v1/acl/bootstrap", "", api.TokenHeader, "")
+	if a.status != http.StatusOK || a.region() != "luna" {
+		t.Fatalf("bootstrap answered by %q: %d %s", a.region(), a.status, a.body)
+	}
+	var boot api.Token
+	if err := json.Unmarshal(a.body, &boot); err != nil {
+		t.Fatal(err)
+	}
+	const n = 20
+	var last string
+	for i := range n {
+		a := call(t, ts, http.MethodPost, "/v1/acl/tokens", fmt.Sprintf(`{"name":"t%02d","type":"read"}`, i), api.TokenHeader, boot.SecretID)
+		if a.status != http.StatusOK || a.region() != "luna" {
+			t.Fatalf("token %d answered by %q: %d %s", i, a.region(), a.status, a.body)
+		}
+		var tok api.Token
+		if err := json.Unmarshal(a.body, &tok); err != nil {
+			t.Fatal(err)
+		}
+		last = tok.AccessorID
+	}
+	others := []string{"earth", "mars", "helios"}
+	waitHeld(t, h, last, others...)
+	for _, name := range others {
+		waitFor(t, name+" holding luna's tokens", func() bool { return len(tokensIn(h, name)) == n+1 })
+	}
+	want := tokensIn(h, "luna")
+	for _, name := range others {
+		got := tokensIn(h, name)
+		for i := range want {
+			if got[i].AccessorID != want[i].AccessorID || got[i].SecretHash != want[i].SecretHash {
+				t.Fatalf("%s token %d: %+v, luna %+v", name, i, got[i], want[i])
+			}
+		}
+		h.Region(name).Read(func(st *state.Store) {
+			if !st.ACLBootstrapped() {
+				t.Errorf("%s is not bootstrapped", name)
+			}
+		})
+	}
+	// The state shows a token before the inbox counts it stored.
+	waitFor(t, "every record counted stored", func() bool {
+		for _, s := range h.ACLReplication() {
+			if s.Stored != n+1 {
+				return false
+			}
+		}
+		return true
+	})
+	for _, s := range h.ACLReplication() {
+		if s.Refused != 0 || s.Stored != n+1 {
+			t.Errorf("ACL link to %s: %+v", s.To, s)
+		}
+	}
+	var st link.FaultStats
+	mu.Lock()
+	for _, f := range faulty {
+		s := f.Stats()
+		st.DroppedRequests += s.DroppedRequests
+		st.DroppedAnswers += s.DroppedAnswers
+		st.Duplicates += s.Duplicates
+	}
+	mu.Unlock()
+	if st.DroppedRequests == 0 || st.DroppedAnswers == 0 || st.Duplicates == 0 {
+		t.Errorf("the faults did not happen: %+v", st)
+	}
+	t.Logf("faults: %+v", st)
 }
