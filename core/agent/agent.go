@@ -686,8 +686,9 @@ func (a *Agent) startClient(ctx, life context.Context) error {
 		err    error
 	)
 	if a.host != nil {
-		// The host's regions each hold their own identities; the agent's
-		// own clients use its process secret, valid in every region.
+		// The agent's own clients use its process secret, valid in every
+		// region at once (an identity would have to reach the client's
+		// region from the ACL region first).
 		secret = a.secret
 	} else if secret, err = a.clientIdentity(ctx, servers); err != nil {
 		return err
