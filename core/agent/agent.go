@@ -104,7 +104,7 @@ type Agent struct {
 
 	srv     *server.Server
 	// host runs every region (Config.Regions); srv is then its first
-	// region's server.
+	// ACL region's server (region.Host.ACLRegion), where tokens are made.
 	host    *region.Host
 	httpSrv *http.Server
 	ln      net.Listener
@@ -286,7 +286,7 @@ func (a *Agent) startRegions(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("agent: %w", err)
 	}
-	a.host, a.srv = host, host.Region(host.Regions()[0])
+	a.host, a.srv = host, host.Region(host.ACLRegion())
 	front, err := region.NewFront(host, a.apiConfig())
 	if err != nil {
 		return fmt.Errorf("agent: %w", err)
