@@ -102,8 +102,8 @@ type Agent struct {
 	dataDir string
 	tmpDir  bool
 
-	srv     *server.Server
-	// host runs every region (Config.Regions); srv is then its first
+	srv *server.Server
+	// host runs every region (Config.Regions); srv is then its
 	// ACL region's server (region.Host.ACLRegion), where tokens are made.
 	host    *region.Host
 	httpSrv *http.Server
