@@ -99,7 +99,16 @@ type ClientConfig struct {
 	// Region, when set, is sent as RegionHeader with every request: a
 	// region host's front (core/region) then answers from that region.
 	Region string
+	// LeaderWait is how long a call answered 503 "no leader" (refused
+	// before anything was proposed: an election is under way) is retried
+	// before the error is returned; 0 means DefaultLeaderWait, negative
+	// none.
+	LeaderWait time.Duration
 }
+
+// DefaultLeaderWait is ClientConfig.LeaderWait's default: about a few
+// elections of raft's default timeouts.
+const DefaultLeaderWait = 5 * time.Second
 
 // DefaultClientConfig reads PLANETARY_ADDR, PLANETARY_TOKEN and
 // PLANETARY_REGION.
@@ -118,6 +127,8 @@ type Client struct {
 	hc     *http.Client
 	stale  bool
 	region string
+	// leaderWait is ClientConfig.LeaderWait (0: none).
+	leaderWait time.Duration
 	// compact is set once the server answered an assignment stream in
 	// MsgpackType; result batches then use it too.
 	compact atomic.Bool
@@ -165,7 +176,15 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 			hc.Transport = t
 		}
 	}
-	return &Client{base: strings.TrimRight(cfg.Address, "/"), token: cfg.Token, hc: hc, stale: cfg.Stale, region: cfg.Region}, nil
+	wait := cfg.LeaderWait
+	switch {
+	case wait == 0:
+		wait = DefaultLeaderWait
+	case wait < 0:
+		wait = 0
+	}
+	return &Client{base: strings.TrimRight(cfg.Address, "/"), token: cfg.Token, hc: hc, stale: cfg.Stale, region: cfg.Region,
+		leaderWait: wait}, nil
 }
 
 // Address returns the base URL the client talks to.
@@ -231,19 +250,14 @@ func (c *Client) do(req *http.Request) (*http.Response, error) {
 // call sends in (JSON, when not nil) and decodes the answer into out (when
 // not nil).
 func (c *Client) call(ctx context.Context, method, path string, q url.Values, in, out any) error {
-	var body io.Reader
+	var b []byte
 	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
+		var err error
+		if b, err = json.Marshal(in); err != nil {
 			return fmt.Errorf("api: encode %s: %w", path, err)
 		}
-		body = bytes.NewReader(b)
 	}
-	req, err := c.newRequest(ctx, method, path, q, body)
-	if err != nil {
-		return err
-	}
-	resp, err := c.do(req)
+	resp, err := c.send(ctx, method, path, q, b, in != nil)
 	if err != nil {
 		return err
 	}
@@ -256,6 +270,36 @@ func (c *Client) call(ctx context.Context, method, path string, q url.Values, in
 		return fmt.Errorf("api: decode %s: %w", path, err)
 	}
 	return nil
+}
+
+// send sends one request, again while the answer is 503 "no leader" (the
+// server refused it before proposing anything: an election is under way),
+// for up to leaderWait.
+func (c *Client) send(ctx context.Context, method, path string, q url.Values, b []byte, hasBody bool) (*http.Response, error) {
+	deadline := time.Now().Add(c.leaderWait)
+	pause := 25 * time.Millisecond
+	for {
+		var body io.Reader
+		if hasBody {
+			body = bytes.NewReader(b)
+		}
+		req, err := c.newRequest(ctx, method, path, q, body)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := c.do(req)
+		var ae *Error
+		if err == nil || !errors.As(err, &ae) || ae.Status != http.StatusServiceUnavailable || ae.Message != "no leader" ||
+			time.Now().Add(pause).After(deadline) {
+			return resp, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 500*time.Millisecond)
+	}
 }
 
 func esc(s string) string { return url.PathEscape(s) }
