@@ -606,3 +606,18 @@ func endpoint[Req any](h *HTTP, b body, call func(r *http.Request, req Req) (ser
 // reason is the Meta of an owner request: the caller's reason; the
 // endpoint stamps the time and the actor.
 func reason(text string) command.Meta { return command.Meta{Reason: text} }
+
+// Authorize checks r's credential on this handler's server as a route of
+// management access (manage) or read access would: 0 and "" when it may
+// proceed, else the status and message its refusal answers. A handler
+// beside the API (a region host's front) uses it for routes of its own.
+func (h *HTTP) Authorize(r *http.Request, manage bool) (int, string) {
+	need := accessRead
+	if manage {
+		need = accessManagement
+	}
+	if _, err := h.authorize(r, need); err != nil {
+		return err.status, err.msg
+	}
+	return 0, ""
+}

@@ -100,6 +100,10 @@ func (f *Front) Default() string { return f.def }
 
 // ServeHTTP implements http.Handler.
 func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/v1/operator/links" {
+		f.links(w, r)
+		return
+	}
 	name, ok := f.named(w, r)
 	if !ok {
 		return

@@ -100,9 +100,10 @@ type Host struct {
 	shards  map[string]string // shard -> region, declared and scheduled
 	servers map[string]*server.Server
 
-	pub  *publisher     // nil for one region
-	acl  string         // the ACL region
-	aclr *aclReplicator // nil for one region
+	pub    *publisher     // nil for one region
+	acl    string         // the ACL region
+	aclr   *aclReplicator // nil for one region
+	faults *linkFaults    // the links' fault layers (faults.go)
 
 	mu      sync.Mutex
 	stopped map[string]bool
@@ -130,6 +131,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		servers: map[string]*server.Server{},
 		stopped: map[string]bool{},
 		acl:     cfg.ACLRegion,
+		faults:  newFaults(),
 	}
 	if h.acl == "" {
 		h.acl = h.order[0]
@@ -151,6 +153,10 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 			return nil, err
 		}
 	}
+	// Every link between regions runs through the host's fault layer
+	// (faults.go).
+	h.cfg.Publish.Wrap = h.wrapFaults(h.cfg.Publish.Wrap)
+	h.cfg.ACL.Wrap = h.wrapFaults(h.cfg.ACL.Wrap)
 	pub, err := startPublisher(h)
 	if err != nil {
 		_ = h.Shutdown()
