@@ -19,3 +19,9 @@ const (
 	MissionFile = "examples/mission.hcl"
 	AgentFile   = "examples/agent.hcl"
 )
+
+// PartitionDrillHCL is examples/partition-drill.hcl: the four-region fabric
+// of planetary drill partition.
+//
+//go:embed partition-drill.hcl
+var PartitionDrillHCL []byte

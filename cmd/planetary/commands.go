@@ -78,6 +78,7 @@ var commandOutput = map[string]string{
 	"docs serve":                    outOther,
 	"drill acceptance":              outOther,
 	"drill restart":                 outOther,
+	"drill partition":               outOther,
 	"run":                           outOther,
 	"report":                        outOther,
 	"bench":                         outOther,

@@ -513,10 +513,11 @@ var _ cli.Command = (*RunCommand)(nil)
 // runCommands are the mission run, report, verification and drill commands.
 func runCommands(m Meta) map[string]cli.CommandFactory {
 	return map[string]cli.CommandFactory{
-		"run":           func() (cli.Command, error) { return &RunCommand{Meta: m}, nil },
-		"report":        func() (cli.Command, error) { return &ReportCommand{Meta: m}, nil },
-		"ledger verify": func() (cli.Command, error) { return &LedgerVerifyCommand{Meta: m}, nil },
-		"drill restart": func() (cli.Command, error) { return &DrillRestartCommand{Meta: m}, nil },
+		"run":             func() (cli.Command, error) { return &RunCommand{Meta: m}, nil },
+		"report":          func() (cli.Command, error) { return &ReportCommand{Meta: m}, nil },
+		"ledger verify":   func() (cli.Command, error) { return &LedgerVerifyCommand{Meta: m}, nil },
+		"drill restart":   func() (cli.Command, error) { return &DrillRestartCommand{Meta: m}, nil },
+		"drill partition": func() (cli.Command, error) { return &DrillPartitionCommand{Meta: m}, nil },
 	}
 }
 

@@ -26,6 +26,8 @@ type Child struct {
 	DataDir string
 	// LogDir receives agent-<n>.log for each start (default DataDir).
 	LogDir string
+	// Args are more agent flags (e.g. -regions).
+	Args []string
 
 	httpAddr string
 	bindAddr string
@@ -72,6 +74,7 @@ func (c *Child) Start(ctx context.Context) (*api.Client, error) {
 	if c.Config != "" {
 		args = append(args, "-config", c.Config)
 	}
+	args = append(args, c.Args...)
 	cmd := exec.Command(c.Binary, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Env = append(os.Environ(), "PLANETARY_TOKEN=")

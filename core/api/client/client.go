@@ -816,3 +816,37 @@ func get[T any](ctx context.Context, c *Client, path string) (T, error) {
 	var out T
 	return out, c.call(ctx, http.MethodGet, path, nil, nil, &out)
 }
+
+// LinkFault is one ordered pair of regions' injected faults on a region
+// host (GET and POST /v1/operator/links).
+type LinkFault struct {
+	From        string `json:"from"`
+	To          string `json:"to"`
+	LatencyNs   int64  `json:"latency_ns"`
+	Partitioned bool   `json:"partitioned"`
+}
+
+// LinkFaultRequest sets one pair: Latency as "2s" ("" for none).
+type LinkFaultRequest struct {
+	From        string `json:"from"`
+	To          string `json:"to"`
+	Latency     string `json:"latency,omitempty"`
+	Partitioned bool   `json:"partitioned"`
+}
+
+// SetLinkFault sets the latency and cut of the links from one region of a
+// region host to another, and answers every pair's state.
+func (c *Client) SetLinkFault(ctx context.Context, r LinkFaultRequest) ([]LinkFault, error) {
+	var out []LinkFault
+	return out, c.call(ctx, http.MethodPost, "/v1/operator/links", nil, r, &out)
+}
+
+// LinkFaults lists every ordered pair of regions' faults on a region host.
+func (c *Client) LinkFaults(ctx context.Context) ([]LinkFault, error) {
+	return get[[]LinkFault](ctx, c, "/v1/operator/links")
+}
+
+// WithRegion returns a copy of c whose requests name region (RegionHeader).
+func (c *Client) WithRegion(region string) *Client {
+	return &Client{base: c.base, token: c.token, hc: c.hc, stale: c.stale, region: region, leaderWait: c.leaderWait}
+}
