@@ -52,7 +52,9 @@ Options:
 `)
 }
 
-func (c *DrillPartitionCommand) Synopsis() string { return "Cut a region off mid-run and check sovereignty" }
+func (c *DrillPartitionCommand) Synopsis() string {
+	return "Cut a region off mid-run and check sovereignty"
+}
 
 func (c *DrillPartitionCommand) Run(args []string) int {
 	fs := c.FlagSet("drill partition", false)
