@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/planetary/planetary/core/ownercmd"
 	"github.com/planetary/planetary/website"
 )
 
@@ -42,6 +43,14 @@ func apiRoutes(t *testing.T) []string {
 				seen[m[1]] = true
 				out = append(out, m[1])
 			}
+		}
+	}
+	// The described owner commands register their routes from their
+	// registry rows.
+	for _, s := range ownercmd.All() {
+		if r := ownercmd.Route(s); !seen[r] {
+			seen[r] = true
+			out = append(out, r)
 		}
 	}
 	sort.Strings(out)

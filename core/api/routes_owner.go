@@ -9,7 +9,7 @@ import (
 )
 
 // ownerRoutes registers a route per described owner command
-// (core/ownercmd): POST /v1/<noun>/{arg}/<verb>, whose JSON body holds the
+// (core/ownercmd): POST /v1/<noun>/{<arg>}/<verb>, whose JSON body holds the
 // command's params by name and the reason.
 func (h *HTTP) ownerRoutes() {
 	for _, s := range ownercmd.All() {
@@ -23,7 +23,7 @@ func (h *HTTP) described(s ownercmd.Spec) handlerFunc {
 		if err != nil {
 			return nil, decodeError(err, "")
 		}
-		c, err := ownercmd.Decode(s, r.PathValue("arg"), body)
+		c, err := ownercmd.Decode(s, r.PathValue(s.Arg().Name), body)
 		var fe *ownercmd.FieldError
 		if errors.As(err, &fe) {
 			return nil, badRequest(fe.Field, "%s", fe.Msg)

@@ -39,9 +39,9 @@ func Lookup(name string) (Spec, bool) {
 // Words are the CLI words of a described command: "node drain".
 func Words(s Spec) string { return s.Noun() + " " + s.Verb() }
 
-// Route is the command's HTTP route pattern, e.g.
-// "POST /v1/node/{arg}/drain".
-func Route(s Spec) string { return "POST /v1/" + s.Noun() + "/{arg}/" + s.Verb() }
+// Route is the command's HTTP route pattern, its path segment named as its
+// positional param, e.g. "POST /v1/node/{node}/drain".
+func Route(s Spec) string { return "POST /v1/" + s.Noun() + "/{" + s.Arg().Name + "}/" + s.Verb() }
 
 // Path is the request path of the command on arg.
 func Path(s Spec, arg string) string {

@@ -11,7 +11,7 @@ import (
 // Described owner commands. A command whose registry row is .described
 // declares its arguments on its struct, one `param:"name,kind[,arg]"` tag
 // (and a `help:"..."` text) per argument, and everything around it is
-// derived from the row: the HTTP route (POST /v1/<noun>/{arg}/<verb>), the
+// derived from the row: the HTTP route (POST /v1/<noun>/{<arg>}/<verb>), the
 // CLI command (planetary <noun> <verb> [flags] <arg>), the owner-schedule
 // action and its reference, and the owner-command ledger's replayable line.
 // A new owner command of this shape touches its struct, its row, its
