@@ -82,6 +82,9 @@ func (c *txn) assign(a command.Assignment, at int64) Outcome {
 	if j == nil {
 		return rejected(a.JobID, "unknown job")
 	}
+	if h := c.s.HandOffOf(j.Seq); h != "" {
+		return rejected(a.JobID, "job is in hand-off %s", h)
+	}
 	if j.State != state.JobQueued {
 		if (j.State == state.JobAssigned || j.State == state.JobRunning) && j.Attempt == a.Attempt && j.Node == a.Node {
 			return dup(a.JobID, "already assigned")
@@ -276,6 +279,8 @@ func applySpillBatch(c *txn, body []byte) *Response {
 		switch {
 		case j == nil:
 			out = append(out, rejected(sp.JobID, "unknown job"))
+		case c.s.HandOffOf(j.Seq) != "":
+			out = append(out, rejected(j.ID, "job is in hand-off %s", c.s.HandOffOf(j.Seq)))
 		case j.State != state.JobQueued:
 			out = append(out, rejected(j.ID, "job is %s", j.State))
 		case j.Shard != sp.From:
@@ -306,6 +311,8 @@ func applyParkBatch(c *txn, body []byte) *Response {
 			out = append(out, rejected(p.JobID, "stale: the topology changed after the decision"))
 		case j.State == state.JobParked:
 			out = append(out, dup(j.ID, "job is parked"))
+		case c.s.HandOffOf(j.Seq) != "":
+			out = append(out, rejected(j.ID, "job is in hand-off %s", c.s.HandOffOf(j.Seq)))
 		case j.State != state.JobQueued:
 			out = append(out, rejected(j.ID, "job is %s", j.State))
 		default:
@@ -325,7 +332,9 @@ func (c *txn) locate(ids []string, loc *command.Locator) ([]*state.Job, []Outcom
 	var jobs []*state.Job
 	var missing []Outcome
 	for _, id := range ids {
-		if j := c.s.Job(id); j != nil {
+		if j := c.s.Job(id); j != nil && c.s.HandOffOf(j.Seq) != "" {
+			missing = append(missing, rejected(id, "job is in hand-off %s", c.s.HandOffOf(j.Seq)))
+		} else if j != nil {
 			jobs = append(jobs, j)
 		} else {
 			missing = append(missing, rejected(id, "unknown job"))

@@ -431,6 +431,11 @@ func applyShardDeregister(c *txn, body []byte) *Response {
 	if c.s.Shard(m.Name) == nil {
 		return &Response{Err: errorf(ErrUnknownShard, "%s", m.Name)}
 	}
+	for _, h := range c.s.OpenHandOffs("") {
+		if h.FromShard == m.Name {
+			return &Response{Err: errorf(ErrShardNotEmpty, "%s has job %s in hand-off %s to region %s", m.Name, h.Job.ID, h.ID, h.ToRegion)}
+		}
+	}
 	jobs := shardJobs(c.s, m.Name)
 	if !m.Cancel {
 		if m.SpillTo == "" && len(jobs) > 0 {

@@ -196,6 +196,9 @@ var handlers = map[command.MessageType]handler{
 	command.ClientJoinType:          applyClientJoin,
 	command.ClientRevokeType:        applyClientRevoke,
 	command.RegionCheckpointType:    applyRegionCheckpoint,
+	command.HandOffBeginType:        applyHandOffBegin,
+	command.HandOffAcceptType:       applyHandOffAccept,
+	command.HandOffCloseType:        applyHandOffClose,
 }
 
 // Read runs fn under the read lock. fn must not retain s or call its write

@@ -18,6 +18,7 @@ const (
 	InvChain         = "chain"
 	InvSettled       = "settled"
 	InvSums          = "sums"
+	InvHandOffs      = "hand-offs"
 )
 
 // Invariant is the result of one check.
@@ -142,14 +143,14 @@ func CheckInvariants(s *state.Store) []Invariant {
 		check(InvJobsConserved, false, "%s", badState)
 	case gcSum != gc.Jobs:
 		check(InvJobsConserved, false, "collected counts sum to %d, %d jobs collected", gcSum, gc.Jobs)
-	case int64(s.LiveJobs())+gc.Jobs != int64(s.NumJobs()):
-		check(InvJobsConserved, false, "%d live and %d collected jobs, %d submitted", s.LiveJobs(), gc.Jobs, s.NumJobs())
-	case sum != int64(s.NumJobs()):
-		check(InvJobsConserved, false, "global counts sum to %d, %d jobs", sum, s.NumJobs())
+	case int64(s.LiveJobs())+gc.Jobs+s.HandedOut() != int64(s.NumJobs()):
+		check(InvJobsConserved, false, "%d live, %d collected and %d handed-out jobs, %d submitted", s.LiveJobs(), gc.Jobs, s.HandedOut(), s.NumJobs())
+	case sum != int64(s.NumJobs())-s.HandedOut():
+		check(InvJobsConserved, false, "global counts sum to %d, %d jobs (%d handed out)", sum, int64(s.NumJobs())-s.HandedOut(), s.HandedOut())
 	case g.N != byState.N:
 		check(InvJobsConserved, false, "global counts %v, jobs by state %v", g.N, byState.N)
-	case int64(queued) != live.N[state.JobQueued]:
-		check(InvJobsConserved, false, "queues hold %d jobs, %d queued", queued, live.N[state.JobQueued])
+	case int64(queued+s.InFlight()) != live.N[state.JobQueued]:
+		check(InvJobsConserved, false, "queues hold %d jobs and open hand-offs %d, %d queued", queued, s.InFlight(), live.N[state.JobQueued])
 	case int64(s.ParkedLen()) != live.N[state.JobParked]:
 		check(InvJobsConserved, false, "parked set holds %d jobs, %d parked", s.ParkedLen(), live.N[state.JobParked])
 	case int64(inActive) != live.N[state.JobAssigned]+live.N[state.JobRunning]:
@@ -251,7 +252,15 @@ func CheckInvariants(s *state.Store) []Invariant {
 		o.add(&flv, f.ValueMu, "the flows' values", "")
 		o.table("flow "+f.From+"->"+f.To, "value", f.ValueMu)
 	}
-	check(InvFlows, fl == hops, "flows move %d jobs, jobs hopped %d times", fl, hops)
+	// A job handed out took its hops (and the one across, a flow here)
+	// with it; one handed in brought its hops, flows of another region.
+	check(InvFlows, fl+s.HandInHops() == hops+s.HandOffHops(), "flows move %d jobs and %d hops came in by hand-off, jobs hopped %d times and %d hops left by hand-off",
+		fl, s.HandInHops(), hops, s.HandOffHops())
+
+	// hand-offs: every open hand-off holds a live queued job of its
+	// shard, and the hand-off lines are the sums of the records.
+	msg = checkHandOffs(s)
+	check(InvHandOffs, msg == "", "%s", msg)
 
 	// sums: no ledger sum passed int64. The tables above compare equal
 	// even when both sides wrapped the same way, so every sum was
@@ -325,4 +334,84 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// checkHandOffs recomputes the hand-off tables from their records and the
+// jobs: "" when they agree, else what differs.
+func checkHandOffs(s *state.Store) string {
+	lines := map[string]*state.HandOffLine{}
+	line := func(r string) *state.HandOffLine {
+		l := lines[r]
+		if l == nil {
+			l = &state.HandOffLine{Region: r}
+			lines[r] = l
+		}
+		return l
+	}
+	var outJobs, outHops, inHops int64
+	open := 0
+	for _, h := range s.HandOffs() {
+		l := line(h.ToRegion)
+		switch h.State {
+		case state.HandOffOpen:
+			open++
+			j := s.JobBySeq(h.Seq)
+			switch {
+			case j == nil:
+				return fmt.Sprintf("hand-off %s holds job seq %d, which has no record", h.ID, h.Seq)
+			case j.ID != h.Job.ID || j.State != state.JobQueued || j.Shard != h.FromShard || j.ValueMu != h.Job.ValueMu:
+				return fmt.Sprintf("hand-off %s holds job %s of shard %s, the record is job %s %s in shard %s", h.ID, h.Job.ID, h.FromShard, j.ID, j.State, j.Shard)
+			case s.HandOffOf(h.Seq) != h.ID:
+				return fmt.Sprintf("hand-off %s is open, job %s is held by %q", h.ID, j.ID, s.HandOffOf(h.Seq))
+			}
+			l.OpenJobs++
+			l.OpenValueMu += h.Job.ValueMu
+		case state.HandOffAccepted:
+			if s.JobBySeq(h.Seq) != nil {
+				return fmt.Sprintf("hand-off %s was accepted, job seq %d still has a record", h.ID, h.Seq)
+			}
+			l.OutJobs++
+			l.OutValueMu += h.Job.ValueMu
+			outJobs++
+			outHops += int64(h.Job.Hops) + 1
+		case state.HandOffReturned:
+		default:
+			return fmt.Sprintf("hand-off %s in state %d", h.ID, h.State)
+		}
+	}
+	for _, h := range s.HandIns() {
+		if !h.Accepted {
+			continue
+		}
+		l := line(h.FromRegion)
+		l.InJobs++
+		l.InValueMu += h.ValueMu
+		inHops += int64(h.Hops)
+	}
+	switch {
+	case open != s.InFlight():
+		return fmt.Sprintf("%d hand-offs open, %d jobs held", open, s.InFlight())
+	case outJobs != s.HandedOut() || outHops != s.HandOffHops() || inHops != s.HandInHops():
+		return fmt.Sprintf("records say %d jobs out (%d hops), %d hops in; tables %d (%d), %d", outJobs, outHops, inHops, s.HandedOut(), s.HandOffHops(), s.HandInHops())
+	}
+	have := s.HandOffLines()
+	for _, l := range have {
+		want := state.HandOffLine{Region: l.Region}
+		if w := lines[l.Region]; w != nil {
+			want = *w
+		}
+		if l != want {
+			return fmt.Sprintf("hand-off line of region %s is %+v, the records say %+v", l.Region, l, want)
+		}
+	}
+	for r := range lines {
+		found := false
+		for _, l := range have {
+			found = found || l.Region == r
+		}
+		if !found {
+			return fmt.Sprintf("no hand-off line for region %s", r)
+		}
+	}
+	return ""
 }

@@ -161,7 +161,32 @@ func goldenCases() []goldenCase {
 			Nodes: []state.Node{drainingNode()}}},
 		{"node-register.2", NodeRegisterType, &NodeRegister{Meta: meta("client:client-eu"), Node: drainingNode()}},
 		{"node-update.2", NodeUpdateType, &NodeUpdate{Meta: meta("7c1f0a4e"), ID: "eu-gpu-1", Fields: []string{"capacity"}, Node: drainingNode()}},
+		// Format version 4: cross-region hand-offs, and the hand-off lines
+		// of a region checkpoint.
+		{"handoff-begin.1", HandOffBeginType, &HandOffBegin{Meta: meta("region-host"), FromRegion: "mars", ToRegion: "earth",
+			ToShard: "earth", IDs: []string{"job-000007", "job-000008"}}},
+		{"handoff-accept.1", HandOffAcceptType, &HandOffAccept{Meta: meta("region:mars"), HandOff: sampleHandOff()}},
+		{"handoff-close.1", HandOffCloseType, &HandOffClose{Meta: meta("region:earth"), ID: "mars.7", Accepted: true, Reason: "queue of shard earth full (10 of 10)"}},
+		{"region-checkpoint.2", RegionCheckpointType, &RegionCheckpoint{Meta: meta("region:mars"), Checkpoint: state.RegionCheckpoint{
+			Region: "mars", RaftIndex: 9_100,
+			Totals: state.RegionTotals{Counts: state.Counts{N: [state.NumJobStates]int64{0, 1, 2, 3, 4, 5, 6, 7},
+				ValueMu: [state.NumJobStates]int64{0, 1_000_000, 2_000_000, 3_000_000, 4_000_000, 5_000_000, 6_000_000, 7_000_000}},
+				ValueMu: 28_000_000, PaidMu: 4_100_000,
+				HandOffs: []state.HandOffLine{{Region: "earth", OpenJobs: 2, OpenValueMu: 18_000_000, OutJobs: 5, OutValueMu: 45_000_000,
+					InJobs: 1, InValueMu: 9_000_000}}},
+			Payments:   state.RegionPayments{Count: 3, AmountMu: 4_100_000},
+			EventCount: 340, ChainHead: state.ChainHead{Seq: 340, Hash: [32]byte{0xca, 0xfe, 31: 8}}, MissionTimeNs: t0 + 95_000_000_000,
+		}}},
 	}
+}
+
+// sampleHandOff is an open hand-off with every field set.
+func sampleHandOff() state.HandOff {
+	return state.HandOff{ID: "mars.7", FromRegion: "mars", FromShard: "mars", ToRegion: "earth", ToShard: "earth", Seq: 42,
+		Job: state.HandOffJob{ID: "job-000007", Key: "run-1/000007", Home: "mars", Capabilities: []string{"gpu"}, Priority: 5,
+			ValueMu: 9_000_000, MaxPriceMu: 4_000_000, Kind: "sim", Payload: []byte(`{"ms":20}`), Submitter: "7c1f0a4e",
+			Units: []state.Quantity{{Unit: "gpu_second", Micro: 30_000_000}}, MaxAttempts: 3, Attempt: 1, Hops: 2, SubmittedAt: t0},
+		State: state.HandOffReturned, Reason: "queue of shard earth full (10 of 10)", BegunAt: t0 + 1_000, ClosedAt: t0 + 2_000}
 }
 
 // TestGoldenCommands decodes every fixture and compares it with the value it

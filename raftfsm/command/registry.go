@@ -36,6 +36,9 @@ const (
 	ClientRevokeType        MessageType = 29
 	NodeDrainType           MessageType = 30
 	RegionCheckpointType    MessageType = 31
+	HandOffBeginType        MessageType = 32
+	HandOffAcceptType       MessageType = 33
+	HandOffCloseType        MessageType = 34
 )
 
 // Command is a replicated command struct: every row of the registry builds
@@ -93,7 +96,9 @@ type Spec struct {
 //	1: every command type up to JobGC (27).
 //	2: client identities: ClientJoin (28), ClientRevoke (29).
 //	3: NodeDrain (30); regional sovereignty: RegionCheckpoint (31).
-const FormatVersion uint16 = 3
+//	4: cross-region hand-offs: HandOffBegin (32), HandOffAccept (33),
+//	   HandOffClose (34).
+const FormatVersion uint16 = 4
 
 // VersionOf is the format version of command type t: its row's Version, or
 // 0 when this build has no row for t (a type of a version it does not
@@ -234,6 +239,9 @@ func registry() []Spec {
 			drain began is requeued on its shard; -force requeues it now. The node
 			stays out of placement until -disable ends the drain.`),
 		row[RegionCheckpoint](RegionCheckpointType, "region.checkpoint").since(3),
+		row[HandOffBegin](HandOffBeginType, "handoff.begin").since(4),
+		row[HandOffAccept](HandOffAcceptType, "handoff.accept").since(4),
+		row[HandOffClose](HandOffCloseType, "handoff.close").since(4),
 	}
 }
 

@@ -363,3 +363,39 @@ type RegionCheckpoint struct {
 	Meta       Meta                   `msg:"Meta"`
 	Checkpoint state.RegionCheckpoint `msg:"Checkpoint"`
 }
+
+// HandOffBegin starts hand-offs of queued jobs of this region (FromRegion)
+// to shard ToShard of region ToRegion: each job leaves placement into an
+// open hand-off record (state.HandOff) whose id the FSM gives, the next
+// free of the region (FromRegion.N). Proposed by the region host, not an
+// owner. A job that is not queued, or already in a hand-off, is rejected
+// alone.
+type HandOffBegin struct {
+	Meta       Meta     `msg:"Meta"`
+	FromRegion string   `msg:"FromRegion"`
+	ToRegion   string   `msg:"ToRegion"`
+	ToShard    string   `msg:"ToShard"`
+	IDs        []string `msg:"IDs"`
+}
+
+// HandOffAccept delivers a hand-off to its target region: the job is
+// created in HandOff.ToShard's queue, or refused with a reason (unknown
+// shard, queue full, the job id taken). Either outcome is recorded under
+// the hand-off id (state.HandIn), so a second delivery is a duplicate that
+// answers the stored outcome, never a second job.
+type HandOffAccept struct {
+	Meta    Meta          `msg:"Meta"`
+	HandOff state.HandOff `msg:"HandOff"`
+}
+
+// HandOffClose closes an open hand-off at its source region with the
+// target's outcome: Accepted, the job leaves this region's books (a flow
+// from its shard to the target shard); else it is returned, queued here
+// again, with the target's Reason. Closing a closed hand-off again with the
+// same outcome is a duplicate.
+type HandOffClose struct {
+	Meta     Meta   `msg:"Meta"`
+	ID       string `msg:"ID"`
+	Accepted bool   `msg:"Accepted"`
+	Reason   string `msg:"Reason"`
+}

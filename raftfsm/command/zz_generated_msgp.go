@@ -1749,6 +1749,570 @@ func (z *CompleteBatch) Msgsize() (s int) {
 }
 
 // DecodeMsg implements msgp.Decodable
+func (z *HandOffAccept) DecodeMsg(dc *msgp.Reader) (err error) {
+	var field []byte
+	_ = field
+	var zb0001 uint32
+	zb0001, err = dc.ReadMapHeader()
+	if err != nil {
+		err = msgp.WrapError(err)
+		return
+	}
+	for zb0001 > 0 {
+		zb0001--
+		field, err = dc.ReadMapKeyPtr()
+		if err != nil {
+			err = msgp.WrapError(err)
+			return
+		}
+		switch msgp.UnsafeString(field) {
+		case "Meta":
+			err = z.Meta.DecodeMsg(dc)
+			if err != nil {
+				err = msgp.WrapError(err, "Meta")
+				return
+			}
+		case "HandOff":
+			err = z.HandOff.DecodeMsg(dc)
+			if err != nil {
+				err = msgp.WrapError(err, "HandOff")
+				return
+			}
+		default:
+			err = dc.Skip()
+			if err != nil {
+				err = msgp.WrapError(err)
+				return
+			}
+		}
+	}
+	return
+}
+
+// EncodeMsg implements msgp.Encodable
+func (z *HandOffAccept) EncodeMsg(en *msgp.Writer) (err error) {
+	// map header, size 2
+	// write "Meta"
+	err = en.Append(0x82, 0xa4, 0x4d, 0x65, 0x74, 0x61)
+	if err != nil {
+		return
+	}
+	err = z.Meta.EncodeMsg(en)
+	if err != nil {
+		err = msgp.WrapError(err, "Meta")
+		return
+	}
+	// write "HandOff"
+	err = en.Append(0xa7, 0x48, 0x61, 0x6e, 0x64, 0x4f, 0x66, 0x66)
+	if err != nil {
+		return
+	}
+	err = z.HandOff.EncodeMsg(en)
+	if err != nil {
+		err = msgp.WrapError(err, "HandOff")
+		return
+	}
+	return
+}
+
+// MarshalMsg implements msgp.Marshaler
+func (z *HandOffAccept) MarshalMsg(b []byte) (o []byte, err error) {
+	o = msgp.Require(b, z.Msgsize())
+	// map header, size 2
+	// string "Meta"
+	o = append(o, 0x82, 0xa4, 0x4d, 0x65, 0x74, 0x61)
+	o, err = z.Meta.MarshalMsg(o)
+	if err != nil {
+		err = msgp.WrapError(err, "Meta")
+		return
+	}
+	// string "HandOff"
+	o = append(o, 0xa7, 0x48, 0x61, 0x6e, 0x64, 0x4f, 0x66, 0x66)
+	o, err = z.HandOff.MarshalMsg(o)
+	if err != nil {
+		err = msgp.WrapError(err, "HandOff")
+		return
+	}
+	return
+}
+
+// UnmarshalMsg implements msgp.Unmarshaler
+func (z *HandOffAccept) UnmarshalMsg(bts []byte) (o []byte, err error) {
+	var field []byte
+	_ = field
+	var zb0001 uint32
+	zb0001, bts, err = msgp.ReadMapHeaderBytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err)
+		return
+	}
+	for zb0001 > 0 {
+		zb0001--
+		field, bts, err = msgp.ReadMapKeyZC(bts)
+		if err != nil {
+			err = msgp.WrapError(err)
+			return
+		}
+		switch msgp.UnsafeString(field) {
+		case "Meta":
+			bts, err = z.Meta.UnmarshalMsg(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Meta")
+				return
+			}
+		case "HandOff":
+			bts, err = z.HandOff.UnmarshalMsg(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "HandOff")
+				return
+			}
+		default:
+			bts, err = msgp.Skip(bts)
+			if err != nil {
+				err = msgp.WrapError(err)
+				return
+			}
+		}
+	}
+	o = bts
+	return
+}
+
+// Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
+func (z *HandOffAccept) Msgsize() (s int) {
+	s = 1 + 5 + z.Meta.Msgsize() + 8 + z.HandOff.Msgsize()
+	return
+}
+
+// DecodeMsg implements msgp.Decodable
+func (z *HandOffBegin) DecodeMsg(dc *msgp.Reader) (err error) {
+	var field []byte
+	_ = field
+	var zb0001 uint32
+	zb0001, err = dc.ReadMapHeader()
+	if err != nil {
+		err = msgp.WrapError(err)
+		return
+	}
+	for zb0001 > 0 {
+		zb0001--
+		field, err = dc.ReadMapKeyPtr()
+		if err != nil {
+			err = msgp.WrapError(err)
+			return
+		}
+		switch msgp.UnsafeString(field) {
+		case "Meta":
+			err = z.Meta.DecodeMsg(dc)
+			if err != nil {
+				err = msgp.WrapError(err, "Meta")
+				return
+			}
+		case "FromRegion":
+			z.FromRegion, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "FromRegion")
+				return
+			}
+		case "ToRegion":
+			z.ToRegion, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "ToRegion")
+				return
+			}
+		case "ToShard":
+			z.ToShard, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "ToShard")
+				return
+			}
+		case "IDs":
+			var zb0002 uint32
+			zb0002, err = dc.ReadArrayHeader()
+			if err != nil {
+				err = msgp.WrapError(err, "IDs")
+				return
+			}
+			if cap(z.IDs) >= int(zb0002) {
+				z.IDs = (z.IDs)[:zb0002]
+			} else {
+				z.IDs = make([]string, zb0002)
+			}
+			for za0001 := range z.IDs {
+				z.IDs[za0001], err = dc.ReadString()
+				if err != nil {
+					err = msgp.WrapError(err, "IDs", za0001)
+					return
+				}
+			}
+		default:
+			err = dc.Skip()
+			if err != nil {
+				err = msgp.WrapError(err)
+				return
+			}
+		}
+	}
+	return
+}
+
+// EncodeMsg implements msgp.Encodable
+func (z *HandOffBegin) EncodeMsg(en *msgp.Writer) (err error) {
+	// map header, size 5
+	// write "Meta"
+	err = en.Append(0x85, 0xa4, 0x4d, 0x65, 0x74, 0x61)
+	if err != nil {
+		return
+	}
+	err = z.Meta.EncodeMsg(en)
+	if err != nil {
+		err = msgp.WrapError(err, "Meta")
+		return
+	}
+	// write "FromRegion"
+	err = en.Append(0xaa, 0x46, 0x72, 0x6f, 0x6d, 0x52, 0x65, 0x67, 0x69, 0x6f, 0x6e)
+	if err != nil {
+		return
+	}
+	err = en.WriteString(z.FromRegion)
+	if err != nil {
+		err = msgp.WrapError(err, "FromRegion")
+		return
+	}
+	// write "ToRegion"
+	err = en.Append(0xa8, 0x54, 0x6f, 0x52, 0x65, 0x67, 0x69, 0x6f, 0x6e)
+	if err != nil {
+		return
+	}
+	err = en.WriteString(z.ToRegion)
+	if err != nil {
+		err = msgp.WrapError(err, "ToRegion")
+		return
+	}
+	// write "ToShard"
+	err = en.Append(0xa7, 0x54, 0x6f, 0x53, 0x68, 0x61, 0x72, 0x64)
+	if err != nil {
+		return
+	}
+	err = en.WriteString(z.ToShard)
+	if err != nil {
+		err = msgp.WrapError(err, "ToShard")
+		return
+	}
+	// write "IDs"
+	err = en.Append(0xa3, 0x49, 0x44, 0x73)
+	if err != nil {
+		return
+	}
+	err = en.WriteArrayHeader(uint32(len(z.IDs)))
+	if err != nil {
+		err = msgp.WrapError(err, "IDs")
+		return
+	}
+	for za0001 := range z.IDs {
+		err = en.WriteString(z.IDs[za0001])
+		if err != nil {
+			err = msgp.WrapError(err, "IDs", za0001)
+			return
+		}
+	}
+	return
+}
+
+// MarshalMsg implements msgp.Marshaler
+func (z *HandOffBegin) MarshalMsg(b []byte) (o []byte, err error) {
+	o = msgp.Require(b, z.Msgsize())
+	// map header, size 5
+	// string "Meta"
+	o = append(o, 0x85, 0xa4, 0x4d, 0x65, 0x74, 0x61)
+	o, err = z.Meta.MarshalMsg(o)
+	if err != nil {
+		err = msgp.WrapError(err, "Meta")
+		return
+	}
+	// string "FromRegion"
+	o = append(o, 0xaa, 0x46, 0x72, 0x6f, 0x6d, 0x52, 0x65, 0x67, 0x69, 0x6f, 0x6e)
+	o = msgp.AppendString(o, z.FromRegion)
+	// string "ToRegion"
+	o = append(o, 0xa8, 0x54, 0x6f, 0x52, 0x65, 0x67, 0x69, 0x6f, 0x6e)
+	o = msgp.AppendString(o, z.ToRegion)
+	// string "ToShard"
+	o = append(o, 0xa7, 0x54, 0x6f, 0x53, 0x68, 0x61, 0x72, 0x64)
+	o = msgp.AppendString(o, z.ToShard)
+	// string "IDs"
+	o = append(o, 0xa3, 0x49, 0x44, 0x73)
+	o = msgp.AppendArrayHeader(o, uint32(len(z.IDs)))
+	for za0001 := range z.IDs {
+		o = msgp.AppendString(o, z.IDs[za0001])
+	}
+	return
+}
+
+// UnmarshalMsg implements msgp.Unmarshaler
+func (z *HandOffBegin) UnmarshalMsg(bts []byte) (o []byte, err error) {
+	var field []byte
+	_ = field
+	var zb0001 uint32
+	zb0001, bts, err = msgp.ReadMapHeaderBytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err)
+		return
+	}
+	for zb0001 > 0 {
+		zb0001--
+		field, bts, err = msgp.ReadMapKeyZC(bts)
+		if err != nil {
+			err = msgp.WrapError(err)
+			return
+		}
+		switch msgp.UnsafeString(field) {
+		case "Meta":
+			bts, err = z.Meta.UnmarshalMsg(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Meta")
+				return
+			}
+		case "FromRegion":
+			z.FromRegion, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "FromRegion")
+				return
+			}
+		case "ToRegion":
+			z.ToRegion, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "ToRegion")
+				return
+			}
+		case "ToShard":
+			z.ToShard, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "ToShard")
+				return
+			}
+		case "IDs":
+			var zb0002 uint32
+			zb0002, bts, err = msgp.ReadArrayHeaderBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "IDs")
+				return
+			}
+			if cap(z.IDs) >= int(zb0002) {
+				z.IDs = (z.IDs)[:zb0002]
+			} else {
+				z.IDs = make([]string, zb0002)
+			}
+			for za0001 := range z.IDs {
+				z.IDs[za0001], bts, err = msgp.ReadStringBytes(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "IDs", za0001)
+					return
+				}
+			}
+		default:
+			bts, err = msgp.Skip(bts)
+			if err != nil {
+				err = msgp.WrapError(err)
+				return
+			}
+		}
+	}
+	o = bts
+	return
+}
+
+// Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
+func (z *HandOffBegin) Msgsize() (s int) {
+	s = 1 + 5 + z.Meta.Msgsize() + 11 + msgp.StringPrefixSize + len(z.FromRegion) + 9 + msgp.StringPrefixSize + len(z.ToRegion) + 8 + msgp.StringPrefixSize + len(z.ToShard) + 4 + msgp.ArrayHeaderSize
+	for za0001 := range z.IDs {
+		s += msgp.StringPrefixSize + len(z.IDs[za0001])
+	}
+	return
+}
+
+// DecodeMsg implements msgp.Decodable
+func (z *HandOffClose) DecodeMsg(dc *msgp.Reader) (err error) {
+	var field []byte
+	_ = field
+	var zb0001 uint32
+	zb0001, err = dc.ReadMapHeader()
+	if err != nil {
+		err = msgp.WrapError(err)
+		return
+	}
+	for zb0001 > 0 {
+		zb0001--
+		field, err = dc.ReadMapKeyPtr()
+		if err != nil {
+			err = msgp.WrapError(err)
+			return
+		}
+		switch msgp.UnsafeString(field) {
+		case "Meta":
+			err = z.Meta.DecodeMsg(dc)
+			if err != nil {
+				err = msgp.WrapError(err, "Meta")
+				return
+			}
+		case "ID":
+			z.ID, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "ID")
+				return
+			}
+		case "Accepted":
+			z.Accepted, err = dc.ReadBool()
+			if err != nil {
+				err = msgp.WrapError(err, "Accepted")
+				return
+			}
+		case "Reason":
+			z.Reason, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "Reason")
+				return
+			}
+		default:
+			err = dc.Skip()
+			if err != nil {
+				err = msgp.WrapError(err)
+				return
+			}
+		}
+	}
+	return
+}
+
+// EncodeMsg implements msgp.Encodable
+func (z *HandOffClose) EncodeMsg(en *msgp.Writer) (err error) {
+	// map header, size 4
+	// write "Meta"
+	err = en.Append(0x84, 0xa4, 0x4d, 0x65, 0x74, 0x61)
+	if err != nil {
+		return
+	}
+	err = z.Meta.EncodeMsg(en)
+	if err != nil {
+		err = msgp.WrapError(err, "Meta")
+		return
+	}
+	// write "ID"
+	err = en.Append(0xa2, 0x49, 0x44)
+	if err != nil {
+		return
+	}
+	err = en.WriteString(z.ID)
+	if err != nil {
+		err = msgp.WrapError(err, "ID")
+		return
+	}
+	// write "Accepted"
+	err = en.Append(0xa8, 0x41, 0x63, 0x63, 0x65, 0x70, 0x74, 0x65, 0x64)
+	if err != nil {
+		return
+	}
+	err = en.WriteBool(z.Accepted)
+	if err != nil {
+		err = msgp.WrapError(err, "Accepted")
+		return
+	}
+	// write "Reason"
+	err = en.Append(0xa6, 0x52, 0x65, 0x61, 0x73, 0x6f, 0x6e)
+	if err != nil {
+		return
+	}
+	err = en.WriteString(z.Reason)
+	if err != nil {
+		err = msgp.WrapError(err, "Reason")
+		return
+	}
+	return
+}
+
+// MarshalMsg implements msgp.Marshaler
+func (z *HandOffClose) MarshalMsg(b []byte) (o []byte, err error) {
+	o = msgp.Require(b, z.Msgsize())
+	// map header, size 4
+	// string "Meta"
+	o = append(o, 0x84, 0xa4, 0x4d, 0x65, 0x74, 0x61)
+	o, err = z.Meta.MarshalMsg(o)
+	if err != nil {
+		err = msgp.WrapError(err, "Meta")
+		return
+	}
+	// string "ID"
+	o = append(o, 0xa2, 0x49, 0x44)
+	o = msgp.AppendString(o, z.ID)
+	// string "Accepted"
+	o = append(o, 0xa8, 0x41, 0x63, 0x63, 0x65, 0x70, 0x74, 0x65, 0x64)
+	o = msgp.AppendBool(o, z.Accepted)
+	// string "Reason"
+	o = append(o, 0xa6, 0x52, 0x65, 0x61, 0x73, 0x6f, 0x6e)
+	o = msgp.AppendString(o, z.Reason)
+	return
+}
+
+// UnmarshalMsg implements msgp.Unmarshaler
+func (z *HandOffClose) UnmarshalMsg(bts []byte) (o []byte, err error) {
+	var field []byte
+	_ = field
+	var zb0001 uint32
+	zb0001, bts, err = msgp.ReadMapHeaderBytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err)
+		return
+	}
+	for zb0001 > 0 {
+		zb0001--
+		field, bts, err = msgp.ReadMapKeyZC(bts)
+		if err != nil {
+			err = msgp.WrapError(err)
+			return
+		}
+		switch msgp.UnsafeString(field) {
+		case "Meta":
+			bts, err = z.Meta.UnmarshalMsg(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Meta")
+				return
+			}
+		case "ID":
+			z.ID, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "ID")
+				return
+			}
+		case "Accepted":
+			z.Accepted, bts, err = msgp.ReadBoolBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Accepted")
+				return
+			}
+		case "Reason":
+			z.Reason, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Reason")
+				return
+			}
+		default:
+			bts, err = msgp.Skip(bts)
+			if err != nil {
+				err = msgp.WrapError(err)
+				return
+			}
+		}
+	}
+	o = bts
+	return
+}
+
+// Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
+func (z *HandOffClose) Msgsize() (s int) {
+	s = 1 + 5 + z.Meta.Msgsize() + 3 + msgp.StringPrefixSize + len(z.ID) + 9 + msgp.BoolSize + 7 + msgp.StringPrefixSize + len(z.Reason)
+	return
+}
+
+// DecodeMsg implements msgp.Decodable
 func (z *JobAttempt) DecodeMsg(dc *msgp.Reader) (err error) {
 	var field []byte
 	_ = field

@@ -153,6 +153,28 @@ func storedRegion() *state.RegionCheckpoint {
 	return cp
 }
 
+// handOffRegion is storedRegion with hand-off lines (format version 4).
+func handOffRegion() *state.RegionCheckpoint {
+	cp := storedRegion()
+	cp.RaftIndex = 9_100
+	cp.Totals.HandOffs = []state.HandOffLine{{Region: "earth", OpenJobs: 2, OpenValueMu: 18_000_000, OutJobs: 5, OutValueMu: 45_000_000,
+		InJobs: 1, InValueMu: 9_000_000}}
+	return cp
+}
+
+func goldenHandOff() *state.HandOff {
+	return &state.HandOff{ID: "mars.7", FromRegion: "mars", FromShard: "mars", ToRegion: "earth", ToShard: "earth", Seq: 42,
+		Job: state.HandOffJob{ID: "job-000007", Key: "run-1/000007", Home: "mars", Capabilities: []string{"gpu"}, Priority: 5,
+			ValueMu: 9_000_000, MaxPriceMu: 4_000_000, Kind: "sim", Payload: []byte(`{"ms":20}`), Submitter: "7c1f0a4e",
+			Units: []state.Quantity{{Unit: "gpu_second", Micro: 30_000_000}}, MaxAttempts: 3, Attempt: 1, Hops: 2, SubmittedAt: t0},
+		State: state.HandOffReturned, Reason: "queue of shard earth full (10 of 10)", BegunAt: t0 + 1_000, ClosedAt: t0 + 2_000}
+}
+
+func goldenHandIn() *state.HandIn {
+	return &state.HandIn{ID: "luna.3", FromRegion: "luna", FromShard: "luna", Shard: "mars", Job: "job-000011", ValueMu: 4_000_000,
+		Hops: 1, Accepted: true, Reason: "unknown shard mars-south", At: t0 + 3_000}
+}
+
 // drainingNode is goldenNode during a drain (the fields format version 3
 // added).
 func drainingNode() *state.Node {
@@ -181,6 +203,9 @@ func recordCases() []recordCase {
 		{"tomb.1", tagTomb, goldenTomb()},
 		{"region-checkpoint.1", tagRegion, goldenRegion()},
 		{"region-checkpoint.2", tagRegion, storedRegion()},
+		{"region-checkpoint.3", tagRegion, handOffRegion()},
+		{"handoff.1", tagHandOff, goldenHandOff()},
+		{"handin.1", tagHandIn, goldenHandIn()},
 	}
 }
 
@@ -250,13 +275,14 @@ func goldenImage() *state.Image {
 		Payments:    []state.Payment{{Node: "us-gpu-2", AmountMu: 2_018_750}},
 		Policy:      *goldenPolicy(), Tokens: []state.Token{*goldenToken()}, Meta: *goldenMeta(),
 		Collected: *goldenCollected(), Tombs: []state.Tomb{*goldenTomb()},
-		Regions: []state.RegionCheckpoint{*goldenRegion()},
+		Regions:  []state.RegionCheckpoint{*goldenRegion()},
+		HandOffs: []state.HandOff{*goldenHandOff()}, HandIns: []state.HandIn{*goldenHandIn()},
 	}
 }
 
 // TestGoldenStreams reads whole snapshot streams of each format version
 // (version 1 carries no collected aggregates nor tombs, version 2 no region
-// checkpoints).
+// checkpoints, version 3 no hand-offs).
 func TestGoldenStreams(t *testing.T) {
 	cases := []struct {
 		name string
@@ -266,14 +292,20 @@ func TestGoldenStreams(t *testing.T) {
 		{"stream-v1.1", 1, func() *state.Image {
 			img := goldenImage()
 			img.Collected, img.Tombs, img.Regions = state.Collected{}, nil, nil
+			img.HandOffs, img.HandIns = nil, nil
 			return img
 		}},
 		{"stream-v2.1", 2, func() *state.Image {
 			img := goldenImage()
-			img.Regions = nil
+			img.Regions, img.HandOffs, img.HandIns = nil, nil, nil
 			return img
 		}},
-		{"stream-v3.1", 3, goldenImage},
+		{"stream-v3.1", 3, func() *state.Image {
+			img := goldenImage()
+			img.HandOffs, img.HandIns = nil, nil
+			return img
+		}},
+		{"stream-v4.1", 4, goldenImage},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

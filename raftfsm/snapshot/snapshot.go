@@ -12,7 +12,8 @@
 // the store meta (chain head, events, clock, applied index), then (version 2)
 // garbage collection's aggregates and the tombs of the idempotency window in
 // collection order, then (version 3) the other regions' latest ledger
-// checkpoints sorted by region. Job seqs are ascending with gaps where jobs were
+// checkpoints sorted by region, then (version 4) the hand-offs out of the
+// region and into it, each sorted by id. Job seqs are ascending with gaps where jobs were
 // collected. The trailer's
 // offset is its own position in the stream and the CRC-32C covers every byte
 // before the trailer. Readers reject unknown tags; a new record type or a
@@ -43,12 +44,14 @@ const Magic = "PLNTSNAP"
 //	   collection); version 1 streams still read, with none collected.
 //	3: adds region checkpoint records (the global ledger); older streams
 //	   read with none stored.
+//	4: adds hand-off records (state.HandOff, state.HandIn: cross-region
+//	   hand-offs); older streams read with none.
 //
 // Write uses the oldest version that holds the image (VersionOf), so a
 // snapshot without region checkpoints stays readable by a version 2 build
 // during a rolling upgrade: checkpoints arrive only by a command of format
 // version 3, which the leader proposes once every server knows it.
-const Version uint16 = 3
+const Version uint16 = 4
 
 // minVersion is the oldest format this build reads.
 const minVersion uint16 = 1
@@ -82,6 +85,8 @@ const (
 	tagCollected   = 12
 	tagTomb        = 13
 	tagRegion      = 14
+	tagHandOff     = 15
+	tagHandIn      = 16
 	tagTrailer     = 0xFF
 
 	headerLen  = len(Magic) + 2
@@ -131,8 +136,11 @@ func (w *writer) record(tag byte, m msgp.Marshaler) {
 func Write(out io.Writer, img *state.Image) error { return write(out, img, VersionOf(img)) }
 
 // VersionOf is the format version Write uses for img: the oldest that holds
-// every record it has (3 with region checkpoints, else 2).
+// every record it has (4 with hand-offs, 3 with region checkpoints, else 2).
 func VersionOf(img *state.Image) uint16 {
+	if len(img.HandOffs) > 0 || len(img.HandIns) > 0 {
+		return 4
+	}
 	if len(img.Regions) > 0 {
 		return 3
 	}
@@ -183,6 +191,14 @@ func write(out io.Writer, img *state.Image, ver uint16) error {
 	if ver >= 3 {
 		for i := range img.Regions {
 			w.record(tagRegion, &img.Regions[i])
+		}
+	}
+	if ver >= 4 {
+		for i := range img.HandOffs {
+			w.record(tagHandOff, &img.HandOffs[i])
+		}
+		for i := range img.HandIns {
+			w.record(tagHandIn, &img.HandIns[i])
 		}
 	}
 	if w.err != nil {
@@ -417,6 +433,12 @@ func Read(in io.Reader) (*state.Image, error) {
 		case tagRegion:
 			img.Regions = append(img.Regions, state.RegionCheckpoint{})
 			return unmarshal(body, &img.Regions[len(img.Regions)-1])
+		case tagHandOff:
+			img.HandOffs = append(img.HandOffs, state.HandOff{})
+			return unmarshal(body, &img.HandOffs[len(img.HandOffs)-1])
+		case tagHandIn:
+			img.HandIns = append(img.HandIns, state.HandIn{})
+			return unmarshal(body, &img.HandIns[len(img.HandIns)-1])
 		}
 		return fmt.Errorf("unknown record tag %d", tag)
 	})

@@ -44,6 +44,9 @@ func (s *Store) Checkpoint(region string) RegionCheckpoint {
 		}
 		sort.Strings(cp.Shards)
 	}
+	if lines := s.HandOffLines(); len(lines) > 0 {
+		cp.Totals.HandOffs = lines
+	}
 	return cp
 }
 
@@ -70,6 +73,7 @@ func (s *Store) RegionCheckpoint(region string) (RegionCheckpoint, bool) {
 func (s *Store) PutRegionCheckpoint(cp RegionCheckpoint) {
 	cp.Totals.Flows = append([]Flow(nil), cp.Totals.Flows...)
 	cp.Shards = append([]string(nil), cp.Shards...)
+	cp.Totals.HandOffs = append([]HandOffLine(nil), cp.Totals.HandOffs...)
 	s.regions[cp.Region] = cp
 }
 
@@ -86,7 +90,18 @@ type RegionFreshness struct {
 // checkpoint, with each region's freshness, local region included, sorted
 // by region.
 type GlobalView struct {
-	Totals     RegionTotals
+	// Totals are the regions' totals summed, with the jobs in Transfer
+	// counted once (see Transfer).
+	Totals RegionTotals
+	// Transfer is, over every pair of regions in the sum, the jobs the
+	// target's checkpoint shows accepted from the source less those the
+	// source's checkpoint shows closed as accepted. Positive, they are in
+	// both checkpoints (queued at the source, in the target's counts) and
+	// the sum takes them out of the source's queued; negative, the source
+	// closed them before the target's checkpoint shows them, and the sum
+	// counts them queued. So each handed job counts once whatever the
+	// freshness of the checkpoints.
+	Transfer   Transfer
 	Payments   RegionPayments
 	EventCount uint64
 	Regions    []RegionFreshness
@@ -124,7 +139,63 @@ func GlobalLedger(own RegionCheckpoint, others []RegionCheckpoint) (GlobalView, 
 		}
 	}
 	g.Totals.Flows = sortedFlows(flows)
+	if err := g.transfer(names, latest); err != nil {
+		return GlobalView{}, err
+	}
 	return g, nil
+}
+
+// Transfer is the global ledger's count of handed jobs that the summed
+// checkpoints would otherwise count twice (positive) or not at all
+// (negative).
+type Transfer struct {
+	Jobs    int64
+	ValueMu int64
+}
+
+// transfer computes Transfer over every ordered pair of regions in the sum
+// and counts those jobs once, in the queued state.
+func (g *GlobalView) transfer(names []string, latest map[string]RegionCheckpoint) error {
+	type pair struct{ region, peer string }
+	lines := map[pair]HandOffLine{}
+	for _, r := range names {
+		for _, l := range latest[r].Totals.HandOffs {
+			lines[pair{r, l.Region}] = l
+		}
+	}
+	var t Transfer
+	for _, target := range names {
+		for _, source := range names {
+			if source == target {
+				continue
+			}
+			in, out := lines[pair{target, source}], lines[pair{source, target}]
+			for _, f := range []struct {
+				dst         *int64
+				plus, minus int64
+				name        string
+			}{{&t.Jobs, in.InJobs, out.OutJobs, "jobs"}, {&t.ValueMu, in.InValueMu, out.OutValueMu, "value_mu"}} {
+				v, ok := AddChecked(*f.dst, f.plus)
+				if ok {
+					v, ok = AddChecked(v, -f.minus)
+				}
+				if !ok {
+					return fmt.Errorf("%w: hand-offs %s->%s: transfer.%s", ErrRegionSum, source, target, f.name)
+				}
+				*f.dst = v
+			}
+		}
+	}
+	g.Transfer = t
+	q := &g.Totals.Counts
+	var ok1, ok2, ok3 bool
+	q.N[JobQueued], ok1 = AddChecked(q.N[JobQueued], -t.Jobs)
+	q.ValueMu[JobQueued], ok2 = AddChecked(q.ValueMu[JobQueued], -t.ValueMu)
+	g.Totals.ValueMu, ok3 = AddChecked(g.Totals.ValueMu, -t.ValueMu)
+	if !ok1 || !ok2 || !ok3 {
+		return fmt.Errorf("%w: transfer %d jobs, %d micro-credits", ErrRegionSum, t.Jobs, t.ValueMu)
+	}
+	return nil
 }
 
 // add adds one region's checkpoint to the sums.
@@ -223,6 +294,16 @@ func (cp RegionCheckpoint) Validate() error {
 	for _, f := range t.Flows {
 		if f.Jobs < 0 || f.ValueMu < 0 {
 			return fmt.Errorf("region %s: totals.flows %s->%s: negative", cp.Region, f.From, f.To)
+		}
+	}
+	for i, l := range t.HandOffs {
+		switch {
+		case l.Region == "" || l.Region == cp.Region:
+			return fmt.Errorf("region %s: totals.hand_offs[%d].region: %q", cp.Region, i, l.Region)
+		case i > 0 && l.Region <= t.HandOffs[i-1].Region:
+			return fmt.Errorf("region %s: totals.hand_offs[%d].region: %q not sorted", cp.Region, i, l.Region)
+		case l.OpenJobs < 0 || l.OpenValueMu < 0 || l.OutJobs < 0 || l.OutValueMu < 0 || l.InJobs < 0 || l.InValueMu < 0:
+			return fmt.Errorf("region %s: totals.hand_offs[%d] (%s): negative", cp.Region, i, l.Region)
 		}
 	}
 	return nil

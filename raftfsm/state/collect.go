@@ -121,21 +121,7 @@ func (s *Store) Collect(j *Job, paidMu, at int64, index uint64) {
 	if cur := s.JobBySeq(j.Seq); cur != j || !j.State.Terminal() {
 		panic(fmt.Sprintf("state: collect of job %d that is not a stored terminal record", j.Seq))
 	}
-	s.ids.remove(j.ID, s.idOf)
-	if j.Key != "" {
-		s.keys.remove(j.Key, s.keyOf)
-	}
-	s.jobs[j.Seq-1-s.jobBase] = nil
-	s.nlive--
-	trim := 0
-	for trim < len(s.jobs) && s.jobs[trim] == nil {
-		trim++
-	}
-	if trim > 0 {
-		clear(s.jobs[:trim])
-		s.jobs = s.jobs[trim:]
-		s.jobBase += uint64(trim)
-	}
+	s.dropRecord(j)
 	g := &s.gc
 	g.jobs++
 	g.global.N[j.State]++

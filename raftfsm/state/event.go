@@ -52,6 +52,20 @@ const (
 	EvJobsUnparked  = "jobs.unparked"
 	EvClientJoined  = "acl.client_joined"
 	EvClientRevoked = "acl.client_revoked"
+	// Hand-offs between regions (docs/architecture.md, Hand-offs). At the
+	// source: EvJobHandedOff when a job leaves placement into an open
+	// hand-off (Shard its shard, To the target shard, Detail the hand-off
+	// id and target region), EvJobHandOffAccepted when the target's accept
+	// closes it (the job leaves the region's books; From and To the flow),
+	// EvJobHandOffReturned when the target's refusal closes it (the job is
+	// queued in Shard again; Reason the refusal). At the target:
+	// EvJobHandedIn when the job is created in Shard (From the source
+	// shard), EvJobHandOffRefused when it is refused (Reason).
+	EvJobHandedOff       = "job.handed_off"
+	EvJobHandOffAccepted = "job.handoff_accepted"
+	EvJobHandOffReturned = "job.handoff_returned"
+	EvJobHandedIn        = "job.handed_in"
+	EvJobHandOffRefused  = "job.handoff_refused"
 )
 
 // Event is one entry of the hash-chained event log. Fields that do not apply

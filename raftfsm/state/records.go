@@ -77,6 +77,27 @@ type RegionTotals struct {
 	FlowJobs    int64  `msg:"FlowJobs"`
 	FlowValueMu int64  `msg:"FlowValueMu"`
 	PaidMu      int64  `msg:"PaidMu"`
+	// HandOffs are the region's hand-offs with each other region, one
+	// line per region, sorted (empty in checkpoints from before them).
+	HandOffs []HandOffLine `msg:"HandOffs,omitempty"`
+}
+
+// HandOffLine is what one region's ledger holds of its hand-offs with one
+// other region (docs/architecture.md, Hand-offs). Open jobs were handed to
+// Region and are not closed yet: they are still on this region's books,
+// counted queued in Counts. Out jobs were accepted by Region and closed
+// here: they left this region's books for good. In jobs were accepted from
+// Region: they are on this region's books, in Counts like any other job.
+// The global ledger counts a job accepted by the target and not yet closed
+// by the source once (state.GlobalLedger, Transfer).
+type HandOffLine struct {
+	Region      string `msg:"Region"`
+	OpenJobs    int64  `msg:"OpenJobs"`
+	OpenValueMu int64  `msg:"OpenValueMu"`
+	OutJobs     int64  `msg:"OutJobs"`
+	OutValueMu  int64  `msg:"OutValueMu"`
+	InJobs      int64  `msg:"InJobs"`
+	InValueMu   int64  `msg:"InValueMu"`
 }
 
 // RegionPayments sums a region's payments table: Count is its rows (the
@@ -109,4 +130,84 @@ type RegionCheckpoint struct {
 	// the stamp was kept. Apply sets it; the value a checkpoint arrives with
 	// is not kept.
 	StoredAtNs int64 `msg:"StoredAtNs,omitempty"`
+}
+
+// HandOffState is the fate of a hand-off at its source region. Values are
+// persisted: only ever append.
+type HandOffState uint8
+
+const (
+	HandOffUnknown HandOffState = 0
+	// HandOffOpen: the job is out of placement, offered to the target.
+	HandOffOpen HandOffState = 1
+	// HandOffAccepted: the target accepted it; the job left the source.
+	HandOffAccepted HandOffState = 2
+	// HandOffReturned: the target refused it (or it was taken back); the
+	// job is queued at the source again.
+	HandOffReturned HandOffState = 3
+)
+
+var handOffStateNames = [...]string{"unknown", "open", "accepted", "returned"}
+
+func (s HandOffState) String() string {
+	if int(s) < len(handOffStateNames) {
+		return handOffStateNames[s]
+	}
+	return "invalid"
+}
+
+// HandOffJob is what a target region needs of a handed job to recreate it:
+// its submit fields and where its journey stands.
+type HandOffJob struct {
+	ID           string     `msg:"ID"`
+	Key          string     `msg:"Key"`
+	Home         string     `msg:"Home"`
+	Capabilities []string   `msg:"Capabilities"`
+	Priority     int64      `msg:"Priority"`
+	ValueMu      int64      `msg:"ValueMu"`
+	MaxPriceMu   int64      `msg:"MaxPriceMu"`
+	Kind         string     `msg:"Kind"`
+	Payload      []byte     `msg:"Payload"`
+	Submitter    string     `msg:"Submitter"`
+	Units        []Quantity `msg:"Units"`
+	MaxAttempts  uint32     `msg:"MaxAttempts"`
+	Attempt      uint32     `msg:"Attempt"`
+	Hops         uint32     `msg:"Hops"`
+	SubmittedAt  int64      `msg:"SubmittedAt"`
+}
+
+// HandOff is a hand-off as its source region records it: the job (its seq
+// in the source, and what the target needs of it) moving from FromShard of
+// FromRegion to ToShard of ToRegion under ID, a name no other hand-off
+// ever takes. While State is HandOffOpen the job's record stays in the
+// source, queued and out of placement.
+type HandOff struct {
+	ID         string       `msg:"ID"`
+	FromRegion string       `msg:"FromRegion"`
+	FromShard  string       `msg:"FromShard"`
+	ToRegion   string       `msg:"ToRegion"`
+	ToShard    string       `msg:"ToShard"`
+	Seq        uint64       `msg:"Seq"`
+	Job        HandOffJob   `msg:"Job"`
+	State      HandOffState `msg:"State"`
+	// Reason is the target's refusal of a returned hand-off.
+	Reason   string `msg:"Reason"`
+	BegunAt  int64  `msg:"BegunAt"`
+	ClosedAt int64  `msg:"ClosedAt"`
+}
+
+// HandIn is a hand-off as its target region records it: accepted (the job
+// was created in Shard as Job) or refused (Reason). A second delivery of
+// the same ID finds it and answers the same outcome.
+type HandIn struct {
+	ID         string `msg:"ID"`
+	FromRegion string `msg:"FromRegion"`
+	FromShard  string `msg:"FromShard"`
+	Shard      string `msg:"Shard"`
+	Job        string `msg:"Job"`
+	ValueMu    int64  `msg:"ValueMu"`
+	Hops       uint32 `msg:"Hops"`
+	Accepted   bool   `msg:"Accepted"`
+	Reason     string `msg:"Reason"`
+	At         int64  `msg:"At"`
 }

@@ -58,6 +58,8 @@ type Store struct {
 	// regions holds the latest checkpoint received from each other region
 	// (RegionCheckpoint commands), by region.
 	regions map[string]RegionCheckpoint
+	// ho holds the hand-offs out of and into this region (handoff.go).
+	ho handOffTables
 }
 
 // NewStore returns an empty Store.
@@ -78,6 +80,7 @@ func NewStore() *Store {
 		in:          NewInterner(),
 		gc:          newCollectedTables(),
 		regions:     make(map[string]RegionCheckpoint),
+		ho:          newHandOffTables(),
 	}
 }
 
@@ -437,6 +440,9 @@ func (s *Store) link(j *Job, withCounts bool) {
 	}
 	switch j.State {
 	case JobQueued:
+		if s.ho.inFlight[j.Seq] != "" {
+			break // out of placement while its hand-off is open
+		}
 		q := s.queues[j.Shard]
 		if q == nil {
 			q = newShardQueue()
@@ -454,6 +460,9 @@ func (s *Store) unlink(j *Job) {
 	s.account(j, -1)
 	switch j.State {
 	case JobQueued:
+		if s.ho.inFlight[j.Seq] != "" {
+			break
+		}
 		if q := s.queues[j.Shard]; q != nil {
 			q.remove(j.Priority, j.Seq)
 		}
@@ -549,6 +558,10 @@ type Image struct {
 	// Regions are the other regions' latest checkpoints, sorted by region
 	// (empty in images from before them).
 	Regions []RegionCheckpoint
+	// HandOffs and HandIns are the hand-offs out of and into the region,
+	// sorted by id (empty in images from before them).
+	HandOffs []HandOff
+	HandIns  []HandIn
 	// Interner, when set, holds the strings the jobs were decoded with
 	// (restore); it becomes the new store's interner.
 	Interner *Interner
@@ -572,6 +585,8 @@ func (s *Store) Image() *Image {
 		Collected:   s.gc.image(),
 		Tombs:       s.gc.tombList(),
 		Regions:     s.RegionCheckpoints(),
+		HandOffs:    s.HandOffs(),
+		HandIns:     s.HandIns(),
 	}
 }
 
@@ -618,6 +633,9 @@ func FromImage(img *Image) (*Store, error) {
 		if j.Key != "" {
 			nkeys++
 		}
+	}
+	if err := s.restoreHandOffs(img.HandOffs, img.HandIns); err != nil {
+		return nil, err
 	}
 	// The two indexes read only ID and Key; linking writes other fields and
 	// tables. Build all three at once.

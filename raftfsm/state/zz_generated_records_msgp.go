@@ -537,6 +537,1541 @@ func (z *Collected) Msgsize() (s int) {
 }
 
 // DecodeMsg implements msgp.Decodable
+func (z *HandIn) DecodeMsg(dc *msgp.Reader) (err error) {
+	var field []byte
+	_ = field
+	var zb0001 uint32
+	zb0001, err = dc.ReadMapHeader()
+	if err != nil {
+		err = msgp.WrapError(err)
+		return
+	}
+	for zb0001 > 0 {
+		zb0001--
+		field, err = dc.ReadMapKeyPtr()
+		if err != nil {
+			err = msgp.WrapError(err)
+			return
+		}
+		switch msgp.UnsafeString(field) {
+		case "ID":
+			z.ID, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "ID")
+				return
+			}
+		case "FromRegion":
+			z.FromRegion, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "FromRegion")
+				return
+			}
+		case "FromShard":
+			z.FromShard, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "FromShard")
+				return
+			}
+		case "Shard":
+			z.Shard, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "Shard")
+				return
+			}
+		case "Job":
+			z.Job, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "Job")
+				return
+			}
+		case "ValueMu":
+			z.ValueMu, err = dc.ReadInt64()
+			if err != nil {
+				err = msgp.WrapError(err, "ValueMu")
+				return
+			}
+		case "Hops":
+			z.Hops, err = dc.ReadUint32()
+			if err != nil {
+				err = msgp.WrapError(err, "Hops")
+				return
+			}
+		case "Accepted":
+			z.Accepted, err = dc.ReadBool()
+			if err != nil {
+				err = msgp.WrapError(err, "Accepted")
+				return
+			}
+		case "Reason":
+			z.Reason, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "Reason")
+				return
+			}
+		case "At":
+			z.At, err = dc.ReadInt64()
+			if err != nil {
+				err = msgp.WrapError(err, "At")
+				return
+			}
+		default:
+			err = dc.Skip()
+			if err != nil {
+				err = msgp.WrapError(err)
+				return
+			}
+		}
+	}
+	return
+}
+
+// EncodeMsg implements msgp.Encodable
+func (z *HandIn) EncodeMsg(en *msgp.Writer) (err error) {
+	// map header, size 10
+	// write "ID"
+	err = en.Append(0x8a, 0xa2, 0x49, 0x44)
+	if err != nil {
+		return
+	}
+	err = en.WriteString(z.ID)
+	if err != nil {
+		err = msgp.WrapError(err, "ID")
+		return
+	}
+	// write "FromRegion"
+	err = en.Append(0xaa, 0x46, 0x72, 0x6f, 0x6d, 0x52, 0x65, 0x67, 0x69, 0x6f, 0x6e)
+	if err != nil {
+		return
+	}
+	err = en.WriteString(z.FromRegion)
+	if err != nil {
+		err = msgp.WrapError(err, "FromRegion")
+		return
+	}
+	// write "FromShard"
+	err = en.Append(0xa9, 0x46, 0x72, 0x6f, 0x6d, 0x53, 0x68, 0x61, 0x72, 0x64)
+	if err != nil {
+		return
+	}
+	err = en.WriteString(z.FromShard)
+	if err != nil {
+		err = msgp.WrapError(err, "FromShard")
+		return
+	}
+	// write "Shard"
+	err = en.Append(0xa5, 0x53, 0x68, 0x61, 0x72, 0x64)
+	if err != nil {
+		return
+	}
+	err = en.WriteString(z.Shard)
+	if err != nil {
+		err = msgp.WrapError(err, "Shard")
+		return
+	}
+	// write "Job"
+	err = en.Append(0xa3, 0x4a, 0x6f, 0x62)
+	if err != nil {
+		return
+	}
+	err = en.WriteString(z.Job)
+	if err != nil {
+		err = msgp.WrapError(err, "Job")
+		return
+	}
+	// write "ValueMu"
+	err = en.Append(0xa7, 0x56, 0x61, 0x6c, 0x75, 0x65, 0x4d, 0x75)
+	if err != nil {
+		return
+	}
+	err = en.WriteInt64(z.ValueMu)
+	if err != nil {
+		err = msgp.WrapError(err, "ValueMu")
+		return
+	}
+	// write "Hops"
+	err = en.Append(0xa4, 0x48, 0x6f, 0x70, 0x73)
+	if err != nil {
+		return
+	}
+	err = en.WriteUint32(z.Hops)
+	if err != nil {
+		err = msgp.WrapError(err, "Hops")
+		return
+	}
+	// write "Accepted"
+	err = en.Append(0xa8, 0x41, 0x63, 0x63, 0x65, 0x70, 0x74, 0x65, 0x64)
+	if err != nil {
+		return
+	}
+	err = en.WriteBool(z.Accepted)
+	if err != nil {
+		err = msgp.WrapError(err, "Accepted")
+		return
+	}
+	// write "Reason"
+	err = en.Append(0xa6, 0x52, 0x65, 0x61, 0x73, 0x6f, 0x6e)
+	if err != nil {
+		return
+	}
+	err = en.WriteString(z.Reason)
+	if err != nil {
+		err = msgp.WrapError(err, "Reason")
+		return
+	}
+	// write "At"
+	err = en.Append(0xa2, 0x41, 0x74)
+	if err != nil {
+		return
+	}
+	err = en.WriteInt64(z.At)
+	if err != nil {
+		err = msgp.WrapError(err, "At")
+		return
+	}
+	return
+}
+
+// MarshalMsg implements msgp.Marshaler
+func (z *HandIn) MarshalMsg(b []byte) (o []byte, err error) {
+	o = msgp.Require(b, z.Msgsize())
+	// map header, size 10
+	// string "ID"
+	o = append(o, 0x8a, 0xa2, 0x49, 0x44)
+	o = msgp.AppendString(o, z.ID)
+	// string "FromRegion"
+	o = append(o, 0xaa, 0x46, 0x72, 0x6f, 0x6d, 0x52, 0x65, 0x67, 0x69, 0x6f, 0x6e)
+	o = msgp.AppendString(o, z.FromRegion)
+	// string "FromShard"
+	o = append(o, 0xa9, 0x46, 0x72, 0x6f, 0x6d, 0x53, 0x68, 0x61, 0x72, 0x64)
+	o = msgp.AppendString(o, z.FromShard)
+	// string "Shard"
+	o = append(o, 0xa5, 0x53, 0x68, 0x61, 0x72, 0x64)
+	o = msgp.AppendString(o, z.Shard)
+	// string "Job"
+	o = append(o, 0xa3, 0x4a, 0x6f, 0x62)
+	o = msgp.AppendString(o, z.Job)
+	// string "ValueMu"
+	o = append(o, 0xa7, 0x56, 0x61, 0x6c, 0x75, 0x65, 0x4d, 0x75)
+	o = msgp.AppendInt64(o, z.ValueMu)
+	// string "Hops"
+	o = append(o, 0xa4, 0x48, 0x6f, 0x70, 0x73)
+	o = msgp.AppendUint32(o, z.Hops)
+	// string "Accepted"
+	o = append(o, 0xa8, 0x41, 0x63, 0x63, 0x65, 0x70, 0x74, 0x65, 0x64)
+	o = msgp.AppendBool(o, z.Accepted)
+	// string "Reason"
+	o = append(o, 0xa6, 0x52, 0x65, 0x61, 0x73, 0x6f, 0x6e)
+	o = msgp.AppendString(o, z.Reason)
+	// string "At"
+	o = append(o, 0xa2, 0x41, 0x74)
+	o = msgp.AppendInt64(o, z.At)
+	return
+}
+
+// UnmarshalMsg implements msgp.Unmarshaler
+func (z *HandIn) UnmarshalMsg(bts []byte) (o []byte, err error) {
+	var field []byte
+	_ = field
+	var zb0001 uint32
+	zb0001, bts, err = msgp.ReadMapHeaderBytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err)
+		return
+	}
+	for zb0001 > 0 {
+		zb0001--
+		field, bts, err = msgp.ReadMapKeyZC(bts)
+		if err != nil {
+			err = msgp.WrapError(err)
+			return
+		}
+		switch msgp.UnsafeString(field) {
+		case "ID":
+			z.ID, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "ID")
+				return
+			}
+		case "FromRegion":
+			z.FromRegion, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "FromRegion")
+				return
+			}
+		case "FromShard":
+			z.FromShard, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "FromShard")
+				return
+			}
+		case "Shard":
+			z.Shard, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Shard")
+				return
+			}
+		case "Job":
+			z.Job, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Job")
+				return
+			}
+		case "ValueMu":
+			z.ValueMu, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "ValueMu")
+				return
+			}
+		case "Hops":
+			z.Hops, bts, err = msgp.ReadUint32Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Hops")
+				return
+			}
+		case "Accepted":
+			z.Accepted, bts, err = msgp.ReadBoolBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Accepted")
+				return
+			}
+		case "Reason":
+			z.Reason, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Reason")
+				return
+			}
+		case "At":
+			z.At, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "At")
+				return
+			}
+		default:
+			bts, err = msgp.Skip(bts)
+			if err != nil {
+				err = msgp.WrapError(err)
+				return
+			}
+		}
+	}
+	o = bts
+	return
+}
+
+// Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
+func (z *HandIn) Msgsize() (s int) {
+	s = 1 + 3 + msgp.StringPrefixSize + len(z.ID) + 11 + msgp.StringPrefixSize + len(z.FromRegion) + 10 + msgp.StringPrefixSize + len(z.FromShard) + 6 + msgp.StringPrefixSize + len(z.Shard) + 4 + msgp.StringPrefixSize + len(z.Job) + 8 + msgp.Int64Size + 5 + msgp.Uint32Size + 9 + msgp.BoolSize + 7 + msgp.StringPrefixSize + len(z.Reason) + 3 + msgp.Int64Size
+	return
+}
+
+// DecodeMsg implements msgp.Decodable
+func (z *HandOff) DecodeMsg(dc *msgp.Reader) (err error) {
+	var field []byte
+	_ = field
+	var zb0001 uint32
+	zb0001, err = dc.ReadMapHeader()
+	if err != nil {
+		err = msgp.WrapError(err)
+		return
+	}
+	for zb0001 > 0 {
+		zb0001--
+		field, err = dc.ReadMapKeyPtr()
+		if err != nil {
+			err = msgp.WrapError(err)
+			return
+		}
+		switch msgp.UnsafeString(field) {
+		case "ID":
+			z.ID, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "ID")
+				return
+			}
+		case "FromRegion":
+			z.FromRegion, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "FromRegion")
+				return
+			}
+		case "FromShard":
+			z.FromShard, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "FromShard")
+				return
+			}
+		case "ToRegion":
+			z.ToRegion, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "ToRegion")
+				return
+			}
+		case "ToShard":
+			z.ToShard, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "ToShard")
+				return
+			}
+		case "Seq":
+			z.Seq, err = dc.ReadUint64()
+			if err != nil {
+				err = msgp.WrapError(err, "Seq")
+				return
+			}
+		case "Job":
+			err = z.Job.DecodeMsg(dc)
+			if err != nil {
+				err = msgp.WrapError(err, "Job")
+				return
+			}
+		case "State":
+			{
+				var zb0002 uint8
+				zb0002, err = dc.ReadUint8()
+				if err != nil {
+					err = msgp.WrapError(err, "State")
+					return
+				}
+				z.State = HandOffState(zb0002)
+			}
+		case "Reason":
+			z.Reason, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "Reason")
+				return
+			}
+		case "BegunAt":
+			z.BegunAt, err = dc.ReadInt64()
+			if err != nil {
+				err = msgp.WrapError(err, "BegunAt")
+				return
+			}
+		case "ClosedAt":
+			z.ClosedAt, err = dc.ReadInt64()
+			if err != nil {
+				err = msgp.WrapError(err, "ClosedAt")
+				return
+			}
+		default:
+			err = dc.Skip()
+			if err != nil {
+				err = msgp.WrapError(err)
+				return
+			}
+		}
+	}
+	return
+}
+
+// EncodeMsg implements msgp.Encodable
+func (z *HandOff) EncodeMsg(en *msgp.Writer) (err error) {
+	// map header, size 11
+	// write "ID"
+	err = en.Append(0x8b, 0xa2, 0x49, 0x44)
+	if err != nil {
+		return
+	}
+	err = en.WriteString(z.ID)
+	if err != nil {
+		err = msgp.WrapError(err, "ID")
+		return
+	}
+	// write "FromRegion"
+	err = en.Append(0xaa, 0x46, 0x72, 0x6f, 0x6d, 0x52, 0x65, 0x67, 0x69, 0x6f, 0x6e)
+	if err != nil {
+		return
+	}
+	err = en.WriteString(z.FromRegion)
+	if err != nil {
+		err = msgp.WrapError(err, "FromRegion")
+		return
+	}
+	// write "FromShard"
+	err = en.Append(0xa9, 0x46, 0x72, 0x6f, 0x6d, 0x53, 0x68, 0x61, 0x72, 0x64)
+	if err != nil {
+		return
+	}
+	err = en.WriteString(z.FromShard)
+	if err != nil {
+		err = msgp.WrapError(err, "FromShard")
+		return
+	}
+	// write "ToRegion"
+	err = en.Append(0xa8, 0x54, 0x6f, 0x52, 0x65, 0x67, 0x69, 0x6f, 0x6e)
+	if err != nil {
+		return
+	}
+	err = en.WriteString(z.ToRegion)
+	if err != nil {
+		err = msgp.WrapError(err, "ToRegion")
+		return
+	}
+	// write "ToShard"
+	err = en.Append(0xa7, 0x54, 0x6f, 0x53, 0x68, 0x61, 0x72, 0x64)
+	if err != nil {
+		return
+	}
+	err = en.WriteString(z.ToShard)
+	if err != nil {
+		err = msgp.WrapError(err, "ToShard")
+		return
+	}
+	// write "Seq"
+	err = en.Append(0xa3, 0x53, 0x65, 0x71)
+	if err != nil {
+		return
+	}
+	err = en.WriteUint64(z.Seq)
+	if err != nil {
+		err = msgp.WrapError(err, "Seq")
+		return
+	}
+	// write "Job"
+	err = en.Append(0xa3, 0x4a, 0x6f, 0x62)
+	if err != nil {
+		return
+	}
+	err = z.Job.EncodeMsg(en)
+	if err != nil {
+		err = msgp.WrapError(err, "Job")
+		return
+	}
+	// write "State"
+	err = en.Append(0xa5, 0x53, 0x74, 0x61, 0x74, 0x65)
+	if err != nil {
+		return
+	}
+	err = en.WriteUint8(uint8(z.State))
+	if err != nil {
+		err = msgp.WrapError(err, "State")
+		return
+	}
+	// write "Reason"
+	err = en.Append(0xa6, 0x52, 0x65, 0x61, 0x73, 0x6f, 0x6e)
+	if err != nil {
+		return
+	}
+	err = en.WriteString(z.Reason)
+	if err != nil {
+		err = msgp.WrapError(err, "Reason")
+		return
+	}
+	// write "BegunAt"
+	err = en.Append(0xa7, 0x42, 0x65, 0x67, 0x75, 0x6e, 0x41, 0x74)
+	if err != nil {
+		return
+	}
+	err = en.WriteInt64(z.BegunAt)
+	if err != nil {
+		err = msgp.WrapError(err, "BegunAt")
+		return
+	}
+	// write "ClosedAt"
+	err = en.Append(0xa8, 0x43, 0x6c, 0x6f, 0x73, 0x65, 0x64, 0x41, 0x74)
+	if err != nil {
+		return
+	}
+	err = en.WriteInt64(z.ClosedAt)
+	if err != nil {
+		err = msgp.WrapError(err, "ClosedAt")
+		return
+	}
+	return
+}
+
+// MarshalMsg implements msgp.Marshaler
+func (z *HandOff) MarshalMsg(b []byte) (o []byte, err error) {
+	o = msgp.Require(b, z.Msgsize())
+	// map header, size 11
+	// string "ID"
+	o = append(o, 0x8b, 0xa2, 0x49, 0x44)
+	o = msgp.AppendString(o, z.ID)
+	// string "FromRegion"
+	o = append(o, 0xaa, 0x46, 0x72, 0x6f, 0x6d, 0x52, 0x65, 0x67, 0x69, 0x6f, 0x6e)
+	o = msgp.AppendString(o, z.FromRegion)
+	// string "FromShard"
+	o = append(o, 0xa9, 0x46, 0x72, 0x6f, 0x6d, 0x53, 0x68, 0x61, 0x72, 0x64)
+	o = msgp.AppendString(o, z.FromShard)
+	// string "ToRegion"
+	o = append(o, 0xa8, 0x54, 0x6f, 0x52, 0x65, 0x67, 0x69, 0x6f, 0x6e)
+	o = msgp.AppendString(o, z.ToRegion)
+	// string "ToShard"
+	o = append(o, 0xa7, 0x54, 0x6f, 0x53, 0x68, 0x61, 0x72, 0x64)
+	o = msgp.AppendString(o, z.ToShard)
+	// string "Seq"
+	o = append(o, 0xa3, 0x53, 0x65, 0x71)
+	o = msgp.AppendUint64(o, z.Seq)
+	// string "Job"
+	o = append(o, 0xa3, 0x4a, 0x6f, 0x62)
+	o, err = z.Job.MarshalMsg(o)
+	if err != nil {
+		err = msgp.WrapError(err, "Job")
+		return
+	}
+	// string "State"
+	o = append(o, 0xa5, 0x53, 0x74, 0x61, 0x74, 0x65)
+	o = msgp.AppendUint8(o, uint8(z.State))
+	// string "Reason"
+	o = append(o, 0xa6, 0x52, 0x65, 0x61, 0x73, 0x6f, 0x6e)
+	o = msgp.AppendString(o, z.Reason)
+	// string "BegunAt"
+	o = append(o, 0xa7, 0x42, 0x65, 0x67, 0x75, 0x6e, 0x41, 0x74)
+	o = msgp.AppendInt64(o, z.BegunAt)
+	// string "ClosedAt"
+	o = append(o, 0xa8, 0x43, 0x6c, 0x6f, 0x73, 0x65, 0x64, 0x41, 0x74)
+	o = msgp.AppendInt64(o, z.ClosedAt)
+	return
+}
+
+// UnmarshalMsg implements msgp.Unmarshaler
+func (z *HandOff) UnmarshalMsg(bts []byte) (o []byte, err error) {
+	var field []byte
+	_ = field
+	var zb0001 uint32
+	zb0001, bts, err = msgp.ReadMapHeaderBytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err)
+		return
+	}
+	for zb0001 > 0 {
+		zb0001--
+		field, bts, err = msgp.ReadMapKeyZC(bts)
+		if err != nil {
+			err = msgp.WrapError(err)
+			return
+		}
+		switch msgp.UnsafeString(field) {
+		case "ID":
+			z.ID, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "ID")
+				return
+			}
+		case "FromRegion":
+			z.FromRegion, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "FromRegion")
+				return
+			}
+		case "FromShard":
+			z.FromShard, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "FromShard")
+				return
+			}
+		case "ToRegion":
+			z.ToRegion, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "ToRegion")
+				return
+			}
+		case "ToShard":
+			z.ToShard, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "ToShard")
+				return
+			}
+		case "Seq":
+			z.Seq, bts, err = msgp.ReadUint64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Seq")
+				return
+			}
+		case "Job":
+			bts, err = z.Job.UnmarshalMsg(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Job")
+				return
+			}
+		case "State":
+			{
+				var zb0002 uint8
+				zb0002, bts, err = msgp.ReadUint8Bytes(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "State")
+					return
+				}
+				z.State = HandOffState(zb0002)
+			}
+		case "Reason":
+			z.Reason, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Reason")
+				return
+			}
+		case "BegunAt":
+			z.BegunAt, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "BegunAt")
+				return
+			}
+		case "ClosedAt":
+			z.ClosedAt, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "ClosedAt")
+				return
+			}
+		default:
+			bts, err = msgp.Skip(bts)
+			if err != nil {
+				err = msgp.WrapError(err)
+				return
+			}
+		}
+	}
+	o = bts
+	return
+}
+
+// Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
+func (z *HandOff) Msgsize() (s int) {
+	s = 1 + 3 + msgp.StringPrefixSize + len(z.ID) + 11 + msgp.StringPrefixSize + len(z.FromRegion) + 10 + msgp.StringPrefixSize + len(z.FromShard) + 9 + msgp.StringPrefixSize + len(z.ToRegion) + 8 + msgp.StringPrefixSize + len(z.ToShard) + 4 + msgp.Uint64Size + 4 + z.Job.Msgsize() + 6 + msgp.Uint8Size + 7 + msgp.StringPrefixSize + len(z.Reason) + 8 + msgp.Int64Size + 9 + msgp.Int64Size
+	return
+}
+
+// DecodeMsg implements msgp.Decodable
+func (z *HandOffJob) DecodeMsg(dc *msgp.Reader) (err error) {
+	var field []byte
+	_ = field
+	var zb0001 uint32
+	zb0001, err = dc.ReadMapHeader()
+	if err != nil {
+		err = msgp.WrapError(err)
+		return
+	}
+	for zb0001 > 0 {
+		zb0001--
+		field, err = dc.ReadMapKeyPtr()
+		if err != nil {
+			err = msgp.WrapError(err)
+			return
+		}
+		switch msgp.UnsafeString(field) {
+		case "ID":
+			z.ID, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "ID")
+				return
+			}
+		case "Key":
+			z.Key, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "Key")
+				return
+			}
+		case "Home":
+			z.Home, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "Home")
+				return
+			}
+		case "Capabilities":
+			var zb0002 uint32
+			zb0002, err = dc.ReadArrayHeader()
+			if err != nil {
+				err = msgp.WrapError(err, "Capabilities")
+				return
+			}
+			if cap(z.Capabilities) >= int(zb0002) {
+				z.Capabilities = (z.Capabilities)[:zb0002]
+			} else {
+				z.Capabilities = make([]string, zb0002)
+			}
+			for za0001 := range z.Capabilities {
+				z.Capabilities[za0001], err = dc.ReadString()
+				if err != nil {
+					err = msgp.WrapError(err, "Capabilities", za0001)
+					return
+				}
+			}
+		case "Priority":
+			z.Priority, err = dc.ReadInt64()
+			if err != nil {
+				err = msgp.WrapError(err, "Priority")
+				return
+			}
+		case "ValueMu":
+			z.ValueMu, err = dc.ReadInt64()
+			if err != nil {
+				err = msgp.WrapError(err, "ValueMu")
+				return
+			}
+		case "MaxPriceMu":
+			z.MaxPriceMu, err = dc.ReadInt64()
+			if err != nil {
+				err = msgp.WrapError(err, "MaxPriceMu")
+				return
+			}
+		case "Kind":
+			z.Kind, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "Kind")
+				return
+			}
+		case "Payload":
+			z.Payload, err = dc.ReadBytes(z.Payload)
+			if err != nil {
+				err = msgp.WrapError(err, "Payload")
+				return
+			}
+		case "Submitter":
+			z.Submitter, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "Submitter")
+				return
+			}
+		case "Units":
+			var zb0003 uint32
+			zb0003, err = dc.ReadArrayHeader()
+			if err != nil {
+				err = msgp.WrapError(err, "Units")
+				return
+			}
+			if cap(z.Units) >= int(zb0003) {
+				z.Units = (z.Units)[:zb0003]
+			} else {
+				z.Units = make([]Quantity, zb0003)
+			}
+			for za0002 := range z.Units {
+				err = z.Units[za0002].DecodeMsg(dc)
+				if err != nil {
+					err = msgp.WrapError(err, "Units", za0002)
+					return
+				}
+			}
+		case "MaxAttempts":
+			z.MaxAttempts, err = dc.ReadUint32()
+			if err != nil {
+				err = msgp.WrapError(err, "MaxAttempts")
+				return
+			}
+		case "Attempt":
+			z.Attempt, err = dc.ReadUint32()
+			if err != nil {
+				err = msgp.WrapError(err, "Attempt")
+				return
+			}
+		case "Hops":
+			z.Hops, err = dc.ReadUint32()
+			if err != nil {
+				err = msgp.WrapError(err, "Hops")
+				return
+			}
+		case "SubmittedAt":
+			z.SubmittedAt, err = dc.ReadInt64()
+			if err != nil {
+				err = msgp.WrapError(err, "SubmittedAt")
+				return
+			}
+		default:
+			err = dc.Skip()
+			if err != nil {
+				err = msgp.WrapError(err)
+				return
+			}
+		}
+	}
+	return
+}
+
+// EncodeMsg implements msgp.Encodable
+func (z *HandOffJob) EncodeMsg(en *msgp.Writer) (err error) {
+	// map header, size 15
+	// write "ID"
+	err = en.Append(0x8f, 0xa2, 0x49, 0x44)
+	if err != nil {
+		return
+	}
+	err = en.WriteString(z.ID)
+	if err != nil {
+		err = msgp.WrapError(err, "ID")
+		return
+	}
+	// write "Key"
+	err = en.Append(0xa3, 0x4b, 0x65, 0x79)
+	if err != nil {
+		return
+	}
+	err = en.WriteString(z.Key)
+	if err != nil {
+		err = msgp.WrapError(err, "Key")
+		return
+	}
+	// write "Home"
+	err = en.Append(0xa4, 0x48, 0x6f, 0x6d, 0x65)
+	if err != nil {
+		return
+	}
+	err = en.WriteString(z.Home)
+	if err != nil {
+		err = msgp.WrapError(err, "Home")
+		return
+	}
+	// write "Capabilities"
+	err = en.Append(0xac, 0x43, 0x61, 0x70, 0x61, 0x62, 0x69, 0x6c, 0x69, 0x74, 0x69, 0x65, 0x73)
+	if err != nil {
+		return
+	}
+	err = en.WriteArrayHeader(uint32(len(z.Capabilities)))
+	if err != nil {
+		err = msgp.WrapError(err, "Capabilities")
+		return
+	}
+	for za0001 := range z.Capabilities {
+		err = en.WriteString(z.Capabilities[za0001])
+		if err != nil {
+			err = msgp.WrapError(err, "Capabilities", za0001)
+			return
+		}
+	}
+	// write "Priority"
+	err = en.Append(0xa8, 0x50, 0x72, 0x69, 0x6f, 0x72, 0x69, 0x74, 0x79)
+	if err != nil {
+		return
+	}
+	err = en.WriteInt64(z.Priority)
+	if err != nil {
+		err = msgp.WrapError(err, "Priority")
+		return
+	}
+	// write "ValueMu"
+	err = en.Append(0xa7, 0x56, 0x61, 0x6c, 0x75, 0x65, 0x4d, 0x75)
+	if err != nil {
+		return
+	}
+	err = en.WriteInt64(z.ValueMu)
+	if err != nil {
+		err = msgp.WrapError(err, "ValueMu")
+		return
+	}
+	// write "MaxPriceMu"
+	err = en.Append(0xaa, 0x4d, 0x61, 0x78, 0x50, 0x72, 0x69, 0x63, 0x65, 0x4d, 0x75)
+	if err != nil {
+		return
+	}
+	err = en.WriteInt64(z.MaxPriceMu)
+	if err != nil {
+		err = msgp.WrapError(err, "MaxPriceMu")
+		return
+	}
+	// write "Kind"
+	err = en.Append(0xa4, 0x4b, 0x69, 0x6e, 0x64)
+	if err != nil {
+		return
+	}
+	err = en.WriteString(z.Kind)
+	if err != nil {
+		err = msgp.WrapError(err, "Kind")
+		return
+	}
+	// write "Payload"
+	err = en.Append(0xa7, 0x50, 0x61, 0x79, 0x6c, 0x6f, 0x61, 0x64)
+	if err != nil {
+		return
+	}
+	err = en.WriteBytes(z.Payload)
+	if err != nil {
+		err = msgp.WrapError(err, "Payload")
+		return
+	}
+	// write "Submitter"
+	err = en.Append(0xa9, 0x53, 0x75, 0x62, 0x6d, 0x69, 0x74, 0x74, 0x65, 0x72)
+	if err != nil {
+		return
+	}
+	err = en.WriteString(z.Submitter)
+	if err != nil {
+		err = msgp.WrapError(err, "Submitter")
+		return
+	}
+	// write "Units"
+	err = en.Append(0xa5, 0x55, 0x6e, 0x69, 0x74, 0x73)
+	if err != nil {
+		return
+	}
+	err = en.WriteArrayHeader(uint32(len(z.Units)))
+	if err != nil {
+		err = msgp.WrapError(err, "Units")
+		return
+	}
+	for za0002 := range z.Units {
+		err = z.Units[za0002].EncodeMsg(en)
+		if err != nil {
+			err = msgp.WrapError(err, "Units", za0002)
+			return
+		}
+	}
+	// write "MaxAttempts"
+	err = en.Append(0xab, 0x4d, 0x61, 0x78, 0x41, 0x74, 0x74, 0x65, 0x6d, 0x70, 0x74, 0x73)
+	if err != nil {
+		return
+	}
+	err = en.WriteUint32(z.MaxAttempts)
+	if err != nil {
+		err = msgp.WrapError(err, "MaxAttempts")
+		return
+	}
+	// write "Attempt"
+	err = en.Append(0xa7, 0x41, 0x74, 0x74, 0x65, 0x6d, 0x70, 0x74)
+	if err != nil {
+		return
+	}
+	err = en.WriteUint32(z.Attempt)
+	if err != nil {
+		err = msgp.WrapError(err, "Attempt")
+		return
+	}
+	// write "Hops"
+	err = en.Append(0xa4, 0x48, 0x6f, 0x70, 0x73)
+	if err != nil {
+		return
+	}
+	err = en.WriteUint32(z.Hops)
+	if err != nil {
+		err = msgp.WrapError(err, "Hops")
+		return
+	}
+	// write "SubmittedAt"
+	err = en.Append(0xab, 0x53, 0x75, 0x62, 0x6d, 0x69, 0x74, 0x74, 0x65, 0x64, 0x41, 0x74)
+	if err != nil {
+		return
+	}
+	err = en.WriteInt64(z.SubmittedAt)
+	if err != nil {
+		err = msgp.WrapError(err, "SubmittedAt")
+		return
+	}
+	return
+}
+
+// MarshalMsg implements msgp.Marshaler
+func (z *HandOffJob) MarshalMsg(b []byte) (o []byte, err error) {
+	o = msgp.Require(b, z.Msgsize())
+	// map header, size 15
+	// string "ID"
+	o = append(o, 0x8f, 0xa2, 0x49, 0x44)
+	o = msgp.AppendString(o, z.ID)
+	// string "Key"
+	o = append(o, 0xa3, 0x4b, 0x65, 0x79)
+	o = msgp.AppendString(o, z.Key)
+	// string "Home"
+	o = append(o, 0xa4, 0x48, 0x6f, 0x6d, 0x65)
+	o = msgp.AppendString(o, z.Home)
+	// string "Capabilities"
+	o = append(o, 0xac, 0x43, 0x61, 0x70, 0x61, 0x62, 0x69, 0x6c, 0x69, 0x74, 0x69, 0x65, 0x73)
+	o = msgp.AppendArrayHeader(o, uint32(len(z.Capabilities)))
+	for za0001 := range z.Capabilities {
+		o = msgp.AppendString(o, z.Capabilities[za0001])
+	}
+	// string "Priority"
+	o = append(o, 0xa8, 0x50, 0x72, 0x69, 0x6f, 0x72, 0x69, 0x74, 0x79)
+	o = msgp.AppendInt64(o, z.Priority)
+	// string "ValueMu"
+	o = append(o, 0xa7, 0x56, 0x61, 0x6c, 0x75, 0x65, 0x4d, 0x75)
+	o = msgp.AppendInt64(o, z.ValueMu)
+	// string "MaxPriceMu"
+	o = append(o, 0xaa, 0x4d, 0x61, 0x78, 0x50, 0x72, 0x69, 0x63, 0x65, 0x4d, 0x75)
+	o = msgp.AppendInt64(o, z.MaxPriceMu)
+	// string "Kind"
+	o = append(o, 0xa4, 0x4b, 0x69, 0x6e, 0x64)
+	o = msgp.AppendString(o, z.Kind)
+	// string "Payload"
+	o = append(o, 0xa7, 0x50, 0x61, 0x79, 0x6c, 0x6f, 0x61, 0x64)
+	o = msgp.AppendBytes(o, z.Payload)
+	// string "Submitter"
+	o = append(o, 0xa9, 0x53, 0x75, 0x62, 0x6d, 0x69, 0x74, 0x74, 0x65, 0x72)
+	o = msgp.AppendString(o, z.Submitter)
+	// string "Units"
+	o = append(o, 0xa5, 0x55, 0x6e, 0x69, 0x74, 0x73)
+	o = msgp.AppendArrayHeader(o, uint32(len(z.Units)))
+	for za0002 := range z.Units {
+		o, err = z.Units[za0002].MarshalMsg(o)
+		if err != nil {
+			err = msgp.WrapError(err, "Units", za0002)
+			return
+		}
+	}
+	// string "MaxAttempts"
+	o = append(o, 0xab, 0x4d, 0x61, 0x78, 0x41, 0x74, 0x74, 0x65, 0x6d, 0x70, 0x74, 0x73)
+	o = msgp.AppendUint32(o, z.MaxAttempts)
+	// string "Attempt"
+	o = append(o, 0xa7, 0x41, 0x74, 0x74, 0x65, 0x6d, 0x70, 0x74)
+	o = msgp.AppendUint32(o, z.Attempt)
+	// string "Hops"
+	o = append(o, 0xa4, 0x48, 0x6f, 0x70, 0x73)
+	o = msgp.AppendUint32(o, z.Hops)
+	// string "SubmittedAt"
+	o = append(o, 0xab, 0x53, 0x75, 0x62, 0x6d, 0x69, 0x74, 0x74, 0x65, 0x64, 0x41, 0x74)
+	o = msgp.AppendInt64(o, z.SubmittedAt)
+	return
+}
+
+// UnmarshalMsg implements msgp.Unmarshaler
+func (z *HandOffJob) UnmarshalMsg(bts []byte) (o []byte, err error) {
+	var field []byte
+	_ = field
+	var zb0001 uint32
+	zb0001, bts, err = msgp.ReadMapHeaderBytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err)
+		return
+	}
+	for zb0001 > 0 {
+		zb0001--
+		field, bts, err = msgp.ReadMapKeyZC(bts)
+		if err != nil {
+			err = msgp.WrapError(err)
+			return
+		}
+		switch msgp.UnsafeString(field) {
+		case "ID":
+			z.ID, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "ID")
+				return
+			}
+		case "Key":
+			z.Key, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Key")
+				return
+			}
+		case "Home":
+			z.Home, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Home")
+				return
+			}
+		case "Capabilities":
+			var zb0002 uint32
+			zb0002, bts, err = msgp.ReadArrayHeaderBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Capabilities")
+				return
+			}
+			if cap(z.Capabilities) >= int(zb0002) {
+				z.Capabilities = (z.Capabilities)[:zb0002]
+			} else {
+				z.Capabilities = make([]string, zb0002)
+			}
+			for za0001 := range z.Capabilities {
+				z.Capabilities[za0001], bts, err = msgp.ReadStringBytes(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "Capabilities", za0001)
+					return
+				}
+			}
+		case "Priority":
+			z.Priority, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Priority")
+				return
+			}
+		case "ValueMu":
+			z.ValueMu, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "ValueMu")
+				return
+			}
+		case "MaxPriceMu":
+			z.MaxPriceMu, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "MaxPriceMu")
+				return
+			}
+		case "Kind":
+			z.Kind, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Kind")
+				return
+			}
+		case "Payload":
+			z.Payload, bts, err = msgp.ReadBytesBytes(bts, z.Payload)
+			if err != nil {
+				err = msgp.WrapError(err, "Payload")
+				return
+			}
+		case "Submitter":
+			z.Submitter, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Submitter")
+				return
+			}
+		case "Units":
+			var zb0003 uint32
+			zb0003, bts, err = msgp.ReadArrayHeaderBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Units")
+				return
+			}
+			if cap(z.Units) >= int(zb0003) {
+				z.Units = (z.Units)[:zb0003]
+			} else {
+				z.Units = make([]Quantity, zb0003)
+			}
+			for za0002 := range z.Units {
+				bts, err = z.Units[za0002].UnmarshalMsg(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "Units", za0002)
+					return
+				}
+			}
+		case "MaxAttempts":
+			z.MaxAttempts, bts, err = msgp.ReadUint32Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "MaxAttempts")
+				return
+			}
+		case "Attempt":
+			z.Attempt, bts, err = msgp.ReadUint32Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Attempt")
+				return
+			}
+		case "Hops":
+			z.Hops, bts, err = msgp.ReadUint32Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Hops")
+				return
+			}
+		case "SubmittedAt":
+			z.SubmittedAt, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "SubmittedAt")
+				return
+			}
+		default:
+			bts, err = msgp.Skip(bts)
+			if err != nil {
+				err = msgp.WrapError(err)
+				return
+			}
+		}
+	}
+	o = bts
+	return
+}
+
+// Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
+func (z *HandOffJob) Msgsize() (s int) {
+	s = 1 + 3 + msgp.StringPrefixSize + len(z.ID) + 4 + msgp.StringPrefixSize + len(z.Key) + 5 + msgp.StringPrefixSize + len(z.Home) + 13 + msgp.ArrayHeaderSize
+	for za0001 := range z.Capabilities {
+		s += msgp.StringPrefixSize + len(z.Capabilities[za0001])
+	}
+	s += 9 + msgp.Int64Size + 8 + msgp.Int64Size + 11 + msgp.Int64Size + 5 + msgp.StringPrefixSize + len(z.Kind) + 8 + msgp.BytesPrefixSize + len(z.Payload) + 10 + msgp.StringPrefixSize + len(z.Submitter) + 6 + msgp.ArrayHeaderSize
+	for za0002 := range z.Units {
+		s += z.Units[za0002].Msgsize()
+	}
+	s += 12 + msgp.Uint32Size + 8 + msgp.Uint32Size + 5 + msgp.Uint32Size + 12 + msgp.Int64Size
+	return
+}
+
+// DecodeMsg implements msgp.Decodable
+func (z *HandOffLine) DecodeMsg(dc *msgp.Reader) (err error) {
+	var field []byte
+	_ = field
+	var zb0001 uint32
+	zb0001, err = dc.ReadMapHeader()
+	if err != nil {
+		err = msgp.WrapError(err)
+		return
+	}
+	for zb0001 > 0 {
+		zb0001--
+		field, err = dc.ReadMapKeyPtr()
+		if err != nil {
+			err = msgp.WrapError(err)
+			return
+		}
+		switch msgp.UnsafeString(field) {
+		case "Region":
+			z.Region, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "Region")
+				return
+			}
+		case "OpenJobs":
+			z.OpenJobs, err = dc.ReadInt64()
+			if err != nil {
+				err = msgp.WrapError(err, "OpenJobs")
+				return
+			}
+		case "OpenValueMu":
+			z.OpenValueMu, err = dc.ReadInt64()
+			if err != nil {
+				err = msgp.WrapError(err, "OpenValueMu")
+				return
+			}
+		case "OutJobs":
+			z.OutJobs, err = dc.ReadInt64()
+			if err != nil {
+				err = msgp.WrapError(err, "OutJobs")
+				return
+			}
+		case "OutValueMu":
+			z.OutValueMu, err = dc.ReadInt64()
+			if err != nil {
+				err = msgp.WrapError(err, "OutValueMu")
+				return
+			}
+		case "InJobs":
+			z.InJobs, err = dc.ReadInt64()
+			if err != nil {
+				err = msgp.WrapError(err, "InJobs")
+				return
+			}
+		case "InValueMu":
+			z.InValueMu, err = dc.ReadInt64()
+			if err != nil {
+				err = msgp.WrapError(err, "InValueMu")
+				return
+			}
+		default:
+			err = dc.Skip()
+			if err != nil {
+				err = msgp.WrapError(err)
+				return
+			}
+		}
+	}
+	return
+}
+
+// EncodeMsg implements msgp.Encodable
+func (z *HandOffLine) EncodeMsg(en *msgp.Writer) (err error) {
+	// map header, size 7
+	// write "Region"
+	err = en.Append(0x87, 0xa6, 0x52, 0x65, 0x67, 0x69, 0x6f, 0x6e)
+	if err != nil {
+		return
+	}
+	err = en.WriteString(z.Region)
+	if err != nil {
+		err = msgp.WrapError(err, "Region")
+		return
+	}
+	// write "OpenJobs"
+	err = en.Append(0xa8, 0x4f, 0x70, 0x65, 0x6e, 0x4a, 0x6f, 0x62, 0x73)
+	if err != nil {
+		return
+	}
+	err = en.WriteInt64(z.OpenJobs)
+	if err != nil {
+		err = msgp.WrapError(err, "OpenJobs")
+		return
+	}
+	// write "OpenValueMu"
+	err = en.Append(0xab, 0x4f, 0x70, 0x65, 0x6e, 0x56, 0x61, 0x6c, 0x75, 0x65, 0x4d, 0x75)
+	if err != nil {
+		return
+	}
+	err = en.WriteInt64(z.OpenValueMu)
+	if err != nil {
+		err = msgp.WrapError(err, "OpenValueMu")
+		return
+	}
+	// write "OutJobs"
+	err = en.Append(0xa7, 0x4f, 0x75, 0x74, 0x4a, 0x6f, 0x62, 0x73)
+	if err != nil {
+		return
+	}
+	err = en.WriteInt64(z.OutJobs)
+	if err != nil {
+		err = msgp.WrapError(err, "OutJobs")
+		return
+	}
+	// write "OutValueMu"
+	err = en.Append(0xaa, 0x4f, 0x75, 0x74, 0x56, 0x61, 0x6c, 0x75, 0x65, 0x4d, 0x75)
+	if err != nil {
+		return
+	}
+	err = en.WriteInt64(z.OutValueMu)
+	if err != nil {
+		err = msgp.WrapError(err, "OutValueMu")
+		return
+	}
+	// write "InJobs"
+	err = en.Append(0xa6, 0x49, 0x6e, 0x4a, 0x6f, 0x62, 0x73)
+	if err != nil {
+		return
+	}
+	err = en.WriteInt64(z.InJobs)
+	if err != nil {
+		err = msgp.WrapError(err, "InJobs")
+		return
+	}
+	// write "InValueMu"
+	err = en.Append(0xa9, 0x49, 0x6e, 0x56, 0x61, 0x6c, 0x75, 0x65, 0x4d, 0x75)
+	if err != nil {
+		return
+	}
+	err = en.WriteInt64(z.InValueMu)
+	if err != nil {
+		err = msgp.WrapError(err, "InValueMu")
+		return
+	}
+	return
+}
+
+// MarshalMsg implements msgp.Marshaler
+func (z *HandOffLine) MarshalMsg(b []byte) (o []byte, err error) {
+	o = msgp.Require(b, z.Msgsize())
+	// map header, size 7
+	// string "Region"
+	o = append(o, 0x87, 0xa6, 0x52, 0x65, 0x67, 0x69, 0x6f, 0x6e)
+	o = msgp.AppendString(o, z.Region)
+	// string "OpenJobs"
+	o = append(o, 0xa8, 0x4f, 0x70, 0x65, 0x6e, 0x4a, 0x6f, 0x62, 0x73)
+	o = msgp.AppendInt64(o, z.OpenJobs)
+	// string "OpenValueMu"
+	o = append(o, 0xab, 0x4f, 0x70, 0x65, 0x6e, 0x56, 0x61, 0x6c, 0x75, 0x65, 0x4d, 0x75)
+	o = msgp.AppendInt64(o, z.OpenValueMu)
+	// string "OutJobs"
+	o = append(o, 0xa7, 0x4f, 0x75, 0x74, 0x4a, 0x6f, 0x62, 0x73)
+	o = msgp.AppendInt64(o, z.OutJobs)
+	// string "OutValueMu"
+	o = append(o, 0xaa, 0x4f, 0x75, 0x74, 0x56, 0x61, 0x6c, 0x75, 0x65, 0x4d, 0x75)
+	o = msgp.AppendInt64(o, z.OutValueMu)
+	// string "InJobs"
+	o = append(o, 0xa6, 0x49, 0x6e, 0x4a, 0x6f, 0x62, 0x73)
+	o = msgp.AppendInt64(o, z.InJobs)
+	// string "InValueMu"
+	o = append(o, 0xa9, 0x49, 0x6e, 0x56, 0x61, 0x6c, 0x75, 0x65, 0x4d, 0x75)
+	o = msgp.AppendInt64(o, z.InValueMu)
+	return
+}
+
+// UnmarshalMsg implements msgp.Unmarshaler
+func (z *HandOffLine) UnmarshalMsg(bts []byte) (o []byte, err error) {
+	var field []byte
+	_ = field
+	var zb0001 uint32
+	zb0001, bts, err = msgp.ReadMapHeaderBytes(bts)
+	if err != nil {
+		err = msgp.WrapError(err)
+		return
+	}
+	for zb0001 > 0 {
+		zb0001--
+		field, bts, err = msgp.ReadMapKeyZC(bts)
+		if err != nil {
+			err = msgp.WrapError(err)
+			return
+		}
+		switch msgp.UnsafeString(field) {
+		case "Region":
+			z.Region, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Region")
+				return
+			}
+		case "OpenJobs":
+			z.OpenJobs, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "OpenJobs")
+				return
+			}
+		case "OpenValueMu":
+			z.OpenValueMu, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "OpenValueMu")
+				return
+			}
+		case "OutJobs":
+			z.OutJobs, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "OutJobs")
+				return
+			}
+		case "OutValueMu":
+			z.OutValueMu, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "OutValueMu")
+				return
+			}
+		case "InJobs":
+			z.InJobs, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "InJobs")
+				return
+			}
+		case "InValueMu":
+			z.InValueMu, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "InValueMu")
+				return
+			}
+		default:
+			bts, err = msgp.Skip(bts)
+			if err != nil {
+				err = msgp.WrapError(err)
+				return
+			}
+		}
+	}
+	o = bts
+	return
+}
+
+// Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
+func (z *HandOffLine) Msgsize() (s int) {
+	s = 1 + 7 + msgp.StringPrefixSize + len(z.Region) + 9 + msgp.Int64Size + 12 + msgp.Int64Size + 8 + msgp.Int64Size + 11 + msgp.Int64Size + 7 + msgp.Int64Size + 10 + msgp.Int64Size
+	return
+}
+
+// DecodeMsg implements msgp.Decodable
+func (z *HandOffState) DecodeMsg(dc *msgp.Reader) (err error) {
+	{
+		var zb0001 uint8
+		zb0001, err = dc.ReadUint8()
+		if err != nil {
+			err = msgp.WrapError(err)
+			return
+		}
+		(*z) = HandOffState(zb0001)
+	}
+	return
+}
+
+// EncodeMsg implements msgp.Encodable
+func (z HandOffState) EncodeMsg(en *msgp.Writer) (err error) {
+	err = en.WriteUint8(uint8(z))
+	if err != nil {
+		err = msgp.WrapError(err)
+		return
+	}
+	return
+}
+
+// MarshalMsg implements msgp.Marshaler
+func (z HandOffState) MarshalMsg(b []byte) (o []byte, err error) {
+	o = msgp.Require(b, z.Msgsize())
+	o = msgp.AppendUint8(o, uint8(z))
+	return
+}
+
+// UnmarshalMsg implements msgp.Unmarshaler
+func (z *HandOffState) UnmarshalMsg(bts []byte) (o []byte, err error) {
+	{
+		var zb0001 uint8
+		zb0001, bts, err = msgp.ReadUint8Bytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err)
+			return
+		}
+		(*z) = HandOffState(zb0001)
+	}
+	o = bts
+	return
+}
+
+// Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
+func (z HandOffState) Msgsize() (s int) {
+	s = msgp.Uint8Size
+	return
+}
+
+// DecodeMsg implements msgp.Decodable
 func (z *NamedCounts) DecodeMsg(dc *msgp.Reader) (err error) {
 	var field []byte
 	_ = field
@@ -1467,6 +3002,25 @@ func (z *RegionTotals) DecodeMsg(dc *msgp.Reader) (err error) {
 				err = msgp.WrapError(err, "PaidMu")
 				return
 			}
+		case "HandOffs":
+			var zb0003 uint32
+			zb0003, err = dc.ReadArrayHeader()
+			if err != nil {
+				err = msgp.WrapError(err, "HandOffs")
+				return
+			}
+			if cap(z.HandOffs) >= int(zb0003) {
+				z.HandOffs = (z.HandOffs)[:zb0003]
+			} else {
+				z.HandOffs = make([]HandOffLine, zb0003)
+			}
+			for za0002 := range z.HandOffs {
+				err = z.HandOffs[za0002].DecodeMsg(dc)
+				if err != nil {
+					err = msgp.WrapError(err, "HandOffs", za0002)
+					return
+				}
+			}
 		default:
 			err = dc.Skip()
 			if err != nil {
@@ -1480,73 +3034,108 @@ func (z *RegionTotals) DecodeMsg(dc *msgp.Reader) (err error) {
 
 // EncodeMsg implements msgp.Encodable
 func (z *RegionTotals) EncodeMsg(en *msgp.Writer) (err error) {
-	// map header, size 6
-	// write "Counts"
-	err = en.Append(0x86, 0xa6, 0x43, 0x6f, 0x75, 0x6e, 0x74, 0x73)
+	// check for omitted fields
+	zb0001Len := uint32(7)
+	var zb0001Mask uint8 /* 7 bits */
+	_ = zb0001Mask
+	if z.HandOffs == nil {
+		zb0001Len--
+		zb0001Mask |= 0x40
+	}
+	// variable map header, size zb0001Len
+	err = en.Append(0x80 | uint8(zb0001Len))
 	if err != nil {
 		return
 	}
-	err = z.Counts.EncodeMsg(en)
-	if err != nil {
-		err = msgp.WrapError(err, "Counts")
-		return
-	}
-	// write "ValueMu"
-	err = en.Append(0xa7, 0x56, 0x61, 0x6c, 0x75, 0x65, 0x4d, 0x75)
-	if err != nil {
-		return
-	}
-	err = en.WriteInt64(z.ValueMu)
-	if err != nil {
-		err = msgp.WrapError(err, "ValueMu")
-		return
-	}
-	// write "Flows"
-	err = en.Append(0xa5, 0x46, 0x6c, 0x6f, 0x77, 0x73)
-	if err != nil {
-		return
-	}
-	err = en.WriteArrayHeader(uint32(len(z.Flows)))
-	if err != nil {
-		err = msgp.WrapError(err, "Flows")
-		return
-	}
-	for za0001 := range z.Flows {
-		err = z.Flows[za0001].EncodeMsg(en)
+
+	// skip if no fields are to be emitted
+	if zb0001Len != 0 {
+		// write "Counts"
+		err = en.Append(0xa6, 0x43, 0x6f, 0x75, 0x6e, 0x74, 0x73)
 		if err != nil {
-			err = msgp.WrapError(err, "Flows", za0001)
 			return
 		}
-	}
-	// write "FlowJobs"
-	err = en.Append(0xa8, 0x46, 0x6c, 0x6f, 0x77, 0x4a, 0x6f, 0x62, 0x73)
-	if err != nil {
-		return
-	}
-	err = en.WriteInt64(z.FlowJobs)
-	if err != nil {
-		err = msgp.WrapError(err, "FlowJobs")
-		return
-	}
-	// write "FlowValueMu"
-	err = en.Append(0xab, 0x46, 0x6c, 0x6f, 0x77, 0x56, 0x61, 0x6c, 0x75, 0x65, 0x4d, 0x75)
-	if err != nil {
-		return
-	}
-	err = en.WriteInt64(z.FlowValueMu)
-	if err != nil {
-		err = msgp.WrapError(err, "FlowValueMu")
-		return
-	}
-	// write "PaidMu"
-	err = en.Append(0xa6, 0x50, 0x61, 0x69, 0x64, 0x4d, 0x75)
-	if err != nil {
-		return
-	}
-	err = en.WriteInt64(z.PaidMu)
-	if err != nil {
-		err = msgp.WrapError(err, "PaidMu")
-		return
+		err = z.Counts.EncodeMsg(en)
+		if err != nil {
+			err = msgp.WrapError(err, "Counts")
+			return
+		}
+		// write "ValueMu"
+		err = en.Append(0xa7, 0x56, 0x61, 0x6c, 0x75, 0x65, 0x4d, 0x75)
+		if err != nil {
+			return
+		}
+		err = en.WriteInt64(z.ValueMu)
+		if err != nil {
+			err = msgp.WrapError(err, "ValueMu")
+			return
+		}
+		// write "Flows"
+		err = en.Append(0xa5, 0x46, 0x6c, 0x6f, 0x77, 0x73)
+		if err != nil {
+			return
+		}
+		err = en.WriteArrayHeader(uint32(len(z.Flows)))
+		if err != nil {
+			err = msgp.WrapError(err, "Flows")
+			return
+		}
+		for za0001 := range z.Flows {
+			err = z.Flows[za0001].EncodeMsg(en)
+			if err != nil {
+				err = msgp.WrapError(err, "Flows", za0001)
+				return
+			}
+		}
+		// write "FlowJobs"
+		err = en.Append(0xa8, 0x46, 0x6c, 0x6f, 0x77, 0x4a, 0x6f, 0x62, 0x73)
+		if err != nil {
+			return
+		}
+		err = en.WriteInt64(z.FlowJobs)
+		if err != nil {
+			err = msgp.WrapError(err, "FlowJobs")
+			return
+		}
+		// write "FlowValueMu"
+		err = en.Append(0xab, 0x46, 0x6c, 0x6f, 0x77, 0x56, 0x61, 0x6c, 0x75, 0x65, 0x4d, 0x75)
+		if err != nil {
+			return
+		}
+		err = en.WriteInt64(z.FlowValueMu)
+		if err != nil {
+			err = msgp.WrapError(err, "FlowValueMu")
+			return
+		}
+		// write "PaidMu"
+		err = en.Append(0xa6, 0x50, 0x61, 0x69, 0x64, 0x4d, 0x75)
+		if err != nil {
+			return
+		}
+		err = en.WriteInt64(z.PaidMu)
+		if err != nil {
+			err = msgp.WrapError(err, "PaidMu")
+			return
+		}
+		if (zb0001Mask & 0x40) == 0 { // if not omitted
+			// write "HandOffs"
+			err = en.Append(0xa8, 0x48, 0x61, 0x6e, 0x64, 0x4f, 0x66, 0x66, 0x73)
+			if err != nil {
+				return
+			}
+			err = en.WriteArrayHeader(uint32(len(z.HandOffs)))
+			if err != nil {
+				err = msgp.WrapError(err, "HandOffs")
+				return
+			}
+			for za0002 := range z.HandOffs {
+				err = z.HandOffs[za0002].EncodeMsg(en)
+				if err != nil {
+					err = msgp.WrapError(err, "HandOffs", za0002)
+					return
+				}
+			}
+		}
 	}
 	return
 }
@@ -1554,36 +3143,61 @@ func (z *RegionTotals) EncodeMsg(en *msgp.Writer) (err error) {
 // MarshalMsg implements msgp.Marshaler
 func (z *RegionTotals) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
-	// map header, size 6
-	// string "Counts"
-	o = append(o, 0x86, 0xa6, 0x43, 0x6f, 0x75, 0x6e, 0x74, 0x73)
-	o, err = z.Counts.MarshalMsg(o)
-	if err != nil {
-		err = msgp.WrapError(err, "Counts")
-		return
+	// check for omitted fields
+	zb0001Len := uint32(7)
+	var zb0001Mask uint8 /* 7 bits */
+	_ = zb0001Mask
+	if z.HandOffs == nil {
+		zb0001Len--
+		zb0001Mask |= 0x40
 	}
-	// string "ValueMu"
-	o = append(o, 0xa7, 0x56, 0x61, 0x6c, 0x75, 0x65, 0x4d, 0x75)
-	o = msgp.AppendInt64(o, z.ValueMu)
-	// string "Flows"
-	o = append(o, 0xa5, 0x46, 0x6c, 0x6f, 0x77, 0x73)
-	o = msgp.AppendArrayHeader(o, uint32(len(z.Flows)))
-	for za0001 := range z.Flows {
-		o, err = z.Flows[za0001].MarshalMsg(o)
+	// variable map header, size zb0001Len
+	o = append(o, 0x80|uint8(zb0001Len))
+
+	// skip if no fields are to be emitted
+	if zb0001Len != 0 {
+		// string "Counts"
+		o = append(o, 0xa6, 0x43, 0x6f, 0x75, 0x6e, 0x74, 0x73)
+		o, err = z.Counts.MarshalMsg(o)
 		if err != nil {
-			err = msgp.WrapError(err, "Flows", za0001)
+			err = msgp.WrapError(err, "Counts")
 			return
 		}
+		// string "ValueMu"
+		o = append(o, 0xa7, 0x56, 0x61, 0x6c, 0x75, 0x65, 0x4d, 0x75)
+		o = msgp.AppendInt64(o, z.ValueMu)
+		// string "Flows"
+		o = append(o, 0xa5, 0x46, 0x6c, 0x6f, 0x77, 0x73)
+		o = msgp.AppendArrayHeader(o, uint32(len(z.Flows)))
+		for za0001 := range z.Flows {
+			o, err = z.Flows[za0001].MarshalMsg(o)
+			if err != nil {
+				err = msgp.WrapError(err, "Flows", za0001)
+				return
+			}
+		}
+		// string "FlowJobs"
+		o = append(o, 0xa8, 0x46, 0x6c, 0x6f, 0x77, 0x4a, 0x6f, 0x62, 0x73)
+		o = msgp.AppendInt64(o, z.FlowJobs)
+		// string "FlowValueMu"
+		o = append(o, 0xab, 0x46, 0x6c, 0x6f, 0x77, 0x56, 0x61, 0x6c, 0x75, 0x65, 0x4d, 0x75)
+		o = msgp.AppendInt64(o, z.FlowValueMu)
+		// string "PaidMu"
+		o = append(o, 0xa6, 0x50, 0x61, 0x69, 0x64, 0x4d, 0x75)
+		o = msgp.AppendInt64(o, z.PaidMu)
+		if (zb0001Mask & 0x40) == 0 { // if not omitted
+			// string "HandOffs"
+			o = append(o, 0xa8, 0x48, 0x61, 0x6e, 0x64, 0x4f, 0x66, 0x66, 0x73)
+			o = msgp.AppendArrayHeader(o, uint32(len(z.HandOffs)))
+			for za0002 := range z.HandOffs {
+				o, err = z.HandOffs[za0002].MarshalMsg(o)
+				if err != nil {
+					err = msgp.WrapError(err, "HandOffs", za0002)
+					return
+				}
+			}
+		}
 	}
-	// string "FlowJobs"
-	o = append(o, 0xa8, 0x46, 0x6c, 0x6f, 0x77, 0x4a, 0x6f, 0x62, 0x73)
-	o = msgp.AppendInt64(o, z.FlowJobs)
-	// string "FlowValueMu"
-	o = append(o, 0xab, 0x46, 0x6c, 0x6f, 0x77, 0x56, 0x61, 0x6c, 0x75, 0x65, 0x4d, 0x75)
-	o = msgp.AppendInt64(o, z.FlowValueMu)
-	// string "PaidMu"
-	o = append(o, 0xa6, 0x50, 0x61, 0x69, 0x64, 0x4d, 0x75)
-	o = msgp.AppendInt64(o, z.PaidMu)
 	return
 }
 
@@ -1654,6 +3268,25 @@ func (z *RegionTotals) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "PaidMu")
 				return
 			}
+		case "HandOffs":
+			var zb0003 uint32
+			zb0003, bts, err = msgp.ReadArrayHeaderBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "HandOffs")
+				return
+			}
+			if cap(z.HandOffs) >= int(zb0003) {
+				z.HandOffs = (z.HandOffs)[:zb0003]
+			} else {
+				z.HandOffs = make([]HandOffLine, zb0003)
+			}
+			for za0002 := range z.HandOffs {
+				bts, err = z.HandOffs[za0002].UnmarshalMsg(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "HandOffs", za0002)
+					return
+				}
+			}
 		default:
 			bts, err = msgp.Skip(bts)
 			if err != nil {
@@ -1672,7 +3305,10 @@ func (z *RegionTotals) Msgsize() (s int) {
 	for za0001 := range z.Flows {
 		s += z.Flows[za0001].Msgsize()
 	}
-	s += 9 + msgp.Int64Size + 12 + msgp.Int64Size + 7 + msgp.Int64Size
+	s += 9 + msgp.Int64Size + 12 + msgp.Int64Size + 7 + msgp.Int64Size + 9 + msgp.ArrayHeaderSize
+	for za0002 := range z.HandOffs {
+		s += z.HandOffs[za0002].Msgsize()
+	}
 	return
 }
 
