@@ -5,8 +5,10 @@
 // registry, nodes, queues, event chain and ledger, and holds the region's own
 // mission (core/mission.Mission.ForRegion). What crosses between regions is
 // each region's ledger checkpoint, published to every other region over
-// core/link (publish.go), and the ACL region's tokens, replicated to every
-// other region (aclrepl.go), never through another region's raft; routes into
+// core/link (publish.go), the ACL region's tokens, replicated to every
+// other region (aclrepl.go), and jobs handed from one region's shard to
+// another's as a two-step hand-off recorded in both regions' logs
+// (handoff.go), never through another region's raft; routes into
 // another region's shards are kept aside by the mission split, and a
 // region that stops leaves the others running.
 package region
@@ -65,6 +67,9 @@ type Config struct {
 	ACLRegion string
 	// ACL configures the links that replicate the ACL region's tokens.
 	ACL ACLConfig
+	// HandOff configures the links that carry hand-offs between regions
+	// (handoff.go).
+	HandOff HandOffConfig
 	// Logger is named per region; nil logs nothing.
 	Logger hclog.Logger
 }
@@ -104,6 +109,7 @@ type Host struct {
 	acl    string         // the ACL region
 	aclr   *aclReplicator // nil for one region
 	faults *linkFaults    // the links' fault layers (faults.go)
+	ho     *handOffs      // nil for one region
 
 	mu      sync.Mutex
 	stopped map[string]bool
@@ -157,6 +163,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	// (faults.go).
 	h.cfg.Publish.Wrap = h.wrapFaults(h.cfg.Publish.Wrap)
 	h.cfg.ACL.Wrap = h.wrapFaults(h.cfg.ACL.Wrap)
+	h.cfg.HandOff.Wrap = h.wrapFaults(h.cfg.HandOff.Wrap)
 	pub, err := startPublisher(h)
 	if err != nil {
 		_ = h.Shutdown()
@@ -167,6 +174,12 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		_ = h.Shutdown()
 		return nil, err
 	}
+	ho, err := startHandOffs(h)
+	if err != nil {
+		_ = h.Shutdown()
+		return nil, err
+	}
+	h.ho = ho
 	return h, nil
 }
 
@@ -295,9 +308,13 @@ func (h *Host) isStopped(name string) bool {
 	return h.stopped[name]
 }
 
-// Shutdown stops the ACL and checkpoint links, then every region's server,
-// in reverse declaration order, and returns the first error.
+// Shutdown stops the hand-off, ACL and checkpoint links, then every
+// region's server, in reverse declaration order, and returns the first
+// error.
 func (h *Host) Shutdown() error {
+	if h.ho != nil {
+		h.ho.stop()
+	}
 	if h.aclr != nil {
 		h.aclr.stop()
 	}
