@@ -1,13 +1,16 @@
 package raftfsm_test
 
 import (
+	"bytes"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/planetary/planetary/raftfsm"
 	"github.com/planetary/planetary/raftfsm/command"
 	"github.com/planetary/planetary/raftfsm/fsmtest"
+	"github.com/planetary/planetary/raftfsm/snapshot"
 	"github.com/planetary/planetary/raftfsm/state"
 	"github.com/tinylib/msgp/msgp"
 )
@@ -264,5 +267,106 @@ func TestHandOffRefusesBadCommands(t *testing.T) {
 	r := mars.apply(command.HandOffBeginType, &command.HandOffBegin{Meta: mars.meta(), FromRegion: "mars", ToRegion: "earth", ToShard: "earth", IDs: []string{"j1"}})
 	if o := outcome(t, r); o.Status != raftfsm.Rejected || o.Reason != "job is assigned" {
 		t.Errorf("hand-off of an assigned job: %+v", o)
+	}
+}
+
+// TestRandomLogsWithHandOffs: generated logs with a hand-off step every
+// 20th entry (begins, accepts of offers from another region, redelivered
+// or into an unknown shard, closes both ways and again) keep every
+// invariant after every entry, replay to the same state, through snapshots
+// along the log too, and the snapshot holds the hand-off records.
+func TestRandomLogsWithHandOffs(t *testing.T) {
+	for _, seed := range []uint64{1, 2, 3} {
+		t.Run(fmt.Sprint("seed-", seed), func(t *testing.T) {
+			entries, live := fsmtest.LogOf(fsmtest.NewGen(seed).WithHandOffs(20), 800, func(i int, e []byte, f *raftfsm.FSM) {
+				f.Read(func(s *state.Store) {
+					if bad := failed(raftfsm.CheckInvariants(s)); len(bad) > 0 {
+						typ, _, _ := command.Decode(e)
+						t.Fatalf("after entry %d (%s): %v", i, typ, bad)
+					}
+				})
+			})
+			a := fsmtest.Replay(raftfsm.DefaultConfig(), entries)
+			c := raftfsm.New(raftfsm.DefaultConfig())
+			for i, e := range entries {
+				if i > 0 && i%150 == 0 {
+					c = restore(t, persist(t, c))
+				}
+				applyNext(t, c, e)
+			}
+			if a.Digest() != live.Digest() || c.Digest() != live.Digest() {
+				t.Fatal("replicas differ")
+			}
+			var img *state.Image
+			var accepted, returned, open, in, refused int
+			live.Read(func(s *state.Store) {
+				img = s.Image()
+				for _, h := range s.HandOffs() {
+					switch h.State {
+					case state.HandOffAccepted:
+						accepted++
+					case state.HandOffReturned:
+						returned++
+					case state.HandOffOpen:
+						open++
+					}
+				}
+				for _, h := range s.HandIns() {
+					if h.Accepted {
+						in++
+					} else {
+						refused++
+					}
+				}
+			})
+			if accepted == 0 || returned == 0 || in == 0 || refused == 0 {
+				t.Fatalf("hand-offs not exercised: %d accepted, %d returned, %d open; %d in, %d refused", accepted, returned, open, in, refused)
+			}
+			b := persist(t, live)
+			restore(t, b).Read(func(s *state.Store) {
+				after := s.Image()
+				if !reflect.DeepEqual(after.HandOffs, img.HandOffs) || !reflect.DeepEqual(after.HandIns, img.HandIns) || s.InFlight() != open {
+					t.Fatal("hand-off records differ after restore")
+				}
+			})
+			info, err := snapshot.Inspect(bytes.NewReader(b))
+			if err != nil || info.Version != 4 || info.HandOffs != len(img.HandOffs) || info.HandIns != len(img.HandIns) {
+				t.Fatalf("inspect: %+v, %v", info, err)
+			}
+		})
+	}
+}
+
+// TestInvariantsDetectHandOffCorruption: a job an open hand-off no longer
+// holds (queued, in no queue), and a hand-off line that does not add up.
+func TestInvariantsDetectHandOffCorruption(t *testing.T) {
+	cases := []struct {
+		name   string
+		want   []string
+		tamper func(s *state.Store)
+	}{
+		{"hold-dropped", []string{raftfsm.InvJobsConserved, raftfsm.InvHandOffs}, func(s *state.Store) { s.Tamper().DropHandOffHold(s.Job("j1").Seq) }},
+		{"line", []string{raftfsm.InvHandOffs}, func(s *state.Store) {
+			s.Tamper().SetHandOffLine(state.HandOffLine{Region: "earth", OpenJobs: 2, OpenValueMu: 10})
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			mars := newHandRegion(t, "mars", state.Shard{Name: "mars"})
+			mars.apply(command.SubmitBatchType, &command.SubmitBatch{Time: 5, Jobs: []command.JobSubmit{{ID: "j1", Shard: "mars", ValueMu: 10}}})
+			mars.apply(command.HandOffBeginType, &command.HandOffBegin{Meta: mars.meta(), FromRegion: "mars", ToRegion: "earth", ToShard: "earth", IDs: []string{"j1"}})
+			var got []string
+			mars.read(func(s *state.Store) {
+				c.tamper(s)
+				for _, inv := range raftfsm.CheckInvariants(s) {
+					if !inv.OK {
+						got = append(got, inv.ID)
+					}
+				}
+			})
+			if fmt.Sprint(got) != fmt.Sprint(c.want) {
+				t.Fatalf("failed invariants %v, want %v", got, c.want)
+			}
+		})
 	}
 }

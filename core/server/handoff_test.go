@@ -27,6 +27,11 @@ func TestHandOffEndpoints(t *testing.T) {
 	mars, earth := start("mars"), start("earth")
 	registerShard(t, mars, "mars")
 	registerShard(t, earth, "earth")
+	// mars has no node: paused, its job stays queued for the hand-off
+	// rather than parked.
+	if _, err := mars.Pause(ctx, owner, command.Pause{Shard: "mars", Paused: true}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := mars.SubmitJobs(ctx, owner, []command.JobSubmit{{ID: "j1", Shard: "mars", ValueMu: 7, Kind: "sim"}}); err != nil {
 		t.Fatal(err)
 	}

@@ -28,6 +28,17 @@ type Gen struct {
 	// ticks counts the entries that fell through to the clock advance;
 	// every fifth is a region checkpoint instead.
 	ticks int
+	// handOffEvery, when set (WithHandOffs), makes every such call of
+	// Next a hand-off step; calls counts them.
+	handOffEvery int
+	calls        int
+}
+
+// WithHandOffs makes every n-th entry a step of a hand-off (see handOff);
+// a generator without it writes the logs it wrote before hand-offs.
+func (g *Gen) WithHandOffs(n int) *Gen {
+	g.handOffEvery = n
+	return g
 }
 
 // NewGen returns a generator; the same seed yields the same log when applied
@@ -69,6 +80,11 @@ func pick[T any](r *rand.Rand, xs []T) T { return xs[r.IntN(len(xs))] }
 
 // Next returns an entry for the current state s.
 func (g *Gen) Next(s *state.Store) []byte {
+	if g.handOffEvery > 0 {
+		if g.calls++; g.calls%g.handOffEvery == 0 {
+			return g.handOff(s)
+		}
+	}
 	g.now += int64(g.rng.IntN(5)+1) * 1_000_000
 	r := g.rng
 	nodes := s.Nodes()
@@ -259,6 +275,45 @@ func (g *Gen) Next(s *state.Store) []byte {
 	return enc(command.ClockAdvanceType, &command.ClockAdvance{Time: g.now})
 }
 
+// handOff is a step of a hand-off, in turn: this region (earth) closes its
+// oldest open hand-off (accepted or returned, now and then twice), begins
+// one of a queued job to luna, or takes in one offered by mars (now and
+// then the same one again, or into a shard it lacks). It draws nothing
+// from the random source.
+func (g *Gen) handOff(s *state.Store) []byte {
+	n := g.calls / g.handOffEvery
+	var queued []*state.Job
+	for _, sh := range shardNames() {
+		s.Queue(sh, func(j *state.Job) bool { queued = append(queued, j); return true })
+	}
+	switch n % 3 {
+	case 0:
+		if open := s.OpenHandOffs(""); len(open) > 0 {
+			return enc(command.HandOffCloseType, &command.HandOffClose{Meta: g.meta(), ID: open[0].ID, Accepted: n%2 == 0, Reason: "queue full"})
+		}
+		if s.HandOffCount() > 0 {
+			return enc(command.HandOffCloseType, &command.HandOffClose{Meta: g.meta(), ID: raftfsm.HandOffID("earth", s.HandOffCount()), Accepted: true})
+		}
+	case 1:
+		if len(queued) > 0 {
+			return enc(command.HandOffBeginType, &command.HandOffBegin{Meta: g.meta(), FromRegion: "earth", ToRegion: "luna", ToShard: "luna-1",
+				IDs: []string{queued[len(queued)-1].ID, queued[0].ID}})
+		}
+	}
+	id := int(n/3) + 1
+	if n%4 == 3 && id > 1 {
+		id-- // delivered again
+	}
+	shard := "eu"
+	if n%7 == 5 {
+		shard = "venus"
+	}
+	h := state.HandOff{ID: raftfsm.HandOffID("mars", id), FromRegion: "mars", FromShard: "mars", ToRegion: "earth", ToShard: shard,
+		State: state.HandOffOpen, Seq: uint64(id),
+		Job: state.HandOffJob{ID: fmt.Sprintf("mars-job-%d", id), Capabilities: []string{"cpu"}, ValueMu: int64(id) * 1000, Kind: "sim", Hops: uint32(id % 2)}}
+	return enc(command.HandOffAcceptType, &command.HandOffAccept{Meta: g.meta(), HandOff: h})
+}
+
 // regionCheckpoint is another region's checkpoint (luna and mars in turn),
 // at a raft index that is now and then below one already stored (out of
 // order) or equal to it (a redelivery). It draws nothing from the random
@@ -329,7 +384,11 @@ func (a *Applier) Apply(entry []byte) *raftfsm.Response {
 // returns the entries and that FSM. each, when not nil, runs after every
 // entry (e.g. to check invariants).
 func Log(seed uint64, n int, each func(i int, entry []byte, f *raftfsm.FSM)) ([][]byte, *raftfsm.FSM) {
-	g := NewGen(seed)
+	return LogOf(NewGen(seed), n, each)
+}
+
+// LogOf is Log with the generator g.
+func LogOf(g *Gen, n int, each func(i int, entry []byte, f *raftfsm.FSM)) ([][]byte, *raftfsm.FSM) {
 	a := &Applier{FSM: raftfsm.New(raftfsm.DefaultConfig())}
 	entries := make([][]byte, 0, n)
 	for i := 0; i < n; i++ {

@@ -470,7 +470,11 @@ type Info struct {
 	Tombs    int
 	// Regions counts the other regions' checkpoints (0 before version 3).
 	Regions int
-	Global  state.Counts
+	// HandOffs and HandIns count the hand-off records out of the region
+	// and into it (version 4).
+	HandOffs int
+	HandIns  int
+	Global   state.Counts
 	// Collected: garbage collection's aggregates (zero before version 2).
 	Collected state.Collected
 	Meta      state.StoreMeta // chain head, events, clock, applied index
@@ -516,6 +520,10 @@ func Inspect(in io.Reader) (Info, error) {
 			info.Tombs++
 		case tagRegion:
 			info.Regions++
+		case tagHandOff:
+			info.HandOffs++
+		case tagHandIn:
+			info.HandIns++
 		case tagShardCounts, tagNodeCounts, tagPolicy:
 		default:
 			return fmt.Errorf("unknown record tag %d", tag)

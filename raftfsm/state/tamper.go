@@ -46,3 +46,10 @@ func (t Tamper) SetCollectedShard(name string, c Counts) { t.s.gc.shards[name] =
 
 // AddTomb records a tomb without removing any job.
 func (t Tamper) AddTomb(tb Tomb) { t.s.gc.addTomb(tb) }
+
+// DropHandOffHold forgets that an open hand-off holds the job of seq,
+// leaving the job queued in no queue.
+func (t Tamper) DropHandOffHold(seq uint64) { delete(t.s.ho.inFlight, seq) }
+
+// SetHandOffLine overwrites the hand-off line of one region.
+func (t Tamper) SetHandOffLine(l HandOffLine) { t.s.ho.lines[l.Region] = &l }
