@@ -60,6 +60,13 @@ func applyHandOffBegin(c *txn, body []byte) *Response {
 	return &Response{Outcomes: out}
 }
 
+// HandedInDetail is the Detail of a job.handed_in event: the hand-off, its
+// source region and the hops the job brought (the one across included),
+// which a replay of the region's events needs for its flows.
+func HandedInDetail(id, from string, hops uint32) string {
+	return fmt.Sprintf("hand-off %s from region %s with %d hops", id, from, hops)
+}
+
 // handInReason is the outcome a target answers for a recorded hand-in.
 func handInReason(h state.HandIn) string {
 	if h.Accepted {
@@ -122,7 +129,7 @@ func applyHandOffAccept(c *txn, body []byte) *Response {
 	})
 	c.s.PutHandIn(in)
 	c.emit(state.Event{Type: state.EvJobHandedIn, Job: j.ID, Attempt: j.Attempt, Shard: h.ToShard, From: h.FromShard, ValueMu: j.ValueMu,
-		Detail: fmt.Sprintf("hand-off %s from region %s", h.ID, h.FromRegion)})
+		Detail: HandedInDetail(h.ID, h.FromRegion, in.Hops)})
 	return &Response{Outcomes: []Outcome{applied(h.ID)}}
 }
 

@@ -25,6 +25,10 @@ func applySubmitBatch(c *txn, body []byte) *Response {
 				out = append(out, dup(t.ID, fmt.Sprintf("idempotency key %s (job collected at %d)", js.Key, t.CollectedAt)))
 				continue
 			}
+			if h, ok := c.s.HandedOutJob(js.Key, true); ok {
+				out = append(out, dup(h.Job.ID, fmt.Sprintf("idempotency key %s (job handed to region %s by hand-off %s)", js.Key, h.ToRegion, h.ID)))
+				continue
+			}
 		}
 		switch {
 		case js.ID == "":
@@ -45,6 +49,10 @@ func applySubmitBatch(c *txn, body []byte) *Response {
 		}
 		if t, ok := c.s.CollectedByID(js.ID); ok {
 			out = append(out, rejected(js.ID, "duplicate job id (collected at %d)", t.CollectedAt))
+			continue
+		}
+		if h, ok := c.s.HandedOutJob(js.ID, false); ok {
+			out = append(out, rejected(js.ID, "duplicate job id (handed to region %s by hand-off %s)", h.ToRegion, h.ID))
 			continue
 		}
 		if err := c.s.CheckValue(js.ValueMu); err != nil {

@@ -204,6 +204,14 @@ func TestHandOffLedgerCountsEachJobOnce(t *testing.T) {
 			t.Fatalf("mars.3: %+v", h)
 		}
 	})
+	// A job handed out keeps its id and key taken here: submitted again it
+	// is not a new job.
+	again := mars.apply(command.SubmitBatchType, &command.SubmitBatch{Time: 30, Jobs: []command.JobSubmit{
+		{ID: "j9", Key: "k1", Shard: "mars", ValueMu: 1}, {ID: "j2", Key: "k-new", Shard: "mars", ValueMu: 1}}})
+	if got := statuses(again); fmt.Sprint(got) != fmt.Sprint([]raftfsm.OutcomeStatus{raftfsm.Duplicate, raftfsm.Rejected}) ||
+		again.Outcomes[0].ID != "j1" || !strings.Contains(again.Outcomes[1].Reason, "handed to region earth") {
+		t.Fatalf("submits of handed-out jobs: %+v", again.Outcomes)
+	}
 	// The returned job runs at home; an accepted one runs at the target.
 	mars.apply(command.AssignBatchType, &command.AssignBatch{Time: 40, Assignments: []command.Assignment{{JobID: "j3", Attempt: 1, Node: "m1"}}})
 	mars.apply(command.CompleteBatchType, &command.CompleteBatch{Time: 41, Results: []command.Result{{JobID: "j3", Attempt: 1, OK: true}}})

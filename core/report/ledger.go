@@ -191,12 +191,13 @@ func countsDoc(jobs, val map[string]int64) map[string]CountValue {
 	return out
 }
 
-// flowRules counts spill and reroute events by (from, to) and rule.
+// flowRules counts spill, reroute and accepted hand-off events by (from,
+// to) and rule.
 func flowRules(evs []state.Event) map[[2]string]map[string]int64 {
 	out := map[[2]string]map[string]int64{}
 	for i := range evs {
 		e := &evs[i]
-		if e.Type != state.EvJobSpilled && e.Type != state.EvJobRerouted {
+		if e.Type != state.EvJobSpilled && e.Type != state.EvJobRerouted && e.Type != state.EvJobHandOffAccepted {
 			continue
 		}
 		k := [2]string{e.From, e.To}
@@ -214,6 +215,8 @@ func moveRule(e *state.Event) string {
 	switch {
 	case e.Type == state.EvJobRerouted:
 		return RuleOwnerReroute
+	case e.Type == state.EvJobHandOffAccepted:
+		return RuleHandOff
 	case e.Reason != "":
 		return e.Reason
 	}
@@ -222,6 +225,10 @@ func moveRule(e *state.Event) string {
 
 // RuleOwnerReroute is the rule named for a flow's owner reroutes.
 const RuleOwnerReroute = "owner reroute"
+
+// RuleHandOff is the rule named for a flow's jobs handed to another
+// region (accepted hand-offs).
+const RuleHandOff = "hand-off"
 
 func flowsDoc(fs []Flow, rules map[[2]string]map[string]int64) []FlowLedger {
 	out := make([]FlowLedger, 0, len(fs))
@@ -327,6 +334,9 @@ type replayJob struct {
 	// collected up to the end of that batch (0: not collected).
 	ord   int
 	gcEnd int64
+	// gone: the job was handed to another region (its hand-off accepted),
+	// and left this region's books.
+	gone bool
 }
 
 // replay rebuilds the ledger from job, node and shard events alone.
@@ -353,6 +363,10 @@ type replay struct {
 	// parked lists, per shard, the jobs parked there since its last
 	// jobs.unparked (some may have left parked since: they are skipped).
 	parked map[string][]*replayJob
+	// hopsOut are the hops the jobs handed to other regions took with
+	// them (the hop across included), hopsIn those the jobs handed in
+	// brought.
+	hopsOut, hopsIn int64
 }
 
 func newReplay() *replay { return newReplaySized(0) }
@@ -400,6 +414,28 @@ func (r *replay) apply(e *state.Event) error {
 		return fmt.Errorf("%s without a job id", e.Type)
 	}
 	j := r.jobs[e.Job]
+	switch e.Type {
+	case state.EvJobHandOffRefused:
+		return nil // the job stays where it was: another region
+	case state.EvJobHandedIn:
+		var id, from string
+		var hops int64
+		if _, err := fmt.Sscanf(e.Detail, "hand-off %s from region %s with %d hops", &id, &from, &hops); err != nil || e.Shard == "" {
+			return fmt.Errorf("%s of job %s with an unreadable detail %q or no shard", e.Type, e.Job, e.Detail)
+		}
+		if j != nil && !j.gone && !j.state.Terminal() {
+			return fmt.Errorf("job %s handed in while it is %s here", e.Job, j.state)
+		}
+		nj := &replayJob{state: state.JobQueued, shard: e.Shard, valueMu: e.ValueMu, hops: hops, ord: len(r.order)}
+		r.jobs[e.Job] = nj
+		r.order = append(r.order, nj)
+		r.shards[e.Shard] = true
+		r.hopsIn += hops
+		return nil
+	}
+	if j != nil && j.gone {
+		return fmt.Errorf("%s for job %s, which was handed to another region", e.Type, e.Job)
+	}
 	if e.Type == state.EvJobSubmitted {
 		if j != nil {
 			switch {
@@ -505,6 +541,32 @@ func (r *replay) apply(e *state.Event) error {
 		j.state = state.JobQueued
 	case state.EvJobCancelled:
 		j.state = state.JobCancelled
+	case state.EvJobHandedOff, state.EvJobHandOffReturned:
+		// Out of placement while the hand-off is open, queued again when
+		// it returns: queued throughout.
+		if err := need(state.JobQueued); err != nil {
+			return err
+		}
+	case state.EvJobHandOffAccepted:
+		if err := need(state.JobQueued); err != nil {
+			return err
+		}
+		if e.From != j.shard || e.To == "" {
+			return fmt.Errorf("%s for job %s from %s to %q but it is in %s", e.Type, e.Job, e.From, e.To, j.shard)
+		}
+		f := r.flows[[2]string{e.From, e.To}]
+		if f == nil {
+			f = &Flow{From: e.From, To: e.To}
+			r.flows[[2]string{e.From, e.To}] = f
+		}
+		f.Jobs++
+		f.ValueMu += j.valueMu
+		if f.Rules == nil {
+			f.Rules = map[string]int64{}
+		}
+		f.Rules[RuleHandOff]++
+		r.hopsOut += j.hops + 1
+		j.gone = true
 	default:
 		return fmt.Errorf("unknown job event type %q", e.Type)
 	}
@@ -551,6 +613,9 @@ func (r *replay) doc() LedgerDoc {
 		nodes[id] = NodeLedger{Shard: sh}
 	}
 	for _, j := range r.order {
+		if j.gone {
+			continue
+		}
 		st := j.state.String()
 		gj[st]++
 		gv[st] += j.valueMu
@@ -600,11 +665,16 @@ func (r *replay) doc() LedgerDoc {
 	return d
 }
 
-// hops is the sum of hops over all jobs (the "flows" invariant).
+// hops is the sum of hops over the jobs on the region's books (the "flows"
+// invariant); with hopsOut, what handed-out jobs took with them (the hop
+// across included), the flows' jobs plus hopsIn, what handed-in jobs
+// brought.
 func (r *replay) hops() int64 {
 	var n int64
 	for _, j := range r.order {
-		n += j.hops
+		if !j.gone {
+			n += j.hops
+		}
 	}
 	return n
 }

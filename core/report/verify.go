@@ -214,8 +214,9 @@ func Verify(dir string) (res VerifyResult, err error) {
 		for _, fl := range led.Flows {
 			flowJobs += fl.Jobs
 		}
-		if hops != flowJobs {
-			res.Problems = append(res.Problems, fmt.Sprintf("invariant flows: flow jobs %d != job hops %d", flowJobs, hops))
+		if hops+rp.hopsOut != flowJobs+rp.hopsIn {
+			res.Problems = append(res.Problems, fmt.Sprintf("invariant flows: flow jobs %d (and %d hops handed in) != job hops %d (and %d handed out)",
+				flowJobs, rp.hopsIn, hops, rp.hopsOut))
 		}
 	}
 	regionProblems := checkRegions(led, rebuilt)

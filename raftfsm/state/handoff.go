@@ -13,6 +13,11 @@ type handOffTables struct {
 	in       map[string]*HandIn  // by id
 	inFlight map[uint64]string   // job seq -> id of its open hand-off
 	lines    map[string]*HandOffLine
+	// gone and goneKeys map the id and key of a job that left through an
+	// accepted hand-off to that hand-off's id, so neither is taken again
+	// by a submit here.
+	gone     map[string]string
+	goneKeys map[string]string
 	// outJobs counts the jobs closed as accepted (they left the store's
 	// job table); outHops the hops their records carried plus the one
 	// across; inHops the hops the accepted hand-ins carried in.
@@ -22,7 +27,8 @@ type handOffTables struct {
 }
 
 func newHandOffTables() handOffTables {
-	return handOffTables{out: map[string]*HandOff{}, in: map[string]*HandIn{}, inFlight: map[uint64]string{}, lines: map[string]*HandOffLine{}}
+	return handOffTables{out: map[string]*HandOff{}, in: map[string]*HandIn{}, inFlight: map[uint64]string{}, lines: map[string]*HandOffLine{},
+		gone: map[string]string{}, goneKeys: map[string]string{}}
 }
 
 func (t *handOffTables) line(region string) *HandOffLine {
@@ -46,6 +52,12 @@ func (t *handOffTables) countOut(h *HandOff, sign int64) {
 		l.OutValueMu += sign * h.Job.ValueMu
 		t.outJobs += sign
 		t.outHops += sign * (int64(h.Job.Hops) + 1)
+		if sign > 0 {
+			t.gone[h.Job.ID] = h.ID
+			if h.Job.Key != "" {
+				t.goneKeys[h.Job.Key] = h.ID
+			}
+		}
 	}
 }
 
@@ -93,6 +105,20 @@ func (s *Store) OpenHandOffs(to string) []HandOff {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Seq < out[j].Seq })
 	return out
+}
+
+// HandedOutJob returns the accepted hand-off that took the job of id
+// (byKey: of that idempotency key) out of the store, if one did: a submit
+// of that id or key here is not a new job.
+func (s *Store) HandedOutJob(id string, byKey bool) (HandOff, bool) {
+	m := s.ho.gone
+	if byKey {
+		m = s.ho.goneKeys
+	}
+	if id == "" || m[id] == "" {
+		return HandOff{}, false
+	}
+	return *s.ho.out[m[id]], true
 }
 
 // HandOffOf returns the id of the open hand-off holding the job of seq, ""

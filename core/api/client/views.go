@@ -479,6 +479,30 @@ type LedgerTotals struct {
 	PaidMicro      int64   `json:"paid_micro"`
 	Payments       int64   `json:"payments"`
 	Events         uint64  `json:"events"`
+	// HandOffs are a region's hand-off lines, one per other region it
+	// exchanged hand-offs with (none on the global totals).
+	HandOffs []HandOffLine `json:"hand_offs,omitempty"`
+	// TransferJobs and TransferValueMicro, on the global totals, are the
+	// handed jobs the regions' checkpoints would count twice (accepted by
+	// the target, not yet closed by the source) or not at all (negative:
+	// closed before the target's checkpoint shows them); the global totals
+	// count them once, taken out of (or added to) the queued ones.
+	TransferJobs       int64 `json:"transfer_jobs,omitempty"`
+	TransferValueMicro int64 `json:"transfer_value_micro,omitempty"`
+}
+
+// HandOffLine is what one region's ledger holds of its hand-offs with
+// Region: open (handed, not closed: still counted queued here), out
+// (accepted there: left this region's books) and in (accepted from there:
+// on this region's books).
+type HandOffLine struct {
+	Region         string `json:"region"`
+	OpenJobs       int64  `json:"open_jobs"`
+	OpenValueMicro int64  `json:"open_value_micro"`
+	OutJobs        int64  `json:"out_jobs"`
+	OutValueMicro  int64  `json:"out_value_micro"`
+	InJobs         int64  `json:"in_jobs"`
+	InValueMicro   int64  `json:"in_value_micro"`
 }
 
 // RegionLedger is one region's line of the global ledger: its latest

@@ -243,6 +243,10 @@ func LedgerTotals(t state.RegionTotals, p state.RegionPayments, events uint64) c
 	for _, f := range t.Flows {
 		out.Flows = append(out.Flows, client.Flow{From: f.From, To: f.To, Jobs: f.Jobs, Value: client.Credits(f.ValueMu), ValueMicro: f.ValueMu})
 	}
+	for _, l := range t.HandOffs {
+		out.HandOffs = append(out.HandOffs, client.HandOffLine{Region: l.Region, OpenJobs: l.OpenJobs, OpenValueMicro: l.OpenValueMu,
+			OutJobs: l.OutJobs, OutValueMicro: l.OutValueMu, InJobs: l.InJobs, InValueMicro: l.InValueMu})
+	}
 	return out
 }
 
@@ -278,5 +282,7 @@ func GlobalLedger(g state.GlobalView, now int64) ([]client.RegionLedger, client.
 	for _, r := range g.Regions {
 		regions = append(regions, RegionLedger(r, now))
 	}
-	return regions, LedgerTotals(g.Totals, g.Payments, g.EventCount)
+	t := LedgerTotals(g.Totals, g.Payments, g.EventCount)
+	t.TransferJobs, t.TransferValueMicro = g.Transfer.Jobs, g.Transfer.ValueMu
+	return regions, t
 }
