@@ -25,7 +25,7 @@ Usage: planetary ledger [options]
   the server holds other regions' ledger checkpoints, a Regions table lists
   each region's latest one (its raft index, its freshness: how long before
   the read this region stored it, its totals) and the global totals, their
-  sum.
+  sum; a Hand-offs table follows when regions handed jobs to each other.
   Exits 1 when an invariant fails.
 ` + apiOptionsHelp)
 }
@@ -159,8 +159,33 @@ func renderLedger(l api.Ledger) string {
 	if len(l.Regions) > 1 {
 		b.WriteString("\n\nRegions\n")
 		b.WriteString(renderRegions(l.Regions, l.GlobalTotals))
+		if h := renderHandOffs(l.Regions, l.GlobalTotals); h != "" {
+			b.WriteString("\n\nHand-offs\n")
+			b.WriteString(h)
+		}
 	}
 	return b.String()
+}
+
+// renderHandOffs is the Hand-offs table: each region's line with each
+// other region (open, accepted there, accepted from there), then what the
+// global totals count once; "" when no region handed any job.
+func renderHandOffs(regions []api.RegionLedger, global api.LedgerTotals) string {
+	var rows [][]string
+	for _, r := range regions {
+		for _, l := range r.Totals.HandOffs {
+			rows = append(rows, []string{r.Region, l.Region,
+				fmt.Sprintf("%d (%s)", l.OpenJobs, credits(l.OpenValueMicro)),
+				fmt.Sprintf("%d (%s)", l.OutJobs, credits(l.OutValueMicro)),
+				fmt.Sprintf("%d (%s)", l.InJobs, credits(l.InValueMicro))})
+		}
+	}
+	if len(rows) == 0 {
+		return ""
+	}
+	return table([]string{"Region", "With", "Open", "Handed out", "Taken in"}, rows) +
+		fmt.Sprintf("\nIn transfer: %d jobs (%s), accepted by their target and not yet closed by their source, counted once in the global totals",
+			global.TransferJobs, credits(global.TransferValueMicro))
 }
 
 // renderRegions is the Regions table: one line per region's latest
