@@ -30,7 +30,8 @@ Usage: planetary drill partition [options]
   -min-rate-ratio of their rate before the cut during it; every job
   completed exactly once in its own region; every region's global ledger
   caught up and equals the sum of the regions' own ledgers; every region's
-  bundle passes ledger verify. Writes each region's bundle and
+  bundle passes ledger verify; the hand-offs from Mars to Earth begun just
+  before the cut were in flight across it and each ended exactly once. Writes each region's bundle and
   partition-verdict.json under -report-dir. Exits 1 when a check fails.
 
 Options:
@@ -41,6 +42,8 @@ Options:
   -rate=<jobs/s>        Submission rate over all regions (default: jobs over
                         three times -cut, so the cut falls mid-run).
   -job-duration=<dur>   How long each sim job runs (default 20ms).
+  -handoffs=<n>         Jobs Mars hands to Earth just before the cut, in
+                        flight across it (default jobs/100; -1: none).
   -min-rate-ratio=<r>   Least share of its rate before the cut another region
                         keeps during it (default 0.9; 0 reports only).
   -report-dir=<dir>     Where the bundles and the verdict go (default
@@ -66,6 +69,7 @@ func (c *DrillPartitionCommand) Run(args []string) int {
 	fs.Float64Var(&o.Rate, "rate", 0, "")
 	fs.DurationVar(&o.JobDuration, "job-duration", 20*time.Millisecond, "")
 	fs.Float64Var(&o.MinRateRatio, "min-rate-ratio", 0.9, "")
+	fs.IntVar(&o.HandOffs, "handoffs", 0, "")
 	fs.StringVar(&reportDir, "report-dir", filepath.Join("reports", "partition-drill"), "")
 	fs.StringVar(&dataDir, "data-dir", "", "")
 	fs.DurationVar(&o.Deadline, "deadline", 0, "")

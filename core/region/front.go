@@ -100,8 +100,12 @@ func (f *Front) Default() string { return f.def }
 
 // ServeHTTP implements http.Handler.
 func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path == "/v1/operator/links" {
+	switch r.URL.Path {
+	case "/v1/operator/links":
 		f.links(w, r)
+		return
+	case "/v1/operator/handoff":
+		f.handOff(w, r)
 		return
 	}
 	name, ok := f.named(w, r)

@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
 	api "github.com/planetary/planetary/core/api/client"
 	"github.com/planetary/planetary/core/report"
+	"github.com/planetary/planetary/raftfsm/state"
 )
 
 // The partition drill (planetary drill partition): a region host (agent
@@ -54,6 +56,10 @@ type PartitionOptions struct {
 	// that every other region keeps during it (0.9: not slowed by more
 	// than 10%); 0 reports the ratios without checking them.
 	MinRateRatio float64
+	// HandOffs is how many jobs the cut region hands to the shard of
+	// LatencyFrom (earth) just before the cut, so those hand-offs are in
+	// flight across it (default Jobs/100, at least 1; negative: none).
+	HandOffs int
 	// Deadline bounds the whole drill.
 	Deadline time.Duration
 	// ReportDir receives each region's bundle (regions/<name>) and the
@@ -74,8 +80,10 @@ type PartitionRegion struct {
 	// CompletedDuringCut counts the completions between the cut and the
 	// heal.
 	CompletedDuringCut int64 `json:"completed_during_cut"`
-	// CompletedTwice and NeverCompleted list job ids that broke
+	// CompletedOnce counts the jobs submitted to it that completed exactly
+	// once there; CompletedTwice and NeverCompleted list job ids that broke
 	// exactly-once (at most 10 each).
+	CompletedOnce  int      `json:"completed_once"`
 	CompletedTwice []string `json:"completed_twice,omitempty"`
 	NeverCompleted []string `json:"never_completed,omitempty"`
 	Bundle         string   `json:"bundle"`
@@ -95,6 +103,22 @@ type PartitionResult struct {
 	Checks    []Check            `json:"checks"`
 	Verdict   string             `json:"verdict"`
 	Submitted SubmitStats        `json:"submit"`
+	HandOffs  *PartitionHandOffs `json:"handoffs,omitempty"`
+}
+
+// PartitionHandOffs are the hand-offs begun just before the cut.
+type PartitionHandOffs struct {
+	From, To string
+	Jobs     int `json:"jobs"`
+	// InFlightAtCut counts those not closed (accepted or returned) when
+	// the cut began.
+	InFlightAtCut int `json:"in_flight_at_cut"`
+	Accepted      int `json:"accepted"`
+	Returned      int `json:"returned"`
+	// Broken lists the jobs whose hand-off did not end exactly once or
+	// that did not complete exactly once across the two regions (at most
+	// 10).
+	Broken []string `json:"broken,omitempty"`
 }
 
 // OK reports whether every check passed.
@@ -122,6 +146,9 @@ func (o *PartitionOptions) defaults() error {
 	}
 	if o.Rate <= 0 {
 		o.Rate = float64(o.Jobs) / (3 * o.CutFor.Seconds())
+	}
+	if o.HandOffs == 0 {
+		o.HandOffs = max(1, o.Jobs/100)
 	}
 	if o.Deadline <= 0 {
 		o.Deadline = 10*time.Minute + 3*o.CutFor
@@ -271,6 +298,42 @@ func PartitionDrill(ctx context.Context, o PartitionOptions) (*PartitionResult, 
 	s0, t0 := sample(), time.Now()
 	sleepUntil(ctx, cutAt)
 	s1, t1 := sample(), time.Now()
+	// Jobs queued in the cut region (its shard paused a moment) are handed
+	// to LatencyFrom's shard, then the cut falls while their offers cross
+	// the slow link.
+	var handIDs []string
+	if o.HandOffs > 0 {
+		ho := &PartitionHandOffs{From: o.Cut, To: o.LatencyFrom, Jobs: o.HandOffs}
+		res.HandOffs = ho
+		mc, shard := rc[o.Cut], o.Shard[o.Cut]
+		if _, err := mc.Pause(ctx, shard, "drill: queue jobs to hand off"); err != nil {
+			return nil, fmt.Errorf("runner: pause %s: %w", shard, err)
+		}
+		var js []api.JobSubmit
+		for i := range o.HandOffs {
+			js = append(js, api.JobSubmit{Key: fmt.Sprintf("partition/handoff/%06d", i), Shard: shard, Capabilities: o.Capabilities,
+				Kind: "sim", Value: 1, Payload: json.RawMessage(fmt.Sprintf(`{"duration_ms": %d}`, o.JobDuration.Milliseconds()))})
+		}
+		out, err := mc.SubmitJobs(ctx, js)
+		if err != nil {
+			return nil, fmt.Errorf("runner: submit the jobs to hand off: %w", err)
+		}
+		for _, r := range out {
+			handIDs = append(handIDs, r.ID)
+		}
+		begun, err := cl.HandOff(ctx, handIDs, o.Shard[o.LatencyFrom])
+		if err != nil {
+			return nil, fmt.Errorf("runner: hand off: %w", err)
+		}
+		for i, b := range begun {
+			if b.Status != api.StatusAccepted {
+				return nil, fmt.Errorf("runner: hand off %s: %s", handIDs[i], b.Reason)
+			}
+		}
+		if _, err := mc.Resume(ctx, shard, "drill: jobs handed off"); err != nil {
+			return nil, fmt.Errorf("runner: resume %s: %w", shard, err)
+		}
+	}
 	for _, other := range o.Regions {
 		if other == o.Cut {
 			continue
@@ -286,6 +349,17 @@ func PartitionDrill(ctx context.Context, o PartitionOptions) (*PartitionResult, 
 		}
 	}
 	mark("cut")
+	if res.HandOffs != nil {
+		closed, err := eventCounts(ctx, rc[o.Cut], state.EvJobHandOffAccepted, state.EvJobHandOffReturned)
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range handIDs {
+			if closed[id] == 0 {
+				res.HandOffs.InFlightAtCut++
+			}
+		}
+	}
 	o.Progress.printf("%s cut off from every other region for %s", o.Cut, o.CutFor)
 	cutBegan := time.Now()
 	sleepUntil(ctx, cutBegan.Add(o.CutFor/4))
@@ -317,11 +391,15 @@ func PartitionDrill(ctx context.Context, o PartitionOptions) (*PartitionResult, 
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range o.Regions {
-		want := int64(len(ids[r]))
-		if err := waitUntil(ctx, "region "+r+" to complete its jobs", func() bool { return completed(r) >= want }); err != nil {
-			return nil, err
+	total := int64(o.Jobs + len(handIDs))
+	if err := waitUntil(ctx, "every job to complete", func() bool {
+		var n int64
+		for _, r := range o.Regions {
+			n += max(completed(r), 0)
 		}
+		return n >= total
+	}); err != nil {
+		return nil, err
 	}
 	mark("all_completed")
 	// Every region's view of the global ledger catches up with every
@@ -356,9 +434,9 @@ func PartitionDrill(ctx context.Context, o PartitionOptions) (*PartitionResult, 
 				}
 				sum += line.Totals.Counts["completed"].Jobs
 			}
-			if len(l.Regions) != len(o.Regions) || l.GlobalTotals.Counts["completed"].Jobs != sum || sum != int64(o.Jobs) {
+			if len(l.Regions) != len(o.Regions) || l.GlobalTotals.Counts["completed"].Jobs != sum || sum != total {
 				agreeWhy = fmt.Sprintf("%s: %d regions, global completed %d, sum %d, want %d", r, len(l.Regions),
-					l.GlobalTotals.Counts["completed"].Jobs, sum, o.Jobs)
+					l.GlobalTotals.Counts["completed"].Jobs, sum, total)
 				return false
 			}
 		}
@@ -380,6 +458,9 @@ func PartitionDrill(ctx context.Context, o PartitionOptions) (*PartitionResult, 
 			return nil, err
 		}
 		for _, id := range ids[r] {
+			if done[id] == 1 {
+				pr.CompletedOnce++
+			}
 			switch n := done[id]; {
 			case n > 1 && len(pr.CompletedTwice) < 10:
 				pr.CompletedTwice = append(pr.CompletedTwice, id)
@@ -404,6 +485,11 @@ func PartitionDrill(ctx context.Context, o PartitionOptions) (*PartitionResult, 
 		res.Regions = append(res.Regions, pr)
 	}
 	mark("verified")
+	if ho := res.HandOffs; ho != nil {
+		if err := checkHandOffs(ctx, ho, handIDs, rc[ho.From], rc[ho.To]); err != nil {
+			return nil, err
+		}
+	}
 
 	check := func(id string, ok bool, measured, threshold any, detail string) {
 		res.Checks = append(res.Checks, Check{ID: id, OK: ok, Measured: measured, Threshold: threshold, Detail: detail})
@@ -425,11 +511,17 @@ func PartitionDrill(ctx context.Context, o PartitionOptions) (*PartitionResult, 
 		}
 	}
 	for _, pr := range res.Regions {
-		check(pr.Region+".exactly_once", len(pr.CompletedTwice) == 0 && len(pr.NeverCompleted) == 0 && pr.Completed == int64(pr.Submitted),
-			pr.Completed, pr.Submitted, fmt.Sprintf("completed twice %v, never %v", pr.CompletedTwice, pr.NeverCompleted))
+		check(pr.Region+".exactly_once", len(pr.CompletedTwice) == 0 && len(pr.NeverCompleted) == 0, pr.CompletedOnce, pr.Submitted,
+			fmt.Sprintf("of the jobs submitted to it: completed twice %v, never %v", pr.CompletedTwice, pr.NeverCompleted))
 		check(pr.Region+".ledger_verify", pr.Verified, pr.Verified, true, fmt.Sprint(pr.VerifyProblems))
 	}
 	check("global_ledger", agreed, agreed, true, agreeWhy)
+	if ho := res.HandOffs; ho != nil {
+		check("handoffs.in_flight_at_cut", ho.InFlightAtCut > 0, ho.InFlightAtCut, "> 0",
+			fmt.Sprintf("of %d hand-offs %s -> %s begun just before the cut", ho.Jobs, ho.From, ho.To))
+		check("handoffs.ended_once", len(ho.Broken) == 0 && ho.Accepted+ho.Returned == ho.Jobs, ho.Accepted+ho.Returned, ho.Jobs,
+			fmt.Sprintf("%d accepted, %d returned; broken %v", ho.Accepted, ho.Returned, ho.Broken))
+	}
 	res.Verdict = "pass"
 	if !res.OK() {
 		res.Verdict = "fail"
@@ -445,10 +537,62 @@ func PartitionDrill(ctx context.Context, o PartitionOptions) (*PartitionResult, 
 
 // completions counts the job.completed events of each job in c's region.
 func completions(ctx context.Context, c *api.Client) (map[string]int, error) {
+	return eventCounts(ctx, c, state.EvJobCompleted)
+}
+
+// checkHandOffs checks every hand-off of ids from one region's client to
+// another's: handed off once and closed once at the source (accepted or
+// returned), handed in at most once at the target, and its job completed
+// exactly once, where its hand-off put it.
+func checkHandOffs(ctx context.Context, ho *PartitionHandOffs, ids []string, from, to *api.Client) error {
+	src, err := eventCounts(ctx, from, state.EvJobHandedOff)
+	if err != nil {
+		return err
+	}
+	acc, err := eventCounts(ctx, from, state.EvJobHandOffAccepted)
+	if err != nil {
+		return err
+	}
+	ret, err := eventCounts(ctx, from, state.EvJobHandOffReturned)
+	if err != nil {
+		return err
+	}
+	in, err := eventCounts(ctx, to, state.EvJobHandedIn)
+	if err != nil {
+		return err
+	}
+	doneFrom, err := completions(ctx, from)
+	if err != nil {
+		return err
+	}
+	doneTo, err := completions(ctx, to)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		ok := src[id] == 1 && acc[id]+ret[id] == 1 && in[id] <= 1
+		switch {
+		case acc[id] == 1:
+			ho.Accepted++
+			ok = ok && in[id] == 1 && doneTo[id] == 1 && doneFrom[id] == 0
+		case ret[id] == 1:
+			ho.Returned++
+			ok = ok && doneFrom[id] == 1 && doneTo[id] == 0
+		}
+		if !ok && len(ho.Broken) < 10 {
+			ho.Broken = append(ho.Broken, fmt.Sprintf("%s (handed off %d, accepted %d, returned %d, handed in %d, completed %d+%d)",
+				id, src[id], acc[id], ret[id], in[id], doneFrom[id], doneTo[id]))
+		}
+	}
+	return nil
+}
+
+// eventCounts counts, per job, the events of the given types in c's region.
+func eventCounts(ctx context.Context, c *api.Client, types ...string) (map[string]int, error) {
 	out := map[string]int{}
 	var idx uint64
 	for {
-		evs, err := c.Events(ctx, idx, 0, "job.completed", api.MaxEvents)
+		evs, err := c.Events(ctx, idx, 0, strings.Join(types, ","), api.MaxEvents)
 		if err != nil {
 			return nil, fmt.Errorf("runner: events: %w", err)
 		}

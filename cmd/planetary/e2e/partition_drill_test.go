@@ -15,8 +15,9 @@ import (
 // a 100ms Earth-Mars latency and Mars cut off for 2s mid-run. The verdict
 // file must say pass: Mars completed jobs while cut off, every job
 // completed exactly once in its region, every region's global ledger
-// agrees with the sum of the regions' own, and every region's bundle
-// verifies. The completion rate ratios are reported, not checked
+// agrees with the sum of the regions' own, every region's bundle verifies,
+// and the 4 hand-offs from Mars to Earth begun just before the cut, in
+// flight across it, each ended once with its job completed once. The completion rate ratios are reported, not checked
 // (-min-rate-ratio 0): they are a measurement of the machine.
 func TestDrillPartition(t *testing.T) {
 	if testing.Short() {
@@ -43,8 +44,11 @@ func TestDrillPartition(t *testing.T) {
 	if res.Verdict != "pass" || !res.OK() || len(res.Regions) != 4 {
 		t.Fatalf("verdict %s:\n%s", res.Verdict, b)
 	}
+	if h := res.HandOffs; h == nil || h.Jobs != 4 || h.Accepted+h.Returned != 4 || h.InFlightAtCut == 0 {
+		t.Errorf("hand-offs %+v", res.HandOffs)
+	}
 	for _, r := range res.Regions {
-		if r.Completed != int64(r.Submitted) || r.Submitted != 100 || !r.Verified {
+		if r.CompletedOnce != r.Submitted || r.Submitted != 100 || !r.Verified {
 			t.Errorf("region %s: %+v", r.Region, r)
 		}
 		if _, err := os.Stat(filepath.Join(r.Bundle, "ledger.json")); err != nil {
@@ -55,7 +59,7 @@ func TestDrillPartition(t *testing.T) {
 	for _, c := range res.Checks {
 		ids[c.ID] = true
 	}
-	for _, want := range []string{"mars.works_while_cut", "global_ledger", "earth.exactly_once", "mars.ledger_verify"} {
+	for _, want := range []string{"mars.works_while_cut", "global_ledger", "earth.exactly_once", "mars.ledger_verify", "handoffs.in_flight_at_cut", "handoffs.ended_once"} {
 		if !ids[want] {
 			t.Errorf("verdict has no check %s", want)
 		}

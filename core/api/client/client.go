@@ -850,3 +850,15 @@ func (c *Client) LinkFaults(ctx context.Context) ([]LinkFault, error) {
 func (c *Client) WithRegion(region string) *Client {
 	return &Client{base: c.base, token: c.token, hc: c.hc, stale: c.stale, region: region, leaderWait: c.leaderWait}
 }
+
+// HandOff hands queued jobs to a shard of another region of a region host
+// (POST /v1/operator/handoff): one outcome a job, accepted with the
+// hand-off id as Reason, or rejected with why.
+func (c *Client) HandOff(ctx context.Context, ids []string, toShard string) ([]SubmitResult, error) {
+	var out []SubmitResult
+	body := struct {
+		IDs     []string `json:"ids"`
+		ToShard string   `json:"to_shard"`
+	}{ids, toShard}
+	return out, c.call(ctx, http.MethodPost, "/v1/operator/handoff", nil, body, &out)
+}
