@@ -108,6 +108,9 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.handOff(w, r)
 		return
 	}
+	if strings.HasPrefix(r.URL.Path, "/v1/job/") && f.crossReroute(w, r) {
+		return
+	}
 	name, ok := f.named(w, r)
 	if !ok {
 		return
