@@ -22,6 +22,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -67,6 +68,10 @@ type Config struct {
 	ACLRegion string
 	// ACL configures the links that replicate the ACL region's tokens.
 	ACL ACLConfig
+	// SpillTick is how often the host runs the spillover policies into
+	// other regions' shards as hand-offs (spill.go; default
+	// DefaultSpillTick).
+	SpillTick time.Duration
 	// HandOff configures the links that carry hand-offs between regions
 	// (handoff.go).
 	HandOff HandOffConfig
@@ -108,6 +113,7 @@ type Host struct {
 	pub    *publisher     // nil for one region
 	acl    string         // the ACL region
 	aclr   *aclReplicator // nil for one region
+	spill  *spiller       // cross-region spillover rounds (spill.go); nil without such policies
 	faults *linkFaults    // the links' fault layers (faults.go)
 	ho     *handOffs      // nil for one region
 
@@ -180,6 +186,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		return nil, err
 	}
 	h.ho = ho
+	h.spill = startSpill(h)
 	return h, nil
 }
 
@@ -312,6 +319,9 @@ func (h *Host) isStopped(name string) bool {
 // region's server, in reverse declaration order, and returns the first
 // error.
 func (h *Host) Shutdown() error {
+	if h.spill != nil {
+		h.spill.stop()
+	}
 	if h.ho != nil {
 		h.ho.stop()
 	}
