@@ -78,15 +78,13 @@ type HandOffStatus struct {
 // handOffs runs the hand-off links of a host: per region a loop that offers
 // its open hand-offs, and an inbox that takes offers and outcomes.
 type handOffs struct {
-	h       *Host
-	cfg     HandOffConfig
-	logger  hclog.Logger
-	mesh    *link.Mesh
+	h      *Host
+	cfg    HandOffConfig
+	logger hclog.Logger
+	meshLoops
 	outs    map[[2]string]*handOffOutbox
 	inboxes map[string]*handOffInbox
 	wake    map[string]chan struct{}
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
 }
 
 func startHandOffs(h *Host) (*handOffs, error) {
@@ -112,29 +110,10 @@ func startHandOffs(h *Host) (*handOffs, error) {
 		o.wake[from] = make(chan struct{}, 1)
 		local[from] = link.Endpoint{Outbox: func(to string) link.Outbox { return o.outs[[2]string{from, to}] }, Inbox: in}
 	}
-	lc := cfg.Link
-	if lc.Logger == nil {
-		lc.Logger = h.cfg.Logger
-	}
-	mesh, err := link.NewMesh(link.MeshConfig{Regions: h.order, Local: local, Wrap: cfg.Wrap, Link: lc})
-	if err != nil {
-		return nil, fmt.Errorf("region: hand-off links: %w", err)
-	}
-	o.mesh = mesh
-	ctx, cancel := context.WithCancel(context.Background())
-	o.cancel = cancel
-	mesh.Start()
-	for _, name := range h.order {
-		o.wg.Add(1)
-		go o.run(ctx, name, h.servers[name])
+	if err := o.meshLoops.start(h, "hand-off", local, cfg.Link, cfg.Wrap, o.run); err != nil {
+		return nil, err
 	}
 	return o, nil
-}
-
-func (o *handOffs) stop() {
-	o.cancel()
-	o.wg.Wait()
-	o.mesh.Stop()
 }
 
 // run offers region name's open hand-offs: each once when it opens, and
@@ -142,7 +121,6 @@ func (o *handOffs) stop() {
 // have been lost with a process, or be held by a cut link). It looks after
 // every applied batch of entries, and when woken by a new hand-off.
 func (o *handOffs) run(ctx context.Context, name string, srv *server.Server) {
-	defer o.wg.Done()
 	offered := map[string]time.Time{} // hand-off id -> last offered
 	for {
 		idx := srv.AppliedIndex()

@@ -76,14 +76,12 @@ type PublishStatus struct {
 // publisher publishes every region's checkpoint to every other region and
 // stores what each receives.
 type publisher struct {
-	h       *Host
-	cfg     PublishConfig
-	logger  hclog.Logger
-	mesh    *link.Mesh
+	h      *Host
+	cfg    PublishConfig
+	logger hclog.Logger
+	meshLoops
 	outs    map[[2]string]*checkpointOutbox // (from, to)
 	inboxes map[string]*checkpointInbox     // by receiving region
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
 }
 
 // startPublisher builds the checkpoint mesh of h's regions, starts its
@@ -117,31 +115,10 @@ func startPublisher(h *Host) (*publisher, error) {
 			Inbox:  in,
 		}
 	}
-	lc := cfg.Link
-	if lc.Logger == nil {
-		lc.Logger = h.cfg.Logger
-	}
-	mesh, err := link.NewMesh(link.MeshConfig{Regions: h.order, Local: local, Wrap: cfg.Wrap, Link: lc})
-	if err != nil {
-		return nil, fmt.Errorf("region: checkpoint links: %w", err)
-	}
-	p.mesh = mesh
-	ctx, cancel := context.WithCancel(context.Background())
-	p.cancel = cancel
-	mesh.Start()
-	for _, name := range h.order {
-		p.wg.Add(1)
-		go p.run(ctx, name, h.servers[name])
+	if err := p.meshLoops.start(h, "checkpoint", local, cfg.Link, cfg.Wrap, p.run); err != nil {
+		return nil, err
 	}
 	return p, nil
-}
-
-// stop ends the publishing loops and the links, and waits for them; a
-// request in flight ends with them.
-func (p *publisher) stop() {
-	p.cancel()
-	p.wg.Wait()
-	p.mesh.Stop()
 }
 
 // run publishes region name's checkpoint whenever it changes: it reads the
@@ -151,7 +128,6 @@ func (p *publisher) stop() {
 // index changed. Storing another region's checkpoint changes nothing but
 // the index, so two regions never echo each other's checkpoints.
 func (p *publisher) run(ctx context.Context, name string, srv *server.Server) {
-	defer p.wg.Done()
 	var last state.RegionCheckpoint
 	published := false
 	for {

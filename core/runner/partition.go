@@ -334,19 +334,8 @@ func PartitionDrill(ctx context.Context, o PartitionOptions) (*PartitionResult, 
 			return nil, fmt.Errorf("runner: resume %s: %w", shard, err)
 		}
 	}
-	for _, other := range o.Regions {
-		if other == o.Cut {
-			continue
-		}
-		for _, pair := range [][2]string{{o.Cut, other}, {other, o.Cut}} {
-			lat := ""
-			if (pair[0] == o.LatencyFrom && pair[1] == o.LatencyTo) || (pair[1] == o.LatencyFrom && pair[0] == o.LatencyTo) {
-				lat = o.Latency.String()
-			}
-			if _, err := cl.SetLinkFault(ctx, api.LinkFaultRequest{From: pair[0], To: pair[1], Latency: lat, Partitioned: true}); err != nil {
-				return nil, fmt.Errorf("runner: cut %s: %w", o.Cut, err)
-			}
-		}
+	if err := o.cutLinks(ctx, cl, true); err != nil {
+		return nil, err
 	}
 	mark("cut")
 	if res.HandOffs != nil {
@@ -368,19 +357,8 @@ func PartitionDrill(ctx context.Context, o PartitionOptions) (*PartitionResult, 
 	s3, t3 := sample(), time.Now()
 	sleepUntil(ctx, cutBegan.Add(o.CutFor))
 	s4 := sample()
-	for _, other := range o.Regions {
-		if other == o.Cut {
-			continue
-		}
-		for _, pair := range [][2]string{{o.Cut, other}, {other, o.Cut}} {
-			lat := ""
-			if (pair[0] == o.LatencyFrom && pair[1] == o.LatencyTo) || (pair[1] == o.LatencyFrom && pair[0] == o.LatencyTo) {
-				lat = o.Latency.String()
-			}
-			if _, err := cl.SetLinkFault(ctx, api.LinkFaultRequest{From: pair[0], To: pair[1], Latency: lat}); err != nil {
-				return nil, fmt.Errorf("runner: heal %s: %w", o.Cut, err)
-			}
-		}
+	if err := o.cutLinks(ctx, cl, false); err != nil {
+		return nil, err
 	}
 	mark("healed")
 	o.Progress.printf("%s healed; waiting for every job and every region's ledger", o.Cut)
@@ -533,6 +511,26 @@ func PartitionDrill(ctx context.Context, o PartitionOptions) (*PartitionResult, 
 		}
 	}
 	return res, nil
+}
+
+// cutLinks cuts (or heals) every link into and out of the cut region,
+// keeping the Earth–Mars latency on its pair.
+func (o *PartitionOptions) cutLinks(ctx context.Context, cl *api.Client, cut bool) error {
+	for _, other := range o.Regions {
+		if other == o.Cut {
+			continue
+		}
+		for _, pair := range [][2]string{{o.Cut, other}, {other, o.Cut}} {
+			lat := ""
+			if (pair[0] == o.LatencyFrom && pair[1] == o.LatencyTo) || (pair[1] == o.LatencyFrom && pair[0] == o.LatencyTo) {
+				lat = o.Latency.String()
+			}
+			if _, err := cl.SetLinkFault(ctx, api.LinkFaultRequest{From: pair[0], To: pair[1], Latency: lat, Partitioned: cut}); err != nil {
+				return fmt.Errorf("runner: cut or heal %s-%s: %w", pair[0], pair[1], err)
+			}
+		}
+	}
+	return nil
 }
 
 // completions counts the job.completed events of each job in c's region.
