@@ -26,7 +26,10 @@ Usage: planetary bench [options]
 
   Runs planetary's benchmarks: the end-to-end job lifecycle through an
   in-process dev agent (sim and exec plugins as child processes) beside the
-  raw raft ceiling measured in the same run; the same lifecycle on a cluster
+  raw raft ceiling measured in the same run; the same lifecycle over the
+  four-region host (agent -dev -regions in process), one region's rate while
+  another is cut off, and a ledger checkpoint's delivery over a link with
+  2 s latency; the same lifecycle on a cluster
   of agent child processes (3 servers, 1 client) and a SIGKILL of its
   leader; the acceptance drill as a child process; and the package
   benchmarks through "go test -bench" (run from the module root). Each group
@@ -38,7 +41,8 @@ Options:
 
   -out=<file>          Write the report here (default: print it).
   -quick               Small runs, 1M-job figures skipped (a smoke test).
-  -only=<groups>       Comma list of P1,P2,P3,P4,P5,P6,P7,P8,micro,P9,disk.
+  -only=<groups>       Comma list of P1,R1,R2,R3,P2,P3,P4,P5,P6,P7,P8,micro,
+                       P9,disk.
                        disk (the data dir's size over 1M-job runs) runs
                        only when named.
   -soak-jobs=<n>       Jobs of the P9 soak (default 10000000, 200000 with

@@ -797,6 +797,10 @@ func (a *Agent) DataDir() string { return a.dataDir }
 // Server is the server role, nil on a client-only agent.
 func (a *Agent) Server() *server.Server { return a.srv }
 
+// Host is the region host (Config.Regions), nil when the agent runs one
+// raft group.
+func (a *Agent) Host() *region.Host { return a.host }
+
 // Catalog is the client's plugin catalog, nil on a server-only agent.
 func (a *Agent) Catalog() *catalog.Catalog { return a.cat }
 

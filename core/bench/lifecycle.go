@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -23,6 +24,7 @@ import (
 	"github.com/planetary/planetary/core/agent"
 	api "github.com/planetary/planetary/core/api/client"
 	"github.com/planetary/planetary/core/mission"
+	"github.com/planetary/planetary/core/server"
 	"github.com/planetary/planetary/raftfsm/state"
 )
 
@@ -88,6 +90,16 @@ type LifecycleConfig struct {
 	// Restart, when set, shuts the agent down after the run and starts a
 	// new one on the same data dir, measuring LifecycleResult.RestartToAPI.
 	Restart bool
+	// Shards are the mission's shards, each with Nodes nodes; batch b goes
+	// to shard b mod len(Shards). Default: one shard, "earth".
+	Shards []string
+	// Regions runs the agent over the region host (agent -regions): each
+	// shard is its own region, its own raft group, and the HTTP API is the
+	// host's front.
+	Regions bool
+	// BeforeLoad, when set, runs once the nodes are up and before the
+	// first submit (R2 cuts a region off there).
+	BeforeLoad func(ctx context.Context, a *agent.Agent) error
 }
 
 // SoakSample is the agent's state after a number of jobs finished.
@@ -161,6 +173,10 @@ type LifecycleResult struct {
 	// RestartErr is why the restart failed.
 	RestartToAPI time.Duration
 	RestartErr   error
+	// PerShard is each shard's completions per second after warm-up:
+	// the jobs it finished after the whole run's warm-up point over the
+	// time from that point until its own last job finished.
+	PerShard map[string]float64
 }
 
 func (c *LifecycleConfig) fill() {
@@ -195,17 +211,30 @@ func (c *LifecycleConfig) fill() {
 	if c.StallTimeout <= 0 {
 		c.StallTimeout = d.StallTimeout
 	}
+	if len(c.Shards) == 0 {
+		c.Shards = []string{"earth"}
+	}
 }
 
-// missionHCL is the benchmark fabric: one shard, n nodes of the workload's
-// plugin kind with room for every job in flight.
+// missionHCL is the benchmark fabric: one shard, earth, with n nodes of the
+// workload's plugin kind with room for every job in flight.
 func missionHCL(w Workload, nodes, capacity int, extra string) string {
+	return shardsHCL([]string{"earth"}, w, nodes, capacity, extra)
+}
+
+// shardsHCL is the benchmark fabric over shards: each shard (its own region
+// by default) with n nodes of the workload's plugin kind.
+func shardsHCL(shards []string, w Workload, nodes, capacity int, extra string) string {
 	var b strings.Builder
-	b.WriteString("mission \"bench\" {\n  seed = 7\n}\n\nshard \"earth\" {\n  latency_budget_ms = 1000\n}\n")
-	for i := 1; i <= nodes; i++ {
-		fmt.Fprintf(&b, `
-node "earth.n%d" {
-  shard           = "earth"
+	b.WriteString("mission \"bench\" {\n  seed = 7\n}\n")
+	for _, sh := range shards {
+		fmt.Fprintf(&b, "\nshard %q {\n  latency_budget_ms = 1000\n}\n", sh)
+	}
+	for _, sh := range shards {
+		for i := 1; i <= nodes; i++ {
+			fmt.Fprintf(&b, `
+node "%s.n%d" {
+  shard           = %q
   plugin          = %q
   capabilities    = ["bench"]
   capacity        = %d
@@ -215,7 +244,8 @@ node "earth.n%d" {
     base = 0.001
   }
 }
-`, i, string(w), capacity, capacity)
+`, sh, i, sh, string(w), capacity, capacity)
+		}
 	}
 	b.WriteString(extra)
 	return b.String()
@@ -302,7 +332,7 @@ func Lifecycle(ctx context.Context, cfg LifecycleConfig) (LifecycleResult, error
 	if diags.HasErrors() {
 		return LifecycleResult{}, fmt.Errorf("bench: agent config: %w", diags)
 	}
-	src := []byte(missionHCL(cfg.Workload, cfg.Nodes, cfg.Capacity, cfg.MissionHCL))
+	src := []byte(shardsHCL(cfg.Shards, cfg.Workload, cfg.Nodes, cfg.Capacity, cfg.MissionHCL))
 	m, diags := mission.ParseMission(src, "bench-mission.hcl")
 	if diags.HasErrors() {
 		return LifecycleResult{}, fmt.Errorf("bench: mission: %w", diags)
@@ -310,7 +340,7 @@ func Lifecycle(ctx context.Context, cfg LifecycleConfig) (LifecycleResult, error
 	heapBefore := liveHeap()
 	acfg := agent.Config{
 		Logger: cfg.Logger, Agent: ac, Mission: m, MissionSource: src, MissionFile: "bench-mission.hcl",
-		Dev: true, SelfPath: cfg.SelfPath,
+		Dev: true, SelfPath: cfg.SelfPath, Regions: cfg.Regions,
 	}
 	a, err := agent.New(acfg)
 	if err != nil {
@@ -323,13 +353,36 @@ func Lifecycle(ctx context.Context, cfg LifecycleConfig) (LifecycleResult, error
 	}
 	defer a.Shutdown()
 	srv := a.Server()
+	servers := agentServers(a)
+	// counts sums every raft group's job counts; byShard gets each
+	// shard's finished jobs (each region holds only its own shards).
+	byShard := map[string]int64{}
 	counts := func() state.Counts {
 		var c state.Counts
-		srv.Read(func(s *state.Store) { c = s.Global() })
+		clear(byShard)
+		for _, sv := range servers {
+			sv.Read(func(s *state.Store) {
+				g := s.Global()
+				for k := range c.N {
+					c.N[k] += g.N[k]
+				}
+				if len(cfg.Shards) > 1 {
+					for _, sh := range cfg.Shards {
+						sc := s.ShardCounts(sh)
+						byShard[sh] += sc.N[state.JobCompleted] + sc.N[state.JobFailed] + sc.N[state.JobCancelled]
+					}
+				}
+			})
+		}
 		return c
 	}
-	if err := waitNodesUp(ctx, a, cfg.Nodes, 60*time.Second); err != nil {
+	if err := waitNodesUp(ctx, a, cfg.Nodes*len(cfg.Shards), 60*time.Second); err != nil {
 		return LifecycleResult{}, err
+	}
+	if cfg.BeforeLoad != nil {
+		if err := cfg.BeforeLoad(ctx, a); err != nil {
+			return LifecycleResult{}, fmt.Errorf("bench: before load: %w", err)
+		}
 	}
 	cc := api.DefaultClientConfig()
 	cc.Address = a.HTTPAddr()
@@ -341,7 +394,7 @@ func Lifecycle(ctx context.Context, cfg LifecycleConfig) (LifecycleResult, error
 	finished := func(c state.Counts) int64 {
 		return c.N[state.JobCompleted] + c.N[state.JobFailed] + c.N[state.JobCancelled]
 	}
-	statsBefore := srv.Stats()
+	statsBefore := appliesOf(servers)
 	cpu0 := processCPU()
 	start := time.Now()
 
@@ -376,7 +429,7 @@ func Lifecycle(ctx context.Context, cfg LifecycleConfig) (LifecycleResult, error
 				}
 				jobs = jobs[:0]
 				for i := b * int64(cfg.Batch); i < min((b+1)*int64(cfg.Batch), int64(cfg.Jobs)); i++ {
-					jobs = append(jobs, api.JobSubmit{ID: fmt.Sprintf("b-%09d", i), Shard: "earth",
+					jobs = append(jobs, api.JobSubmit{ID: fmt.Sprintf("b-%09d", i), Shard: cfg.Shards[b%int64(len(cfg.Shards))],
 						Capabilities: []string{"bench"}, Value: 0.01, Kind: string(cfg.Workload), Payload: payload})
 				}
 				if _, err := client.SubmitJobs(runCtx, jobs); err != nil {
@@ -416,6 +469,13 @@ func Lifecycle(ctx context.Context, cfg LifecycleConfig) (LifecycleResult, error
 	var warmAt time.Time
 	last, lastAt := int64(0), time.Now()
 	var final state.Counts
+	// Each shard's jobs, its finished jobs at the warm-up point and when
+	// its last job finished.
+	shardJobs := map[string]int64{}
+	for b := int64(0); b < batches; b++ {
+		shardJobs[cfg.Shards[b%int64(len(cfg.Shards))]] += min(int64(cfg.Batch), total-b*int64(cfg.Batch))
+	}
+	shardWarm, shardDone := map[string]int64{}, map[string]time.Time{}
 	for {
 		c := counts()
 		f := finished(c)
@@ -423,6 +483,12 @@ func Lifecycle(ctx context.Context, cfg LifecycleConfig) (LifecycleResult, error
 		now := time.Now()
 		if warmAt.IsZero() && f >= warm {
 			warmAt, warm = now, f
+			maps.Copy(shardWarm, byShard)
+		}
+		for sh, n := range byShard {
+			if _, ok := shardDone[sh]; !ok && n >= shardJobs[sh] {
+				shardDone[sh] = now
+			}
 		}
 		if cfg.DiskEvery > 0 && !now.Before(nextDisk) {
 			sample(now, f)
@@ -457,13 +523,13 @@ func Lifecycle(ctx context.Context, cfg LifecycleConfig) (LifecycleResult, error
 	if cfg.DiskEvery > 0 {
 		sample(end, total)
 	}
-	statsAfter := srv.Stats()
+	statsAfter := appliesOf(servers)
 	heapAfter := liveHeap()
 	res := LifecycleResult{
 		Jobs: cfg.Jobs, Completed: final.N[state.JobCompleted], Failed: final.N[state.JobFailed],
 		Elapsed:     end.Sub(start),
 		Overall:     float64(total) / end.Sub(start).Seconds(),
-		RaftEntries: statsAfter.Applies - statsBefore.Applies,
+		RaftEntries: statsAfter - statsBefore,
 		CPUPerJob:   cpu / time.Duration(cfg.Jobs),
 		Disk:        disk,
 	}
@@ -474,6 +540,18 @@ func Lifecycle(ctx context.Context, cfg LifecycleConfig) (LifecycleResult, error
 		res.Sustained = res.Overall
 	}
 	res.EntriesPerJob = float64(res.RaftEntries) / float64(cfg.Jobs)
+	if len(cfg.Shards) > 1 {
+		res.PerShard = map[string]float64{}
+		for _, sh := range cfg.Shards {
+			at, ok := shardDone[sh]
+			if !ok {
+				at = end
+			}
+			if d := at.Sub(warmAt); d > 0 && shardJobs[sh] > shardWarm[sh] {
+				res.PerShard[sh] = float64(shardJobs[sh]-shardWarm[sh]) / d.Seconds()
+			}
+		}
+	}
 	if heapAfter > heapBefore {
 		res.HeapPerJob = float64(heapAfter-heapBefore) / float64(cfg.Jobs)
 	}
@@ -554,17 +632,43 @@ func selfRSS() int64 {
 	return 0
 }
 
+// agentServers are the agent's raft groups: every region's server over the
+// region host, else its one server.
+func agentServers(a *agent.Agent) []*server.Server {
+	h := a.Host()
+	if h == nil {
+		return []*server.Server{a.Server()}
+	}
+	var out []*server.Server
+	for _, r := range h.Regions() {
+		out = append(out, h.Region(r))
+	}
+	return out
+}
+
+// appliesOf is the raft entries the servers applied, summed.
+func appliesOf(servers []*server.Server) uint64 {
+	var n uint64
+	for _, s := range servers {
+		n += s.Stats().Applies
+	}
+	return n
+}
+
 func waitNodesUp(ctx context.Context, a *agent.Agent, n int, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
+	servers := agentServers(a)
 	for {
 		up := 0
-		a.Server().Read(func(s *state.Store) {
-			for _, nd := range s.Nodes() {
-				if nd.Status == state.NodeUp {
-					up++
+		for _, sv := range servers {
+			sv.Read(func(s *state.Store) {
+				for _, nd := range s.Nodes() {
+					if nd.Status == state.NodeUp {
+						up++
+					}
 				}
-			}
-		})
+			})
+		}
 		if up >= n {
 			return nil
 		}

@@ -22,7 +22,8 @@ type SuiteConfig struct {
 	ModuleDir string
 	// Quick shrinks every run (smoke test of the suite, not figures).
 	Quick bool
-	// Only limits the suite to these groups (P1..P9, "micro"); empty = all.
+	// Only limits the suite to these groups (P1..P9, R1..R3, "micro");
+	// empty = all.
 	Only []string
 	// SoakJobs is the size of the P9 soak (0: 10,000,000; 200,000 with
 	// Quick); it samples every tenth of it.
@@ -38,7 +39,7 @@ type SuiteConfig struct {
 
 // Groups of the suite, in run order. Groups in optIn run only when -only
 // names them.
-var groups = []string{"P1", "P3", "P2", "P4", "P5", "P6", "P7", "P8", "micro", "P9", "disk"}
+var groups = []string{"P1", "R1", "R2", "R3", "P3", "P2", "P4", "P5", "P6", "P7", "P8", "micro", "P9", "disk"}
 
 var optIn = map[string]bool{"disk": true}
 
@@ -46,7 +47,7 @@ var optIn = map[string]bool{"disk": true}
 // under 15 minutes on 2 cores before the P9 soak, which takes up to 45 more
 // (a group that runs out reports what it did not measure).
 var groupBudget = map[string]time.Duration{
-	"P1": 7 * time.Minute, "P3": 90 * time.Second, "P2": 3 * time.Minute, "P4": 5 * time.Minute,
+	"P1": 7 * time.Minute, "R1": 4 * time.Minute, "R2": 5 * time.Minute, "R3": 2 * time.Minute, "P3": 90 * time.Second, "P2": 3 * time.Minute, "P4": 5 * time.Minute,
 	"P5": 2 * time.Minute, "P6": 2 * time.Minute, "P7": 3 * time.Minute, "P8": 2 * time.Minute,
 	"micro": 5 * time.Minute, "P9": 45 * time.Minute, "disk": 20 * time.Minute,
 }
@@ -98,7 +99,7 @@ func RunSuite(ctx context.Context, cfg SuiteConfig) (Report, error) {
 	s := &suite{cfg: cfg, rep: Report{Machine: ThisMachine(), Command: cfg.Command}}
 	start := time.Now()
 	steps := map[string]func(context.Context){
-		"P1": s.p1, "P2": s.p2, "P3": s.p3, "P4": s.p4, "P5": s.p5, "P6": s.p6, "P7": s.p7, "P8": s.p8,
+		"P1": s.p1, "R1": s.r1, "R2": s.r2, "R3": s.r3, "P2": s.p2, "P3": s.p3, "P4": s.p4, "P5": s.p5, "P6": s.p6, "P7": s.p7, "P8": s.p8,
 		"micro": s.micro, "P9": s.p9, "disk": s.disk,
 	}
 	for _, g := range groups {
