@@ -28,9 +28,9 @@ Usage: planetary bench [options]
   in-process dev agent (sim and exec plugins as child processes) beside the
   raw raft ceiling measured in the same run; the same lifecycle over the
   four-region host (agent -dev -regions in process), one region's rate while
-  another is cut off, and a ledger checkpoint's delivery over a link with
-  2 s latency; the same lifecycle on a cluster
-  of agent child processes (3 servers, 1 client) and a SIGKILL of its
+  another is cut off, and a hand-off's and a ledger checkpoint's delivery
+  between two regions over links with 2 s latency; the same lifecycle on a
+  cluster of agent child processes (3 servers, 1 client) and a SIGKILL of its
   leader; the acceptance drill as a child process; and the package
   benchmarks through "go test -bench" (run from the module root). Each group
   is time-boxed. Writes a markdown

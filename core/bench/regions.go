@@ -13,6 +13,7 @@ import (
 	"github.com/planetary/planetary/core/mission"
 	"github.com/planetary/planetary/core/region"
 	"github.com/planetary/planetary/core/server"
+	"github.com/planetary/planetary/raftfsm"
 	"github.com/planetary/planetary/raftfsm/command"
 	"github.com/planetary/planetary/raftfsm/state"
 )
@@ -44,10 +45,11 @@ func CutOff(name string) func(context.Context, *agent.Agent) error {
 	}
 }
 
-// CheckpointLatencyConfig configures a checkpoint delivery run: a region
-// host of Regions (no nodes), Latency one-way on both directions of the
-// link between From and To, and Samples changes in From.
-type CheckpointLatencyConfig struct {
+// RegionLinkConfig configures a latency run between two regions
+// (CheckpointLatency, HandOffLatency): a region host of Regions (no nodes),
+// Latency one-way on both directions of the links between From and To, and
+// Samples messages from From to To.
+type RegionLinkConfig struct {
 	Logger hclog.Logger
 	// Regions of the host (default BenchRegions); From and To are two of
 	// them (default earth and mars).
@@ -75,7 +77,7 @@ type CheckpointLatencyResult struct {
 	Busy int
 }
 
-func (c *CheckpointLatencyConfig) fill() {
+func (c *RegionLinkConfig) fill() {
 	if c.Logger == nil {
 		c.Logger = hclog.NewNullLogger()
 	}
@@ -103,41 +105,14 @@ func (c *CheckpointLatencyConfig) fill() {
 // sample it waits until the From→To link carries nothing unacknowledged,
 // submits one job in From (a new event, so a new checkpoint) and waits until
 // To has stored a checkpoint of From whose event count covers it.
-func CheckpointLatency(ctx context.Context, cfg CheckpointLatencyConfig) (CheckpointLatencyResult, error) {
+func CheckpointLatency(ctx context.Context, cfg RegionLinkConfig) (CheckpointLatencyResult, error) {
 	cfg.fill()
-	dir := cfg.DataDir
-	if dir == "" {
-		d, err := os.MkdirTemp("", "planetary-bench-regions-")
-		if err != nil {
-			return CheckpointLatencyResult{}, fmt.Errorf("bench: temp dir: %w", err)
-		}
-		defer os.RemoveAll(d)
-		dir = d
-	}
-	src := shardsHCL(cfg.Regions, WorkloadSim, 0, 1, "")
-	m, diags := mission.ParseMission([]byte(src), "bench-regions.hcl")
-	if diags.HasErrors() {
-		return CheckpointLatencyResult{}, fmt.Errorf("bench: mission: %w", diags)
-	}
-	sc := server.DefaultConfig()
-	sc.NodeID, sc.Logger = "bench", cfg.Logger
-	sc.AllowedRoots = []string{"checkpoints", "reports"} // under each region's dir
-	sctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
-	h, err := region.New(sctx, region.Config{DataDir: dir, Mission: m, Server: sc, Logger: cfg.Logger})
+	h, done, err := startLatencyHost(ctx, cfg)
 	if err != nil {
-		return CheckpointLatencyResult{}, fmt.Errorf("bench: region host: %w", err)
+		return CheckpointLatencyResult{}, err
 	}
-	defer h.Shutdown()
+	defer done()
 	from, to := h.Region(cfg.From), h.Region(cfg.To)
-	if from == nil || to == nil {
-		return CheckpointLatencyResult{}, fmt.Errorf("bench: from %q or to %q is not a region of %s", cfg.From, cfg.To, strings.Join(cfg.Regions, ", "))
-	}
-	for _, f := range []region.LinkFault{{From: cfg.From, To: cfg.To, Latency: cfg.Latency}, {From: cfg.To, To: cfg.From, Latency: cfg.Latency}} {
-		if err := h.SetLinkFault(f); err != nil {
-			return CheckpointLatencyResult{}, fmt.Errorf("bench: link fault: %w", err)
-		}
-	}
 	var res CheckpointLatencyResult
 	for i := range cfg.Samples {
 		sctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
@@ -167,13 +142,190 @@ func CheckpointLatency(ctx context.Context, cfg CheckpointLatencyConfig) (Checkp
 	return res, nil
 }
 
+// startLatencyHost starts a region host of cfg.Regions, one shard each and
+// no nodes (a submitted job stays queued), with cfg.Latency on both
+// directions between cfg.From and cfg.To; done shuts it down and removes
+// its temp dir.
+func startLatencyHost(ctx context.Context, cfg RegionLinkConfig) (h *region.Host, done func(), err error) {
+	dir := cfg.DataDir
+	cleanup := func() {}
+	if dir == "" {
+		d, err := os.MkdirTemp("", "planetary-bench-regions-")
+		if err != nil {
+			return nil, nil, fmt.Errorf("bench: temp dir: %w", err)
+		}
+		dir, cleanup = d, func() { os.RemoveAll(d) }
+	}
+	src := shardsHCL(cfg.Regions, WorkloadSim, 0, 1, "")
+	m, diags := mission.ParseMission([]byte(src), "bench-regions.hcl")
+	if diags.HasErrors() {
+		cleanup()
+		return nil, nil, fmt.Errorf("bench: mission: %w", diags)
+	}
+	sc := server.DefaultConfig()
+	sc.NodeID, sc.Logger = "bench", cfg.Logger
+	sc.AllowedRoots = []string{"checkpoints", "reports"} // under each region's dir
+	sctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	h, err = region.New(sctx, region.Config{DataDir: dir, Mission: m, Server: sc, Logger: cfg.Logger})
+	if err != nil {
+		cleanup()
+		return nil, nil, fmt.Errorf("bench: region host: %w", err)
+	}
+	done = func() { _ = h.Shutdown(); cleanup() }
+	if h.Region(cfg.From) == nil || h.Region(cfg.To) == nil || cfg.From == cfg.To {
+		done()
+		return nil, nil, fmt.Errorf("bench: from %q and to %q must be two regions of %s", cfg.From, cfg.To, strings.Join(cfg.Regions, ", "))
+	}
+	for _, f := range []region.LinkFault{{From: cfg.From, To: cfg.To, Latency: cfg.Latency}, {From: cfg.To, To: cfg.From, Latency: cfg.Latency}} {
+		if err := h.SetLinkFault(f); err != nil {
+			done()
+			return nil, nil, fmt.Errorf("bench: link fault: %w", err)
+		}
+	}
+	return h, done, nil
+}
+
+// HandOffLatencyResult is what a hand-off run measured, per sample.
+type HandOffLatencyResult struct {
+	// Accepted is the time from From's raft opening the hand-off
+	// (Host.HandOff returned) to To's raft recording it accepted; Closed
+	// to From's raft closing it accepted (the job left From).
+	Accepted, Closed []time.Duration
+	// Busy counts the samples whose hand-off found a link between From and
+	// To still carrying an earlier message.
+	Busy int
+}
+
+// HandOffLatency measures a cross-region hand-off over the region host's
+// hand-off links: a region host as CheckpointLatency's (cfg.Latency on both
+// directions between From and To), then for each sample it waits until
+// both hand-off links between From and To carry nothing unacknowledged,
+// submits one job in From (it stays queued: no region has nodes), hands it
+// to To's shard (Host.HandOff) and times To's accept and From's close.
+func HandOffLatency(ctx context.Context, cfg RegionLinkConfig) (HandOffLatencyResult, error) {
+	cfg.fill()
+	h, done, err := startLatencyHost(ctx, cfg)
+	if err != nil {
+		return HandOffLatencyResult{}, err
+	}
+	defer done()
+	from, to := h.Region(cfg.From), h.Region(cfg.To)
+	toShard := cfg.To // each region is the one shard of its name
+	var res HandOffLatencyResult
+	for i := range cfg.Samples {
+		sctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+		r, err := handOffOnce(sctx, h, from, to, cfg, toShard, i)
+		cancel()
+		if err != nil {
+			return res, fmt.Errorf("bench: hand-off sample %d: %w", i+1, err)
+		}
+		res.Accepted, res.Closed = append(res.Accepted, r.accepted), append(res.Closed, r.closed)
+		if !r.idle {
+			res.Busy++
+		}
+	}
+	return res, nil
+}
+
+type handOffSample struct {
+	accepted, closed time.Duration
+	idle             bool
+}
+
+func handOffOnce(ctx context.Context, h *region.Host, from, to *server.Server, cfg RegionLinkConfig, toShard string, i int) (handOffSample, error) {
+	var r handOffSample
+	idle, err := waitHandOffsIdle(ctx, h, cfg.From, cfg.To, 3*cfg.Latency+5*time.Second)
+	if err != nil {
+		return r, err
+	}
+	r.idle = idle
+	id := fmt.Sprintf("ho-%04d", i)
+	job := command.JobSubmit{ID: id, Shard: cfg.From, Kind: string(WorkloadSim),
+		Capabilities: []string{"bench"}, Payload: payloadFor(WorkloadSim), ValueMu: 10_000}
+	if _, err := from.Submit(ctx, []command.JobSubmit{job}, "bench"); err != nil {
+		return r, fmt.Errorf("submit in %s: %w", cfg.From, err)
+	}
+	outs, err := h.HandOff(ctx, []string{id}, toShard)
+	if err != nil {
+		return r, err
+	}
+	begun := time.Now()
+	if len(outs) != 1 || outs[0].Status != raftfsm.Applied {
+		return r, fmt.Errorf("hand-off of %s to %s not begun: %+v", id, toShard, outs)
+	}
+	hid := outs[0].Reason
+	err = waitState(ctx, to, func(s *state.Store) bool {
+		in, ok := s.HandIn(hid)
+		return ok && in.Accepted
+	})
+	if err != nil {
+		return r, fmt.Errorf("hand-off %s not accepted in %s: %w", hid, cfg.To, err)
+	}
+	r.accepted = time.Since(begun)
+	err = waitState(ctx, from, func(s *state.Store) bool {
+		ho, ok := s.HandOff(hid)
+		return ok && ho.State == state.HandOffAccepted
+	})
+	if err != nil {
+		return r, fmt.Errorf("hand-off %s not closed in %s: %w", hid, cfg.From, err)
+	}
+	r.closed = time.Since(begun)
+	return r, nil
+}
+
+// waitHandOffsIdle waits, at most wait, until both hand-off links between
+// a and b have had an answer (a link's first request is a probe) and have
+// nothing sent and unacknowledged; false when they did not get there.
+func waitHandOffsIdle(ctx context.Context, h *region.Host, a, b string, wait time.Duration) (bool, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		n := 0
+		for _, s := range h.HandOffs() {
+			if ((s.From == a && s.To == b) || (s.From == b && s.To == a)) && s.Link.Backlog == 0 && !s.Link.LastContact.IsZero() {
+				n++
+			}
+		}
+		if n == 2 {
+			return true, nil
+		}
+		if time.Now().After(deadline) {
+			return false, nil
+		}
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// waitState waits until ok holds of srv's state, checking after each
+// applied batch.
+func waitState(ctx context.Context, srv *server.Server, ok func(*state.Store) bool) error {
+	for {
+		idx := srv.AppliedIndex()
+		var done bool
+		srv.Read(func(s *state.Store) { done = ok(s) })
+		if done {
+			return nil
+		}
+		wctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		_ = srv.WaitIndex(wctx, idx+1)
+		cancel()
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+}
+
 // waitLinkIdle waits, at most wait, until the from→to checkpoint link has
 // every checkpoint it took acknowledged; false when it did not get there.
 func waitLinkIdle(ctx context.Context, h *region.Host, from, to string, wait time.Duration) (bool, error) {
 	deadline := time.Now().Add(wait)
 	for {
 		for _, s := range h.Publishing() {
-			if s.From == from && s.To == to && s.Offered > 0 && s.Link.Backlog == 0 && s.Acked+s.Coalesced >= s.Offered {
+			if s.From == from && s.To == to && s.Offered > 0 && s.Link.Backlog == 0 && !s.Link.LastContact.IsZero() && s.Acked+s.Coalesced >= s.Offered {
 				return true, nil
 			}
 		}
@@ -191,24 +343,10 @@ func waitLinkIdle(ctx context.Context, h *region.Host, from, to string, wait tim
 // waitCheckpoint waits until srv's state holds a checkpoint of region with
 // at least events events.
 func waitCheckpoint(ctx context.Context, srv *server.Server, region string, events uint64) error {
-	for {
-		idx := srv.AppliedIndex()
-		var got uint64
-		srv.Read(func(s *state.Store) {
-			if cp, ok := s.RegionCheckpoint(region); ok {
-				got = cp.EventCount
-			}
-		})
-		if got >= events {
-			return nil
-		}
-		wctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
-		_ = srv.WaitIndex(wctx, idx+1)
-		cancel()
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-	}
+	return waitState(ctx, srv, func(s *state.Store) bool {
+		cp, ok := s.RegionCheckpoint(region)
+		return ok && cp.EventCount >= events
+	})
 }
 
 // regionCfg is the R group's lifecycle run: P1's job shape and method
@@ -328,32 +466,58 @@ func (s *suite) r3(ctx context.Context) {
 	lat := s.sizeDur(2*time.Second, 200*time.Millisecond)
 	samples := s.size(5, 2)
 	cmd := "bin/planetary bench -only R3"
-	note := "region host in the bench process (earth, luna, mars, helios: one shard each, no nodes, real raft on BoltDB, the checkpoint mesh over core/link's in-process transport); " +
-		"per sample: wait until the earth→mars checkpoint link has nothing unacknowledged, submit one job in earth (a new event: a new checkpoint), " +
-		"time from earth's commit to mars's raft holding earth's checkpoint with that event; " +
-		"the hand-off protocol is not on main yet, so this measures checkpoint delivery, not a hand-off"
+	host := "region host in the bench process (earth, luna, mars, helios: one shard each, no nodes, real raft on BoltDB, " +
+		"the hand-off and checkpoint meshes over core/link's in-process transport, through the host's link faults); "
 	for _, l := range []time.Duration{lat, 0} {
-		f := Figure{ID: "R3", Unit: "s", Command: cmd,
-			Name: fmt.Sprintf("cross-region ledger checkpoint delivery earth→mars, %s one-way latency on both legs of both directions (earth commits a change → mars stores earth's checkpoint)", l)}
+		cfg := RegionLinkConfig{Logger: s.cfg.Logger, Latency: l, Samples: samples}
+		on := fmt.Sprintf("%s one-way latency on both legs of both directions earth↔mars", l)
+		id := "R3"
 		if l == 0 {
-			f.ID, f.Name = "", "cross-region ledger checkpoint delivery earth→mars, no latency on the link (the fabric's own cost)"
-		} else {
-			f.Note = note
+			on, id = "no latency on the links (the fabric's own cost)", ""
 		}
-		r, err := CheckpointLatency(ctx, CheckpointLatencyConfig{Logger: s.cfg.Logger, Latency: l, Samples: samples})
-		for _, d := range r.Latencies {
-			f.Values = append(f.Values, d.Seconds())
+		acc := Figure{ID: id, Unit: "s", Command: cmd, Name: "cross-region hand-off earth→mars, opened in earth → accepted in mars, " + on}
+		cls := Figure{ID: id, Unit: "s", Command: cmd, Name: "cross-region hand-off earth→mars, opened in earth → closed accepted in earth, " + on}
+		if l > 0 {
+			acc.Note = host + "per sample: wait until both hand-off links between earth and mars have nothing unacknowledged, submit one job in earth (queued), " +
+				"Host.HandOff it to shard mars; from Host.HandOff's return (handoff.begin committed in earth) to mars's raft holding the hand-in accepted " +
+				"(one offer leg, then handoff.accept committed in mars)"
+			cls.Note = "the same samples, to earth's raft holding the hand-off accepted (the outcome's leg back, then handoff.close committed in earth): two one-way legs and three commits in all"
 		}
-		if err != nil && len(f.Values) == 0 {
-			f.Skipped = err.Error()
-		} else if err != nil {
-			f.Note += "; stopped early: " + err.Error()
+		r, err := HandOffLatency(ctx, cfg)
+		for i := range r.Closed {
+			acc.Values, cls.Values = append(acc.Values, r.Accepted[i].Seconds()), append(cls.Values, r.Closed[i].Seconds())
 		}
-		if r.Busy > 0 {
-			f.Note += fmt.Sprintf("; %d samples found the link still busy", r.Busy)
+		s.noteRun(&acc, err, r.Busy)
+		s.noteRun(&cls, err, r.Busy)
+		s.logf("R3 hand-off, latency %s: accepted %v, closed %v (busy %d)", l, r.Accepted, r.Closed, r.Busy)
+		s.add(acc)
+		s.add(cls)
+		cp := Figure{Unit: "s", Command: cmd, Name: "cross-region ledger checkpoint delivery earth→mars (earth commits a change → mars stores earth's checkpoint), " + on}
+		if l > 0 {
+			cp.Note = host + "per sample: wait until the earth→mars checkpoint link has nothing unacknowledged, submit one job in earth (a new event: a new checkpoint), " +
+				"time from earth's commit to mars's raft holding earth's checkpoint with that event"
 		}
-		s.logf("R3 latency %s: %v (busy %d)", l, r.Latencies, r.Busy)
-		s.add(f)
+		c, err := CheckpointLatency(ctx, cfg)
+		for _, d := range c.Latencies {
+			cp.Values = append(cp.Values, d.Seconds())
+		}
+		s.noteRun(&cp, err, c.Busy)
+		s.logf("R3 checkpoint, latency %s: %v (busy %d)", l, c.Latencies, c.Busy)
+		s.add(cp)
+	}
+}
+
+// noteRun records a latency run's error (no values: not measured) and the
+// samples that found their link busy.
+func (s *suite) noteRun(f *Figure, err error, busy int) {
+	switch {
+	case err != nil && len(f.Values) == 0:
+		f.Skipped = err.Error()
+	case err != nil:
+		f.Note += "; stopped early: " + err.Error()
+	}
+	if busy > 0 {
+		f.Note += fmt.Sprintf("; %d samples found the link still busy", busy)
 	}
 }
 

@@ -14,7 +14,7 @@ func TestCheckpointLatency(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	const lat = 300 * time.Millisecond
-	r, err := CheckpointLatency(ctx, CheckpointLatencyConfig{Latency: lat, Samples: 2})
+	r, err := CheckpointLatency(ctx, RegionLinkConfig{Latency: lat, Samples: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,6 +24,27 @@ func TestCheckpointLatency(t *testing.T) {
 	for i, d := range r.Latencies {
 		if d < lat {
 			t.Fatalf("sample %d: %s, below the link's one-way latency %s", i, d, lat)
+		}
+	}
+	t.Logf("%+v", r)
+}
+
+// TestHandOffLatency: a job handed from earth to mars over links with
+// latency is accepted after at least one leg and closed after two.
+func TestHandOffLatency(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	const lat = 300 * time.Millisecond
+	r, err := HandOffLatency(ctx, RegionLinkConfig{Latency: lat, Samples: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Accepted) != 2 || len(r.Closed) != 2 {
+		t.Fatalf("result %+v", r)
+	}
+	for i := range r.Closed {
+		if r.Accepted[i] < lat || r.Closed[i] < 2*lat || r.Closed[i] < r.Accepted[i] {
+			t.Fatalf("sample %d: accepted after %s, closed after %s, with %s each way", i, r.Accepted[i], r.Closed[i], lat)
 		}
 	}
 	t.Logf("%+v", r)
@@ -66,11 +87,11 @@ func TestRegionGroups(t *testing.T) {
 			t.Errorf("%s %q has no values", f.ID, f.Name)
 		}
 	}
-	if rows["R1"] != 2 || rows["R2"] != 3 || rows["R3"] != 1 {
+	if rows["R1"] != 2 || rows["R2"] != 3 || rows["R3"] != 2 {
 		t.Fatalf("rows by group %v", rows)
 	}
 	md := rep.Markdown()
-	for _, want := range []string{"| R1 | lifecycle, four-region host", "| R2 | earth with mars cut off ÷ earth without", "| R3 | cross-region ledger checkpoint delivery earth→mars"} {
+	for _, want := range []string{"| R1 | lifecycle, four-region host", "| R2 | earth with mars cut off ÷ earth without", "| R3 | cross-region hand-off earth→mars, opened in earth → closed accepted in earth"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q", want)
 		}
