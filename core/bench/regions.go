@@ -143,8 +143,8 @@ func CheckpointLatency(ctx context.Context, cfg RegionLinkConfig) (CheckpointLat
 }
 
 // startLatencyHost starts a region host of cfg.Regions, one shard each and
-// no nodes (a submitted job stays queued), with cfg.Latency on both
-// directions between cfg.From and cfg.To; done shuts it down and removes
+// no nodes, cfg.From's shard paused (a submitted job stays queued), with
+// cfg.Latency on both directions between cfg.From and cfg.To; done shuts it down and removes
 // its temp dir.
 func startLatencyHost(ctx context.Context, cfg RegionLinkConfig) (h *region.Host, done func(), err error) {
 	dir := cfg.DataDir
@@ -183,6 +183,12 @@ func startLatencyHost(ctx context.Context, cfg RegionLinkConfig) (h *region.Host
 			return nil, nil, fmt.Errorf("bench: link fault: %w", err)
 		}
 	}
+	// From's shard has no node: paused, a job submitted there stays queued
+	// (for a hand-off) rather than parked.
+	if _, err := h.Region(cfg.From).Pause(sctx, server.Actor{Name: "bench", Caps: server.CapAll}, command.Pause{Shard: cfg.From, Paused: true}); err != nil {
+		done()
+		return nil, nil, fmt.Errorf("bench: pause %s: %w", cfg.From, err)
+	}
 	return h, done, nil
 }
 
@@ -201,7 +207,7 @@ type HandOffLatencyResult struct {
 // hand-off links: a region host as CheckpointLatency's (cfg.Latency on both
 // directions between From and To), then for each sample it waits until
 // both hand-off links between From and To carry nothing unacknowledged,
-// submits one job in From (it stays queued: no region has nodes), hands it
+// submits one job in From (it stays queued: From's shard is paused), hands it
 // to To's shard (Host.HandOff) and times To's accept and From's close.
 func HandOffLatency(ctx context.Context, cfg RegionLinkConfig) (HandOffLatencyResult, error) {
 	cfg.fill()
@@ -478,7 +484,7 @@ func (s *suite) r3(ctx context.Context) {
 		acc := Figure{ID: id, Unit: "s", Command: cmd, Name: "cross-region hand-off earth→mars, opened in earth → accepted in mars, " + on}
 		cls := Figure{ID: id, Unit: "s", Command: cmd, Name: "cross-region hand-off earth→mars, opened in earth → closed accepted in earth, " + on}
 		if l > 0 {
-			acc.Note = host + "per sample: wait until both hand-off links between earth and mars have nothing unacknowledged, submit one job in earth (queued), " +
+			acc.Note = host + "per sample: wait until both hand-off links between earth and mars have nothing unacknowledged, submit one job in earth (its shard paused, so the job stays queued), " +
 				"Host.HandOff it to shard mars; from Host.HandOff's return (handoff.begin committed in earth) to mars's raft holding the hand-in accepted " +
 				"(one offer leg, then handoff.accept committed in mars)"
 			cls.Note = "the same samples, to earth's raft holding the hand-off accepted (the outcome's leg back, then handoff.close committed in earth): two one-way legs and three commits in all"
