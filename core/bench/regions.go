@@ -481,8 +481,8 @@ func (s *suite) r3(ctx context.Context) {
 		if l == 0 {
 			on, id = "no latency on the links (the fabric's own cost)", ""
 		}
-		acc := Figure{ID: id, Unit: "s", Command: cmd, Name: "cross-region hand-off earth→mars, opened in earth → accepted in mars, " + on}
-		cls := Figure{ID: id, Unit: "s", Command: cmd, Name: "cross-region hand-off earth→mars, opened in earth → closed accepted in earth, " + on}
+		acc := Figure{ID: id, Unit: "ms", Command: cmd, Name: "cross-region hand-off earth→mars, opened in earth → accepted in mars, " + on}
+		cls := Figure{ID: id, Unit: "ms", Command: cmd, Name: "cross-region hand-off earth→mars, opened in earth → closed accepted in earth, " + on}
 		if l > 0 {
 			acc.Note = host + "per sample: wait until both hand-off links between earth and mars have nothing unacknowledged, submit one job in earth (its shard paused, so the job stays queued), " +
 				"Host.HandOff it to shard mars; from Host.HandOff's return (handoff.begin committed in earth) to mars's raft holding the hand-in accepted " +
@@ -491,21 +491,21 @@ func (s *suite) r3(ctx context.Context) {
 		}
 		r, err := HandOffLatency(ctx, cfg)
 		for i := range r.Closed {
-			acc.Values, cls.Values = append(acc.Values, r.Accepted[i].Seconds()), append(cls.Values, r.Closed[i].Seconds())
+			acc.Values, cls.Values = append(acc.Values, ms(r.Accepted[i])), append(cls.Values, ms(r.Closed[i]))
 		}
 		s.noteRun(&acc, err, r.Busy)
 		s.noteRun(&cls, err, r.Busy)
 		s.logf("R3 hand-off, latency %s: accepted %v, closed %v (busy %d)", l, r.Accepted, r.Closed, r.Busy)
 		s.add(acc)
 		s.add(cls)
-		cp := Figure{Unit: "s", Command: cmd, Name: "cross-region ledger checkpoint delivery earth→mars (earth commits a change → mars stores earth's checkpoint), " + on}
+		cp := Figure{Unit: "ms", Command: cmd, Name: "cross-region ledger checkpoint delivery earth→mars (earth commits a change → mars stores earth's checkpoint), " + on}
 		if l > 0 {
 			cp.Note = host + "per sample: wait until the earth→mars checkpoint link has nothing unacknowledged, submit one job in earth (a new event: a new checkpoint), " +
 				"time from earth's commit to mars's raft holding earth's checkpoint with that event"
 		}
 		c, err := CheckpointLatency(ctx, cfg)
 		for _, d := range c.Latencies {
-			cp.Values = append(cp.Values, d.Seconds())
+			cp.Values = append(cp.Values, ms(d))
 		}
 		s.noteRun(&cp, err, c.Busy)
 		s.logf("R3 checkpoint, latency %s: %v (busy %d)", l, c.Latencies, c.Busy)
@@ -526,6 +526,8 @@ func (s *suite) noteRun(f *Figure, err error, busy int) {
 		f.Note += fmt.Sprintf("; %d samples found the link still busy", busy)
 	}
 }
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 func perShardText(m map[string]float64) string {
 	var parts []string
