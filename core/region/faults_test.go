@@ -48,6 +48,19 @@ func TestLinkFaultsThroughTheFront(t *testing.T) {
 		cp, ok := stored(h, "luna", "mars")
 		return ok && cp.Totals.Counts.N[state.JobCompleted] >= 10
 	})
+	waitFor(t, "GET /v1/regions to show mars->earth cut and its checkpoints held back", func() bool {
+		a := call(t, ts, "GET", "/v1/regions", "")
+		var ov Overview
+		if a.status != http.StatusOK || json.Unmarshal(a.body, &ov) != nil || len(ov.Regions) != 4 || !ov.Regions[0].ACL {
+			return false
+		}
+		for _, l := range ov.Links {
+			if l.From == "mars" && l.To == "earth" {
+				return l.Partitioned && l.LatencyNs == int64(50*time.Millisecond) && l.Checkpoints != "up" && l.Checkpoints != ""
+			}
+		}
+		return false
+	})
 	if cp, _ := stored(h, "earth", "mars"); cp.RaftIndex != before.RaftIndex {
 		t.Fatalf("earth stored mars's checkpoint at %d during the cut (before: %d)", cp.RaftIndex, before.RaftIndex)
 	}

@@ -107,6 +107,9 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/v1/operator/handoff":
 		f.handOff(w, r)
 		return
+	case "/v1/regions":
+		f.regions(w, r)
+		return
 	}
 	if strings.HasPrefix(r.URL.Path, "/v1/job/") && f.crossReroute(w, r) {
 		return

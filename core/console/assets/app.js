@@ -124,6 +124,13 @@
       .then(function (svg) { model.svg = svg; Planetary.renderTopology(svg); })
       .catch(function () {});
   }
+  // regionLinks reads a region host's overview (GET /v1/regions); an API
+  // without it (one raft group) answers 404 and the links stay hidden.
+  function regionLinks(signal) {
+    return get("/regions", signal).then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (ov) { Planetary.renderLinks(ov); })
+      .catch(function () {});
+  }
   function overview(index, signal) {
     return query("/shards", {}, index, signal).then(function (res) {
       return Promise.all([
@@ -138,6 +145,7 @@
         var cur = Planetary.currency = Planetary.currencyOf(model.nodes);
         Planetary.renderNodes(model.nodes, cur);
         Planetary.renderLedger(model.ledger, cur);
+        if ((model.ledger.regions || []).length > 1) regionLinks(signal);
         Planetary.lineChart("chart-queue", model.series, "queue_depth");
         Planetary.lineChart("chart-completed", model.series, "completed");
         Planetary.flowChart("chart-flows", model.ledger.flows);

@@ -195,6 +195,33 @@
     }
   }
 
+  // renderLinks draws a region host's links (GET /v1/regions) under the
+  // Regions panel: each ordered pair's injected latency and cut, the state
+  // and backlog of its checkpoint and hand-off traffic, and each region's
+  // open hand-offs; hidden when the API has no such route.
+  function renderLinks(ov) {
+    var box = document.getElementById("region-links-panel");
+    if (!box) return;
+    var links = (ov && ov.links) || [];
+    box.hidden = links.length === 0;
+    if (!links.length) return;
+    var state = function (s, cls) { return td(s || "—", cls + " " + (s === "up" ? "ok" : (s ? "warn" : "dim"))); };
+    table("region-links", ["Link", "Latency", "Cut", "Checkpoints", "#Backlog", "Hand-offs", "#Backlog"], links.map(function (l) {
+      return el("tr", { "data-link": l.from + "->" + l.to, "data-partitioned": String(!!l.partitioned), "data-checkpoints": l.checkpoints || "",
+        "data-handoffs": l.handoffs || "" }, [
+        td(l.from + " → " + l.to, "link"), td(l.latency_ns ? (l.latency_ns / 1e6) + " ms" : "—", "latency"),
+        td(l.partitioned ? "cut" : "—", "cut " + (l.partitioned ? "bad" : "dim")),
+        state(l.checkpoints, "checkpoints"), td(num(l.checkpoint_backlog || 0), "num"),
+        state(l.handoffs, "handoffs"), td(num(l.handoff_backlog || 0), "num")]);
+    }));
+    var p = document.getElementById("region-handoffs");
+    if (p) {
+      p.textContent = "Open hand-offs: " + ((ov.regions || []).map(function (r) {
+        return r.name + " " + (r.stopped ? "stopped" : num(r.open_handoffs || 0));
+      }).join(" · ") || "none");
+    }
+  }
+
   function renderEvents(events) {
     var ul = document.getElementById("events");
     if (!ul) return;
@@ -310,7 +337,7 @@
 
   global.Planetary = {
     STATES: STATES, count: count, currencyOf: currencyOf, renderAll: renderAll, renderShards: renderShards, renderNodes: renderNodes,
-    renderLedger: renderLedger, renderRegions: renderRegions, renderEvents: renderEvents, renderTopology: renderTopology,
+    renderLedger: renderLedger, renderRegions: renderRegions, renderLinks: renderLinks, renderEvents: renderEvents, renderTopology: renderTopology,
     lineChart: lineChart, flowChart: flowChart
   };
 })(window);
