@@ -114,6 +114,9 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, "/v1/job/") && f.crossReroute(w, r) {
 		return
 	}
+	if r.URL.Path == "/v1/jobs/reroute" && f.crossLocatorReroute(w, r) {
+		return
+	}
 	name, ok := f.named(w, r)
 	if !ok {
 		return
