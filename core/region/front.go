@@ -117,6 +117,18 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/v1/jobs/reroute" && f.crossLocatorReroute(w, r) {
 		return
 	}
+	if r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/v1/operator/") && r.Header.Get(api.RegionHeader) == "" &&
+		r.URL.Query().Get("region") == "" {
+		body, ok := f.readBody(w, r)
+		if !ok {
+			return
+		}
+		if systemWrite(r, body) {
+			f.fanOut(w, r, body)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+	}
 	name, ok := f.named(w, r)
 	if !ok {
 		return
