@@ -46,6 +46,14 @@ func TestFrontSystemWritesReachEveryRegion(t *testing.T) {
 		}
 	}
 
+	a = call(t, ts, "POST", "/v1/operator/gc", `{"reason":"tidy"}`)
+	var gc struct {
+		Regions map[string]json.RawMessage `json:"regions"`
+	}
+	if a.status != http.StatusOK || json.Unmarshal(a.body, &gc) != nil || len(gc.Regions) != 4 {
+		t.Fatalf("gc: %d %s", a.status, a.body)
+	}
+
 	if a := call(t, ts, "POST", "/v1/operator/pause", `{"shard":"mars"}`); a.status != http.StatusOK || a.region() != "mars" {
 		t.Fatalf("mars's pause: %d %s (region %q)", a.status, a.body, a.region())
 	}
