@@ -96,7 +96,15 @@ type fixture struct {
 	catalog *testCatalog
 }
 
-func newFixture(t testing.TB) *fixture {
+// newFixture is newFixtureTTL with a heartbeat TTL that outlasts every
+// test: a node never expires for want of a beat on a loaded machine (an
+// expiry requeues its jobs as lost attempts, which a job may run out of),
+// so its nodes stay up by construction.
+func newFixture(t testing.TB) *fixture { return newFixtureTTL(t, 10*time.Minute) }
+
+// newFixtureTTL starts a server with heartbeat TTL ttl and its API, and
+// applies the test mission.
+func newFixtureTTL(t testing.TB, ttl time.Duration) *fixture {
 	t.Helper()
 	bin, err := buildPlugin()
 	if err != nil {
@@ -107,7 +115,7 @@ func newFixture(t testing.TB) *fixture {
 	cfg := server.DefaultConfig()
 	cfg.NodeID, cfg.DataDir, cfg.InMemory, cfg.Bootstrap = "s1", t.TempDir(), true, true
 	cfg.Logger, cfg.AllowedRoots = logger, []string{root}
-	cfg.HeartbeatTTL = 2 * time.Second
+	cfg.HeartbeatTTL = ttl
 	cfg.SchedulerTick = 50 * time.Millisecond
 	srv, err := server.New(cfg)
 	if err != nil {
@@ -365,7 +373,9 @@ func TestCancelRunningTask(t *testing.T) {
 // probe times out, its node's heartbeats stop and the server marks it down
 // when the TTL expires; SIGCONT brings it back up.
 func TestStoppedPluginGoesDown(t *testing.T) {
-	f := newFixture(t)
+	// The TTL must expire for the stopped node; the other node's beats,
+	// every second, keep it up well within it.
+	f := newFixtureTTL(t, 5*time.Second)
 	f.startClient(t, nil)
 	eventually(t, 120*time.Second, "nodes up", func() bool {
 		return f.nodeStatus("earth.n1") == state.NodeUp && f.catalog.plugin("earth.n1") != nil
