@@ -229,7 +229,10 @@ func New(cfg Config) (*Client, error) {
 		feed:    newNodeFeed(),
 	}
 	for _, addr := range cfg.Servers {
-		ac, err := api.NewClient(api.ClientConfig{Address: addr, Token: cfg.Token, TLS: cfg.TLS, Region: cfg.Region})
+		ac, err := api.NewClient(api.ClientConfig{Address: addr, Token: cfg.Token, TLS: cfg.TLS, Region: cfg.Region,
+			// The client role has its own retries and fails over between
+			// servers; a call refused for want of a leader returns at once.
+			LeaderWait: -1})
 		if err != nil {
 			return nil, fmt.Errorf("client: server %q: %w", addr, err)
 		}
