@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"strings"
@@ -98,7 +99,8 @@ func (f *paramFlag) String() string { return f.text }
 func (f *paramFlag) Set(text string) error {
 	v, err := ownercmd.JSONValue(f.p, text)
 	if err != nil {
-		return err
+		// The flag package names the flag already.
+		return errors.New(strings.TrimPrefix(err.Error(), f.p.Name+": "))
 	}
 	f.text, f.v = text, v
 	return nil

@@ -80,6 +80,20 @@ func (c *DrillPartitionCommand) Run(args []string) int {
 	if fs.NArg() != 0 {
 		return c.fail("Error: drill partition takes no arguments, got %q", fs.Args())
 	}
+	switch {
+	case o.Jobs <= 0:
+		return c.fail("Error: -jobs must be a positive number of jobs, got %d", o.Jobs)
+	case o.CutFor <= 0:
+		return c.fail("Error: -cut must be a positive duration such as \"30s\", got %s", o.CutFor)
+	case o.Latency < 0:
+		return c.fail("Error: -latency must not be negative, got %s", o.Latency)
+	case o.Rate < 0:
+		return c.fail("Error: -rate must not be negative (0: jobs over three times -cut), got %g", o.Rate)
+	case o.MinRateRatio < 0 || o.MinRateRatio > 1:
+		return c.fail("Error: -min-rate-ratio must lie between 0 and 1, got %g", o.MinRateRatio)
+	case o.JobDuration < 0:
+		return c.fail("Error: -job-duration must not be negative, got %s", o.JobDuration)
+	}
 	m, diags := mission.ParseMission(examples.PartitionDrillHCL, "examples/partition-drill.hcl")
 	if diags.HasErrors() {
 		return c.fail("Error: %s", diags.Error())

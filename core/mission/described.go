@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/planetary/planetary/core/ownercmd"
 	"github.com/planetary/planetary/raftfsm/command"
 )
 
@@ -40,18 +41,12 @@ func (a *CommandAction) Command(m command.Meta) (command.MessageType, any) {
 // concerns).
 func (a *CommandAction) Arg() string { return a.Spec.Arg().Format(a.Cmd) }
 
-// MarshalJSON writes the set params by name, as a mission shows them.
+// MarshalJSON writes the set params by name, as a mission shows them: the
+// request body of the command (ownercmd.Body) with its positional param.
 func (a *CommandAction) MarshalJSON() ([]byte, error) {
-	out := map[string]any{}
-	for _, p := range a.Spec.Params {
-		if p.IsZero(a.Cmd) {
-			continue
-		}
-		if p.Kind == command.KindDuration {
-			out[p.Name] = p.Format(a.Cmd)
-		} else {
-			out[p.Name] = p.Get(a.Cmd)
-		}
+	out := ownercmd.Body(a.Spec, a.Cmd)
+	if arg := a.Spec.Arg(); !arg.IsZero(a.Cmd) {
+		out[arg.Name] = arg.Get(a.Cmd)
 	}
 	return json.Marshal(out)
 }
