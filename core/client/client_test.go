@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -396,12 +397,27 @@ func TestStoppedPluginGoesDown(t *testing.T) {
 }
 
 // TestFailover gives the client a dead server first: it must move on to
-// the live one and do the work.
+// the live one and do the work. The dead server holds its port for the
+// whole test and drops every connection it accepts: a port closed instead
+// could be bound again meanwhile by any process's listener, and a client
+// answered by a stranger is no longer testing failover.
 func TestFailover(t *testing.T) {
 	f := newFixture(t)
-	dead := httptest.NewServer(nil)
-	deadURL := dead.URL
-	dead.Close()
+	dead, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = dead.Close() })
+	go func() {
+		for {
+			conn, err := dead.Accept()
+			if err != nil {
+				return
+			}
+			_ = conn.Close()
+		}
+	}()
+	deadURL := "http://" + dead.Addr().String()
 	f.startClient(t, func(c *Config) { c.Servers = []string{deadURL, f.http.URL} })
 	eventually(t, 120*time.Second, "nodes up", func() bool { return f.nodeStatus("earth.n1") == state.NodeUp })
 	submit(t, f.mgmt, 50, "fo", `{"duration_ms":0}`)
