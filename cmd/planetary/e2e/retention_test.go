@@ -198,7 +198,18 @@ func TestEventRetentionPrunesBehindSnapshots(t *testing.T) {
 	if r1.ArchivedSegments != r1.PrunedSegments || r1.Covered.Seq < r1.Anchor.Seq || r1.PrunedEvents != r1.Anchor.Seq {
 		t.Fatalf("retention after the prune: %+v", r1)
 	}
-	before := eventsFrom(t, c, r1.Anchor.Seq)
+	// A later prune may move the anchor between the two reads: read the
+	// window again from the new anchor then.
+	var before []state.Event
+	waitFor(t, 30*time.Second, "the retained window read from its anchor", func() bool {
+		evs, err := eventsFromErr(c, r1.Anchor.Seq)
+		if err != nil {
+			r1 = retentionNow(t, c)
+			return false
+		}
+		before = evs
+		return true
+	})
 	checkChain(t, "window before the restart", r1.Anchor.Seq, r1.Anchor.Hash, before)
 
 	p.crash()
