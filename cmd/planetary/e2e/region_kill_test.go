@@ -48,6 +48,10 @@ node "b.1" {
     base = 0.1
   }
 }
+` + nodeC
+
+// nodeC is region c's node.
+const nodeC = `
 node "c.1" {
   shard        = "c"
   plugin       = "sim"
@@ -68,16 +72,7 @@ mission "sovereign" {
 shard "c" {
   max_queue = 10000
 }
-node "c.1" {
-  shard        = "c"
-  plugin       = "sim"
-  capabilities = ["x"]
-  capacity     = 8
-  price {
-    base = 0.1
-  }
-}
-`
+` + nodeC
 
 // Region kill test workload: every region holds killJobs jobs of 150, 200
 // or 250 ms (mixed, so the node's eight slots free at spread-out times and
